@@ -1,0 +1,39 @@
+"""REST API REQUEST authorizer: verifies the bearer token, answers an Allow policy with context.
+
+Imports neither boto3 nor FastAPI: it runs in front of every request. A refused token raises
+`Exception("Unauthorized")`, which API Gateway turns into its UNAUTHORIZED response (401).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from gui_authorizer.policy import allow
+from gui_authorizer.settings import AuthorizerSettings
+from gui_core.context import authorizer_context
+from gui_core.tokens import TokenError, TokenVerifier, bearer_token, key_source
+
+settings = AuthorizerSettings.from_environ(os.environ)
+verifier = TokenVerifier(
+    key_source(jwks_json=settings.jwks_json, jwks_url=settings.jwks_url),
+    issuer=settings.issuer,
+    audience=settings.audience,
+    leeway_s=settings.leeway_s,
+)
+logger = Logger()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    try:
+        principal = verifier.verify(bearer_token(headers.get("authorization")))
+    except TokenError as exc:
+        logger.info("token refused", extra={"reason": exc.reason})
+        raise Exception("Unauthorized") from None  # noqa: TRY002 - the contract API Gateway reads
+    logger.append_keys(tenant=principal.tenant)
+    logger.info("token accepted", extra={"subject": principal.subject})
+    return allow(principal.subject, event["methodArn"], authorizer_context(principal, settings.region))

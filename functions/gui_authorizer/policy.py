@@ -1,0 +1,36 @@
+"""IAM policy answers of the REQUEST authorizer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def api_wide_resource(method_arn: str) -> str:
+    """`arn:...:api-id/stage/*/*` from the arn of the method called.
+
+    The answer is cached by token for the cache TTL and then applies to every route, so it must
+    allow the whole stage: scopes are checked by each function, per route.
+    """
+    arn_prefix, _, path = method_arn.partition(":execute-api:")
+    if not path:
+        raise ValueError(f"not an execute-api arn: {method_arn!r}")
+    region_account, _, api_path = path.rpartition(":")
+    api_id, stage = api_path.split("/")[:2]
+    return f"{arn_prefix}:execute-api:{region_account}:{api_id}/{stage}/*/*"
+
+
+def allow(principal_id: str, method_arn: str, context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "principalId": principal_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": "Allow",
+                    "Resource": api_wide_resource(method_arn),
+                }
+            ],
+        },
+        "context": context,
+    }

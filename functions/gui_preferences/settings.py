@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from gui_core.settings import ApiSettings
+
+
+class PreferencesSettings(ApiSettings):
+    preferences_table: str = Field(alias="PREFERENCES_TABLE")
+    history_days: int = Field(default=180, alias="PREFERENCE_HISTORY_DAYS", gt=0, le=3650)

@@ -1,0 +1,231 @@
+"""FastAPI application factory shared by every REST function.
+
+One place maps errors to problem details, decodes the caller's context from the API Gateway event,
+bounds request bodies, adds security headers, counts requests and audits every mutation. A new
+route gets all of it by being on an app built here.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gui_core.audit import AuditRecord, AuditSink, payload_digest
+from gui_core.context import RequestContext, request_context
+from gui_core.errors import (
+    PROBLEM_CONTENT_TYPE,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ProblemError,
+    ValidationFailed,
+    problem_body,
+)
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
+    from fastapi import APIRouter
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SECURITY_HEADERS = {
+    "strict-transport-security": "max-age=63072000; includeSubDomains",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+CONTEXT_KEY = "gui.context"
+REQUEST_ID_KEY = "gui.request_id"
+
+logger = logging.getLogger("gui_core.api")
+
+
+def problem_response(request_scope: Scope, error: ProblemError) -> JSONResponse:
+    body = error.to_problem(instance=request_scope.get("path"), request_id=request_scope.get(REQUEST_ID_KEY))
+    return JSONResponse(
+        body, status_code=error.status, headers=error.headers, media_type=PROBLEM_CONTENT_TYPE
+    )
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    request.scope["gui.problem_code"] = exc.code
+    return problem_response(request.scope, exc)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return await _on_problem(request, MalformedJson())
+    fields = [
+        {
+            "location": [str(part) for part in e.get("loc", ())],
+            "pointer": "/" + "/".join(str(part) for part in e.get("loc", ())[1:]),
+            "message": e.get("msg", ""),
+            "type": e.get("type", ""),
+        }
+        for e in errors
+    ]
+    return await _on_problem(
+        request, ValidationFailed(f"{len(fields)} field(s) are not valid.", errors=fields)
+    )
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return await _on_problem(request, NotFound("No such route."))
+    if exc.status_code == 405:
+        return await _on_problem(request, MethodNotAllowed())
+    error = ProblemError(str(exc.detail))
+    error.status, error.code, error.title = exc.status_code, "http_error", str(exc.detail)
+    return await _on_problem(request, error)
+
+
+class GuiMiddleware:
+    """Pure ASGI middleware (runs inside Mangum, so the API Gateway event is in the scope)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        audit: AuditSink,
+        max_body_bytes: int,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.app = app
+        self.audit = audit
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        event = scope.get("aws.event") or {}
+        request_ctx = event.get("requestContext") or {}
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        request_id = str(request_ctx.get("requestId") or uuid.uuid4())
+        caller = request_context(
+            request_ctx.get("authorizer"), request_id=request_id, trace_id=headers.get("x-amzn-trace-id")
+        )
+        scope[CONTEXT_KEY] = caller
+        scope[REQUEST_ID_KEY] = request_id
+        body = _event_body(event)
+        status_holder: dict[str, int] = {}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                extra.append((b"x-request-id", request_id.encode()))
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        try:
+            if len(body) > self.max_body_bytes:
+                scope["gui.problem_code"] = PayloadTooLarge.code
+                too_large = PayloadTooLarge(f"The body exceeds {self.max_body_bytes} bytes.")
+                await problem_response(scope, too_large)(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
+        except Exception:
+            logger.exception("unhandled error")
+            if "status" in status_holder:
+                raise
+            scope["gui.problem_code"] = ProblemError.code
+            await problem_response(scope, ProblemError())(scope, receive, send_with_headers)
+        finally:
+            latency_ms = (time.perf_counter() - started) * 1000
+            status = status_holder.get("status", 500)
+            self._count(status, latency_ms)
+            if scope["method"] in MUTATING_METHODS and caller is not None:
+                self._audit(scope, caller, body, status, latency_ms)
+
+    def _count(self, status: int, latency_ms: float) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.add_metric(name="Requests", unit="Count", value=1)
+        self.metrics.add_metric(name="Latency", unit="Milliseconds", value=latency_ms)
+        if status >= 500:
+            self.metrics.add_metric(name="Errors5xx", unit="Count", value=1)
+        elif status >= 400:
+            self.metrics.add_metric(name="Errors4xx", unit="Count", value=1)
+
+    def _audit(
+        self, scope: Scope, caller: RequestContext, body: bytes, status: int, latency_ms: float
+    ) -> None:
+        route = scope.get("route")
+        record = AuditRecord(
+            tenant=caller.tenant,
+            actor=caller.subject,
+            endpoint=getattr(route, "path", None) or scope.get("path", ""),
+            method=scope["method"],
+            path=scope.get("path", ""),
+            payload_sha256=payload_digest(body),
+            status=status,
+            latency_ms=round(latency_ms, 3),
+            request_id=caller.request_id,
+            trace_id=caller.trace_id,
+            at=datetime.now(UTC).isoformat(timespec="microseconds"),
+            code=scope.get("gui.problem_code"),
+        )
+        try:
+            self.audit.append(record)
+        except Exception:
+            # The mutation has happened; the structured log line below is the fallback trail and
+            # the AuditWriteFailures metric raises the alarm.
+            logger.exception("audit write failed", extra={"audit": record.__dict__})
+            if self.metrics is not None:
+                self.metrics.add_metric(name="AuditWriteFailures", unit="Count", value=1)
+
+
+def _event_body(event: dict[str, Any]) -> bytes:
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(raw)
+    return raw.encode() if isinstance(raw, str) else bytes(raw)
+
+
+def create_api(
+    *,
+    title: str,
+    routers: list[APIRouter],
+    audit: AuditSink,
+    max_body_bytes: int,
+    metrics: Metrics | None = None,
+    version: str = "1",
+) -> FastAPI:
+    app = FastAPI(title=title, version=version, docs_url=None, redoc_url=None, openapi_url=None)
+    for router in routers:
+        app.include_router(router)
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_middleware(GuiMiddleware, audit=audit, max_body_bytes=max_body_bytes, metrics=metrics)
+    return app
+
+
+def problem_example(status: int, code: str, title: str) -> dict[str, Any]:
+    """A problem document as the OpenAPI examples show it."""
+    return problem_body(status=status, code=code, title=title)

@@ -1,0 +1,47 @@
+"""FastAPI dependencies: the caller, the scope a route demands, the tenant named in a request."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gui_core.api import CONTEXT_KEY
+from gui_core.context import RequestContext
+from gui_core.errors import InsufficientScope, TenantMismatch, Unauthorized
+
+EXPIRY_LEEWAY_S = 30
+
+
+def current_caller(request: Request) -> RequestContext:
+    """The verified caller. API Gateway may serve a cached authorizer answer for a few minutes,
+    so the token's expiry is checked again here."""
+    caller: RequestContext | None = request.scope.get(CONTEXT_KEY)
+    if caller is None:
+        raise Unauthorized("No verified caller in the request.")
+    if caller.expires_at and caller.expires_at + EXPIRY_LEEWAY_S < time.time():
+        raise Unauthorized("The token has expired.")
+    named = request.path_params.get("tenant") or request.query_params.get("tenant")
+    if named is not None and named != caller.tenant:
+        raise TenantMismatch("The request names another tenant.")
+    return caller
+
+
+Caller = Annotated[RequestContext, Depends(current_caller)]
+
+
+def require_scope(scope: str) -> Callable[[RequestContext], RequestContext]:
+    def dependency(caller: Caller) -> RequestContext:
+        if not caller.has_scope(scope):
+            raise InsufficientScope(f"This route needs the scope {scope}.", required_scope=scope)
+        return caller
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency
+
+
+def scoped(scope: str) -> type[RequestContext]:
+    """`Annotated` alias of a caller holding `scope`, for route signatures."""
+    return Annotated[RequestContext, Depends(require_scope(scope))]  # type: ignore[return-value]

@@ -1,0 +1,261 @@
+"""DynamoDB adapter: plain Python values in and out, conditional writes, transactions, paging.
+
+The only module of gui_core that talks to DynamoDB. Logic modules receive a `Table` (or a fake
+with the same methods) and never see boto3.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from gui_core.errors import InvalidCursor
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+Item = dict[str, Any]
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the item not in the expected state."""
+
+
+class TransactionCancelled(Exception):
+    """A transaction was refused; `failed` lists the indexes of operations whose condition failed."""
+
+    def __init__(self, failed: list[int], reasons: list[str]) -> None:
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.failed = failed
+        self.reasons = reasons
+
+
+@cache
+def dynamodb_client(region: str) -> BaseClient:
+    """One client per region and container; the endpoint comes from AWS_ENDPOINT_URL when set."""
+    return boto3.client(
+        "dynamodb",
+        region_name=region,
+        config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5),
+    )
+
+
+def to_dynamo(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_to_decimal(v)) for k, v in item.items() if v is not None}
+
+
+def from_dynamo(item: Mapping[str, Any]) -> Item:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _to_decimal(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_decimal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_decimal(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition expression with its placeholders."""
+
+    expression: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"ConditionExpression": self.expression}
+        if self.names:
+            params["ExpressionAttributeNames"] = self.names
+        if self.values:
+            params["ExpressionAttributeValues"] = to_dynamo(self.values)
+        return params
+
+
+def item_absent(key_attribute: str = "pk") -> Condition:
+    return Condition("attribute_not_exists(#k)", names={"#k": key_attribute})
+
+
+def version_is(expected: int, attribute: str = "version") -> Condition:
+    """The stored item has version `expected`; version 0 means the item must not exist yet."""
+    if expected == 0:
+        return Condition("attribute_not_exists(#v)", names={"#v": attribute})
+    return Condition("#v = :v", names={"#v": attribute}, values={":v": expected})
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Item]
+    last_key: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Put:
+    item: Item
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    key: Item
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    key: Item
+    condition: Condition
+
+
+class Table:
+    def __init__(self, name: str, client: BaseClient) -> None:
+        self.name = name
+        self._client = client
+
+    def get(self, key: Mapping[str, Any], *, consistent: bool = True) -> Item | None:
+        answer = self._client.get_item(TableName=self.name, Key=to_dynamo(key), ConsistentRead=consistent)
+        item = answer.get("Item")
+        return from_dynamo(item) if item else None
+
+    def put(self, item: Mapping[str, Any], *, condition: Condition | None = None) -> None:
+        params: dict[str, Any] = {"TableName": self.name, "Item": to_dynamo(item)}
+        if condition:
+            params.update(condition.params())
+        try:
+            self._client.put_item(**params)
+        except ClientError as exc:
+            raise _condition_error(exc) from exc
+
+    def delete(self, key: Mapping[str, Any], *, condition: Condition | None = None) -> Item | None:
+        params: dict[str, Any] = {"TableName": self.name, "Key": to_dynamo(key), "ReturnValues": "ALL_OLD"}
+        if condition:
+            params.update(condition.params())
+        try:
+            answer = self._client.delete_item(**params)
+        except ClientError as exc:
+            raise _condition_error(exc) from exc
+        old = answer.get("Attributes")
+        return from_dynamo(old) if old else None
+
+    def query(
+        self,
+        partition: tuple[str, str],
+        *,
+        sort_prefix: tuple[str, str] | None = None,
+        index: str | None = None,
+        limit: int = 50,
+        start_key: Mapping[str, Any] | None = None,
+        forward: bool = True,
+        consistent: bool = False,
+    ) -> Page:
+        names = {"#p": partition[0]}
+        values: dict[str, Any] = {":p": partition[1]}
+        expression = "#p = :p"
+        if sort_prefix:
+            names["#s"] = sort_prefix[0]
+            values[":s"] = sort_prefix[1]
+            expression += " AND begins_with(#s, :s)"
+        params: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_dynamo(values),
+            "Limit": limit,
+            "ScanIndexForward": forward,
+        }
+        if index:
+            params["IndexName"] = index
+        elif consistent:
+            params["ConsistentRead"] = True
+        if start_key:
+            params["ExclusiveStartKey"] = to_dynamo(start_key)
+        answer = self._client.query(**params)
+        last = answer.get("LastEvaluatedKey")
+        return Page([from_dynamo(i) for i in answer.get("Items", [])], from_dynamo(last) if last else None)
+
+    def transact(self, operations: Sequence[Put | Delete | Check]) -> None:
+        """All or nothing, on this table."""
+        transact_items: list[dict[str, Any]] = []
+        for op in operations:
+            if isinstance(op, Put):
+                body: dict[str, Any] = {"TableName": self.name, "Item": to_dynamo(op.item)}
+                kind = "Put"
+            elif isinstance(op, Delete):
+                body = {"TableName": self.name, "Key": to_dynamo(op.key)}
+                kind = "Delete"
+            else:
+                body = {"TableName": self.name, "Key": to_dynamo(op.key)}
+                kind = "ConditionCheck"
+            if op.condition:
+                body.update(op.condition.params())
+            transact_items.append({kind: body})
+        try:
+            self._client.transact_write_items(TransactItems=transact_items)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            if not reasons:  # some endpoints put the reasons only in the message
+                message = exc.response["Error"].get("Message", "")
+                inside = message.partition("[")[2].partition("]")[0]
+                reasons = [r.strip() for r in inside.split(",")] if inside else []
+            failed = [i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
+            raise TransactionCancelled(failed, reasons) from exc
+
+
+def _condition_error(exc: ClientError) -> Exception:
+    if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        return ConditionFailed(str(exc))
+    error: Exception = exc
+    return error
+
+
+def encode_cursor(last_key: Mapping[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    raw = json.dumps(last_key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(
+    cursor: str | None, *, tenant: str, partition_attribute: str = "pk"
+) -> dict[str, Any] | None:
+    """Decode a cursor and check it belongs to the caller's tenant (a cursor is not a capability)."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise InvalidCursor from exc
+    if not isinstance(key, dict) or key.get(partition_attribute) != tenant:
+        raise InvalidCursor
+    return key

@@ -1,0 +1,145 @@
+"""One error hierarchy, mapped once to RFC 9457 problem details.
+
+Every error a client can see has a stable `code`; the GUI switches on the code, never on the
+human text. `type` is a URN built from the code so it is a valid URI without promising a page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:domaindetermine:gui:problem:"
+
+
+def problem_type(code: str) -> str:
+    return f"{PROBLEM_TYPE_PREFIX}{code}"
+
+
+class ProblemError(Exception):
+    """Base of every error that becomes a problem answer."""
+
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def to_problem(self, *, instance: str | None = None, request_id: str | None = None) -> dict[str, Any]:
+        return problem_body(
+            status=self.status,
+            code=self.code,
+            title=self.title,
+            detail=self.detail,
+            instance=instance,
+            request_id=request_id,
+            **self.extensions,
+        )
+
+
+def problem_body(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    instance: str | None = None,
+    request_id: str | None = None,
+    **extensions: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": problem_type(code),
+        "title": title,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if request_id:
+        body["request_id"] = request_id
+    body.update({k: v for k, v in extensions.items() if v is not None})
+    return body
+
+
+class BadRequest(ProblemError):
+    status, code, title = 400, "bad_request", "Bad request"
+
+
+class MalformedJson(ProblemError):
+    status, code, title = 400, "malformed_json", "Request body is not valid JSON"
+
+
+class InvalidCursor(BadRequest):
+    code, title = "invalid_cursor", "The cursor is not one this API issued"
+
+
+class Unauthorized(ProblemError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(ProblemError):
+    status, code, title = 403, "forbidden", "Access denied"
+
+
+class InsufficientScope(Forbidden):
+    code, title = "insufficient_scope", "The token lacks a required scope"
+
+
+class TenantMismatch(Forbidden):
+    code, title = "tenant_mismatch", "The request names a tenant other than the caller's"
+
+
+class PreferenceLocked(Forbidden):
+    code, title = "preference_locked", "A preference is locked by tenant policy"
+
+
+class NotOwner(Forbidden):
+    code, title = "not_owner", "Only the owner may change this resource"
+
+
+class NotFound(ProblemError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class MethodNotAllowed(ProblemError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class Conflict(ProblemError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(ProblemError):
+    status, code, title = 412, "precondition_failed", "The resource changed since it was read"
+
+
+class PayloadTooLarge(ProblemError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class UnsupportedMediaType(ProblemError):
+    status, code, title = 415, "unsupported_media_type", "Request body must be JSON"
+
+
+class ValidationFailed(ProblemError):
+    status, code, title = 422, "validation_failed", "The request is not valid"
+
+
+class PreconditionRequired(ProblemError):
+    status, code, title = 428, "precondition_required", "This request must be conditional"
+
+
+class ServiceUnavailable(ProblemError):
+    status, code, title = 503, "service_unavailable", "Service temporarily unavailable"

@@ -1,0 +1,40 @@
+"""Powertools Logger, Metrics and Tracer around a Mangum-wrapped app: a REST function's handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from mangum import Mangum
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# Bodies of these types go back to API Gateway as text, not base64.
+TEXT_MIME_TYPES = ("application/json", "application/problem+json", "text/plain", "text/event-stream")
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def observability() -> tuple[Logger, Metrics, Tracer]:
+    """Service name and namespace come from POWERTOOLS_* variables set by the manifest."""
+    return Logger(), Metrics(), Tracer()
+
+
+def rest_handler(app: FastAPI, *, logger: Logger, metrics: Metrics, tracer: Tracer) -> LambdaHandler:
+    asgi = Mangum(app, lifespan="off", text_mime_types=[*TEXT_MIME_TYPES])
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+        if authorizer.get("tenant"):
+            logger.append_keys(tenant=authorizer["tenant"])
+        response: dict[str, Any] = asgi(event, context)
+        return response
+
+    decorated: LambdaHandler = handler
+    return decorated

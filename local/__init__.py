@@ -1,0 +1,1 @@
+"""The local runtime: the whole backend on one machine, no Docker, no AWS account."""

@@ -1,0 +1,211 @@
+"""API Gateway event shapes built from the samples in `events/aws/`.
+
+The local gateway and the tests turn an HTTP request into the events API Gateway would deliver:
+the REQUEST authorizer event and the REST proxy event. Each starts from the stored sample and sets
+only what the request decides, so the shape stays the one AWS sends.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import formatdate
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events" / "aws"
+LOCAL_API_ID = "local"
+LOCAL_ACCOUNT = "123456789012"
+
+
+@cache
+def _sample(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    return data
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    """A deep copy of a stored sample event, safe to change."""
+    return copy.deepcopy(_sample(name))
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: Sequence[tuple[str, str]] = ()
+    query: str = ""
+    body: bytes = b""
+    source_ip: str = "127.0.0.1"
+
+
+def match_route(template: str, path: str) -> dict[str, str] | None:
+    """Match an API Gateway resource path template (`/a/{b}`) against a concrete path."""
+    pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
+    found = re.match(pattern, path)
+    return found.groupdict() if found else None
+
+
+def _header_maps(headers: Sequence[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in headers:
+        single[name] = value  # API Gateway keeps the last value in `headers`
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def _query_maps(query: str) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not pairs:
+        return None, None
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def method_arn(*, region: str, stage: str, method: str, path: str) -> str:
+    return f"arn:aws:execute-api:{region}:{LOCAL_ACCOUNT}:{LOCAL_API_ID}/{stage}/{method}{path}"
+
+
+def _request_context(
+    base: dict[str, Any], request: HttpRequest, *, resource: str, stage: str, host: str, request_id: str
+) -> dict[str, Any]:
+    now = time.time()
+    base.update(
+        {
+            "httpMethod": request.method,
+            "path": f"/{stage}{request.path}",
+            "resourcePath": resource,
+            "stage": stage,
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTimeEpoch": int(now * 1000),
+            "requestTime": formatdate(now, usegmt=True),
+            "apiId": LOCAL_API_ID,
+            "domainName": host,
+            "domainPrefix": host.split(".", 1)[0],
+        }
+    )
+    base["identity"]["sourceIp"] = request.source_ip
+    base["identity"]["userAgent"] = dict((k.lower(), v) for k, v in request.headers).get("user-agent")
+    return base
+
+
+def authorizer_event(
+    request: HttpRequest, *, resource: str, path_parameters: Mapping[str, str], region: str, stage: str, host: str,
+    request_id: str,
+) -> dict[str, Any]:
+    event = sample_event("rest_authorizer_request")
+    headers, multi_headers = _header_maps(request.headers)
+    query, multi_query = _query_maps(request.query)
+    token = dict((k.lower(), v) for k, v in request.headers).get("authorization", "")
+    event.update(
+        {
+            "methodArn": method_arn(region=region, stage=stage, method=request.method, path=request.path),
+            "identitySource": token,
+            "authorizationToken": token,
+            "resource": resource,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": query or {},
+            "multiValueQueryStringParameters": multi_query or {},
+            "pathParameters": dict(path_parameters),
+            "stageVariables": {},
+        }
+    )
+    _request_context(event["requestContext"], request, resource=resource, stage=stage, host=host, request_id=request_id)
+    return event
+
+
+def proxy_event(
+    request: HttpRequest,
+    *,
+    resource: str,
+    path_parameters: Mapping[str, str],
+    authorizer: Mapping[str, Any] | None,
+    stage: str,
+    host: str,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    event = sample_event("rest_proxy_request")
+    headers, multi_headers = _header_maps(request.headers)
+    query, multi_query = _query_maps(request.query)
+    body: str | None
+    binary = False
+    if not request.body:
+        body = None
+    else:
+        try:
+            body = request.body.decode()
+        except UnicodeDecodeError:
+            body, binary = base64.b64encode(request.body).decode(), True
+    event.update(
+        {
+            "resource": resource,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": headers or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": multi_query,
+            "pathParameters": dict(path_parameters) or None,
+            "body": body,
+            "isBase64Encoded": binary,
+        }
+    )
+    context = _request_context(
+        event["requestContext"], request, resource=resource, stage=stage, host=host,
+        request_id=request_id or str(uuid.uuid4()),
+    )
+    if authorizer is None:
+        context.pop("authorizer", None)
+    else:
+        context["authorizer"] = dict(authorizer)
+    return event
+
+
+def authorizer_answer_context(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """What API Gateway passes on to the integration: the authorizer context plus principalId."""
+    return {**(answer.get("context") or {}), "principalId": answer.get("principalId"), "integrationLatency": 0}
+
+
+def policy_allows(answer: Mapping[str, Any], arn: str) -> bool:
+    """Evaluate the authorizer's policy for one method arn, as API Gateway does (Deny wins)."""
+    allowed = False
+    for statement in answer.get("policyDocument", {}).get("Statement", []):
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(_arn_matches(pattern, arn) for pattern in resources):
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def _arn_matches(pattern: str, arn: str) -> bool:
+    regex = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
+    return re.match(regex, arn) is not None
+
+
+def response_headers(response: Mapping[str, Any]) -> dict[str, list[str]]:
+    """All headers of a proxy integration answer, lower-cased, from `headers` and `multiValueHeaders`."""
+    merged: dict[str, list[str]] = {}
+    for name, value in (response.get("headers") or {}).items():
+        merged.setdefault(name.lower(), []).append(str(value))
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        merged.setdefault(name.lower(), []).extend(str(v) for v in values)
+    return merged

@@ -1,0 +1,361 @@
+"""The one description of the application.
+
+`stacks/` renders it into CloudFormation and `local/` renders it into moto resources and a local
+gateway. A resource, a route or a permission is written here and nowhere else; both renderings and
+the tests read it. It imports nothing heavier than the standard library so the local runtime and
+the tests can load it without the CDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+APP_NAME = "ddgui"
+API_PREFIX = "/service/gui"
+METRICS_NAMESPACE = "DomainDetermine/GUI"
+DEFAULT_REGIONS = ("eu-west-1", "us-east-1")
+LAMBDA_PYTHON_VERSION = "3.13"
+
+
+class Access(Enum):
+    """What a function may do with a store; each level maps to a fixed list of IAM actions."""
+
+    READ = "read"
+    READ_WRITE = "read_write"
+    APPEND = "append"  # put only: no update, no delete (the audit store)
+
+
+STORE_ACTIONS: dict[Access, tuple[str, ...]] = {
+    Access.READ: (
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+    ),
+    Access.READ_WRITE: (
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    ),
+    Access.APPEND: ("dynamodb:PutItem", "dynamodb:DescribeTable"),
+}
+
+# The same levels on the bucket. Listed action by action, like STORE_ACTIONS, because the CDK's
+# bucket grants use wildcard actions (`s3:GetObject*`, `s3:List*`).
+BUCKET_ACTIONS: dict[Access, tuple[str, ...]] = {
+    Access.READ: ("s3:GetObject", "s3:ListBucket"),
+    Access.READ_WRITE: ("s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject"),
+    Access.APPEND: ("s3:PutObject",),
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: str = "S"  # S or N, as DynamoDB spells attribute types
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+
+
+@dataclass(frozen=True)
+class Store:
+    """A DynamoDB table. Every partition key value begins with the tenant id."""
+
+    name: str
+    purpose: str
+    partition_key: Key = Key("pk")
+    sort_key: Key | None = Key("sk")
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+    stream: str | None = None  # a StreamViewType, or None for no stream
+
+    @property
+    def env_var(self) -> str:
+        """Environment variable through which a function learns the table name."""
+        return f"{self.name.upper()}_TABLE"
+
+    def local_table_name(self) -> str:
+        return f"{APP_NAME}-{self.name}"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    purpose: str
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.name.upper()}_BUCKET"
+
+    def local_bucket_name(self, region: str) -> str:
+        return f"{APP_NAME}-{self.name}-{region}"
+
+
+@dataclass(frozen=True)
+class Bus:
+    name: str
+    purpose: str
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.name.upper()}_BUS"
+
+    def local_bus_name(self) -> str:
+        return f"{APP_NAME}-{self.name}"
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    purpose: str
+    shards: int = 1
+    retention_hours: int = 24
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.name.upper()}_STREAM"
+
+    def local_stream_name(self) -> str:
+        return f"{APP_NAME}-{self.name}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An EventBridge rule on the bus that forwards matching events into the stream."""
+
+    name: str
+    bus: str
+    stream: str
+    sources: tuple[str, ...]
+    detail_types: tuple[str, ...] = ()
+    partition_key_path: str = "$.detail.tenant"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway resource path with {parameters}
+    scope: str | None  # the scope the route demands (enforced in the function); None: public
+    summary: str
+
+    @property
+    def full_path(self) -> str:
+        return f"{API_PREFIX}{self.path}" if self.path else API_PREFIX
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str  # the Python package under functions/, also the logical name
+    handler: str  # import path, identical in Lambda, the local runtime and tests
+    purpose: str
+    memory_mb: int = 512
+    timeout_s: int = 15
+    stores: dict[str, Access] = field(default_factory=dict)
+    bucket_access: Access | None = None
+    publishes_to_bus: bool = False
+    environment: dict[str, str] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    layers: tuple[str, ...] = ("deps",)
+
+    @property
+    def package(self) -> str:
+        return self.handler.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    """API Gateway REQUEST authorizer: verifies the bearer token, answers policy + context."""
+
+    function: Function
+    identity_source: str = "Authorization"
+    cache_ttl_s: int = 300
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """A customised API Gateway response, rendered as RFC 9457 problem details."""
+
+    type: str  # API Gateway ResponseType name
+    status: int | None  # None keeps the status API Gateway chose (the DEFAULT_* types)
+    code: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    purpose: str
+    source: str  # "core": our gui_core package; "requirements": third-party from pyproject
+    requirements: tuple[str, ...] = ()  # distribution names taken from pyproject dependencies
+    # Distributions that the requirements pull in but the Lambda runtime already ships: left out
+    # of the layer, because a copy in /opt/python would shadow the runtime's and pair the runtime's
+    # boto3 with a botocore of another version.
+    runtime_provided: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    stores: tuple[Store, ...]
+    bucket: Bucket
+    bus: Bus
+    stream: Stream
+    rules: tuple[Rule, ...]
+    layers: tuple[Layer, ...]
+    authorizer: Authorizer
+    functions: tuple[Function, ...]
+    gateway_responses: tuple[GatewayResponse, ...]
+
+    def store(self, name: str) -> Store:
+        return next(s for s in self.stores if s.name == name)
+
+    def function(self, name: str) -> Function:
+        return next(f for f in self.all_functions() if f.name == name)
+
+    def layer(self, name: str) -> Layer:
+        return next(layer for layer in self.layers if layer.name == name)
+
+    def all_functions(self) -> tuple[Function, ...]:
+        return (self.authorizer.function, *self.functions)
+
+    def routes(self) -> list[tuple[Route, Function]]:
+        return [(route, fn) for fn in self.functions for route in fn.routes]
+
+    def environment_for(
+        self,
+        fn: Function,
+        *,
+        table_names: dict[str, str],
+        bucket_name: str,
+        bus_name: str,
+        region: str,
+        stage: str,
+        extra: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The environment a function runs with, given the physical names of the resources."""
+        env = {
+            "POWERTOOLS_SERVICE_NAME": fn.name,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "GUI_REGION": region,
+            "GUI_STAGE": stage,
+            **fn.environment,
+            **(extra or {}),
+        }
+        for store_name in fn.stores:
+            env[self.store(store_name).env_var] = table_names[store_name]
+        if fn.bucket_access is not None:
+            env[self.bucket.env_var] = bucket_name
+        if fn.publishes_to_bus:
+            env[self.bus.env_var] = bus_name
+        return env
+
+
+# --- the application ---------------------------------------------------------------------------
+
+TENANTS = Store(
+    name="tenants",
+    purpose="Tenant records: home region, plan limits, feature flags, license policy.",
+)
+PREFERENCES = Store(
+    name="preferences",
+    purpose="User preferences, saved views and their name guards, tenant defaults and policy, "
+    "preference history (expires by TTL, archived).",
+    ttl_attribute="expires_at",
+    stream="NEW_AND_OLD_IMAGES",
+)
+AUDIT = Store(
+    name="audit",
+    purpose="Append-only audit trail of every mutation.",
+    indexes=(Index("by_actor", Key("tenant_actor"), Key("sk")),),
+)
+
+PREFERENCES_SCOPE = "gui:preferences"
+ADMIN_SCOPE = "gui:admin"
+
+_PREFS_ROUTES = (
+    Route("GET", "/preferences", PREFERENCES_SCOPE, "The caller's effective preferences."),
+    Route("PUT", "/preferences", PREFERENCES_SCOPE, "Replace the caller's preferences."),
+    Route("GET", "/preferences/views", PREFERENCES_SCOPE, "List saved views."),
+    Route("POST", "/preferences/views", PREFERENCES_SCOPE, "Create a saved view."),
+    Route("GET", "/preferences/views/{view_id}", PREFERENCES_SCOPE, "Read a saved view."),
+    Route("PUT", "/preferences/views/{view_id}", PREFERENCES_SCOPE, "Replace a saved view."),
+    Route("DELETE", "/preferences/views/{view_id}", PREFERENCES_SCOPE, "Delete a saved view."),
+    Route("GET", "/preferences/tenant", ADMIN_SCOPE, "Tenant defaults and policy."),
+    Route("PUT", "/preferences/tenant", ADMIN_SCOPE, "Replace tenant defaults and policy."),
+    Route("DELETE", "/preferences/users/{subject}", ADMIN_SCOPE, "Reset one user's preferences."),
+)
+
+AUTHORIZER_FUNCTION = Function(
+    name="gui_authorizer",
+    handler="gui_authorizer.handler.handler",
+    purpose="REST API REQUEST authorizer: bearer JWT -> IAM policy + tenant context.",
+    memory_mb=256,
+    timeout_s=5,
+)
+
+PREFERENCES_FUNCTION = Function(
+    name="gui_preferences",
+    handler="gui_preferences.handler.handler",
+    purpose="Preferences group: user preferences, saved views, tenant defaults and policy.",
+    stores={
+        "preferences": Access.READ_WRITE,
+        "audit": Access.APPEND,
+    },
+    environment={"PREFERENCE_HISTORY_DAYS": "180"},
+    routes=_PREFS_ROUTES,
+)
+
+MANIFEST = Manifest(
+    stores=(TENANTS, PREFERENCES, AUDIT),
+    bucket=Bucket("data", "Search indexes, telemetry facts (DuckDB/Parquet), archives."),
+    bus=Bus("domain", "Domain events of every source, per region."),
+    stream=Stream("gui-events", "GUI-relevant domain events, partitioned by tenant."),
+    rules=(
+        Rule(
+            name="gui-events-to-stream",
+            bus="domain",
+            stream="gui-events",
+            sources=("domaindetermine",),
+        ),
+    ),
+    layers=(
+        Layer("core", "Our shared library, gui_core.", source="core"),
+        Layer(
+            "deps",
+            "Third-party libraries of the API functions.",
+            source="requirements",
+            requirements=(
+                "aws-lambda-powertools",
+                "fastapi",
+                "mangum",
+                "pydantic",
+                "pydantic-settings",
+                "pyjwt",
+            ),
+            runtime_provided=("boto3", "botocore", "s3transfer"),
+        ),
+    ),
+    authorizer=Authorizer(function=AUTHORIZER_FUNCTION),
+    functions=(PREFERENCES_FUNCTION,),
+    gateway_responses=(
+        GatewayResponse("UNAUTHORIZED", 401, "unauthorized", "Authentication required"),
+        GatewayResponse("ACCESS_DENIED", 403, "forbidden", "Access denied"),
+        GatewayResponse("MISSING_AUTHENTICATION_TOKEN", 404, "route_not_found", "No such route"),
+        GatewayResponse("THROTTLED", 429, "throttled", "Too many requests"),
+        GatewayResponse("REQUEST_TOO_LARGE", 413, "payload_too_large", "Request too large"),
+        GatewayResponse("DEFAULT_4XX", None, "bad_request", "Bad request"),
+        GatewayResponse("DEFAULT_5XX", None, "gateway_error", "Gateway error"),
+    ),
+)
