@@ -7,5 +7,5 @@ from gui_preferences.app import create_app
 from gui_preferences.settings import PreferencesSettings
 
 settings = PreferencesSettings()  # type: ignore[call-arg]  # fields come from the environment
-logger, metrics, tracer = observability()
-handler = rest_handler(create_app(settings, metrics=metrics), logger=logger, metrics=metrics, tracer=tracer)
+logger, metrics = observability()
+handler = rest_handler(create_app(settings, metrics=metrics), logger=logger, metrics=metrics)

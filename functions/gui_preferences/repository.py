@@ -2,7 +2,7 @@
 
 One table, partition = tenant; sort keys by kind of item:
   USER#<subject>                      a user's overrides (version, updated_at, updated_by)
-  HIST#<subject>#<version>            a change of a user's overrides, expires by TTL (archived)
+  HIST#<subject>#<time>#<version>     a change of a user's overrides, expires by TTL (archived)
   TENANT#POLICY                       tenant defaults and locked keys (version)
   VIEW#<view id>                      a saved view
   VIEWNAME#<owner>#<module>#<name>    guard making a view name unique per owner and module
@@ -43,8 +43,9 @@ def user_sk(subject: str) -> str:
     return f"USER#{_part(subject)}"
 
 
-def history_sk(subject: str, version: int) -> str:
-    return f"HIST#{_part(subject)}#{version:010d}"
+def history_sk(subject: str, at: str, version: int) -> str:
+    # The time keeps keys unique after an admin reset, when versions start again from 1.
+    return f"HIST#{_part(subject)}#{at}#{version:010d}"
 
 
 def view_sk(view_id: str) -> str:
@@ -146,7 +147,7 @@ class PreferencesRepository:
     ) -> dict[str, Any]:
         return {
             "pk": tenant,
-            "sk": history_sk(subject, version),
+            "sk": history_sk(subject, at, version),
             "kind": "preference_history",
             "subject": subject,
             "overrides": overrides,

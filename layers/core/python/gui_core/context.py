@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gui_core.tokens import Principal
+if TYPE_CHECKING:  # the functions decode contexts without importing PyJWT
+    from gui_core.tokens import Principal
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,12 +44,21 @@ class TransactionCancelled(Exception):
         self.reasons = reasons
 
 
-@cache
 def dynamodb_client(region: str) -> BaseClient:
-    """One client per region and container; the endpoint comes from AWS_ENDPOINT_URL when set."""
+    """One client per region, endpoint and container; the endpoint comes from AWS_ENDPOINT_URL when set.
+
+    The endpoint is part of the cache key: a process that imports functions for several endpoints
+    (the local runtime after tests that used another one) must not get a client of another endpoint.
+    """
+    return _dynamodb_client(region, os.environ.get("AWS_ENDPOINT_URL") or None)
+
+
+@cache
+def _dynamodb_client(region: str, endpoint_url: str | None) -> BaseClient:
     return boto3.client(
         "dynamodb",
         region_name=region,
+        endpoint_url=endpoint_url,
         config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5),
     )
 
