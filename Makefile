@@ -50,7 +50,7 @@ stacks: $(STAMP) $(NODE_STAMP)
 
 # The CDK CLI synthesizes both regions with cdk-nag on (the validator stays on in this step).
 synth: $(STAMP) $(NODE_STAMP)
-	npx --no-install cdk synth --all --quiet
+	npx --no-install cdk synth --quiet
 	$(BIN)/cfn-lint cdk.out/*.template.json
 
 test: $(STAMP) $(NODE_STAMP)

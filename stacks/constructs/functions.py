@@ -1,0 +1,140 @@
+"""The one factory of Lambda functions: a manifest `Function` becomes a deployed function.
+
+Every function is built the same way, so what differs between two of them is written in the
+manifest only: handler, memory, timeout, layers, environment and the stores it may touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.config import ROOT
+from stacks.constructs.events import Events
+from stacks.constructs.layers import ASSET_EXCLUDE, Layers
+from stacks.constructs.state import State
+from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Function, Manifest
+from stacks.nag import acknowledge, logical_id
+
+FUNCTIONS_DIR = ROOT / "functions"
+RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON_VERSION.replace(".", "_"))
+ARCHITECTURE = lambda_.Architecture.X86_64  # the platform the deps layer's wheels are built for
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+
+def code_excludes(package: str) -> list[str]:
+    """Asset patterns keeping only `functions/<package>/`, so the package sits at the asset root.
+
+    `/var/task` is then on sys.path with the package in it, and `gui_x.handler.handler` imports
+    the same way in Lambda, in the local runtime and in tests (where `functions/` is on the path).
+    """
+    return ["*", f"!{package}", f"!{package}/**", *ASSET_EXCLUDE]
+
+
+class GuiFunction(Construct):
+    """A Lambda function with its own role, log group and least-privilege grants.
+
+    The role is ours rather than the CDK default so that it carries no AWS-managed policy: it may
+    write to its own log group only, and reach each store with exactly the actions of the access
+    level the manifest gives it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        manifest: Manifest,
+        fn: Function,
+        state: State,
+        events: Events,
+        layers: Layers,
+        region: str,
+        stage: str,
+        extra_environment: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.spec = fn
+        self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs {fn.name}.",
+        )
+        environment = manifest.environment_for(
+            fn,
+            table_names={name: table.table_name for name, table in state.tables.items()},
+            bucket_name=state.bucket.bucket_name,
+            bus_name=events.bus.event_bus_name,
+            region=region,
+            stage=stage,
+            extra=dict(extra_environment or {}),
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=fn.handler,
+            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=code_excludes(fn.package)),
+            memory_size=fn.memory_mb,
+            timeout=cdk.Duration.seconds(fn.timeout_s),
+            layers=[layers["core"], *(layers[name] for name in fn.layers)],
+            environment=environment,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            role=self.role,
+            description=fn.purpose[:256],
+        )
+        self.log_group.grant_write(self.role)
+        self._grant(manifest, fn, state=state, events=events)
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "The runtime is the manifest's LAMBDA_PYTHON_VERSION "
+            f"(python{LAMBDA_PYTHON_VERSION}), the version the deps layer's wheels are built for; "
+            "it is a supported Lambda runtime and moves with that one setting.",
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not "
+            "support resource-level permissions, so AWS requires Resource '*' for them.",
+        )
+
+    def _grant(self, manifest: Manifest, fn: Function, *, state: State, events: Events) -> None:
+        for store_name, access in fn.stores.items():
+            table = state.tables[store_name]
+            table.grant(self.function, *STORE_ACTIONS[access])
+            if manifest.store(store_name).indexes:
+                # table.grant covers a table's indexes, when it has some, as `<table arn>/index/*`.
+                table_id = logical_id(table)
+                acknowledge(
+                    self.role,
+                    f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",
+                    f"The {store_name} store's own global secondary indexes: the wildcard "
+                    f"stands for index names under that one table, with the {access.value} "
+                    "actions the manifest grants on the table.",
+                )
+        if fn.bucket_access is not None:
+            iam.Grant.add_to_principal(
+                grantee=self.function,
+                actions=list(BUCKET_ACTIONS[fn.bucket_access]),
+                resource_arns=[state.bucket.bucket_arn, state.bucket.arn_for_objects("*")],
+            )
+            bucket_id = logical_id(state.bucket)
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
+                "Objects of the region's data bucket: keys are per-tenant prefixes made at "
+                "run time, so the object ARN cannot be narrower; the actions are the manifest's "
+                f"{fn.bucket_access.value} list, none of them a wildcard.",
+            )
+        if fn.publishes_to_bus:
+            events.bus.grant_put_events_to(self.function)

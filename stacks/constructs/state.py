@@ -1,0 +1,93 @@
+"""State of a region: the manifest's DynamoDB stores and the data bucket."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.manifest import Key, Manifest, Store
+from stacks.naming import pascal_case
+
+STORE_TAG = "ddgui:store"
+ACCESS_LOG_RETENTION = cdk.Duration.days(365)
+NONCURRENT_VERSION_RETENTION = cdk.Duration.days(90)
+
+
+# The manifest spells attribute types as DynamoDB does; the CDK names them.
+_ATTRIBUTE_TYPES = {
+    "S": dynamodb.AttributeType.STRING,
+    "N": dynamodb.AttributeType.NUMBER,
+    "B": dynamodb.AttributeType.BINARY,
+}
+
+
+def _attribute(key: Key) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
+
+
+class State(Construct):
+    """Every store of the manifest as a table, and the versioned data bucket with its access logs.
+
+    Stores and the bucket hold tenant data, so they are retained when the stack is deleted.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, manifest: Manifest) -> None:
+        super().__init__(scope, construct_id)
+        self.tables: dict[str, dynamodb.Table] = {store.name: self._table(store) for store in manifest.stores}
+
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=ACCESS_LOG_RETENTION)],
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Data",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="data/",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-old-versions",
+                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                )
+            ],
+        )
+
+    def _table(self, store: Store) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            f"{pascal_case(store.name)}Table",
+            partition_key=_attribute(store.partition_key),
+            sort_key=_attribute(store.sort_key) if store.sort_key else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=store.ttl_attribute,
+            stream=dynamodb.StreamViewType(store.stream) if store.stream else None,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        for index in store.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=_attribute(index.partition_key),
+                sort_key=_attribute(index.sort_key) if index.sort_key else None,
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        cdk.Tags.of(table).add(STORE_TAG, store.name)
+        return table

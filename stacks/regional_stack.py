@@ -1,0 +1,95 @@
+"""One region's self-contained copy of the backend: its own stores, bucket, bus, stream and API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from stacks.config import RegionConfig
+from stacks.constructs.api import RestApi
+from stacks.constructs.events import Events
+from stacks.constructs.functions import ARCHITECTURE, RUNTIME, GuiFunction
+from stacks.constructs.layers import Layers
+from stacks.constructs.state import State
+from stacks.manifest import APP_NAME, Function, Manifest
+from stacks.naming import pascal_case
+
+
+class RegionalStack(cdk.Stack):
+    """Composes one construct per concern from the manifest and wires grants and outputs."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        manifest: Manifest,
+        region_config: RegionConfig,
+        stage: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=cdk.Environment(region=region_config.region),
+            description=f"DomainDetermine GUI backend, {region_config.region} ({stage}).",
+            **kwargs,
+        )
+        self.state = State(self, "State", manifest=manifest)
+        self.events = Events(self, "Events", manifest=manifest)
+        self.layers = Layers(self, "Layers", manifest=manifest, runtime=RUNTIME, architecture=ARCHITECTURE)
+
+        auth = region_config.auth
+        self.authorizer_function = self._function(
+            manifest,
+            manifest.authorizer.function,
+            region=region_config.region,
+            stage=stage,
+            extra_environment={
+                "GUI_JWT_ISSUER": auth.issuer,
+                "GUI_JWT_AUDIENCE": auth.audience,
+                "GUI_JWKS_URL": auth.jwks_url,
+            },
+        )
+        self.functions = {
+            fn.name: self._function(manifest, fn, region=region_config.region, stage=stage)
+            for fn in manifest.functions
+        }
+        self.api = RestApi(
+            self,
+            "Rest",
+            manifest=manifest,
+            stage=stage,
+            authorizer_function=self.authorizer_function.function,
+            route_functions={name: built.function for name, built in self.functions.items()},
+        )
+
+        cdk.Tags.of(self).add("app", APP_NAME)
+        cdk.Tags.of(self).add("stage", stage)
+        cdk.CfnOutput(self, "ApiUrl", value=self.api.api.url, description="Base URL of the REST API stage.")
+        cdk.CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
+        cdk.CfnOutput(self, "DataBucketName", value=self.state.bucket.bucket_name)
+
+    def _function(
+        self,
+        manifest: Manifest,
+        fn: Function,
+        *,
+        region: str,
+        stage: str,
+        extra_environment: dict[str, str] | None = None,
+    ) -> GuiFunction:
+        return GuiFunction(
+            self,
+            pascal_case(fn.name),
+            manifest=manifest,
+            fn=fn,
+            state=self.state,
+            events=self.events,
+            layers=self.layers,
+            region=region,
+            stage=stage,
+            extra_environment=extra_environment,
+        )

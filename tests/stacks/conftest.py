@@ -1,0 +1,79 @@
+"""One synthesis of the whole app per test session, shared by every stacks test.
+
+Synthesis takes seconds, so it runs once, with the cdk-nag checks off (`test_nag` runs its own
+synthesis with them on). The regions and their settings come from cdk.json, as `cdk synth` uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aws_cdk.assertions import Template
+
+from stacks.app_builder import build_app, stack_name
+from stacks.config import DeploymentConfig, cdk_json_context
+from stacks.manifest import MANIFEST, Manifest
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    outdir: Path
+    config: DeploymentConfig
+    templates: dict[str, dict[str, Any]]  # region -> template
+
+    def template_path(self, region: str) -> Path:
+        return self.outdir / f"{stack_name(region)}.template.json"
+
+
+@pytest.fixture(scope="session")
+def manifest() -> Manifest:
+    return MANIFEST
+
+
+@pytest.fixture(scope="session")
+def deployment() -> DeploymentConfig:
+    return DeploymentConfig.from_context(cdk_json_context())
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory, deployment: DeploymentConfig) -> Synthesized:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = build_app(validate=False, outdir=str(outdir))
+    app.synth()
+    templates = {
+        region.region: json.loads((outdir / f"{stack_name(region.region)}.template.json").read_text())
+        for region in deployment.regions
+    }
+    return Synthesized(outdir=outdir, config=deployment, templates=templates)
+
+
+@pytest.fixture(
+    scope="session", params=[r.region for r in DeploymentConfig.from_context(cdk_json_context()).regions]
+)
+def region(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value
+
+
+@pytest.fixture
+def template(synthesized: Synthesized, region: str) -> dict[str, Any]:
+    return synthesized.templates[region]
+
+
+@pytest.fixture(scope="session")
+def assertion_templates(synthesized: Synthesized) -> dict[str, Template]:
+    return {region: Template.from_json(body) for region, body in synthesized.templates.items()}
+
+
+@pytest.fixture
+def cdk_template(assertion_templates: dict[str, Template], region: str) -> Template:
+    """The region's template for `aws_cdk.assertions` (has_resource_properties, Match, ...)."""
+    return assertion_templates[region]

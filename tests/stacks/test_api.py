@@ -1,0 +1,137 @@
+"""The REST API: every route behind the authorizer, problem-details errors, a logged, traced stage."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+from stacks.config import DeploymentConfig
+from stacks.manifest import Manifest
+from tests.stacks import cfn
+
+PROBLEM_TYPE = "urn:domaindetermine:gui:problem:"
+
+
+def test_api_is_regional(cdk_template: Template) -> None:
+    cdk_template.has_resource_properties(
+        "AWS::ApiGateway::RestApi", {"EndpointConfiguration": {"Types": ["REGIONAL"]}}
+    )
+
+
+def test_every_route_requires_the_authorizer_and_proxies_to_its_function(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    authorizer_id, _ = cfn.one(template, "AWS::ApiGateway::Authorizer")
+    functions = cfn.functions_by_name(template)
+    methods = {
+        (cfn.props(m)["HttpMethod"], cfn.method_path(template, m)): cfn.props(m)
+        for m in cfn.resources(template, "AWS::ApiGateway::Method").values()
+    }
+    for route, fn in manifest.routes():
+        method = methods[(route.method, route.full_path)]
+        assert method["AuthorizationType"] == "CUSTOM", route
+        assert method["AuthorizerId"] == {"Ref": authorizer_id}, route
+        integration = method["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert integration["IntegrationHttpMethod"] == "POST"
+        assert cfn.references(integration["Uri"]) & set(functions.values()) == {functions[fn.name]}, route
+        for name in re.findall(r"\{(\w+)\}", route.path):
+            assert method["RequestParameters"] == {f"method.request.path.{name}": True}
+        assert "RequestValidatorId" in method
+
+
+def test_authorizer_is_the_manifest_request_authorizer(template: dict[str, Any], manifest: Manifest) -> None:
+    _, authorizer = cfn.one(template, "AWS::ApiGateway::Authorizer")
+    props = cfn.props(authorizer)
+    assert props["Type"] == "REQUEST"
+    assert props["IdentitySource"] == f"method.request.header.{manifest.authorizer.identity_source}"
+    assert props["AuthorizerResultTtlInSeconds"] == manifest.authorizer.cache_ttl_s
+    functions = cfn.functions_by_name(template)
+    assert cfn.references(props["AuthorizerUri"]) == {functions[manifest.authorizer.function.name]}
+
+
+def test_only_api_gateway_may_invoke_the_functions(template: dict[str, Any]) -> None:
+    permissions = cfn.resources(template, "AWS::Lambda::Permission").values()
+    assert permissions
+    for permission in permissions:
+        assert cfn.props(permission)["Principal"] == "apigateway.amazonaws.com"
+        assert "SourceArn" in cfn.props(permission)
+
+
+def _render(template_text: str, message: str, request_id: str) -> Any:
+    """What API Gateway makes of a response template for one error."""
+    return json.loads(
+        template_text.replace("$context.error.messageString", json.dumps(message)).replace(
+            "$context.requestId", request_id
+        )
+    )
+
+
+def test_gateway_responses_are_problem_details(template: dict[str, Any], manifest: Manifest) -> None:
+    responses = {
+        cfn.props(r)["ResponseType"]: cfn.props(r)
+        for r in cfn.resources(template, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    for expected in manifest.gateway_responses:
+        found = responses[expected.type]
+        assert found["ResponseParameters"] == {
+            "gatewayresponse.header.Content-Type": "'application/problem+json'"
+        }
+        if expected.status is None:
+            assert "StatusCode" not in found
+        else:
+            assert found["StatusCode"] == str(expected.status)
+        for body in found["ResponseTemplates"].values():
+            problem = _render(body, 'Say "hi"', "req-1")
+            wanted = {
+                "type": PROBLEM_TYPE + expected.code,
+                "title": expected.title,
+                "code": expected.code,
+                "detail": 'Say "hi"',
+                "request_id": "req-1",
+            }
+            if expected.status is not None:
+                wanted["status"] = expected.status
+            assert problem == wanted
+
+
+def test_stage_is_traced_logged_and_throttled(cdk_template: Template, deployment: DeploymentConfig) -> None:
+    cdk_template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": deployment.stage,
+            "TracingEnabled": True,
+            "AccessLogSetting": {
+                "DestinationArn": Match.any_value(),
+                "Format": Match.string_like_regexp("requestId"),
+            },
+            "MethodSettings": [
+                Match.object_like(
+                    {
+                        "HttpMethod": "*",
+                        "ResourcePath": "/*",
+                        "LoggingLevel": "ERROR",
+                        "DataTraceEnabled": False,
+                        "ThrottlingRateLimit": Match.any_value(),
+                        "ThrottlingBurstLimit": Match.any_value(),
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_access_log_format_is_json(template: dict[str, Any]) -> None:
+    _, stage = cfn.one(template, "AWS::ApiGateway::Stage")
+    fields = json.loads(cfn.props(stage)["AccessLogSetting"]["Format"])
+    assert {"request_id", "status", "tenant", "xray_trace_id"} <= set(fields)
+
+
+def test_api_url_is_an_output(template: dict[str, Any], region: str) -> None:
+    outputs = template["Outputs"]
+    assert "ApiUrl" in outputs
+    assert f".execute-api.{region}." in json.dumps(outputs["ApiUrl"]["Value"])
+    assert not [name for name in outputs if name.startswith("RestApiEndpoint")]

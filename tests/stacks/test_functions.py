@@ -1,0 +1,212 @@
+"""Functions: one shape for all, the manifest's settings, and exactly the access it grants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.config import DeploymentConfig
+from stacks.manifest import LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
+from tests.stacks import cfn
+from tests.stacks.conftest import Synthesized
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# What every function may do besides its manifest grants: write its own logs, send traces.
+BASELINE_ACTIONS = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
+AUDIT_FORBIDDEN = {
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:DeleteTable",
+    "dynamodb:UpdateTable",
+    "dynamodb:UpdateTimeToLive",
+}
+
+
+def _function(template: dict[str, Any], name: str) -> dict[str, Any]:
+    return cfn.props(template["Resources"][cfn.functions_by_name(template)[name]])
+
+
+def test_functions_share_runtime_architecture_tracing_and_layers(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    layers = {
+        cfn.props(v)["Description"]: k
+        for k, v in cfn.resources(template, "AWS::Lambda::LayerVersion").items()
+    }
+    layer_ids = {layer.name: layers[layer.purpose] for layer in manifest.layers}
+    for fn in manifest.all_functions():
+        function = _function(template, fn.name)
+        assert function["Runtime"] == f"python{LAMBDA_PYTHON_VERSION}"
+        assert function["Architectures"] == ["x86_64"]
+        assert function["TracingConfig"] == {"Mode": "Active"}
+        assert function["MemorySize"] == fn.memory_mb
+        assert function["Timeout"] == fn.timeout_s
+        assert function["Layers"] == [{"Ref": layer_ids["core"]}, *({"Ref": layer_ids[n]} for n in fn.layers)]
+
+
+def test_functions_log_to_their_own_group_with_retention(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    groups = cfn.resources(template, "AWS::Logs::LogGroup")
+    seen: set[str] = set()
+    for fn in manifest.all_functions():
+        (group_id,) = cfn.references(_function(template, fn.name)["LoggingConfig"]["LogGroup"])
+        assert cfn.props(groups[group_id])["RetentionInDays"] > 0
+        seen.add(group_id)
+    assert len(seen) == len(manifest.all_functions())
+
+
+def test_environment_is_the_manifest_environment(
+    template: dict[str, Any], manifest: Manifest, deployment: DeploymentConfig, region: str
+) -> None:
+    tables = {name: {"Ref": table_id} for name, table_id in cfn.tables_by_store(template).items()}
+    (bucket_id,) = [
+        k
+        for k, v in cfn.resources(template, "AWS::S3::Bucket").items()
+        if "LoggingConfiguration" in cfn.props(v)
+    ]
+    bus_id, _ = cfn.one(template, "AWS::Events::EventBus")
+    (region_config,) = [r for r in deployment.regions if r.region == region]
+    for fn in manifest.all_functions():
+        extra = None
+        if fn == manifest.authorizer.function:
+            extra = {
+                "GUI_JWT_ISSUER": region_config.auth.issuer,
+                "GUI_JWT_AUDIENCE": region_config.auth.audience,
+                "GUI_JWKS_URL": region_config.auth.jwks_url,
+            }
+        expected = manifest.environment_for(
+            fn,
+            table_names=tables,  # type: ignore[arg-type]  # the template holds Refs, not names
+            bucket_name={"Ref": bucket_id},  # type: ignore[arg-type]
+            bus_name={"Ref": bus_id},  # type: ignore[arg-type]
+            region=region,
+            stage=deployment.stage,
+            extra=extra,
+        )
+        assert _function(template, fn.name)["Environment"]["Variables"] == expected, fn.name
+
+
+def _statements(template: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    (role_id,) = cfn.references(_function(template, name)["Role"])
+    role = cfn.props(template["Resources"][role_id])
+    assert not role.get("ManagedPolicyArns"), f"{name} must not use AWS-managed policies"
+    return cfn.role_statements(template, role_id)
+
+
+def test_each_function_has_exactly_its_store_grants(template: dict[str, Any], manifest: Manifest) -> None:
+    tables = cfn.tables_by_store(template)
+    for fn in manifest.all_functions():
+        granted: dict[str, set[str]] = {}
+        other: set[str] = set()
+        for statement in _statements(template, fn.name):
+            assert statement["Effect"] == "Allow"
+            actions = set(cfn.as_list(statement["Action"]))
+            assert not [a for a in actions if "*" in a], f"{fn.name}: wildcard action in {actions}"
+            dynamodb = {a for a in actions if a.startswith("dynamodb:")}
+            if not dynamodb:
+                other |= actions
+                continue
+            assert dynamodb == actions, "a statement mixes DynamoDB and other actions"
+            for resource in cfn.as_list(statement["Resource"]):
+                (table_id,) = cfn.references(resource)
+                granted.setdefault(table_id, set()).update(actions)
+        expected = {tables[store]: set(STORE_ACTIONS[access]) for store, access in fn.stores.items()}
+        assert granted == expected, fn.name
+        allowed = set(BASELINE_ACTIONS)
+        if fn.publishes_to_bus:
+            allowed.add("events:PutEvents")
+        assert other <= allowed | {a for a in other if a.startswith("s3:") and fn.bucket_access}, fn.name
+
+
+def test_function_roles_write_logs_only_to_their_own_group(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    for fn in manifest.all_functions():
+        (group_id,) = cfn.references(_function(template, fn.name)["LoggingConfig"]["LogGroup"])
+        for statement in _statements(template, fn.name):
+            if any(a.startswith("logs:") for a in cfn.as_list(statement["Action"])):
+                assert cfn.references(statement["Resource"]) == {group_id}
+
+
+def test_audit_store_is_append_only_for_every_role(template: dict[str, Any], manifest: Manifest) -> None:
+    audit_id = cfn.tables_by_store(template)["audit"]
+    assert STORE_ACTIONS[Access.APPEND] == ("dynamodb:PutItem", "dynamodb:DescribeTable")
+    for role_id in cfn.resources(template, "AWS::IAM::Role"):
+        for statement in cfn.role_statements(template, role_id):
+            if audit_id in cfn.references(statement["Resource"]):
+                actions = set(cfn.as_list(statement["Action"]))
+                assert not actions & AUDIT_FORBIDDEN, f"{role_id} may change the audit trail: {actions}"
+                assert not [a for a in actions if "*" in a]
+    writers = [
+        fn.name for fn in manifest.all_functions() if fn.stores.get("audit") not in (None, Access.APPEND)
+    ]
+    assert writers == []
+
+
+def _asset_dir(synthesized: Synthesized, region: str, code: dict[str, Any]) -> Path:
+    asset_hash = code["S3Key"].removesuffix(".zip")
+    assets = json.loads((synthesized.outdir / f"DdGui-{region}.assets.json").read_text())
+    return synthesized.outdir / assets["files"][asset_hash]["source"]["path"]
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_function_asset_holds_only_its_package(
+    synthesized: Synthesized, template: dict[str, Any], manifest: Manifest, region: str
+) -> None:
+    for fn in manifest.all_functions():
+        asset = _asset_dir(synthesized, region, _function(template, fn.name)["Code"])
+        assert {p.name for p in asset.iterdir()} == {fn.package}, fn.name
+        source = REPO_ROOT / "functions" / fn.package
+        expected = {
+            f"{fn.package}/{name}"
+            for name in _files(source)
+            if "__pycache__" not in name and not name.endswith(".pyc")
+        }
+        assert _files(asset) == expected
+
+
+@pytest.mark.parametrize("layer_name", ["core", "deps"])
+def test_layer_assets_put_packages_under_python(
+    synthesized: Synthesized, template: dict[str, Any], manifest: Manifest, region: str, layer_name: str
+) -> None:
+    purpose = manifest.layer(layer_name).purpose
+    (layer,) = [
+        v
+        for v in cfn.resources(template, "AWS::Lambda::LayerVersion").values()
+        if cfn.props(v)["Description"] == purpose
+    ]
+    asset = _asset_dir(synthesized, region, cfn.props(layer)["Content"])
+    assert [p.name for p in asset.iterdir()] == ["python"]
+    top = {p.name for p in (asset / "python").iterdir()}
+    if layer_name == "core":
+        assert "gui_core" in top
+    else:
+        assert {"fastapi", "mangum", "pydantic", "pydantic_core", "jwt", "aws_lambda_powertools"} <= top
+        assert not top & {"boto3", "botocore", "s3transfer"}, "the runtime's boto3 must not be shadowed"
+    assert not list(asset.rglob("__pycache__"))
+
+
+def test_only_tracing_is_granted_on_every_resource(template: dict[str, Any], manifest: Manifest) -> None:
+    """X-Ray has no resource-level permissions; nothing else may ride on Resource '*'."""
+    for fn in manifest.all_functions():
+        for statement in _statements(template, fn.name):
+            if "*" in cfn.as_list(statement["Resource"]):
+                assert set(cfn.as_list(statement["Action"])) <= {
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                }

@@ -1,0 +1,76 @@
+"""The synthesized templates and the manifest describe the same application, region by region."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stacks.manifest import Manifest
+from tests.stacks import cfn
+
+
+def test_every_store_is_a_table_and_there_are_no_others(template: dict[str, Any], manifest: Manifest) -> None:
+    assert set(cfn.tables_by_store(template)) == {store.name for store in manifest.stores}
+
+
+def test_every_table_has_the_keys_of_its_store(template: dict[str, Any], manifest: Manifest) -> None:
+    for store_name, table_id in cfn.tables_by_store(template).items():
+        store = manifest.store(store_name)
+        table = cfn.props(template["Resources"][table_id])
+        expected_keys = [{"AttributeName": store.partition_key.name, "KeyType": "HASH"}]
+        if store.sort_key:
+            expected_keys.append({"AttributeName": store.sort_key.name, "KeyType": "RANGE"})
+        assert table["KeySchema"] == expected_keys, store_name
+        declared = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+        keys = [store.partition_key, store.sort_key] + [
+            key for index in store.indexes for key in (index.partition_key, index.sort_key)
+        ]
+        assert declared == {key.name: key.type for key in keys if key}, store_name
+
+
+def test_every_function_is_deployed_with_its_handler(template: dict[str, Any], manifest: Manifest) -> None:
+    functions = cfn.functions_by_name(template)
+    assert set(functions) == {fn.name for fn in manifest.all_functions()}
+    for fn in manifest.all_functions():
+        assert cfn.props(template["Resources"][functions[fn.name]])["Handler"] == fn.handler
+
+
+def test_every_route_is_a_method_and_there_are_no_others(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    methods = {
+        (cfn.props(method)["HttpMethod"], cfn.method_path(template, method))
+        for method in cfn.resources(template, "AWS::ApiGateway::Method").values()
+    }
+    assert methods == {(route.method, route.full_path) for route, _ in manifest.routes()}
+
+
+def test_every_layer_is_deployed(template: dict[str, Any], manifest: Manifest) -> None:
+    layers = cfn.resources(template, "AWS::Lambda::LayerVersion")
+    assert sorted(cfn.props(layer)["Description"] for layer in layers.values()) == sorted(
+        layer.purpose for layer in manifest.layers
+    )
+
+
+def test_every_rule_forwards_its_sources_into_the_stream(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    rules = [cfn.props(rule) for rule in cfn.resources(template, "AWS::Events::Rule").values()]
+    assert len(rules) == len(manifest.rules)
+    stream_id, _ = cfn.one(template, "AWS::Kinesis::Stream")
+    bus_id, _ = cfn.one(template, "AWS::Events::EventBus")
+    for rule in manifest.rules:
+        matching = [r for r in rules if r["EventPattern"]["source"] == list(rule.sources)]
+        assert len(matching) == 1, rule.name
+        found = matching[0]
+        assert found["EventPattern"].get("detail-type", []) == list(rule.detail_types)
+        assert cfn.references(found["EventBusName"]) == {bus_id}
+        (target,) = found["Targets"]
+        assert cfn.references(target["Arn"]) == {stream_id}
+        assert target["KinesisParameters"] == {"PartitionKeyPath": rule.partition_key_path}
+
+
+def test_every_gateway_response_is_customised(template: dict[str, Any], manifest: Manifest) -> None:
+    responses = cfn.resources(template, "AWS::ApiGateway::GatewayResponse")
+    assert sorted(cfn.props(r)["ResponseType"] for r in responses.values()) == sorted(
+        response.type for response in manifest.gateway_responses
+    )

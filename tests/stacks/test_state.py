@@ -1,0 +1,96 @@
+"""Stores and the bucket: durable, encrypted, private, as the architecture requires."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stacks.manifest import Manifest
+from tests.stacks import cfn
+
+
+def test_tables_are_on_demand_encrypted_recoverable_and_retained(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    for store_name, table_id in cfn.tables_by_store(template).items():
+        resource = template["Resources"][table_id]
+        table = cfn.props(resource)
+        assert table["BillingMode"] == "PAY_PER_REQUEST", store_name
+        assert table["SSESpecification"] == {"SSEEnabled": True}, store_name  # AWS-managed KMS key
+        assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_tables_have_the_ttl_and_stream_of_their_store(template: dict[str, Any], manifest: Manifest) -> None:
+    for store_name, table_id in cfn.tables_by_store(template).items():
+        store = manifest.store(store_name)
+        table = cfn.props(template["Resources"][table_id])
+        if store.ttl_attribute:
+            assert table["TimeToLiveSpecification"] == {"AttributeName": store.ttl_attribute, "Enabled": True}
+        else:
+            assert "TimeToLiveSpecification" not in table
+        if store.stream:
+            assert table["StreamSpecification"] == {"StreamViewType": store.stream}
+        else:
+            assert "StreamSpecification" not in table
+
+
+def test_tables_have_the_indexes_of_their_store(template: dict[str, Any], manifest: Manifest) -> None:
+    for store_name, table_id in cfn.tables_by_store(template).items():
+        store = manifest.store(store_name)
+        table = cfn.props(template["Resources"][table_id])
+        found = {index["IndexName"]: index for index in table.get("GlobalSecondaryIndexes", [])}
+        assert set(found) == {index.name for index in store.indexes}, store_name
+        for index in store.indexes:
+            expected = [{"AttributeName": index.partition_key.name, "KeyType": "HASH"}]
+            if index.sort_key:
+                expected.append({"AttributeName": index.sort_key.name, "KeyType": "RANGE"})
+            assert found[index.name]["KeySchema"] == expected
+            assert found[index.name]["Projection"] == {"ProjectionType": "ALL"}
+
+
+def _data_bucket(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    buckets = cfn.resources(template, "AWS::S3::Bucket")
+    (found,) = [(k, v) for k, v in buckets.items() if "LoggingConfiguration" in cfn.props(v)]
+    return found
+
+
+def test_data_bucket_is_versioned_encrypted_private_and_logged(template: dict[str, Any]) -> None:
+    bucket_id, resource = _data_bucket(template)
+    bucket = cfn.props(resource)
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    log_bucket_ids = cfn.references(bucket["LoggingConfiguration"]["DestinationBucketName"])
+    assert log_bucket_ids
+    assert bucket_id not in log_bucket_ids
+    assert resource["DeletionPolicy"] == "Retain"
+
+
+def test_every_bucket_refuses_requests_without_tls(template: dict[str, Any]) -> None:
+    buckets = set(cfn.resources(template, "AWS::S3::Bucket"))
+    tls_only: set[str] = set()
+    for policy in cfn.resources(template, "AWS::S3::BucketPolicy").values():
+        for statement in cfn.props(policy)["PolicyDocument"]["Statement"]:
+            if (
+                statement["Effect"] == "Deny"
+                and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                and statement["Principal"] == {"AWS": "*"}
+                and statement["Action"] == "s3:*"
+            ):
+                tls_only |= cfn.references(cfn.props(policy)["Bucket"])
+    assert tls_only == buckets
+
+
+def test_no_bucket_policy_grants_public_access(template: dict[str, Any]) -> None:
+    for policy in cfn.resources(template, "AWS::S3::BucketPolicy").values():
+        for statement in cfn.props(policy)["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Allow":
+                assert statement["Principal"] != "*"
+                assert statement["Principal"] != {"AWS": "*"}
