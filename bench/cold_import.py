@@ -73,7 +73,9 @@ def main() -> None:
     rows = []
     for name, values in samples.items():
         median = statistics.median(values)
-        rows.append({"target": name, "median_s": round(median, 4), "ratio_to_boto3": round(median / baseline, 2)})
+        rows.append(
+            {"target": name, "median_s": round(median, 4), "ratio_to_boto3": round(median / baseline, 2)}
+        )
     width = max(len(r["target"]) for r in rows)
     print(f"{'target':<{width}}  median s  x boto3   ({args.runs} runs, python {sys.version.split()[0]})")
     for r in rows:

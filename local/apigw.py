@@ -99,23 +99,26 @@ def _request_context(
         }
     )
     base["identity"]["sourceIp"] = request.source_ip
-    base["identity"]["userAgent"] = dict((k.lower(), v) for k, v in request.headers).get("user-agent")
+    base["identity"]["userAgent"] = {k.lower(): v for k, v in request.headers}.get("user-agent")
     return base
 
 
 def authorizer_event(
-    request: HttpRequest, *, resource: str, path_parameters: Mapping[str, str], region: str, stage: str, host: str,
+    request: HttpRequest,
+    *,
+    resource: str,
+    path_parameters: Mapping[str, str],
+    region: str,
+    stage: str,
+    host: str,
     request_id: str,
 ) -> dict[str, Any]:
     event = sample_event("rest_authorizer_request")
     headers, multi_headers = _header_maps(request.headers)
     query, multi_query = _query_maps(request.query)
-    token = dict((k.lower(), v) for k, v in request.headers).get("authorization", "")
     event.update(
         {
             "methodArn": method_arn(region=region, stage=stage, method=request.method, path=request.path),
-            "identitySource": token,
-            "authorizationToken": token,
             "resource": resource,
             "path": request.path,
             "httpMethod": request.method,
@@ -127,7 +130,9 @@ def authorizer_event(
             "stageVariables": {},
         }
     )
-    _request_context(event["requestContext"], request, resource=resource, stage=stage, host=host, request_id=request_id)
+    _request_context(
+        event["requestContext"], request, resource=resource, stage=stage, host=host, request_id=request_id
+    )
     return event
 
 
@@ -168,7 +173,11 @@ def proxy_event(
         }
     )
     context = _request_context(
-        event["requestContext"], request, resource=resource, stage=stage, host=host,
+        event["requestContext"],
+        request,
+        resource=resource,
+        stage=stage,
+        host=host,
         request_id=request_id or str(uuid.uuid4()),
     )
     if authorizer is None:
@@ -180,7 +189,11 @@ def proxy_event(
 
 def authorizer_answer_context(answer: Mapping[str, Any]) -> dict[str, Any]:
     """What API Gateway passes on to the integration: the authorizer context plus principalId."""
-    return {**(answer.get("context") or {}), "principalId": answer.get("principalId"), "integrationLatency": 0}
+    return {
+        **(answer.get("context") or {}),
+        "principalId": answer.get("principalId"),
+        "integrationLatency": 0,
+    }
 
 
 def policy_allows(answer: Mapping[str, Any], arn: str) -> bool:

@@ -211,6 +211,38 @@ class Table:
         last = answer.get("LastEvaluatedKey")
         return Page([from_dynamo(i) for i in answer.get("Items", [])], from_dynamo(last) if last else None)
 
+    def increment(
+        self,
+        key: Mapping[str, Any],
+        attribute: str,
+        *,
+        below: int,
+        set_if_absent: Mapping[str, Any] | None = None,
+    ) -> int | None:
+        """Atomically add 1 to `attribute` unless it is already >= `below`; the new value, or None."""
+        names = {"#c": attribute}
+        values: dict[str, Any] = {":one": 1, ":below": below}
+        update = "ADD #c :one"
+        for i, (name, value) in enumerate((set_if_absent or {}).items()):
+            names[f"#s{i}"] = name
+            values[f":s{i}"] = value
+            update += f"{' SET' if i == 0 else ','} #s{i} = if_not_exists(#s{i}, :s{i})"
+        try:
+            answer = self._client.update_item(
+                TableName=self.name,
+                Key=to_dynamo(key),
+                UpdateExpression=update,
+                ConditionExpression="attribute_not_exists(#c) OR #c < :below",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_dynamo(values),
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return int(from_dynamo(answer["Attributes"])[attribute])
+
     def transact(self, operations: Sequence[Put | Delete | Check]) -> None:
         """All or nothing, on this table."""
         transact_items: list[dict[str, Any]] = []
@@ -239,6 +271,20 @@ class Table:
                 reasons = [r.strip() for r in inside.split(",")] if inside else []
             failed = [i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
             raise TransactionCancelled(failed, reasons) from exc
+
+
+class DynamoCounters:
+    """Atomic counters (the rate limiter's store)."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def increment_below(self, key: Mapping[str, Any], *, ceiling: int, expires_at: int) -> int | None:
+        return self._table.increment(key, "count", below=ceiling, set_if_absent={"expires_at": expires_at})
+
+    def read_count(self, key: Mapping[str, Any]) -> int:
+        item = self._table.get(key, consistent=False)
+        return int(item["count"]) if item else 0
 
 
 def _condition_error(exc: ClientError) -> Exception:

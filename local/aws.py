@@ -1,0 +1,231 @@
+"""The local AWS endpoint (moto's server on loopback) and the manifest's resources in it.
+
+moto keeps separate state per region behind one endpoint, so each region gets its own copy of every
+resource under the same local names, as each regional stack has its own.
+
+Not created here: the EventBridge rule that forwards bus events to the Kinesis stream. With moto
+5.2.5 a rule with a Kinesis target makes every PutEvents on the bus fail (HTTP 500), so the local
+runtime will route bus events to the stream itself (a later issue); until then events put on the
+local bus reach no stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from local.keys import DevKeys
+    from stacks.manifest import Function, Manifest, Store
+
+LOOPBACK = "127.0.0.1"
+# Credentials moto accepts; never real ones, so a request that escaped to AWS would be refused.
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+class MotoServer:
+    """moto's threaded server; port 0 lets the system pick a free port."""
+
+    def __init__(self, host: str = LOOPBACK, port: int = 0) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._started = False
+
+    def start(self) -> MotoServer:
+        if not self._started:
+            # moto's request handler logs every call through werkzeug; keep only its warnings.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+            self._server.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            self._server.stop()
+            self._started = False
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+@cache
+def _session() -> boto3.session.Session:
+    # One session for the runtime's own clients: it caches the service models it has loaded.
+    return boto3.session.Session()
+
+
+def aws_client(service: str, *, endpoint_url: str, region: str) -> Any:
+    """A client of the local endpoint with dummy credentials (the host's are never used)."""
+    return _session().client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10),
+    )
+
+
+def table_names(manifest: Manifest) -> dict[str, str]:
+    return {store.name: store.local_table_name() for store in manifest.stores}
+
+
+def _ignore_existing(exc: ClientError, *codes: str) -> None:
+    if exc.response["Error"]["Code"] not in codes:
+        raise exc
+
+
+def _table_definition(store: Store) -> dict[str, Any]:
+    attributes = {store.partition_key.name: store.partition_key.type}
+    schema = [{"AttributeName": store.partition_key.name, "KeyType": "HASH"}]
+    if store.sort_key is not None:
+        attributes[store.sort_key.name] = store.sort_key.type
+        schema.append({"AttributeName": store.sort_key.name, "KeyType": "RANGE"})
+    indexes = []
+    for index in store.indexes:
+        attributes[index.partition_key.name] = index.partition_key.type
+        index_schema = [{"AttributeName": index.partition_key.name, "KeyType": "HASH"}]
+        if index.sort_key is not None:
+            attributes[index.sort_key.name] = index.sort_key.type
+            index_schema.append({"AttributeName": index.sort_key.name, "KeyType": "RANGE"})
+        indexes.append(
+            {"IndexName": index.name, "KeySchema": index_schema, "Projection": {"ProjectionType": "ALL"}}
+        )
+    definition: dict[str, Any] = {
+        "TableName": store.local_table_name(),
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
+        "KeySchema": schema,
+        "SSESpecification": {"Enabled": True},
+    }
+    if indexes:
+        definition["GlobalSecondaryIndexes"] = indexes
+    if store.stream:
+        definition["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": store.stream}
+    return definition
+
+
+def _create_store(dynamodb: Any, store: Store) -> None:
+    try:
+        dynamodb.create_table(**_table_definition(store))
+    except ClientError as exc:
+        _ignore_existing(exc, "ResourceInUseException")
+    if store.ttl_attribute:
+        ttl = dynamodb.describe_time_to_live(TableName=store.local_table_name())["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            dynamodb.update_time_to_live(
+                TableName=store.local_table_name(),
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": store.ttl_attribute},
+            )
+
+
+def _create_bucket(s3: Any, name: str, region: str) -> None:
+    params: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":
+        params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        s3.create_bucket(**params)
+    except ClientError as exc:
+        _ignore_existing(exc, "BucketAlreadyOwnedByYou")
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+
+
+def create_resources(manifest: Manifest, *, endpoint_url: str, region: str) -> None:
+    """Create every store (keys, indexes, TTL, stream), the bucket, the bus and the stream of the
+    manifest in one region. Resources that exist already are left as they are."""
+    dynamodb = aws_client("dynamodb", endpoint_url=endpoint_url, region=region)
+    for store in manifest.stores:
+        _create_store(dynamodb, store)
+
+    _create_bucket(
+        aws_client("s3", endpoint_url=endpoint_url, region=region),
+        manifest.bucket.local_bucket_name(region),
+        region,
+    )
+
+    events = aws_client("events", endpoint_url=endpoint_url, region=region)
+    with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+        events.create_event_bus(Name=manifest.bus.local_bus_name())
+
+    kinesis = aws_client("kinesis", endpoint_url=endpoint_url, region=region)
+    stream = manifest.stream
+    try:
+        kinesis.create_stream(StreamName=stream.local_stream_name(), ShardCount=stream.shards)
+    except ClientError as exc:
+        _ignore_existing(exc, "ResourceInUseException")
+    if stream.retention_hours > 24:
+        current = kinesis.describe_stream_summary(StreamName=stream.local_stream_name())
+        if current["StreamDescriptionSummary"]["RetentionPeriodHours"] < stream.retention_hours:
+            kinesis.increase_stream_retention_period(
+                StreamName=stream.local_stream_name(), RetentionPeriodHours=stream.retention_hours
+            )
+
+
+def function_environment(
+    manifest: Manifest,
+    fn: Function,
+    *,
+    region: str,
+    endpoint_url: str,
+    keys: DevKeys,
+    stage: str = "local",
+) -> dict[str, str]:
+    """The environment `fn` gets from its regional stack, with local names, the local endpoint,
+    dummy credentials and, for the authorizer, the development key as the trusted JWKS."""
+    extra = {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        **DUMMY_CREDENTIALS,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    if fn.name == manifest.authorizer.function.name:
+        extra.update(
+            {
+                "GUI_JWT_ISSUER": keys.issuer,
+                "GUI_JWT_AUDIENCE": keys.audience,
+                "GUI_JWKS": keys.jwks_json,
+            }
+        )
+    return manifest.environment_for(
+        fn,
+        table_names=table_names(manifest),
+        bucket_name=manifest.bucket.local_bucket_name(region),
+        bus_name=manifest.bus.local_bus_name(),
+        region=region,
+        stage=stage,
+        extra=extra,
+    )

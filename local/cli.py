@@ -1,0 +1,155 @@
+"""`ddgui`: the project's command line.
+
+ddgui dev [--port 8000] [--moto-port N] [--no-seed]   the whole backend on loopback
+ddgui token --tenant T --subject S [--scope S ...] [--role R ...] [--ttl 3600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from local.keys import DEFAULT_KEYS_DIR
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+
+    from local.runtime import LocalBackend
+
+PREFERENCES_PATH = "/service/gui/preferences"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ddgui", description="DomainDetermine GUI backend tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="run the whole backend locally (moto, gateways, demo data)")
+    dev.add_argument("--port", type=int, default=8000, help="port of the first region (next: +1, ...)")
+    dev.add_argument("--moto-port", type=int, default=0, help="port of moto's server (default: a free one)")
+    dev.add_argument("--no-seed", action="store_true", help="start without demo tenants and preferences")
+    dev.add_argument("--no-access-log", action="store_true", help="do not log each HTTP request")
+    dev.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR, help=argparse.SUPPRESS)
+
+    token = commands.add_parser("token", help="print a development token signed with the local key")
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--subject", required=True)
+    token.add_argument("--scope", action="append", default=[], help="a scope, e.g. gui:preferences (repeat)")
+    token.add_argument("--role", action="append", default=[], help="admin, operator or viewer (repeat)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    args = _parser().parse_args(argv)
+    if args.command == "token":
+        return _token(args)
+    return _dev(args, started)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from local.keys import DevKeys
+
+    if args.ttl <= 0:
+        print("--ttl must be positive", file=sys.stderr)
+        return 2
+    keys = DevKeys.load_or_create(args.keys_dir)
+    scopes = [s for value in args.scope for s in value.split()]
+    print(keys.mint(tenant=args.tenant, subject=args.subject, scopes=scopes, roles=args.role, ttl_s=args.ttl))
+    return 0
+
+
+class _StopSignals:
+    """Ctrl-C and SIGTERM set a flag that the main thread polls: an exception raised from a signal
+    handler can be swallowed (it may land in a finalizer), and an Event could deadlock. A second
+    signal drops open connections; a third exits at once."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.on_repeat: Callable[[], None] | None = None
+
+    def install(self) -> None:
+        # Also when started with SIGINT ignored, as `ddgui dev &` in a script is.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        if len(self.received) >= 3:  # a third Ctrl-C: the developer wants out, now
+            os._exit(128 + signum)
+        if len(self.received) == 2 and self.on_repeat is not None:
+            self.on_repeat()
+
+
+def _dev(args: argparse.Namespace, started: float) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from local.runtime import LocalBackend, StartupError
+
+    backend = LocalBackend(
+        port=args.port,
+        moto_port=args.moto_port,
+        seed=not args.no_seed,
+        keys_dir=args.keys_dir,
+        access_log=not args.no_access_log,
+    )
+    stop = _StopSignals()
+    stop.install()
+    stop.on_repeat = backend.hurry  # a second signal drops open connections
+    try:
+        backend.start()
+    except (StartupError, OSError) as exc:
+        print(f"ddgui dev: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if not stop.received:
+            _print_banner(backend, time.perf_counter() - started, seeded=not args.no_seed)
+        while not stop.received and not backend.wait(0.25):
+            pass
+        if stop.received:
+            print("\nstopping...", flush=True)
+    finally:
+        backend.stop()
+    return 0
+
+
+def _print_banner(backend: LocalBackend, ready_s: float, *, seeded: bool) -> None:
+    from local.demo import TENANTS, mint_for
+
+    assert backend.keys is not None
+    lines = [
+        "",
+        "DomainDetermine GUI backend: local runtime",
+        f"  AWS endpoint (moto): {backend.aws_endpoint_url}",
+        f"    e.g. AWS_ENDPOINT_URL={backend.aws_endpoint_url} AWS_ACCESS_KEY_ID=testing "
+        "AWS_SECRET_ACCESS_KEY=testing aws dynamodb scan --region eu-west-1 --table-name ddgui-preferences",
+    ]
+    for region, url in backend.base_urls.items():
+        homed = ", ".join(t.tenant for t in TENANTS if t.home_region == region) or "none"
+        lines.append(f"  {region}: {url}   (healthz: {url}/healthz; demo tenants homed here: {homed})")
+    if not seeded:
+        lines.append("  demo data: not seeded (--no-seed); the tokens below name tenants with no records")
+    lines += ["", "Development tokens (12 h; more with `ddgui token --tenant T --subject S --scope S ...`):"]
+    for tenant in TENANTS:
+        home_url = backend.base_urls.get(tenant.home_region)
+        if home_url is None:
+            continue
+        for user in tenant.users:
+            token = mint_for(backend.keys, tenant, user)
+            lines.append(f"  {user.subject} ({user.note})")
+            header = shlex.quote(f"Authorization: Bearer {token}")
+            lines.append(f"    curl -s -H {header} {home_url}{PREFERENCES_PATH}")
+    lines += ["", f"Ready in {ready_s:.1f} s. Stop with Ctrl-C.", ""]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

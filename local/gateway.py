@@ -1,0 +1,381 @@
+"""A regional API Gateway REST API, played locally in front of the real handlers.
+
+Per request, in API Gateway's order: payload size, route match (method and resource template of the
+manifest), identity source present, authorizer (real handler, answers cached per token for the
+manifest's TTL, policy evaluated against the method arn), then the proxy integration: the REST proxy
+event goes to the real function handler and its proxy answer becomes the HTTP answer. Refusals are
+the manifest's gateway responses, rendered as the problem details the CDK stack renders
+(`stacks.constructs.api.problem_template`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route as HttpRoute
+
+from gui_core.errors import PROBLEM_CONTENT_TYPE, problem_type
+from local.apigw import (
+    HttpRequest,
+    authorizer_answer_context,
+    authorizer_event,
+    match_route,
+    method_arn,
+    policy_allows,
+    proxy_event,
+)
+
+if TYPE_CHECKING:
+    from local.containers import Container
+    from stacks.manifest import Function, GatewayResponse, Manifest, Route
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST payload quota
+INTEGRATION_TIMEOUT_S = 29.0  # API Gateway REST integration timeout
+AUTHORIZER_CACHE_MAX_ENTRIES = 10_000
+HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]  # API Gateway's, less ANY
+
+# API Gateway's own status and $context.error.message of each response type it sends here.
+_DEFAULTS: dict[str, tuple[int, str]] = {
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "ACCESS_DENIED": (403, "User is not authorized to access this resource"),
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    "AUTHORIZER_FAILURE": (500, "Internal server error"),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, "Internal server error"),
+    "LAMBDA_ERROR": (502, "Internal server error"),  # no response type of its own: DEFAULT_5XX
+    "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
+}
+EXPLICIT_DENY_MESSAGE = "User is not authorized to access this resource with an explicit deny"
+
+logger = logging.getLogger("local.gateway")
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class _Matched:
+    route: Route
+    fn: Function
+    path_parameters: dict[str, str]
+
+
+class _AuthorizerCache:
+    """API Gateway's authorizer result cache: policy answers per identity source value, for a TTL."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float]) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._answers: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, identity: str) -> dict[str, Any] | None:
+        if self._ttl_s <= 0:
+            return None
+        with self._lock:
+            found = self._answers.get(identity)
+            if found is None:
+                return None
+            if found[0] <= self._clock():
+                del self._answers[identity]
+                return None
+            return found[1]
+
+    def put(self, identity: str, answer: dict[str, Any]) -> None:
+        if self._ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._answers) >= AUTHORIZER_CACHE_MAX_ENTRIES:
+                now = self._clock()
+                self._answers = {k: v for k, v in self._answers.items() if v[0] > now}
+                while len(self._answers) >= AUTHORIZER_CACHE_MAX_ENTRIES:
+                    del self._answers[next(iter(self._answers))]
+            self._answers[identity] = (self._clock() + self._ttl_s, answer)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+class IntegrationError(Exception):
+    """The function failed, timed out or answered something that is not a proxy response."""
+
+
+class IntegrationTimeout(IntegrationError):
+    """The integration ran past API Gateway's 29 s: 504, whatever the function does next."""
+
+
+class RegionalGateway:
+    """The REST API of one region: `app` serves HTTP, `invoke` serves a request given directly."""
+
+    def __init__(
+        self,
+        *,
+        manifest: Manifest,
+        region: str,
+        authorizer: Container,
+        functions: Mapping[str, Container],
+        stage: str = "local",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.manifest = manifest
+        self.region = region
+        self.stage = stage
+        self._authorizer = authorizer
+        self._functions = dict(functions)
+        self._routes = manifest.routes()
+        missing = {fn.name for _, fn in self._routes} - self._functions.keys()
+        if missing:
+            raise ValueError(f"no container for the routed function(s) {sorted(missing)}")
+        self._responses = {r.type: r for r in manifest.gateway_responses}
+        self.authorizer_cache = _AuthorizerCache(manifest.authorizer.cache_ttl_s, clock)
+        self.app = Starlette(
+            routes=[
+                HttpRoute("/healthz", self._healthz, methods=["GET"]),
+                HttpRoute("/{path:path}", self._http, methods=HTTP_METHODS),
+            ]
+        )
+
+    def close(self) -> None:
+        """Shut the containers' runtime threads down (queued invocations are dropped)."""
+        for container in (self._authorizer, *self._functions.values()):
+            container.close()
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    async def _healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "region": self.region, "stage": self.stage})
+
+    async def _http(self, request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
+            return _to_starlette(self.gateway_response("REQUEST_TOO_LARGE", request_id=_new_request_id()))
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_PAYLOAD_BYTES:
+                return _to_starlette(self.gateway_response("REQUEST_TOO_LARGE", request_id=_new_request_id()))
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        answer = await self.invoke(
+            HttpRequest(
+                method=request.method,
+                path=raw_path.decode("latin-1"),
+                headers=tuple(
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]
+                ),
+                query=request.scope.get("query_string", b"").decode("latin-1"),
+                body=bytes(body),
+                source_ip=request.client.host if request.client else "127.0.0.1",
+            )
+        )
+        return _to_starlette(answer)
+
+    # -- the gateway -------------------------------------------------------------------------
+
+    async def invoke(self, request: HttpRequest) -> HttpResponse:
+        """Serve one request as API Gateway would; `request.path` may be percent-encoded."""
+        request_id = _new_request_id()
+        if len(request.body) > MAX_PAYLOAD_BYTES:
+            return self.gateway_response("REQUEST_TOO_LARGE", request_id=request_id)
+        matched = self._match(request.method, request.path)
+        if matched is None:
+            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id=request_id)
+        request = replace(request, path=unquote(request.path), headers=self._integration_headers(request))
+        answer = await self._authorize(request, matched, request_id)
+        if isinstance(answer, HttpResponse):
+            return answer
+        event = proxy_event(
+            request,
+            resource=matched.route.full_path,
+            path_parameters=matched.path_parameters,
+            authorizer=authorizer_answer_context(answer),
+            stage=self.stage,
+            host=self._host(request),
+            request_id=request_id,
+        )
+        try:
+            result = await self._call(self._functions[matched.fn.name], event)
+            return _proxy_answer(result, request_id)
+        except IntegrationTimeout as exc:
+            logger.warning("%s", exc)
+            return self.gateway_response("INTEGRATION_TIMEOUT", request_id=request_id)
+        except IntegrationError:
+            logger.exception("%s failed", matched.fn.name)
+            return self.gateway_response("LAMBDA_ERROR", request_id=request_id)
+
+    async def _authorize(
+        self, request: HttpRequest, matched: _Matched, request_id: str
+    ) -> dict[str, Any] | HttpResponse:
+        """The authorizer's answer allowing this method, or the gateway response refusing it."""
+        identity = _header(request.headers, self.manifest.authorizer.identity_source)
+        if not identity:  # API Gateway answers 401 without calling the authorizer
+            return self.gateway_response("UNAUTHORIZED", request_id=request_id)
+        answer = self.authorizer_cache.get(identity)
+        if answer is None:
+            event = authorizer_event(
+                request,
+                resource=matched.route.full_path,
+                path_parameters=matched.path_parameters,
+                region=self.region,
+                stage=self.stage,
+                host=self._host(request),
+                request_id=request_id,
+            )
+            try:
+                answer = await self._call(self._authorizer, event)
+            except IntegrationError as exc:
+                if str(exc.__cause__) == "Unauthorized":
+                    return self.gateway_response("UNAUTHORIZED", request_id=request_id)
+                logger.exception("the authorizer failed")
+                return self.gateway_response("AUTHORIZER_FAILURE", request_id=request_id)
+            if not _valid_authorizer_answer(answer):
+                logger.error("the authorizer answered an invalid policy: %r", answer)
+                return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", request_id=request_id)
+            self.authorizer_cache.put(identity, answer)
+        arn = method_arn(region=self.region, stage=self.stage, method=request.method, path=request.path)
+        if not policy_allows(answer, arn):
+            message = EXPLICIT_DENY_MESSAGE if _denies(answer) else None
+            return self.gateway_response("ACCESS_DENIED", request_id=request_id, message=message)
+        return answer
+
+    def gateway_response(
+        self, response_type: str, *, request_id: str, message: str | None = None
+    ) -> HttpResponse:
+        """A gateway response as the stack customises it: a problem document. A type the manifest
+        does not customise falls back to DEFAULT_4XX or DEFAULT_5XX, keeping API Gateway's status."""
+        default_status, default_message = _DEFAULTS[response_type]
+        fallback = "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX"
+        configured: GatewayResponse = self._responses.get(response_type) or self._responses[fallback]
+        status = configured.status or default_status
+        body: dict[str, Any] = {"type": problem_type(configured.code), "title": configured.title}
+        if configured.status is not None:  # the stack's template names no status for DEFAULT_*
+            body["status"] = status
+        body.update({"code": configured.code, "detail": message or default_message, "request_id": request_id})
+        headers = (("content-type", PROBLEM_CONTENT_TYPE), ("x-amzn-RequestId", request_id))
+        return HttpResponse(status, headers, json.dumps(body).encode())
+
+    def _match(self, method: str, raw_path: str) -> _Matched | None:
+        found: list[_Matched] = []
+        for route, fn in self._routes:
+            if route.method != method:
+                continue
+            params = match_route(route.full_path, raw_path)
+            if params is not None:
+                found.append(_Matched(route, fn, {k: unquote(v) for k, v in params.items()}))
+        # A literal segment wins over a path parameter, as in API Gateway's resource tree.
+        return min(found, key=lambda m: len(m.path_parameters), default=None)
+
+    def _integration_headers(self, request: HttpRequest) -> tuple[tuple[str, str], ...]:
+        """The client's headers plus those API Gateway adds on the way to the integration."""
+        headers = list(request.headers)
+        names = {k.lower() for k, _ in headers}
+        if "x-amzn-trace-id" not in names:
+            headers.append(("X-Amzn-Trace-Id", _trace_id()))
+        if "x-forwarded-for" not in names:
+            headers.append(("X-Forwarded-For", request.source_ip))
+        if "x-forwarded-proto" not in names:
+            headers.append(("X-Forwarded-Proto", "http"))
+        return tuple(headers)
+
+    def _host(self, request: HttpRequest) -> str:
+        return _header(request.headers, "host") or "127.0.0.1"
+
+    async def _call(self, container: Container, event: dict[str, Any]) -> Any:
+        """Invoke a handler on its container's thread. Past the timeout the answer is abandoned, as
+        Lambda would end the invocation (the thread itself cannot be stopped)."""
+        timeout = min(float(container.fn.timeout_s), INTEGRATION_TIMEOUT_S)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(container.submit(event)), timeout)
+        except TimeoutError as exc:
+            if timeout >= INTEGRATION_TIMEOUT_S:
+                raise IntegrationTimeout(f"{container.fn.name}: no answer within {timeout:.0f} s") from exc
+            raise IntegrationError(f"{container.fn.name} timed out after {timeout:.0f} s") from exc
+        except Exception as exc:
+            raise IntegrationError(f"{container.fn.name} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _trace_id() -> str:
+    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+
+
+def _header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    wanted = name.lower()
+    values = [v for k, v in headers if k.lower() == wanted]
+    return values[-1] if values else None
+
+
+def _denies(answer: Mapping[str, Any]) -> bool:
+    statements = answer.get("policyDocument", {}).get("Statement", [])
+    return any(s.get("Effect") == "Deny" for s in statements)
+
+
+def _valid_authorizer_answer(answer: Any) -> bool:
+    """What API Gateway demands of an authorizer answer; anything else is a 500."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("principalId"), str):
+        return False
+    document = answer.get("policyDocument")
+    if not isinstance(document, dict) or not isinstance(document.get("Statement"), list):
+        return False
+    context = answer.get("context") or {}
+    return isinstance(context, dict) and all(
+        isinstance(v, str | int | float | bool) for v in context.values()
+    )
+
+
+def _proxy_answer(result: Any, request_id: str) -> HttpResponse:
+    """A Lambda proxy response as API Gateway turns it into HTTP; a malformed one is an error."""
+    if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+        raise IntegrationError("malformed Lambda proxy response")
+    merged: dict[str, list[str]] = {}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        merged.setdefault(name, []).extend(str(v) for v in values)
+    for name, value in (result.get("headers") or {}).items():
+        if str(value) not in merged.get(name, []):
+            merged.setdefault(name, []).append(str(value))
+    headers = [(name, value) for name, values in merged.items() for value in values]
+    headers.append(("x-amzn-RequestId", request_id))
+    body = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        payload = base64.b64decode(body)
+    else:
+        payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    return HttpResponse(result["statusCode"], tuple(headers), payload)
+
+
+def _to_starlette(answer: HttpResponse) -> Response:
+    response = Response(content=answer.body, status_code=answer.status)
+    response.raw_headers = [
+        (k.lower().encode("latin-1"), v.encode("latin-1"))
+        for k, v in answer.headers
+        if k.lower() != "content-length"
+    ] + [(b"content-length", str(len(answer.body)).encode())]
+    return response

@@ -1,0 +1,253 @@
+"""The whole backend in one process on loopback: AWS endpoint, resources, handlers, demo data,
+and one API Gateway per region served by uvicorn (first region on `port`, the next on `port + 1`).
+
+`LocalBackend.start()` returns once every gateway accepts connections; the servers run in a
+background thread with their own event loop, so tests and the CLI drive it alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+from local.aws import MotoServer, create_resources, function_environment
+from local.containers import Container
+from local.demo import seed_preferences, write_tenants
+from local.gateway import RegionalGateway
+from local.keys import DEFAULT_KEYS_DIR, DevKeys
+from stacks.manifest import DEFAULT_REGIONS, MANIFEST
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import TracebackType
+
+    from stacks.manifest import Manifest
+
+logger = logging.getLogger("local.runtime")
+
+
+class StartupError(RuntimeError):
+    """The backend did not become ready."""
+
+
+class LocalBackend:
+    def __init__(
+        self,
+        regions: tuple[str, ...] = DEFAULT_REGIONS,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        moto_port: int = 0,
+        seed: bool = True,
+        keys_dir: Path = DEFAULT_KEYS_DIR,
+        *,
+        aws_endpoint_url: str | None = None,
+        manifest: Manifest = MANIFEST,
+        stage: str = "local",
+        access_log: bool = False,
+        shutdown_timeout_s: float = 5.0,
+    ) -> None:
+        """`port=0` gives every region a free port. `aws_endpoint_url` uses a running AWS endpoint
+        (a moto server or LocalStack) instead of starting moto's server on `moto_port`."""
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"the local runtime binds to loopback only, not {host}")
+        if not regions:
+            raise ValueError("at least one region")
+        self.regions = tuple(regions)
+        self.host = host
+        self.port = port
+        self.moto_port = moto_port
+        self.seed = seed
+        self.keys_dir = keys_dir
+        self.manifest = manifest
+        self.stage = stage
+        self.access_log = access_log
+        self.shutdown_timeout_s = shutdown_timeout_s
+        self._given_endpoint = aws_endpoint_url
+        self._moto: MotoServer | None = None
+        self.aws_endpoint_url = aws_endpoint_url or ""
+        self.keys: DevKeys | None = None
+        self.gateways: dict[str, RegionalGateway] = {}
+        self.base_urls: dict[str, str] = {}
+        self.ready_s: float | None = None
+        self._servers: list[uvicorn.Server] = []
+        self._sockets: list[socket.socket] = []
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        # Set when the serving thread ends. Waiting on it, not on Thread.join: a join interrupted by
+        # Ctrl-C can later return while the thread still runs (CPython 3.11).
+        self._finished = threading.Event()
+        self._failure: BaseException | None = None
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 60.0) -> LocalBackend:
+        started = time.perf_counter()
+        try:
+            self._prepare()
+            self._thread = threading.Thread(target=self._run, name="ddgui-gateways", daemon=True)
+            self._thread.start()
+            self._wait_ready(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_s = time.perf_counter() - started
+        return self
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        if not self._ready.wait(timeout_s):
+            raise StartupError(f"the gateways were not ready within {timeout_s:.0f} s")
+        if self._failure is not None:
+            raise StartupError(f"the local backend did not start: {self._failure}") from self._failure
+
+    def stop(self) -> None:
+        self._stopping = True
+        for server in self._servers:
+            server.should_exit = True
+        if self._thread is not None:
+            if self._finished.wait(self.shutdown_timeout_s + 5):
+                self._thread.join(1)
+            self._thread = None
+        for gateway in self.gateways.values():
+            gateway.close()
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def hurry(self) -> None:
+        """Stop without waiting for open connections (a second Ctrl-C); `stop` still joins."""
+        self._stopping = True
+        for server in self._servers:
+            server.should_exit = True
+            server.force_exit = True
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the servers stop (another thread calls `stop`) or `timeout_s` passes;
+        True when they have stopped."""
+        if self._thread is None:
+            return True
+        return self._finished.wait(timeout_s)
+
+    def __enter__(self) -> LocalBackend:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- startup -----------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        self._listen()
+        if self._given_endpoint is None:
+            self._moto = MotoServer(self.host, self.moto_port).start()
+            self.aws_endpoint_url = self._moto.endpoint_url
+        self.keys = DevKeys.load_or_create(self.keys_dir)
+        for region in self.regions:
+            create_resources(self.manifest, endpoint_url=self.aws_endpoint_url, region=region)
+        if self.seed:
+            write_tenants(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
+        for region in self.regions:
+            self.gateways[region] = self._gateway(region)
+
+    def _listen(self) -> None:
+        """Bind every gateway's port first: a port in use fails the start at once, plainly."""
+        for index, region in enumerate(self.regions):
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            port = self.port + index if self.port else 0
+            try:
+                sock.bind((self.host, port))
+            except OSError as exc:
+                sock.close()
+                raise StartupError(
+                    f"cannot listen on {self.host}:{port} for {region}: {exc.strerror}"
+                ) from exc
+            self._sockets.append(sock)
+            host = f"[{self.host}]" if family == socket.AF_INET6 else self.host
+            self.base_urls[region] = f"http://{host}:{sock.getsockname()[1]}"
+
+    def _container(self, region: str, name: str) -> Container:
+        assert self.keys is not None
+        fn = self.manifest.function(name)
+        env = function_environment(
+            self.manifest,
+            fn,
+            region=region,
+            endpoint_url=self.aws_endpoint_url,
+            keys=self.keys,
+            stage=self.stage,
+        )
+        return Container.cold_start(fn, region, env)
+
+    def _gateway(self, region: str) -> RegionalGateway:
+        routed = {fn.name for _, fn in self.manifest.routes()}
+        return RegionalGateway(
+            manifest=self.manifest,
+            region=region,
+            authorizer=self._container(region, self.manifest.authorizer.function.name),
+            functions={name: self._container(region, name) for name in sorted(routed)},
+            stage=self.stage,
+        )
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except SystemExit as exc:  # uvicorn exits when it cannot start
+            self._failure = StartupError(f"a gateway could not start (exit status {exc.code})")
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            logger.exception("local backend stopped on an error")
+            self._failure = exc
+        finally:
+            self._ready.set()
+            self._finished.set()
+
+    async def _serve(self) -> None:
+        if self.seed:
+            assert self.keys is not None
+            await seed_preferences(self.gateways, self.keys)
+        for region in self.regions:
+            config = uvicorn.Config(
+                self.gateways[region].app,
+                lifespan="off",
+                access_log=self.access_log,
+                log_level="info" if self.access_log else "warning",
+                timeout_graceful_shutdown=int(self.shutdown_timeout_s),
+                server_header=False,
+            )
+            self._servers.append(uvicorn.Server(config))
+        if self._stopping:
+            return
+        serving = [
+            asyncio.create_task(server.serve(sockets=[sock]))
+            for server, sock in zip(self._servers, self._sockets, strict=True)
+        ]
+        while not all(server.started for server in self._servers):
+            done = [task for task in serving if task.done()]
+            if done:
+                for server in self._servers:
+                    server.should_exit = True
+                await asyncio.gather(*serving, return_exceptions=True)
+                raise StartupError(f"a gateway stopped while starting: {_task_error(done[0])}")
+            await asyncio.sleep(0.01)
+        self._ready.set()
+        await asyncio.gather(*serving)
+
+
+def _task_error(task: asyncio.Task[Any]) -> str:
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    return repr(error) if error else "stopped"

@@ -1,0 +1,83 @@
+"""`ddgui dev` as a developer runs it: ready within the budget, prints what to use, stops on a signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+READY_BUDGET_S = 15.0
+
+
+def two_free_ports() -> int:
+    """A port p such that p and p + 1 are both free on loopback now."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return int(port)
+    raise RuntimeError("no two consecutive free ports")
+
+
+def wait_ready(urls: list[str], process: subprocess.Popen[str], budget_s: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < budget_s:
+        if process.poll() is not None:
+            pytest.fail(f"ddgui dev exited with {process.returncode}")
+        try:
+            if all(httpx.get(u, timeout=1).status_code == 200 for u in urls):
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"ddgui dev was not ready within {budget_s} s")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ddgui_dev_is_ready_in_budget_and_stops_cleanly(
+    repo_root: Path, tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    port = two_free_ports()
+    paths = [repo_root / "layers" / "core" / "python", repo_root / "functions", repo_root]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths)}
+    command = [sys.executable, "-m", "local.cli", "dev", "--port", str(port), "--no-access-log"]
+    command += ["--keys-dir", str(tmp_path / "keys")]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        ready_s = wait_ready(
+            [f"http://127.0.0.1:{port}/healthz", f"http://127.0.0.1:{port + 1}/healthz"],
+            process,
+            READY_BUDGET_S,
+        )
+        process.send_signal(stop_signal)
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 0, stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-2000:]
+    assert ready_s < READY_BUDGET_S
+    assert f"eu-west-1: http://127.0.0.1:{port}" in stdout
+    assert f"us-east-1: http://127.0.0.1:{port + 1}" in stdout
+    assert "AWS endpoint (moto): http://127.0.0.1:" in stdout
+    assert "Ready in" in stdout
+    assert stdout.count("Authorization: Bearer ey") == 8  # one token per demo user
+    assert f"http://127.0.0.1:{port}/service/gui/preferences" in stdout

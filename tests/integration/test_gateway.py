@@ -1,0 +1,217 @@
+"""The local API Gateway over HTTP: health, refusals before the function, demo data per region."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from local.keys import DevKeys
+from local.runtime import LocalBackend
+from stacks.manifest import DEFAULT_REGIONS
+
+from .support import PREFERENCES, table
+
+pytestmark = pytest.mark.slow
+
+PROBLEM_TYPE = "urn:domaindetermine:gui:problem:"
+
+
+def assert_gateway_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """A gateway response as the stack renders it: problem+json whose request id is the header's."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"{PROBLEM_TYPE}{code}"
+    assert body["code"] == code
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
+    assert body["request_id"] == response.headers["x-amzn-requestid"]
+    return body
+
+
+@pytest.mark.parametrize("region", DEFAULT_REGIONS)
+def test_healthz_answers_for_each_region(
+    http: httpx.Client, url: Callable[[str, str], str], region: str
+) -> None:
+    response = http.get(url(region, "/healthz"))
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "region": region, "stage": "local"}
+
+
+def test_each_region_listens_on_its_own_loopback_port(local_backend: LocalBackend) -> None:
+    hosts = {u.rsplit(":", 1)[0] for u in local_backend.base_urls.values()}
+    ports = {u.rsplit(":", 1)[1] for u in local_backend.base_urls.values()}
+
+    assert set(local_backend.base_urls) == set(DEFAULT_REGIONS)
+    assert hosts == {"http://127.0.0.1"}
+    assert len(ports) == len(DEFAULT_REGIONS)
+
+
+def test_request_without_token_is_refused_with_401_problem(
+    http: httpx.Client, url: Callable[[str, str], str]
+) -> None:
+    response = http.get(url("eu-west-1", PREFERENCES))
+
+    body = assert_gateway_problem(response, 401, "unauthorized")
+    assert body["detail"] == "Unauthorized"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer not-a-jwt", "Bearer a.b.c", "Basic YWRhOnNlY3JldA==", "Bearer"],
+    ids=["garbage", "three-garbled-parts", "basic-scheme", "scheme-only"],
+)
+def test_garbled_token_is_refused_with_401_problem(
+    http: httpx.Client, url: Callable[[str, str], str], authorization: str
+) -> None:
+    response = http.get(url("eu-west-1", PREFERENCES), headers={"Authorization": authorization})
+
+    assert_gateway_problem(response, 401, "unauthorized")
+
+
+def test_tampered_token_is_refused(
+    http: httpx.Client, url: Callable[[str, str], str], bearer: Callable[..., dict[str, str]]
+) -> None:
+    header, payload, signature = bearer("acme", "vic")["Authorization"].removeprefix("Bearer ").split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
+
+    response = http.get(url("eu-west-1", PREFERENCES), headers={"Authorization": f"Bearer {forged}"})
+
+    assert_gateway_problem(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize("same_kid", [False, True], ids=["its-own-kid", "the-dev-kid"])
+def test_token_signed_by_another_key_is_refused(
+    http: httpx.Client, url: Callable[[str, str], str], dev_keys: DevKeys, same_kid: bool
+) -> None:
+    other = DevKeys.ephemeral()
+    headers = {"kid": dev_keys.kid} if same_kid else None
+    token = other.mint(tenant="acme", subject="vic@acme", roles=("viewer",), headers=headers)
+
+    response = http.get(url("eu-west-1", PREFERENCES), headers={"Authorization": f"Bearer {token}"})
+
+    assert_gateway_problem(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"ttl_s": -3600},
+        {"extra_claims": {"aud": "another-api"}},
+        {"extra_claims": {"iss": "urn:someone-else"}},
+    ],
+    ids=["expired", "wrong-audience", "wrong-issuer"],
+)
+def test_token_of_the_dev_key_with_wrong_claims_is_refused(
+    http: httpx.Client, url: Callable[[str, str], str], dev_keys: DevKeys, claims: dict[str, Any]
+) -> None:
+    token = dev_keys.mint(tenant="acme", subject="vic@acme", roles=("viewer",), **claims)
+
+    response = http.get(url("eu-west-1", PREFERENCES), headers={"Authorization": f"Bearer {token}"})
+
+    assert_gateway_problem(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/service/gui/nothing-here"),
+        ("GET", "/"),
+        ("PATCH", PREFERENCES),
+        ("POST", f"{PREFERENCES}/tenant"),
+        ("GET", f"{PREFERENCES}/views/a/b"),
+    ],
+)
+@pytest.mark.parametrize("with_token", [False, True], ids=["anonymous", "with-token"])
+def test_unknown_route_is_a_404_problem(
+    http: httpx.Client,
+    url: Callable[[str, str], str],
+    bearer: Callable[..., dict[str, str]],
+    method: str,
+    path: str,
+    with_token: bool,
+) -> None:
+    headers = bearer("acme", "ada") if with_token else {}
+
+    response = http.request(method, url("eu-west-1", path), headers=headers)
+
+    body = assert_gateway_problem(response, 404, "route_not_found")
+    assert body["detail"] == "Missing Authentication Token"
+
+
+def test_body_over_api_gateway_quota_is_refused_with_413(
+    http: httpx.Client, url: Callable[[str, str], str], bearer: Callable[..., dict[str, str]]
+) -> None:
+    too_large = b"x" * (10 * 1024 * 1024 + 1)
+
+    response = http.put(url("eu-west-1", PREFERENCES), headers=bearer("acme", "vic"), content=too_large)
+
+    assert_gateway_problem(response, 413, "payload_too_large")
+
+
+def test_function_refuses_a_token_without_the_route_scope(
+    http: httpx.Client, url: Callable[[str, str], str], bearer: Callable[..., dict[str, str]]
+) -> None:
+    # dana holds gui:dashboard only: the authorizer lets her in, the function checks the scope.
+    response = http.get(url("eu-west-1", PREFERENCES), headers=bearer("acme", "dana"))
+
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "insufficient_scope"
+    assert response.headers["x-amzn-requestid"]
+
+
+def test_demo_tenants_are_stored_in_their_home_region_only(dynamodb: Callable[[str], Any]) -> None:
+    key = {"sk": {"S": "tenant"}}
+    acme_home = dynamodb("eu-west-1").get_item(TableName=table("tenants"), Key={"pk": {"S": "acme"}, **key})
+    acme_away = dynamodb("us-east-1").get_item(TableName=table("tenants"), Key={"pk": {"S": "acme"}, **key})
+    globex_home = dynamodb("us-east-1").get_item(
+        TableName=table("tenants"), Key={"pk": {"S": "globex"}, **key}
+    )
+    globex_away = dynamodb("eu-west-1").get_item(
+        TableName=table("tenants"), Key={"pk": {"S": "globex"}, **key}
+    )
+
+    assert acme_home["Item"]["home_region"] == {"S": "eu-west-1"}
+    assert globex_home["Item"]["home_region"] == {"S": "us-east-1"}
+    assert "M" in acme_home["Item"]["flags"]
+    assert "M" in acme_home["Item"]["license_policy"]
+    assert "Item" not in acme_away
+    assert "Item" not in globex_away
+
+
+@pytest.mark.parametrize(
+    ("tenant", "region", "locale"), [("acme", "eu-west-1", "en-GB"), ("globex", "us-east-1", "en-US")]
+)
+def test_seeded_tenant_defaults_are_served_in_the_home_region(
+    http: httpx.Client,
+    url: Callable[[str, str], str],
+    bearer: Callable[..., dict[str, str]],
+    tenant: str,
+    region: str,
+    locale: str,
+) -> None:
+    response = http.get(url(region, PREFERENCES), headers=bearer(tenant, "otto"))
+
+    assert response.status_code == 200, response.text
+    document = response.json()
+    assert document["tenant"] == tenant
+    assert document["subject"] == f"otto@{tenant}"
+    assert document["effective"]["locale"] == locale
+    assert document["effective"]["theme"] == "light"
+    assert document["locked_keys"] == ["density"]
+
+
+def test_seeded_shared_view_is_listed_for_every_user_of_the_tenant(
+    http: httpx.Client, url: Callable[[str, str], str], bearer: Callable[..., dict[str, str]]
+) -> None:
+    response = http.get(url("us-east-1", f"{PREFERENCES}/views"), headers=bearer("globex", "vic"))
+
+    assert response.status_code == 200, response.text
+    names = {(v["name"], v["owner"], v["visibility"]) for v in response.json()["items"]}
+    assert ("Active coverage", "ada@globex", "tenant") in names
