@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from stacks.stream_sources import stream_environment
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -202,15 +205,22 @@ def function_environment(
     endpoint_url: str,
     keys: DevKeys,
     stage: str = "local",
+    region_urls: Mapping[str, str] | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> dict[str, str]:
     """The environment `fn` gets from its regional stack, with local names, the local endpoint,
-    dummy credentials and, for the authorizer, the development key as the trusted JWKS."""
+    dummy credentials and, for the authorizer, the development key as the trusted JWKS.
+
+    `region_urls` are the local gateways' base URLs by region, so a tenant homed in the other
+    region is sent to the other local gateway, as a deployed region sends it to the other stack."""
+    names = table_names(manifest)
     extra = {
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         **DUMMY_CREDENTIALS,
         "POWERTOOLS_TRACE_DISABLED": "true",
+        **stream_environment(manifest, fn, names),
     }
     if fn.name == manifest.authorizer.function.name:
         extra.update(
@@ -222,10 +232,12 @@ def function_environment(
         )
     return manifest.environment_for(
         fn,
-        table_names=table_names(manifest),
+        table_names=names,
         bucket_name=manifest.bucket.local_bucket_name(region),
         bus_name=manifest.bus.local_bus_name(),
         region=region,
         stage=stage,
+        region_urls=region_urls,
+        cors_origins=cors_origins,
         extra=extra,
     )

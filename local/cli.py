@@ -1,6 +1,7 @@
 """`ddgui`: the project's command line.
 
-ddgui dev [--port 8000] [--moto-port N] [--no-seed]   the whole backend on loopback
+ddgui dev [--port 8000] [--moto-port N] [--no-seed] [--cors-origin O ...] [--ttl-sweep-s 5]
+                                                      the whole backend on loopback
 ddgui token --tenant T --subject S [--scope S ...] [--role R ...] [--ttl 3600]
 """
 
@@ -36,6 +37,21 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--moto-port", type=int, default=0, help="port of moto's server (default: a free one)")
     dev.add_argument("--no-seed", action="store_true", help="start without demo tenants and preferences")
     dev.add_argument("--no-access-log", action="store_true", help="do not log each HTTP request")
+    dev.add_argument(
+        "--cors-origin",
+        action="append",
+        default=None,
+        metavar="ORIGIN",
+        help="a browser origin allowed to call the API, e.g. http://localhost:3000 (repeat; "
+        "default: the GUI dev server, http://localhost:5173 and http://127.0.0.1:5173)",
+    )
+    dev.add_argument(
+        "--ttl-sweep-s",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often expired TTL items are removed and archived (default 5; 0: never)",
+    )
     dev.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR, help=argparse.SUPPRESS)
 
     token = commands.add_parser("token", help="print a development token signed with the local key")
@@ -92,14 +108,28 @@ class _StopSignals:
 
 def _dev(args: argparse.Namespace, started: float) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from local.runtime import LocalBackend, StartupError
+    from local.runtime import DEFAULT_CORS_ORIGINS, DEFAULT_TTL_SWEEP_S, LocalBackend, StartupError
+    from stacks.config import origin
 
+    try:
+        cors_origins = (
+            tuple(origin(o) for o in args.cors_origin) if args.cors_origin else DEFAULT_CORS_ORIGINS
+        )
+    except ValueError as exc:
+        print(f"ddgui dev: {exc}", file=sys.stderr)
+        return 2
+    ttl_sweep_s = DEFAULT_TTL_SWEEP_S if args.ttl_sweep_s is None else args.ttl_sweep_s
+    if ttl_sweep_s < 0:
+        print("ddgui dev: --ttl-sweep-s must not be negative", file=sys.stderr)
+        return 2
     backend = LocalBackend(
         port=args.port,
         moto_port=args.moto_port,
         seed=not args.no_seed,
         keys_dir=args.keys_dir,
         access_log=not args.no_access_log,
+        cors_origins=cors_origins,
+        ttl_sweep_s=ttl_sweep_s or None,
     )
     stop = _StopSignals()
     stop.install()
@@ -135,6 +165,11 @@ def _print_banner(backend: LocalBackend, ready_s: float, *, seeded: bool) -> Non
     for region, url in backend.base_urls.items():
         homed = ", ".join(t.tenant for t in TENANTS if t.home_region == region) or "none"
         lines.append(f"  {region}: {url}   (healthz: {url}/healthz; demo tenants homed here: {homed})")
+    lines.append(f"  CORS origins: {', '.join(backend.cors_origins) or 'none'}")
+    sweep = f"every {backend.ttl_sweep_s:g} s" if backend.ttl_sweep_s else "off"
+    lines.append(
+        f"  TTL expiry and archiving ({backend.manifest.bucket.local_bucket_name('<region>')}): {sweep}"
+    )
     if not seeded:
         lines.append("  demo data: not seeded (--no-seed); the tokens below name tenants with no records")
     lines += ["", "Development tokens (12 h; more with `ddgui token --tenant T --subject S --scope S ...`):"]

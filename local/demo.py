@@ -1,13 +1,16 @@
 """Demo data of the local runtime: two tenants homed in two regions, their users, their preferences.
 
-Tenant records go straight into each home region's tenants store (no API writes them); preferences
-go through the real REST routes with tokens of the demo admins, so the seed also exercises the
+Tenant records go straight into the tenants stores (no API creates a tenant): the full record in
+the home region, and in every other region a directory stub (name and home region only) so that a
+region can tell a foreign tenant where it lives (421 with the home region's URL). Preferences go
+through the real REST routes with tokens of the demo admins, so the seed also exercises the
 gateway, the authorizer and the preferences function on every start.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +19,6 @@ from local.apigw import HttpRequest
 from local.aws import aws_client
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from local.gateway import HttpResponse, RegionalGateway
     from local.keys import DevKeys
     from stacks.manifest import Manifest
@@ -49,15 +50,77 @@ class DemoTenant:
         return next(u for u in self.users if "admin" in u.roles)
 
     def item(self) -> dict[str, Any]:
-        return {
-            "pk": self.tenant,
-            "sk": TENANT_SK,
-            "name": self.name,
-            "home_region": self.home_region,
-            "plan": self.plan,
-            "flags": self.flags,
-            "license_policy": self.license_policy,
-        }
+        return tenant_record(
+            self.tenant,
+            name=self.name,
+            home_region=self.home_region,
+            plan=self.plan,
+            flags=self.flags,
+            license_policy=self.license_policy,
+        )
+
+
+def tenant_record(
+    tenant: str,
+    *,
+    name: str,
+    home_region: str,
+    plan: str = "standard",
+    flags: Mapping[str, bool] | None = None,
+    rate_limits: Mapping[str, int] | None = None,
+    license_policy: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The full tenant record, as its home region keeps it (read by `gui_core.tenancy.Tenant`)."""
+    return {
+        "pk": tenant,
+        "sk": TENANT_SK,
+        "name": name,
+        "home_region": home_region,
+        "plan": plan,
+        "flags": dict(flags or {}),
+        "rate_limits": dict(rate_limits or {}),
+        "license_policy": dict(license_policy or {}),
+    }
+
+
+def tenant_stub(tenant: str, *, name: str, home_region: str) -> dict[str, Any]:
+    """What another region keeps of a tenant: where it lives, nothing it may do or holds."""
+    return {"pk": tenant, "sk": TENANT_SK, "name": name, "home_region": home_region}
+
+
+def provision_tenant(
+    manifest: Manifest,
+    *,
+    endpoint_url: str,
+    region: str | Sequence[str],
+    tenant: str,
+    home_region: str,
+    name: str | None = None,
+    plan: str = "standard",
+    flags: Mapping[str, bool] | None = None,
+    rate_limits: Mapping[str, int] | None = None,
+    license_policy: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a tenant into the tenants store of `region` (one, or several): the full record where
+    `region` is `home_region`, a directory stub (`tenant_stub`) anywhere else. Overwrites what the
+    store had for the tenant, so a test can move a tenant or change its flags."""
+    regions = (region,) if isinstance(region, str) else tuple(region)
+    table = manifest.store("tenants").local_table_name()
+    for target in regions:
+        if target == home_region:
+            item = tenant_record(
+                tenant,
+                name=name or tenant,
+                home_region=home_region,
+                plan=plan,
+                flags=flags,
+                rate_limits=rate_limits,
+                license_policy=license_policy,
+            )
+        else:
+            item = tenant_stub(tenant, name=name or tenant, home_region=home_region)
+        dynamodb = aws_client("dynamodb", endpoint_url=endpoint_url, region=target)
+        dynamodb.put_item(TableName=table, Item=to_dynamo(item))
 
 
 def _users(tenant: str) -> tuple[DemoUser, ...]:
@@ -133,15 +196,17 @@ def mint_for(keys: DevKeys, tenant: DemoTenant, user: DemoUser, *, ttl_s: int = 
 
 
 def write_tenants(manifest: Manifest, *, endpoint_url: str, regions: tuple[str, ...]) -> None:
-    """Each tenant record goes to the tenants store of its home region only."""
+    """Each demo tenant's full record goes to its home region's tenants store, a stub to every
+    other region's."""
     table = manifest.store("tenants").local_table_name()
     for region in regions:
-        homed = [t for t in TENANTS if t.home_region == region]
-        if not homed:
-            continue
         dynamodb = aws_client("dynamodb", endpoint_url=endpoint_url, region=region)
-        for tenant in homed:
-            dynamodb.put_item(TableName=table, Item=to_dynamo(tenant.item()))
+        for tenant in TENANTS:
+            if tenant.home_region == region:
+                item = tenant.item()
+            else:
+                item = tenant_stub(tenant.tenant, name=tenant.name, home_region=tenant.home_region)
+            dynamodb.put_item(TableName=table, Item=to_dynamo(item))
 
 
 async def seed_preferences(gateways: Mapping[str, RegionalGateway], keys: DevKeys) -> None:

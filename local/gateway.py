@@ -1,11 +1,12 @@
 """A regional API Gateway REST API, played locally in front of the real handlers.
 
 Per request, in API Gateway's order: payload size, route match (method and resource template of the
-manifest), identity source present, authorizer (real handler, answers cached per token for the
-manifest's TTL, policy evaluated against the method arn), then the proxy integration: the REST proxy
-event goes to the real function handler and its proxy answer becomes the HTTP answer. Refusals are
-the manifest's gateway responses, rendered as the problem details the CDK stack renders
-(`stacks.constructs.api.problem_template`).
+manifest; OPTIONS on a routed resource is the CORS preflight, answered by the gateway itself as the
+stack's mock integration answers it, see `stacks.cors`), identity source present, authorizer (real
+handler, answers cached per token for the manifest's TTL, policy evaluated against the method arn),
+then the proxy integration: the REST proxy event goes to the real function handler and its proxy
+answer becomes the HTTP answer. Refusals are the manifest's gateway responses, rendered as the
+problem details the CDK stack renders (`stacks.constructs.api.problem_template`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -38,6 +39,7 @@ from local.apigw import (
     policy_allows,
     proxy_event,
 )
+from stacks import cors
 
 if TYPE_CHECKING:
     from local.containers import Container
@@ -141,8 +143,11 @@ class RegionalGateway:
         authorizer: Container,
         functions: Mapping[str, Container],
         stage: str = "local",
+        cors_origins: Sequence[str] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`cors_origins`: the browser origins whose preflight is allowed; none, and there is no
+        preflight method at all (OPTIONS is then an unknown route), as in a stage without origins."""
         self.manifest = manifest
         self.region = region
         self.stage = stage
@@ -153,6 +158,8 @@ class RegionalGateway:
         if missing:
             raise ValueError(f"no container for the routed function(s) {sorted(missing)}")
         self._responses = {r.type: r for r in manifest.gateway_responses}
+        self.cors_origins = tuple(cors_origins)
+        self._preflight_paths = cors.preflight_paths(manifest) if self.cors_origins else {}
         self.authorizer_cache = _AuthorizerCache(manifest.authorizer.cache_ttl_s, clock)
         self.app = Starlette(
             routes=[
@@ -203,8 +210,10 @@ class RegionalGateway:
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return self.gateway_response("REQUEST_TOO_LARGE", request_id=request_id)
         matched = self._match(request.method, request.path)
-        if matched is None:
-            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id=request_id)
+        if matched is None:  # no route is an OPTIONS method: a preflight, or no such route
+            return self._preflight(request, request_id) or self.gateway_response(
+                "MISSING_AUTHENTICATION_TOKEN", request_id=request_id
+            )
         request = replace(request, path=unquote(request.path), headers=self._integration_headers(request))
         answer = await self._authorize(request, matched, request_id)
         if isinstance(answer, HttpResponse):
@@ -278,6 +287,29 @@ class RegionalGateway:
         body.update({"code": configured.code, "detail": message or default_message, "request_id": request_id})
         headers = (("content-type", PROBLEM_CONTENT_TYPE), ("x-amzn-RequestId", request_id))
         return HttpResponse(status, headers, json.dumps(body).encode())
+
+    def _preflight(self, request: HttpRequest, request_id: str) -> HttpResponse | None:
+        """The OPTIONS mock of a routed resource: 204 with the CORS headers when the Origin is
+        allowlisted, 403 problem details otherwise; None when there is no such preflight method."""
+        if request.method != "OPTIONS":
+            return None
+        methods = next(
+            (m for path, m in self._preflight_paths.items() if match_route(path, request.path) is not None),
+            None,
+        )
+        if methods is None:
+            return None
+        origin = _header(request.headers, "origin")
+        if origin is not None and origin in self.cors_origins:
+            headers = {"Access-Control-Allow-Origin": origin, **cors.allowed_headers(methods)}
+            return HttpResponse(
+                cors.PREFLIGHT_ALLOWED, (*headers.items(), ("x-amzn-RequestId", request_id)), b""
+            )
+        return HttpResponse(
+            cors.PREFLIGHT_REFUSED,
+            (("content-type", PROBLEM_CONTENT_TYPE), ("Vary", "Origin"), ("x-amzn-RequestId", request_id)),
+            json.dumps(cors.refused_problem(request_id)).encode(),
+        )
 
     def _match(self, method: str, raw_path: str) -> _Matched | None:
         found: list[_Matched] = []

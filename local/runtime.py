@@ -1,5 +1,6 @@
 """The whole backend in one process on loopback: AWS endpoint, resources, handlers, demo data,
-and one API Gateway per region served by uvicorn (first region on `port`, the next on `port + 1`).
+one API Gateway per region served by uvicorn (first region on `port`, the next on `port + 1`), and
+DynamoDB's TTL with the stream records it feeds to the archiver (every `ttl_sweep_s`).
 
 `LocalBackend.start()` returns once every gateway accepts connections; the servers run in a
 background thread with their own event loop, so tests and the CLI drive it alike.
@@ -13,6 +14,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -22,6 +24,7 @@ from local.containers import Container
 from local.demo import seed_preferences, write_tenants
 from local.gateway import RegionalGateway
 from local.keys import DEFAULT_KEYS_DIR, DevKeys
+from local.ttl import Consumer, SweepReport, TtlSweeper
 from stacks.manifest import DEFAULT_REGIONS, MANIFEST
 
 if TYPE_CHECKING:
@@ -31,6 +34,10 @@ if TYPE_CHECKING:
     from stacks.manifest import Manifest
 
 logger = logging.getLogger("local.runtime")
+
+# The GUI's development server (Vite) on its default port, by both loopback names.
+DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
+DEFAULT_TTL_SWEEP_S = 5.0
 
 
 class StartupError(RuntimeError):
@@ -52,9 +59,13 @@ class LocalBackend:
         stage: str = "local",
         access_log: bool = False,
         shutdown_timeout_s: float = 5.0,
+        cors_origins: Sequence[str] = DEFAULT_CORS_ORIGINS,
+        ttl_sweep_s: float | None = DEFAULT_TTL_SWEEP_S,
     ) -> None:
         """`port=0` gives every region a free port. `aws_endpoint_url` uses a running AWS endpoint
-        (a moto server or LocalStack) instead of starting moto's server on `moto_port`."""
+        (a moto server or LocalStack) instead of starting moto's server on `moto_port`.
+        `cors_origins` are the browser origins the gateways allow; `ttl_sweep_s` is how often expired
+        TTL items are removed (None or 0: only when `sweep_now` is called)."""
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the local runtime binds to loopback only, not {host}")
         if not regions:
@@ -69,6 +80,9 @@ class LocalBackend:
         self.stage = stage
         self.access_log = access_log
         self.shutdown_timeout_s = shutdown_timeout_s
+        self.cors_origins = tuple(cors_origins)
+        self.ttl_sweep_s = ttl_sweep_s
+        self.sweeper: TtlSweeper | None = None
         self._given_endpoint = aws_endpoint_url
         self._moto: MotoServer | None = None
         self.aws_endpoint_url = aws_endpoint_url or ""
@@ -117,6 +131,10 @@ class LocalBackend:
             self._thread = None
         for gateway in self.gateways.values():
             gateway.close()
+        if self.sweeper is not None:
+            for container in {id(c.container): c.container for c in self.sweeper.consumers}.values():
+                container.close()
+            self.sweeper = None
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()
@@ -137,6 +155,12 @@ class LocalBackend:
         if self._thread is None:
             return True
         return self._finished.wait(timeout_s)
+
+    def sweep_now(self) -> SweepReport:
+        """Expire the TTL items due now and deliver their removal records, as a sweep would."""
+        if self.sweeper is None:
+            raise RuntimeError("the local backend is not started")
+        return self.sweeper.sweep()
 
     def __enter__(self) -> LocalBackend:
         return self.start()
@@ -160,6 +184,15 @@ class LocalBackend:
             write_tenants(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
         for region in self.regions:
             self.gateways[region] = self._gateway(region)
+        consumers = []
+        for region in self.regions:
+            for fn in self.manifest.functions:
+                if fn.stream_sources:  # one container per function, whatever the number of streams
+                    container = self._container(region, fn.name)
+                    consumers += [Consumer(fn, source, region, container) for source in fn.stream_sources]
+        self.sweeper = TtlSweeper(
+            self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions, consumers=consumers
+        )
 
     def _listen(self) -> None:
         """Bind every gateway's port first: a port in use fails the start at once, plainly."""
@@ -180,6 +213,8 @@ class LocalBackend:
             self.base_urls[region] = f"http://{host}:{sock.getsockname()[1]}"
 
     def _container(self, region: str, name: str) -> Container:
+        """A cold start of `name` in `region`. The gateways' ports are bound already (`_listen`), so
+        the REST functions learn every region's local URL for their residency answers."""
         assert self.keys is not None
         fn = self.manifest.function(name)
         env = function_environment(
@@ -189,6 +224,8 @@ class LocalBackend:
             endpoint_url=self.aws_endpoint_url,
             keys=self.keys,
             stage=self.stage,
+            region_urls=self.base_urls,
+            cors_origins=self.cors_origins,
         )
         return Container.cold_start(fn, region, env)
 
@@ -200,6 +237,7 @@ class LocalBackend:
             authorizer=self._container(region, self.manifest.authorizer.function.name),
             functions={name: self._container(region, name) for name in sorted(routed)},
             stage=self.stage,
+            cors_origins=self.cors_origins,
         )
 
     def _run(self) -> None:
@@ -243,7 +281,32 @@ class LocalBackend:
                 raise StartupError(f"a gateway stopped while starting: {_task_error(done[0])}")
             await asyncio.sleep(0.01)
         self._ready.set()
-        await asyncio.gather(*serving)
+        sweeping = asyncio.create_task(self._sweep_periodically()) if self.ttl_sweep_s else None
+        try:
+            await asyncio.gather(*serving)
+        finally:
+            if sweeping is not None:
+                sweeping.cancel()
+                await asyncio.gather(sweeping, return_exceptions=True)
+
+    async def _sweep_periodically(self) -> None:
+        assert self.ttl_sweep_s
+        while True:
+            await asyncio.sleep(self.ttl_sweep_s)
+            try:
+                # Off the event loop: a sweep waits on moto and on the archiver's container.
+                report = await asyncio.to_thread(self.sweep_now)
+            except Exception:
+                logger.exception("the TTL sweep failed; the next one tries again")
+                continue
+            if report.expired_total or report.retrying or report.dead_lettered:
+                logger.info(
+                    "TTL sweep: %d item(s) expired, %d record(s) delivered, %d to retry, %d dead-lettered",
+                    report.expired_total,
+                    report.delivered,
+                    report.retrying,
+                    report.dead_lettered,
+                )
 
 
 def _task_error(task: asyncio.Task[Any]) -> str:

@@ -1,4 +1,5 @@
 """The CDK app of the GUI backend: one regional stack per region, rendered from `manifest`.
 
-Only `manifest` may be imported without aws-cdk-lib: the local runtime and the tests load it alone.
+`manifest`, `config`, `cors` and `stream_sources` import no aws-cdk-lib: the local runtime and the
+tests load them alone. The rest is the CDK rendering.
 """

@@ -12,7 +12,7 @@ from stacks.config import DeploymentConfig, cdk_json_context, parse_regions
 from stacks.manifest import MANIFEST, Manifest
 from stacks.regional_stack import RegionalStack
 
-CONTEXT_KEYS = ("regions", "stage", "region_config")
+CONTEXT_KEYS = ("regions", "stage", "region_config", "cors_origins")
 
 
 def stack_name(region: str) -> str:
@@ -47,6 +47,8 @@ def build_app(
             manifest=manifest,
             region_config=region_config,
             stage=config.stage,
+            region_urls=config.region_urls,
+            cors_origins=config.cors_origins,
         )
     if validate:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -1,4 +1,4 @@
-"""Deployment settings read from CDK context: regions, stage and each region's auth and URL.
+"""Deployment settings read from CDK context: regions, stage, each region's auth and URL, CORS origins.
 
 A plain `cdk.App()` (as in pytest) does not read cdk.json, so `cdk_json_context` reads its context
 for callers that build the app themselves; the CLI's own context (`-c`) still wins over it.
@@ -7,8 +7,9 @@ for callers that build the app themselves; the CLI's own context (`-c`) still wi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,62 @@ def parse_regions(value: str | Sequence[str]) -> tuple[str, ...]:
     if not regions:
         raise ValueError("context 'regions' names no region")
     return regions
+
+
+def base_url(value: Any, *, where: str) -> str:
+    """A region's public URL: https, no trailing slash (the functions append paths to it)."""
+    url = str(value).rstrip("/")
+    if not url.startswith("https://") or len(url) <= len("https://"):
+        raise ValueError(f"context '{where}' must be an https:// URL, not {value!r}")
+    return url
+
+
+def region_urls(region_config: Mapping[str, Any]) -> dict[str, str]:
+    """{region: base_url} of every region in `region_config`, deployed in this run or not."""
+    urls: dict[str, str] = {}
+    for region, entry in region_config.items():
+        if not isinstance(entry, Mapping) or "base_url" not in entry:
+            raise ValueError(f"context 'region_config.{region}' lacks 'base_url'")
+        urls[region] = base_url(entry["base_url"], where=f"region_config.{region}.base_url")
+    return urls
+
+
+def parse_cors_origins(value: Any, stage: str) -> tuple[str, ...]:
+    """The browser origins allowed for `stage`.
+
+    `cors_origins` is either one list for every stage or {stage: list}; on the command line
+    (`-c cors_origins=...`) it is a JSON string or a comma-separated list. A stage without an entry
+    allows no cross-origin caller.
+    """
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text[:1] in "[{" else [item for item in text.split(",") if item.strip()]
+    if isinstance(value, Mapping):
+        value = value.get(stage) or []
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise TypeError("context 'cors_origins' must be a list of origins, or {stage: list}")
+    return tuple(dict.fromkeys(origin(str(item)) for item in value))
+
+
+def origin(value: str) -> str:
+    """A serialized origin, exactly as a browser sends it: https://host[:port], or http for loopback.
+
+    No wildcard (the allowlist is the point) and no path: `Origin` never has one, so such an entry
+    would never match.
+    """
+    found = _ORIGIN.fullmatch(value.strip())
+    if found is None or (found["scheme"] == "http" and found["host"] not in _LOOPBACK_HOSTS):
+        raise ValueError(
+            f"CORS origin {value!r} must be https://host[:port] (http only for localhost), "
+            "lower-case, without a path or wildcard"
+        )
+    return found.group(0)
+
+
+_ORIGIN = re.compile(r"(?P<scheme>https?)://(?P<host>[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?")
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 
 
 @dataclass(frozen=True)
@@ -56,7 +113,7 @@ class RegionConfig:
             auth = entry["auth"]
             return cls(
                 region=region,
-                base_url=str(entry["base_url"]),
+                base_url=base_url(entry["base_url"], where=f"region_config.{region}.base_url"),
                 auth=AuthConfig(
                     issuer=str(auth["issuer"]), audience=str(auth["audience"]), jwks_url=str(auth["jwks_url"])
                 ),
@@ -68,7 +125,11 @@ class RegionConfig:
 @dataclass(frozen=True)
 class DeploymentConfig:
     stage: str
-    regions: tuple[RegionConfig, ...]
+    regions: tuple[RegionConfig, ...]  # the regions synthesized in this run
+    # Every region of `region_config`, synthesized in this run or not: a stack deployed alone
+    # (`-c regions=eu-west-1`) must still send a tenant homed in us-east-1 to its URL.
+    region_urls: dict[str, str] = field(default_factory=dict)
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_context(
@@ -81,4 +142,9 @@ class DeploymentConfig:
         stage = str(context.get("stage") or "")
         if not stage:
             raise ValueError("context 'stage' is empty")
-        return cls(stage=stage, regions=tuple(RegionConfig.from_context(r, region_config) for r in chosen))
+        return cls(
+            stage=stage,
+            regions=tuple(RegionConfig.from_context(r, region_config) for r in chosen),
+            region_urls=region_urls(region_config),
+            cors_origins=parse_cors_origins(context.get("cors_origins"), stage),
+        )

@@ -8,6 +8,8 @@ the tests can load it without the CDK.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -24,6 +26,7 @@ class Access(Enum):
     READ = "read"
     READ_WRITE = "read_write"
     APPEND = "append"  # put only: no update, no delete (the audit store)
+    READ_APPEND = "read_append"  # read, and put only (the audit store, for the admin who reads it)
 
 
 STORE_ACTIONS: dict[Access, tuple[str, ...]] = {
@@ -46,6 +49,14 @@ STORE_ACTIONS: dict[Access, tuple[str, ...]] = {
         "dynamodb:BatchWriteItem",
     ),
     Access.APPEND: ("dynamodb:PutItem", "dynamodb:DescribeTable"),
+    Access.READ_APPEND: (
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:PutItem",
+    ),
 }
 
 # The same levels on the bucket. Listed action by action, like STORE_ACTIONS, because the CDK's
@@ -54,6 +65,7 @@ BUCKET_ACTIONS: dict[Access, tuple[str, ...]] = {
     Access.READ: ("s3:GetObject", "s3:ListBucket"),
     Access.READ_WRITE: ("s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject"),
     Access.APPEND: ("s3:PutObject",),
+    Access.READ_APPEND: ("s3:GetObject", "s3:ListBucket", "s3:PutObject"),
 }
 
 
@@ -157,6 +169,16 @@ class Route:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A store's DynamoDB stream feeding a function through an event source mapping."""
+
+    store: str
+    ttl_removals_only: bool = False  # only the REMOVE records DynamoDB's TTL makes
+    batch_size: int = 100
+    max_retries: int = 5
+
+
+@dataclass(frozen=True)
 class Function:
     name: str  # the Python package under functions/, also the logical name
     handler: str  # import path, identical in Lambda, the local runtime and tests
@@ -169,6 +191,7 @@ class Function:
     environment: dict[str, str] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
     layers: tuple[str, ...] = ("deps",)
+    stream_sources: tuple[StreamSource, ...] = ()
 
     @property
     def package(self) -> str:
@@ -242,9 +265,15 @@ class Manifest:
         bus_name: str,
         region: str,
         stage: str,
+        region_urls: Mapping[str, str] | None = None,
+        cors_origins: Sequence[str] = (),
         extra: dict[str, str] | None = None,
     ) -> dict[str, str]:
-        """The environment a function runs with, given the physical names of the resources."""
+        """The environment a function runs with, given the physical names of the resources.
+
+        REST functions also learn every region's base URL (to send a tenant homed elsewhere to its
+        region) and the origins a browser may call them from.
+        """
         env = {
             "POWERTOOLS_SERVICE_NAME": fn.name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -253,6 +282,9 @@ class Manifest:
             **fn.environment,
             **(extra or {}),
         }
+        if fn.routes:
+            env["GUI_REGION_URLS"] = json.dumps(dict(region_urls or {}), sort_keys=True)
+            env["GUI_CORS_ORIGINS"] = ",".join(cors_origins)
         for store_name in fn.stores:
             env[self.store(store_name).env_var] = table_names[store_name]
         if fn.bucket_access is not None:
@@ -280,6 +312,20 @@ AUDIT = Store(
     purpose="Append-only audit trail of every mutation.",
     indexes=(Index("by_actor", Key("tenant_actor"), Key("sk")),),
 )
+LIMITS = Store(
+    name="limits",
+    purpose="Rate-limit counters per tenant, route class and minute; replay reservations of "
+    "mutations. Both expire by TTL.",
+    ttl_attribute="expires_at",
+)
+
+# What every REST function reaches through gui_core: the caller's tenant record (residency, flags,
+# limits, license), the rate-limit and replay counters, and the audit trail.
+PLATFORM_STORES: dict[str, Access] = {
+    "tenants": Access.READ,
+    "limits": Access.READ_WRITE,
+    "audit": Access.APPEND,
+}
 
 PREFERENCES_SCOPE = "gui:preferences"
 ADMIN_SCOPE = "gui:admin"
@@ -309,16 +355,35 @@ PREFERENCES_FUNCTION = Function(
     name="gui_preferences",
     handler="gui_preferences.handler.handler",
     purpose="Preferences group: user preferences, saved views, tenant defaults and policy.",
-    stores={
-        "preferences": Access.READ_WRITE,
-        "audit": Access.APPEND,
-    },
+    stores={**PLATFORM_STORES, "preferences": Access.READ_WRITE},
     environment={"PREFERENCE_HISTORY_DAYS": "180"},
     routes=_PREFS_ROUTES,
 )
 
+ADMIN_FUNCTION = Function(
+    name="gui_admin",
+    handler="gui_admin.handler.handler",
+    purpose="Tenant administration: the audit trail and the tenant's feature flags.",
+    stores={**PLATFORM_STORES, "tenants": Access.READ_WRITE, "audit": Access.READ_APPEND},
+    routes=(
+        Route("GET", "/audit", ADMIN_SCOPE, "The tenant's audit trail, newest first."),
+        Route("GET", "/admin/tenant", ADMIN_SCOPE, "The caller's tenant: plan, flags, limits, license tag."),
+        Route("PUT", "/admin/tenant/flags", ADMIN_SCOPE, "Replace the tenant's feature flags."),
+    ),
+)
+
+ARCHIVER_FUNCTION = Function(
+    name="gui_archiver",
+    handler="gui_archiver.handler.handler",
+    purpose="Archives items removed by TTL (preference history, notifications) to S3.",
+    memory_mb=256,
+    timeout_s=60,
+    bucket_access=Access.APPEND,
+    stream_sources=(StreamSource("preferences", ttl_removals_only=True),),
+)
+
 MANIFEST = Manifest(
-    stores=(TENANTS, PREFERENCES, AUDIT),
+    stores=(TENANTS, PREFERENCES, AUDIT, LIMITS),
     bucket=Bucket("data", "Search indexes, telemetry facts (DuckDB/Parquet), archives."),
     bus=Bus("domain", "Domain events of every source, per region."),
     stream=Stream("gui-events", "GUI-relevant domain events, partitioned by tenant."),
@@ -348,7 +413,7 @@ MANIFEST = Manifest(
         ),
     ),
     authorizer=Authorizer(function=AUTHORIZER_FUNCTION),
-    functions=(PREFERENCES_FUNCTION,),
+    functions=(PREFERENCES_FUNCTION, ADMIN_FUNCTION, ARCHIVER_FUNCTION),
     gateway_responses=(
         GatewayResponse("UNAUTHORIZED", 401, "unauthorized", "Authentication required"),
         GatewayResponse("ACCESS_DENIED", 403, "forbidden", "Access denied"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -13,6 +14,7 @@ from stacks.constructs.events import Events
 from stacks.constructs.functions import ARCHITECTURE, RUNTIME, GuiFunction
 from stacks.constructs.layers import Layers
 from stacks.constructs.state import State
+from stacks.constructs.stream_sources import StreamSources
 from stacks.manifest import APP_NAME, Function, Manifest
 from stacks.naming import pascal_case
 
@@ -28,8 +30,12 @@ class RegionalStack(cdk.Stack):
         manifest: Manifest,
         region_config: RegionConfig,
         stage: str,
+        region_urls: Mapping[str, str] | None = None,
+        cors_origins: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
+        """`region_urls` ({region: base URL}, this region's included) tells the REST functions where
+        each tenant's home region is; `cors_origins` are the browser origins the API allows."""
         super().__init__(
             scope,
             construct_id,
@@ -53,17 +59,35 @@ class RegionalStack(cdk.Stack):
                 "GUI_JWKS_URL": auth.jwks_url,
             },
         )
+        urls = {**(region_urls or {}), region_config.region: region_config.base_url}
         self.functions = {
-            fn.name: self._function(manifest, fn, region=region_config.region, stage=stage)
+            fn.name: self._function(
+                manifest,
+                fn,
+                region=region_config.region,
+                stage=stage,
+                region_urls=urls,
+                cors_origins=cors_origins,
+            )
             for fn in manifest.functions
         }
+        self.stream_sources = StreamSources(
+            self,
+            "StreamSources",
+            manifest=manifest,
+            state=self.state,
+            functions={name: built.function for name, built in self.functions.items()},
+        )
         self.api = RestApi(
             self,
             "Rest",
             manifest=manifest,
             stage=stage,
             authorizer_function=self.authorizer_function.function,
-            route_functions={name: built.function for name, built in self.functions.items()},
+            route_functions={
+                name: built.function for name, built in self.functions.items() if built.spec.routes
+            },
+            cors_origins=cors_origins,
         )
 
         cdk.Tags.of(self).add("app", APP_NAME)
@@ -79,6 +103,8 @@ class RegionalStack(cdk.Stack):
         *,
         region: str,
         stage: str,
+        region_urls: Mapping[str, str] | None = None,
+        cors_origins: Sequence[str] = (),
         extra_environment: dict[str, str] | None = None,
     ) -> GuiFunction:
         return GuiFunction(
@@ -91,5 +117,7 @@ class RegionalStack(cdk.Stack):
             layers=self.layers,
             region=region,
             stage=stage,
+            region_urls=region_urls,
+            cors_origins=cors_origins,
             extra_environment=extra_environment,
         )

@@ -6,13 +6,14 @@ import secrets
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import Depends, Header, Query, Request, Response, status
 
 from gui_core import rbac
 from gui_core.context import RequestContext
 from gui_core.dependencies import require_scope
 from gui_core.dynamo import decode_cursor, encode_cursor
 from gui_core.errors import NotFound, NotOwner, PreferenceLocked
+from gui_core.guard import GroupPolicy, group_router
 from gui_preferences.logic import (
     changed_locked_keys,
     effective_preferences,
@@ -32,7 +33,8 @@ from gui_preferences.models import (
 from gui_preferences.repository import PreferencesRepository, now_iso
 
 PREFIX = "/service/gui/preferences"
-router = APIRouter(prefix=PREFIX, tags=["preferences"])
+router = group_router(prefix=PREFIX, policy=GroupPolicy("preferences"))
+views_router = group_router(prefix=f"{PREFIX}/views", policy=GroupPolicy("preferences.views"))
 
 User = Annotated[RequestContext, Depends(require_scope(rbac.PREFERENCES))]
 Admin = Annotated[RequestContext, Depends(require_scope(rbac.ADMIN))]
@@ -183,8 +185,8 @@ def _new_view_id() -> str:
     return f"{int(time.time() * 1000):012x}{secrets.token_hex(5)}"
 
 
-@router.get(
-    "/views", response_model=ViewPage, summary="Saved views: the caller's own and the tenant's shared"
+@views_router.get(
+    "", response_model=ViewPage, summary="Saved views: the caller's own and the tenant's shared"
 )
 def list_views(
     caller: User,
@@ -215,8 +217,8 @@ def list_views(
         start_key = last_key
 
 
-@router.post(
-    "/views",
+@views_router.post(
+    "",
     response_model=View,
     status_code=status.HTTP_201_CREATED,
     summary="Create a saved view",
@@ -238,14 +240,14 @@ def create_view(body: ViewInput, caller: User, repository: Repository, response:
     return View.model_validate(view)
 
 
-@router.get("/views/{view_id}", response_model=View, summary="Read a saved view")
+@views_router.get("/{view_id}", response_model=View, summary="Read a saved view")
 def get_view(view_id: str, caller: User, repository: Repository, response: Response) -> View:
     view = _load_view(repository, caller, view_id)
     response.headers["ETag"] = single_etag("v", int(view["version"]))
     return View.model_validate(view)
 
 
-@router.put("/views/{view_id}", response_model=View, summary="Replace a saved view (owner only)")
+@views_router.put("/{view_id}", response_model=View, summary="Replace a saved view (owner only)")
 def put_view(
     view_id: str,
     body: ViewInput,
@@ -266,8 +268,8 @@ def put_view(
     return View.model_validate(new)
 
 
-@router.delete(
-    "/views/{view_id}",
+@views_router.delete(
+    "/{view_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a saved view (owner, or an admin for shared views)",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from gui_core.errors import PROBLEM_CONTENT_TYPE, problem_type
+from stacks import cors
 from stacks.manifest import GatewayResponse, Manifest
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
@@ -58,6 +59,7 @@ class RestApi(Construct):
         stage: str,
         authorizer_function: lambda_.IFunction,
         route_functions: Mapping[str, lambda_.IFunction],
+        cors_origins: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=ACCESS_LOG_RETENTION)
@@ -112,6 +114,17 @@ class RestApi(Construct):
                     f"method.request.path.{name}": True for name in _PATH_PARAMETER.findall(route.path)
                 },
             )
+        self.preflight_methods: dict[str, apigw.Method] = {}
+        if cors_origins:
+            for path, methods in cors.preflight_paths(manifest).items():
+                self.preflight_methods[path] = self._add_preflight(path, methods, cors_origins)
+        self.usage_plan = self.api.add_usage_plan(
+            "Backstop",
+            description="Backstop for API-key clients: the stage's throttle, per key. Browser calls "
+            "carry no key and are bound by the stage throttle and the functions' per-tenant limits.",
+            throttle=apigw.ThrottleSettings(rate_limit=STAGE_RATE_LIMIT, burst_limit=STAGE_BURST_LIMIT),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+        )
         for response in manifest.gateway_responses:
             self.api.add_gateway_response(
                 pascal_case(response.type.lower()),
@@ -125,6 +138,62 @@ class RestApi(Construct):
                 },
             )
         self._acknowledge()
+
+    def _add_preflight(self, path: str, methods: Sequence[str], origins: Sequence[str]) -> apigw.Method:
+        """OPTIONS on one resource, answered by API Gateway: 204 with the CORS headers for an
+        allowlisted Origin, 403 problem details for any other (see `stacks.cors`)."""
+        headers = cors.allowed_headers(methods)
+        header_param = "method.response.header.{}".format
+        method = self.api.root.resource_for_path(path).add_method(
+            "OPTIONS",
+            apigw.MockIntegration(
+                passthrough_behavior=apigw.PassthroughBehavior.NEVER,
+                request_templates={"application/json": preflight_request_template(origins)},
+                integration_responses=[
+                    apigw.IntegrationResponse(
+                        status_code=str(cors.PREFLIGHT_ALLOWED),
+                        response_parameters={header_param(k): f"'{v}'" for k, v in headers.items()},
+                        response_templates={"application/json": _ECHO_ORIGIN},
+                    ),
+                    apigw.IntegrationResponse(
+                        status_code=str(cors.PREFLIGHT_REFUSED),
+                        selection_pattern=str(cors.PREFLIGHT_REFUSED),
+                        response_parameters={
+                            header_param("Content-Type"): f"'{PROBLEM_CONTENT_TYPE}'",
+                            header_param("Vary"): "'Origin'",
+                        },
+                        response_templates={"application/json": refused_template()},
+                    ),
+                ],
+            ),
+            authorization_type=apigw.AuthorizationType.NONE,
+            method_responses=[
+                apigw.MethodResponse(
+                    status_code=str(cors.PREFLIGHT_ALLOWED),
+                    response_parameters={
+                        header_param(k): True for k in ("Access-Control-Allow-Origin", *headers)
+                    },
+                ),
+                apigw.MethodResponse(
+                    status_code=str(cors.PREFLIGHT_REFUSED),
+                    response_parameters={header_param("Content-Type"): True, header_param("Vary"): True},
+                ),
+            ],
+        )
+        acknowledge(
+            method,
+            "AwsSolutions-APIG4",
+            "CORS preflight (OPTIONS): by the CORS specification a browser sends the preflight without "
+            "credentials, so it cannot carry the bearer token; API Gateway answers it from a mock "
+            "integration (no function runs) and the real request that follows is authorized.",
+        )
+        acknowledge(
+            method,
+            "AwsSolutions-COG4",
+            "CORS preflight (OPTIONS): it carries no token by the CORS specification, so no authorizer "
+            "(Cognito or ours) can apply; the mock integration only answers the allowlisted origins.",
+        )
+        return method
 
     def _acknowledge(self) -> None:
         acknowledge(
@@ -148,6 +217,37 @@ class RestApi(Construct):
             "managed policy for it, and API Gateway names the log groups it writes "
             "(API-Gateway-Execution-Logs_<api>/<stage>) itself.",
         )
+
+
+def _origin_lookup() -> str:
+    # `header.get` matches the name as the client spelled it: browsers send `Origin`, an HTTP/2
+    # client sends it lower-cased. Both are looked up, as the CDK's own CORS template does.
+    return (
+        '#set($origin = $input.params().header.get("Origin"))'
+        '#if("$!origin" == "")#set($origin = $input.params().header.get("origin"))#end'
+    )
+
+
+def preflight_request_template(origins: Sequence[str]) -> str:
+    """The mock integration's request: status 204 for an allowlisted origin, 403 for any other."""
+    condition = " || ".join(f'"$!origin" == {json.dumps(origin)}' for origin in origins)
+    return (
+        _origin_lookup()
+        + f'#if({condition}){{"statusCode": {cors.PREFLIGHT_ALLOWED}}}'
+        + f'#else{{"statusCode": {cors.PREFLIGHT_REFUSED}}}#end'
+    )
+
+
+# Only an allowlisted origin reaches the 204 answer, so echoing it is what allows it.
+_ECHO_ORIGIN = (
+    _origin_lookup() + "#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)"
+)
+
+
+def refused_template() -> str:
+    """The 403 body: the problem `stacks.cors.refused_problem` gives, with API Gateway's request id."""
+    body = cors.refused_problem(request_id="REQUEST_ID")
+    return json.dumps(body).replace('"REQUEST_ID"', '"$context.requestId"')
 
 
 _ACCESS_LOG_FIELDS = {

@@ -6,7 +6,7 @@ manifest only: handler, memory, timeout, layers, environment and the stores it m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -20,6 +20,7 @@ from stacks.constructs.layers import ASSET_EXCLUDE, Layers
 from stacks.constructs.state import State
 from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Function, Manifest
 from stacks.nag import acknowledge, logical_id
+from stacks.stream_sources import stream_environment
 
 FUNCTIONS_DIR = ROOT / "functions"
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON_VERSION.replace(".", "_"))
@@ -56,6 +57,8 @@ class GuiFunction(Construct):
         layers: Layers,
         region: str,
         stage: str,
+        region_urls: Mapping[str, str] | None = None,
+        cors_origins: Sequence[str] = (),
         extra_environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -67,14 +70,17 @@ class GuiFunction(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs {fn.name}.",
         )
+        table_names = {name: table.table_name for name, table in state.tables.items()}
         environment = manifest.environment_for(
             fn,
-            table_names={name: table.table_name for name, table in state.tables.items()},
+            table_names=table_names,
             bucket_name=state.bucket.bucket_name,
             bus_name=events.bus.event_bus_name,
             region=region,
             stage=stage,
-            extra=dict(extra_environment or {}),
+            region_urls=region_urls,
+            cors_origins=cors_origins,
+            extra={**stream_environment(manifest, fn, table_names), **(extra_environment or {})},
         )
         self.function = lambda_.Function(
             self,

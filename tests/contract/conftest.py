@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from gui_core.dynamo import to_dynamo
 from local.apigw import HttpRequest
 from local.gateway import HttpResponse
 from local.keys import DevKeys
@@ -27,7 +28,7 @@ _subjects = itertools.count()
 @pytest.fixture(scope="session")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
     keys_dir: Path = tmp_path_factory.mktemp("keys")
-    with LocalBackend(regions=(REGION,), port=0, seed=False, keys_dir=keys_dir) as running:
+    with LocalBackend(regions=(REGION,), port=0, seed=False, keys_dir=keys_dir, ttl_sweep_s=None) as running:
         yield running
 
 
@@ -76,9 +77,17 @@ class Client:
         return asyncio.run(self.backend.gateways[REGION].invoke(request))
 
 
+def provision(dynamodb: Any, tenant: str, *, home_region: str = REGION, **attributes: Any) -> None:
+    """Write a tenant record into the region's tenants store, as provisioning would."""
+    item = {"pk": tenant, "sk": "tenant", "name": tenant, "home_region": home_region, **attributes}
+    dynamodb.put_item(TableName=table("tenants"), Item=to_dynamo(item))
+
+
 @pytest.fixture
-def client(backend: LocalBackend, keys: DevKeys) -> Client:
+def client(backend: LocalBackend, keys: DevKeys, dynamodb: Any) -> Client:
     n = next(_subjects)
+    provision(dynamodb, f"tenant-{n}")
+    provision(dynamodb, f"tenant-{n}-other")
     return Client(backend, keys, tenant=f"tenant-{n}", subject=f"user-{n}")
 
 

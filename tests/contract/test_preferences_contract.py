@@ -408,7 +408,7 @@ def test_a_cursor_of_another_tenant_is_refused(client: Client, backend: Any, key
         client.call("POST", "/preferences/views", body={**VIEW, "name": f"V{i}"})
     cursor = client.call("GET", "/preferences/views", query="limit=1").json()["next_cursor"]
     assert cursor
-    outsider = Client(backend, keys, tenant=f"{client.tenant}-x", subject="spy")
+    outsider = Client(backend, keys, tenant=f"{client.tenant}-other", subject="spy")
     problem(outsider.call("GET", "/preferences/views", query=f"cursor={cursor}"), 400, "invalid_cursor")
 
 

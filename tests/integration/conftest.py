@@ -39,7 +39,10 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def local_backend(moto_endpoint: str, keys_dir: Path) -> Iterator[LocalBackend]:
-    with LocalBackend(port=0, aws_endpoint_url=moto_endpoint, keys_dir=keys_dir) as backend:
+    # No periodic TTL sweep: moto state is shared by the whole pytest process, and a sweep would
+    # delete what other suites write with an expiry in the past (pinned clocks). Tests that need
+    # expiry call `sweep_now`, or start a backend of their own.
+    with LocalBackend(port=0, aws_endpoint_url=moto_endpoint, keys_dir=keys_dir, ttl_sweep_s=None) as backend:
         yield backend
 
 

@@ -166,23 +166,30 @@ def test_function_refuses_a_token_without_the_route_scope(
     assert response.headers["x-amzn-requestid"]
 
 
-def test_demo_tenants_are_stored_in_their_home_region_only(dynamodb: Callable[[str], Any]) -> None:
-    key = {"sk": {"S": "tenant"}}
-    acme_home = dynamodb("eu-west-1").get_item(TableName=table("tenants"), Key={"pk": {"S": "acme"}, **key})
-    acme_away = dynamodb("us-east-1").get_item(TableName=table("tenants"), Key={"pk": {"S": "acme"}, **key})
-    globex_home = dynamodb("us-east-1").get_item(
-        TableName=table("tenants"), Key={"pk": {"S": "globex"}, **key}
-    )
-    globex_away = dynamodb("eu-west-1").get_item(
-        TableName=table("tenants"), Key={"pk": {"S": "globex"}, **key}
-    )
+def test_demo_tenants_are_stored_in_full_at_home_and_as_stubs_elsewhere(
+    dynamodb: Callable[[str], Any],
+) -> None:
+    def record(tenant: str, region: str) -> dict[str, Any]:
+        key = {"pk": {"S": tenant}, "sk": {"S": "tenant"}}
+        found: dict[str, Any] = dynamodb(region).get_item(TableName=table("tenants"), Key=key)["Item"]
+        return found
 
-    assert acme_home["Item"]["home_region"] == {"S": "eu-west-1"}
-    assert globex_home["Item"]["home_region"] == {"S": "us-east-1"}
-    assert "M" in acme_home["Item"]["flags"]
-    assert "M" in acme_home["Item"]["license_policy"]
-    assert "Item" not in acme_away
-    assert "Item" not in globex_away
+    acme_home, acme_away = record("acme", "eu-west-1"), record("acme", "us-east-1")
+    globex_home, globex_away = record("globex", "us-east-1"), record("globex", "eu-west-1")
+
+    assert acme_home["home_region"] == {"S": "eu-west-1"}
+    assert globex_home["home_region"] == {"S": "us-east-1"}
+    assert "M" in acme_home["flags"]
+    assert "M" in acme_home["license_policy"]
+    # Another region knows only where the tenant lives: no flags, plan, limits or license policy.
+    assert acme_away == {
+        "pk": {"S": "acme"},
+        "sk": {"S": "tenant"},
+        "name": {"S": "Acme Corporation"},
+        "home_region": {"S": "eu-west-1"},
+    }
+    assert set(globex_away) == {"pk", "sk", "name", "home_region"}
+    assert globex_away["home_region"] == {"S": "us-east-1"}
 
 
 @pytest.mark.parametrize(

@@ -77,12 +77,13 @@ def gateway() -> Iterator[GatewayFactory]:
     built: list[RegionalGateway] = []
 
     def build(authorizer: Stub, function: Stub, clock: Clock | None = None) -> RegionalGateway:
-        preferences = MANIFEST.function("gui_preferences")
+        # Every routed function gets the same stub: the tests call preferences routes only.
+        routed = {fn.name: fn for _, fn in MANIFEST.routes()}
         gw = RegionalGateway(
             manifest=MANIFEST,
             region=REGION,
             authorizer=Container(MANIFEST.authorizer.function, REGION, authorizer),
-            functions={preferences.name: Container(preferences, REGION, function)},
+            functions={name: Container(fn, REGION, function) for name, fn in routed.items()},
             clock=clock or Clock(),
         )
         built.append(gw)

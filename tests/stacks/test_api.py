@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match, Template
 
+from stacks import cors
+from stacks.app_builder import build_app, stack_name
 from stacks.config import DeploymentConfig
+from stacks.constructs.api import STAGE_BURST_LIMIT, STAGE_RATE_LIMIT
 from stacks.manifest import Manifest
 from tests.stacks import cfn
 
@@ -135,3 +140,77 @@ def test_api_url_is_an_output(template: dict[str, Any], region: str) -> None:
     assert "ApiUrl" in outputs
     assert f".execute-api.{region}." in json.dumps(outputs["ApiUrl"]["Value"])
     assert not [name for name in outputs if name.startswith("RestApiEndpoint")]
+
+
+def test_usage_plan_is_a_backstop_on_the_stage(template: dict[str, Any]) -> None:
+    _, plan = cfn.one(template, "AWS::ApiGateway::UsagePlan")
+    stage_id, _ = cfn.one(template, "AWS::ApiGateway::Stage")
+    api_id, _ = cfn.one(template, "AWS::ApiGateway::RestApi")
+    props = cfn.props(plan)
+    assert props["Throttle"] == {"RateLimit": STAGE_RATE_LIMIT, "BurstLimit": STAGE_BURST_LIMIT}
+    (api_stage,) = props["ApiStages"]
+    assert api_stage["ApiId"] == {"Ref": api_id}
+    assert api_stage["Stage"] == {"Ref": stage_id}
+
+
+def _preflights(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        cfn.method_path(template, m): cfn.props(m)
+        for m in cfn.resources(template, "AWS::ApiGateway::Method").values()
+        if cfn.props(m)["HttpMethod"] == "OPTIONS"
+    }
+
+
+def test_preflight_is_a_mock_without_authorizer_for_the_allowlisted_origins(
+    template: dict[str, Any], manifest: Manifest, deployment: DeploymentConfig
+) -> None:
+    preflights = _preflights(template)
+    assert set(preflights) == set(cors.preflight_paths(manifest))
+    for path, methods in cors.preflight_paths(manifest).items():
+        method = preflights[path]
+        assert method["AuthorizationType"] == "NONE"
+        assert "AuthorizerId" not in method
+        assert not method.get("ApiKeyRequired")
+        integration = method["Integration"]
+        assert integration["Type"] == "MOCK"
+        assert integration["PassthroughBehavior"] == "NEVER"
+        request = integration["RequestTemplates"]["application/json"]
+        assert request.count('$!origin" == ') == len(deployment.cors_origins) + 1  # + the empty check
+        for origin in deployment.cors_origins:
+            assert f'"$!origin" == "{origin}"' in request
+        assert '{"statusCode": 204}#else{"statusCode": 403}' in request
+
+        allowed, refused = integration["IntegrationResponses"]
+        assert allowed["StatusCode"] == "204"
+        assert "SelectionPattern" not in allowed  # the default answer
+        headers = {
+            k.removeprefix("method.response.header."): v for k, v in allowed["ResponseParameters"].items()
+        }
+        assert headers == {
+            "Access-Control-Allow-Methods": "'" + ",".join(methods) + "'",
+            "Access-Control-Allow-Headers": "'Authorization,Content-Type,If-Match,Idempotency-Key'",
+            "Access-Control-Max-Age": f"'{cors.MAX_AGE_S}'",
+            "Vary": "'Origin'",
+        }
+        assert set(methods) == {r.method for r, _ in manifest.routes() if r.full_path == path} | {"OPTIONS"}
+        echo = allowed["ResponseTemplates"]["application/json"]
+        assert echo.endswith("#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)")
+
+        assert refused["StatusCode"] == refused["SelectionPattern"] == "403"
+        assert refused["ResponseParameters"]["method.response.header.Content-Type"] == (
+            "'application/problem+json'"
+        )
+        body = refused["ResponseTemplates"]["application/json"].replace("$context.requestId", "req-1")
+        assert json.loads(body) == cors.refused_problem("req-1")
+        assert {r["StatusCode"] for r in method["MethodResponses"]} == {"204", "403"}
+
+
+@pytest.mark.slow
+def test_a_stage_without_origins_has_no_preflight(tmp_path: Path) -> None:
+    app = build_app(validate=False, outdir=str(tmp_path), regions=["eu-west-1"], context={"cors_origins": []})
+    app.synth()
+    template = json.loads((tmp_path / f"{stack_name('eu-west-1')}.template.json").read_text())
+    assert _preflights(template) == {}
+    for function in cfn.resources(template, "AWS::Lambda::Function").values():
+        variables = cfn.props(function)["Environment"]["Variables"]
+        assert variables.get("GUI_CORS_ORIGINS", "") == ""

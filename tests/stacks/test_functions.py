@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from stacks.config import DeploymentConfig
+from stacks.config import DeploymentConfig, cdk_json_context
+from stacks.constructs.stream_sources import STREAM_READ_ACTIONS
 from stacks.manifest import LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
+from stacks.stream_sources import stream_environment
 from tests.stacks import cfn
 from tests.stacks.conftest import Synthesized
 
@@ -79,7 +81,7 @@ def test_environment_is_the_manifest_environment(
     bus_id, _ = cfn.one(template, "AWS::Events::EventBus")
     (region_config,) = [r for r in deployment.regions if r.region == region]
     for fn in manifest.all_functions():
-        extra = None
+        extra: dict[str, Any] = {}
         if fn == manifest.authorizer.function:
             extra = {
                 "GUI_JWT_ISSUER": region_config.auth.issuer,
@@ -93,9 +95,37 @@ def test_environment_is_the_manifest_environment(
             bus_name={"Ref": bus_id},  # type: ignore[arg-type]
             region=region,
             stage=deployment.stage,
+            region_urls=deployment.region_urls,
+            cors_origins=deployment.cors_origins,
             extra=extra,
         )
-        assert _function(template, fn.name)["Environment"]["Variables"] == expected, fn.name
+        variables = _function(template, fn.name)["Environment"]["Variables"]
+        if fn.stream_sources:  # a JSON document with the table names in it: a Fn::Join in the template
+            stream_env = stream_environment(manifest, fn, {s.store: "<table>" for s in fn.stream_sources})
+            (name,) = stream_env
+            joined = variables.pop(name)["Fn::Join"][1]
+            rendered = "".join("<table>" if isinstance(part, dict) else part for part in joined)
+            assert rendered == stream_env[name]
+            assert {cfn.references(p).pop() for p in joined if isinstance(p, dict)} == {
+                tables[s.store]["Ref"] for s in fn.stream_sources
+            }
+        assert variables == expected, fn.name
+
+
+def test_rest_functions_know_every_region_url_and_the_stage_origins(
+    template: dict[str, Any], manifest: Manifest, deployment: DeploymentConfig
+) -> None:
+    for fn in manifest.functions:
+        variables = _function(template, fn.name)["Environment"]["Variables"]
+        if not fn.routes:
+            assert "GUI_REGION_URLS" not in variables
+            continue
+        # Every region of region_config, whichever regions this synthesis built.
+        assert json.loads(variables["GUI_REGION_URLS"]) == {
+            region: entry["base_url"] for region, entry in cdk_json_context()["region_config"].items()
+        }
+        assert deployment.cors_origins
+        assert variables["GUI_CORS_ORIGINS"] == ",".join(deployment.cors_origins)
 
 
 def _statements(template: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -105,10 +135,19 @@ def _statements(template: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return cfn.role_statements(template, role_id)
 
 
+def _stream_of(resource: Any) -> str | None:
+    """The table whose stream a statement resource is (`Fn::GetAtt [table, StreamArn]`), if any."""
+    if isinstance(resource, dict) and resource.get("Fn::GetAtt", [None, None])[1] == "StreamArn":
+        table_id: str = resource["Fn::GetAtt"][0]
+        return table_id
+    return None
+
+
 def test_each_function_has_exactly_its_store_grants(template: dict[str, Any], manifest: Manifest) -> None:
     tables = cfn.tables_by_store(template)
     for fn in manifest.all_functions():
         granted: dict[str, set[str]] = {}
+        streams: dict[str, set[str]] = {}
         other: set[str] = set()
         for statement in _statements(template, fn.name):
             assert statement["Effect"] == "Allow"
@@ -120,13 +159,20 @@ def test_each_function_has_exactly_its_store_grants(template: dict[str, Any], ma
                 continue
             assert dynamodb == actions, "a statement mixes DynamoDB and other actions"
             for resource in cfn.as_list(statement["Resource"]):
+                stream_table = _stream_of(resource)
+                if stream_table is not None:
+                    streams.setdefault(stream_table, set()).update(actions)
+                    continue
                 (table_id,) = cfn.references(resource)
                 granted.setdefault(table_id, set()).update(actions)
         expected = {tables[store]: set(STORE_ACTIONS[access]) for store, access in fn.stores.items()}
         assert granted == expected, fn.name
+        assert streams == {tables[s.store]: set(STREAM_READ_ACTIONS) for s in fn.stream_sources}, fn.name
         allowed = set(BASELINE_ACTIONS)
         if fn.publishes_to_bus:
             allowed.add("events:PutEvents")
+        if fn.stream_sources:  # the mapping's on-failure destination
+            allowed |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
         assert other <= allowed | {a for a in other if a.startswith("s3:") and fn.bucket_access}, fn.name
 
 
@@ -149,9 +195,9 @@ def test_audit_store_is_append_only_for_every_role(template: dict[str, Any], man
                 actions = set(cfn.as_list(statement["Action"]))
                 assert not actions & AUDIT_FORBIDDEN, f"{role_id} may change the audit trail: {actions}"
                 assert not [a for a in actions if "*" in a]
-    writers = [
-        fn.name for fn in manifest.all_functions() if fn.stores.get("audit") not in (None, Access.APPEND)
-    ]
+    append_only = (None, Access.APPEND, Access.READ_APPEND)
+    assert not set(STORE_ACTIONS[Access.READ_APPEND]) & AUDIT_FORBIDDEN
+    writers = [fn.name for fn in manifest.all_functions() if fn.stores.get("audit") not in append_only]
     assert writers == []
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stacks.config import DeploymentConfig
+from stacks.cors import preflight_paths
 from stacks.manifest import Manifest
 from tests.stacks import cfn
 
@@ -35,13 +37,36 @@ def test_every_function_is_deployed_with_its_handler(template: dict[str, Any], m
 
 
 def test_every_route_is_a_method_and_there_are_no_others(
-    template: dict[str, Any], manifest: Manifest
+    template: dict[str, Any], manifest: Manifest, deployment: DeploymentConfig
 ) -> None:
+    """Besides the routes: the CORS preflight (OPTIONS) of every routed resource, when the stage
+    allows some origin."""
     methods = {
         (cfn.props(method)["HttpMethod"], cfn.method_path(template, method))
         for method in cfn.resources(template, "AWS::ApiGateway::Method").values()
     }
-    assert methods == {(route.method, route.full_path) for route, _ in manifest.routes()}
+    preflights = (
+        {("OPTIONS", path) for path in preflight_paths(manifest)} if deployment.cors_origins else set()
+    )
+    assert methods == {(route.method, route.full_path) for route, _ in manifest.routes()} | preflights
+
+
+def test_every_stream_source_is_an_event_source_mapping(template: dict[str, Any], manifest: Manifest) -> None:
+    mappings = [cfn.props(m) for m in cfn.resources(template, "AWS::Lambda::EventSourceMapping").values()]
+    functions = cfn.functions_by_name(template)
+    tables = cfn.tables_by_store(template)
+    expected = {
+        (functions[fn.name], tables[source.store])
+        for fn in manifest.functions
+        for source in fn.stream_sources
+    }
+    found = {
+        (m["FunctionName"]["Ref"], m["EventSourceArn"]["Fn::GetAtt"][0])
+        for m in mappings
+        if m["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn"
+    }
+    assert found == expected
+    assert len(mappings) == len(expected)
 
 
 def test_every_layer_is_deployed(template: dict[str, Any], manifest: Manifest) -> None:

@@ -16,6 +16,9 @@ from gui_core.audit import AuditRecord
 from gui_core.context import RequestContext
 from gui_core.dependencies import current_caller, require_scope
 from gui_core.errors import PROBLEM_CONTENT_TYPE, Conflict, NotFound
+from gui_core.guard import Guard
+from gui_core.settings import ApiSettings
+from gui_core.tenancy import TenantDirectory
 from local.apigw import HttpRequest, proxy_event, response_headers
 
 router = APIRouter(prefix="/service/gui/test")
@@ -79,9 +82,31 @@ def audit() -> FakeAudit:
     return FakeAudit()
 
 
+SETTINGS = ApiSettings(
+    POWERTOOLS_SERVICE_NAME="test",
+    GUI_REGION="eu-west-1",
+    AUDIT_TABLE="audit",
+    TENANTS_TABLE="tenants",
+    LIMITS_TABLE="limits",
+    GUI_MAX_BODY_BYTES=64,
+)
+
+
+class NoTenants:
+    def get(self, key: Any, *, consistent: bool = True) -> None:
+        return None
+
+
 @pytest.fixture
 def call(audit: FakeAudit) -> Any:
-    app = create_api(title="test", routers=[router], audit=audit, max_body_bytes=64)
+    guard = Guard(
+        region="eu-west-1",
+        region_urls={},
+        tenants=TenantDirectory(NoTenants()),
+        rate_limiter=None,
+        replay=None,
+    )
+    app = create_api(title="test", routers=[router], settings=SETTINGS, audit=audit, guard=guard)
     asgi = Mangum(app, lifespan="off", text_mime_types=["application/json", "application/problem+json"])
 
     def invoke(

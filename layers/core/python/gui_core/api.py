@@ -20,18 +20,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gui_core.audit import AuditRecord, AuditSink, payload_digest
-from gui_core.context import RequestContext, request_context
+from gui_core.audit import AuditRecord, AuditSink, DynamoAuditSink, payload_digest
+from gui_core.context import CONTEXT_KEY, REQUEST_ID_KEY, RequestContext, request_context
+from gui_core.dynamo import DynamoCounters, Table, dynamodb_client
 from gui_core.errors import (
     PROBLEM_CONTENT_TYPE,
     MalformedJson,
     MethodNotAllowed,
+    MisdirectedRequest,
     NotFound,
     PayloadTooLarge,
     ProblemError,
     ValidationFailed,
     problem_body,
 )
+from gui_core.guard import BODY_KEY, MUTATING_METHODS, RATE_KEY, REPLAY_KEY, Guard
+from gui_core.rate_limit import Decision, RateLimiter
+from gui_core.replay import DynamoReplayStore
+from gui_core.settings import ApiSettings
+from gui_core.tenancy import TenantDirectory
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
@@ -43,7 +50,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY_HEADERS = {
     "strict-transport-security": "max-age=63072000; includeSubDomains",
     "x-content-type-options": "nosniff",
@@ -52,8 +58,9 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
 }
-CONTEXT_KEY = "gui.context"
-REQUEST_ID_KEY = "gui.request_id"
+EXPOSED_HEADERS = (
+    "ETag, Location, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id"
+)
 
 logger = logging.getLogger("gui_core.api")
 
@@ -111,11 +118,15 @@ class GuiMiddleware:
         audit: AuditSink,
         max_body_bytes: int,
         metrics: Metrics | None = None,
+        guard: Guard | None = None,
+        cors_origins: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.audit = audit
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        self.guard = guard
+        self.cors_origins = frozenset(cors_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -132,14 +143,29 @@ class GuiMiddleware:
         scope[CONTEXT_KEY] = caller
         scope[REQUEST_ID_KEY] = request_id
         body = _event_body(event)
+        scope[BODY_KEY] = body
+        origin = headers.get("origin")
         status_holder: dict[str, int] = {}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                extra.append((b"x-request-id", request_id.encode()))
-                message["headers"] = list(message.get("headers", [])) + extra
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = {**SECURITY_HEADERS, "x-request-id": request_id}
+                decision: Decision | None = scope.get(RATE_KEY)
+                if decision is not None and b"x-ratelimit-limit" not in present:
+                    extra.update({k.lower(): v for k, v in decision.headers().items()})
+                if origin and origin in self.cors_origins:
+                    extra.update(
+                        {
+                            "access-control-allow-origin": origin,
+                            "access-control-expose-headers": EXPOSED_HEADERS,
+                            "vary": "Origin",
+                        }
+                    )
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k.encode(), v.encode()) for k, v in extra.items()
+                ]
             await send(message)
 
         try:
@@ -158,9 +184,23 @@ class GuiMiddleware:
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
             status = status_holder.get("status", 500)
+            self._release_failed_mutation(scope, status)
             self._count(status, latency_ms)
-            if scope["method"] in MUTATING_METHODS and caller is not None:
+            # A tenant homed in another region is sent there before anything is written here,
+            # its audit record included (its home region audits the request it then receives).
+            misdirected = scope.get("gui.problem_code") == MisdirectedRequest.code
+            if scope["method"] in MUTATING_METHODS and caller is not None and not misdirected:
                 self._audit(scope, caller, body, status, latency_ms)
+
+    def _release_failed_mutation(self, scope: Scope, status: int) -> None:
+        """A refused or failed mutation did not happen: its identity may be sent again."""
+        reserved = scope.get(REPLAY_KEY)
+        if reserved is None or status < 400 or self.guard is None or self.guard.replay is None:
+            return
+        try:
+            self.guard.replay.release(*reserved)
+        except Exception:
+            logger.exception("could not release a replay reservation")
 
     def _count(self, status: int, latency_ms: float) -> None:
         if self.metrics is None:
@@ -207,22 +247,51 @@ def _event_body(event: dict[str, Any]) -> bytes:
     return raw.encode() if isinstance(raw, str) else bytes(raw)
 
 
+def platform_guard(settings: ApiSettings, *, metrics: Metrics | None = None) -> Guard:
+    """The guard of a REST function, on the region's tenants and limits stores."""
+    client = dynamodb_client(settings.region)
+    limits = Table(settings.limits_table, client)
+    return Guard(
+        region=settings.region,
+        region_urls=settings.region_urls,
+        tenants=TenantDirectory(Table(settings.tenants_table, client), ttl_s=settings.tenant_cache_s),
+        rate_limiter=RateLimiter(DynamoCounters(limits)) if settings.rate_limiting else None,
+        replay=DynamoReplayStore(limits, window_s=settings.replay_window_s)
+        if settings.replay_window_s
+        else None,
+        metrics=metrics,
+    )
+
+
 def create_api(
     *,
     title: str,
     routers: list[APIRouter],
-    audit: AuditSink,
-    max_body_bytes: int,
+    settings: ApiSettings,
     metrics: Metrics | None = None,
+    audit: AuditSink | None = None,
+    guard: Guard | None = None,
     version: str = "1",
 ) -> FastAPI:
+    """A REST function's app: its routers behind the shared middleware, guard and error mapping.
+
+    `audit` and `guard` default to the DynamoDB-backed ones named by `settings`; tests pass fakes.
+    """
     app = FastAPI(title=title, version=version, docs_url=None, redoc_url=None, openapi_url=None)
     for router in routers:
         app.include_router(router)
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    app.add_middleware(GuiMiddleware, audit=audit, max_body_bytes=max_body_bytes, metrics=metrics)
+    app.state.guard = guard or platform_guard(settings, metrics=metrics)
+    app.add_middleware(
+        GuiMiddleware,
+        audit=audit or DynamoAuditSink(Table(settings.audit_table, dynamodb_client(settings.region))),
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        guard=app.state.guard,
+        cors_origins=settings.cors_origins,
+    )
     return app
 
 

@@ -14,6 +14,11 @@ if TYPE_CHECKING:  # the functions decode contexts without importing PyJWT
     from gui_core.tokens import Principal
 
 
+# Keys under which the shared middleware leaves its findings in the ASGI scope.
+CONTEXT_KEY = "gui.context"
+REQUEST_ID_KEY = "gui.request_id"
+
+
 @dataclass(frozen=True)
 class RequestContext:
     tenant: str

@@ -8,8 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gui_core.api import CONTEXT_KEY
-from gui_core.context import RequestContext
+from gui_core.context import CONTEXT_KEY, RequestContext
 from gui_core.errors import InsufficientScope, TenantMismatch, Unauthorized
 
 EXPIRY_LEEWAY_S = 30

@@ -180,6 +180,7 @@ class Table:
         partition: tuple[str, str],
         *,
         sort_prefix: tuple[str, str] | None = None,
+        sort_between: tuple[str, str, str] | None = None,
         index: str | None = None,
         limit: int = 50,
         start_key: Mapping[str, Any] | None = None,
@@ -193,6 +194,10 @@ class Table:
             names["#s"] = sort_prefix[0]
             values[":s"] = sort_prefix[1]
             expression += " AND begins_with(#s, :s)"
+        elif sort_between:
+            names["#s"] = sort_between[0]
+            values[":lo"], values[":hi"] = sort_between[1], sort_between[2]
+            expression += " AND #s BETWEEN :lo AND :hi"
         params: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": expression,

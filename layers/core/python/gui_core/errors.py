@@ -105,6 +105,10 @@ class PreferenceLocked(Forbidden):
     code, title = "preference_locked", "A preference is locked by tenant policy"
 
 
+class TenantUnknown(Forbidden):
+    code, title = "tenant_unknown", "The tenant is not provisioned in this region"
+
+
 class NotOwner(Forbidden):
     code, title = "not_owner", "Only the owner may change this resource"
 
@@ -117,8 +121,16 @@ class MethodNotAllowed(ProblemError):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
 
 
+class FeatureDisabled(NotFound):
+    code, title = "feature_disabled", "This feature is not enabled for the tenant"
+
+
 class Conflict(ProblemError):
     status, code, title = 409, "conflict", "Conflict"
+
+
+class ReplayedRequest(Conflict):
+    code, title = "replayed_request", "This mutation was already received"
 
 
 class PreconditionFailed(ProblemError):
@@ -127,6 +139,10 @@ class PreconditionFailed(ProblemError):
 
 class PayloadTooLarge(ProblemError):
     status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class MisdirectedRequest(ProblemError):
+    status, code, title = 421, "wrong_region", "The tenant is served by another region"
 
 
 class UnsupportedMediaType(ProblemError):
@@ -139,6 +155,10 @@ class ValidationFailed(ProblemError):
 
 class PreconditionRequired(ProblemError):
     status, code, title = 428, "precondition_required", "This request must be conditional"
+
+
+class RateLimited(ProblemError):
+    status, code, title = 429, "rate_limited", "Too many requests for this tenant"
 
 
 class ServiceUnavailable(ProblemError):

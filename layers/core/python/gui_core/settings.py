@@ -6,8 +6,10 @@ variable stops the cold start with a message naming it.
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class FunctionSettings(BaseSettings):
@@ -21,7 +23,21 @@ class FunctionSettings(BaseSettings):
 
 
 class ApiSettings(FunctionSettings):
-    """Fields of every REST function: the audit store and the limits of a request."""
+    """Fields of every REST function: the platform stores, the regions, the limits of a request."""
 
     audit_table: str = Field(alias="AUDIT_TABLE")
+    tenants_table: str = Field(alias="TENANTS_TABLE")
+    limits_table: str = Field(alias="LIMITS_TABLE")
+    region_urls: dict[str, str] = Field(default_factory=dict, alias="GUI_REGION_URLS")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="GUI_CORS_ORIGINS")
     max_body_bytes: int = Field(default=256 * 1024, alias="GUI_MAX_BODY_BYTES", gt=0)
+    rate_limiting: bool = Field(default=True, alias="GUI_RATE_LIMITING")
+    replay_window_s: int = Field(default=600, alias="GUI_REPLAY_WINDOW_S", ge=0)
+    tenant_cache_s: float = Field(default=30.0, alias="GUI_TENANT_CACHE_S", ge=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value

@@ -1,0 +1,152 @@
+"""The checks every REST route passes before its own code runs, in this order:
+
+caller (verified token, tenant named in path/query/body) -> tenant record -> residency (421) ->
+feature flag (404) -> rate limit (429) -> replay of a mutation (409); then the route's own scope.
+
+Routers made by `group_router` carry the check as a router dependency, so a route added to a group
+gets all of it without asking; the security suite walks every app's route table to prove it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from gui_core.audit import payload_digest
+from gui_core.context import RequestContext
+from gui_core.dependencies import current_caller
+from gui_core.errors import (
+    FeatureDisabled,
+    MisdirectedRequest,
+    RateLimited,
+    ReplayedRequest,
+    TenantMismatch,
+    TenantUnknown,
+)
+from gui_core.rate_limit import RateLimiter, limit_for
+from gui_core.replay import ReplayStore, mutation_identity
+from gui_core.tenancy import Tenant, TenantDirectory
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
+
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+TENANT_KEY = "gui.tenant"
+RATE_KEY = "gui.rate"
+REPLAY_KEY = "gui.replay"
+BODY_KEY = "gui.body"
+
+
+@dataclass(frozen=True)
+class GroupPolicy:
+    """What a group of routes is: the feature flag that gates it, its rate-limit classes."""
+
+    feature: str
+    read_class: str = "reads"
+    write_class: str = "writes"
+
+    def rate_class(self, method: str) -> str:
+        return self.write_class if method in MUTATING_METHODS else self.read_class
+
+
+@dataclass
+class Guard:
+    region: str
+    region_urls: Mapping[str, str]
+    tenants: TenantDirectory
+    rate_limiter: RateLimiter | None  # None: limiting off (benchmarks measure its overhead)
+    replay: ReplayStore | None
+    metrics: Metrics | None = None
+
+    def check(self, request: Request, caller: RequestContext, policy: GroupPolicy) -> Tenant:
+        _check_body_tenant(request, caller)
+        tenant = self.tenants.get(caller.tenant)
+        if tenant is None:
+            raise TenantUnknown("The tenant is not provisioned in this region.")
+        if tenant.home_region != self.region:
+            self._count("ResidencyRefusals")
+            raise self._misdirected(request, tenant)
+        if not tenant.feature_enabled(policy.feature):
+            raise FeatureDisabled(
+                f"The feature {policy.feature!r} is turned off for this tenant.", feature=policy.feature
+            )
+        method = request.method
+        if self.rate_limiter is not None:
+            route_class = policy.rate_class(method)
+            limit = limit_for(route_class, plan=tenant.plan, overrides=tenant.rate_limits)
+            decision = self.rate_limiter.hit(tenant.id, route_class, limit)
+            request.scope[RATE_KEY] = decision
+            if not decision.allowed:
+                self._count("RateLimitBreaches")
+                raise RateLimited(
+                    f"The {route_class} limit of {limit} requests per minute is reached.",
+                    headers=decision.headers(),
+                    route_class=route_class,
+                )
+        if method in MUTATING_METHODS and self.replay is not None:
+            identity = mutation_identity(
+                caller,
+                method=method,
+                path=request.url.path,
+                query=request.url.query,
+                if_match=request.headers.get("if-match"),
+                body_sha256=payload_digest(request.scope.get(BODY_KEY, b"")),
+                idempotency_key=request.headers.get("idempotency-key"),
+            )
+            if not self.replay.reserve(tenant.id, identity):
+                self._count("ReplaysRefused")
+                raise ReplayedRequest("This mutation was already received; it was not applied again.")
+            request.scope[REPLAY_KEY] = (tenant.id, identity)
+        request.scope[TENANT_KEY] = tenant
+        return tenant
+
+    def _misdirected(self, request: Request, tenant: Tenant) -> MisdirectedRequest:
+        base = self.region_urls.get(tenant.home_region)
+        headers = {}
+        if base:
+            query = f"?{request.url.query}" if request.url.query else ""
+            headers["Location"] = f"{base.rstrip('/')}{request.url.path}{query}"
+        return MisdirectedRequest(
+            f"The tenant is served by region {tenant.home_region}.",
+            headers=headers,
+            home_region=tenant.home_region,
+        )
+
+    def _count(self, name: str) -> None:
+        if self.metrics is not None:
+            self.metrics.add_metric(name=name, unit="Count", value=1)
+
+
+def _check_body_tenant(request: Request, caller: RequestContext) -> None:
+    body: bytes = request.scope.get(BODY_KEY, b"")
+    if b'"tenant"' not in body:
+        return
+    try:
+        document: Any = json.loads(body)
+    except ValueError:
+        return  # malformed JSON is answered by the route's body parsing
+    if isinstance(document, dict) and "tenant" in document and document["tenant"] != caller.tenant:
+        raise TenantMismatch("The request names another tenant.")
+
+
+def group_router(*, prefix: str, policy: GroupPolicy, tags: list[str] | None = None) -> APIRouter:
+    """An APIRouter whose every route passes the guard with this group's policy."""
+
+    def guarded(request: Request, caller: RequestContext = Depends(current_caller)) -> Tenant:  # noqa: B008
+        guard: Guard = request.app.state.guard
+        return guard.check(request, caller, policy)
+
+    guarded.__name__ = f"guard_{policy.feature.replace('.', '_')}"
+    router = APIRouter(prefix=prefix, tags=list(tags or [policy.feature]), dependencies=[Depends(guarded)])
+    router.guard_policy = policy  # type: ignore[attr-defined]  # read by the route-table tests
+    return router
+
+
+def current_tenant(request: Request) -> Tenant:
+    """The caller's tenant record, as the guard found it (routes of a group_router only)."""
+    tenant: Tenant = request.scope[TENANT_KEY]
+    return tenant

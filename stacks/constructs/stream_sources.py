@@ -1,0 +1,100 @@
+"""Store streams feeding functions: one event source mapping per manifest `StreamSource`.
+
+Each mapping reads the store's DynamoDB stream from the oldest record, hands the function only
+what its filter lets through, retries a failing batch split in halves, lets the function report the
+records that failed, and after the manifest's retries sends the failed batch's description to a
+dead-letter queue of its own (the records stay in the stream for its 24 h).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.constructs.events import DLQ_RETENTION
+from stacks.constructs.state import State
+from stacks.manifest import Function, Manifest, StreamSource
+from stacks.nag import acknowledge
+from stacks.naming import pascal_case
+from stacks.stream_sources import lambda_filters
+
+# What Lambda's poller needs of a DynamoDB stream, granted on that one stream (AWS documents the
+# same list on the stream ARN; CDK's grantStreamRead would add ListStreams on '*').
+STREAM_READ_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
+
+
+class StreamSources(Construct):
+    """Event source mappings, their dead-letter queues and stream grants, for every function of the
+    manifest that reads a store's stream."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        manifest: Manifest,
+        state: State,
+        functions: Mapping[str, lambda_.Function],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.mappings: dict[tuple[str, str], lambda_.EventSourceMapping] = {}
+        self.dead_letter_queues: dict[tuple[str, str], sqs.Queue] = {}
+        for fn in manifest.functions:
+            for source in fn.stream_sources:
+                if not manifest.store(source.store).stream:
+                    raise ValueError(f"{fn.name} reads the stream of {source.store!r}, which has none")
+                self._add(fn, source, function=functions[fn.name], table=state.tables[source.store])
+
+    def _add(
+        self, fn: Function, source: StreamSource, *, function: lambda_.Function, table: dynamodb.Table
+    ) -> None:
+        stream_arn = table.table_stream_arn
+        if stream_arn is None:
+            raise ValueError(f"the {source.store} table has no stream")
+        construct_id = f"{pascal_case(fn.name)}{pascal_case(source.store)}"
+        dlq = sqs.Queue(
+            self,
+            f"{construct_id}Dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+        )
+        acknowledge(
+            dlq,
+            "AwsSolutions-SQS3",
+            f"This queue is the on-failure destination of {fn.name}'s mapping from the {source.store} "
+            "stream; a dead-letter queue has no dead-letter queue of its own.",
+        )
+        iam.Grant.add_to_principal(
+            grantee=function, actions=list(STREAM_READ_ACTIONS), resource_arns=[stream_arn]
+        )
+        mapping = lambda_.EventSourceMapping(
+            self,
+            construct_id,
+            target=function,
+            event_source_arn=stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=source.batch_size,
+            bisect_batch_on_error=True,
+            retry_attempts=source.max_retries,
+            report_batch_item_failures=True,
+            on_failure=event_sources.SqsDlq(dlq),
+            filters=lambda_filters(source),
+        )
+        # The mapping validates its role's access to the stream when it is created: it must wait
+        # for the role's policy, which CloudFormation would otherwise create alongside.
+        if function.role is not None:
+            mapping.node.add_dependency(function.role)
+        self.mappings[(fn.name, source.store)] = mapping
+        self.dead_letter_queues[(fn.name, source.store)] = dlq

@@ -1,0 +1,88 @@
+"""Store streams into functions: filtered, retried in halves, partial failures, a dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stacks.constructs.events import DLQ_RETENTION
+from stacks.manifest import Manifest
+from stacks.stream_sources import TTL_REMOVAL_PATTERN
+from tests.stacks import cfn
+
+
+def _mappings(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(function name, store name) -> mapping properties."""
+    functions = {v: k for k, v in cfn.functions_by_name(template).items()}
+    stores = {v: k for k, v in cfn.tables_by_store(template).items()}
+    found = {}
+    for mapping in cfn.resources(template, "AWS::Lambda::EventSourceMapping").values():
+        props = cfn.props(mapping)
+        key = (functions[props["FunctionName"]["Ref"]], stores[props["EventSourceArn"]["Fn::GetAtt"][0]])
+        found[key] = props
+    return found
+
+
+def test_the_archiver_reads_only_ttl_removals_of_the_preferences_stream(template: dict[str, Any]) -> None:
+    mapping = _mappings(template)[("gui_archiver", "preferences")]
+    (criteria,) = mapping["FilterCriteria"]["Filters"]
+    assert json.loads(criteria["Pattern"]) == {
+        "eventName": ["REMOVE"],
+        "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+    }
+    assert json.loads(criteria["Pattern"]) == TTL_REMOVAL_PATTERN
+
+
+def test_mappings_have_the_manifest_batching_and_failure_handling(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    mappings = _mappings(template)
+    queues = cfn.resources(template, "AWS::SQS::Queue")
+    for fn in manifest.functions:
+        for source in fn.stream_sources:
+            mapping = mappings[(fn.name, source.store)]
+            assert mapping["StartingPosition"] == "TRIM_HORIZON"
+            assert mapping["BatchSize"] == source.batch_size
+            assert mapping["MaximumRetryAttempts"] == source.max_retries
+            assert mapping["BisectBatchOnFunctionError"] is True
+            assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+            assert ("FilterCriteria" in mapping) == source.ttl_removals_only
+            (queue_id,) = cfn.references(mapping["DestinationConfig"]["OnFailure"]["Destination"])
+            queue = cfn.props(queues[queue_id])
+            assert queue["SqsManagedSseEnabled"] is True
+            assert queue["MessageRetentionPeriod"] == DLQ_RETENTION.to_seconds()
+
+
+def test_dead_letter_queues_refuse_requests_without_tls(template: dict[str, Any]) -> None:
+    destinations = {
+        cfn.references(m["DestinationConfig"]["OnFailure"]["Destination"]).pop()
+        for m in _mappings(template).values()
+    }
+    tls_only: set[str] = set()
+    for policy in cfn.resources(template, "AWS::SQS::QueuePolicy").values():
+        for statement in cfn.props(policy)["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement["Condition"] == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
+                tls_only |= {q for ref in cfn.props(policy)["Queues"] for q in cfn.references(ref)}
+    assert destinations <= tls_only
+
+
+def test_the_stream_exists_and_the_mapping_waits_for_the_role_policy(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    tables = cfn.tables_by_store(template)
+    resources = template["Resources"]
+    for fn in manifest.functions:
+        for source in fn.stream_sources:
+            table = cfn.props(resources[tables[source.store]])
+            assert table["StreamSpecification"]["StreamViewType"] in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+    functions = cfn.functions_by_name(template)
+    policies = cfn.resources(template, "AWS::IAM::Policy")
+    for logical_id, mapping in cfn.resources(template, "AWS::Lambda::EventSourceMapping").items():
+        function = cfn.props(resources[cfn.props(mapping)["FunctionName"]["Ref"]])
+        (role_id,) = cfn.references(function["Role"])
+        role_policies = {k for k, v in policies.items() if role_id in cfn.references(cfn.props(v)["Roles"])}
+        assert role_policies
+        assert role_policies <= set(mapping.get("DependsOn", [])), logical_id
+    assert functions
