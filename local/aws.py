@@ -3,10 +3,9 @@
 moto keeps separate state per region behind one endpoint, so each region gets its own copy of every
 resource under the same local names, as each regional stack has its own.
 
-Not created here: the EventBridge rule that forwards bus events to the Kinesis stream. With moto
-5.2.5 a rule with a Kinesis target makes every PutEvents on the bus fail (HTTP 500), so the local
-runtime will route bus events to the stream itself (a later issue); until then events put on the
-local bus reach no stream.
+Not created here: the manifest's EventBridge rules. With moto 5.2.5 a rule with a Kinesis target
+makes every PutEvents on the bus fail (HTTP 500) and a Lambda target needs Docker, so
+`local/bus.py` mirrors each rule with an SQS target and relays what matches to the real target.
 """
 
 from __future__ import annotations

@@ -19,9 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from local.aws import MotoServer, create_resources, function_environment
+from gui_core.bus import EventPublisher
+from local.aws import MotoServer, aws_client, create_resources, function_environment
+from local.bus import BusRelay
 from local.containers import Container
 from local.demo import seed_preferences, write_tenants
+from local.demo_jobs import seed_jobs
+from local.demo_notifications import seed_demo_inboxes
+from local.executor import DemoExecutor
 from local.gateway import RegionalGateway
 from local.keys import DEFAULT_KEYS_DIR, DevKeys
 from local.ttl import Consumer, SweepReport, TtlSweeper
@@ -38,6 +43,7 @@ logger = logging.getLogger("local.runtime")
 # The GUI's development server (Vite) on its default port, by both loopback names.
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 DEFAULT_TTL_SWEEP_S = 5.0
+DEFAULT_BUS_POLL_S = 0.2
 
 
 class StartupError(RuntimeError):
@@ -61,11 +67,13 @@ class LocalBackend:
         shutdown_timeout_s: float = 5.0,
         cors_origins: Sequence[str] = DEFAULT_CORS_ORIGINS,
         ttl_sweep_s: float | None = DEFAULT_TTL_SWEEP_S,
+        bus_poll_s: float | None = DEFAULT_BUS_POLL_S,
     ) -> None:
         """`port=0` gives every region a free port. `aws_endpoint_url` uses a running AWS endpoint
         (a moto server or LocalStack) instead of starting moto's server on `moto_port`.
         `cors_origins` are the browser origins the gateways allow; `ttl_sweep_s` is how often expired
-        TTL items are removed (None or 0: only when `sweep_now` is called)."""
+        TTL items are removed (None or 0: only when `sweep_now` is called); `bus_poll_s` is how often the
+        bus relay delivers events to the rules' targets (None or 0: only when `pump_events` is called)."""
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the local runtime binds to loopback only, not {host}")
         if not regions:
@@ -83,6 +91,8 @@ class LocalBackend:
         self.cors_origins = tuple(cors_origins)
         self.ttl_sweep_s = ttl_sweep_s
         self.sweeper: TtlSweeper | None = None
+        self.bus_poll_s = bus_poll_s
+        self.relays: dict[str, BusRelay] = {}
         self._given_endpoint = aws_endpoint_url
         self._moto: MotoServer | None = None
         self.aws_endpoint_url = aws_endpoint_url or ""
@@ -106,6 +116,9 @@ class LocalBackend:
         started = time.perf_counter()
         try:
             self._prepare()
+            if self.bus_poll_s:
+                for relay in self.relays.values():
+                    relay.start()
             self._thread = threading.Thread(target=self._run, name="ddgui-gateways", daemon=True)
             self._thread.start()
             self._wait_ready(timeout_s)
@@ -131,6 +144,11 @@ class LocalBackend:
             self._thread = None
         for gateway in self.gateways.values():
             gateway.close()
+        for relay in self.relays.values():
+            relay.stop()
+            for container in relay.containers.values():
+                container.close()
+        self.relays.clear()
         if self.sweeper is not None:
             for container in {id(c.container): c.container for c in self.sweeper.consumers}.values():
                 container.close()
@@ -155,6 +173,10 @@ class LocalBackend:
         if self._thread is None:
             return True
         return self._finished.wait(timeout_s)
+
+    def pump_events(self) -> int:
+        """Deliver every event waiting on the regions' buses now; the number delivered."""
+        return sum(relay.pump() for relay in self.relays.values())
 
     def sweep_now(self) -> SweepReport:
         """Expire the TTL items due now and deliver their removal records, as a sweep would."""
@@ -182,6 +204,8 @@ class LocalBackend:
             create_resources(self.manifest, endpoint_url=self.aws_endpoint_url, region=region)
         if self.seed:
             write_tenants(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
+            seed_demo_inboxes(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
+            seed_jobs(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
         for region in self.regions:
             self.gateways[region] = self._gateway(region)
         consumers = []
@@ -193,6 +217,23 @@ class LocalBackend:
         self.sweeper = TtlSweeper(
             self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions, consumers=consumers
         )
+        targets = sorted({rule.function for rule in self.manifest.rules if rule.function})
+        for region in self.regions:
+            self.relays[region] = BusRelay(
+                self.manifest,
+                self.aws_endpoint_url,
+                region,
+                containers={name: self._container(region, name) for name in targets},
+                poll_s=self.bus_poll_s or 0.2,
+            )
+            # The executors that would run jobs in a real deployment: they take JobRequested from
+            # the bus and report JobStatusChanged back to it, so jobs move on a local screen.
+            publisher = EventPublisher(
+                self.manifest.bus.local_bus_name(),
+                aws_client("events", endpoint_url=self.aws_endpoint_url, region=region),
+                region=region,
+            )
+            DemoExecutor(publisher.publish).attach(self.relays[region].subscribe)
 
     def _listen(self) -> None:
         """Bind every gateway's port first: a port in use fails the start at once, plainly."""

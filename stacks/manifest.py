@@ -146,14 +146,28 @@ class Stream:
 
 @dataclass(frozen=True)
 class Rule:
-    """An EventBridge rule on the bus that forwards matching events into the stream."""
+    """An EventBridge rule on the bus: matching events go to the stream or to a function.
+
+    `sources` are prefixes (`domaindetermine.jobs` matches `domaindetermine.jobs` and
+    `domaindetermine.jobs.executor`); every domain event's source is `domaindetermine.<module>`.
+    """
 
     name: str
     bus: str
-    stream: str
     sources: tuple[str, ...]
     detail_types: tuple[str, ...] = ()
-    partition_key_path: str = "$.detail.tenant"
+    stream: str | None = None
+    function: str | None = None
+    partition_key_path: str = "$.detail.tenant"  # for a stream target
+
+    def __post_init__(self) -> None:
+        if (self.stream is None) == (self.function is None):
+            raise ValueError(f"rule {self.name!r} needs exactly one target: a stream or a function")
+
+    def matches(self, source: str, detail_type: str) -> bool:
+        return any(source.startswith(prefix) for prefix in self.sources) and (
+            not self.detail_types or detail_type in self.detail_types
+        )
 
 
 @dataclass(frozen=True)
@@ -319,6 +333,20 @@ LIMITS = Store(
     ttl_attribute="expires_at",
 )
 
+JOBS = Store(
+    name="jobs",
+    purpose="Jobs and their attempts (JOB#<id>), idempotency records of job commands (IDEM#..., "
+    "expire by TTL).",
+    ttl_attribute="expires_at",
+)
+INBOX = Store(
+    name="inbox",
+    purpose="Notifications per tenant: personal and tenant-wide items with status, snooze, "
+    "assignee and version; expire by TTL and are archived.",
+    ttl_attribute="expires_at",
+    stream="NEW_AND_OLD_IMAGES",
+)
+
 # What every REST function reaches through gui_core: the caller's tenant record (residency, flags,
 # limits, license), the rate-limit and replay counters, and the audit trail.
 PLATFORM_STORES: dict[str, Access] = {
@@ -379,11 +407,61 @@ ARCHIVER_FUNCTION = Function(
     memory_mb=256,
     timeout_s=60,
     bucket_access=Access.APPEND,
-    stream_sources=(StreamSource("preferences", ttl_removals_only=True),),
+    stream_sources=(
+        StreamSource("preferences", ttl_removals_only=True),
+        StreamSource("inbox", ttl_removals_only=True),
+    ),
+)
+
+JOBS_SCOPE = "gui:jobs"
+NOTIFICATIONS_SCOPE = "gui:notifications"
+
+JOBS_FUNCTION = Function(
+    name="gui_jobs",
+    handler="gui_jobs.handler.handler",
+    purpose="Jobs group: start, retry and cancel the domain's operations; list and read jobs.",
+    stores={**PLATFORM_STORES, "jobs": Access.READ_WRITE},
+    publishes_to_bus=True,
+    # API Gateway allows one variable name per level: {id} is the verb when POSTing a new job.
+    routes=(
+        Route("POST", "/jobs/{id}", JOBS_SCOPE, "Start a job; {id} is the verb (ingest, coverage, ...)."),
+        Route("PATCH", "/jobs/{id}/retry", JOBS_SCOPE, "Retry a failed or cancelled job."),
+        Route("PATCH", "/jobs/{id}/cancel", JOBS_SCOPE, "Cancel a queued or running job."),
+        Route("GET", "/jobs", JOBS_SCOPE, "List jobs."),
+        Route("GET", "/jobs/{id}", JOBS_SCOPE, "A job with its attempts, progress and audit trail."),
+    ),
+)
+
+JOB_EVENTS_FUNCTION = Function(
+    name="gui_job_events",
+    handler="gui_jobs.events.handler",
+    purpose="Applies JobStatusChanged events from the executors to the job records.",
+    memory_mb=256,
+    timeout_s=30,
+    stores={"tenants": Access.READ, "jobs": Access.READ_WRITE},
+)
+
+NOTIFICATIONS_FUNCTION = Function(
+    name="gui_notifications",
+    handler="gui_notifications.handler.handler",
+    purpose="Notification inbox: list with badge counts; read, acknowledge, snooze, assign, archive.",
+    stores={**PLATFORM_STORES, "inbox": Access.READ_WRITE},
+    environment={"NOTIFICATION_RETENTION_DAYS": "90"},
+    routes=(
+        Route("GET", "/notifications", NOTIFICATIONS_SCOPE, "The caller's inbox with badge counts."),
+        Route("GET", "/notifications/{id}", NOTIFICATIONS_SCOPE, "One notification."),
+        Route("POST", "/notifications/read-all", NOTIFICATIONS_SCOPE, "Mark every unread item read."),
+        Route(
+            "POST",
+            "/notifications/{id}/{command}",
+            NOTIFICATIONS_SCOPE,
+            "read, acknowledge, snooze, unsnooze, assign or archive one notification.",
+        ),
+    ),
 )
 
 MANIFEST = Manifest(
-    stores=(TENANTS, PREFERENCES, AUDIT, LIMITS),
+    stores=(TENANTS, PREFERENCES, AUDIT, LIMITS, JOBS, INBOX),
     bucket=Bucket("data", "Search indexes, telemetry facts (DuckDB/Parquet), archives."),
     bus=Bus("domain", "Domain events of every source, per region."),
     stream=Stream("gui-events", "GUI-relevant domain events, partitioned by tenant."),
@@ -391,8 +469,15 @@ MANIFEST = Manifest(
         Rule(
             name="gui-events-to-stream",
             bus="domain",
+            sources=("domaindetermine.",),
             stream="gui-events",
-            sources=("domaindetermine",),
+        ),
+        Rule(
+            name="job-status-to-jobs",
+            bus="domain",
+            sources=("domaindetermine.",),
+            detail_types=("JobStatusChanged",),
+            function="gui_job_events",
         ),
     ),
     layers=(
@@ -413,7 +498,14 @@ MANIFEST = Manifest(
         ),
     ),
     authorizer=Authorizer(function=AUTHORIZER_FUNCTION),
-    functions=(PREFERENCES_FUNCTION, ADMIN_FUNCTION, ARCHIVER_FUNCTION),
+    functions=(
+        PREFERENCES_FUNCTION,
+        ADMIN_FUNCTION,
+        ARCHIVER_FUNCTION,
+        JOBS_FUNCTION,
+        JOB_EVENTS_FUNCTION,
+        NOTIFICATIONS_FUNCTION,
+    ),
     gateway_responses=(
         GatewayResponse("UNAUTHORIZED", 401, "unauthorized", "Authentication required"),
         GatewayResponse("ACCESS_DENIED", 403, "forbidden", "Access denied"),

@@ -78,6 +78,9 @@ class RegionalStack(cdk.Stack):
             state=self.state,
             functions={name: built.function for name, built in self.functions.items()},
         )
+        for rule in manifest.rules:
+            if rule.function is not None:
+                self.events.route_to_function(rule, self.functions[rule.function].function)
         self.api = RestApi(
             self,
             "Rest",

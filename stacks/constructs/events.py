@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -40,11 +44,36 @@ class Events(Construct):
         self.rules: dict[str, events.Rule] = {}
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         for rule in manifest.rules:
-            if rule.bus != manifest.bus.name or rule.stream != manifest.stream.name:
-                raise ValueError(f"rule {rule.name!r} names a bus or stream this stack does not have")
-            self._add_rule(rule)
+            if rule.bus != manifest.bus.name:
+                raise ValueError(f"rule {rule.name!r} names a bus this stack does not have")
+            if rule.stream is not None:
+                if rule.stream != manifest.stream.name:
+                    raise ValueError(f"rule {rule.name!r} names a stream this stack does not have")
+                self._add_rule(rule, partial(self._stream_target, rule))
 
-    def _add_rule(self, rule: Rule) -> None:
+    def route_to_function(self, rule: Rule, function: lambda_.IFunction) -> None:
+        """A rule whose target is a function (made after the functions exist)."""
+
+        def target(dlq: sqs.Queue) -> events.IRuleTarget:
+            return targets.LambdaFunction(
+                function,
+                dead_letter_queue=dlq,
+                retry_attempts=TARGET_RETRY_ATTEMPTS,
+                max_event_age=TARGET_MAX_EVENT_AGE,
+            )
+
+        self._add_rule(rule, target)
+
+    def _stream_target(self, rule: Rule, dlq: sqs.Queue) -> events.IRuleTarget:
+        return targets.KinesisStream(
+            self.stream,
+            partition_key_path=rule.partition_key_path,
+            dead_letter_queue=dlq,
+            retry_attempts=TARGET_RETRY_ATTEMPTS,
+            max_event_age=TARGET_MAX_EVENT_AGE,
+        )
+
+    def _add_rule(self, rule: Rule, make_target: Callable[[sqs.Queue], events.IRuleTarget]) -> None:
         construct_id = pascal_case(rule.name)
         dlq = sqs.Queue(
             self,
@@ -56,26 +85,26 @@ class Events(Construct):
         acknowledge(
             dlq,
             "AwsSolutions-SQS3",
-            f"This queue is the dead-letter queue of rule {rule.name}'s Kinesis target; a "
+            f"This queue is the dead-letter queue of rule {rule.name}'s target; a "
             "dead-letter queue has no dead-letter queue of its own.",
         )
         self.dead_letter_queues[rule.name] = dlq
+        described = f"the {rule.function} function" if rule.function else "the stream, by tenant"
         self.rules[rule.name] = events.Rule(
             self,
             construct_id,
             event_bus=self.bus,
-            description=f"{rule.name}: GUI-relevant domain events into the stream, by tenant.",
+            description=f"{rule.name}: domain events to {described}.",
             event_pattern=events.EventPattern(
-                source=list(rule.sources),
+                source=_prefixes(rule.sources),
                 detail_type=list(rule.detail_types) or None,
             ),
-            targets=[
-                targets.KinesisStream(
-                    self.stream,
-                    partition_key_path=rule.partition_key_path,
-                    dead_letter_queue=dlq,
-                    retry_attempts=TARGET_RETRY_ATTEMPTS,
-                    max_event_age=TARGET_MAX_EVENT_AGE,
-                )
-            ],
+            targets=[make_target(dlq)],
         )
+
+
+def _prefixes(sources: tuple[str, ...]) -> list[str]:
+    """A source pattern matching any of the prefixes (`[{"prefix": ...}, ...]` in the template)."""
+    if len(sources) == 1:
+        return events.Match.prefix(sources[0])
+    return events.Match.any_of(*(events.Match.prefix(prefix) for prefix in sources))

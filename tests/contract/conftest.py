@@ -28,7 +28,9 @@ _subjects = itertools.count()
 @pytest.fixture(scope="session")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
     keys_dir: Path = tmp_path_factory.mktemp("keys")
-    with LocalBackend(regions=(REGION,), port=0, seed=False, keys_dir=keys_dir, ttl_sweep_s=None) as running:
+    with LocalBackend(
+        regions=(REGION,), port=0, seed=False, keys_dir=keys_dir, ttl_sweep_s=None, bus_poll_s=None
+    ) as running:
         yield running
 
 

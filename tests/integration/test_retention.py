@@ -179,7 +179,7 @@ class Recorder:
 def stub_sweeper(moto_endpoint: str) -> Iterator[tuple[TtlSweeper, Recorder]]:
     create_resources(MANIFEST, endpoint_url=moto_endpoint, region=STUB_REGION)
     recorder = Recorder()
-    (source,) = ARCHIVER.stream_sources
+    source = next(s for s in ARCHIVER.stream_sources if s.store == "preferences")
     container = Container(ARCHIVER, STUB_REGION, recorder)
     consumer = Consumer(fn=ARCHIVER, source=source, region=STUB_REGION, container=container)
     sweeper = TtlSweeper(MANIFEST, endpoint_url=moto_endpoint, regions=[STUB_REGION], consumers=[consumer])
@@ -245,7 +245,7 @@ def test_a_batch_that_keeps_failing_goes_to_the_dead_letters(
     sweeper, recorder = stub_sweeper
     recorder.crash = True
     _put_expired(moto_endpoint, f"t-{uuid.uuid4().hex[:8]}", ["a"])
-    (source,) = ARCHIVER.stream_sources
+    source = next(s for s in ARCHIVER.stream_sources if s.store == "preferences")
 
     reports = [sweeper.sweep() for _ in range(source.max_retries + 1)]
 

@@ -43,8 +43,9 @@ def test_every_route_requires_the_authorizer_and_proxies_to_its_function(
         assert integration["Type"] == "AWS_PROXY"
         assert integration["IntegrationHttpMethod"] == "POST"
         assert cfn.references(integration["Uri"]) & set(functions.values()) == {functions[fn.name]}, route
-        for name in re.findall(r"\{(\w+)\}", route.path):
-            assert method["RequestParameters"] == {f"method.request.path.{name}": True}
+        names = re.findall(r"\{(\w+)\}", route.path)
+        if names:
+            assert method["RequestParameters"] == {f"method.request.path.{name}": True for name in names}
         assert "RequestValidatorId" in method
 
 
@@ -58,12 +59,19 @@ def test_authorizer_is_the_manifest_request_authorizer(template: dict[str, Any],
     assert cfn.references(props["AuthorizerUri"]) == {functions[manifest.authorizer.function.name]}
 
 
-def test_only_api_gateway_may_invoke_the_functions(template: dict[str, Any]) -> None:
-    permissions = cfn.resources(template, "AWS::Lambda::Permission").values()
+def test_only_api_gateway_and_the_rules_may_invoke_the_functions(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    permissions = [cfn.props(p) for p in cfn.resources(template, "AWS::Lambda::Permission").values()]
     assert permissions
+    rules = cfn.resources(template, "AWS::Events::Rule")
+    by_events = [p for p in permissions if p["Principal"] == "events.amazonaws.com"]
+    assert len(by_events) == sum(1 for rule in manifest.rules if rule.function)
     for permission in permissions:
-        assert cfn.props(permission)["Principal"] == "apigateway.amazonaws.com"
-        assert "SourceArn" in cfn.props(permission)
+        assert permission["Principal"] in {"apigateway.amazonaws.com", "events.amazonaws.com"}
+        assert "SourceArn" in permission
+    for permission in by_events:  # each only from its own rule
+        assert cfn.references(permission["SourceArn"]) <= set(rules)
 
 
 def _render(template_text: str, message: str, request_id: str) -> Any:

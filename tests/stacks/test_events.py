@@ -26,19 +26,17 @@ def test_rule_targets_have_a_dead_letter_queue_and_retries(
     cdk_template: Template, manifest: Manifest
 ) -> None:
     for rule in manifest.rules:
+        target: dict[str, object] = {
+            "DeadLetterConfig": {"Arn": Match.any_value()},
+            "RetryPolicy": Match.object_like({"MaximumRetryAttempts": Match.any_value()}),
+        }
+        if rule.stream:
+            target["KinesisParameters"] = {"PartitionKeyPath": rule.partition_key_path}
         cdk_template.has_resource_properties(
             "AWS::Events::Rule",
             {
-                "EventPattern": {"source": list(rule.sources)},
-                "Targets": [
-                    Match.object_like(
-                        {
-                            "KinesisParameters": {"PartitionKeyPath": rule.partition_key_path},
-                            "DeadLetterConfig": {"Arn": Match.any_value()},
-                            "RetryPolicy": Match.object_like({"MaximumRetryAttempts": Match.any_value()}),
-                        }
-                    )
-                ],
+                "EventPattern": Match.object_like({"source": [{"prefix": p} for p in rule.sources]}),
+                "Targets": [Match.object_like(target)],
             },
         )
     stream_sources = [source for fn in manifest.functions for source in fn.stream_sources]

@@ -76,22 +76,27 @@ def test_every_layer_is_deployed(template: dict[str, Any], manifest: Manifest) -
     )
 
 
-def test_every_rule_forwards_its_sources_into_the_stream(
-    template: dict[str, Any], manifest: Manifest
-) -> None:
+def test_every_rule_forwards_its_sources_to_its_target(template: dict[str, Any], manifest: Manifest) -> None:
     rules = [cfn.props(rule) for rule in cfn.resources(template, "AWS::Events::Rule").values()]
     assert len(rules) == len(manifest.rules)
     stream_id, _ = cfn.one(template, "AWS::Kinesis::Stream")
     bus_id, _ = cfn.one(template, "AWS::Events::EventBus")
+    functions = cfn.resources(template, "AWS::Lambda::Function")
     for rule in manifest.rules:
-        matching = [r for r in rules if r["EventPattern"]["source"] == list(rule.sources)]
+        matching = [r for r in rules if r["Description"].startswith(f"{rule.name}:")]
         assert len(matching) == 1, rule.name
         found = matching[0]
+        assert found["EventPattern"]["source"] == [{"prefix": p} for p in rule.sources]
         assert found["EventPattern"].get("detail-type", []) == list(rule.detail_types)
         assert cfn.references(found["EventBusName"]) == {bus_id}
         (target,) = found["Targets"]
-        assert cfn.references(target["Arn"]) == {stream_id}
-        assert target["KinesisParameters"] == {"PartitionKeyPath": rule.partition_key_path}
+        if rule.stream:
+            assert cfn.references(target["Arn"]) == {stream_id}
+            assert target["KinesisParameters"] == {"PartitionKeyPath": rule.partition_key_path}
+        else:
+            (function_id,) = cfn.references(target["Arn"])
+            handler = cfn.props(functions[function_id])["Handler"]
+            assert handler == manifest.function(str(rule.function)).handler
 
 
 def test_every_gateway_response_is_customised(template: dict[str, Any], manifest: Manifest) -> None:

@@ -48,6 +48,9 @@ class GroupPolicy:
     feature: str
     read_class: str = "reads"
     write_class: str = "writes"
+    # The group's routes honour `Idempotency-Key` themselves (the same key answers the first
+    # result again), so the guard must not refuse the second request as a replay.
+    own_idempotency: bool = False
 
     def rate_class(self, method: str) -> str:
         return self.write_class if method in MUTATING_METHODS else self.read_class
@@ -87,7 +90,8 @@ class Guard:
                     headers=decision.headers(),
                     route_class=route_class,
                 )
-        if method in MUTATING_METHODS and self.replay is not None:
+        keyed_by_route = policy.own_idempotency and bool(request.headers.get("idempotency-key"))
+        if method in MUTATING_METHODS and self.replay is not None and not keyed_by_route:
             identity = mutation_identity(
                 caller,
                 method=method,

@@ -1,0 +1,78 @@
+"""Applies executors' JobStatusChanged reports to the job records (the gui_job_events function).
+
+Region first: a report for a tenant homed in another region (or unknown here) is refused and counted,
+never written, since the tenant's jobs live in its home region. Then the pure rule
+`logic.apply_status` decides; the write is conditional on the version read, and a lost race reads
+the job again, so a report is applied once, in order, whatever else writes the job meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import ValidationError
+
+from gui_jobs.logic import apply_status
+from gui_jobs.models import JobStatusChanged
+from gui_jobs.repository import JobChanged, now_iso
+
+logger = logging.getLogger("gui_jobs.status")
+MAX_RACES = 5
+
+Outcome = Literal["applied", "ignored", "unknown_job", "wrong_region", "invalid"]
+
+
+class Tenants(Protocol):
+    def get(self, tenant_id: str) -> Any: ...
+
+
+class JobStore(Protocol):
+    """What the consumer needs of `JobsRepository` (unit tests pass an in-memory one)."""
+
+    def job(self, tenant: str, job_id: str) -> dict[str, Any] | None: ...
+
+    def replace(self, tenant: str, old: dict[str, Any], new: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class StatusConsumer:
+    region: str
+    tenants: Tenants
+    repository: JobStore
+    count: Callable[[str], None] = lambda _name: None
+
+    def handle(self, event: dict[str, Any]) -> Outcome:
+        """One EventBridge event (the envelope, as Lambda receives it)."""
+        try:
+            report = JobStatusChanged.model_validate(event.get("detail") or {})
+        except ValidationError as exc:
+            # Redelivering a malformed report cannot fix it: drop it, with a count for the alarm.
+            logger.warning("invalid JobStatusChanged: %s", exc.errors(include_url=False))
+            self.count("InvalidStatusEvents")
+            return "invalid"
+        tenant = self.tenants.get(report.tenant)
+        if tenant is None or tenant.home_region != self.region:
+            self.count("ResidencyRefusals")
+            logger.warning(
+                "JobStatusChanged refused: tenant %s is not homed in %s", report.tenant, self.region
+            )
+            return "wrong_region"
+        for _ in range(MAX_RACES):
+            job = self.repository.job(report.tenant, report.job_id)
+            if job is None:
+                self.count("UnknownJobEvents")
+                return "unknown_job"
+            updated = apply_status(job, report, at=now_iso())
+            if updated is None:
+                self.count("StatusEventsIgnored")
+                return "ignored"
+            try:
+                self.repository.replace(report.tenant, job, updated)
+            except JobChanged:
+                continue  # a command or another report won: decide again on what it wrote
+            self.count("StatusEventsApplied")
+            return "applied"
+        raise JobChanged(f"job {report.job_id} kept changing; the event will be delivered again")

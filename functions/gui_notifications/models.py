@@ -1,0 +1,111 @@
+"""Request and response models of the notifications group (they are its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Category = Literal["governance", "readiness", "prompt_pack", "cost", "incident", "job"]
+Severity = Literal["info", "warning", "critical"]
+Status = Literal["unread", "read", "acknowledged", "snoozed", "archived"]
+Command = Literal["read", "acknowledge", "snooze", "unsnooze", "assign", "archive"]
+CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
+SEVERITIES: tuple[str, ...] = Severity.__args__  # type: ignore[attr-defined]
+STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
+COMMANDS: tuple[str, ...] = Command.__args__  # type: ignore[attr-defined]
+
+SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+:|-]{0,127}$"
+Subject = Annotated[str, StringConstraints(pattern=SUBJECT_PATTERN)]
+NotificationId = Annotated[str, StringConstraints(pattern=r"^n[0-9a-f]{12}[0-9a-z]{4,32}$")]
+TENANT_WIDE = "*"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NotificationSource(_Strict):
+    """Where the notification comes from; every field optional."""
+
+    module: Annotated[str, StringConstraints(max_length=64)] | None = None
+    artifact_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+    job_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class NewNotification(_Strict):
+    """What the inbox writer (`InboxRepository.append`) accepts: a fan-out's notification.
+
+    `status`, `snoozed_until` and `assignee` default to a fresh unread item; the demo seed sets them.
+    """
+
+    id: NotificationId
+    category: Category
+    severity: Severity
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    body: Annotated[str, StringConstraints(max_length=4000)] = ""
+    source: NotificationSource = Field(default_factory=NotificationSource)
+    audience: Subject | Literal["*"] = Field(
+        default=TENANT_WIDE, description="`*` for the whole tenant, else the subject of one user."
+    )
+    status: Status = "unread"
+    snoozed_until: AwareDatetime | None = None
+    assignee: Subject | None = None
+    created_at: AwareDatetime | None = Field(default=None, description="Defaults to the time of writing.")
+
+
+class Notification(BaseModel):
+    """One inbox item as the caller sees it: a due snooze already shows as unread."""
+
+    id: str
+    category: Category
+    severity: Severity
+    title: str
+    body: str
+    source: NotificationSource
+    audience: str = Field(description="`*` (tenant-wide, one shared status) or the owner's subject.")
+    status: Status
+    # Absent attributes are not stored (DynamoDB has no use for nulls), hence the defaults.
+    snoozed_until: str | None = None
+    assignee: str | None = None
+    version: int
+    etag: str = Field(description='The value to send as If-Match: `"n<version>"`.')
+    created_at: str
+    updated_at: str
+    acted_by: str | None = Field(default=None, description="Who issued the last command.")
+    expires_at: int = Field(description="Epoch seconds when retention removes the item.")
+
+
+class StatusCounts(BaseModel):
+    """Items per status over the caller's whole inbox (all filters but status ignored)."""
+
+    unread: int = 0
+    read: int = 0
+    acknowledged: int = 0
+    snoozed: int = 0
+    archived: int = 0
+
+
+class NotificationPage(BaseModel):
+    items: list[Notification]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+    counts: StatusCounts
+    counts_complete: bool = Field(
+        description="False when the inbox holds more items than one request reads (see the docs)."
+    )
+
+
+class CommandInput(_Strict):
+    """Body of a command: `until` for snooze, `assignee` for assign; no body for the others."""
+
+    until: AwareDatetime | None = Field(
+        default=None, description="Snooze: at least 5 minutes ahead, at most 30 days, with an offset."
+    )
+    assignee: Subject | None = Field(
+        default=None, description="Assign: a subject of the caller's tenant, or `me`; null unassigns."
+    )
+
+
+class ReadAllResult(BaseModel):
+    marked: int = Field(description="Items this call marked read.")
+    remaining: bool = Field(description="True when unread items are left (call again).")

@@ -1,0 +1,189 @@
+"""EventBridge delivery for the manifest's rules, on moto.
+
+moto's bus matches event patterns and delivers to SQS targets faithfully, but it cannot deliver to
+Kinesis (PutEvents fails) or invoke a Lambda without Docker. So each manifest rule gets a mirror
+rule on moto's bus with the same pattern and an SQS queue as its target, and this relay moves what
+lands in each queue to the rule's real target: the Kinesis stream (partition key from the rule's
+path) or the function's container. Functions publish with the real PutEvents call and the real
+pattern decides who gets what. A delivery that fails stays in its queue and comes back after the
+visibility timeout, like EventBridge's retries; after `max_receives` it goes to `dead_letters`.
+
+Local subscribers (the demo executor) receive every domain event of the detail types they name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.apigw import LOCAL_ACCOUNT
+from local.aws import aws_client
+from local.containers import Container
+from stacks.manifest import Manifest, Rule
+
+logger = logging.getLogger("local.bus")
+
+SUBSCRIBERS_RULE = "local-subscribers"
+DOMAIN_SOURCE_PREFIX = "domaindetermine."
+VISIBILITY_TIMEOUT_S = 2
+
+
+def event_pattern(sources: tuple[str, ...], detail_types: tuple[str, ...]) -> dict[str, Any]:
+    """The EventBridge pattern of a manifest rule (sources are prefixes), as the stack renders it."""
+    pattern: dict[str, Any] = {"source": [{"prefix": prefix} for prefix in sources]}
+    if detail_types:
+        pattern["detail-type"] = list(detail_types)
+    return pattern
+
+
+@dataclass
+class _Mirror:
+    rule: Rule | None  # None: the local subscribers' queue
+    queue_url: str
+
+
+@dataclass
+class Subscription:
+    detail_types: tuple[str, ...]
+    callback: Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class BusRelay:
+    """One region's bus deliveries. `pump()` delivers what is waiting; `start()` pumps in a thread."""
+
+    manifest: Manifest
+    endpoint_url: str
+    region: str
+    containers: Mapping[str, Container]
+    poll_s: float = 0.2
+    max_receives: int = 5
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    _mirrors: list[_Mirror] = field(default_factory=list)
+    _subscriptions: list[Subscription] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._events = aws_client("events", endpoint_url=self.endpoint_url, region=self.region)
+        self._sqs = aws_client("sqs", endpoint_url=self.endpoint_url, region=self.region)
+        self._kinesis = aws_client("kinesis", endpoint_url=self.endpoint_url, region=self.region)
+        self.bus_name = self.manifest.bus.local_bus_name()
+        for rule in self.manifest.rules:
+            pattern = event_pattern(rule.sources, rule.detail_types)
+            self._mirrors.append(_Mirror(rule, self._mirror(rule.name, pattern)))
+        subscribers = {"source": [{"prefix": DOMAIN_SOURCE_PREFIX}]}
+        self._mirrors.append(_Mirror(None, self._mirror(SUBSCRIBERS_RULE, subscribers)))
+
+    def _mirror(self, name: str, pattern: dict[str, Any]) -> str:
+        queue_name = f"ddgui-bus-{name}"
+        queue_url: str = self._sqs.create_queue(
+            QueueName=queue_name, Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)}
+        )["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self._events.put_rule(Name=name, EventBusName=self.bus_name, EventPattern=json.dumps(pattern))
+        self._events.put_targets(Rule=name, EventBusName=self.bus_name, Targets=[{"Id": "relay", "Arn": arn}])
+        return queue_url
+
+    # -- use ---------------------------------------------------------------------------------
+
+    def subscribe(self, detail_types: tuple[str, ...], callback: Callable[[dict[str, Any]], None]) -> None:
+        with self._lock:
+            self._subscriptions.append(Subscription(tuple(detail_types), callback))
+
+    def publish(self, source: str, detail_type: str, detail: Mapping[str, Any]) -> None:
+        """Put one event on the region's bus, as a producer would."""
+        answer = self._events.put_events(
+            Entries=[
+                {
+                    "Source": source,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self.bus_name,
+                }
+            ]
+        )
+        if answer.get("FailedEntryCount"):
+            raise RuntimeError(f"the bus refused the event: {answer['Entries']}")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=f"ddgui-bus-{self.region}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def pump(self) -> int:
+        """Deliver every event waiting now; the number delivered."""
+        delivered = 0
+        for mirror in self._mirrors:
+            delivered += self._drain(mirror)
+        return delivered
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.pump() == 0:
+                    self._stop.wait(self.poll_s)
+            except Exception:  # a broken delivery must not end the relay
+                logger.exception("bus relay error")
+                self._stop.wait(1)
+
+    def _drain(self, mirror: _Mirror) -> int:
+        delivered = 0
+        while True:
+            answer = self._sqs.receive_message(
+                QueueUrl=mirror.queue_url, MaxNumberOfMessages=10, AttributeNames=["ApproximateReceiveCount"]
+            )
+            messages = answer.get("Messages", [])
+            if not messages:
+                return delivered
+            for message in messages:
+                envelope = {"account": LOCAL_ACCOUNT, **json.loads(message["Body"])}
+                try:
+                    self._deliver(mirror.rule, envelope)
+                except Exception:
+                    receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+                    logger.exception("delivery of %s failed (attempt %d)", envelope.get("id"), receives)
+                    if receives < self.max_receives:
+                        continue  # visible again after the timeout: retried
+                    self.dead_letters.append(envelope)
+                self._sqs.delete_message(QueueUrl=mirror.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                delivered += 1
+
+    def _deliver(self, rule: Rule | None, envelope: dict[str, Any]) -> None:
+        if rule is None:
+            with self._lock:
+                subscriptions = list(self._subscriptions)
+            for subscription in subscriptions:
+                if envelope.get("detail-type") in subscription.detail_types:
+                    subscription.callback(envelope)
+        elif rule.stream is not None:
+            self._kinesis.put_record(
+                StreamName=self.manifest.stream.local_stream_name(),
+                Data=json.dumps(envelope).encode(),
+                PartitionKey=str(_json_path(envelope, rule.partition_key_path)),
+            )
+        elif rule.function is not None:
+            container = self.containers[rule.function]
+            container.invoke(envelope)
+
+
+def _json_path(document: Mapping[str, Any], path: str) -> Any:
+    """`$.detail.tenant` -> document["detail"]["tenant"] (the subset EventBridge's paths use here)."""
+    value: Any = document
+    for part in path.removeprefix("$.").split("."):
+        value = value[part]
+    return value

@@ -1,0 +1,110 @@
+"""The local bus relay: the manifest's rules deliver real PutEvents to their targets on moto."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.aws import MotoServer, aws_client, create_resources
+from local.bus import BusRelay, event_pattern
+from stacks.manifest import MANIFEST, Rule
+
+# moto keeps one state per process: a region no running backend uses keeps its relays out of ours.
+REGION = "eu-central-1"
+
+
+class RecordingContainer:
+    def __init__(self, fail_times: int = 0) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.fail_times = fail_times
+
+    def invoke(self, event: dict[str, Any]) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RuntimeError("simulated failure")
+        self.events.append(event)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        create_resources(MANIFEST, endpoint_url=server.endpoint_url, region=REGION)
+        yield server
+
+
+def _relay(moto: MotoServer, container: RecordingContainer) -> BusRelay:
+    targets = {rule.function: container for rule in MANIFEST.rules if rule.function}
+    return BusRelay(MANIFEST, moto.endpoint_url, REGION, containers=targets)  # type: ignore[arg-type]
+
+
+def _read_stream(moto: MotoServer) -> list[dict[str, Any]]:
+    kinesis = aws_client("kinesis", endpoint_url=moto.endpoint_url, region=REGION)
+    name = MANIFEST.stream.local_stream_name()
+    records: list[dict[str, Any]] = []
+    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records += kinesis.get_records(ShardIterator=iterator)["Records"]
+    return [{"partition": r["PartitionKey"], **json.loads(r["Data"])} for r in records]
+
+
+def test_patterns_render_prefixes_and_detail_types() -> None:
+    assert event_pattern(("domaindetermine.",), ("JobStatusChanged",)) == {
+        "source": [{"prefix": "domaindetermine."}],
+        "detail-type": ["JobStatusChanged"],
+    }
+
+
+def test_events_reach_the_stream_by_tenant_the_function_and_subscribers(moto: MotoServer) -> None:
+    container = RecordingContainer()
+    relay = _relay(moto, container)
+    seen: list[dict[str, Any]] = []
+    relay.subscribe(("JobRequested",), seen.append)
+    relay.publish("domaindetermine.jobs", "JobRequested", {"tenant": "acme", "job_id": "j1"})
+    relay.publish("domaindetermine.executor", "JobStatusChanged", {"tenant": "acme", "job_id": "j1"})
+    relay.publish("elsewhere.service", "JobStatusChanged", {"tenant": "acme"})  # matches no rule
+    assert relay.pump() >= 4
+    assert [e["detail"]["job_id"] for e in seen] == ["j1"]
+    assert [e["detail-type"] for e in container.events] == ["JobStatusChanged"]
+    assert container.events[0]["source"] == "domaindetermine.executor"
+    assert container.events[0]["account"]
+    streamed = _read_stream(moto)
+    assert sorted(e["detail-type"] for e in streamed) == ["JobRequested", "JobStatusChanged"]
+    assert {e["partition"] for e in streamed} == {"acme"}
+
+
+def test_a_failing_delivery_is_retried_then_dead_lettered(moto: MotoServer) -> None:
+    container = RecordingContainer(fail_times=1)
+    relay = _relay(moto, container)
+    relay.publish("domaindetermine.executor", "JobStatusChanged", {"tenant": "acme", "job_id": "j2"})
+    relay.pump()
+    assert container.events == []
+    deadline = time.monotonic() + 10
+    while not container.events and time.monotonic() < deadline:
+        time.sleep(0.5)
+        relay.pump()
+    assert [e["detail"]["job_id"] for e in container.events] == ["j2"]
+
+    always = RecordingContainer(fail_times=100)
+    relay = _relay(moto, always)
+    relay.max_receives = 2
+    relay.publish("domaindetermine.executor", "JobStatusChanged", {"tenant": "acme", "job_id": "j3"})
+    deadline = time.monotonic() + 15
+    while not relay.dead_letters and time.monotonic() < deadline:
+        relay.pump()
+        time.sleep(0.5)
+    assert [e["detail"]["job_id"] for e in relay.dead_letters] == ["j3"]
+
+
+def test_every_manifest_rule_is_mirrored(moto: MotoServer) -> None:
+    _relay(moto, RecordingContainer())
+    events = aws_client("events", endpoint_url=moto.endpoint_url, region=REGION)
+    names = {r["Name"] for r in events.list_rules(EventBusName=MANIFEST.bus.local_bus_name())["Rules"]}
+    rule: Rule
+    for rule in MANIFEST.rules:
+        assert rule.name in names
