@@ -3,11 +3,17 @@
 ddgui dev [--port 8000] [--moto-port N] [--no-seed] [--cors-origin O ...] [--ttl-sweep-s 5]
                                                       the whole backend on loopback
 ddgui token --tenant T --subject S [--scope S ...] [--role R ...] [--ttl 3600]
+ddgui api OPERATION [--path K=V ...] [--query K=V ...] [--body JSON] [--header K=V ...]
+          [--tenant acme --subject ada@acme --role admin] [--url http://127.0.0.1:8000]
+                                                      any REST operation, by its operation id
+ddgui api --list                                      the operations
+ddgui openapi [--output FILE]                         the combined OpenAPI document
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shlex
@@ -61,6 +67,23 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--role", action="append", default=[], help="admin, operator or viewer (repeat)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR, help=argparse.SUPPRESS)
+
+    api = commands.add_parser("api", help="call a REST operation by its operation id (see --list)")
+    api.add_argument("operation", nargs="?", help="operation id, e.g. get_preferences")
+    api.add_argument("--list", action="store_true", help="list the operations and exit")
+    api.add_argument("--path", action="append", metavar="NAME=VALUE", help="a path parameter (repeat)")
+    api.add_argument("--query", action="append", metavar="NAME=VALUE", help="a query parameter (repeat)")
+    api.add_argument("--header", action="append", metavar="NAME=VALUE", help="a header, e.g. If-Match=*")
+    api.add_argument("--body", help="the JSON body")
+    api.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of a region's gateway")
+    api.add_argument("--tenant", default="acme")
+    api.add_argument("--subject", default="ada@acme")
+    api.add_argument("--role", action="append", default=None, help="default: admin")
+    api.add_argument("--scope", action="append", default=[], help="extra scopes (repeat)")
+    api.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR, help=argparse.SUPPRESS)
+
+    openapi = commands.add_parser("openapi", help="print or write the combined OpenAPI document")
+    openapi.add_argument("--output", type=Path, help="write here instead of printing")
     return parser
 
 
@@ -69,7 +92,75 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "token":
         return _token(args)
+    if args.command == "api":
+        return _api(args)
+    if args.command == "openapi":
+        return _openapi(args)
     return _dev(args, started)
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    import json
+
+    from local.openapi import combined_openapi
+    from stacks.manifest import MANIFEST
+
+    text = json.dumps(combined_openapi(MANIFEST), indent=2, sort_keys=False) + "\n"
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    import json
+
+    from local.cli_api import call, operations, pairs
+    from local.keys import DevKeys
+
+    known = operations()
+    if args.list or not args.operation:
+        for op in sorted(known.values(), key=lambda o: (o.path, o.method)):
+            print(f"{op.name:<28} {op.method:<6} {op.path}  {op.summary}")
+        return 0 if args.list else 2
+    operation = known.get(args.operation)
+    if operation is None:
+        print(f"ddgui api: no operation {args.operation!r} (see ddgui api --list)", file=sys.stderr)
+        return 2
+    try:
+        body = json.loads(args.body) if args.body else None
+        path_params, query, headers = (
+            pairs(args.path, "--path"),
+            pairs(args.query, "--query"),
+            pairs(args.header, "--header"),
+        )
+    except ValueError as exc:
+        print(f"ddgui api: {exc}", file=sys.stderr)
+        return 2
+    keys = DevKeys.load_or_create(args.keys_dir)
+    token = keys.mint(
+        tenant=args.tenant, subject=args.subject, scopes=args.scope, roles=args.role or ["admin"]
+    )
+    try:
+        answer = call(
+            operation,
+            base_url=args.url,
+            token=token,
+            path_params=path_params,
+            query=query,
+            body=body,
+            headers=headers,
+        )
+    except ValueError as exc:
+        print(f"ddgui api: {exc}", file=sys.stderr)
+        return 2
+    text = answer.text
+    with contextlib.suppress(ValueError):
+        text = json.dumps(answer.json(), indent=2)
+    print(f"HTTP {answer.status_code}", file=sys.stderr)
+    print(text)
+    return 0 if answer.status_code < 400 else 1
 
 
 def _token(args: argparse.Namespace) -> int:

@@ -140,7 +140,7 @@ TENANTS: tuple[DemoTenant, ...] = (
         plan="enterprise",
         locale="en-GB",
         flags={"preferences": True, "search": True, "realtime": True},
-        license_policy={"restricted_fields": ["source_text"], "tag": "acme-enterprise"},
+        license_policy={"restricted_fields": ["source_text"], "license_tag": "acme-enterprise"},
         users=_users("acme"),
     ),
     DemoTenant(
@@ -150,7 +150,7 @@ TENANTS: tuple[DemoTenant, ...] = (
         plan="team",
         locale="en-US",
         flags={"preferences": True, "search": True, "realtime": False},
-        license_policy={"restricted_fields": [], "tag": "globex-team"},
+        license_policy={"restricted_fields": [], "license_tag": "globex-team"},
         users=_users("globex"),
     ),
 )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
@@ -39,6 +40,7 @@ from local.apigw import (
     policy_allows,
     proxy_event,
 )
+from local.openapi import OPENAPI_PATH, combined_openapi
 from stacks import cors
 
 if TYPE_CHECKING:
@@ -160,10 +162,12 @@ class RegionalGateway:
         self._responses = {r.type: r for r in manifest.gateway_responses}
         self.cors_origins = tuple(cors_origins)
         self._preflight_paths = cors.preflight_paths(manifest) if self.cors_origins else {}
+        self._openapi_document: dict[str, Any] | None = None
         self.authorizer_cache = _AuthorizerCache(manifest.authorizer.cache_ttl_s, clock)
         self.app = Starlette(
             routes=[
                 HttpRoute("/healthz", self._healthz, methods=["GET"]),
+                HttpRoute(OPENAPI_PATH, self._openapi, methods=["GET"]),
                 HttpRoute("/{path:path}", self._http, methods=HTTP_METHODS),
             ]
         )
@@ -177,6 +181,12 @@ class RegionalGateway:
 
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "region": self.region, "stage": self.stage})
+
+    async def _openapi(self, request: Request) -> Response:
+        """The API's description, public like a published spec (the local runtime only)."""
+        if self._openapi_document is None:
+            self._openapi_document = await run_in_threadpool(combined_openapi, self.manifest)
+        return JSONResponse(self._openapi_document)
 
     async def _http(self, request: Request) -> Response:
         declared = request.headers.get("content-length", "")

@@ -24,6 +24,7 @@ from local.aws import MotoServer, aws_client, create_resources, function_environ
 from local.bus import BusRelay
 from local.containers import Container
 from local.demo import seed_preferences, write_tenants
+from local.demo_artifacts import seed_artifacts
 from local.demo_jobs import seed_jobs
 from local.demo_notifications import seed_demo_inboxes
 from local.executor import DemoExecutor
@@ -206,6 +207,7 @@ class LocalBackend:
             write_tenants(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
             seed_demo_inboxes(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
             seed_jobs(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
+            seed_artifacts(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
         for region in self.regions:
             self.gateways[region] = self._gateway(region)
         consumers = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 APP_NAME = "ddgui"
@@ -267,6 +267,13 @@ class Manifest:
     def all_functions(self) -> tuple[Function, ...]:
         return (self.authorizer.function, *self.functions)
 
+    def only(self, *function_names: str) -> Manifest:
+        """This app with only the named functions and the rules that feed them (for tests that
+        start a backend for one group)."""
+        functions = tuple(fn for fn in self.functions if fn.name in function_names)
+        rules = tuple(r for r in self.rules if r.function is None or r.function in function_names)
+        return replace(self, functions=functions, rules=rules)
+
     def routes(self) -> list[tuple[Route, Function]]:
         return [(route, fn) for fn in self.functions for route in fn.routes]
 
@@ -347,6 +354,17 @@ INBOX = Store(
     stream="NEW_AND_OLD_IMAGES",
 )
 
+ARTIFACTS = Store(
+    name="artifacts",
+    purpose="Artifact registry (ART#<id>) and lineage edges in both directions (OUT#/IN#), fed by "
+    "ArtifactPublished/ArtifactDeprecated events.",
+)
+METRICS = Store(
+    name="metrics",
+    purpose="Dashboard and module metrics cache per tenant, time range and bucket (expires by TTL).",
+    ttl_attribute="expires_at",
+)
+
 # What every REST function reaches through gui_core: the caller's tenant record (residency, flags,
 # limits, license), the rate-limit and replay counters, and the audit trail.
 PLATFORM_STORES: dict[str, Access] = {
@@ -413,6 +431,49 @@ ARCHIVER_FUNCTION = Function(
     ),
 )
 
+ARTIFACTS_SCOPE = "gui:artifacts"
+DASHBOARD_SCOPE = "gui:dashboard"
+
+ARTIFACTS_FUNCTION = Function(
+    name="gui_artifacts",
+    handler="gui_artifacts.handler.handler",
+    purpose="Artifacts group: the registry, lineage graphs and structured artifact search.",
+    stores={**PLATFORM_STORES, "artifacts": Access.READ},
+    routes=(
+        Route("GET", "/artifacts/search", ARTIFACTS_SCOPE, "Structured artifact search."),
+        Route("GET", "/artifacts/{id}", ARTIFACTS_SCOPE, "One artifact."),
+        Route("GET", "/artifacts/{id}/lineage", ARTIFACTS_SCOPE, "An artifact's lineage graph."),
+    ),
+)
+
+ARTIFACT_EVENTS_FUNCTION = Function(
+    name="gui_artifact_events",
+    handler="gui_artifacts.events.handler",
+    purpose="Applies ArtifactPublished/ArtifactDeprecated events to the artifact registry.",
+    memory_mb=256,
+    timeout_s=30,
+    stores={"tenants": Access.READ, "artifacts": Access.READ_WRITE},
+)
+
+DASHBOARD_FUNCTION = Function(
+    name="gui_dashboard",
+    handler="gui_dashboard.handler.handler",
+    purpose="Dashboard group: aggregated figures with trends, and per-module time series.",
+    stores={
+        **PLATFORM_STORES,
+        "metrics": Access.READ_WRITE,
+        "jobs": Access.READ,
+        "inbox": Access.READ,
+        "artifacts": Access.READ,
+    },
+    # Cache lifetime of a range ending now, and of a closed past range (gui_dashboard/cache.py).
+    environment={"METRICS_CACHE_S": "60", "METRICS_CACHE_CLOSED_S": "3600"},
+    routes=(
+        Route("GET", "/dashboard", DASHBOARD_SCOPE, "Aggregated figures of every module with trends."),
+        Route("GET", "/metrics/{module}", DASHBOARD_SCOPE, "Time series and breakdown of one module."),
+    ),
+)
+
 JOBS_SCOPE = "gui:jobs"
 NOTIFICATIONS_SCOPE = "gui:notifications"
 
@@ -461,7 +522,7 @@ NOTIFICATIONS_FUNCTION = Function(
 )
 
 MANIFEST = Manifest(
-    stores=(TENANTS, PREFERENCES, AUDIT, LIMITS, JOBS, INBOX),
+    stores=(TENANTS, PREFERENCES, AUDIT, LIMITS, JOBS, INBOX, ARTIFACTS, METRICS),
     bucket=Bucket("data", "Search indexes, telemetry facts (DuckDB/Parquet), archives."),
     bus=Bus("domain", "Domain events of every source, per region."),
     stream=Stream("gui-events", "GUI-relevant domain events, partitioned by tenant."),
@@ -471,6 +532,13 @@ MANIFEST = Manifest(
             bus="domain",
             sources=("domaindetermine.",),
             stream="gui-events",
+        ),
+        Rule(
+            name="artifact-events-to-registry",
+            bus="domain",
+            sources=("domaindetermine.",),
+            detail_types=("ArtifactPublished", "ArtifactDeprecated"),
+            function="gui_artifact_events",
         ),
         Rule(
             name="job-status-to-jobs",
@@ -505,6 +573,9 @@ MANIFEST = Manifest(
         JOBS_FUNCTION,
         JOB_EVENTS_FUNCTION,
         NOTIFICATIONS_FUNCTION,
+        ARTIFACTS_FUNCTION,
+        ARTIFACT_EVENTS_FUNCTION,
+        DASHBOARD_FUNCTION,
     ),
     gateway_responses=(
         GatewayResponse("UNAUTHORIZED", 401, "unauthorized", "Authentication required"),

@@ -5,7 +5,6 @@ on the bus, and executors' status reports through the gui_job_events function.""
 from __future__ import annotations
 
 import copy
-import dataclasses
 import itertools
 import json
 import time
@@ -42,7 +41,7 @@ _event_numbers = itertools.count()
 
 @pytest.fixture(scope="module")
 def jobs_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
-    manifest = dataclasses.replace(MANIFEST, functions=(JOBS_FUNCTION, JOB_EVENTS_FUNCTION))
+    manifest = MANIFEST.only(JOBS_FUNCTION.name, JOB_EVENTS_FUNCTION.name)
     with LocalBackend(
         regions=(REGION,),
         port=0,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,6 +26,7 @@ from gui_core.context import CONTEXT_KEY, REQUEST_ID_KEY, RequestContext, reques
 from gui_core.dynamo import DynamoCounters, Table, dynamodb_client
 from gui_core.errors import (
     PROBLEM_CONTENT_TYPE,
+    PROBLEM_SCHEMA,
     MalformedJson,
     MethodNotAllowed,
     MisdirectedRequest,
@@ -43,6 +45,7 @@ from gui_core.tenancy import TenantDirectory
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
     from fastapi import APIRouter
+    from fastapi.routing import APIRoute
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -247,6 +250,36 @@ def _event_body(event: dict[str, Any]) -> bytes:
     return raw.encode() if isinstance(raw, str) else bytes(raw)
 
 
+def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document with this API's error format: its default 422 body is never sent here."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["Problem"] = PROBLEM_SCHEMA
+        problem = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if "422" in responses:
+                    responses["422"] = {
+                        "description": "Invalid input, with field errors.",
+                        "content": problem,
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
 def platform_guard(settings: ApiSettings, *, metrics: Metrics | None = None) -> Guard:
     """The guard of a REST function, on the region's tenants and limits stores."""
     client = dynamodb_client(settings.region)
@@ -277,9 +310,18 @@ def create_api(
 
     `audit` and `guard` default to the DynamoDB-backed ones named by `settings`; tests pass fakes.
     """
-    app = FastAPI(title=title, version=version, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title=title,
+        version=version,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        # Operation ids are the route functions' names: the CLI offers each under that name.
+        generate_unique_id_function=_operation_id,
+    )
     for router in routers:
         app.include_router(router)
+    app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)

@@ -12,6 +12,35 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:domaindetermine:gui:problem:"
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details. Switch on `code`; `title` and `detail` are for people.",
+    "required": ["type", "title", "code"],
+    "properties": {
+        "type": {"type": "string", "format": "uri", "example": f"{PROBLEM_TYPE_PREFIX}not_found"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "example": "not_found"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "Field errors of a 422.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "pointer": {"type": "string", "example": "/theme"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+
 def problem_type(code: str) -> str:
     return f"{PROBLEM_TYPE_PREFIX}{code}"
 

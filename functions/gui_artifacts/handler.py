@@ -1,0 +1,11 @@
+"""Lambda entry point of the artifacts group: settings validated at cold start, app behind Mangum."""
+
+from __future__ import annotations
+
+from gui_artifacts.app import create_app
+from gui_artifacts.settings import ArtifactsSettings
+from gui_core.observability import observability, rest_handler
+
+settings = ArtifactsSettings()  # type: ignore[call-arg]  # fields come from the environment
+logger, metrics = observability()
+handler = rest_handler(create_app(settings, metrics=metrics), logger=logger, metrics=metrics)

@@ -1,0 +1,202 @@
+"""Models of the artifacts group: the domain events that feed the registry, and the answers of the
+routes (they are its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Kind = Literal["coverage", "mapping", "overlay", "readiness", "prompt_pack", "ingestion", "governance"]
+KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+GovernanceStatus = Literal["draft", "in_review", "approved", "deprecated", "blocked"]
+GOVERNANCE_STATUSES: tuple[str, ...] = GovernanceStatus.__args__  # type: ignore[attr-defined]
+Side = Literal["upstream", "downstream"]
+Direction = Literal["upstream", "downstream", "both"]
+
+ARTIFACT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+ArtifactId = Annotated[str, StringConstraints(pattern=ARTIFACT_ID_PATTERN)]
+Relation = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/-]{1,64}$")]
+Text = Annotated[str, StringConstraints(max_length=4000)]
+Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+DiffHash = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9:_-]{8,140}$")]
+SUPPORTED_SCHEMA_VERSIONS = frozenset({"1"})
+MAX_INPUTS = 24  # one publication is one transaction: 1 record + 2 items per edge added or removed
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_utc)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    tenant: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    schema_version: Literal["1"]
+    artifact_id: ArtifactId
+    version: int = Field(ge=1)
+
+
+class ArtifactInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: ArtifactId
+    relation: Relation = "derived_from"
+
+
+class ArtifactPublished(_Event):
+    """A producer published a version of an artifact; `inputs` are the artifacts it was made from."""
+
+    kind: Kind
+    title: Short
+    summary: Text | None = None
+    owner: Short
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    license_tag: Short
+    diff_hash: DiffHash
+    previous_diff_hash: DiffHash | None = None
+    governance_status: GovernanceStatus = "draft"
+    licensing_notes: Text | None = None
+    source_uri: Annotated[str, StringConstraints(pattern=r"^(s3|https)://[^\s]{1,1000}$")] | None = None
+    source_text: Text | None = None
+    published_at: Instant
+    inputs: list[ArtifactInput] = Field(default_factory=list, max_length=MAX_INPUTS)
+
+    @model_validator(mode="after")
+    def _inputs_are_other_distinct_artifacts(self) -> ArtifactPublished:
+        ids = [i.id for i in self.inputs]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an input appears twice")
+        if self.artifact_id in ids:
+            raise ValueError("an artifact cannot be its own input")
+        return self
+
+
+class ArtifactDeprecated(_Event):
+    """A producer withdrew an artifact (as of `version`); newer versions are not affected."""
+
+    reason: Text | None = None
+    replaced_by: ArtifactId | None = None
+    deprecated_at: Instant
+
+
+# -- answers ---------------------------------------------------------------------------------------
+
+
+class LicenseBlock(BaseModel):
+    tag: str = Field(description="The license tag of the tenant's policy that applied.")
+    masked_fields: list[str] = Field(
+        description="Fields removed or masked (`***`) because the caller lacks `gui:license:restricted`."
+    )
+
+
+class InputRef(BaseModel):
+    id: str
+    relation: str
+
+
+class Artifact(BaseModel):
+    id: str
+    kind: Kind
+    title: str
+    summary: str | None = None
+    version: int
+    owner: str
+    tags: list[str] = Field(default_factory=list)
+    license_tag: str
+    diff_hash: str = Field(description="Content hash of this version.")
+    previous_diff_hash: str | None = Field(default=None, description="Content hash of the version before.")
+    governance_status: GovernanceStatus
+    licensing_notes: str | None = None
+    source_uri: str | None = None
+    source_text: str | None = None
+    created_at: str
+    updated_at: str
+    deprecated_at: str | None = None
+    deprecation_reason: str | None = None
+    replaced_by: str | None = None
+    in_degree: int = Field(default=0, description="Lineage edges into the artifact (its inputs).")
+    out_degree: int = Field(default=0, description="Lineage edges out of it (artifacts made from it).")
+    inputs: list[InputRef] = Field(default_factory=list)
+
+
+class ArtifactView(Artifact):
+    license: LicenseBlock
+
+
+class CutCounts(BaseModel):
+    upstream: int = 0
+    downstream: int = 0
+
+
+class LineageNode(BaseModel):
+    """An artifact in a lineage graph. `known` is false for an artifact named as an input but never
+    published to the registry (only `id` is then set)."""
+
+    id: str
+    side: Literal["root", "upstream", "downstream"]
+    hop: int = Field(description="Distance from the root (0 for the root).")
+    known: bool = True
+    cut: CutCounts = Field(
+        default_factory=CutCounts,
+        description="Neighbours on each side not followed from this node because of `fan_out`.",
+    )
+    kind: Kind | None = None
+    title: str | None = None
+    summary: str | None = None
+    version: int | None = None
+    owner: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    license_tag: str | None = None
+    diff_hash: str | None = None
+    previous_diff_hash: str | None = None
+    governance_status: GovernanceStatus | None = None
+    licensing_notes: str | None = None
+    source_uri: str | None = None
+    source_text: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    deprecated_at: str | None = None
+    in_degree: int | None = None
+    out_degree: int | None = None
+
+
+class LineageEdge(BaseModel):
+    source: str = Field(description="The upstream artifact (an input).")
+    target: str = Field(description="The downstream artifact (made from `source`).")
+    relation: str
+
+
+class LayerSummary(BaseModel):
+    side: Side
+    hop: int
+    nodes: int = Field(description="Nodes of this layer in the answer.")
+    cut: int = Field(description="Neighbours not followed into this layer because of `fan_out`.")
+    total: int | None = Field(default=None, description="Layer mode: every node at this distance.")
+    next_cursor: str | None = Field(default=None, description="Layer mode: the next page of the layer.")
+
+
+class LineageGraph(BaseModel):
+    root: str
+    direction: Direction
+    depth: int
+    fan_out: int
+    layer: str | None = Field(default=None, description="Set in layer mode (`<side>:<hop>`).")
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+    layers: list[LayerSummary]
+    truncated: bool = Field(description="The node limit of one answer was reached.")
+    license: LicenseBlock
+
+
+class ArtifactPage(BaseModel):
+    items: list[Artifact]
+    total: int = Field(description="Artifacts matching the filters (every page, not this one).")
+    next_cursor: str | None = None
+    license: LicenseBlock
