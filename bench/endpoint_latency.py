@@ -24,6 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
+from local.demo_notifications import seed_notifications  # noqa: E402
 from local.runtime import LocalBackend  # noqa: E402
 from stacks.manifest import MANIFEST  # noqa: E402
 
@@ -38,7 +39,7 @@ def _requests(first_view: str, first_job: str, first_note: str) -> dict[str, Req
         "PUT /preferences": lambda i: (
             "PUT",
             "/service/gui/preferences",
-            {"theme": "dark", "locale": f"en-{'GB' if i % 2 else 'US'}"},
+            {"theme": "dark", "pinned_dashboards": [f"d{i}"]},  # a new body: no replay
             {"If-Match": "*"},
         ),
         "GET /preferences/views": lambda i: ("GET", "/service/gui/preferences/views", None, {}),
@@ -70,7 +71,7 @@ def _requests(first_view: str, first_job: str, first_note: str) -> dict[str, Req
             "POST",
             f"/service/gui/notifications/{first_note}/read",
             {},
-            {"X-Bench": str(i)},
+            {"Idempotency-Key": uuid.uuid4().hex},  # a new mutation each time: no replay
         ),
     }
 
@@ -115,8 +116,13 @@ def main() -> None:
             "POST", "/service/gui/preferences/views", {"name": "bench view", "module": "jobs"}, {}
         ).json()["id"]
         job = send("POST", "/service/gui/jobs/reindex", {"index": "lineage"}, {}).json()["id"]
-        from gui_notifications.repository import InboxRepository  # noqa: F401 - the group must exist
-
+        seed_notifications(
+            MANIFEST,
+            endpoint_url=backend.aws_endpoint_url,
+            region=backend.regions[0],
+            tenant="bench",
+            users=("ada@bench", "otto@bench"),
+        )
         notes = send("GET", "/service/gui/notifications", None, {}).json().get("items", [])
         note = notes[0]["id"] if notes else "none"
         results = []
