@@ -4,6 +4,7 @@ real preferences handler with API Gateway events, against moto's server over HTT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -23,6 +24,33 @@ from stacks.manifest import MANIFEST
 
 REGION = "eu-west-1"
 _subjects = itertools.count()
+
+
+@contextlib.contextmanager
+def group_backend(tmp_path_factory: pytest.TempPathFactory, *functions: str) -> Iterator[LocalBackend]:
+    """A backend with only these functions (and the rules that feed them), nothing moving on its own:
+    no TTL sweeps, no bus deliveries unless a test pumps them."""
+    with LocalBackend(
+        regions=(REGION,),
+        port=0,
+        seed=False,
+        keys_dir=tmp_path_factory.mktemp("keys"),
+        ttl_sweep_s=None,
+        bus_poll_s=None,
+        manifest=MANIFEST.only(*functions),
+    ) as running:
+        yield running
+
+
+def aws(backend: LocalBackend, service: str) -> Any:
+    """A boto3 client of `service` on the backend's AWS endpoint."""
+    return boto3.client(
+        service,
+        endpoint_url=backend.aws_endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -100,13 +128,7 @@ def admin(client: Client) -> Client:
 
 @pytest.fixture
 def dynamodb(backend: LocalBackend) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=backend.aws_endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return aws(backend, "dynamodb")
 
 
 def table(name: str) -> str:

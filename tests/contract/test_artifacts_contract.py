@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import pytest
 
 from gui_artifacts.models import ArtifactPage, ArtifactView, LineageGraph
@@ -20,7 +19,7 @@ from local.aws import function_environment
 from local.containers import Container
 from local.runtime import LocalBackend
 from stacks.manifest import ARTIFACT_EVENTS_FUNCTION, ARTIFACTS_FUNCTION, MANIFEST
-from tests.contract.conftest import REGION, Client, problem, provision
+from tests.contract.conftest import REGION, Client, aws, group_backend, problem, provision
 
 EVENTS = Path(__file__).parents[2] / "events" / "aws"
 PUBLISHED = json.loads((EVENTS / "eventbridge_artifact_published.json").read_text())
@@ -53,28 +52,13 @@ LEAVES = [f"leaf-{i:02d}" for i in range(30)]
 
 @pytest.fixture(scope="module")
 def artifacts_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
-    manifest = MANIFEST.only(ARTIFACTS_FUNCTION.name, ARTIFACT_EVENTS_FUNCTION.name)
-    with LocalBackend(
-        regions=(REGION,),
-        port=0,
-        seed=False,
-        keys_dir=tmp_path_factory.mktemp("artifacts-keys"),
-        ttl_sweep_s=None,
-        bus_poll_s=None,
-        manifest=manifest,
-    ) as running:
+    with group_backend(tmp_path_factory, ARTIFACTS_FUNCTION.name, ARTIFACT_EVENTS_FUNCTION.name) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def ddb(artifacts_backend: LocalBackend) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=artifacts_backend.aws_endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return aws(artifacts_backend, "dynamodb")
 
 
 @pytest.fixture(scope="module")
@@ -570,13 +554,7 @@ def test_demo_artifacts_fill_the_registry_with_multi_level_lineage(
 def test_a_publication_on_the_domain_bus_reaches_the_registry_through_the_rule(
     fresh: Client, artifacts_backend: LocalBackend
 ) -> None:
-    events = boto3.client(
-        "events",
-        endpoint_url=artifacts_backend.aws_endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    events = aws(artifacts_backend, "events")
     detail = {**PUBLISHED["detail"], "tenant": fresh.tenant, "artifact_id": "via-bus"}
     answer = events.put_events(
         Entries=[

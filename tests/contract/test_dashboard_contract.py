@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from gui_core.dynamo import Table, to_dynamo
@@ -22,8 +21,8 @@ from gui_jobs.repository import JobsRepository
 from gui_notifications.logic import notification_id
 from gui_notifications.repository import InboxRepository
 from local.runtime import LocalBackend
-from stacks.manifest import DASHBOARD_FUNCTION, MANIFEST
-from tests.contract.conftest import REGION, Client, problem, provision, table
+from stacks.manifest import DASHBOARD_FUNCTION
+from tests.contract.conftest import Client, aws, group_backend, problem, provision, table
 
 _numbers = itertools.count()
 SCOPE = "gui:dashboard"
@@ -32,28 +31,13 @@ SCOPE = "gui:dashboard"
 @pytest.fixture(scope="module")
 def dashboard_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
     # Only the dashboard function: the bus rules of other groups would need their functions.
-    manifest = MANIFEST.only(DASHBOARD_FUNCTION.name)
-    with LocalBackend(
-        regions=(REGION,),
-        port=0,
-        seed=False,
-        keys_dir=tmp_path_factory.mktemp("dashboard-keys"),
-        ttl_sweep_s=None,
-        bus_poll_s=None,
-        manifest=manifest,
-    ) as running:
+    with group_backend(tmp_path_factory, DASHBOARD_FUNCTION.name) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def ddb(dashboard_backend: LocalBackend) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=dashboard_backend.aws_endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return aws(dashboard_backend, "dynamodb")
 
 
 def _iso(at: datetime) -> str:

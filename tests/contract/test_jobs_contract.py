@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from gui_core.dynamo import Table
@@ -25,7 +24,7 @@ from local.containers import Container
 from local.keys import DevKeys
 from local.runtime import LocalBackend
 from stacks.manifest import JOB_EVENTS_FUNCTION, JOBS_FUNCTION, MANIFEST
-from tests.contract.conftest import REGION, Client, problem, provision, table
+from tests.contract.conftest import REGION, Client, aws, group_backend, problem, provision, table
 
 SAMPLE_STATUS = json.loads(
     (Path(__file__).parents[2] / "events" / "aws" / "eventbridge_job_status_changed.json").read_text()
@@ -41,38 +40,19 @@ _event_numbers = itertools.count()
 
 @pytest.fixture(scope="module")
 def jobs_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
-    manifest = MANIFEST.only(JOBS_FUNCTION.name, JOB_EVENTS_FUNCTION.name)
-    with LocalBackend(
-        regions=(REGION,),
-        port=0,
-        seed=False,
-        keys_dir=tmp_path_factory.mktemp("jobs-keys"),
-        ttl_sweep_s=None,
-        bus_poll_s=None,  # jobs stay where the tests put them: no executor moves them
-        manifest=manifest,
-    ) as running:
+    with group_backend(tmp_path_factory, JOBS_FUNCTION.name, JOB_EVENTS_FUNCTION.name) as running:
         yield running
-
-
-def _aws(backend: LocalBackend, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=backend.aws_endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 @pytest.fixture(scope="module")
 def ddb(jobs_backend: LocalBackend) -> Any:
-    return _aws(jobs_backend, "dynamodb")
+    return aws(jobs_backend, "dynamodb")
 
 
 @pytest.fixture(scope="module")
 def bus_queue(jobs_backend: LocalBackend) -> str:
     """An SQS queue behind a rule on the domain bus for the jobs group's events."""
-    sqs, events = _aws(jobs_backend, "sqs"), _aws(jobs_backend, "events")
+    sqs, events = aws(jobs_backend, "sqs"), aws(jobs_backend, "events")
     url = sqs.create_queue(QueueName="jobs-contract-events")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     bus = MANIFEST.bus.local_bus_name()
@@ -270,7 +250,7 @@ def test_without_a_key_a_repeated_request_is_a_replay(operator: Client) -> None:
 
 
 def _bus_events(url: str, backend: LocalBackend, job_id: str, detail_type: str) -> list[dict[str, Any]]:
-    sqs = _aws(backend, "sqs")
+    sqs = aws(backend, "sqs")
     found: list[dict[str, Any]] = []
     deadline = time.monotonic() + 10
     while not found and time.monotonic() < deadline:

@@ -42,3 +42,33 @@ def rest_handler(app: FastAPI, *, logger: Logger, metrics: Metrics) -> LambdaHan
 
     decorated: LambdaHandler = handler
     return decorated
+
+
+def eventbridge_handler(
+    handle: Callable[[dict[str, Any]], str],
+    *,
+    logger: Logger,
+    metrics: Metrics,
+    detail_keys: tuple[str, ...] = ("tenant",),
+) -> LambdaHandler:
+    """The entry point of a function EventBridge invokes with one event: `handle` answers the
+    outcome (applied, duplicate, refused...), logged with the event id and the named detail keys."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        detail = event.get("detail") or {}
+        logger.append_keys(event_id=event.get("id"), **{key: detail.get(key) for key in detail_keys})
+        return {"outcome": handle(event)}
+
+    decorated: LambdaHandler = handler
+    return decorated
+
+
+def metric_counter(metrics: Metrics) -> Callable[[str], None]:
+    """`count(name)` adds one to a Count metric: what consumers take to report their outcomes."""
+
+    def count(name: str) -> None:
+        metrics.add_metric(name=name, unit="Count", value=1)
+
+    return count
