@@ -211,7 +211,7 @@ def policy_allows(answer: Mapping[str, Any], arn: str) -> bool:
 
 def _arn_matches(pattern: str, arn: str) -> bool:
     regex = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
-    return re.match(regex, arn) is not None
+    return re.match(regex, arn, re.DOTALL) is not None  # IAM's `*` matches any character
 
 
 def response_headers(response: Mapping[str, Any]) -> dict[str, list[str]]:

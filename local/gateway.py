@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST payload quota
 INTEGRATION_TIMEOUT_S = 29.0  # API Gateway REST integration timeout
 AUTHORIZER_CACHE_MAX_ENTRIES = 10_000
-HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]  # API Gateway's, less ANY
 
 # API Gateway's own status and $context.error.message of each response type it sends here.
 _DEFAULTS: dict[str, tuple[int, str]] = {
@@ -168,9 +167,11 @@ class RegionalGateway:
             routes=[
                 HttpRoute("/healthz", self._healthz, methods=["GET"]),
                 HttpRoute(OPENAPI_PATH, self._openapi, methods=["GET"]),
-                HttpRoute("/{path:path}", self._http, methods=HTTP_METHODS),
             ]
         )
+        # Everything else is API Gateway's: a fallback rather than a `/{path:path}` route, whose
+        # pattern would not match a path holding an encoded newline (`%0A`).
+        self.app.router.default = self._fallback
 
     def close(self) -> None:
         """Shut the containers' runtime threads down (queued invocations are dropped)."""
@@ -178,6 +179,12 @@ class RegionalGateway:
             container.close()
 
     # -- HTTP --------------------------------------------------------------------------------
+
+    async def _fallback(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        response = await self._http(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "region": self.region, "stage": self.stage})

@@ -11,12 +11,12 @@ def api_wide_resource(method_arn: str) -> str:
     The answer is cached by token for the cache TTL and then applies to every route, so it must
     allow the whole stage: scopes are checked by each function, per route.
     """
-    arn_prefix, _, path = method_arn.partition(":execute-api:")
-    if not path:
+    # arn:aws:execute-api:<region>:<account>:<api>/<stage>/<method>/<path>; the path may hold ':'
+    parts = method_arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "execute-api" or "/" not in parts[5]:
         raise ValueError(f"not an execute-api arn: {method_arn!r}")
-    region_account, _, api_path = path.rpartition(":")
-    api_id, stage = api_path.split("/")[:2]
-    return f"{arn_prefix}:execute-api:{region_account}:{api_id}/{stage}/*/*"
+    api_id, stage = parts[5].split("/")[:2]
+    return f"{':'.join(parts[:5])}:{api_id}/{stage}/*/*"
 
 
 def allow(principal_id: str, method_arn: str, context: dict[str, Any]) -> dict[str, Any]:

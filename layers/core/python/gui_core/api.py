@@ -106,6 +106,8 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
         return await _on_problem(request, NotFound("No such route."))
     if exc.status_code == 405:
         return await _on_problem(request, MethodNotAllowed())
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": a body that is not UTF-8 JSON
+        return await _on_problem(request, MalformedJson())
     error = ProblemError(str(exc.detail))
     error.status, error.code, error.title = exc.status_code, "http_error", str(exc.detail)
     return await _on_problem(request, error)
