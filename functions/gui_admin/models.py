@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 FlagName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=64)]
 
+_FLAGS_BODY_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+_JOB_BODY_SHA256 = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+
 
 class AuditEntry(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -26,11 +29,71 @@ class AuditEntry(BaseModel):
 
 
 class AuditPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "at": "2026-11-20T10:02:11.418205+00:00",
+                            "actor": "ada@acme",
+                            "method": "PUT",
+                            "endpoint": "/service/gui/admin/tenant/flags",
+                            "path": "/service/gui/admin/tenant/flags",
+                            "status": 200,
+                            "payload_sha256": _FLAGS_BODY_SHA256,
+                            "latency_ms": 42.7,
+                            "request_id": "0b7c3e52-6f1d-4a8e-9c2b-5d4e3f2a1b0c",
+                            "trace_id": "Root=1-673db7e3-5f2c4a1b9d8e7f6a5b4c3d2e",
+                        },
+                        {
+                            "at": "2026-11-20T09:15:00.052771+00:00",
+                            "actor": "otto@acme",
+                            "method": "POST",
+                            "endpoint": "/service/gui/jobs/{verb}",
+                            "path": "/service/gui/jobs/mapping",
+                            "status": 422,
+                            "code": "validation_failed",
+                            "payload_sha256": _JOB_BODY_SHA256,
+                            "latency_ms": 18.3,
+                            "request_id": "e41f9a07-2c6b-4d3e-8f15-a9b8c7d6e5f4",
+                        },
+                    ],
+                    "next_cursor": "eyJwayI6ImFjbWUiLCJzayI6IjIwMjYtMTEtMjBUMDk6MTU6MDBaIn0",
+                }
+            ]
+        }
+    )
+
     items: list[AuditEntry]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
 
 
 class TenantDocument(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant": "acme",
+                    "name": "Acme Corporation",
+                    "home_region": "eu-west-1",
+                    "plan": "enterprise",
+                    "flags": {"preferences": True, "search": True, "realtime": False},
+                    "rate_limits": {
+                        "admin": 60,
+                        "dashboard": 300,
+                        "job_commands": 60,
+                        "reads": 900,
+                        "search": 360,
+                        "writes": 180,
+                    },
+                    "license_tag": "acme-enterprise",
+                    "version": 7,
+                }
+            ]
+        }
+    )
+
     tenant: str
     name: str
     home_region: str
@@ -42,6 +105,9 @@ class TenantDocument(BaseModel):
 
 
 class FlagsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"flags": {"realtime": False, "search": True}}]},
+    )
 
     flags: dict[FlagName, bool] = Field(max_length=100)

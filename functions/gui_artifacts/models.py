@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
 
 Kind = Literal["coverage", "mapping", "overlay", "readiness", "prompt_pack", "ingestion", "governance"]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
@@ -88,6 +89,35 @@ class ArtifactDeprecated(_Event):
 
 # -- answers ---------------------------------------------------------------------------------------
 
+_MAPPING_V2_HASH = "sha256:efb6366845106a529934163f6ab472b01b2a7851980557ba72da6309a2252ed1"
+_ICD10_HASH = "sha256:750d2570463619b3da9811b503bf43e359298b1e228592d18a2d6c427cd38103"
+_OVERLAY_HASH = "sha256:ecd59a8f9fbfe8ab6f8b5ee8b5661fd3a6f5beb1bfa2dde95228b6509f1fb7f5"
+_LICENSE_EXAMPLE: JsonDict = {"tag": "acme-enterprise", "masked_fields": ["source_text"]}
+_ARTIFACT_EXAMPLE: JsonDict = {
+    "id": "map-icd10-snomed",
+    "kind": "mapping",
+    "title": "ICD-10 to SNOMED CT",
+    "summary": "ICD-10 to SNOMED CT (version 2), published by the mapping pipeline.",
+    "version": 2,
+    "owner": "otto@acme",
+    "tags": ["icd10", "snomed", "clinical"],
+    "license_tag": "SNOMED-affiliate",
+    "diff_hash": _MAPPING_V2_HASH,
+    "previous_diff_hash": "sha256:61546cf33e8ed42da286282571a6bff77404090993ac3c49537ba37f47490706",
+    "governance_status": "approved",
+    "licensing_notes": "SNOMED CT affiliate licence; do not redistribute outside acme.",
+    "source_uri": "s3://acme-artifacts/mapping/map-icd10-snomed/v2.parquet",
+    "source_text": "***",
+    "created_at": "2026-10-30T08:00:00.000+00:00",
+    "updated_at": "2026-11-19T16:42:05.310+00:00",
+    "in_degree": 2,
+    "out_degree": 1,
+    "inputs": [
+        {"id": "ing-icd10-2026", "relation": "derived_from"},
+        {"id": "ing-snomed-2026", "relation": "derived_from"},
+    ],
+}
+
 
 class LicenseBlock(BaseModel):
     tag: str = Field(description="The license tag of the tenant's policy that applied.")
@@ -127,6 +157,10 @@ class Artifact(BaseModel):
 
 
 class ArtifactView(Artifact):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_ARTIFACT_EXAMPLE, "license": _LICENSE_EXAMPLE}]}
+    )
+
     license: LicenseBlock
 
 
@@ -183,6 +217,96 @@ class LayerSummary(BaseModel):
 
 
 class LineageGraph(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "root": "map-icd10-snomed",
+                    "direction": "both",
+                    "depth": 1,
+                    "fan_out": 25,
+                    "nodes": [
+                        {
+                            "id": "map-icd10-snomed",
+                            "side": "root",
+                            "hop": 0,
+                            "known": True,
+                            "cut": {"upstream": 0, "downstream": 0},
+                            "kind": "mapping",
+                            "title": "ICD-10 to SNOMED CT",
+                            "version": 2,
+                            "owner": "otto@acme",
+                            "tags": ["icd10", "snomed"],
+                            "license_tag": "SNOMED-affiliate",
+                            "diff_hash": _MAPPING_V2_HASH,
+                            "governance_status": "approved",
+                            "created_at": "2026-10-30T08:00:00.000+00:00",
+                            "updated_at": "2026-11-19T16:42:05.310+00:00",
+                            "in_degree": 2,
+                            "out_degree": 1,
+                        },
+                        {
+                            "id": "ing-icd10-2026",
+                            "side": "upstream",
+                            "hop": 1,
+                            "known": True,
+                            "cut": {"upstream": 0, "downstream": 3},
+                            "kind": "ingestion",
+                            "title": "ICD-10 2026 release",
+                            "version": 1,
+                            "owner": "otto@acme",
+                            "license_tag": "WHO-ICD",
+                            "diff_hash": _ICD10_HASH,
+                            "governance_status": "approved",
+                            "created_at": "2026-10-21T08:00:00.000+00:00",
+                            "updated_at": "2026-10-21T08:00:00.000+00:00",
+                            "in_degree": 0,
+                            "out_degree": 4,
+                        },
+                        {"id": "ing-snomed-2026", "side": "upstream", "hop": 1, "known": False},
+                        {
+                            "id": "ovl-de-labels",
+                            "side": "downstream",
+                            "hop": 1,
+                            "known": True,
+                            "cut": {"upstream": 0, "downstream": 0},
+                            "kind": "overlay",
+                            "title": "German labels",
+                            "version": 2,
+                            "owner": "otto@acme",
+                            "license_tag": "internal",
+                            "diff_hash": _OVERLAY_HASH,
+                            "governance_status": "approved",
+                            "created_at": "2026-11-03T08:00:00.000+00:00",
+                            "updated_at": "2026-11-20T09:15:00.000+00:00",
+                            "in_degree": 1,
+                            "out_degree": 0,
+                        },
+                    ],
+                    "edges": [
+                        {
+                            "source": "ing-icd10-2026",
+                            "target": "map-icd10-snomed",
+                            "relation": "derived_from",
+                        },
+                        {
+                            "source": "ing-snomed-2026",
+                            "target": "map-icd10-snomed",
+                            "relation": "derived_from",
+                        },
+                        {"source": "map-icd10-snomed", "target": "ovl-de-labels", "relation": "overlays"},
+                    ],
+                    "layers": [
+                        {"side": "upstream", "hop": 1, "nodes": 2, "cut": 0},
+                        {"side": "downstream", "hop": 1, "nodes": 1, "cut": 0},
+                    ],
+                    "truncated": False,
+                    "license": _LICENSE_EXAMPLE,
+                }
+            ]
+        }
+    )
+
     root: str
     direction: Direction
     depth: int
@@ -196,6 +320,19 @@ class LineageGraph(BaseModel):
 
 
 class ArtifactPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [_ARTIFACT_EXAMPLE],
+                    "total": 14,
+                    "next_cursor": "eyJwayI6ImFjbWUiLCJzayI6ImFydGlmYWN0I21hcC1pY2QxMC1zbm9tZWQifQ",
+                    "license": _LICENSE_EXAMPLE,
+                }
+            ]
+        }
+    )
+
     items: list[Artifact]
     total: int = Field(description="Artifacts matching the filters (every page, not this one).")
     next_cursor: str | None = None

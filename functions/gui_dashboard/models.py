@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 Source = Literal["cache", "computed"]
 Direction = Literal["up", "down", "flat"]
@@ -51,7 +52,64 @@ class _Answer(BaseModel):
     complete: bool = Field(description="False when a store held more records than one answer reads.")
 
 
+_MAPPING_BREAKDOWN: JsonDict = {
+    "status": {"succeeded": 38, "failed": 3, "cancelled": 1},
+    "verb": {"mapping": 42},
+    "kind": {"mapping": 5},
+}
+
+
 class Dashboard(_Answer):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-11-20T10:05:00Z",
+                    "source": "cache",
+                    "range": {"from": "2026-11-13T10:00:00Z", "to": "2026-11-20T10:00:00Z"},
+                    "complete": True,
+                    "previous_range": {"from": "2026-11-06T10:00:00Z", "to": "2026-11-13T10:00:00Z"},
+                    "modules": [
+                        {
+                            "module": "mapping",
+                            "figures": [
+                                {
+                                    "name": "jobs",
+                                    "unit": "count",
+                                    "value": 42,
+                                    "previous": 35,
+                                    "trend": {"delta": 7, "percent": 20.0, "direction": "up"},
+                                },
+                                {
+                                    "name": "success_rate",
+                                    "unit": "ratio",
+                                    "value": 0.9268,
+                                    "previous": 0.9429,
+                                    "trend": {"delta": -0.0161, "percent": -1.71, "direction": "down"},
+                                },
+                                {
+                                    "name": "duration_p95_s",
+                                    "unit": "seconds",
+                                    "value": 498.2,
+                                    "previous": 512.4,
+                                    "trend": {"delta": -14.2, "percent": -2.77, "direction": "down"},
+                                },
+                                {
+                                    "name": "cost_usd",
+                                    "unit": "usd",
+                                    "value": 18.42,
+                                    "previous": 18.42,
+                                    "trend": {"delta": 0.0, "percent": 0.0, "direction": "flat"},
+                                },
+                            ],
+                            "breakdown": _MAPPING_BREAKDOWN,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     previous_range: Range
     modules: list[ModuleFigures]
 
@@ -63,6 +121,58 @@ class Point(BaseModel):
 
 
 class ModuleMetrics(_Answer):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-11-20T10:05:00Z",
+                    "source": "computed",
+                    "range": {"from": "2026-11-17T00:00:00Z", "to": "2026-11-20T00:00:00Z"},
+                    "complete": True,
+                    "module": "mapping",
+                    "bucket": "1d",
+                    "series": ["jobs", "jobs_succeeded", "jobs_failed", "cost_usd", "artifacts_published"],
+                    "points": [
+                        {
+                            "start": "2026-11-17T00:00:00Z",
+                            "end": "2026-11-18T00:00:00Z",
+                            "values": {
+                                "jobs": 6.0,
+                                "jobs_succeeded": 5.0,
+                                "jobs_failed": 1.0,
+                                "cost_usd": 2.61,
+                                "artifacts_published": 1.0,
+                            },
+                        },
+                        {
+                            "start": "2026-11-18T00:00:00Z",
+                            "end": "2026-11-19T00:00:00Z",
+                            "values": {
+                                "jobs": 7.0,
+                                "jobs_succeeded": 7.0,
+                                "jobs_failed": 0.0,
+                                "cost_usd": 3.05,
+                                "artifacts_published": 0.0,
+                            },
+                        },
+                        {
+                            "start": "2026-11-19T00:00:00Z",
+                            "end": "2026-11-20T00:00:00Z",
+                            "values": {
+                                "jobs": 5.0,
+                                "jobs_succeeded": 4.0,
+                                "jobs_failed": 1.0,
+                                "cost_usd": 2.2,
+                                "artifacts_published": 2.0,
+                            },
+                        },
+                    ],
+                    "breakdown": {"status": {"succeeded": 16, "failed": 2}, "verb": {"mapping": 18}},
+                }
+            ]
+        }
+    )
+
     module: str
     bucket: Literal["1h", "6h", "1d", "7d"]
     series: list[str] = Field(description="Names of the values of every point.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelling", "cancelled"]
 JOB_STATUSES: tuple[str, ...] = JobStatus.__args__  # type: ignore[attr-defined]
@@ -101,8 +102,49 @@ class HistoryEntry(BaseModel):
     note: str | None = None
 
 
+_MAPPING_PARAMETERS: JsonDict = {
+    "source_scheme": "icd10",
+    "target_scheme": "snomed",
+    "threshold": 0.8,
+    "max_candidates": 5,
+}
+_JOB_EXAMPLE: JsonDict = {
+    "id": "01a1f83cda207d3f9a2c1e",
+    "verb": "mapping",
+    "parameters": _MAPPING_PARAMETERS,
+    "status": "running",
+    "progress": 40,
+    "attempt": 1,
+    "requested_by": "otto@acme",
+    "requested_at": "2026-11-20T09:15:00.000+00:00",
+    "started_at": "2026-11-20T09:15:02.418+00:00",
+    "updated_at": "2026-11-20T09:21:37.904+00:00",
+    "version": 3,
+}
+_FAILED_JOB_EXAMPLE: JsonDict = {
+    "id": "01a1f8680cb8c41e09b2d7",
+    "verb": "ingest",
+    "parameters": {
+        "source_uri": "s3://acme-raw/loinc/loinc-2.78.csv",
+        "format": "csv",
+        "dataset": "loinc",
+        "full_refresh": False,
+    },
+    "status": "failed",
+    "progress": 65,
+    "attempt": 1,
+    "requested_by": "ada@acme",
+    "requested_at": "2026-11-20T10:02:11.000+00:00",
+    "started_at": "2026-11-20T10:02:12.871+00:00",
+    "finished_at": "2026-11-20T10:04:55.126+00:00",
+    "updated_at": "2026-11-20T10:04:55.126+00:00",
+    "error": {"code": "source_unreadable", "message": "s3://acme-raw/loinc/loinc-2.78.csv: access denied"},
+    "version": 4,
+}
+
+
 class Job(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [_JOB_EXAMPLE]})
 
     id: str
     verb: Verb
@@ -133,11 +175,87 @@ class AttemptSummary(BaseModel):
 
 
 class JobDetail(Job):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01a1f8f230005be3d1f47a",
+                    "verb": "ingest",
+                    "parameters": {
+                        "source_uri": "s3://acme-raw/loinc/loinc-2.78.csv",
+                        "format": "csv",
+                        "dataset": "loinc",
+                        "full_refresh": False,
+                    },
+                    "status": "succeeded",
+                    "progress": 100,
+                    "attempt": 2,
+                    "previous_attempt": "01a1f8680cb8c41e09b2d7",
+                    "requested_by": "ada@acme",
+                    "requested_at": "2026-11-20T12:33:04.000+00:00",
+                    "started_at": "2026-11-20T12:33:05.212+00:00",
+                    "finished_at": "2026-11-20T12:37:48.530+00:00",
+                    "updated_at": "2026-11-20T12:37:48.530+00:00",
+                    "version": 4,
+                    "attempts": [
+                        {
+                            "id": "01a1f8680cb8c41e09b2d7",
+                            "attempt": 1,
+                            "status": "failed",
+                            "requested_by": "ada@acme",
+                            "requested_at": "2026-11-20T10:02:11.000+00:00",
+                            "finished_at": "2026-11-20T10:04:55.126+00:00",
+                        },
+                        {
+                            "id": "01a1f8f230005be3d1f47a",
+                            "attempt": 2,
+                            "status": "succeeded",
+                            "requested_by": "ada@acme",
+                            "requested_at": "2026-11-20T12:33:04.000+00:00",
+                            "finished_at": "2026-11-20T12:37:48.530+00:00",
+                        },
+                    ],
+                    "history": [
+                        {
+                            "at": "2026-11-20T12:33:04.000+00:00",
+                            "actor": "ada@acme",
+                            "status": "queued",
+                            "note": "retry of 01a1f8680cb8c41e09b2d7",
+                        },
+                        {
+                            "at": "2026-11-20T12:33:05.212+00:00",
+                            "actor": "executor",
+                            "status": "running",
+                            "previous_status": "queued",
+                        },
+                        {
+                            "at": "2026-11-20T12:37:48.530+00:00",
+                            "actor": "executor",
+                            "status": "succeeded",
+                            "previous_status": "running",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     attempts: list[AttemptSummary] = Field(description="Every attempt of this job, oldest first.")
     history: list[HistoryEntry] = Field(description="State changes of this attempt, oldest first.")
 
 
 class JobPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [_FAILED_JOB_EXAMPLE, _JOB_EXAMPLE],
+                    "next_cursor": "eyJwayI6ImFjbWUiLCJzayI6ImpvYiMwMWExZjgzY2RhMjA3ZDNmOWEyYzFlIn0",
+                }
+            ]
+        }
+    )
+
     items: list[Job]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 Category = Literal["governance", "readiness", "prompt_pack", "cost", "incident", "job"]
 Severity = Literal["info", "warning", "critical"]
@@ -54,8 +55,44 @@ class NewNotification(_Strict):
     created_at: AwareDatetime | None = Field(default=None, description="Defaults to the time of writing.")
 
 
+_NOTIFICATION_EXAMPLE: JsonDict = {
+    "id": "n01a1f83cda20c4d2e9f1a7",
+    "category": "job",
+    "severity": "warning",
+    "title": "Ingest job failed: loinc",
+    "body": "The ingest of s3://acme-raw/loinc/loinc-2.78.csv failed: access denied.",
+    "source": {"module": "ingestion", "job_id": "01a1f8680cb8c41e09b2d7"},
+    "audience": "*",
+    "status": "acknowledged",
+    "assignee": "otto@acme",
+    "version": 3,
+    "etag": '"n3"',
+    "created_at": "2026-11-20T09:15:00.000+00:00",
+    "updated_at": "2026-11-20T10:12:45.318+00:00",
+    "acted_by": "ada@acme",
+    "expires_at": 1802942100,
+}
+_UNREAD_NOTIFICATION_EXAMPLE: JsonDict = {
+    "id": "n01a1f4e4d5803b9f27c4e0",
+    "category": "governance",
+    "severity": "info",
+    "title": "Review requested: ICD-10 to SNOMED CT (trial)",
+    "body": "ada@acme asked for a governance review of map-icd10-snomed-exp version 1.",
+    "source": {"module": "governance", "artifact_id": "map-icd10-snomed-exp"},
+    "audience": "otto@acme",
+    "status": "unread",
+    "version": 1,
+    "etag": '"n1"',
+    "created_at": "2026-11-19T17:40:00.000+00:00",
+    "updated_at": "2026-11-19T17:40:00.000+00:00",
+    "expires_at": 1802886000,
+}
+
+
 class Notification(BaseModel):
     """One inbox item as the caller sees it: a due snooze already shows as unread."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_NOTIFICATION_EXAMPLE]})
 
     id: str
     category: Category
@@ -87,6 +124,19 @@ class StatusCounts(BaseModel):
 
 
 class NotificationPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [_NOTIFICATION_EXAMPLE, _UNREAD_NOTIFICATION_EXAMPLE],
+                    "next_cursor": "eyJwayI6ImFjbWUjb3R0b0BhY21lIiwic2siOiJuMDFhMWY0ZTRkNTgwM2I5ZjI3YzRlMCJ9",
+                    "counts": {"unread": 4, "read": 11, "acknowledged": 2, "snoozed": 1, "archived": 23},
+                    "counts_complete": True,
+                }
+            ]
+        }
+    )
+
     items: list[Notification]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
     counts: StatusCounts
@@ -98,6 +148,11 @@ class NotificationPage(BaseModel):
 class CommandInput(_Strict):
     """Body of a command: `until` for snooze, `assignee` for assign; no body for the others."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"until": "2026-11-21T08:00:00Z"}, {"assignee": "otto@acme"}]},
+    )
+
     until: AwareDatetime | None = Field(
         default=None, description="Snooze: at least 5 minutes ahead, at most 30 days, with an offset."
     )
@@ -107,5 +162,7 @@ class CommandInput(_Strict):
 
 
 class ReadAllResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"marked": 4, "remaining": False}]})
+
     marked: int = Field(description="Items this call marked read.")
     remaining: bool = Field(description="True when unread items are left (call again).")

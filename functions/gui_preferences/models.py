@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.config import JsonDict
 
 Module = Literal[
     "dashboard",
@@ -45,8 +46,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_OVERRIDES_EXAMPLE: JsonDict = {
+    "theme": "dark",
+    "density": "compact",
+    "default_filters": {"jobs": {"status": ["failed", "running"], "verb": "mapping"}},
+    "pinned_dashboards": ["ops-overview", "mapping-quality"],
+}
+_TENANT_DEFAULTS_EXAMPLE: JsonDict = {"theme": "system", "locale": "en-GB", "density": "comfortable"}
+_VIEW_INPUT_EXAMPLE: JsonDict = {
+    "name": "Failed ingests",
+    "module": "jobs",
+    "filters": {"status": "failed", "verb": "ingest"},
+    "sort": [{"field": "requested_at", "direction": "desc"}],
+    "columns": ["id", "verb", "status", "requested_by", "requested_at"],
+    "visibility": "tenant",
+}
+_VIEW_EXAMPLE: JsonDict = {
+    **_VIEW_INPUT_EXAMPLE,
+    "id": "01a1f83cda209e4c2b7d1a",
+    "owner": "ada@acme",
+    "version": 2,
+    "created_at": "2026-11-20T09:15:00.000+00:00",
+    "updated_at": "2026-11-20T10:02:11.476+00:00",
+}
+
+
 class PreferenceValues(_Strict):
     """A partial set of preferences: a user's overrides or a tenant's defaults. Absent = inherit."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_OVERRIDES_EXAMPLE]})
 
     theme: Literal["light", "dark", "system"] | None = None
     locale: Locale | None = None
@@ -73,6 +101,29 @@ class EffectivePreferences(_Strict):
 
 
 class PreferencesDocument(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant": "acme",
+                    "subject": "ada@acme",
+                    "effective": {
+                        "theme": "dark",
+                        "locale": "en-GB",
+                        "density": "compact",
+                        "default_filters": {"jobs": {"status": ["failed", "running"], "verb": "mapping"}},
+                        "pinned_dashboards": ["ops-overview", "mapping-quality"],
+                    },
+                    "overrides": _OVERRIDES_EXAMPLE,
+                    "defaults": _TENANT_DEFAULTS_EXAMPLE,
+                    "locked_keys": ["locale"],
+                    "version": 5,
+                    "updated_at": "2026-11-19T16:02:33.120+00:00",
+                }
+            ]
+        }
+    )
+
     tenant: str
     subject: str
     effective: EffectivePreferences
@@ -84,6 +135,11 @@ class PreferencesDocument(BaseModel):
 
 
 class TenantPolicyInput(_Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"defaults": _TENANT_DEFAULTS_EXAMPLE, "locked_keys": ["locale"]}]},
+    )
+
     defaults: PreferenceValues = Field(default_factory=PreferenceValues)
     locked_keys: list[LockKey] = Field(default_factory=list, max_length=len(LOCKABLE_KEYS))
 
@@ -97,6 +153,21 @@ class TenantPolicyInput(_Strict):
 
 
 class TenantPolicyDocument(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant": "acme",
+                    "defaults": _TENANT_DEFAULTS_EXAMPLE,
+                    "locked_keys": ["locale"],
+                    "version": 3,
+                    "updated_at": "2026-11-12T14:20:07.552+00:00",
+                    "updated_by": "ada@acme",
+                }
+            ]
+        }
+    )
+
     tenant: str
     defaults: PreferenceValues
     locked_keys: list[str]
@@ -115,6 +186,8 @@ ColumnName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$"
 
 
 class ViewInput(_Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_VIEW_INPUT_EXAMPLE]})
+
     name: ViewName
     module: Module
     filters: Filters = Field(default_factory=dict)
@@ -124,7 +197,7 @@ class ViewInput(_Strict):
 
 
 class View(ViewInput):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [_VIEW_EXAMPLE]})
 
     id: str
     owner: str
@@ -134,5 +207,16 @@ class View(ViewInput):
 
 
 class ViewPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [_VIEW_EXAMPLE],
+                    "next_cursor": "eyJwayI6ImFjbWUiLCJzayI6InZpZXcjMDFhMWY4M2NkYTIwOWU0YzJiN2QxYSJ9",
+                }
+            ]
+        }
+    )
+
     items: list[View]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
