@@ -24,6 +24,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
+from local.demo import DemoTenant  # noqa: E402
+from local.demo_artifacts import seed_artifacts  # noqa: E402
 from local.demo_notifications import seed_notifications  # noqa: E402
 from local.runtime import LocalBackend  # noqa: E402
 from stacks.manifest import MANIFEST  # noqa: E402
@@ -32,9 +34,19 @@ BENCH_CLASSES = ("reads", "writes", "admin", "job_commands", "dashboard", "searc
 Request = Callable[[int], tuple[str, str, dict[str, Any] | None, dict[str, str]]]
 
 
-def _requests(first_view: str, first_job: str, first_note: str) -> dict[str, Request]:
+def _requests(first_view: str, first_job: str, first_note: str, artifact: str) -> dict[str, Request]:
     return {
         "GET /healthz (baseline)": lambda i: ("GET", "/healthz", None, {}),
+        "GET /dashboard": lambda i: ("GET", "/service/gui/dashboard", None, {}),
+        "GET /metrics/{module}": lambda i: ("GET", "/service/gui/metrics/coverage", None, {}),
+        "GET /artifacts/search": lambda i: ("GET", "/service/gui/artifacts/search?kind=coverage", None, {}),
+        "GET /artifacts/{id}": lambda i: ("GET", f"/service/gui/artifacts/{artifact}", None, {}),
+        "GET /artifacts/{id}/lineage": lambda i: (
+            "GET",
+            f"/service/gui/artifacts/{artifact}/lineage?depth=3",
+            None,
+            {},
+        ),
         "GET /preferences": lambda i: ("GET", "/service/gui/preferences", None, {}),
         "PUT /preferences": lambda i: (
             "PUT",
@@ -123,10 +135,18 @@ def main() -> None:
             tenant="bench",
             users=("ada@bench", "otto@bench"),
         )
+        seed_artifacts(
+            MANIFEST,
+            endpoint_url=backend.aws_endpoint_url,
+            regions=backend.regions[:1],
+            tenants=(DemoTenant("bench", "Bench", backend.regions[0], "enterprise", "en-GB"),),
+        )
+        found = send("GET", "/service/gui/artifacts/search?kind=mapping", None, {}).json()["items"]
+        artifact = found[0]["id"]
         notes = send("GET", "/service/gui/notifications", None, {}).json().get("items", [])
         note = notes[0]["id"] if notes else "none"
         results = []
-        for name, make in _requests(view, job, note).items():
+        for name, make in _requests(view, job, note, artifact).items():
             timings: list[float] = []
             statuses: set[int] = set()
             for i in range(args.requests + 5):

@@ -143,7 +143,9 @@ class BusRelay:
 
     def _drain(self, mirror: _Mirror) -> int:
         delivered = 0
-        while True:
+        # A stopped relay must not take another message: its containers are closing, and moto's
+        # state (queues included) is shared by every backend of the process.
+        while not self._stop.is_set():
             answer = self._sqs.receive_message(
                 QueueUrl=mirror.queue_url, MaxNumberOfMessages=10, AttributeNames=["ApproximateReceiveCount"]
             )
@@ -151,6 +153,8 @@ class BusRelay:
             if not messages:
                 return delivered
             for message in messages:
+                if self._stop.is_set():
+                    return delivered  # not deleted: visible again to a live relay after the timeout
                 envelope = {"account": LOCAL_ACCOUNT, **json.loads(message["Body"])}
                 try:
                     self._deliver(mirror.rule, envelope)
@@ -162,6 +166,7 @@ class BusRelay:
                     self.dead_letters.append(envelope)
                 self._sqs.delete_message(QueueUrl=mirror.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 delivered += 1
+        return delivered
 
     def _deliver(self, rule: Rule | None, envelope: dict[str, Any]) -> None:
         if rule is None:
