@@ -15,7 +15,6 @@ from urllib.parse import quote
 import pytest
 
 from gui_artifacts.models import ArtifactPage, ArtifactView, LineageGraph
-from local.aws import function_environment
 from local.containers import Container
 from local.runtime import LocalBackend
 from stacks.manifest import ARTIFACT_EVENTS_FUNCTION, ARTIFACTS_FUNCTION, MANIFEST
@@ -62,18 +61,9 @@ def ddb(artifacts_backend: LocalBackend) -> Any:
 
 
 @pytest.fixture(scope="module")
-def artifact_events(artifacts_backend: LocalBackend) -> Iterator[Container]:
-    assert artifacts_backend.keys is not None
-    env = function_environment(
-        artifacts_backend.manifest,
-        ARTIFACT_EVENTS_FUNCTION,
-        region=REGION,
-        endpoint_url=artifacts_backend.aws_endpoint_url,
-        keys=artifacts_backend.keys,
-    )
-    container = Container.cold_start(ARTIFACT_EVENTS_FUNCTION, REGION, env)
-    yield container
-    container.close()
+def artifact_events(artifacts_backend: LocalBackend) -> Container:
+    """The backend's own container of the function its bus rule feeds."""
+    return artifacts_backend.relays[REGION].containers[ARTIFACT_EVENTS_FUNCTION.name]
 
 
 def _client(backend: LocalBackend, tenant: str, subject: str = "vic", *scopes: str) -> Client:

@@ -19,7 +19,6 @@ from gui_core.dynamo import Table
 from gui_jobs.logic import cancel_requested
 from gui_jobs.models import Job, JobDetail, JobPage
 from gui_jobs.repository import JobChanged, JobsRepository
-from local.aws import function_environment
 from local.containers import Container
 from local.keys import DevKeys
 from local.runtime import LocalBackend
@@ -64,18 +63,9 @@ def bus_queue(jobs_backend: LocalBackend) -> str:
 
 
 @pytest.fixture(scope="module")
-def job_events(jobs_backend: LocalBackend) -> Iterator[Container]:
-    assert jobs_backend.keys is not None
-    env = function_environment(
-        jobs_backend.manifest,
-        JOB_EVENTS_FUNCTION,
-        region=REGION,
-        endpoint_url=jobs_backend.aws_endpoint_url,
-        keys=jobs_backend.keys,
-    )
-    container = Container.cold_start(JOB_EVENTS_FUNCTION, REGION, env)
-    yield container
-    container.close()
+def job_events(jobs_backend: LocalBackend) -> Container:
+    """The backend's own container of the function its bus rule feeds."""
+    return jobs_backend.relays[REGION].containers[JOB_EVENTS_FUNCTION.name]
 
 
 @pytest.fixture
