@@ -89,5 +89,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"schemathesis: {CASES['schemathesis']} cases sent to {len(FUZZED_OPERATIONS)} operations, "
             f"{len(FAILED_OPERATIONS)} operation(s) with a failing case"
-            + (f", {unsent} generated after the deadline and not sent" if unsent else "")
+            + (f", {unsent} generated past their operation's time budget and not sent" if unsent else "")
         )
