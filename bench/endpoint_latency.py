@@ -24,7 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
-from local.demo import DemoTenant  # noqa: E402
+from local.demo import DemoTenant, DemoUser  # noqa: E402
 from local.demo_artifacts import seed_artifacts  # noqa: E402
 from local.demo_notifications import seed_notifications  # noqa: E402
 from local.runtime import LocalBackend  # noqa: E402
@@ -139,7 +139,16 @@ def main() -> None:
             MANIFEST,
             endpoint_url=backend.aws_endpoint_url,
             regions=backend.regions[:1],
-            tenants=(DemoTenant("bench", "Bench", backend.regions[0], "enterprise", "en-GB"),),
+            tenants=(
+                DemoTenant(
+                    "bench",
+                    "Bench",
+                    backend.regions[0],
+                    "enterprise",
+                    "en-GB",
+                    users=(DemoUser("ada@bench", roles=("admin",)),),
+                ),
+            ),
         )
         found = send("GET", "/service/gui/artifacts/search?kind=mapping", None, {}).json()["items"]
         artifact = found[0]["id"]
