@@ -80,12 +80,17 @@ def pip_command(target: Path, requirements: Sequence[str], python_version: str) 
     ]  # fmt: skip
 
 
+# Raised when the steps after pip change (what is stripped), so cached layers are rebuilt.
+BUILD_STEPS_REVISION = 2
+
+
 def build_hash(requirements: Sequence[str], *, python_version: str, runtime_provided: Iterable[str]) -> str:
     decided_by = {
         "requirements": sorted(requirements),
         "platforms": PLATFORMS,
         "python_version": python_version,
         "runtime_provided": sorted(normalize(n) for n in runtime_provided),
+        "build_steps": BUILD_STEPS_REVISION,
     }
     return hashlib.sha256(json.dumps(decided_by, sort_keys=True).encode()).hexdigest()
 
@@ -125,6 +130,9 @@ def build_layer(
             raise LayerBuildError(f"pip could not build layer {layer.name!r}:\n{result.stderr[-4000:]}")
         remove_distributions(staging / "python", layer.runtime_provided)
         strip_bytecode(staging / "python")
+        # Console scripts name the interpreter of the machine that built the layer; Lambda never
+        # runs them, and they would make the asset hash depend on the build machine's paths.
+        shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
         # Swap in whole, stamp last: an interrupted build leaves no folder that looks current.
         stamp.unlink(missing_ok=True)
         shutil.rmtree(out, ignore_errors=True)
