@@ -22,6 +22,24 @@ TARGET_RETRY_ATTEMPTS = 8
 TARGET_MAX_EVENT_AGE = cdk.Duration.hours(24)
 
 
+def dead_letter_queue(scope: Construct, construct_id: str, *, of: str) -> sqs.Queue:
+    """An encrypted, TLS-only queue keeping what an asynchronous path could not deliver."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DLQ_RETENTION,
+    )
+    acknowledge(
+        queue,
+        "AwsSolutions-SQS3",
+        f"This queue is the dead-letter queue of {of}; a dead-letter queue has no dead-letter "
+        "queue of its own.",
+    )
+    return queue
+
+
 class Events(Construct):
     """The bus every source publishes to, and the stream the fan-out reads, ordered by tenant.
 
@@ -75,19 +93,7 @@ class Events(Construct):
 
     def _add_rule(self, rule: Rule, make_target: Callable[[sqs.Queue], events.IRuleTarget]) -> None:
         construct_id = pascal_case(rule.name)
-        dlq = sqs.Queue(
-            self,
-            f"{construct_id}Dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-        )
-        acknowledge(
-            dlq,
-            "AwsSolutions-SQS3",
-            f"This queue is the dead-letter queue of rule {rule.name}'s target; a "
-            "dead-letter queue has no dead-letter queue of its own.",
-        )
+        dlq = dead_letter_queue(self, f"{construct_id}Dlq", of=f"rule {rule.name}'s target")
         self.dead_letter_queues[rule.name] = dlq
         described = f"the {rule.function} function" if rule.function else "the stream, by tenant"
         self.rules[rule.name] = events.Rule(

@@ -17,10 +17,9 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.constructs.events import DLQ_RETENTION
+from stacks.constructs.events import dead_letter_queue
 from stacks.constructs.state import State
 from stacks.manifest import Function, Manifest, StreamSource
-from stacks.nag import acknowledge
 from stacks.naming import pascal_case
 from stacks.stream_sources import lambda_filters
 
@@ -63,18 +62,8 @@ class StreamSources(Construct):
         if stream_arn is None:
             raise ValueError(f"the {source.store} table has no stream")
         construct_id = f"{pascal_case(fn.name)}{pascal_case(source.store)}"
-        dlq = sqs.Queue(
-            self,
-            f"{construct_id}Dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-        )
-        acknowledge(
-            dlq,
-            "AwsSolutions-SQS3",
-            f"This queue is the on-failure destination of {fn.name}'s mapping from the {source.store} "
-            "stream; a dead-letter queue has no dead-letter queue of its own.",
+        dlq = dead_letter_queue(
+            self, f"{construct_id}Dlq", of=f"{fn.name}'s mapping from the {source.store} stream"
         )
         iam.Grant.add_to_principal(
             grantee=function, actions=list(STREAM_READ_ACTIONS), resource_arns=[stream_arn]
