@@ -9,6 +9,11 @@ pattern decides who gets what. A delivery that fails stays in its queue and come
 visibility timeout, like EventBridge's retries; after `max_receives` it goes to `dead_letters`.
 
 Local subscribers (the demo executor) receive every domain event of the detail types they name.
+
+moto keeps one state per process, so backends started by one process (test suites do) share the
+bus. Each relay's mirror rules and queues carry its own suffix and are deleted when it stops: a
+relay sees only what was published while it ran, never another backend's backlog, and two live
+relays each receive every event once.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +49,7 @@ def event_pattern(sources: tuple[str, ...], detail_types: tuple[str, ...]) -> di
 @dataclass
 class _Mirror:
     rule: Rule | None  # None: the local subscribers' queue
+    name: str
     queue_url: str
 
 
@@ -68,6 +75,7 @@ class BusRelay:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def __post_init__(self) -> None:
         self._events = aws_client("events", endpoint_url=self.endpoint_url, region=self.region)
@@ -76,11 +84,16 @@ class BusRelay:
         self.bus_name = self.manifest.bus.local_bus_name()
         for rule in self.manifest.rules:
             pattern = event_pattern(rule.sources, rule.detail_types)
-            self._mirrors.append(_Mirror(rule, self._mirror(rule.name, pattern)))
+            self._mirrors.append(self._mirror(rule, rule.name, pattern))
         subscribers = {"source": [{"prefix": DOMAIN_SOURCE_PREFIX}]}
-        self._mirrors.append(_Mirror(None, self._mirror(SUBSCRIBERS_RULE, subscribers)))
+        self._mirrors.append(self._mirror(None, SUBSCRIBERS_RULE, subscribers))
 
-    def _mirror(self, name: str, pattern: dict[str, Any]) -> str:
+    def mirror_name(self, rule_name: str) -> str:
+        """The name of this relay's mirror of `rule_name` (rule and queue)."""
+        return f"{rule_name}-{self.instance}"
+
+    def _mirror(self, rule: Rule | None, rule_name: str, pattern: dict[str, Any]) -> _Mirror:
+        name = self.mirror_name(rule_name)
         queue_name = f"ddgui-bus-{name}"
         queue_url: str = self._sqs.create_queue(
             QueueName=queue_name, Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)}
@@ -90,7 +103,7 @@ class BusRelay:
         ]
         self._events.put_rule(Name=name, EventBusName=self.bus_name, EventPattern=json.dumps(pattern))
         self._events.put_targets(Rule=name, EventBusName=self.bus_name, Targets=[{"Id": "relay", "Arn": arn}])
-        return queue_url
+        return _Mirror(rule, name, queue_url)
 
     # -- use ---------------------------------------------------------------------------------
 
@@ -118,10 +131,20 @@ class BusRelay:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop delivering and delete this relay's mirrors (what they still hold is dropped with them,
+        as a stopped backend's state is)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
+        mirrors, self._mirrors = self._mirrors, []
+        for mirror in mirrors:
+            try:
+                self._events.remove_targets(Rule=mirror.name, EventBusName=self.bus_name, Ids=["relay"])
+                self._events.delete_rule(Name=mirror.name, EventBusName=self.bus_name)
+                self._sqs.delete_queue(QueueUrl=mirror.queue_url)
+            except Exception:  # the endpoint may be gone already (its own moto server stopped first)
+                logger.debug("could not delete mirror %s", mirror.name, exc_info=True)
 
     def pump(self) -> int:
         """Deliver every event waiting now; the number delivered."""

@@ -101,10 +101,37 @@ def test_a_failing_delivery_is_retried_then_dead_lettered(moto: MotoServer) -> N
     assert [e["detail"]["job_id"] for e in relay.dead_letters] == ["j3"]
 
 
-def test_every_manifest_rule_is_mirrored(moto: MotoServer) -> None:
-    _relay(moto, RecordingContainer())
+def _rule_names(moto: MotoServer) -> set[str]:
     events = aws_client("events", endpoint_url=moto.endpoint_url, region=REGION)
-    names = {r["Name"] for r in events.list_rules(EventBusName=MANIFEST.bus.local_bus_name())["Rules"]}
+    return {r["Name"] for r in events.list_rules(EventBusName=MANIFEST.bus.local_bus_name())["Rules"]}
+
+
+def test_every_manifest_rule_is_mirrored_and_the_mirrors_go_with_the_relay(moto: MotoServer) -> None:
+    relay = _relay(moto, RecordingContainer())
     rule: Rule
     for rule in MANIFEST.rules:
-        assert rule.name in names
+        assert relay.mirror_name(rule.name) in _rule_names(moto)
+    relay.stop()
+    assert not {relay.mirror_name(rule.name) for rule in MANIFEST.rules} & _rule_names(moto)
+
+
+def test_a_relay_sees_neither_the_backlog_nor_the_deliveries_of_another(moto: MotoServer) -> None:
+    """Backends of one process share moto's state: what one relay left undelivered (a backend that
+    never pumps) must not reach a relay started later, and each live relay gets each event once."""
+    idle = _relay(moto, RecordingContainer())
+    idle.publish("domaindetermine.jobs", "JobRequested", {"tenant": "acme", "job_id": "old"})
+    first_seen: list[dict[str, Any]] = []
+    second_seen: list[dict[str, Any]] = []
+    first = _relay(moto, RecordingContainer())
+    first.subscribe(("JobRequested",), first_seen.append)
+    second = _relay(moto, RecordingContainer())
+    second.subscribe(("JobRequested",), second_seen.append)
+    idle.stop()
+    first.publish("domaindetermine.jobs", "JobRequested", {"tenant": "acme", "job_id": "new"})
+    first.pump()
+    second.pump()
+    first.pump()
+    first.stop()
+    second.stop()
+    assert [e["detail"]["job_id"] for e in first_seen] == ["new"]
+    assert [e["detail"]["job_id"] for e in second_seen] == ["new"]
