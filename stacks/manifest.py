@@ -176,6 +176,9 @@ class Route:
     path: str  # API Gateway resource path with {parameters}
     scope: str | None  # the scope the route demands (enforced in the function); None: public
     summary: str
+    # The bearer token may come as `?token=` instead of the Authorization header (browsers' EventSource
+    # cannot set headers); the route then has an authorizer whose identity source is that parameter.
+    token_in_query: bool = False
 
     @property
     def full_path(self) -> str:
@@ -193,6 +196,28 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class KinesisSource:
+    """The stream feeding a function through an event source mapping, with Lambda's batch
+    semantics: batch size and window, partial batch failures reported by the function, a failing
+    batch split in halves, bounded retries, then an on-failure destination."""
+
+    stream: str
+    batch_size: int = 100
+    batching_window_s: int = 1
+    max_retries: int = 3
+    max_record_age_s: int = 3600
+    parallelization_factor: int = 1
+
+
+@dataclass(frozen=True)
+class WebSocketRoute:
+    """A route of the WebSocket API (route selection `$request.body.action`)."""
+
+    route_key: str
+    summary: str
+
+
+@dataclass(frozen=True)
 class Function:
     name: str  # the Python package under functions/, also the logical name
     handler: str  # import path, identical in Lambda, the local runtime and tests
@@ -206,19 +231,49 @@ class Function:
     routes: tuple[Route, ...] = ()
     layers: tuple[str, ...] = ("deps",)
     stream_sources: tuple[StreamSource, ...] = ()
+    kinesis_sources: tuple[KinesisSource, ...] = ()
+    websocket_routes: tuple[WebSocketRoute, ...] = ()
+    # Posts to WebSocket connections through the management API (`@connections`).
+    manages_connections: bool = False
+    # Other packages of functions/ shipped with this one (their pure modules: models, rules,
+    # repositories), so two functions apply one set of rules without copying it.
+    shared_packages: tuple[str, ...] = ()
 
     @property
     def package(self) -> str:
         return self.handler.split(".", 1)[0]
 
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return (self.package, *self.shared_packages)
+
 
 @dataclass(frozen=True)
 class Authorizer:
-    """API Gateway REQUEST authorizer: verifies the bearer token, answers policy + context."""
+    """API Gateway REQUEST authorizer: verifies the bearer token, answers policy + context.
+
+    The same function authorizes the WebSocket API's `$connect` (token as `?token=` or in
+    `Sec-WebSocket-Protocol`) and the REST routes whose token comes in the query."""
 
     function: Function
     identity_source: str = "Authorization"
+    query_identity_source: str = "token"  # for `token_in_query` routes
     cache_ttl_s: int = 300
+
+
+@dataclass(frozen=True)
+class WebSocketApi:
+    """The regional WebSocket API: channels given at `$connect`, routes by `$request.body.action`."""
+
+    function: str  # the function behind every route
+    route_selection_expression: str = "$request.body.action"
+    stage: str = "live"
+    # API Gateway's quotas for WebSocket APIs: 32 KB per frame, 128 KB per message, 2 h per
+    # connection, 10 min idle.
+    frame_limit_bytes: int = 32 * 1024
+    message_limit_bytes: int = 128 * 1024
+    connection_limit_s: int = 2 * 3600
+    idle_limit_s: int = 600
 
 
 @dataclass(frozen=True)
@@ -254,6 +309,7 @@ class Manifest:
     authorizer: Authorizer
     functions: tuple[Function, ...]
     gateway_responses: tuple[GatewayResponse, ...]
+    websocket: WebSocketApi | None = None
 
     def store(self, name: str) -> Store:
         return next(s for s in self.stores if s.name == name)
@@ -272,7 +328,15 @@ class Manifest:
         start a backend for one group)."""
         functions = tuple(fn for fn in self.functions if fn.name in function_names)
         rules = tuple(r for r in self.rules if r.function is None or r.function in function_names)
-        return replace(self, functions=functions, rules=rules)
+        websocket = self.websocket if self.websocket and self.websocket.function in function_names else None
+        return replace(self, functions=functions, rules=rules, websocket=websocket)
+
+    def without(self, *function_names: str) -> Manifest:
+        """This app without the named functions (and the rules and API that need them)."""
+        return self.only(*(fn.name for fn in self.functions if fn.name not in function_names))
+
+    def websocket_routes(self) -> list[tuple[WebSocketRoute, Function]]:
+        return [(route, fn) for fn in self.functions for route in fn.websocket_routes]
 
     def routes(self) -> list[tuple[Route, Function]]:
         return [(route, fn) for fn in self.functions for route in fn.routes]
@@ -288,12 +352,14 @@ class Manifest:
         stage: str,
         region_urls: Mapping[str, str] | None = None,
         cors_origins: Sequence[str] = (),
+        connections_url: str | None = None,
         extra: dict[str, str] | None = None,
     ) -> dict[str, str]:
         """The environment a function runs with, given the physical names of the resources.
 
         REST functions also learn every region's base URL (to send a tenant homed elsewhere to its
-        region) and the origins a browser may call them from.
+        region) and the origins a browser may call them from; functions that post to WebSocket
+        connections learn the management API's URL (`GUI_CONNECTIONS_URL`).
         """
         env = {
             "POWERTOOLS_SERVICE_NAME": fn.name,
@@ -312,6 +378,10 @@ class Manifest:
             env[self.bucket.env_var] = bucket_name
         if fn.publishes_to_bus:
             env[self.bus.env_var] = bus_name
+        if fn.manages_connections:
+            if connections_url is None:
+                raise ValueError(f"{fn.name} posts to connections: give the management API's URL")
+            env["GUI_CONNECTIONS_URL"] = connections_url
         return env
 
 
@@ -362,6 +432,19 @@ ARTIFACTS = Store(
 METRICS = Store(
     name="metrics",
     purpose="Dashboard and module metrics cache per tenant, time range and bucket (expires by TTL).",
+    ttl_attribute="expires_at",
+)
+
+EVENTS = Store(
+    name="events",
+    purpose="Replay log per tenant and channel (pk <tenant>#<channel>): events by cursor (C#<cursor>) "
+    "and event-id guards (E#<event id>); both expire by TTL after the replay window.",
+    ttl_attribute="expires_at",
+)
+CONNECTIONS = Store(
+    name="connections",
+    purpose="WebSocket connections per tenant (CONN#<id>) and their channel subscriptions "
+    "(SUB#<channel>#<id>); expire by TTL after API Gateway's connection limit.",
     ttl_attribute="expires_at",
 )
 
@@ -521,8 +604,80 @@ NOTIFICATIONS_FUNCTION = Function(
     ),
 )
 
+# Live channels. The replay window is how far back a client may resume; the connection TTL is API
+# Gateway's 2 h connection limit.
+LIVE_ENVIRONMENT = {"REPLAY_WINDOW_S": "86400", "CONNECTION_TTL_S": "7200"}
+
+REALTIME_FUNCTION = Function(
+    name="gui_realtime",
+    handler="gui_realtime.handler.handler",
+    purpose="WebSocket API: connect, subscribe, unsubscribe, resume from a cursor, acknowledge, ping.",
+    memory_mb=512,
+    timeout_s=15,
+    stores={
+        **PLATFORM_STORES,
+        "connections": Access.READ_WRITE,
+        "events": Access.READ,
+        "inbox": Access.READ_WRITE,
+    },
+    manages_connections=True,
+    shared_packages=("gui_notifications",),
+    environment={**LIVE_ENVIRONMENT, "NOTIFICATION_RETENTION_DAYS": "90"},
+    websocket_routes=(
+        WebSocketRoute("$connect", "Open a connection: token, tenant and first channel checked."),
+        WebSocketRoute("$disconnect", "Forget a connection and its subscriptions."),
+        WebSocketRoute("subscribe", "Subscribe to channels."),
+        WebSocketRoute("unsubscribe", "Unsubscribe from channels."),
+        WebSocketRoute("resume", "Replay a channel from a cursor, then live; a gap when too old."),
+        WebSocketRoute("ack", "Acknowledge a notification (the REST command's rules and audit)."),
+        WebSocketRoute("ping", "Keep the connection alive; answers pong."),
+        WebSocketRoute("$default", "Any other action: an error message."),
+    ),
+)
+
+FANOUT_FUNCTION = Function(
+    name="gui_fanout",
+    handler="gui_fanout.handler.handler",
+    purpose="Notifications publisher: GUI events from the stream to the inbox, the replay log and "
+    "the subscribed connections.",
+    memory_mb=1024,
+    timeout_s=60,
+    stores={
+        "tenants": Access.READ,
+        "inbox": Access.READ_WRITE,
+        "events": Access.READ_WRITE,
+        "connections": Access.READ_WRITE,
+    },
+    manages_connections=True,
+    shared_packages=("gui_notifications",),
+    environment={**LIVE_ENVIRONMENT, "NOTIFICATION_RETENTION_DAYS": "90", "PUSH_CONCURRENCY": "16"},
+    kinesis_sources=(KinesisSource("gui-events", batch_size=100, batching_window_s=1, max_retries=3),),
+)
+
+STREAM_FUNCTION = Function(
+    name="gui_stream",
+    handler="gui_stream.handler.handler",
+    purpose="Server-sent events: one channel's events after a cursor, held open for new ones.",
+    memory_mb=256,
+    timeout_s=28,
+    stores={**PLATFORM_STORES, "events": Access.READ},
+    # Held well under API Gateway's 29 s integration timeout; the log is read every POLL_S.
+    environment={**LIVE_ENVIRONMENT, "STREAM_HOLD_S": "20", "STREAM_POLL_S": "0.25"},
+    routes=(
+        Route(
+            "GET",
+            "/stream/{channel}/{tenant}",
+            NOTIFICATIONS_SCOPE,
+            "Server-sent events of one channel, resumable with Last-Event-ID; the scope is the "
+            "channel's (jobs: gui:jobs, notifications: gui:notifications, readiness and "
+            "prompt-pack: gui:dashboard).",
+            token_in_query=True,
+        ),
+    ),
+)
+
 MANIFEST = Manifest(
-    stores=(TENANTS, PREFERENCES, AUDIT, LIMITS, JOBS, INBOX, ARTIFACTS, METRICS),
+    stores=(TENANTS, PREFERENCES, AUDIT, LIMITS, JOBS, INBOX, ARTIFACTS, METRICS, EVENTS, CONNECTIONS),
     bucket=Bucket("data", "Search indexes, telemetry facts (DuckDB/Parquet), archives."),
     bus=Bus("domain", "Domain events of every source, per region."),
     stream=Stream("gui-events", "GUI-relevant domain events, partitioned by tenant."),
@@ -576,7 +731,11 @@ MANIFEST = Manifest(
         ARTIFACTS_FUNCTION,
         ARTIFACT_EVENTS_FUNCTION,
         DASHBOARD_FUNCTION,
+        REALTIME_FUNCTION,
+        FANOUT_FUNCTION,
+        STREAM_FUNCTION,
     ),
+    websocket=WebSocketApi(function="gui_realtime"),
     gateway_responses=(
         GatewayResponse("UNAUTHORIZED", 401, "unauthorized", "Authentication required"),
         GatewayResponse("ACCESS_DENIED", 403, "forbidden", "Access denied"),

@@ -175,6 +175,26 @@ class Table:
         old = answer.get("Attributes")
         return from_dynamo(old) if old else None
 
+    def update(
+        self, key: Mapping[str, Any], values: Mapping[str, Any], *, condition: Condition | None = None
+    ) -> None:
+        """Set attributes of an existing item (condition: the item exists, unless one is given)."""
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        placeholders = {f":a{i}": value for i, value in enumerate(values.values())}
+        condition = condition or Condition("attribute_exists(#pk)", names={"#pk": next(iter(key))})
+        params: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": to_dynamo(key),
+            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
+            **condition.params(),
+        }
+        params["ExpressionAttributeNames"] = {**names, **condition.names}
+        params["ExpressionAttributeValues"] = to_dynamo({**placeholders, **condition.values})
+        try:
+            self._client.update_item(**params)
+        except ClientError as exc:
+            raise _condition_error(exc) from exc
+
     def query(
         self,
         partition: tuple[str, str],
