@@ -1,6 +1,6 @@
 """JSON Schema of every domain event detail this backend produces or consumes, kept in
-`events/schemas/` for producers in other services. The pydantic models in the functions are the
-source; `python -m local.event_schemas` rewrites the files and a test fails when they are stale.
+`events/schemas/` for producers in other services. The pydantic models of `gui_core.domain_events`
+are the source; `python -m local.event_schemas` rewrites the files and a test fails when they are stale.
 """
 
 from __future__ import annotations
@@ -8,19 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel
-
-from gui_artifacts.models import ArtifactDeprecated, ArtifactPublished
-from gui_jobs.models import JobCancelRequested, JobRequested, JobStatusChanged
+from gui_core.domain_events import EVENT_MODELS
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "events" / "schemas"
-EVENT_MODELS: dict[str, type[BaseModel]] = {
-    "JobRequested": JobRequested,
-    "JobCancelRequested": JobCancelRequested,
-    "JobStatusChanged": JobStatusChanged,
-    "ArtifactPublished": ArtifactPublished,
-    "ArtifactDeprecated": ArtifactDeprecated,
-}
 
 
 def event_schema(detail_type: str) -> dict[str, object]:

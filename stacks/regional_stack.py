@@ -13,6 +13,7 @@ from stacks.constructs.api import RestApi
 from stacks.constructs.events import Events
 from stacks.constructs.functions import ARCHITECTURE, RUNTIME, GuiFunction
 from stacks.constructs.layers import Layers
+from stacks.constructs.realtime import Realtime
 from stacks.constructs.state import State
 from stacks.constructs.stream_sources import StreamSources
 from stacks.manifest import APP_NAME, Function, Manifest
@@ -60,6 +61,7 @@ class RegionalStack(cdk.Stack):
             },
         )
         urls = {**(region_urls or {}), region_config.region: region_config.base_url}
+        self.realtime = Realtime(self, "Realtime", manifest=manifest) if manifest.websocket else None
         self.functions = {
             fn.name: self._function(
                 manifest,
@@ -68,14 +70,25 @@ class RegionalStack(cdk.Stack):
                 stage=stage,
                 region_urls=urls,
                 cors_origins=cors_origins,
+                connections_url=self.realtime.connections_url if self.realtime else None,
             )
             for fn in manifest.functions
         }
+        if self.realtime is not None and manifest.websocket is not None:
+            self.realtime.add_routes(
+                manifest,
+                function=self.functions[manifest.websocket.function].function,
+                authorizer_function=self.authorizer_function.function,
+            )
+            for built in self.functions.values():
+                if built.spec.manages_connections:
+                    self.realtime.grant_manage_connections(built.function)
         self.stream_sources = StreamSources(
             self,
             "StreamSources",
             manifest=manifest,
             state=self.state,
+            stream=self.events.stream,
             functions={name: built.function for name, built in self.functions.items()},
         )
         for rule in manifest.rules:
@@ -108,6 +121,7 @@ class RegionalStack(cdk.Stack):
         stage: str,
         region_urls: Mapping[str, str] | None = None,
         cors_origins: Sequence[str] = (),
+        connections_url: str | None = None,
         extra_environment: dict[str, str] | None = None,
     ) -> GuiFunction:
         return GuiFunction(
@@ -122,5 +136,6 @@ class RegionalStack(cdk.Stack):
             stage=stage,
             region_urls=region_urls,
             cors_origins=cors_origins,
+            connections_url=connections_url,
             extra_environment=extra_environment,
         )

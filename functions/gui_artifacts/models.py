@@ -1,91 +1,45 @@
-"""Models of the artifacts group: the domain events that feed the registry, and the answers of the
-routes (they are its OpenAPI schema)."""
+"""Models of the artifacts group: the answers of the routes (they are its OpenAPI schema). The domain
+events that feed the registry live in gui_core.domain_events (the fan-out reads them too) and are
+re-exported here."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-Kind = Literal["coverage", "mapping", "overlay", "readiness", "prompt_pack", "ingestion", "governance"]
-KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
-GovernanceStatus = Literal["draft", "in_review", "approved", "deprecated", "blocked"]
-GOVERNANCE_STATUSES: tuple[str, ...] = GovernanceStatus.__args__  # type: ignore[attr-defined]
+from gui_core.domain_events import (
+    ARTIFACT_ID_PATTERN,
+    ARTIFACT_KINDS,
+    GOVERNANCE_STATUSES,
+    MAX_INPUTS,
+    SUPPORTED_SCHEMA_VERSIONS,
+    ArtifactDeprecated,
+    ArtifactInput,
+    ArtifactKind,
+    ArtifactPublished,
+    GovernanceStatus,
+)
+
+# Re-exported: the event models and their vocabulary moved to gui_core.domain_events.
+__all__ = [
+    "ARTIFACT_ID_PATTERN",
+    "GOVERNANCE_STATUSES",
+    "KINDS",
+    "MAX_INPUTS",
+    "SUPPORTED_SCHEMA_VERSIONS",
+    "ArtifactDeprecated",
+    "ArtifactInput",
+    "ArtifactPublished",
+    "GovernanceStatus",
+    "Kind",
+]
+
+Kind = ArtifactKind
+KINDS = ARTIFACT_KINDS
 Side = Literal["upstream", "downstream"]
 Direction = Literal["upstream", "downstream", "both"]
-
-ARTIFACT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
-ArtifactId = Annotated[str, StringConstraints(pattern=ARTIFACT_ID_PATTERN)]
-Relation = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/-]{1,64}$")]
-Text = Annotated[str, StringConstraints(max_length=4000)]
-Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-DiffHash = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9:_-]{8,140}$")]
-SUPPORTED_SCHEMA_VERSIONS = frozenset({"1"})
-MAX_INPUTS = 24  # one publication is one transaction: 1 record + 2 items per edge added or removed
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-Instant = Annotated[datetime, AfterValidator(_utc)]
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    tenant: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    schema_version: Literal["1"]
-    artifact_id: ArtifactId
-    version: int = Field(ge=1)
-
-
-class ArtifactInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: ArtifactId
-    relation: Relation = "derived_from"
-
-
-class ArtifactPublished(_Event):
-    """A producer published a version of an artifact; `inputs` are the artifacts it was made from."""
-
-    kind: Kind
-    title: Short
-    summary: Text | None = None
-    owner: Short
-    tags: list[Tag] = Field(default_factory=list, max_length=20)
-    license_tag: Short
-    diff_hash: DiffHash
-    previous_diff_hash: DiffHash | None = None
-    governance_status: GovernanceStatus = "draft"
-    licensing_notes: Text | None = None
-    source_uri: Annotated[str, StringConstraints(pattern=r"^(s3|https)://[^\s]{1,1000}$")] | None = None
-    source_text: Text | None = None
-    published_at: Instant
-    inputs: list[ArtifactInput] = Field(default_factory=list, max_length=MAX_INPUTS)
-
-    @model_validator(mode="after")
-    def _inputs_are_other_distinct_artifacts(self) -> ArtifactPublished:
-        ids = [i.id for i in self.inputs]
-        if len(set(ids)) != len(ids):
-            raise ValueError("an input appears twice")
-        if self.artifact_id in ids:
-            raise ValueError("an artifact cannot be its own input")
-        return self
-
-
-class ArtifactDeprecated(_Event):
-    """A producer withdrew an artifact (as of `version`); newer versions are not affected."""
-
-    reason: Text | None = None
-    replaced_by: ArtifactId | None = None
-    deprecated_at: Instant
-
 
 # -- answers ---------------------------------------------------------------------------------------
 

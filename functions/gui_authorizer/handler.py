@@ -1,7 +1,11 @@
-"""REST API REQUEST authorizer: verifies the bearer token, answers an Allow policy with context.
+"""REQUEST authorizer of the REST API and of the WebSocket API's `$connect`: verifies the bearer
+token, answers an Allow policy with context.
 
-Imports neither boto3 nor FastAPI: it runs in front of every request. A refused token raises
-`Exception("Unauthorized")`, which API Gateway turns into its UNAUTHORIZED response (401).
+The token comes from the `Authorization` header (REST), else the `token` query parameter (the
+REST routes whose identity source it is, e.g. SSE for EventSource; WebSocket `$connect`), else the
+second value of `Sec-WebSocket-Protocol` (`ddgui.v1, <jwt>`: browsers cannot set headers on a
+WebSocket). Imports neither boto3 nor FastAPI: it runs in front of every request. A refused token
+raises `Exception("Unauthorized")`, which API Gateway turns into its UNAUTHORIZED response (401).
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from gui_authorizer.identity import presented_token
 from gui_authorizer.policy import allow
 from gui_authorizer.settings import AuthorizerSettings
 from gui_core.context import authorizer_context
-from gui_core.tokens import TokenError, TokenVerifier, bearer_token, key_source
+from gui_core.tokens import TokenError, TokenVerifier, key_source
 
 settings = AuthorizerSettings.from_environ(os.environ)
 verifier = TokenVerifier(
@@ -28,9 +33,8 @@ logger = Logger()
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     try:
-        principal = verifier.verify(bearer_token(headers.get("authorization")))
+        principal = verifier.verify(presented_token(event))
     except TokenError as exc:
         logger.info("token refused", extra={"reason": exc.reason})
         raise Exception("Unauthorized") from None  # noqa: TRY002 - the contract API Gateway reads

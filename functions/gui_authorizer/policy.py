@@ -9,13 +9,16 @@ def api_wide_resource(method_arn: str) -> str:
     """`arn:...:api-id/stage/*/*` from the arn of the method called.
 
     The answer is cached by token for the cache TTL and then applies to every route, so it must
-    allow the whole stage: scopes are checked by each function, per route.
+    allow the whole stage: scopes are checked by each function, per route. A WebSocket API's arn
+    ends in its route key (`.../stage/$connect`); its answer allows `stage/*`.
     """
     # arn:aws:execute-api:<region>:<account>:<api>/<stage>/<method>/<path>; the path may hold ':'
     parts = method_arn.split(":", 5)
     if len(parts) != 6 or parts[2] != "execute-api" or "/" not in parts[5]:
         raise ValueError(f"not an execute-api arn: {method_arn!r}")
-    api_id, stage = parts[5].split("/")[:2]
+    api_id, stage, *rest = parts[5].split("/")
+    if rest and rest[0].startswith("$"):  # a WebSocket API's route key ($connect): no method part
+        return f"{':'.join(parts[:5])}:{api_id}/{stage}/*"
     return f"{':'.join(parts[:5])}:{api_id}/{stage}/*/*"
 
 

@@ -1,5 +1,6 @@
 """Request and response models of the jobs group (they are its OpenAPI schema), the parameter model of
-each verb, and the domain events the group publishes and consumes."""
+each verb. The domain events the group publishes and consumes live in gui_core.domain_events (the
+fan-out reads them too) and are re-exported here."""
 
 from __future__ import annotations
 
@@ -8,12 +9,30 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
+from gui_core.domain_events import (
+    VERBS,
+    Identifier,
+    JobCancelRequested,
+    JobError,
+    JobRequested,
+    JobStatusChanged,
+    Verb,
+)
+
+# Re-exported: the event models and the verbs moved to gui_core.domain_events.
+__all__ = [
+    "VERBS",
+    "Identifier",
+    "JobCancelRequested",
+    "JobError",
+    "JobRequested",
+    "JobStatusChanged",
+    "Verb",
+]
+
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelling", "cancelled"]
 JOB_STATUSES: tuple[str, ...] = JobStatus.__args__  # type: ignore[attr-defined]
-Verb = Literal["ingest", "coverage", "mapping", "overlay", "readiness", "prompt_pack_calibration", "reindex"]
-VERBS: tuple[str, ...] = Verb.__args__  # type: ignore[attr-defined]
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 LanguageTag = Annotated[
     str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 ]
@@ -87,11 +106,6 @@ PARAMETER_MODELS: dict[str, type[_Parameters]] = {
     "prompt_pack_calibration": PromptPackCalibrationParameters,
     "reindex": ReindexParameters,
 }
-
-
-class JobError(BaseModel):
-    code: str
-    message: str
 
 
 class HistoryEntry(BaseModel):
@@ -258,42 +272,3 @@ class JobPage(BaseModel):
 
     items: list[Job]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
-
-
-# -- domain events ---------------------------------------------------------------------------------
-
-
-class _EventDetail(BaseModel):
-    tenant: str = Field(min_length=1)
-    event_id: str = Field(min_length=1, max_length=128)
-    schema_version: str = "1"
-    region: str | None = None
-    time: str
-
-
-class JobRequested(_EventDetail):
-    """Published by the jobs group when a job (or a new attempt) is recorded."""
-
-    job_id: str
-    verb: Verb
-    parameters: dict[str, object]
-    requested_by: str
-    attempt: int = Field(ge=1)
-
-
-class JobCancelRequested(_EventDetail):
-    """Published by the jobs group when a user asks to cancel a queued or running job."""
-
-    job_id: str
-    requested_by: str
-
-
-class JobStatusChanged(_EventDetail):
-    """Published by executors: a job started, progressed, ended, or confirmed its cancellation."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    job_id: Identifier
-    status: Literal["running", "succeeded", "failed", "cancelled"]
-    progress: int | None = Field(default=None, ge=0, le=100)
-    error: JobError | None = None

@@ -91,6 +91,15 @@ class RestApi(Construct):
             identity_sources=[apigw.IdentitySource.header(manifest.authorizer.identity_source)],
             results_cache_ttl=cdk.Duration.seconds(manifest.authorizer.cache_ttl_s),
         )
+        # The same function for routes whose token comes as a query parameter (EventSource cannot
+        # send headers): an authorizer's identity sources are all required, so it needs its own.
+        self.query_authorizer = apigw.RequestAuthorizer(
+            self,
+            "QueryAuthorizer",
+            handler=authorizer_function,
+            identity_sources=[apigw.IdentitySource.query_string(manifest.authorizer.query_identity_source)],
+            results_cache_ttl=cdk.Duration.seconds(manifest.authorizer.cache_ttl_s),
+        )
         # Required path parameters are checked here. Bodies are checked only against a method's
         # request model, and no method declares one: the functions validate bodies and answer 422
         # with field errors in the problem format, which a gateway model check could not.
@@ -107,7 +116,7 @@ class RestApi(Construct):
             self.methods[(route.method, route.full_path)] = resource.add_method(
                 route.method,
                 integrations[fn.name],
-                authorizer=self.authorizer,
+                authorizer=self.query_authorizer if route.token_in_query else self.authorizer,
                 authorization_type=apigw.AuthorizationType.CUSTOM,
                 request_validator=self.request_validator,
                 request_parameters={

@@ -28,13 +28,15 @@ ARCHITECTURE = lambda_.Architecture.X86_64  # the platform the deps layer's whee
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 
-def code_excludes(package: str) -> list[str]:
-    """Asset patterns keeping only `functions/<package>/`, so the package sits at the asset root.
+def code_excludes(*packages: str) -> list[str]:
+    """Asset patterns keeping only `functions/<package>/` of each package, so the packages sit at
+    the asset root.
 
-    `/var/task` is then on sys.path with the package in it, and `gui_x.handler.handler` imports
+    `/var/task` is then on sys.path with the packages in it, and `gui_x.handler.handler` imports
     the same way in Lambda, in the local runtime and in tests (where `functions/` is on the path).
     """
-    return ["*", f"!{package}", f"!{package}/**", *ASSET_EXCLUDE]
+    kept = [pattern for package in packages for pattern in (f"!{package}", f"!{package}/**")]
+    return ["*", *kept, *ASSET_EXCLUDE]
 
 
 class GuiFunction(Construct):
@@ -59,6 +61,7 @@ class GuiFunction(Construct):
         stage: str,
         region_urls: Mapping[str, str] | None = None,
         cors_origins: Sequence[str] = (),
+        connections_url: str | None = None,
         extra_environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -80,6 +83,7 @@ class GuiFunction(Construct):
             stage=stage,
             region_urls=region_urls,
             cors_origins=cors_origins,
+            connections_url=connections_url,
             extra={**stream_environment(manifest, fn, table_names), **(extra_environment or {})},
         )
         self.function = lambda_.Function(
@@ -88,7 +92,7 @@ class GuiFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=fn.handler,
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=code_excludes(fn.package)),
+            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=code_excludes(*fn.packages)),
             memory_size=fn.memory_mb,
             timeout=cdk.Duration.seconds(fn.timeout_s),
             layers=[layers["core"], *(layers[name] for name in fn.layers)],

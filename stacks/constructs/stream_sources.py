@@ -1,4 +1,5 @@
-"""Store streams feeding functions: one event source mapping per manifest `StreamSource`.
+"""Streams feeding functions: one event source mapping per manifest `StreamSource` (a store's
+DynamoDB stream) and per `KinesisSource` (the GUI events stream, read by the fan-out).
 
 Each mapping reads the store's DynamoDB stream from the oldest record, hands the function only
 what its filter lets through, retries a failing batch split in halves, lets the function report the
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
@@ -19,7 +22,7 @@ from constructs import Construct
 
 from stacks.constructs.events import dead_letter_queue
 from stacks.constructs.state import State
-from stacks.manifest import Function, Manifest, StreamSource
+from stacks.manifest import Function, KinesisSource, Manifest, StreamSource
 from stacks.naming import pascal_case
 from stacks.stream_sources import lambda_filters
 
@@ -30,6 +33,17 @@ STREAM_READ_ACTIONS = (
     "dynamodb:GetRecords",
     "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
+)
+
+
+# What Lambda's poller needs of a Kinesis stream (shared-throughput consumer), on that one stream.
+# The stream is encrypted with the AWS-managed key, which needs no grant.
+KINESIS_READ_ACTIONS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
 )
 
 
@@ -44,6 +58,7 @@ class StreamSources(Construct):
         *,
         manifest: Manifest,
         state: State,
+        stream: kinesis.IStream,
         functions: Mapping[str, lambda_.Function],
     ) -> None:
         super().__init__(scope, construct_id)
@@ -54,6 +69,43 @@ class StreamSources(Construct):
                 if not manifest.store(source.store).stream:
                     raise ValueError(f"{fn.name} reads the stream of {source.store!r}, which has none")
                 self._add(fn, source, function=functions[fn.name], table=state.tables[source.store])
+            for kinesis_source in fn.kinesis_sources:
+                if kinesis_source.stream != manifest.stream.name:
+                    raise ValueError(f"{fn.name} reads a stream the manifest does not have")
+                self._add_kinesis(fn, kinesis_source, function=functions[fn.name], stream=stream)
+
+    def _add_kinesis(
+        self, fn: Function, source: KinesisSource, *, function: lambda_.Function, stream: kinesis.IStream
+    ) -> None:
+        """From the newest record (a new deployment has no history to replay), in batches; a failing
+        batch is split in halves, records the function reports are retried from the first one, and
+        after the retries or the maximum age the batch's description goes to the on-failure queue."""
+        construct_id = f"{pascal_case(fn.name)}{pascal_case(source.stream)}"
+        dlq = dead_letter_queue(
+            self, f"{construct_id}Dlq", of=f"{fn.name}'s mapping from the {source.stream} stream"
+        )
+        iam.Grant.add_to_principal(
+            grantee=function, actions=list(KINESIS_READ_ACTIONS), resource_arns=[stream.stream_arn]
+        )
+        mapping = lambda_.EventSourceMapping(
+            self,
+            construct_id,
+            target=function,
+            event_source_arn=stream.stream_arn,
+            starting_position=lambda_.StartingPosition.LATEST,
+            batch_size=source.batch_size,
+            max_batching_window=cdk.Duration.seconds(source.batching_window_s),
+            bisect_batch_on_error=True,
+            retry_attempts=source.max_retries,
+            max_record_age=cdk.Duration.seconds(source.max_record_age_s),
+            parallelization_factor=source.parallelization_factor,
+            report_batch_item_failures=True,
+            on_failure=event_sources.SqsDlq(dlq),
+        )
+        if function.role is not None:
+            mapping.node.add_dependency(function.role)
+        self.mappings[(fn.name, source.stream)] = mapping
+        self.dead_letter_queues[(fn.name, source.stream)] = dlq
 
     def _add(
         self, fn: Function, source: StreamSource, *, function: lambda_.Function, table: dynamodb.Table

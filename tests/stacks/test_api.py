@@ -26,10 +26,20 @@ def test_api_is_regional(cdk_template: Template) -> None:
     )
 
 
+def _authorizers(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The REST authorizers by identity source."""
+    return {
+        cfn.props(a)["IdentitySource"]: (logical_id, cfn.props(a))
+        for logical_id, a in cfn.resources(template, "AWS::ApiGateway::Authorizer").items()
+    }
+
+
 def test_every_route_requires_the_authorizer_and_proxies_to_its_function(
     template: dict[str, Any], manifest: Manifest
 ) -> None:
-    authorizer_id, _ = cfn.one(template, "AWS::ApiGateway::Authorizer")
+    authorizers = _authorizers(template)
+    header_id = authorizers[f"method.request.header.{manifest.authorizer.identity_source}"][0]
+    query_id = authorizers[f"method.request.querystring.{manifest.authorizer.query_identity_source}"][0]
     functions = cfn.functions_by_name(template)
     methods = {
         (cfn.props(m)["HttpMethod"], cfn.method_path(template, m)): cfn.props(m)
@@ -38,7 +48,7 @@ def test_every_route_requires_the_authorizer_and_proxies_to_its_function(
     for route, fn in manifest.routes():
         method = methods[(route.method, route.full_path)]
         assert method["AuthorizationType"] == "CUSTOM", route
-        assert method["AuthorizerId"] == {"Ref": authorizer_id}, route
+        assert method["AuthorizerId"] == {"Ref": query_id if route.token_in_query else header_id}, route
         integration = method["Integration"]
         assert integration["Type"] == "AWS_PROXY"
         assert integration["IntegrationHttpMethod"] == "POST"
@@ -49,14 +59,19 @@ def test_every_route_requires_the_authorizer_and_proxies_to_its_function(
         assert "RequestValidatorId" in method
 
 
-def test_authorizer_is_the_manifest_request_authorizer(template: dict[str, Any], manifest: Manifest) -> None:
-    _, authorizer = cfn.one(template, "AWS::ApiGateway::Authorizer")
-    props = cfn.props(authorizer)
-    assert props["Type"] == "REQUEST"
-    assert props["IdentitySource"] == f"method.request.header.{manifest.authorizer.identity_source}"
-    assert props["AuthorizerResultTtlInSeconds"] == manifest.authorizer.cache_ttl_s
+def test_authorizers_are_the_manifest_request_authorizer_by_header_and_by_query(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    authorizers = _authorizers(template)
+    assert set(authorizers) == {
+        f"method.request.header.{manifest.authorizer.identity_source}",
+        f"method.request.querystring.{manifest.authorizer.query_identity_source}",
+    }
     functions = cfn.functions_by_name(template)
-    assert cfn.references(props["AuthorizerUri"]) == {functions[manifest.authorizer.function.name]}
+    for _, props in authorizers.values():
+        assert props["Type"] == "REQUEST"
+        assert props["AuthorizerResultTtlInSeconds"] == manifest.authorizer.cache_ttl_s
+        assert cfn.references(props["AuthorizerUri"]) == {functions[manifest.authorizer.function.name]}
 
 
 def test_only_api_gateway_and_the_rules_may_invoke_the_functions(

@@ -39,6 +39,6 @@ def test_rule_targets_have_a_dead_letter_queue_and_retries(
                 "Targets": [Match.object_like(target)],
             },
         )
-    stream_sources = [source for fn in manifest.functions for source in fn.stream_sources]
+    stream_sources = [s for fn in manifest.functions for s in (*fn.stream_sources, *fn.kinesis_sources)]
     cdk_template.resource_count_is("AWS::SQS::Queue", len(manifest.rules) + len(stream_sources))
     cdk_template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})

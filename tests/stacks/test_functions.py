@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stacks.config import DeploymentConfig, cdk_json_context
-from stacks.constructs.stream_sources import STREAM_READ_ACTIONS
+from stacks.constructs.stream_sources import KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
 from stacks.manifest import LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
 from stacks.stream_sources import stream_environment
 from tests.stacks import cfn
@@ -69,6 +69,16 @@ def test_functions_log_to_their_own_group_with_retention(
     assert len(seen) == len(manifest.all_functions())
 
 
+def _connections_url(template: dict[str, Any], region: str) -> Any:
+    """The management URL of the WebSocket API's stage, as the template spells it."""
+    api_id, _ = cfn.one(template, "AWS::ApiGatewayV2::Api")
+    (stage,) = [
+        cfn.props(s)["StageName"] for s in cfn.resources(template, "AWS::ApiGatewayV2::Stage").values()
+    ]
+    parts = ["https://", {"Ref": api_id}, f".execute-api.{region}.", {"Ref": "AWS::URLSuffix"}, f"/{stage}"]
+    return {"Fn::Join": ["", parts]}
+
+
 def test_environment_is_the_manifest_environment(
     template: dict[str, Any], manifest: Manifest, deployment: DeploymentConfig, region: str
 ) -> None:
@@ -97,6 +107,7 @@ def test_environment_is_the_manifest_environment(
             stage=deployment.stage,
             region_urls=deployment.region_urls,
             cors_origins=deployment.cors_origins,
+            connections_url=_connections_url(template, region) if fn.manages_connections else None,
             extra=extra,
         )
         variables = _function(template, fn.name)["Environment"]["Variables"]
@@ -171,8 +182,12 @@ def test_each_function_has_exactly_its_store_grants(template: dict[str, Any], ma
         allowed = set(BASELINE_ACTIONS)
         if fn.publishes_to_bus:
             allowed.add("events:PutEvents")
-        if fn.stream_sources:  # the mapping's on-failure destination
+        if fn.stream_sources or fn.kinesis_sources:  # the mapping's on-failure destination
             allowed |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+        if fn.kinesis_sources:
+            allowed |= set(KINESIS_READ_ACTIONS)
+        if fn.manages_connections:
+            allowed.add("execute-api:ManageConnections")
         assert other <= allowed | {a for a in other if a.startswith("s3:") and fn.bucket_access}, fn.name
 
 
@@ -211,16 +226,16 @@ def _files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
-def test_function_asset_holds_only_its_package(
+def test_function_asset_holds_only_its_packages(
     synthesized: Synthesized, template: dict[str, Any], manifest: Manifest, region: str
 ) -> None:
     for fn in manifest.all_functions():
         asset = _asset_dir(synthesized, region, _function(template, fn.name)["Code"])
-        assert {p.name for p in asset.iterdir()} == {fn.package}, fn.name
-        source = REPO_ROOT / "functions" / fn.package
+        assert {p.name for p in asset.iterdir()} == set(fn.packages), fn.name
         expected = {
-            f"{fn.package}/{name}"
-            for name in _files(source)
+            f"{package}/{name}"
+            for package in fn.packages
+            for name in _files(REPO_ROOT / "functions" / package)
             if "__pycache__" not in name and not name.endswith(".pyc")
         }
         assert _files(asset) == expected

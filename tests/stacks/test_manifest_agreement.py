@@ -66,7 +66,37 @@ def test_every_stream_source_is_an_event_source_mapping(template: dict[str, Any]
         if m["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn"
     }
     assert found == expected
-    assert len(mappings) == len(expected)
+    kinesis_sources = [source for fn in manifest.functions for source in fn.kinesis_sources]
+    assert len(mappings) == len(expected) + len(kinesis_sources)
+
+
+def test_the_websocket_api_has_every_manifest_route_and_only_connect_is_authorized(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    assert manifest.websocket is not None
+    _, api = cfn.one(template, "AWS::ApiGatewayV2::Api")
+    assert cfn.props(api)["ProtocolType"] == "WEBSOCKET"
+    assert cfn.props(api)["RouteSelectionExpression"] == manifest.websocket.route_selection_expression
+    routes = {
+        cfn.props(r)["RouteKey"]: cfn.props(r)
+        for r in cfn.resources(template, "AWS::ApiGatewayV2::Route").values()
+    }
+    assert set(routes) == {route.route_key for route, _ in manifest.websocket_routes()}
+    for key, route in routes.items():
+        assert route["AuthorizationType"] == ("CUSTOM" if key == "$connect" else "NONE"), key
+    (_, authorizer) = cfn.one(template, "AWS::ApiGatewayV2::Authorizer")
+    functions = cfn.functions_by_name(template)
+    assert cfn.references(cfn.props(authorizer)["AuthorizerUri"]) == {
+        functions[manifest.authorizer.function.name]
+    }
+    integrations = cfn.resources(template, "AWS::ApiGatewayV2::Integration").values()
+    assert {ref for i in integrations for ref in cfn.references(cfn.props(i)["IntegrationUri"])} == {
+        functions[manifest.websocket.function]
+    }
+    (stage,) = cfn.resources(template, "AWS::ApiGatewayV2::Stage").values()
+    assert cfn.props(stage)["StageName"] == manifest.websocket.stage
+    assert "AccessLogSettings" in cfn.props(stage)
+    assert cfn.props(stage)["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
 
 
 def test_every_layer_is_deployed(template: dict[str, Any], manifest: Manifest) -> None:

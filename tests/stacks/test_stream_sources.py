@@ -18,9 +18,37 @@ def _mappings(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]
     found = {}
     for mapping in cfn.resources(template, "AWS::Lambda::EventSourceMapping").values():
         props = cfn.props(mapping)
-        key = (functions[props["FunctionName"]["Ref"]], stores[props["EventSourceArn"]["Fn::GetAtt"][0]])
-        found[key] = props
+        source = props["EventSourceArn"]["Fn::GetAtt"][0]
+        if source in stores:
+            found[(functions[props["FunctionName"]["Ref"]], stores[source])] = props
     return found
+
+
+def test_the_fanout_reads_the_gui_events_stream_with_lambda_batch_semantics(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    functions = {v: k for k, v in cfn.functions_by_name(template).items()}
+    stream_id, _ = cfn.one(template, "AWS::Kinesis::Stream")
+    queues = cfn.resources(template, "AWS::SQS::Queue")
+    kinesis = {
+        functions[cfn.props(m)["FunctionName"]["Ref"]]: cfn.props(m)
+        for m in cfn.resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if cfn.props(m)["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    }
+    expected = {fn.name: fn.kinesis_sources[0] for fn in manifest.functions if fn.kinesis_sources}
+    assert set(kinesis) == set(expected) == {"gui_fanout"}
+    for name, source in expected.items():
+        mapping = kinesis[name]
+        assert mapping["StartingPosition"] == "LATEST"
+        assert mapping["BatchSize"] == source.batch_size
+        assert mapping["MaximumBatchingWindowInSeconds"] == source.batching_window_s
+        assert mapping["MaximumRetryAttempts"] == source.max_retries
+        assert mapping["MaximumRecordAgeInSeconds"] == source.max_record_age_s
+        assert mapping["ParallelizationFactor"] == source.parallelization_factor
+        assert mapping["BisectBatchOnFunctionError"] is True
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        (queue_id,) = cfn.references(mapping["DestinationConfig"]["OnFailure"]["Destination"])
+        assert cfn.props(queues[queue_id])["SqsManagedSseEnabled"] is True
 
 
 def test_the_archiver_reads_only_ttl_removals_of_the_preferences_stream(template: dict[str, Any]) -> None:

@@ -7,8 +7,9 @@ management client (or a fake with `post_to_connection`/`delete_connection`).
 Replay log (store `events`), partition `<tenant>#<channel>`:
 - `C#<cursor>`: one event as the GUI receives it, with `pushed` once the fan-out has pushed it;
 - `E#<event id>`: the guard that makes an append idempotent on the event id.
-A cursor is the Kinesis sequence number of the record that carried the event, zero-padded to
-`CURSOR_DIGITS` so that cursors sort as strings. A tenant's records share a shard (the partition
+A cursor is the Kinesis sequence number of the record that carried the event (up to 129 digits;
+56 in practice), prefixed with its length in three digits, so that cursors sort as strings in the
+order of the numbers. A tenant's records share a shard (the partition
 key is the tenant), so its cursors grow with every event. Both items expire after the replay
 window; a read treats an expired item as gone even before DynamoDB's TTL deletes it.
 
@@ -47,7 +48,8 @@ CHANNELS: dict[str, str] = {
     "prompt-pack": "gui:dashboard",
 }
 PAYLOAD_VERSION = 1  # of the GUI message schema (docs/gui/asyncapi.yaml)
-CURSOR_DIGITS = 40  # a Kinesis sequence number has at most 128 bits: 39 decimal digits
+SEQUENCE_DIGITS = 129  # Kinesis: a sequence number matches 0|([1-9]\d{0,128})
+LENGTH_DIGITS = 3
 CURSOR_PREFIX = "C#"
 GUARD_PREFIX = "E#"
 CONNECTION_PREFIX = "CONN#"
@@ -62,13 +64,17 @@ def channel_scope(channel: str) -> str | None:
 
 def to_cursor(sequence_number: str | int) -> str:
     digits = str(sequence_number)
-    if not digits.isdigit() or len(digits) > CURSOR_DIGITS:
+    if not digits.isdigit() or len(digits) > SEQUENCE_DIGITS:
         raise ValueError(f"not a sequence number: {sequence_number!r}")
-    return digits.zfill(CURSOR_DIGITS)
+    digits = digits.lstrip("0") or "0"
+    return f"{len(digits):0{LENGTH_DIGITS}d}{digits}"
 
 
 def is_cursor(value: object) -> bool:
-    return isinstance(value, str) and len(value) == CURSOR_DIGITS and value.isdigit()
+    if not isinstance(value, str) or not value.isdigit() or len(value) <= LENGTH_DIGITS:
+        return False
+    digits = value[LENGTH_DIGITS:]
+    return int(value[:LENGTH_DIGITS]) == len(digits) and (digits == "0" or not digits.startswith("0"))
 
 
 def log_partition(tenant: str, channel: str) -> str:

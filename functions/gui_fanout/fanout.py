@@ -1,0 +1,232 @@
+"""The fan-out of one Kinesis record: validate, residency, inbox item, replay log, push.
+
+Per record (the data is the EventBridge envelope the rule `gui-events-to-stream` put on the
+stream, partition key = tenant):
+
+1. decode and `domain_events.parse`; an unknown kind, an unknown schema version or an invalid
+   detail is counted and dropped: redelivering it cannot fix it, and a poison record must not
+   block the shard;
+2. a tenant unknown here or homed in another region is counted and dropped (its data stays home);
+3. an inbox kind writes its inbox item, idempotent on an id derived from the event id;
+4. per channel of the kind: append to the replay log (idempotent on the event id, cursor = the
+   record's sequence number), push to the channel's subscribers unless a first delivery already
+   did, remove the connections that answer 410, mark the event pushed.
+
+A record that raises (DynamoDB unavailable...) is reported failed, and so is every later record of
+the same tenant in the batch, unprocessed: Lambda retries from the lowest failed sequence number,
+so a tenant's events still reach the log and the GUI in order. Other tenants' records go on; their
+redelivery after a retry logs and pushes nothing twice (the log's guard and `pushed` mark).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+from gui_core.domain_events import ROUTES, InvalidEvent, UnknownKind, UnknownSchemaVersion, parse
+from gui_core.live import Appended, LiveEvent, PushReport, encode, fit, to_cursor
+from gui_core.tenancy import Tenant
+from gui_fanout.transform import GuiEvent, to_gui
+from gui_notifications.models import NewNotification
+
+logger = logging.getLogger("gui_fanout")
+
+Outcome = Literal[
+    "delivered",
+    "invalid",
+    "unknown_schema_version",
+    "not_for_gui",
+    "wrong_region",
+    "unrepresentable_cursor",
+]
+
+
+class Tenants(Protocol):
+    def get(self, tenant_id: str) -> Tenant | None: ...
+
+
+class EventLog(Protocol):
+    """What the fan-out needs of `gui_core.live.ReplayLog`."""
+
+    def append(self, event: LiveEvent) -> Appended: ...
+
+    def mark_pushed(self, event: LiveEvent) -> None: ...
+
+
+class Subscribers(Protocol):
+    """What the fan-out needs of `gui_core.live.ConnectionRegistry`."""
+
+    def subscribers(self, tenant: str, channel: str) -> list[str]: ...
+
+    def remove(self, tenant: str, connection_id: str) -> None: ...
+
+
+class Push(Protocol):
+    """What the fan-out needs of `gui_core.live.Pusher`."""
+
+    def push(self, connection_ids: Sequence[str], message: bytes) -> PushReport: ...
+
+
+class Inbox(Protocol):
+    """What the fan-out needs of `gui_notifications.repository.InboxRepository`."""
+
+    def append(self, tenant: str, notification: NewNotification) -> bool: ...
+
+
+class _Dropped(Exception):
+    """A record that no retry can deliver: counted under `metric`, then skipped."""
+
+    def __init__(self, outcome: Outcome, metric: str) -> None:
+        super().__init__(outcome)
+        self.outcome: Outcome = outcome
+        self.metric = metric
+
+
+class BlockedByEarlierFailure(Exception):
+    """An earlier record of the same tenant failed in this batch: this one waits for the retry."""
+
+
+class Fanout:
+    def __init__(
+        self,
+        *,
+        region: str,
+        tenants: Tenants,
+        replay_log: EventLog,
+        registry: Subscribers,
+        pusher: Push,
+        inbox: Inbox,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.region = region
+        self._tenants = tenants
+        self._log = replay_log
+        self._registry = registry
+        self._pusher = pusher
+        self._inbox = inbox
+        self._clock = clock
+
+    def batch(self) -> FanoutBatch:
+        """A fresh run for one invocation's batch."""
+        return FanoutBatch(self)
+
+    def deliver(self, kinesis: Mapping[str, Any], counts: Counter[str]) -> Outcome:
+        """One record's `kinesis` part; raises only on failures a retry may cure."""
+        try:
+            gui, cursor = self._admit(kinesis)
+        except _Dropped as drop:
+            counts[drop.metric] += 1
+            return drop.outcome
+        if gui.notification is not None:
+            written = self._inbox.append(gui.tenant, gui.notification)
+            counts["InboxWritten" if written else "InboxRepeats"] += 1
+        for channel in gui.channels:
+            self._publish(gui, channel, cursor, counts)
+        return "delivered"
+
+    def _admit(self, kinesis: Mapping[str, Any]) -> tuple[GuiEvent, str]:
+        """The record's GUI event and cursor, or _Dropped with the reason."""
+        try:
+            envelope = decode(kinesis)
+        except ValueError as exc:
+            logger.warning("undecodable record %s: %s", kinesis.get("sequenceNumber"), exc)
+            raise _Dropped("invalid", "InvalidEvent") from exc
+        kind = str(envelope.get("detail-type"))
+        detail = envelope.get("detail")
+        try:
+            event = parse(kind, detail if isinstance(detail, Mapping) else {})
+        except UnknownKind as exc:
+            raise _Dropped("not_for_gui", "NotForGui") from exc
+        except UnknownSchemaVersion as exc:
+            logger.warning("refused: %s", exc)
+            raise _Dropped("unknown_schema_version", "UnknownSchemaVersion") from exc
+        except InvalidEvent as exc:
+            logger.warning("invalid %s %s: %s", kind, envelope.get("id"), exc.errors)
+            raise _Dropped("invalid", "InvalidEvent") from exc
+        routing = ROUTES[kind]
+        if not routing.channels and not routing.inbox:
+            raise _Dropped("not_for_gui", "NotForGui")
+        gui = to_gui(kind, event, routing)
+        tenant = self._tenants.get(gui.tenant)
+        if tenant is None or tenant.home_region != self.region:
+            logger.warning(
+                "refused %s %s: tenant %s is not homed in %s", kind, gui.event_id, gui.tenant, self.region
+            )
+            raise _Dropped("wrong_region", "ResidencyRefused")
+        try:
+            cursor = to_cursor(str(kinesis.get("sequenceNumber")))
+        except ValueError as exc:
+            logger.warning("sequence number %s does not fit a cursor", kinesis.get("sequenceNumber"))
+            raise _Dropped("unrepresentable_cursor", "CursorUnrepresentable") from exc
+        return gui, cursor
+
+    def _publish(self, gui: GuiEvent, channel: str, cursor: str, counts: Counter[str]) -> None:
+        appended = self._log.append(
+            LiveEvent(gui.tenant, channel, cursor, gui.event_id, gui.kind, gui.at, gui.payload)
+        )
+        if not appended.new and appended.pushed:
+            counts["AlreadyPushed"] += 1
+            return
+        logged = appended.event  # a repeat: as first logged (its cursor), pushed now
+        connections = self._registry.subscribers(logged.tenant, channel)
+        report = self._pusher.push(connections, encode(fit(logged.message())))
+        for connection_id in report.gone:
+            self._registry.remove(logged.tenant, connection_id)
+        if report.failed:
+            logger.warning("push of %s to %s failed for %s", logged.event_id, channel, report.failed)
+        counts["Pushed"] += len(report.sent)
+        counts["Gone"] += len(report.gone)
+        counts["PushFailed"] += len(report.failed)
+        self._log.mark_pushed(logged)
+
+    def lag_ms(self, kinesis: Mapping[str, Any]) -> float | None:
+        arrival = kinesis.get("approximateArrivalTimestamp")
+        if not isinstance(arrival, int | float):
+            return None
+        return max(0.0, (self._clock() - float(arrival)) * 1000)
+
+
+class FanoutBatch:
+    """One invocation's records, in order: the tenants whose record failed, the counts to emit and
+    the largest lag seen."""
+
+    def __init__(self, fanout: Fanout) -> None:
+        self._fanout = fanout
+        self.blocked: set[str] = set()
+        self.counts: Counter[str] = Counter()
+        self.max_lag_ms: float | None = None
+
+    def handle(self, record: Mapping[str, Any]) -> Outcome:
+        """One record of Lambda's Kinesis event; raises to report it failed."""
+        self.counts["Records"] += 1
+        kinesis = record.get("kinesis") or {}
+        lag = self._fanout.lag_ms(kinesis)
+        if lag is not None:
+            self.max_lag_ms = lag if self.max_lag_ms is None else max(self.max_lag_ms, lag)
+        key = str(kinesis.get("partitionKey") or "")
+        if key in self.blocked:
+            self.counts["RecordsDeferred"] += 1
+            raise BlockedByEarlierFailure(f"an earlier record of {key!r} failed in this batch")
+        try:
+            return self._fanout.deliver(kinesis, self.counts)
+        except Exception:
+            self.blocked.add(key)
+            self.counts["RecordsFailed"] += 1
+            logger.exception("record %s of %s failed", kinesis.get("sequenceNumber"), key)
+            raise
+
+
+def decode(kinesis: Mapping[str, Any]) -> dict[str, Any]:
+    """The EventBridge envelope a record carries (base64 of its JSON); ValueError when it is not."""
+    try:
+        envelope = json.loads(base64.b64decode(str(kinesis["data"]), validate=True))
+    except (KeyError, ValueError) as exc:  # binascii.Error and JSONDecodeError are ValueErrors
+        raise ValueError(f"not a base64 JSON envelope: {exc}") from exc
+    if not isinstance(envelope, dict) or "detail-type" not in envelope:
+        raise ValueError("not an EventBridge envelope")
+    return envelope

@@ -1,0 +1,560 @@
+"""gui_fanout: Kinesis batches built from the EventBridge samples in events/aws/, through the real
+handler (BatchProcessor, partial failures) onto in-memory tables and a fake management API.
+
+A record's data is the EventBridge envelope exactly as the rule `gui-events-to-stream` puts it on
+the stream (base64 of its JSON); the partition key is the tenant.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib
+import json
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from gui_core import live
+from gui_core.domain_events import ROUTES
+from gui_core.live import (
+    CONNECTION_PREFIX,
+    CURSOR_PREFIX,
+    SUBSCRIPTION_PREFIX,
+    ConnectionRegistry,
+    LiveEvent,
+    Pusher,
+    ReplayLog,
+    to_cursor,
+)
+from gui_core.tenancy import TenantDirectory
+from gui_fanout.fanout import Fanout
+from gui_notifications.repository import InboxRepository
+from tests.unit.test_realtime import TENANTS, Clock, FakeManagement, MemoryTable
+
+EVENTS = Path(__file__).parents[2] / "events" / "aws"
+SAMPLES: dict[str, dict[str, Any]] = {
+    json.loads(path.read_text())["detail-type"]: json.loads(path.read_text())
+    for path in sorted(EVENTS.glob("eventbridge_*.json"))
+}
+NOW = 1_795_774_600.0  # 27 Nov 2026 10:16:40 UTC, shortly after the samples
+ENV = {
+    "POWERTOOLS_SERVICE_NAME": "gui_fanout",
+    "POWERTOOLS_METRICS_NAMESPACE": "DomainDetermine/GUI",
+    "GUI_REGION": "eu-west-1",
+    "TENANTS_TABLE": "tenants",
+    "INBOX_TABLE": "inbox",
+    "EVENTS_TABLE": "events",
+    "CONNECTIONS_TABLE": "connections",
+    "REPLAY_WINDOW_S": "86400",
+    "CONNECTION_TTL_S": "7200",
+    "NOTIFICATION_RETENTION_DAYS": "90",
+    "PUSH_CONCURRENCY": "4",
+    "GUI_CONNECTIONS_URL": "https://w5x6y7z8a9.execute-api.eu-west-1.amazonaws.com/live",
+}
+CHANNEL_OF_CONNECTION = {
+    "c-jobs": "jobs",
+    "c-notes": "notifications",
+    "c-ready": "readiness",
+    "c-pack": "prompt-pack",
+}
+
+
+# --- building Lambda's Kinesis event ------------------------------------------------------------
+
+
+def envelope(kind: str, **detail: Any) -> dict[str, Any]:
+    """The sample envelope of `kind` with `detail` fields changed."""
+    event = copy.deepcopy(SAMPLES[kind])
+    event["detail"].update(detail)
+    return event
+
+
+def record(
+    event: Mapping[str, Any] | bytes, sequence: int | str, *, tenant: str | None = None
+) -> dict[str, Any]:
+    data = event if isinstance(event, bytes) else json.dumps(event, separators=(",", ":")).encode()
+    key = tenant or (event["detail"]["tenant"] if isinstance(event, Mapping) else "acme")
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": key,
+            "sequenceNumber": str(sequence),
+            "data": base64.b64encode(data).decode(),
+            "approximateArrivalTimestamp": NOW - 1.5,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"shardId-000000000000:{sequence}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/ddgui-gui-fanout-role",
+        "awsRegion": "eu-west-1",
+        "eventSourceARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/ddgui-gui-events",
+    }
+
+
+def batch(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "ddgui-gui-fanout"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ddgui-gui-fanout"
+    aws_request_id: str = "5f2c1a7e-3b4d-4c6e-9f80-1a2b3c4d5e6f"
+
+
+# --- the function on fakes ----------------------------------------------------------------------
+
+
+class FailingTable(MemoryTable):
+    """A store that raises (as DynamoDB would when throttled) on transactions naming `poison`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.poison: set[str] = set()
+
+    def transact(self, operations: Any) -> None:
+        for op in operations:
+            if str(getattr(op, "item", {}).get("event_id", "")) in self.poison:
+                raise RuntimeError("ProvisionedThroughputExceededException")
+        super().transact(operations)
+
+
+class SlowManagement(FakeManagement):
+    """`slow` connections take a while to answer, `broken` ones fail with a 500."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow: set[str] = set()
+        self.broken: set[str] = set()
+        self.finished: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> None:  # noqa: N803
+        if ConnectionId in self.slow:
+            time.sleep(0.3)
+        if ConnectionId in self.broken:
+            error = Exception("internal")
+            error.response = {"Error": {"Code": "InternalServerErrorException"}}  # type: ignore[attr-defined]
+            raise error
+        with self._lock:
+            super().post_to_connection(ConnectionId=ConnectionId, Data=Data)
+            self.finished[ConnectionId] = time.monotonic()
+
+
+class Backend:
+    def __init__(self) -> None:
+        self.clock = Clock(NOW)
+        self.events = FailingTable()
+        self.connections = MemoryTable()
+        self.inbox_table = MemoryTable()
+        self.management = SlowManagement()
+        self.replay = ReplayLog(self.events, window_s=86_400, clock=self.clock)
+        self.registry = ConnectionRegistry(self.connections, ttl_s=7200, clock=self.clock)
+        self.fanout = Fanout(
+            region="eu-west-1",
+            tenants=TenantDirectory(MemoryTable(TENANTS)),
+            replay_log=self.replay,
+            registry=self.registry,
+            pusher=Pusher(self.management, concurrency=4),
+            inbox=InboxRepository(self.inbox_table, retention_days=90),
+            clock=self.clock,
+        )
+
+    def connect(self, connection_id: str, *channels: str, tenant: str = "acme") -> None:
+        connection = self.registry.register(tenant, connection_id, subject="ada@acme", scopes=["gui:jobs"])
+        self.registry.subscribe(connection, channels)
+
+    def received(self, connection_id: str) -> list[dict[str, Any]]:
+        return self.management.sent.get(connection_id, [])
+
+    def logged(self, tenant: str, channel: str) -> list[dict[str, Any]]:
+        return self.events.query(
+            ("pk", f"{tenant}#{channel}"), sort_prefix=("sk", CURSOR_PREFIX), limit=100
+        ).items
+
+    def inbox(self, tenant: str = "acme") -> list[dict[str, Any]]:
+        return [item for (pk, _), item in self.inbox_table.items.items() if pk == tenant]
+
+
+@pytest.fixture
+def backend() -> Backend:
+    found = Backend()
+    for connection_id, channel in CHANNEL_OF_CONNECTION.items():
+        found.connect(connection_id, channel)
+    return found
+
+
+@pytest.fixture
+def function(monkeypatch: pytest.MonkeyPatch, backend: Backend) -> ModuleType:
+    """gui_fanout.handler imported under the manifest's environment, its fan-out on the fakes."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    module = importlib.import_module("gui_fanout.handler")
+    monkeypatch.setattr(module, "fanout", backend.fanout)
+    return module
+
+
+def invoke(function: ModuleType, event: dict[str, Any]) -> list[str]:
+    """The sequence numbers the function reported failed."""
+    answer = function.handler(event, LambdaContext())
+    return [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
+
+
+def metrics_of(output: str) -> dict[str, float]:
+    """The figures of the EMF document(s) the invocation printed."""
+    figures: dict[str, float] = {}
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            for definition in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                value = document[definition["Name"]]
+                figures[definition["Name"]] = sum(value) if isinstance(value, list) else value
+    return figures
+
+
+# --- routing ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(k for k, r in ROUTES.items() if r.channels))
+def test_each_kind_reaches_the_subscribers_of_its_channels_only(
+    function: ModuleType, backend: Backend, kind: str
+) -> None:
+    assert invoke(function, batch(record(SAMPLES[kind], 1001))) == []
+    channels = ROUTES[kind].channels
+    for connection_id, channel in CHANNEL_OF_CONNECTION.items():
+        messages = backend.received(connection_id)
+        if channel not in channels:
+            assert messages == []
+            continue
+        assert len(messages) == 1
+        message = messages[0]
+        assert message["type"] == "event"
+        assert message["v"] == 1
+        assert (message["channel"], message["kind"]) == (channel, kind)
+        assert message["cursor"] == to_cursor(1001)
+        assert message["event_id"] == SAMPLES[kind]["detail"]["event_id"]
+        assert message["at"].endswith("+00:00")
+        assert len(json.dumps(message["payload"])) < 2000  # small: ids and short texts
+        assert len(backend.logged("acme", channel)) == 1
+
+
+def test_a_job_status_payload_names_the_job_and_its_progress(function: ModuleType, backend: Backend) -> None:
+    invoke(function, batch(record(envelope("JobStatusChanged", verb="reindex"), 7)))
+    (message,) = backend.received("c-jobs")
+    assert message["payload"] == {
+        "job_id": SAMPLES["JobStatusChanged"]["detail"]["job_id"],
+        "verb": "reindex",
+        "status": "running",
+        "progress": 25,
+    }
+
+
+def test_an_alert_payload_is_the_inbox_item(function: ModuleType, backend: Backend) -> None:
+    invoke(function, batch(record(SAMPLES["CostAlert"], 8)))
+    (message,) = backend.received("c-notes")
+    (item,) = backend.inbox()
+    payload = message["payload"]
+    assert payload["notification_id"] == item["id"]
+    assert (
+        (payload["category"], payload["severity"])
+        == ("cost", "warning")
+        == (item["category"], item["severity"])
+    )
+    assert payload["title"] == item["title"] == "Cost alert: 90 % of the monthly budget monthly-compute"
+    assert payload["source"] == {"module": "mapping"}
+    assert payload["budget_usd"] == 5000.0
+
+
+@pytest.mark.parametrize("kind", ["MetricsReported", "JobCancelRequested", "NotAGuiThing"])
+def test_kinds_without_a_channel_are_counted_and_skipped(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    event = SAMPLES.get(kind) or {**SAMPLES["CostAlert"], "detail-type": kind}
+    assert invoke(function, batch(record(event, 3))) == []
+    assert all(backend.received(c) == [] for c in CHANNEL_OF_CONNECTION)
+    assert backend.events.items == {}
+    assert metrics_of(capsys.readouterr().out)["NotForGui"] == 1
+
+
+# --- inbox --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(k for k, r in ROUTES.items() if r.inbox))
+def test_a_notification_kind_writes_its_inbox_item_once(
+    function: ModuleType, backend: Backend, kind: str
+) -> None:
+    invoke(function, batch(record(SAMPLES[kind], 11)))
+    invoke(function, batch(record(SAMPLES[kind], 11)))  # the batch again
+    invoke(function, batch(record(SAMPLES[kind], 12)))  # the producer sent it twice
+    (item,) = backend.inbox()
+    assert item["category"] == ROUTES[kind].category
+    assert item["audience"] == "*"
+    assert item["status"] == "unread"
+    assert item["title"]
+    assert [m["payload"]["notification_id"] for m in backend.received("c-notes")] == [item["id"]]
+
+
+@pytest.mark.parametrize("kind", sorted(k for k, r in ROUTES.items() if r.channels and not r.inbox))
+def test_other_kinds_write_no_inbox_item(function: ModuleType, backend: Backend, kind: str) -> None:
+    invoke(function, batch(record(SAMPLES[kind], 13)))
+    assert backend.inbox() == []
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+
+def test_an_unknown_schema_version_is_refused_and_counted_not_raised(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    future = envelope("GovernanceAlert", schema_version="2")
+    after = envelope("JobStatusChanged")
+    assert invoke(function, batch(record(future, 21), record(after, 22))) == []
+    assert backend.inbox() == []
+    assert backend.received("c-notes") == []
+    assert len(backend.received("c-jobs")) == 1  # the record after it was not held back
+    figures = metrics_of(capsys.readouterr().out)
+    assert figures["UnknownSchemaVersion"] == 1
+    assert figures["Records"] == 2
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        json.dumps({"detail-type": "GovernanceAlert", "detail": {"tenant": "acme"}}).encode(),
+        json.dumps(["an", "array"]).encode(),
+    ],
+)
+def test_an_invalid_record_is_counted_and_skipped(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str], data: bytes
+) -> None:
+    assert invoke(function, batch(record(data, 31, tenant="acme"))) == []
+    assert backend.events.items == {}
+    assert metrics_of(capsys.readouterr().out)["InvalidEvent"] == 1
+
+
+@pytest.mark.parametrize("tenant", ["globex", "nobody"])
+def test_a_tenant_not_homed_here_is_refused_and_counted(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str], tenant: str
+) -> None:
+    backend.connect("c-globex", "notifications", tenant=tenant)
+    assert invoke(function, batch(record(envelope("IncidentOpened", tenant=tenant), 41))) == []
+    assert backend.received("c-globex") == []
+    assert backend.inbox(tenant) == []
+    assert backend.events.items == {}
+    assert metrics_of(capsys.readouterr().out)["ResidencyRefused"] == 1
+
+
+def test_a_sequence_number_no_cursor_can_hold_is_counted_not_failed(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    too_long = "9" * 130  # longer than Kinesis allows: never a valid cursor
+    assert invoke(function, batch(record(SAMPLES["JobStatusChanged"], too_long))) == []
+    assert backend.received("c-jobs") == []
+    assert metrics_of(capsys.readouterr().out)["CursorUnrepresentable"] == 1
+
+
+# --- failures and order -------------------------------------------------------------------------
+
+
+def test_a_failing_record_fails_the_later_records_of_its_tenant_only(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend.connect("u-jobs", "jobs", tenant="umbrella")
+    acme = [envelope("JobStatusChanged", event_id=f"acme-{n}", progress=10 * n) for n in range(1, 4)]
+    umbrella = [envelope("JobStatusChanged", tenant="umbrella", event_id=f"umb-{n}") for n in range(1, 3)]
+    backend.events.poison.add("acme-2")
+    event = batch(
+        record(acme[0], 101),
+        record(umbrella[0], 102),
+        record(acme[1], 103),  # fails
+        record(umbrella[1], 104),
+        record(acme[2], 105),  # after a failure of its tenant: not processed
+    )
+    assert invoke(function, event) == ["103", "105"]
+    assert [m["event_id"] for m in backend.received("c-jobs")] == ["acme-1"]
+    assert [m["event_id"] for m in backend.received("u-jobs")] == ["umb-1", "umb-2"]
+    assert [i["event_id"] for i in backend.logged("acme", "jobs")] == ["acme-1"]
+    figures = metrics_of(capsys.readouterr().out)
+    assert (figures["RecordsFailed"], figures["RecordsDeferred"], figures["Records"]) == (1, 1, 5)
+
+    # Lambda retries from the lowest failed sequence number: 103 onwards, in order
+    backend.events.poison.clear()
+    assert invoke(function, batch(*event["Records"][2:])) == []
+    assert [m["event_id"] for m in backend.received("c-jobs")] == ["acme-1", "acme-2", "acme-3"]
+    assert [m["event_id"] for m in backend.received("u-jobs")] == [
+        "umb-1",
+        "umb-2",
+    ]  # 104 again: not re-pushed
+
+
+def test_every_record_failing_is_a_partial_answer_not_an_exception(
+    function: ModuleType, backend: Backend
+) -> None:
+    backend.events.poison.update({"a-1", "a-2"})
+    event = batch(
+        record(envelope("JobStatusChanged", event_id="a-1"), 1),
+        record(envelope("JobStatusChanged", event_id="a-2"), 2),
+    )
+    assert invoke(function, event) == ["1", "2"]
+
+
+def test_a_redelivered_batch_pushes_nothing_twice(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kinds = [
+        "JobRequested",
+        "JobStatusChanged",
+        "WaiverGranted",
+        "ReadinessGateChanged",
+        "PromptPackCalibrationStatus",
+    ]
+    event = batch(*(record(SAMPLES[kind], 200 + n) for n, kind in enumerate(kinds)))
+    assert invoke(function, event) == []
+    first = {c: list(backend.received(c)) for c in CHANNEL_OF_CONNECTION}
+    capsys.readouterr()
+    assert invoke(function, event) == []
+    assert {c: backend.received(c) for c in CHANNEL_OF_CONNECTION} == first
+    assert [m["kind"] for m in first["c-jobs"]] == ["JobRequested", "JobStatusChanged"]
+    figures = metrics_of(capsys.readouterr().out)
+    assert figures["AlreadyPushed"] == 6  # WaiverGranted is on two channels
+    assert "Pushed" not in figures
+
+
+def test_an_event_logged_but_not_pushed_is_pushed_on_the_retry_once(
+    function: ModuleType, backend: Backend
+) -> None:
+    def unavailable(tenant: str, channel: str) -> list[str]:
+        raise RuntimeError("connections store unavailable")
+
+    original = backend.registry.subscribers
+    backend.registry.subscribers = unavailable  # type: ignore[method-assign]
+    event = batch(record(SAMPLES["JobStatusChanged"], 301))
+    assert invoke(function, event) == ["301"]
+    assert backend.logged("acme", "jobs")[0]["pushed"] is False
+    backend.registry.subscribers = original  # type: ignore[method-assign]
+    assert invoke(function, event) == []
+    assert invoke(function, event) == []
+    assert [m["cursor"] for m in backend.received("c-jobs")] == [to_cursor(301)]
+    assert backend.logged("acme", "jobs")[0]["pushed"] is True
+
+
+def test_the_same_event_in_a_later_record_keeps_its_first_cursor(
+    function: ModuleType, backend: Backend
+) -> None:
+    invoke(function, batch(record(SAMPLES["ReadinessGateChanged"], 401)))
+    invoke(function, batch(record(SAMPLES["ReadinessGateChanged"], 409)))
+    assert [m["cursor"] for m in backend.received("c-ready")] == [to_cursor(401)]
+    assert [i["cursor"] for i in backend.logged("acme", "readiness")] == [to_cursor(401)]
+
+
+# --- connections --------------------------------------------------------------------------------
+
+
+def test_gone_connections_are_removed_and_the_others_still_receive(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend.connect("c-gone", "jobs", "notifications")
+    backend.connect("c-also", "jobs")
+    backend.management.gone.add("c-gone")
+    assert invoke(function, batch(record(SAMPLES["JobStatusChanged"], 501))) == []
+    assert len(backend.received("c-jobs")) == len(backend.received("c-also")) == 1
+    assert not any(
+        sk
+        in {
+            f"{CONNECTION_PREFIX}c-gone",
+            f"{SUBSCRIPTION_PREFIX}jobs#c-gone",
+            f"{SUBSCRIPTION_PREFIX}notifications#c-gone",
+        }
+        for (_, sk) in backend.connections.items
+    )
+    assert "c-gone" not in backend.registry.subscribers("acme", "jobs")
+    figures = metrics_of(capsys.readouterr().out)
+    assert (figures["Gone"], figures["Pushed"]) == (1, 2)
+
+
+def test_a_slow_or_failing_connection_does_not_stop_the_others(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for n in range(6):
+        backend.connect(f"c-{n}", "jobs")
+    backend.connect("c-slow", "jobs")
+    backend.connect("c-broken", "jobs")
+    backend.management.slow.add("c-slow")
+    backend.management.broken.add("c-broken")
+    assert invoke(function, batch(record(SAMPLES["JobStatusChanged"], 601))) == []
+    fast = [f"c-{n}" for n in range(6)] + ["c-jobs"]
+    assert all(len(backend.received(c)) == 1 for c in [*fast, "c-slow"])
+    assert backend.received("c-broken") == []
+    assert max(backend.management.finished[c] for c in fast) < backend.management.finished["c-slow"]
+    assert "c-broken" in backend.registry.subscribers("acme", "jobs")  # not gone: kept
+    assert backend.logged("acme", "jobs")[0]["pushed"] is True
+    figures = metrics_of(capsys.readouterr().out)
+    assert (figures["Pushed"], figures["PushFailed"]) == (8, 1)
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def test_lag_and_record_counts_are_reported_once_per_batch(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = record(SAMPLES["JobStatusChanged"], 701), record(SAMPLES["JobRequested"], 702)
+    first["kinesis"]["approximateArrivalTimestamp"] = NOW - 4.0
+    backend.clock.now = NOW
+    invoke(function, batch(first, second))
+    figures = metrics_of(capsys.readouterr().out)
+    assert figures["Records"] == 2
+    assert figures["Pushed"] == 2
+    assert figures["FanoutLagMs"] == pytest.approx(4000)
+
+
+# --- the streaming work's sample batch ----------------------------------------------------------
+
+
+def test_the_sample_kinesis_batch_is_delivered(function: ModuleType, backend: Backend) -> None:
+    """Real sequence numbers (56 digits) make cursors as moto's (1, 2, ...) do."""
+    path = EVENTS / "kinesis_stream_batch.json"
+    assert invoke(function, json.loads(path.read_text())) == []
+    assert len(backend.received("c-jobs")) == 1
+    assert len(backend.received("c-ready")) == 1
+
+
+def test_a_live_event_as_pushed_is_the_one_logged(function: ModuleType, backend: Backend) -> None:
+    invoke(function, batch(record(SAMPLES["WaiverExpired"], 801)))
+    (pushed,) = backend.received("c-ready")
+    (logged,) = backend.logged("acme", "readiness")
+    assert LiveEvent.from_item(logged).message() == pushed
+
+
+@pytest.mark.parametrize(
+    ("smaller", "larger"),
+    [
+        ("9", "10"),
+        ("1", "49590338271490256608559692538361571095921575989136588898"),
+        (
+            "49590338271490256608559692538361571095921575989136588898",
+            "49590338271490256608559692540925702759324208523137515618",
+        ),
+        ("0", "1" + "0" * 128),
+    ],
+)
+def test_cursors_sort_as_strings_in_the_order_of_sequence_numbers(smaller: str, larger: str) -> None:
+    assert live.to_cursor(smaller) < live.to_cursor(larger)
+    assert live.is_cursor(live.to_cursor(smaller))
+    assert live.is_cursor(live.to_cursor(larger))
+
+
+@pytest.mark.parametrize("value", ["", "abc", "0021", "003012", "1" * 140, None, "00", "0020"])
+def test_anything_but_a_cursor_is_refused(value: object) -> None:
+    assert not live.is_cursor(value)
