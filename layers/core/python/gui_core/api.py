@@ -168,8 +168,9 @@ class GuiMiddleware:
                             "vary": "Origin",
                         }
                     )
+                # A header the route set itself wins (the SSE route's `cache-control: no-cache`).
                 message["headers"] = list(message.get("headers", [])) + [
-                    (k.encode(), v.encode()) for k, v in extra.items()
+                    (k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in present
                 ]
             await send(message)
 

@@ -17,6 +17,11 @@ A resume from a cursor is continuous only when the cursor's own item is still in
 every later event is there too. Any other cursor (expired, unknown) answers a gap, and the GUI
 re-syncs through REST and carries on from the latest cursor.
 
+`ORIGIN` is the cursor of a channel before its first event: what `latest` answers for an empty
+channel, so that a client always holds a cursor. `HEAD`, written with the first event, keeps the
+first cursor the channel ever had: a resume from `ORIGIN` is continuous while that event is still
+in the log, and a gap once it has expired.
+
 Connection registry (store `connections`), partition `<tenant>`:
 - `CONN#<connection id>`: subject, scopes, channels, connected and expiry times;
 - `SUB#<channel>#<connection id>`: one per subscription, so the subscribers of a channel are one
@@ -33,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gui_core.dynamo import Put, TransactionCancelled, item_absent
+from gui_core.dynamo import ConditionFailed, Page, Put, TransactionCancelled, item_absent
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -52,6 +57,7 @@ SEQUENCE_DIGITS = 129  # Kinesis: a sequence number matches 0|([1-9]\d{0,128})
 LENGTH_DIGITS = 3
 CURSOR_PREFIX = "C#"
 GUARD_PREFIX = "E#"
+HEAD_KEY = "HEAD"
 CONNECTION_PREFIX = "CONN#"
 SUBSCRIPTION_PREFIX = "SUB#"
 FRAME_LIMIT_BYTES = 32 * 1024  # API Gateway WebSocket frame quota
@@ -68,6 +74,9 @@ def to_cursor(sequence_number: str | int) -> str:
         raise ValueError(f"not a sequence number: {sequence_number!r}")
     digits = digits.lstrip("0") or "0"
     return f"{len(digits):0{LENGTH_DIGITS}d}{digits}"
+
+
+ORIGIN = "0010"  # to_cursor(0): before any event
 
 
 def is_cursor(value: object) -> bool:
@@ -136,7 +145,7 @@ class Appended:
 class ReplayPage:
     events: list[LiveEvent]
     gap: bool  # the cursor is not in the log any more (or never was): re-sync, then `latest`
-    latest: str | None  # the newest cursor of the channel now (None: the log is empty)
+    latest: str | None  # the newest cursor of the channel now (`ORIGIN`: no event yet)
     more: bool  # more events follow the last one of this page
 
 
@@ -145,6 +154,7 @@ class ReplayLog:
         self._table = table
         self.window_s = window_s
         self._clock = clock
+        self._headed: set[str] = set()  # partitions known to have their HEAD (per container)
 
     def append(self, event: LiveEvent) -> Appended:
         """Log `event` once per event id (a redelivery or a producer's repeat logs nothing)."""
@@ -173,7 +183,16 @@ class ReplayLog:
             self._table.transact([Put(guard, item_absent()), Put(entry, item_absent())])
         except TransactionCancelled:
             return self._repeat(pk, event)
+        self._head(pk, event.cursor)
         return Appended(event, new=True, pushed=False)
+
+    def _head(self, pk: str, cursor: str) -> None:
+        """Write the channel's HEAD with its first cursor, once."""
+        if pk in self._headed:
+            return
+        with contextlib.suppress(ConditionFailed):
+            self._table.put({"pk": pk, "sk": HEAD_KEY, "first_cursor": cursor}, condition=item_absent())
+        self._headed.add(pk)
 
     def _repeat(self, pk: str, event: LiveEvent) -> Appended:
         guard = self._table.get({"pk": pk, "sk": f"{GUARD_PREFIX}{event.event_id}"})
@@ -189,7 +208,8 @@ class ReplayLog:
             {"pushed": True},
         )
 
-    def latest(self, tenant: str, channel: str) -> str | None:
+    def latest(self, tenant: str, channel: str) -> str:
+        """The newest cursor of the channel; `ORIGIN` when it has had no event."""
         page = self._table.query(
             ("pk", log_partition(tenant, channel)),
             sort_prefix=("sk", CURSOR_PREFIX),
@@ -197,7 +217,7 @@ class ReplayLog:
             forward=False,
             consistent=True,
         )
-        return str(page.items[0]["cursor"]) if page.items else None
+        return str(page.items[0]["cursor"]) if page.items else ORIGIN
 
     def after(self, tenant: str, channel: str, cursor: str | None, *, limit: int = 100) -> ReplayPage:
         """The events after `cursor`, oldest first, at most `limit`; no cursor: none (live from now)."""
@@ -206,9 +226,13 @@ class ReplayLog:
             return ReplayPage([], gap=False, latest=latest, more=False)
         pk = log_partition(tenant, channel)
         now = self._clock()
-        anchor = self._table.get({"pk": pk, "sk": f"{CURSOR_PREFIX}{cursor}"}) if is_cursor(cursor) else None
-        if anchor is None or int(anchor.get("expires_at", 0)) <= now:
+        if not self._continuous(pk, cursor, now):
             return ReplayPage([], gap=True, latest=latest, more=False)
+        if cursor == ORIGIN:
+            page = self._table.query(
+                ("pk", pk), sort_prefix=("sk", CURSOR_PREFIX), limit=limit, consistent=True
+            )
+            return self._page(page, now, latest)
         page = self._table.query(
             ("pk", pk),
             sort_prefix=("sk", CURSOR_PREFIX),
@@ -216,6 +240,21 @@ class ReplayLog:
             limit=limit,
             consistent=True,
         )
+        return self._page(page, now, latest)
+
+    def _continuous(self, pk: str, cursor: str, now: float) -> bool:
+        """Whether every event after `cursor` is still in the log."""
+        if cursor == ORIGIN:
+            head = self._table.get({"pk": pk, "sk": HEAD_KEY})
+            if head is None:
+                return True  # no event yet
+            cursor = str(head["first_cursor"])
+        elif not is_cursor(cursor):
+            return False
+        anchor = self._table.get({"pk": pk, "sk": f"{CURSOR_PREFIX}{cursor}"})
+        return anchor is not None and int(anchor.get("expires_at", 0)) > now
+
+    def _page(self, page: Page, now: float, latest: str) -> ReplayPage:
         events = [LiveEvent.from_item(i) for i in page.items if int(i.get("expires_at", 0)) > now]
         more = page.last_key is not None and bool(events) and events[-1].cursor != latest
         return ReplayPage(events, gap=False, latest=latest, more=more)

@@ -28,11 +28,21 @@ DEFAULT_LIMITS: Mapping[str, int] = {
     "writes": 60,
     "search": 120,
     "admin": 60,
+    # WebSocket connects and SSE requests: an SSE client comes back after every answer that
+    # carried events, so this class is the busiest per user.
+    "live": 600,
 }
 
 PLAN_LIMITS: Mapping[str, Mapping[str, int]] = {
     "standard": {},
-    "enterprise": {"dashboard": 300, "job_commands": 60, "reads": 900, "writes": 180, "search": 360},
+    "enterprise": {
+        "dashboard": 300,
+        "job_commands": 60,
+        "reads": 900,
+        "writes": 180,
+        "search": 360,
+        "live": 1800,
+    },
 }
 
 

@@ -1,0 +1,1 @@
+"""The WebSocket API's function: connect, subscribe, resume from a cursor, acknowledge, ping."""

@@ -1,0 +1,56 @@
+"""The WebSocket function's service, built from settings (so tests and the handler build it alike)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gui_core.audit import AuditSink, DynamoAuditSink
+from gui_core.dynamo import DynamoCounters, Table, dynamodb_client
+from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client
+from gui_core.rate_limit import RateLimiter
+from gui_core.tenancy import TenantDirectory
+from gui_notifications.repository import InboxRepository
+from gui_realtime.logic import Counter, RealtimeService, Sender
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+
+    from gui_realtime.settings import RealtimeSettings
+
+
+def create_service(
+    settings: RealtimeSettings,
+    *,
+    logger: Logger,
+    count: Counter | None = None,
+    tenants: TenantDirectory | None = None,
+    registry: ConnectionRegistry | None = None,
+    replay: ReplayLog | None = None,
+    inbox: InboxRepository | None = None,
+    audit: AuditSink | None = None,
+    sender: Sender | None = None,
+    rate_limiter: RateLimiter | None = None,
+) -> RealtimeService:
+    """The service on the region's tables and management API; tests pass fakes instead."""
+    client = dynamodb_client(settings.region)
+    limiter = rate_limiter
+    if limiter is None and settings.rate_limiting:
+        limiter = RateLimiter(DynamoCounters(Table(settings.limits_table, client)))
+    service = RealtimeService(
+        region=settings.region,
+        tenants=tenants
+        or TenantDirectory(Table(settings.tenants_table, client), ttl_s=settings.tenant_cache_s),
+        registry=registry
+        or ConnectionRegistry(Table(settings.connections_table, client), ttl_s=settings.connection_ttl_s),
+        replay=replay or ReplayLog(Table(settings.events_table, client), window_s=settings.replay_window_s),
+        inbox=inbox
+        or InboxRepository(Table(settings.inbox_table, client), retention_days=settings.retention_days),
+        audit=audit or DynamoAuditSink(Table(settings.audit_table, client)),
+        # Only `send` is used: one post per answer, so the pool stays small.
+        sender=sender or Pusher(connections_client(settings.connections_url, settings.region), concurrency=2),
+        rate_limiter=limiter,
+        logger=logger,
+    )
+    if count is not None:
+        service.count = count
+    return service

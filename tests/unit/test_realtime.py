@@ -1,0 +1,724 @@
+"""The WebSocket function: connect checks, subscriptions, resume with replay frames or a gap,
+acknowledge with the REST rules and audit, ping, and the errors of a bad message.
+
+Every event starts from a sample in events/aws/ and changes only what the request sets; the
+tables and the management API are in-memory fakes behind their interfaces.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import io
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aws_lambda_powertools import Logger
+
+from gui_core.dynamo import (
+    Check,
+    Condition,
+    ConditionFailed,
+    Delete,
+    Page,
+    Put,
+    TransactionCancelled,
+)
+from gui_core.live import (
+    FRAME_LIMIT_BYTES,
+    ORIGIN,
+    ConnectionRegistry,
+    LiveEvent,
+    Pusher,
+    ReplayLog,
+    to_cursor,
+)
+from gui_core.rate_limit import RateLimiter
+from gui_core.tenancy import TenantDirectory
+from gui_notifications.logic import notification_id
+from gui_notifications.repository import InboxRepository
+from gui_realtime.app import create_service
+from gui_realtime.logic import RESUME_CAP, RealtimeService
+from gui_realtime.models import SocketRequest
+from gui_realtime.settings import RealtimeSettings
+from local.apigw import sample_event
+from tests.unit.test_api_errors import FakeAudit
+from tests.unit.test_rate_limit import FakeCounters
+
+NOW = 1_795_804_200.0  # the samples' request time (27 Nov 2026 18:30 UTC); tokens expire an hour later
+CONNECTION = "Cq7nKdWhDoECJ9A="  # the samples' connection id
+WINDOW_S = 86_400
+
+
+# --- in-memory fakes ---------------------------------------------------------------------------
+
+
+class MemoryTable:
+    """The `gui_core.dynamo.Table` contract in memory: conditions, paging by key, transactions."""
+
+    def __init__(self, items: Sequence[Mapping[str, Any]] = ()) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        for item in items:
+            self.put(item)
+
+    @staticmethod
+    def _key(key: Mapping[str, Any]) -> tuple[str, str]:
+        return str(key["pk"]), str(key.get("sk", ""))
+
+    @staticmethod
+    def _holds(existing: Mapping[str, Any] | None, condition: Condition | None) -> bool:
+        if condition is None:
+            return True
+        expression, names, values = condition.expression, condition.names, condition.values
+        if expression.startswith("attribute_not_exists("):
+            return existing is None or names[expression[21:-1]] not in existing
+        if expression.startswith("attribute_exists("):
+            return existing is not None and names[expression[17:-1]] in existing
+        if expression == "#v = :v":
+            return existing is not None and existing.get(names["#v"]) == values[":v"]
+        raise NotImplementedError(expression)
+
+    def get(self, key: Mapping[str, Any], *, consistent: bool = True) -> dict[str, Any] | None:
+        item = self.items.get(self._key(key))
+        return copy.deepcopy(item) if item is not None else None
+
+    def put(self, item: Mapping[str, Any], *, condition: Condition | None = None) -> None:
+        key = self._key(item)
+        if not self._holds(self.items.get(key), condition):
+            raise ConditionFailed(str(key))
+        self.items[key] = copy.deepcopy({k: v for k, v in item.items() if v is not None})
+
+    def delete(self, key: Mapping[str, Any], *, condition: Condition | None = None) -> dict[str, Any] | None:
+        k = self._key(key)
+        if not self._holds(self.items.get(k), condition):
+            raise ConditionFailed(str(k))
+        return self.items.pop(k, None)
+
+    def update(
+        self, key: Mapping[str, Any], values: Mapping[str, Any], *, condition: Condition | None = None
+    ) -> None:
+        k = self._key(key)
+        existing = self.items.get(k)
+        holds = existing is not None if condition is None else self._holds(existing, condition)
+        if not holds:
+            raise ConditionFailed(str(k))
+        self.items[k] = {**(existing or dict(key)), **copy.deepcopy(dict(values))}
+
+    def query(
+        self,
+        partition: tuple[str, str],
+        *,
+        sort_prefix: tuple[str, str] | None = None,
+        sort_between: tuple[str, str, str] | None = None,
+        index: str | None = None,
+        limit: int = 50,
+        start_key: Mapping[str, Any] | None = None,
+        forward: bool = True,
+        consistent: bool = False,
+    ) -> Page:
+        rows = sorted(
+            (item for (pk, _), item in self.items.items() if pk == partition[1]),
+            key=lambda item: str(item.get("sk", "")),
+            reverse=not forward,
+        )
+        if sort_prefix:
+            rows = [r for r in rows if str(r[sort_prefix[0]]).startswith(sort_prefix[1])]
+        if sort_between:
+            rows = [r for r in rows if sort_between[1] <= str(r[sort_between[0]]) <= sort_between[2]]
+        if start_key:
+            after = str(start_key["sk"])
+            rows = [r for r in rows if (str(r["sk"]) > after if forward else str(r["sk"]) < after)]
+        page = rows[:limit]
+        last = {"pk": page[-1]["pk"], "sk": page[-1]["sk"]} if len(rows) > limit else None
+        return Page([copy.deepcopy(r) for r in page], last)
+
+    def transact(self, operations: Sequence[Put | Delete | Check]) -> None:
+        reasons = []
+        for op in operations:
+            key = self._key(op.item if isinstance(op, Put) else op.key)
+            reasons.append(
+                "None" if self._holds(self.items.get(key), op.condition) else "ConditionalCheckFailed"
+            )
+        failed = [i for i, reason in enumerate(reasons) if reason != "None"]
+        if failed:
+            raise TransactionCancelled(failed, reasons)
+        for op in operations:
+            if isinstance(op, Put):
+                self.put(op.item)
+            elif isinstance(op, Delete):
+                self.delete(op.key)
+
+
+class FakeManagement:
+    """The management API (`@connections`): what each connection was sent; `gone` ones answer 410."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, list[dict[str, Any]]] = {}
+        self.sizes: list[int] = []
+        self.gone: set[str] = set()
+
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> None:  # noqa: N803
+        if ConnectionId in self.gone:
+            error = Exception("gone")
+            error.response = {"Error": {"Code": "GoneException"}}  # type: ignore[attr-defined]
+            raise error
+        self.sizes.append(len(Data))
+        self.sent.setdefault(ConnectionId, []).append(json.loads(Data))
+
+    def delete_connection(self, *, ConnectionId: str) -> None:  # noqa: N803
+        self.gone.add(ConnectionId)
+
+
+class Clock:
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TENANTS = [
+    {"pk": "acme", "sk": "tenant", "name": "Acme", "home_region": "eu-west-1"},
+    {"pk": "globex", "sk": "tenant", "name": "Globex", "home_region": "us-east-1"},
+    {"pk": "initech", "sk": "tenant", "home_region": "eu-west-1", "flags": {"realtime": False}},
+    {"pk": "umbrella", "sk": "tenant", "home_region": "eu-west-1", "rate_limits": {"live": 1}},
+    {"pk": "hooli", "sk": "tenant", "home_region": "eu-west-1", "flags": {"notifications": False}},
+]
+
+SETTINGS = RealtimeSettings(
+    POWERTOOLS_SERVICE_NAME="gui_realtime",
+    GUI_REGION="eu-west-1",
+    TENANTS_TABLE="tenants",
+    LIMITS_TABLE="limits",
+    AUDIT_TABLE="audit",
+    CONNECTIONS_TABLE="connections",
+    EVENTS_TABLE="events",
+    INBOX_TABLE="inbox",
+    REPLAY_WINDOW_S=WINDOW_S,
+    CONNECTION_TTL_S=7200,
+    GUI_CONNECTIONS_URL="https://w5x6y7z8a9.execute-api.eu-west-1.amazonaws.com/live",
+)
+
+
+class Backend:
+    """The service on fakes, with handles on each fake for the assertions."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.connections = MemoryTable()
+        self.events = MemoryTable()
+        self.inbox_table = MemoryTable()
+        self.management = FakeManagement()
+        self.audit = FakeAudit()
+        self.metrics: list[tuple[str, str | None]] = []
+        self.registry = ConnectionRegistry(self.connections, ttl_s=7200, clock=self.clock)
+        self.replay = ReplayLog(self.events, window_s=WINDOW_S, clock=self.clock)
+        self.inbox = InboxRepository(self.inbox_table, retention_days=90)
+        self.service: RealtimeService = create_service(
+            SETTINGS,
+            logger=Logger(service="test_realtime"),
+            count=self.count,
+            tenants=TenantDirectory(MemoryTable(TENANTS)),
+            registry=self.registry,
+            replay=self.replay,
+            inbox=self.inbox,
+            audit=self.audit,
+            sender=Pusher(self.management, concurrency=1),
+            rate_limiter=RateLimiter(FakeCounters(), clock=self.clock),
+        )
+        self.service.clock = self.clock
+
+    def count(self, name: str, *, reason: str | None = None) -> None:
+        self.metrics.append((name, reason))
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        return self.service.handle(SocketRequest.from_event(event))
+
+    def connect(self, **changes: Any) -> dict[str, Any]:
+        return self.handle(connect_event(**changes))
+
+    def send(self, body: Any, *, route: str | None = None, **authorizer: Any) -> list[dict[str, Any]]:
+        """Send one message; the messages the connection received in answer."""
+        before = len(self.management.sent.get(CONNECTION, []))
+        answer = self.handle(message_event(body, route=route, **authorizer))
+        assert answer == {"statusCode": 200}
+        return self.management.sent.get(CONNECTION, [])[before:]
+
+    def log(
+        self, channel: str, count: int, *, tenant: str = "acme", start: int = 1, size: int = 10
+    ) -> list[str]:
+        cursors = []
+        for n in range(start, start + count):
+            cursor = to_cursor(1000 + n)
+            self.replay.append(
+                LiveEvent(
+                    tenant=tenant,
+                    channel=channel,
+                    cursor=cursor,
+                    event_id=f"ev-{channel}-{n}",
+                    kind="JobStatusChanged",
+                    at="2026-11-27T18:29:00.000+00:00",
+                    payload={"job_id": f"job-{n}", "note": "x" * size},
+                )
+            )
+            cursors.append(cursor)
+        return cursors
+
+
+@pytest.fixture
+def backend() -> Backend:
+    return Backend()
+
+
+def connect_event(
+    *,
+    query: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    **authorizer: Any,
+) -> dict[str, Any]:
+    """The `$connect` sample with the request's query, headers and token claims changed."""
+    event = sample_event("websocket_connect")
+    if query is not None:
+        event["queryStringParameters"] = dict(query)
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    for name, value in (headers or {}).items():
+        event["headers"][name] = value
+        event["multiValueHeaders"][name] = [value]
+    event["requestContext"]["authorizer"].update(authorizer)
+    return event
+
+
+def message_event(body: Any, *, route: str | None = None, **authorizer: Any) -> dict[str, Any]:
+    event = sample_event("websocket_message")
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    if route is None:
+        route = body.get("action", "$default") if isinstance(body, dict) else "$default"
+    event["requestContext"]["routeKey"] = route
+    event["requestContext"]["authorizer"].update(authorizer)
+    return event
+
+
+def problem(answer: Mapping[str, Any], status: int, code: str) -> dict[str, Any]:
+    assert answer["statusCode"] == status, answer
+    assert answer["headers"]["Content-Type"] == "application/problem+json"
+    body: dict[str, Any] = json.loads(answer["body"])
+    assert (body["status"], body["code"]) == (status, code)
+    assert body["request_id"] == "Cq7nKFxyDoEFbZw="
+    return body
+
+
+def error(messages: list[dict[str, Any]], status: int, code: str) -> dict[str, Any]:
+    assert len(messages) == 1, messages
+    (message,) = messages
+    assert (message["type"], message["status"], message["code"]) == ("error", status, code), message
+    return message
+
+
+# --- $connect ----------------------------------------------------------------------------------
+
+
+def test_connect_with_the_token_in_the_query_registers_and_subscribes_the_channels(backend: Backend) -> None:
+    answer = backend.connect()
+    assert answer == {"statusCode": 200}  # no subprotocol offered, none selected
+    connection = backend.registry.get("acme", CONNECTION)
+    assert connection is not None
+    assert connection.subject == "user-ada"
+    assert connection.channels == {"jobs", "notifications"}
+    assert connection.expires_at == int(NOW) + 7200
+    assert backend.registry.subscribers("acme", "jobs") == [CONNECTION]
+    assert backend.registry.subscribers("acme", "readiness") == []
+    assert ("Connects", None) in backend.metrics
+
+
+def test_connect_with_the_token_as_subprotocol_selects_ddgui_v1(backend: Backend) -> None:
+    answer = backend.connect(
+        query={"tenant": "acme"},
+        headers={"Sec-WebSocket-Protocol": "ddgui.v1, eyJhbGciOiJSUzI1NiJ9.sample.signature"},
+    )
+    assert answer == {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "ddgui.v1"}}
+    connection = backend.registry.get("acme", CONNECTION)
+    assert connection is not None
+    assert connection.channels == frozenset()  # no channel given: subscribe later
+
+
+@pytest.mark.parametrize("named", ["globex", "no-such-tenant"])
+def test_connect_naming_another_tenant_is_403_alike_whether_it_exists_or_not(
+    backend: Backend, named: str
+) -> None:
+    body = problem(backend.connect(query={"tenant": named, "channel": "jobs"}), 403, "tenant_mismatch")
+    assert named not in json.dumps(body)
+    assert backend.registry.get("acme", CONNECTION) is None
+    assert ("Refusals", "tenant_mismatch") in backend.metrics
+
+
+def test_connect_without_a_tenant_is_400(backend: Backend) -> None:
+    problem(backend.connect(query={"channel": "jobs"}), 400, "bad_request")
+
+
+def test_connect_to_a_channel_without_its_scope_is_403(backend: Backend) -> None:
+    answer = backend.connect(scopes="gui:notifications gui:dashboard")  # no gui:jobs
+    body = problem(answer, 403, "insufficient_scope")
+    assert body["required_scope"] == "gui:jobs"
+    assert backend.registry.get("acme", CONNECTION) is None
+
+
+def test_connect_to_an_unknown_channel_is_404(backend: Backend) -> None:
+    problem(backend.connect(query={"tenant": "acme", "channel": "jobs,secrets"}), 404, "unknown_channel")
+    assert backend.registry.get("acme", CONNECTION) is None
+
+
+def test_connect_of_a_tenant_homed_elsewhere_is_421(backend: Backend) -> None:
+    answer = backend.connect(query={"tenant": "globex", "channel": "jobs"}, tenant="globex")
+    body = problem(answer, 421, "wrong_region")
+    assert body["home_region"] == "us-east-1"
+    assert backend.registry.get("globex", CONNECTION) is None
+    assert ("Refusals", "wrong_region") in backend.metrics
+
+
+def test_connect_of_a_tenant_with_realtime_turned_off_is_404(backend: Backend) -> None:
+    answer = backend.connect(query={"tenant": "initech"}, tenant="initech")
+    assert problem(answer, 404, "feature_disabled")["feature"] == "realtime"
+
+
+def test_connects_beyond_the_tenants_live_limit_are_429(backend: Backend) -> None:
+    assert backend.connect(query={"tenant": "umbrella"}, tenant="umbrella")["statusCode"] == 200
+    answer = backend.connect(query={"tenant": "umbrella"}, tenant="umbrella")
+    problem(answer, 429, "rate_limited")
+    assert "Retry-After" in answer["headers"]
+
+
+def test_connect_with_an_expired_token_context_is_401(backend: Backend) -> None:
+    problem(backend.connect(expires_at=int(NOW) - 3600), 401, "unauthorized")
+
+
+def test_disconnect_forgets_the_connection_and_its_subscriptions(backend: Backend) -> None:
+    backend.connect()
+    assert backend.handle(sample_event("websocket_disconnect")) == {"statusCode": 200}
+    assert backend.registry.get("acme", CONNECTION) is None
+    assert backend.registry.subscribers("acme", "jobs") == []
+    assert backend.connections.items == {}
+
+
+# --- subscribe, unsubscribe ---------------------------------------------------------------------
+
+
+def test_the_sample_message_subscribes_and_answers_the_latest_cursor(backend: Backend) -> None:
+    backend.connect()
+    cursors = backend.log("readiness", 3)
+    answer = backend.handle(sample_event("websocket_message"))
+    assert answer == {"statusCode": 200}
+    (message,) = backend.management.sent[CONNECTION]
+    assert message == {
+        "type": "subscribed",
+        "channels": ["readiness"],
+        "latest": {"readiness": cursors[-1]},
+        "request_id": "r-1",
+    }
+    assert backend.registry.subscribers("acme", "readiness") == [CONNECTION]
+    assert ("Messages", None) in backend.metrics
+
+
+def test_subscribe_answers_the_origin_for_a_channel_with_no_events(backend: Backend) -> None:
+    backend.connect()
+    (message,) = backend.send({"action": "subscribe", "channels": ["prompt-pack", "prompt-pack"]})
+    assert message == {"type": "subscribed", "channels": ["prompt-pack"], "latest": {"prompt-pack": ORIGIN}}
+
+
+def test_subscribe_without_the_channels_scope_is_an_error_and_subscribes_nothing(backend: Backend) -> None:
+    backend.connect(query={"tenant": "acme", "channel": "notifications"}, scopes="gui:notifications")
+    messages = backend.send(
+        {"action": "subscribe", "channels": ["notifications", "jobs"], "request_id": "r-9"},
+        scopes="gui:notifications",
+    )
+    assert error(messages, 403, "insufficient_scope")["request_id"] == "r-9"
+    assert backend.registry.subscribers("acme", "jobs") == []
+
+
+def test_subscribe_to_an_unknown_channel_is_a_404_error(backend: Backend) -> None:
+    backend.connect()
+    error(backend.send({"action": "subscribe", "channels": ["nope"]}), 404, "unknown_channel")
+
+
+def test_unsubscribe_drops_the_subscription(backend: Backend) -> None:
+    backend.connect()
+    (message,) = backend.send({"action": "unsubscribe", "channels": ["jobs"]})
+    assert message == {"type": "unsubscribed", "channels": ["jobs"]}
+    assert backend.registry.subscribers("acme", "jobs") == []
+    assert backend.registry.subscribers("acme", "notifications") == [CONNECTION]
+
+
+def test_a_message_on_an_unregistered_connection_is_an_error(backend: Backend) -> None:
+    error(backend.send({"action": "subscribe", "channels": ["jobs"]}), 401, "not_connected")
+
+
+# --- resume ------------------------------------------------------------------------------------
+
+
+def _replayed(frames: list[dict[str, Any]]) -> list[str]:
+    assert all(frame["type"] == "replay" and frame["channel"] == "jobs" for frame in frames)
+    return [event["cursor"] for frame in frames for event in frame["events"]]
+
+
+def test_resume_replays_in_order_in_frames_under_32_kb_and_subscribes(backend: Backend) -> None:
+    backend.connect(query={"tenant": "acme"})
+    cursors = backend.log("jobs", 250, size=1000)  # ~1.2 KB each: several frames
+    frames = backend.send({"action": "resume", "channel": "jobs", "cursor": cursors[9], "request_id": "r-2"})
+    assert len(frames) > 5
+    assert _replayed(frames) == cursors[10:]
+    assert all(size <= FRAME_LIMIT_BYTES for size in backend.management.sizes)
+    assert all(frame["more"] is True for frame in frames[:-1])
+    assert (frames[-1]["more"], frames[-1]["cursor"], frames[-1]["latest"]) == (
+        False,
+        cursors[-1],
+        cursors[-1],
+    )
+    assert all(frame["request_id"] == "r-2" for frame in frames)
+    first = frames[0]["events"][0]
+    assert first["type"] == "event"
+    assert first["v"] == 1
+    assert first["payload"]["job_id"] == "job-11"
+    assert backend.registry.subscribers("acme", "jobs") == [CONNECTION]
+
+
+def test_resume_stops_at_the_cap_and_says_more_then_carries_on(backend: Backend) -> None:
+    backend.connect()
+    cursors = backend.log("jobs", RESUME_CAP + 150)
+    first = backend.send({"action": "resume", "channel": "jobs", "cursor": cursors[0]})
+    assert _replayed(first) == cursors[1 : RESUME_CAP + 1]
+    assert (first[-1]["more"], first[-1]["cursor"]) == (True, cursors[RESUME_CAP])
+    second = backend.send({"action": "resume", "channel": "jobs", "cursor": first[-1]["cursor"]})
+    assert _replayed(second) == cursors[RESUME_CAP + 1 :]
+    assert second[-1]["more"] is False
+
+
+def test_resume_from_the_latest_cursor_answers_an_empty_last_frame(backend: Backend) -> None:
+    backend.connect()
+    cursors = backend.log("jobs", 2)
+    (frame,) = backend.send({"action": "resume", "channel": "jobs", "cursor": cursors[-1]})
+    assert frame == {
+        "type": "replay",
+        "channel": "jobs",
+        "events": [],
+        "more": False,
+        "cursor": None,
+        "latest": cursors[-1],
+    }
+
+
+def test_resume_from_an_expired_cursor_answers_a_gap_with_the_latest(backend: Backend) -> None:
+    old = backend.log("jobs", 2)
+    backend.clock.now += WINDOW_S + 60  # the first events left the window
+    new = backend.log("jobs", 1, start=3)
+    backend.connect(expires_at=int(backend.clock.now) + 3600)
+    (gap,) = backend.send({"action": "resume", "channel": "jobs", "cursor": old[0]})
+    assert gap == {"type": "gap", "channel": "jobs", "cursor": old[0], "latest": new[0]}
+
+
+def test_resume_from_an_unknown_cursor_answers_a_gap(backend: Backend) -> None:
+    backend.connect()
+    cursors = backend.log("jobs", 2)
+    (gap,) = backend.send({"action": "resume", "channel": "jobs", "cursor": to_cursor(5)})
+    assert gap == {"type": "gap", "channel": "jobs", "cursor": to_cursor(5), "latest": cursors[-1]}
+
+
+def test_resume_with_a_malformed_cursor_is_a_400_error(backend: Backend) -> None:
+    backend.connect()
+    error(backend.send({"action": "resume", "channel": "jobs", "cursor": "abc"}), 400, "invalid_cursor")
+
+
+def test_resume_of_a_channel_without_its_scope_is_a_403_error(backend: Backend) -> None:
+    backend.connect(query={"tenant": "acme"})
+    messages = backend.send(
+        {"action": "resume", "channel": "jobs", "cursor": to_cursor(1)}, scopes="gui:dashboard"
+    )
+    error(messages, 403, "insufficient_scope")
+    assert backend.registry.subscribers("acme", "jobs") == []
+
+
+# --- ack ---------------------------------------------------------------------------------------
+
+
+def _notify(backend: Backend, *, audience: str = "*") -> str:
+    created = datetime.fromtimestamp(NOW - 600, UTC)
+    note_id = notification_id(created, audience)
+    backend.inbox.append(
+        "acme",
+        {
+            "id": note_id,
+            "category": "job",
+            "severity": "warning",
+            "title": "Ingest job failed: loinc",
+            "audience": audience,
+            "created_at": created,
+        },
+    )
+    return note_id
+
+
+def test_ack_applies_the_rest_acknowledge_command_and_audits_it(backend: Backend) -> None:
+    backend.connect()
+    note_id = _notify(backend)
+    (message,) = backend.send({"action": "ack", "id": note_id, "request_id": "r-3"})
+    assert (message["type"], message["id"], message["request_id"]) == ("acked", note_id, "r-3")
+    notification = message["notification"]
+    assert (notification["status"], notification["version"], notification["etag"]) == (
+        "acknowledged",
+        2,
+        '"n2"',
+    )
+    assert notification["acted_by"] == "user-ada"
+    stored = backend.inbox.get("acme", note_id)
+    assert stored is not None
+    assert stored["status"] == "acknowledged"
+    (record,) = backend.audit.records
+    assert (record.tenant, record.actor, record.method, record.status, record.code) == (
+        "acme",
+        "user-ada",
+        "POST",
+        200,
+        None,
+    )
+    assert record.endpoint == "/service/gui/notifications/{id}/{command}"
+    assert record.path == f"/service/gui/notifications/{note_id}/acknowledge"
+    assert record.request_id == "Cq7oEGJ1DoEFd6g="
+
+
+def test_ack_twice_is_a_no_op_like_a_double_click(backend: Backend) -> None:
+    backend.connect()
+    note_id = _notify(backend)
+    backend.send({"action": "ack", "id": note_id})
+    (message,) = backend.send({"action": "ack", "id": note_id})
+    assert message["notification"]["version"] == 2
+    assert [r.status for r in backend.audit.records] == [200, 200]
+
+
+def test_ack_of_another_users_personal_item_is_404_and_audited(backend: Backend) -> None:
+    backend.connect()
+    note_id = _notify(backend, audience="user-otto")
+    error(backend.send({"action": "ack", "id": note_id}), 404, "not_found")
+    stored = backend.inbox.get("acme", note_id)
+    assert stored is not None
+    assert stored["status"] == "unread"
+    (record,) = backend.audit.records
+    assert (record.status, record.code) == (404, "not_found")
+
+
+def test_ack_needs_the_notifications_scope_and_feature(backend: Backend) -> None:
+    backend.connect(query={"tenant": "acme"})
+    note_id = _notify(backend)
+    error(backend.send({"action": "ack", "id": note_id}, scopes="gui:jobs"), 403, "insufficient_scope")
+    backend.connect(query={"tenant": "hooli"}, tenant="hooli")
+    error(backend.send({"action": "ack", "id": note_id}, tenant="hooli"), 404, "feature_disabled")
+
+
+# --- ping, unknown actions, bad messages ---------------------------------------------------------
+
+
+def test_ping_answers_pong_with_the_time(backend: Backend) -> None:
+    backend.connect()
+    (message,) = backend.send({"action": "ping", "request_id": "r-4"})
+    assert message == {"type": "pong", "at": "2026-11-27T18:30:00.000+00:00", "request_id": "r-4"}
+
+
+def test_an_unknown_action_is_an_unknown_action_error(backend: Backend) -> None:
+    backend.connect()
+    message = error(backend.send({"action": "shout", "request_id": "r-5"}), 400, "unknown_action")
+    assert message["request_id"] == "r-5"
+    assert message["action"] == "shout"
+
+
+def test_a_body_that_is_not_json_is_a_400_malformed_json_error(backend: Backend) -> None:
+    backend.connect()
+    error(backend.send("{not json", route="$default"), 400, "malformed_json")
+    error(backend.send("[1, 2]", route="$default"), 400, "malformed_json")
+
+
+def test_wrong_fields_are_a_validation_error_with_the_field(backend: Backend) -> None:
+    backend.connect()
+    message = error(backend.send({"action": "subscribe", "channels": []}), 422, "validation_failed")
+    assert message["errors"][0]["pointer"] == "/channels"
+    message = error(backend.send({"action": "ack", "id": "n1", "extra": 1}), 422, "validation_failed")
+    assert message["errors"][0]["pointer"] == "/extra"
+
+
+def test_an_answer_to_a_closed_connection_is_dropped_quietly(backend: Backend) -> None:
+    backend.connect()
+    backend.management.gone.add(CONNECTION)
+    assert backend.handle(message_event({"action": "ping"})) == {"statusCode": 200}
+
+
+# --- the Lambda entry point ----------------------------------------------------------------------
+
+
+class LambdaContext:
+    function_name = "gui_realtime"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:gui_realtime"
+    aws_request_id = "4b5c3f2e-0d1a-4c5b-9e8f-7a6b5c4d3e2f"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 14_000
+
+
+@pytest.fixture
+def handler_module(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
+    """The entry point, imported with the manifest's environment (its logger writes to capsys)."""
+    for name, value in SETTINGS.model_dump(by_alias=True).items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "DomainDetermine/GUI")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    sys.modules.pop("gui_realtime.handler", None)
+    module = importlib.import_module("gui_realtime.handler")
+    yield module
+    sys.modules.pop("gui_realtime.handler", None)
+
+
+def test_the_handler_runs_every_route_with_the_tenant_and_connection_on_its_log_lines(
+    handler_module: Any, backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(handler_module, "service", backend.service)
+    backend.service.logger = handler_module.logger
+    backend.service.count = handler_module.count
+    log = io.StringIO()
+    handler_module.logger.registered_handler.stream = log  # type: ignore[attr-defined]
+    context = LambdaContext()
+    assert handler_module.handler(sample_event("websocket_connect"), context) == {"statusCode": 200}
+    assert handler_module.handler(sample_event("websocket_message"), context) == {"statusCode": 200}
+    refused = connect_event(query={"tenant": "globex"})
+    assert handler_module.handler(refused, context)["statusCode"] == 403
+    assert handler_module.handler(sample_event("websocket_disconnect"), context) == {"statusCode": 200}
+    logged = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert len(logged) == 3
+    assert all(line["tenant"] == "acme" and line["connection_id"] == CONNECTION for line in logged)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    emitted = [line["_aws"]["CloudWatchMetrics"][0] for line in lines if "_aws" in line]
+    names = {metric["Name"] for entry in emitted for metric in entry["Metrics"]}
+    assert {"Connects", "Messages", "Refusals"} <= names
+    refusal = next(line for line in lines if "_aws" in line and "Refusals" in line)
+    assert refusal["reason"] == "tenant_mismatch"
+
+
+def test_a_failure_behind_a_message_answers_internal_error_and_keeps_the_socket(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.connect()
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("table unavailable")
+
+    monkeypatch.setattr(backend.replay, "latest", broken)
+    message = error(backend.send({"action": "subscribe", "channels": ["jobs"]}), 500, "internal_error")
+    assert "table unavailable" not in json.dumps(message)
+    assert ("MessageFailures", None) in backend.metrics
+
+
+def test_resume_accepts_a_cursor_of_a_full_length_sequence_number(backend: Backend) -> None:
+    backend.connect()
+    long = to_cursor("4" * 56)  # Kinesis sequence numbers are 56 digits in practice
+    (gap,) = backend.send({"action": "resume", "channel": "jobs", "cursor": long})
+    assert (gap["type"], gap["cursor"]) == ("gap", long)

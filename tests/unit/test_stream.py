@@ -1,0 +1,285 @@
+"""The SSE route: resume from Last-Event-ID or `since`, the gap event, the hold that ends with only
+`ready`, and the REST checks (scope per channel, tenant in the path, cursor format).
+
+Requests are REST proxy events built from events/aws/rest_proxy_request.json; the hold's clock and
+sleep are fakes, so no test waits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from mangum import Mangum
+
+from gui_core.guard import Guard
+from gui_core.live import ORIGIN, LiveEvent, ReplayLog, to_cursor
+from gui_core.rate_limit import RateLimiter
+from gui_core.tenancy import TenantDirectory
+from gui_stream.app import create_app
+from gui_stream.settings import StreamSettings
+from local.apigw import HttpRequest, proxy_event, response_headers
+from tests.unit.test_api_errors import FakeAudit
+from tests.unit.test_rate_limit import FakeCounters
+from tests.unit.test_realtime import NOW, TENANTS, WINDOW_S, Clock, MemoryTable
+
+AUTH = {
+    "principalId": "user-ada",
+    "tenant": "acme",
+    "subject": "user-ada",
+    "scopes": "gui:dashboard gui:jobs gui:notifications",
+    "roles": "",
+    "region": "eu-west-1",
+    "token_id": "0b8f6c1e-5d1e-4c77-8d8a-6a3f1f0f7a21",
+    "expires_at": 4_000_000_000,
+    "integrationLatency": 0,
+}
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.sample.signature"
+
+SETTINGS = StreamSettings(
+    POWERTOOLS_SERVICE_NAME="gui_stream",
+    GUI_REGION="eu-west-1",
+    AUDIT_TABLE="audit",
+    TENANTS_TABLE="tenants",
+    LIMITS_TABLE="limits",
+    EVENTS_TABLE="events",
+    REPLAY_WINDOW_S=WINDOW_S,
+    STREAM_HOLD_S=20,
+    STREAM_POLL_S=0.25,
+)
+
+
+class HoldClock:
+    """The hold's monotonic clock; `sleep` moves it and may run a hook (an event arriving)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.on_sleep: Callable[[int], None] | None = None
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(len(self.sleeps))
+
+
+class LambdaContext:
+    def __init__(self, remaining_ms: int = 27_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class Stream:
+    def __init__(self) -> None:
+        self.hold = HoldClock()
+        self.replay = ReplayLog(MemoryTable(), window_s=WINDOW_S, clock=Clock(NOW))
+        guard = Guard(
+            region="eu-west-1",
+            region_urls={"us-east-1": "https://us.example.com/prod"},
+            tenants=TenantDirectory(MemoryTable(TENANTS)),
+            rate_limiter=RateLimiter(FakeCounters()),
+            replay=None,
+        )
+        app = create_app(
+            SETTINGS,
+            replay=self.replay,
+            audit=FakeAudit(),
+            guard=guard,
+            clock=self.hold,
+            sleep=self.hold.sleep,
+        )
+        self.asgi = Mangum(
+            app, lifespan="off", text_mime_types=["application/problem+json", "text/event-stream"]
+        )
+
+    def log(self, count: int, *, channel: str = "jobs", start: int = 1) -> list[str]:
+        cursors = []
+        for n in range(start, start + count):
+            cursor = to_cursor(5000 + n)
+            self.replay.append(
+                LiveEvent(
+                    "acme",
+                    channel,
+                    cursor,
+                    f"ev-{n}",
+                    "JobStatusChanged",
+                    "2026-11-27T18:29:00.000+00:00",
+                    {"job_id": f"j{n}"},
+                )
+            )
+            cursors.append(cursor)
+        return cursors
+
+    def get(
+        self,
+        channel: str = "jobs",
+        *,
+        tenant: str = "acme",
+        path_tenant: str | None = None,
+        query: str = f"token={TOKEN}",
+        headers: tuple[tuple[str, str], ...] = (),
+        context: LambdaContext | None = None,
+        **authorizer: Any,
+    ) -> tuple[int, dict[str, list[str]], str]:
+        in_path = path_tenant or tenant
+        path = f"/service/gui/stream/{channel}/{in_path}"
+        event = proxy_event(
+            HttpRequest("GET", path, headers=(("Accept", "text/event-stream"), *headers), query=query),
+            resource="/service/gui/stream/{channel}/{tenant}",
+            path_parameters={"channel": channel, "tenant": in_path},
+            authorizer={**AUTH, "tenant": tenant, **authorizer},
+            stage="prod",
+            host="a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
+        )
+        answer = self.asgi(event, context or LambdaContext())
+        return answer["statusCode"], response_headers(answer), answer["body"]
+
+
+@pytest.fixture
+def stream() -> Stream:
+    return Stream()
+
+
+def _event_block(cursor: str, n: int) -> str:
+    message = {
+        "type": "event",
+        "v": 1,
+        "channel": "jobs",
+        "cursor": cursor,
+        "event_id": f"ev-{n}",
+        "kind": "JobStatusChanged",
+        "at": "2026-11-27T18:29:00.000+00:00",
+        "payload": {"job_id": f"j{n}"},
+    }
+    return f"id: {cursor}\nevent: event\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
+
+
+def _ready(resume: str, latest: str | None, channel: str = "jobs") -> str:
+    data = json.dumps({"type": "ready", "channel": channel, "latest": latest}, separators=(",", ":"))
+    return f"retry: 1000\n\nid: {resume}\nevent: ready\ndata: {data}\n\n"
+
+
+def test_resume_from_last_event_id_sends_the_later_events_in_the_documented_format(stream: Stream) -> None:
+    cursors = stream.log(3)
+    status, headers, body = stream.get(headers=(("Last-Event-ID", cursors[0]),))
+    assert status == 200
+    assert headers["content-type"][0].startswith("text/event-stream")
+    assert "no-cache" in headers["cache-control"]
+    assert body == _ready(cursors[0], cursors[2]) + _event_block(cursors[1], 2) + _event_block(cursors[2], 3)
+    assert TOKEN not in body
+    assert stream.hold.sleeps == []  # events were there: no hold
+
+
+def test_resume_from_since_and_last_event_id_wins_over_it(stream: Stream) -> None:
+    cursors = stream.log(3)
+    _, _, body = stream.get(query=f"token={TOKEN}&since={cursors[1]}")
+    assert body == _ready(cursors[1], cursors[2]) + _event_block(cursors[2], 3)
+    _, _, body = stream.get(
+        query=f"token={TOKEN}&since={cursors[1]}", headers=(("Last-Event-ID", cursors[0]),)
+    )
+    assert body.count("event: event") == 2
+
+
+def test_an_unknown_cursor_answers_a_gap_event_and_ready_carries_on_from_the_latest(stream: Stream) -> None:
+    cursors = stream.log(2)
+    unknown = to_cursor(42)
+    status, _, body = stream.get(query=f"since={unknown}")
+    gap = json.dumps(
+        {"type": "gap", "channel": "jobs", "cursor": unknown, "latest": cursors[1]}, separators=(",", ":")
+    )
+    assert status == 200
+    assert body == _ready(cursors[1], cursors[1]) + f"event: gap\ndata: {gap}\n\n"
+
+
+def test_without_a_cursor_the_hold_ends_with_only_ready_at_the_latest(stream: Stream) -> None:
+    cursors = stream.log(2)
+    status, _, body = stream.get()
+    assert status == 200
+    assert body == _ready(cursors[1], cursors[1])
+    assert len(stream.hold.sleeps) == 80  # 20 s in steps of 0.25 s, the last read at 20 s
+    assert set(stream.hold.sleeps) == {0.25}
+
+
+def test_an_event_arriving_during_the_hold_ends_it_with_that_event(stream: Stream) -> None:
+    cursors = stream.log(1)
+
+    def arrive(sleeps: int) -> None:
+        if sleeps == 3:
+            stream.log(1, start=2)
+
+    stream.hold.on_sleep = arrive
+    _, _, body = stream.get()
+    new = to_cursor(5002)
+    assert body == _ready(cursors[0], new) + _event_block(new, 2)
+    assert len(stream.hold.sleeps) == 3
+
+
+def test_the_hold_is_cut_to_the_invocations_remaining_time(stream: Stream) -> None:
+    stream.log(1)
+    stream.get(context=LambdaContext(remaining_ms=5_000))
+    assert sum(stream.hold.sleeps) <= 3.0  # 5 s left, 2 s kept to answer
+
+
+def test_an_empty_channel_from_now_answers_ready_with_the_origin_cursor(stream: Stream) -> None:
+    """A client always holds a cursor: on a channel without events it is the origin, and the
+    channel's first event follows it without a gap."""
+    _, _, body = stream.get("readiness")
+    assert (
+        body
+        == f"retry: 1000\n\nid: {ORIGIN}\nevent: ready\ndata: "
+        + json.dumps({"type": "ready", "channel": "readiness", "latest": ORIGIN}, separators=(",", ":"))
+        + "\n\n"
+    )
+
+
+def test_a_channel_without_its_scope_is_403(stream: Stream) -> None:
+    status, _, body = stream.get("jobs", scopes="gui:notifications gui:dashboard")
+    problem = json.loads(body)
+    assert (status, problem["code"], problem["required_scope"]) == (403, "insufficient_scope", "gui:jobs")
+    status, _, body = stream.get("notifications", scopes="gui:jobs")
+    assert (status, json.loads(body)["code"]) == (403, "insufficient_scope")
+
+
+def test_readiness_and_prompt_pack_need_the_dashboard_scope(stream: Stream) -> None:
+    assert stream.get("prompt-pack", scopes="gui:dashboard")[0] == 200
+    assert stream.get("readiness", scopes="gui:jobs")[0] == 403
+
+
+def test_an_unknown_channel_is_404(stream: Stream) -> None:
+    status, _, body = stream.get("secrets")
+    assert (status, json.loads(body)["code"]) == (404, "unknown_channel")
+
+
+def test_another_tenant_in_the_path_is_403(stream: Stream) -> None:
+    status, _, body = stream.get(path_tenant="globex")
+    assert (status, json.loads(body)["code"]) == (403, "tenant_mismatch")
+
+
+def test_a_tenant_homed_elsewhere_is_421(stream: Stream) -> None:
+    status, headers, body = stream.get(tenant="globex")
+    assert (status, json.loads(body)["code"]) == (421, "wrong_region")
+    assert headers["location"][0].startswith("https://us.example.com/prod/service/gui/stream/jobs/globex")
+
+
+def test_the_realtime_feature_flag_and_the_live_rate_class_apply(stream: Stream) -> None:
+    status, _, body = stream.get(tenant="initech")
+    assert (status, json.loads(body)["code"]) == (404, "feature_disabled")
+    assert stream.get(tenant="umbrella")[0] == 200
+    status, headers, body = stream.get(tenant="umbrella")
+    assert (status, json.loads(body)["route_class"]) == (429, "live")
+    assert "retry-after" in headers
+
+
+def test_a_malformed_cursor_is_400(stream: Stream) -> None:
+    status, _, body = stream.get(query="since=12ab")
+    assert (status, json.loads(body)["code"]) == (400, "invalid_cursor")
+    status, _, body = stream.get(headers=(("Last-Event-ID", "x" * 40),))
+    assert (status, json.loads(body)["code"]) == (400, "invalid_cursor")
