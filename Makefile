@@ -10,11 +10,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test lint typecheck unit contract integration stacks synth cfn-lint clean help
+.PHONY: dev test lint typecheck unit contract integration stacks synth cfn-lint bench clean help
 
 help:
 	@echo "make dev   - set up and start the whole backend locally (moto, both regions, demo data)"
 	@echo "make test  - set up and run every test suite, synthesize and check the CDK app"
+	@echo "make bench - run the benchmarks (not a gate; results in bench/results/)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +58,10 @@ test: $(STAMP) $(NODE_STAMP)
 	$(MAKE) --no-print-directory lint typecheck
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory synth
+
+# Benchmarks: not a CI gate. Each prints its table and compares with a baseline of the same run.
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

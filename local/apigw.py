@@ -222,3 +222,143 @@ def response_headers(response: Mapping[str, Any]) -> dict[str, list[str]]:
     for name, values in (response.get("multiValueHeaders") or {}).items():
         merged.setdefault(name.lower(), []).extend(str(v) for v in values)
     return merged
+
+
+# -- WebSocket API ----------------------------------------------------------------------------
+
+LOCAL_WEBSOCKET_API_ID = "localws"
+WEBSOCKET_EVENT_TYPES = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}  # any other: MESSAGE
+
+
+def _websocket_sample(kind: str) -> dict[str, Any] | None:
+    """The stored sample of a WebSocket event (`authorizer`, `connect`, `message`, `disconnect`),
+    when `events/aws/` holds one (`websocket_*<kind>*.json`); None builds the documented shape."""
+    for path in sorted(EVENTS_DIR.glob(f"websocket*{kind}*.json")):
+        if kind == "connect" and "disconnect" in path.name:
+            continue
+        return sample_event(path.stem)
+    return None
+
+
+def websocket_arn(*, region: str, stage: str, route_key: str) -> str:
+    return f"arn:aws:execute-api:{region}:{LOCAL_ACCOUNT}:{LOCAL_WEBSOCKET_API_ID}/{stage}/{route_key}"
+
+
+def _api_gateway_time(epoch_s: float) -> str:
+    """`09/Feb/2019:23:26:05 +0000`, as `requestContext.requestTime` of a WebSocket API."""
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_s))
+
+
+@dataclass(frozen=True)
+class WebSocketRequest:
+    """What a WebSocket event is built from: the connection and, per event, the route."""
+
+    connection_id: str
+    connected_at_ms: int
+    stage: str
+    host: str
+    source_ip: str
+    user_agent: str | None
+    headers: Sequence[tuple[str, str]] = ()
+    query: Mapping[str, Sequence[str]] | None = None
+
+
+def _websocket_context(
+    base: dict[str, Any], request: WebSocketRequest, *, route_key: str, request_id: str
+) -> dict[str, Any]:
+    now = time.time()
+    for stale in ("authorizer", "messageId", "disconnectStatusCode", "disconnectReason", "error", "status"):
+        base.pop(stale, None)
+    base.update(
+        {
+            "routeKey": route_key,
+            "eventType": WEBSOCKET_EVENT_TYPES.get(route_key, "MESSAGE"),
+            "extendedRequestId": request_id,
+            "requestTime": _api_gateway_time(now),
+            "messageDirection": "IN",
+            "stage": request.stage,
+            "connectedAt": request.connected_at_ms,
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": request_id,
+            "domainName": request.host,
+            "connectionId": request.connection_id,
+            "apiId": LOCAL_WEBSOCKET_API_ID,
+        }
+    )
+    identity = base.setdefault("identity", {})
+    identity["sourceIp"] = request.source_ip
+    if request.user_agent is not None:
+        identity["userAgent"] = request.user_agent
+    else:
+        identity.pop("userAgent", None)
+    return base
+
+
+def _query_of(request: WebSocketRequest) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    if not request.query:
+        return None, None
+    return (
+        {name: values[-1] for name, values in request.query.items()},
+        {name: list(values) for name, values in request.query.items()},
+    )
+
+
+def websocket_authorizer_event(request: WebSocketRequest, *, region: str, request_id: str) -> dict[str, Any]:
+    """The REQUEST authorizer event of a WebSocket API's `$connect`."""
+    event = _websocket_sample("authorizer") or {"type": "REQUEST", "requestContext": {}}
+    headers, multi_headers = _header_maps(request.headers)
+    query, multi_query = _query_of(request)
+    event.update(
+        {
+            "type": "REQUEST",
+            "methodArn": websocket_arn(region=region, stage=request.stage, route_key="$connect"),
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": query or {},
+            "multiValueQueryStringParameters": multi_query or {},
+            "stageVariables": {},
+        }
+    )
+    _websocket_context(event["requestContext"], request, route_key="$connect", request_id=request_id)
+    return event
+
+
+def websocket_event(
+    request: WebSocketRequest,
+    *,
+    route_key: str,
+    request_id: str,
+    authorizer: Mapping[str, Any] | None,
+    body: str | None = None,
+    binary: bool = False,
+    disconnect: tuple[int, str] | None = None,
+) -> dict[str, Any]:
+    """The event of one route of a WebSocket API: `$connect` (headers and query of the handshake),
+    a message (its body; `route_key` from the route selection) or `$disconnect` (the close code
+    and reason)."""
+    kind = {"$connect": "connect", "$disconnect": "disconnect"}.get(route_key, "message")
+    event = _websocket_sample(kind) or {"requestContext": {}}
+    for stale in ("headers", "multiValueHeaders", "queryStringParameters", "multiValueQueryStringParameters"):
+        event.pop(stale, None)
+    event["isBase64Encoded"] = binary
+    context = _websocket_context(event["requestContext"], request, route_key=route_key, request_id=request_id)
+    if authorizer is not None:
+        context["authorizer"] = dict(authorizer)
+    if route_key == "$connect":
+        headers, multi_headers = _header_maps(request.headers)
+        query, multi_query = _query_of(request)
+        event.update({"headers": headers, "multiValueHeaders": multi_headers})
+        if query:
+            event.update({"queryStringParameters": query, "multiValueQueryStringParameters": multi_query})
+        event.pop("body", None)
+    elif route_key == "$disconnect":
+        # What API Gateway sends on $disconnect: the host and empty placeholders, not the client's.
+        headers = {"Host": request.host, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""}
+        event.update({"headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()}})
+        code, reason = disconnect or (1005, "")
+        context.update({"disconnectStatusCode": code, "disconnectReason": reason})
+        event.pop("body", None)
+    else:
+        context["messageId"] = base64.urlsafe_b64encode(uuid.uuid4().bytes[:11]).decode()
+        event["body"] = body
+    return event

@@ -11,9 +11,12 @@ makes every PutEvents on the bus fail (HTTP 500) and a Lambda target needs Docke
 from __future__ import annotations
 
 import contextlib
-import logging
+import subprocess
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -38,31 +41,58 @@ DUMMY_CREDENTIALS = {
 
 
 class MotoServer:
-    """moto's threaded server; port 0 lets the system pick a free port."""
+    """moto's server on loopback, in a process of its own (`local/moto_process.py`: each server has
+    its own state); port 0 lets the system pick a free port."""
 
-    def __init__(self, host: str = LOOPBACK, port: int = 0) -> None:
-        from moto.server import ThreadedMotoServer
-
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        self._started = False
+    def __init__(self, host: str = LOOPBACK, port: int = 0, *, start_timeout_s: float = 30.0) -> None:
+        self._host = host
+        self._port = port
+        self._start_timeout_s = start_timeout_s
+        self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> MotoServer:
-        if not self._started:
-            # moto's request handler logs every call through werkzeug; keep only its warnings.
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)
-            self._server.start()
-            self._started = True
+        if self._process is not None:
+            return self
+        process = subprocess.Popen(  # noqa: S603 - our own module, with our interpreter
+            [sys.executable, "-m", "local.moto_process", self._host, str(self._port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        stdout = process.stdout
+        assert stdout is not None
+        ready: list[str] = []
+        reader = threading.Thread(target=lambda: ready.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(self._start_timeout_s)
+        line = ready[0] if ready else ""
+        if not line.startswith("ready "):
+            process.kill()
+            raise RuntimeError(f"moto's server did not start on {self._host}:{self._port}: {line!r}")
+        self._port = int(line.split()[1])
+        self._process = process
         return self
 
     def stop(self) -> None:
-        if self._started:
-            self._server.stop()
-            self._started = False
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            assert process.stdin is not None
+            process.stdin.close()  # the server shuts down at EOF
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        if process.stdout is not None:
+            process.stdout.close()
 
     @property
     def endpoint_url(self) -> str:
-        host, port = self._server.get_host_and_port()
-        return f"http://{host}:{port}"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}"
 
     def __enter__(self) -> MotoServer:
         return self.start()
@@ -206,12 +236,15 @@ def function_environment(
     stage: str = "local",
     region_urls: Mapping[str, str] | None = None,
     cors_origins: Sequence[str] = (),
+    connections_url: str | None = None,
 ) -> dict[str, str]:
     """The environment `fn` gets from its regional stack, with local names, the local endpoint,
     dummy credentials and, for the authorizer, the development key as the trusted JWKS.
 
     `region_urls` are the local gateways' base URLs by region, so a tenant homed in the other
-    region is sent to the other local gateway, as a deployed region sends it to the other stack."""
+    region is sent to the other local gateway, as a deployed region sends it to the other stack.
+    `connections_url` is the local management API (`<gateway>/<stage>`) of the functions that post to
+    WebSocket connections."""
     names = table_names(manifest)
     extra = {
         "AWS_ENDPOINT_URL": endpoint_url,
@@ -238,5 +271,6 @@ def function_environment(
         stage=stage,
         region_urls=region_urls,
         cors_origins=cors_origins,
+        connections_url=connections_url if fn.manages_connections else None,
         extra=extra,
     )

@@ -24,12 +24,14 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.apigw import LOCAL_ACCOUNT
 from local.aws import aws_client
-from local.containers import Container
 from stacks.manifest import Manifest, Rule
+
+if TYPE_CHECKING:
+    from local.pool import Invoker
 
 logger = logging.getLogger("local.bus")
 
@@ -66,7 +68,7 @@ class BusRelay:
     manifest: Manifest
     endpoint_url: str
     region: str
-    containers: Mapping[str, Container]
+    containers: Mapping[str, Invoker]
     poll_s: float = 0.2
     max_receives: int = 5
     dead_letters: list[dict[str, Any]] = field(default_factory=list)

@@ -1,7 +1,7 @@
 """`ddgui`: the project's command line.
 
 ddgui dev [--port 8000] [--moto-port N] [--no-seed] [--cors-origin O ...] [--ttl-sweep-s 5]
-                                                      the whole backend on loopback
+          [--demo-ticker-s 4]                         the whole backend on loopback
 ddgui token --tenant T --subject S [--scope S ...] [--role R ...] [--ttl 3600]
 ddgui api OPERATION [--path K=V ...] [--query K=V ...] [--body JSON] [--header K=V ...]
           [--tenant acme --subject ada@acme --role admin] [--url http://127.0.0.1:8000]
@@ -57,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SECONDS",
         help="how often expired TTL items are removed and archived (default 5; 0: never)",
+    )
+    dev.add_argument(
+        "--demo-ticker-s",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often each demo tenant gets a live domain event (governance, readiness, prompt pack, "
+        "cost; default 4; 0: never)",
     )
     dev.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR, help=argparse.SUPPRESS)
 
@@ -199,6 +207,7 @@ class _StopSignals:
 
 def _dev(args: argparse.Namespace, started: float) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from local.demo_live import DEFAULT_INTERVAL_S
     from local.runtime import DEFAULT_CORS_ORIGINS, DEFAULT_TTL_SWEEP_S, LocalBackend, StartupError
     from stacks.config import origin
 
@@ -213,6 +222,10 @@ def _dev(args: argparse.Namespace, started: float) -> int:
     if ttl_sweep_s < 0:
         print("ddgui dev: --ttl-sweep-s must not be negative", file=sys.stderr)
         return 2
+    ticker_s = DEFAULT_INTERVAL_S if args.demo_ticker_s is None else args.demo_ticker_s
+    if ticker_s < 0:
+        print("ddgui dev: --demo-ticker-s must not be negative", file=sys.stderr)
+        return 2
     backend = LocalBackend(
         port=args.port,
         moto_port=args.moto_port,
@@ -221,6 +234,7 @@ def _dev(args: argparse.Namespace, started: float) -> int:
         access_log=not args.no_access_log,
         cors_origins=cors_origins,
         ttl_sweep_s=ttl_sweep_s or None,
+        demo_ticker_s=(ticker_s or None) if not args.no_seed else None,
     )
     stop = _StopSignals()
     stop.install()
@@ -261,6 +275,8 @@ def _print_banner(backend: LocalBackend, ready_s: float, *, seeded: bool) -> Non
     lines.append(
         f"  TTL expiry and archiving ({backend.manifest.bucket.local_bucket_name('<region>')}): {sweep}"
     )
+    ticker = f"every {backend.demo_ticker_s:g} s per demo tenant" if backend.ticker is not None else "off"
+    lines.append(f"  live demo events (governance, readiness, prompt pack, cost): {ticker}")
     if not seeded:
         lines.append("  demo data: not seeded (--no-seed); the tokens below name tenants with no records")
     lines += ["", "Development tokens (12 h; more with `ddgui token --tenant T --subject S --scope S ...`):"]
@@ -273,6 +289,15 @@ def _print_banner(backend: LocalBackend, ready_s: float, *, seeded: bool) -> Non
             lines.append(f"  {user.subject} ({user.note})")
             header = shlex.quote(f"Authorization: Bearer {token}")
             lines.append(f"    curl -s -H {header} {home_url}{PREFERENCES_PATH}")
+    lines += ["", "Live channels (WebSocket, server-sent events) and the dev console:"]
+    for tenant in TENANTS:
+        if tenant.home_region not in backend.base_urls:
+            continue
+        home_url = backend.base_urls[tenant.home_region]
+        ws_url = backend.websocket_url(tenant.home_region, tenant=tenant.tenant, channel="jobs,notifications")
+        lines.append(f"  {tenant.tenant}: {ws_url}&token=<token>   (or the token as 2nd subprotocol)")
+        lines.append(f"    SSE: {home_url}/service/gui/stream/<channel>/{tenant.tenant}?token=<token>")
+        lines.append(f"    console: {home_url}/dev/console?tenant={tenant.tenant}")
     lines += ["", f"Ready in {ready_s:.1f} s. Stop with Ctrl-C.", ""]
     print("\n".join(lines), flush=True)
 

@@ -5,8 +5,13 @@ manifest; OPTIONS on a routed resource is the CORS preflight, answered by the ga
 stack's mock integration answers it, see `stacks.cors`), identity source present, authorizer (real
 handler, answers cached per token for the manifest's TTL, policy evaluated against the method arn),
 then the proxy integration: the REST proxy event goes to the real function handler and its proxy
-answer becomes the HTTP answer. Refusals are the manifest's gateway responses, rendered as the
-problem details the CDK stack renders (`stacks.constructs.api.problem_template`).
+answer becomes the HTTP answer. A route with `token_in_query` has the query parameter
+`authorizer.query_identity_source` (`?token=`) as its identity source instead of the header.
+Refusals are the manifest's gateway responses, rendered as the problem details the CDK stack
+renders (`stacks.constructs.api.problem_template`).
+
+The same server plays the region's WebSocket API and its management API (`local.websocket`), and
+serves the local-only routes the runtime adds (`extra_routes`: the dev console, `/dev/token`).
 """
 
 from __future__ import annotations
@@ -22,29 +27,35 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 from starlette.routing import Route as HttpRoute
 
 from gui_core.errors import PROBLEM_CONTENT_TYPE, problem_type
 from local.apigw import (
     HttpRequest,
+    WebSocketRequest,
     authorizer_answer_context,
     authorizer_event,
     match_route,
     method_arn,
     policy_allows,
     proxy_event,
+    websocket_arn,
+    websocket_authorizer_event,
 )
 from local.openapi import OPENAPI_PATH, combined_openapi
+from local.websocket import Refused, WebSocketGateway
 from stacks import cors
+from stacks.manifest import WebSocketApi
 
 if TYPE_CHECKING:
-    from local.containers import Container
+    from local.pool import Invoker
     from stacks.manifest import Function, GatewayResponse, Manifest, Route
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST payload quota
@@ -134,21 +145,29 @@ class IntegrationTimeout(IntegrationError):
 
 
 class RegionalGateway:
-    """The REST API of one region: `app` serves HTTP, `invoke` serves a request given directly."""
+    """The REST API of one region: `app` serves HTTP, `invoke` serves a request given directly;
+    `websocket` is the region's WebSocket API on the same server."""
 
     def __init__(
         self,
         *,
         manifest: Manifest,
         region: str,
-        authorizer: Container,
-        functions: Mapping[str, Container],
+        authorizer: Invoker,
+        functions: Mapping[str, Invoker],
         stage: str = "local",
         cors_origins: Sequence[str] = (),
         clock: Callable[[], float] = time.monotonic,
+        extra_routes: Sequence[BaseRoute] = (),
+        websocket_idle_limit_s: float | None = None,
+        websocket_connection_limit_s: float | None = None,
     ) -> None:
         """`cors_origins`: the browser origins whose preflight is allowed; none, and there is no
-        preflight method at all (OPTIONS is then an unknown route), as in a stage without origins."""
+        preflight method at all (OPTIONS is then an unknown route), as in a stage without origins.
+        `functions` are the containers (or pools) by function name: every routed function's, and
+        the WebSocket API's function (without it, the WebSocket API refuses connections while its
+        management API still answers). `extra_routes` are served before API Gateway's routes (local
+        only: never part of the manifest). The WebSocket limits default to the manifest's."""
         self.manifest = manifest
         self.region = region
         self.stage = stage
@@ -163,15 +182,36 @@ class RegionalGateway:
         self._preflight_paths = cors.preflight_paths(manifest) if self.cors_origins else {}
         self._openapi_document: dict[str, Any] | None = None
         self.authorizer_cache = _AuthorizerCache(manifest.authorizer.cache_ttl_s, clock)
+        api = manifest.websocket or WebSocketApi(function="")
+        route_functions = {route.route_key: fn.name for route, fn in manifest.websocket_routes()}
+        if manifest.websocket is None or not set(route_functions.values()) <= self._functions.keys():
+            route_functions = {}
+        self.websocket = WebSocketGateway(
+            api=api,
+            route_functions=route_functions,
+            functions=self._functions,
+            authorize=self._authorize_websocket,
+            call=self._call,
+            idle_limit_s=websocket_idle_limit_s,
+            connection_limit_s=websocket_connection_limit_s,
+        )
         self.app = Starlette(
             routes=[
                 HttpRoute("/healthz", self._healthz, methods=["GET"]),
                 HttpRoute(OPENAPI_PATH, self._openapi, methods=["GET"]),
+                *self.websocket.routes(),
+                *self.websocket.management_routes(),
+                *extra_routes,
             ]
         )
         # Everything else is API Gateway's: a fallback rather than a `/{path:path}` route, whose
         # pattern would not match a path holding an encoded newline (`%0A`).
         self.app.router.default = self._fallback
+
+    @property
+    def connections_path(self) -> str:
+        """The management API's path on this gateway (`GUI_CONNECTIONS_URL` is the base URL + it)."""
+        return f"/{self.websocket.stage}"
 
     def close(self) -> None:
         """Shut the containers' runtime threads down (queued invocations are dropped)."""
@@ -181,6 +221,9 @@ class RegionalGateway:
     # -- HTTP --------------------------------------------------------------------------------
 
     async def _fallback(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":  # no WebSocket route here: the handshake is refused (403)
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             return
         response = await self._http(Request(scope, receive))
@@ -258,11 +301,17 @@ class RegionalGateway:
         self, request: HttpRequest, matched: _Matched, request_id: str
     ) -> dict[str, Any] | HttpResponse:
         """The authorizer's answer allowing this method, or the gateway response refusing it."""
-        identity = _header(request.headers, self.manifest.authorizer.identity_source)
+        if matched.route.token_in_query:
+            query = dict(parse_qsl(request.query, keep_blank_values=True))
+            identity = query.get(self.manifest.authorizer.query_identity_source)
+        else:
+            identity = _header(request.headers, self.manifest.authorizer.identity_source)
         if not identity:  # API Gateway answers 401 without calling the authorizer
             return self.gateway_response("UNAUTHORIZED", request_id=request_id)
-        answer = self.authorizer_cache.get(identity)
-        if answer is None:
+        cached = self.authorizer_cache.get(identity)
+        if cached is not None:
+            answer = cached
+        else:
             event = authorizer_event(
                 request,
                 resource=matched.route.full_path,
@@ -272,21 +321,52 @@ class RegionalGateway:
                 host=self._host(request),
                 request_id=request_id,
             )
-            try:
-                answer = await self._call(self._authorizer, event)
-            except IntegrationError as exc:
-                if str(exc.__cause__) == "Unauthorized":
-                    return self.gateway_response("UNAUTHORIZED", request_id=request_id)
-                logger.exception("the authorizer failed")
-                return self.gateway_response("AUTHORIZER_FAILURE", request_id=request_id)
-            if not _valid_authorizer_answer(answer):
-                logger.error("the authorizer answered an invalid policy: %r", answer)
-                return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", request_id=request_id)
+            fresh = await self.run_authorizer(event, request_id)
+            if isinstance(fresh, HttpResponse):
+                return fresh
+            answer = fresh
             self.authorizer_cache.put(identity, answer)
         arn = method_arn(region=self.region, stage=self.stage, method=request.method, path=request.path)
+        return self._allowed(answer, arn, request_id)
+
+    async def run_authorizer(self, event: dict[str, Any], request_id: str) -> dict[str, Any] | HttpResponse:
+        """Invoke the REQUEST authorizer: its answer, or the gateway response of its refusal or
+        failure (401 for `Unauthorized`, 500 otherwise)."""
+        try:
+            answer = await self._call(self._authorizer, event)
+        except IntegrationError as exc:
+            if str(exc.__cause__) == "Unauthorized":
+                return self.gateway_response("UNAUTHORIZED", request_id=request_id)
+            logger.exception("the authorizer failed")
+            return self.gateway_response("AUTHORIZER_FAILURE", request_id=request_id)
+        if not _valid_authorizer_answer(answer):
+            logger.error("the authorizer answered an invalid policy: %r", answer)
+            return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", request_id=request_id)
+        result: dict[str, Any] = answer
+        return result
+
+    def _allowed(self, answer: dict[str, Any], arn: str, request_id: str) -> dict[str, Any] | HttpResponse:
         if not policy_allows(answer, arn):
             message = EXPLICIT_DENY_MESSAGE if _denies(answer) else None
             return self.gateway_response("ACCESS_DENIED", request_id=request_id, message=message)
+        return answer
+
+    async def _authorize_websocket(
+        self, request: WebSocketRequest, token: str, request_id: str
+    ) -> dict[str, Any]:
+        """The authorizer's answer allowing `$connect`, or raises the handshake's refusal. Not
+        cached: the token may come from either of two places, so there is no one identity source."""
+        del token  # present (the WebSocket gateway checked); the authorizer reads it from the event
+        event = websocket_authorizer_event(request, region=self.region, request_id=request_id)
+        answer = await self.run_authorizer(event, request_id)
+        if not isinstance(answer, HttpResponse):
+            answer = self._allowed(
+                answer,
+                websocket_arn(region=self.region, stage=request.stage, route_key="$connect"),
+                request_id,
+            )
+        if isinstance(answer, HttpResponse):
+            raise Refused(answer.status, answer.body, answer.header("content-type") or "application/json")
         return answer
 
     def gateway_response(
@@ -354,7 +434,7 @@ class RegionalGateway:
     def _host(self, request: HttpRequest) -> str:
         return _header(request.headers, "host") or "127.0.0.1"
 
-    async def _call(self, container: Container, event: dict[str, Any]) -> Any:
+    async def _call(self, container: Invoker, event: dict[str, Any]) -> Any:
         """Invoke a handler on its container's thread. Past the timeout the answer is abandoned, as
         Lambda would end the invocation (the thread itself cannot be stopped)."""
         timeout = min(float(container.fn.timeout_s), INTEGRATION_TIMEOUT_S)

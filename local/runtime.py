@@ -1,6 +1,10 @@
 """The whole backend in one process on loopback: AWS endpoint, resources, handlers, demo data,
 one API Gateway per region served by uvicorn (first region on `port`, the next on `port + 1`), and
-DynamoDB's TTL with the stream records it feeds to the archiver (every `ttl_sweep_s`).
+DynamoDB's TTL with the stream records it feeds to the archiver (every `ttl_sweep_s`). Each
+gateway also plays the region's WebSocket API and its management API (`local.websocket`); the bus
+relay and the Kinesis pollers (`local.kinesis`) move events (every `bus_poll_s`); every function runs
+in a pool of containers (`local.pool`) shared by everything that invokes it. Local-only routes:
+`GET /dev/token` (a development token) and the dev console (`local.console`).
 
 `LocalBackend.start()` returns once every gateway accepts connections; the servers run in a
 background thread with their own event loop, so tests and the CLI drive it alike.
@@ -14,24 +18,31 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+from starlette.routing import Route as HttpRoute
 
 from gui_core.bus import EventPublisher
 from local.aws import MotoServer, aws_client, create_resources, function_environment
 from local.bus import BusRelay
-from local.containers import Container
-from local.demo import seed_preferences, write_tenants
+from local.containers import Container, Handler
+from local.demo import TENANTS, seed_preferences, write_tenants
 from local.demo_artifacts import seed_artifacts
 from local.demo_jobs import seed_jobs
+from local.demo_live import DemoTicker
 from local.demo_notifications import seed_demo_inboxes
 from local.executor import DemoExecutor
 from local.gateway import RegionalGateway
 from local.keys import DEFAULT_KEYS_DIR, DevKeys
+from local.kinesis import DEFAULT_POLL_S, KinesisPoller
+from local.pool import DEFAULT_CAP, FunctionPool
 from local.ttl import Consumer, SweepReport, TtlSweeper
-from stacks.manifest import DEFAULT_REGIONS, MANIFEST
+from stacks.manifest import DEFAULT_REGIONS, MANIFEST, WebSocketApi
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,6 +56,8 @@ logger = logging.getLogger("local.runtime")
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 DEFAULT_TTL_SWEEP_S = 5.0
 DEFAULT_BUS_POLL_S = 0.2
+TOKEN_PATH = "/dev/token"  # noqa: S105 - a path
+DEV_TOKEN_TTL_S = 3600
 
 
 class StartupError(RuntimeError):
@@ -69,12 +82,24 @@ class LocalBackend:
         cors_origins: Sequence[str] = DEFAULT_CORS_ORIGINS,
         ttl_sweep_s: float | None = DEFAULT_TTL_SWEEP_S,
         bus_poll_s: float | None = DEFAULT_BUS_POLL_S,
+        stream_poll_s: float = DEFAULT_POLL_S,
+        pool_cap: int = DEFAULT_CAP,
+        handlers: Mapping[str, Handler] | None = None,
+        demo_ticker_s: float | None = None,
+        environment: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         """`port=0` gives every region a free port. `aws_endpoint_url` uses a running AWS endpoint
         (a moto server or LocalStack) instead of starting moto's server on `moto_port`.
         `cors_origins` are the browser origins the gateways allow; `ttl_sweep_s` is how often expired
         TTL items are removed (None or 0: only when `sweep_now` is called); `bus_poll_s` is how often the
-        bus relay delivers events to the rules' targets (None or 0: only when `pump_events` is called)."""
+        bus relay delivers events to the rules' targets and, with it, whether the Kinesis pollers run
+        (every `stream_poll_s`; None or 0: only when `pump_events` and `pump_stream` are called).
+        `pool_cap` is the most containers a function gets in a region (more start only when every
+        one is busy). `handlers` replace functions' handlers by name (tests' stand-ins: the package
+        is not imported; every container of a pool calls the same object: it must be thread-safe).
+        `demo_ticker_s`: publish a live demo event per demo tenant this often (`ddgui dev`; None:
+        never). `environment` adds to or overrides variables of functions by name (tests shorten
+        the SSE hold, `{"gui_stream": {"STREAM_HOLD_S": "1"}}`)."""
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the local runtime binds to loopback only, not {host}")
         if not regions:
@@ -94,6 +119,14 @@ class LocalBackend:
         self.sweeper: TtlSweeper | None = None
         self.bus_poll_s = bus_poll_s
         self.relays: dict[str, BusRelay] = {}
+        self.stream_poll_s = stream_poll_s
+        self.pool_cap = pool_cap
+        self.handlers = dict(handlers or {})
+        self.environment = {name: dict(values) for name, values in (environment or {}).items()}
+        self.demo_ticker_s = demo_ticker_s
+        self.ticker: DemoTicker | None = None
+        self.pollers: dict[str, list[KinesisPoller]] = {}
+        self.pools: dict[tuple[str, str], FunctionPool] = {}
         self._given_endpoint = aws_endpoint_url
         self._moto: MotoServer | None = None
         self.aws_endpoint_url = aws_endpoint_url or ""
@@ -120,6 +153,10 @@ class LocalBackend:
             if self.bus_poll_s:
                 for relay in self.relays.values():
                     relay.start()
+                for poller in self._all_pollers():
+                    poller.start()
+            if self.ticker is not None:
+                self.ticker.start()
             self._thread = threading.Thread(target=self._run, name="ddgui-gateways", daemon=True)
             self._thread.start()
             self._wait_ready(timeout_s)
@@ -143,17 +180,21 @@ class LocalBackend:
             if self._finished.wait(self.shutdown_timeout_s + 5):
                 self._thread.join(1)
             self._thread = None
-        for gateway in self.gateways.values():
-            gateway.close()
+        if self.ticker is not None:
+            self.ticker.stop()
+            self.ticker = None
+        for poller in self._all_pollers():
+            poller.stop()
+        self.pollers.clear()
         for relay in self.relays.values():
             relay.stop()
-            for container in relay.containers.values():
-                container.close()
         self.relays.clear()
-        if self.sweeper is not None:
-            for container in {id(c.container): c.container for c in self.sweeper.consumers}.values():
-                container.close()
-            self.sweeper = None
+        self.sweeper = None
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
+        for gateway in self.gateways.values():
+            gateway.close()
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()
@@ -178,6 +219,32 @@ class LocalBackend:
     def pump_events(self) -> int:
         """Deliver every event waiting on the regions' buses now; the number delivered."""
         return sum(relay.pump() for relay in self.relays.values())
+
+    def pump_stream(self) -> int:
+        """Deliver every record waiting on the regions' streams to their functions now (retries
+        included); the number of records the functions took."""
+        return sum(poller.pump() for poller in self._all_pollers())
+
+    def pool(self, region: str, name: str) -> FunctionPool:
+        """The containers of function `name` in `region` (started with the backend)."""
+        return self.pools[(region, name)]
+
+    def connections_url(self, region: str) -> str:
+        """The management API's URL in `region` (`GUI_CONNECTIONS_URL` of the functions)."""
+        return f"{self.base_urls[region]}/{self._websocket_api().stage}"
+
+    def websocket_url(self, region: str, *, tenant: str, channel: str | None = None) -> str:
+        """The WebSocket API's URL in `region` (the AWS form; the token goes as `&token=` or as the
+        second subprotocol)."""
+        query = f"tenant={tenant}" + (f"&channel={channel}" if channel else "")
+        base = self.base_urls[region].replace("http://", "ws://", 1)
+        return f"{base}/{self._websocket_api().stage}?{query}"
+
+    def _websocket_api(self) -> WebSocketApi:
+        return self.manifest.websocket or WebSocketApi(function="")
+
+    def _all_pollers(self) -> list[KinesisPoller]:
+        return [poller for pollers in self.pollers.values() for poller in pollers]
 
     def sweep_now(self) -> SweepReport:
         """Expire the TTL items due now and deliver their removal records, as a sweep would."""
@@ -213,9 +280,9 @@ class LocalBackend:
         consumers = []
         for region in self.regions:
             for fn in self.manifest.functions:
-                if fn.stream_sources:  # one container per function, whatever the number of streams
-                    container = self._container(region, fn.name)
-                    consumers += [Consumer(fn, source, region, container) for source in fn.stream_sources]
+                if fn.stream_sources:  # one pool per function, whatever the number of streams
+                    pool = self._pool(region, fn.name)
+                    consumers += [Consumer(fn, source, region, pool) for source in fn.stream_sources]
         self.sweeper = TtlSweeper(
             self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions, consumers=consumers
         )
@@ -225,7 +292,7 @@ class LocalBackend:
                 self.manifest,
                 self.aws_endpoint_url,
                 region,
-                containers={name: self._container(region, name) for name in targets},
+                containers={name: self._pool(region, name) for name in targets},
                 poll_s=self.bus_poll_s or 0.2,
             )
             # The executors that would run jobs in a real deployment: they take JobRequested from
@@ -236,6 +303,23 @@ class LocalBackend:
                 region=region,
             )
             DemoExecutor(publisher.publish).attach(self.relays[region].subscribe)
+            self.pollers[region] = [
+                KinesisPoller(
+                    self._pool(region, fn.name),
+                    source,
+                    endpoint_url=self.aws_endpoint_url,
+                    stream_name=self.manifest.stream.local_stream_name(),
+                    poll_s=self.stream_poll_s,
+                )
+                for fn in self.manifest.functions
+                for source in fn.kinesis_sources
+            ]
+        if self.demo_ticker_s:
+            self.ticker = DemoTicker(
+                {region: relay.publish for region, relay in self.relays.items()},
+                [(t.tenant, t.home_region) for t in TENANTS],
+                interval_s=self.demo_ticker_s,
+            )
 
     def _listen(self) -> None:
         """Bind every gateway's port first: a port in use fails the start at once, plainly."""
@@ -258,11 +342,23 @@ class LocalBackend:
             host = f"[{self.host}]" if family == socket.AF_INET6 else self.host
             self.base_urls[region] = f"http://{host}:{sock.getsockname()[1]}"
 
+    def _pool(self, region: str, name: str) -> FunctionPool:
+        """The pool of `name` in `region`, made (with one container) on first use."""
+        pool = self.pools.get((region, name))
+        if pool is None:
+            pool = FunctionPool(
+                self._container(region, name), lambda: self._container(region, name), cap=self.pool_cap
+            )
+            self.pools[(region, name)] = pool
+        return pool
+
     def _container(self, region: str, name: str) -> Container:
         """A cold start of `name` in `region`. The gateways' ports are bound already (`_listen`), so
         the REST functions learn every region's local URL for their residency answers."""
         assert self.keys is not None
         fn = self.manifest.function(name)
+        if name in self.handlers:
+            return Container(fn, region, self.handlers[name])
         env = function_environment(
             self.manifest,
             fn,
@@ -272,18 +368,56 @@ class LocalBackend:
             stage=self.stage,
             region_urls=self.base_urls,
             cors_origins=self.cors_origins,
+            connections_url=self.connections_url(region),
         )
-        return Container.cold_start(fn, region, env)
+        return Container.cold_start(fn, region, {**env, **self.environment.get(name, {})})
 
     def _gateway(self, region: str) -> RegionalGateway:
-        routed = {fn.name for _, fn in self.manifest.routes()}
+        invoked = {fn.name for _, fn in self.manifest.routes()}
+        invoked |= (
+            {fn.name for _, fn in self.manifest.websocket_routes()} if self.manifest.websocket else set()
+        )
         return RegionalGateway(
             manifest=self.manifest,
             region=region,
-            authorizer=self._container(region, self.manifest.authorizer.function.name),
-            functions={name: self._container(region, name) for name in sorted(routed)},
+            authorizer=self._pool(region, self.manifest.authorizer.function.name),
+            functions={name: self._pool(region, name) for name in sorted(invoked)},
             stage=self.stage,
             cors_origins=self.cors_origins,
+            extra_routes=self._local_routes(region),
+        )
+
+    def _local_routes(self, region: str) -> list[BaseRoute]:
+        """Routes of the local runtime only, never of the manifest or AWS: the development token
+        endpoint and, when `local/console.py` is there, the dev console."""
+        routes: list[BaseRoute] = [HttpRoute(TOKEN_PATH, self._dev_token, methods=["GET"])]
+        try:
+            from local import console  # optional: written alongside the runtime
+        except ImportError:
+            return routes
+        console_routes = getattr(console, "console_routes", None)
+        if callable(console_routes):
+            routes += console_routes(
+                region=region, base_url=self.base_urls[region], ws_stage=self._websocket_api().stage
+            )
+        return routes
+
+    async def _dev_token(self, request: Request) -> Response:
+        """`GET /dev/token?tenant=&subject=&roles=a,b&scopes=...`: a development token signed with
+        the local key (the console signs in with it)."""
+        assert self.keys is not None
+        tenant = request.query_params.get("tenant", "").strip()
+        subject = request.query_params.get("subject", "").strip()
+        if not tenant or not subject:
+            return JSONResponse({"detail": "tenant and subject are required"}, status_code=400)
+        roles = [r for r in request.query_params.get("roles", "viewer").replace(",", " ").split() if r]
+        scopes = [s for s in request.query_params.get("scopes", "").replace(",", " ").split() if s]
+        token = self.keys.mint(
+            tenant=tenant, subject=subject, roles=roles, scopes=scopes, ttl_s=DEV_TOKEN_TTL_S
+        )
+        return JSONResponse(
+            {"token": token, "token_type": "Bearer", "expires_in": DEV_TOKEN_TTL_S},
+            headers={"Cache-Control": "no-store"},
         )
 
     def _run(self) -> None:
@@ -303,9 +437,12 @@ class LocalBackend:
             assert self.keys is not None
             await seed_preferences(self.gateways, self.keys)
         for region in self.regions:
+            api = self._websocket_api()
             config = uvicorn.Config(
                 self.gateways[region].app,
                 lifespan="off",
+                ws="websockets-sansio",
+                ws_max_size=max(api.message_limit_bytes, api.frame_limit_bytes) * 2,
                 access_log=self.access_log,
                 log_level="info" if self.access_log else "warning",
                 timeout_graceful_shutdown=int(self.shutdown_timeout_s),

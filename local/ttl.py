@@ -35,7 +35,7 @@ from local.containers import LOCAL_ACCOUNT
 from stacks.stream_sources import accepts
 
 if TYPE_CHECKING:
-    from local.containers import Container
+    from local.pool import Invoker
     from stacks.manifest import Function, Manifest, Store, StreamSource
 
 logger = logging.getLogger("local.ttl")
@@ -54,7 +54,7 @@ class Consumer:
     fn: Function
     source: StreamSource
     region: str
-    container: Container
+    container: Invoker
     pending: list[_Pending] = field(default_factory=list)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -14,6 +15,8 @@ from gui_realtime.settings import RealtimeSettings
 
 settings = RealtimeSettings()  # type: ignore[call-arg]  # fields come from the environment
 logger, metrics = observability()
+# Read once at cold start: a figure recorded later must not depend on the environment of the moment.
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DomainDetermine/GUI")
 
 
 def count(name: str, *, reason: str | None = None) -> None:
@@ -21,7 +24,7 @@ def count(name: str, *, reason: str | None = None) -> None:
     if reason is None:
         return
     # And one figure per reason: a dimension of its own, so the other metrics keep theirs.
-    with single_metric(name=name, unit=MetricUnit.Count, value=1) as metric:
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
         metric.add_dimension(name="service", value=settings.service_name)
         metric.add_dimension(name="reason", value=reason)
 

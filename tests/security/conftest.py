@@ -38,7 +38,11 @@ CASE_LABELS = {
 @pytest.fixture(scope="session")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
     keys_dir: Path = tmp_path_factory.mktemp("security-keys")
-    with LocalBackend(regions=REGIONS, port=0, seed=False, keys_dir=keys_dir) as running:
+    # A held SSE request answers after this long when no event arrives (20 s on AWS).
+    environment = {"gui_stream": {"STREAM_HOLD_S": "0.3"}}
+    with LocalBackend(
+        regions=REGIONS, port=0, seed=False, keys_dir=keys_dir, environment=environment
+    ) as running:
         yield running
 
 

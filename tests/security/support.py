@@ -17,11 +17,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from unittest import mock
+from urllib.parse import urlencode
 
 from gui_core.dynamo import to_dynamo
 from gui_core.errors import PROBLEM_CONTENT_TYPE, problem_type
 from gui_core.settings import ApiSettings
-from local.apigw import HttpRequest
+from local.apigw import HttpRequest, match_route
 from stacks.manifest import MANIFEST, Function, Route
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ PREFERENCES_PATH = "/service/gui/preferences"
 VIEW_PATH = f"{PREFERENCES_PATH}/views/{{view_id}}"
 JOBS_PATH = "/service/gui/jobs"
 NOTIFICATIONS_PATH = "/service/gui/notifications"
+STREAM_PATH = "/service/gui/stream/{channel}/{tenant}"
 ARTIFACT_PATHS = ("/service/gui/artifacts/{id}", "/service/gui/artifacts/{id}/lineage")
 
 # What a request to each route needs so that only the check under test can refuse it. A route
@@ -159,6 +161,9 @@ PARAMETERS: dict[tuple[str, str, str], tuple[str, str | None]] = {
     ("POST", f"{NOTIFICATIONS_PATH}/{{id}}/{{command}}", "command"): ("read", None),
     **{("GET", path, "id"): ("matrix-artifact", "artifact") for path in ARTIFACT_PATHS},
     ("GET", "/service/gui/metrics/{module}", "module"): ("coverage", None),
+    # The channel whose scope the manifest names for the route; the tenant is the caller's (`send`).
+    ("GET", STREAM_PATH, "channel"): ("notifications", None),
+    ("GET", STREAM_PATH, "tenant"): ("matrix-tenant", None),
 }
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -212,12 +217,25 @@ def route_headers(route: Route) -> dict[str, str]:
 
 
 def send(caller: Caller, route: Route, *, authorization: str | None = "mint", **values: str) -> HttpResponse:
+    """One request to `route` as `caller`; a `{tenant}` in the path is the caller's."""
     return caller.call(
         route.method,
-        route_path(route, values),
+        route_path(route, {"tenant": caller.tenant, **values}),
         body=route_body(route),
         headers=route_headers(route),
         authorization=authorization,
+    )
+
+
+QUERY_TOKEN_ROUTES = [route for route, _ in ROUTES if route.token_in_query]
+
+
+def token_in_query(method: str, path: str) -> bool:
+    """Whether the route of this request takes its token as `?token=` (SSE: EventSource cannot set
+    headers) rather than in the Authorization header."""
+    return any(
+        route.method == method and match_route(route.full_path, path) is not None
+        for route in QUERY_TOKEN_ROUTES
     )
 
 
@@ -337,8 +355,20 @@ class Caller:
         region: str = HOME,
     ) -> HttpResponse:
         """`path` is the full path (`/service/gui/...`); `authorization` is the header's value,
-        "mint" for a fresh token of this user, or None for no header."""
+        "mint" for a fresh token of this user, or None for no header (on a route whose token comes
+        in the query, the token goes there instead)."""
         sent: list[tuple[str, str]] = [("Content-Type", "application/json"), ("Accept", "application/json")]
+        if authorization is not None and token_in_query(method, path):
+            # The header's forms carried over: a bearer token goes as the bare token; a bare token
+            # (the header's "not a bearer token") keeps a scheme, the malformed query form.
+            if authorization == "mint":
+                token = self.token()
+            elif authorization.startswith("Bearer "):
+                token = authorization.removeprefix("Bearer ").strip()
+            else:
+                token = f"Basic {authorization}"
+            query = "&".join(part for part in (query, urlencode({"token": token})) if part)
+            authorization = None
         if authorization == "mint":
             sent.append(("Authorization", f"Bearer {self.token()}"))
         elif authorization is not None:

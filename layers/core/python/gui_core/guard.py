@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Request
 
@@ -112,7 +113,10 @@ class Guard:
         base = self.region_urls.get(tenant.home_region)
         headers = {}
         if base:
-            query = f"?{request.url.query}" if request.url.query else ""
+            # The same request at the home region, less a token given in the query (SSE): a
+            # credential does not belong in a header that clients and proxies log.
+            kept = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "token"]
+            query = f"?{urlencode(kept)}" if kept else ""
             headers["Location"] = f"{base.rstrip('/')}{request.url.path}{query}"
         return MisdirectedRequest(
             f"The tenant is served by region {tenant.home_region}.",

@@ -1,0 +1,343 @@
+"""Lambda's Kinesis event source mapping, played locally on moto's stream.
+
+For each function with `kinesis_sources`, per region, a `KinesisPoller` reads every shard of the
+stream and invokes the function with batches in the shape of `events/aws/kinesis_stream_batch.json`
+(the record's data base64, `eventID` `<shard id>:<sequence number>`, the stream's ARN), applying
+the mapping's semantics:
+
+- batches of at most `batch_size` records, per shard and in order; the batching window is the local
+  poll interval (`poll_s`, 0.1 s by default), shorter than the manifest's window so a local screen
+  moves at once;
+- a response with `batchItemFailures` checkpoints before the lowest failed sequence number: the
+  records before it are done, the batch is delivered again from it (an identifier that is not in
+  the batch fails the whole batch, as Lambda does);
+- an invocation that raises (or runs past the function's timeout) is split in halves, which are
+  retried separately (splitting does not count as a retry, as in Lambda); a single record that
+  keeps failing, or a partial failure, counts a retry;
+- after `max_retries` retries the batch (from the failed record to the end of its batch) goes to
+  the on-failure destination, and the shard moves on; so do records older than
+  `max_record_age_s`. The destination is a local SQS queue (`ddgui-<function>-failures`, the
+  description Lambda sends: `KinesisBatchInfo` and the condition) and `failures`, a list tests read;
+- a failing shard waits (a short backoff) without holding up the other shards.
+
+Each poller starts at LATEST (the shard's newest sequence number when the poller is made): moto
+keeps one state per process, shared by every backend a test process starts, so a poller never
+reads another backend's history. For the same reason, only one fan-out should poll per process and
+region: a second backend's poller would deliver the same records again. `LocalBackend` starts the
+pollers together with the bus relay (`bus_poll_s`); suites that start extra backends (contract,
+security) start them without polling, and `pump()` (`LocalBackend.pump_stream`) delivers on demand.
+Not played: `parallelization_factor` (one batch per shard at a time), resharding after the start,
+tumbling windows.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from local.apigw import sample_event
+from local.aws import aws_client
+from local.containers import LOCAL_ACCOUNT, function_arn
+
+if TYPE_CHECKING:
+    from local.pool import Invoker
+    from stacks.manifest import KinesisSource
+
+logger = logging.getLogger("local.kinesis")
+
+SAMPLE = "kinesis_stream_batch"
+DEFAULT_POLL_S = 0.1
+MAX_BACKOFF_S = 2.0
+READ_LIMIT = 1000  # records per GetRecords call
+
+
+def failure_queue_name(function_name: str) -> str:
+    """The local on-failure destination of a function's stream mapping."""
+    return f"ddgui-{function_name}-failures"
+
+
+@dataclass
+class _Pending:
+    record: dict[str, Any]  # as the function receives it
+    arrival: float  # approximate arrival time (epoch seconds)
+    retries: int = 0
+
+    @property
+    def sequence_number(self) -> str:
+        return str(self.record["kinesis"]["sequenceNumber"])
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    iterator: str | None
+    last_read: str | None = None  # the last sequence number read, to get a new iterator
+    pending: list[_Pending] = field(default_factory=list)
+    limit: int = 0  # the size of the next batch (halved while bisecting)
+    not_before: float = 0.0  # monotonic time before which a failing shard is not retried
+
+
+@dataclass(frozen=True)
+class FailedBatch:
+    """What went to the on-failure destination."""
+
+    function: str
+    region: str
+    shard_id: str
+    condition: str  # RetryAttemptsExhausted or RecordAgeExceeded
+    records: tuple[dict[str, Any], ...]  # the records as the function received them
+    description: dict[str, Any]  # the message sent to the destination queue
+
+
+class KinesisPoller:
+    """One function's mapping of the stream in one region. `pump()` delivers what is waiting;
+    `start()` pumps in a thread every `poll_s`."""
+
+    def __init__(
+        self,
+        invoker: Invoker,
+        source: KinesisSource,
+        *,
+        endpoint_url: str,
+        stream_name: str,
+        poll_s: float = DEFAULT_POLL_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.invoker = invoker
+        self.fn = invoker.fn
+        self.region = invoker.region
+        self.source = source
+        self.stream_name = stream_name
+        self.poll_s = poll_s
+        self.failures: list[FailedBatch] = []
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._kinesis = aws_client("kinesis", endpoint_url=endpoint_url, region=self.region)
+        self._sqs = aws_client("sqs", endpoint_url=endpoint_url, region=self.region)
+        summary = self._kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
+        self.stream_arn: str = summary["StreamARN"]
+        self.failure_queue_url: str = self._sqs.create_queue(QueueName=failure_queue_name(self.fn.name))[
+            "QueueUrl"
+        ]
+        self._shards = [
+            _Shard(shard["ShardId"], self._iterator(shard["ShardId"], "LATEST"), limit=source.batch_size)
+            for shard in self._kinesis.list_shards(StreamName=stream_name)["Shards"]
+        ]
+
+    # -- use ---------------------------------------------------------------------------------
+
+    def pump(self) -> int:
+        """Read every shard and deliver until nothing waits (retries included, without backoff);
+        the number of records the function took."""
+        with self._lock:
+            return sum(self._pump_shard(shard, backoff=False) for shard in self._shards)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._loop, name=f"ddgui-kinesis-{self.region}-{self.fn.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    # -- polling -----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._lock:
+                    for shard in self._shards:
+                        if self._stop.is_set():
+                            break
+                        self._pump_shard(shard, backoff=True)
+            except Exception:  # a broken poll must not end the mapping
+                logger.exception("kinesis poller error (%s, %s)", self.fn.name, self.region)
+                self._stop.wait(1)
+            self._stop.wait(self.poll_s)
+
+    def _iterator(self, shard_id: str, kind: str, sequence_number: str | None = None) -> str | None:
+        params: dict[str, Any] = {
+            "StreamName": self.stream_name,
+            "ShardId": shard_id,
+            "ShardIteratorType": kind,
+        }
+        if sequence_number is not None:
+            params["StartingSequenceNumber"] = sequence_number
+        iterator: str | None = self._kinesis.get_shard_iterator(**params).get("ShardIterator")
+        return iterator
+
+    def _read(self, shard: _Shard) -> None:
+        while shard.iterator is not None and not self._stop.is_set():
+            try:
+                answer = self._kinesis.get_records(ShardIterator=shard.iterator, Limit=READ_LIMIT)
+            except self._kinesis.exceptions.ExpiredIteratorException:
+                kind = "AFTER_SEQUENCE_NUMBER" if shard.last_read else "LATEST"
+                shard.iterator = self._iterator(shard.shard_id, kind, shard.last_read)
+                continue
+            shard.iterator = answer.get("NextShardIterator")
+            records = answer.get("Records", [])
+            for record in records:
+                shard.pending.append(self._lambda_record(shard.shard_id, record))
+                shard.last_read = record["SequenceNumber"]
+            if len(records) < READ_LIMIT:
+                return
+
+    def _lambda_record(self, shard_id: str, record: Mapping[str, Any]) -> _Pending:
+        arrived = record.get("ApproximateArrivalTimestamp")
+        arrival = arrived.timestamp() if isinstance(arrived, datetime) else self._clock()
+        entry = copy.deepcopy(sample_event(SAMPLE)["Records"][0])
+        entry["kinesis"].update(
+            {
+                "partitionKey": record["PartitionKey"],
+                "sequenceNumber": record["SequenceNumber"],
+                "data": base64.b64encode(record["Data"]).decode(),
+                "approximateArrivalTimestamp": round(arrival, 3),
+            }
+        )
+        entry.update(
+            {
+                "eventID": f"{shard_id}:{record['SequenceNumber']}",
+                "invokeIdentityArn": f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{self.fn.name}-role",
+                "awsRegion": self.region,
+                "eventSourceARN": self.stream_arn,
+            }
+        )
+        return _Pending(entry, arrival)
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    def _pump_shard(self, shard: _Shard, *, backoff: bool) -> int:
+        """Deliver one shard's waiting records in order; stop at a failure when `backoff`."""
+        self._read(shard)
+        delivered = 0
+        while shard.pending and not self._stop.is_set():
+            if backoff and time.monotonic() < shard.not_before:
+                break
+            self._drop_old(shard)
+            if not shard.pending:
+                break
+            batch = shard.pending[: max(1, shard.limit)]
+            failed_at, raised = self._invoke(batch)
+            if failed_at is None:  # the whole batch is done
+                del shard.pending[: len(batch)]
+                delivered += len(batch)
+                shard.limit = self.source.batch_size
+                continue
+            if raised and len(batch) > 1:  # split the batch; not counted as a retry
+                shard.limit = len(batch) // 2
+            else:
+                # Checkpoint before the failed record; the batch is retried from it.
+                del shard.pending[:failed_at]
+                delivered += failed_at
+                retried = batch[failed_at:]
+                retried[0].retries += 1
+                if retried[0].retries > self.source.max_retries:
+                    self._to_destination(shard, retried, "RetryAttemptsExhausted", retried[0].retries)
+                    del shard.pending[: len(retried)]
+                    shard.limit = self.source.batch_size
+                    continue
+                shard.limit = self.source.batch_size if not raised else 1
+            if backoff:
+                attempt = max(1, batch[0].retries)
+                shard.not_before = time.monotonic() + min(MAX_BACKOFF_S, 0.1 * 2**attempt)
+                break
+        return delivered
+
+    def _invoke(self, batch: list[_Pending]) -> tuple[int | None, bool]:
+        """Invoke with one batch: (index of the first record to retry or None, whether it raised)."""
+        event = {"Records": [copy.deepcopy(p.record) for p in batch]}
+        try:
+            answer = self.invoker.submit(event).result(timeout=float(self.fn.timeout_s))
+        except Exception:
+            logger.exception("%s failed on a batch of %d record(s)", self.fn.name, len(batch))
+            return 0, True
+        failures = answer.get("batchItemFailures") if isinstance(answer, dict) else None
+        if not failures:
+            return None, False
+        positions = {p.sequence_number: i for i, p in enumerate(batch)}
+        indexes = []
+        for failure in failures:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if identifier not in positions:
+                logger.warning("%s reported an unknown item %r: the batch failed", self.fn.name, identifier)
+                return 0, False
+            indexes.append(positions[identifier])
+        return min(indexes), False
+
+    def _drop_old(self, shard: _Shard) -> None:
+        now = self._clock()
+        old = 0
+        while old < len(shard.pending) and now - shard.pending[old].arrival > self.source.max_record_age_s:
+            old += 1
+        if old:
+            self._to_destination(shard, shard.pending[:old], "RecordAgeExceeded", 0)
+            del shard.pending[:old]
+
+    def _to_destination(
+        self, shard: _Shard, records: list[_Pending], condition: str, invocations: int
+    ) -> None:
+        first, last = records[0], records[-1]
+        description = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": function_arn(self.fn, self.region),
+                "condition": condition,
+                "approximateInvokeCount": invocations,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": _iso(self._clock()),
+            "KinesisBatchInfo": {
+                "shardId": shard.shard_id,
+                "startSequenceNumber": first.sequence_number,
+                "endSequenceNumber": last.sequence_number,
+                "approximateArrivalOfFirstRecord": _iso(first.arrival),
+                "approximateArrivalOfLastRecord": _iso(last.arrival),
+                "batchSize": len(records),
+                "streamArn": self.stream_arn,
+            },
+        }
+        logger.error(
+            "%s: %d record(s) of %s to the on-failure destination (%s)",
+            self.fn.name,
+            len(records),
+            shard.shard_id,
+            condition,
+        )
+        self.failures.append(
+            FailedBatch(
+                function=self.fn.name,
+                region=self.region,
+                shard_id=shard.shard_id,
+                condition=condition,
+                records=tuple(copy.deepcopy(p.record) for p in records),
+                description=description,
+            )
+        )
+        try:
+            self._sqs.send_message(QueueUrl=self.failure_queue_url, MessageBody=json.dumps(description))
+        except Exception:  # the in-memory list keeps it; the endpoint may be stopping
+            logger.exception("could not send to %s", self.failure_queue_url)
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,54 @@
+"""moto's server in a process of its own: `python -m local.moto_process HOST PORT`.
+
+moto keeps its state in module globals, so every server started inside one process shares it:
+two backends of one pytest run would see each other's queues, streams and tables (a backlog of one
+suite's events reached the next suite's relay; one backend's fan-out removed another's WebSocket
+connections). A server per process gives each backend its own AWS, and moves moto's request
+handling off the GIL of the process that runs the functions.
+
+The server binds PORT (0: a free one), prints `ready <port>` on stdout, and serves until its
+parent closes stdin (the parent stopping, or dying: nothing outlives the run).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+
+def main(host: str, port: int) -> None:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        # One request at a time, as moto's in-process server effectively ran under one GIL: moto
+        # does not lock its backends, so two concurrent conditional updates of one item could both
+        # pass their condition (DynamoDB applies them one after the other).
+        with lock:
+            return list(app(environ, start_response))
+
+    server = make_server(host, port, serialized, True, request_handler=MotoRequestHandler)
+
+    def watch_parent() -> None:
+        sys.stdin.read()  # returns at EOF: the parent closed the pipe or is gone
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
+    sys.stdout.write(f"ready {server.server_port}\n")
+    sys.stdout.flush()
+    server.serve_forever(poll_interval=0.2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,176 @@
+"""Lambda-like concurrency: a pool of containers per (region, function).
+
+A container serves one invocation at a time, as a Lambda execution environment does. When every
+container of a function is busy, Lambda starts another one (a cold start) up to the function's
+concurrency; so does the pool, up to `cap`, and keeps the containers it started for later
+invocations (an idle one is reused before a new one is started). An invocation waits only when
+`cap` containers are busy. So a request held for 20 s (the SSE route) does not hold up the next
+request to the same function, and the REST gateway, the WebSocket gateway, the bus relay and the
+stream pollers all invoke through the same pool, as they would reach the same Lambda function.
+
+The first container is started with the pool (so a start costs what it did with one container per
+function); the others only on demand, on a thread of their own, so the event loop never waits for
+an import. A cold start while other containers run swaps `os.environ` for the length of the import
+(see `local.containers.environment`): a handler that reads the process environment during an
+invocation (none of ours does; they read their settings at import) could see another function's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from local.containers import Container
+    from stacks.manifest import Function
+
+logger = logging.getLogger("local.pool")
+
+DEFAULT_CAP = 10
+
+
+class Invoker(Protocol):
+    """What the gateway, the bus relay and the stream consumers invoke: a container or a pool."""
+
+    @property
+    def fn(self) -> Function: ...
+
+    @property
+    def region(self) -> str: ...
+
+    def submit(self, event: dict[str, Any]) -> Future[Any]: ...
+
+    def invoke(self, event: dict[str, Any]) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class FunctionPool:
+    """Containers of one function in one region; `submit` runs an invocation on an idle one."""
+
+    def __init__(
+        self,
+        first: Container,
+        cold_start: Callable[[], Container],
+        *,
+        cap: int = DEFAULT_CAP,
+    ) -> None:
+        if cap < 1:
+            raise ValueError("a pool holds at least one container")
+        self._fn = first.fn
+        self._region = first.region
+        self._cold_start = cold_start
+        self.cap = cap
+        self._lock = threading.RLock()
+        self._containers: list[Container] = [first]
+        self._idle: list[Container] = [first]
+        self._starting = 0
+        self._waiting: deque[tuple[dict[str, Any], Future[Any]]] = deque()
+        self._closed = False
+        self.cold_starts = 1
+
+    @property
+    def fn(self) -> Function:
+        return self._fn
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    @property
+    def size(self) -> int:
+        """Containers started so far."""
+        with self._lock:
+            return len(self._containers)
+
+    def submit(self, event: dict[str, Any]) -> Future[Any]:
+        """Queue an invocation; the future holds the handler's answer or its exception. Cancelling
+        the future before a container takes it drops the invocation."""
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"the {self._fn.name} pool is closed")
+            self._waiting.append((event, future))
+            self._dispatch()
+        return future
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        return self.submit(event).result()
+
+    def close(self) -> None:
+        """Close every container (each ends once its running invocation is done); queued
+        invocations are cancelled."""
+        with self._lock:
+            self._closed = True
+            containers, self._containers, self._idle = self._containers, [], []
+            waiting, self._waiting = list(self._waiting), deque()
+        for _, future in waiting:
+            future.cancel()
+        for container in containers:
+            container.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Under the lock: give waiting invocations to idle containers; start containers for the
+        rest, within the cap."""
+        while self._waiting and self._idle:
+            event, future = self._waiting.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while it waited (the caller's timeout)
+            self._run(self._idle.pop(), event, future)
+        while self._waiting and self._starting < len(self._waiting):
+            if len(self._containers) + self._starting >= self.cap:
+                break
+            self._starting += 1
+            threading.Thread(
+                target=self._start_one, name=f"cold-start-{self._region}-{self._fn.name}", daemon=True
+            ).start()
+
+    def _run(self, container: Container, event: dict[str, Any], future: Future[Any]) -> None:
+        inner = container.submit(event)
+
+        def done(finished: Future[Any]) -> None:
+            error = CancelledError() if finished.cancelled() else finished.exception()
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(finished.result())
+            with self._lock:
+                if not self._closed:
+                    self._idle.append(container)
+                    self._dispatch()
+
+        inner.add_done_callback(done)
+
+    def _start_one(self) -> None:
+        try:
+            container = self._cold_start()
+        except Exception as exc:
+            logger.exception("cold start of %s in %s failed", self._fn.name, self._region)
+            with self._lock:
+                self._starting -= 1
+                # Without any container to run them, what waits would wait forever: fail it.
+                failed = [] if self._containers else list(self._waiting)
+                if failed:
+                    self._waiting.clear()
+            for _, future in failed:
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(exc)
+            return
+        with self._lock:
+            self._starting -= 1
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                self.cold_starts += 1
+                self._containers.append(container)
+                self._idle.append(container)
+                self._dispatch()
+        if closed:
+            container.close()

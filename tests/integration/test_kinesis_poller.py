@@ -1,0 +1,260 @@
+"""The local Kinesis event source mapping on moto's stream, with stand-in functions: the event's
+shape, LATEST start, batches, partial batch failures, bisection on errors, the on-failure
+destination, record age, shards independent of each other, and `LocalBackend.pump_stream`.
+
+Each test reads a stream of its own (moto's state is shared by the whole pytest process, and the
+session backend polls the application's stream)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local.apigw import sample_event
+from local.containers import Container
+from local.kinesis import KinesisPoller, failure_queue_name
+from local.runtime import LocalBackend
+from stacks.manifest import FANOUT_FUNCTION, MANIFEST, KinesisSource
+
+pytestmark = pytest.mark.slow
+
+REGION = "eu-west-1"
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+class StandIn:
+    """A Kinesis consumer: records each batch's payloads; `decide` answers or raises per batch."""
+
+    def __init__(self, decide: Callable[[list[dict[str, Any]]], Any] | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self.events: list[dict[str, Any]] = []
+        self.decide = decide
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        payloads = [base64.b64decode(r["kinesis"]["data"]).decode() for r in event["Records"]]
+        with self._lock:
+            self.batches.append(payloads)
+            self.events.append(event)
+        return self.decide(event["Records"]) if self.decide else None
+
+
+class Stream:
+    def __init__(self, endpoint: str, shards: int = 1) -> None:
+        self.endpoint = endpoint
+        self.name = f"it-stream-{uuid.uuid4().hex[:10]}"
+        self.kinesis = client("kinesis", endpoint)
+        self.kinesis.create_stream(StreamName=self.name, ShardCount=shards)
+        self.shards = list(self.kinesis.list_shards(StreamName=self.name)["Shards"])
+
+    def put(self, payload: str, shard: int = 0) -> str:
+        answer = self.kinesis.put_record(
+            StreamName=self.name,
+            Data=payload.encode(),
+            PartitionKey="tenant",
+            ExplicitHashKey=self.shards[shard]["HashKeyRange"]["StartingHashKey"],
+        )
+        return str(answer["SequenceNumber"])
+
+    def poller(self, stand_in: StandIn, **source: Any) -> KinesisPoller:
+        fn = replace(FANOUT_FUNCTION, name=f"it_fanout_{uuid.uuid4().hex[:8]}", timeout_s=5)
+        return KinesisPoller(
+            Container(fn, REGION, stand_in),
+            KinesisSource(self.name, **{"batch_size": 100, "max_retries": 2, **source}),
+            endpoint_url=self.endpoint,
+            stream_name=self.name,
+            poll_s=0.05,
+        )
+
+
+@pytest.fixture
+def stream(moto_endpoint: str) -> Iterator[Stream]:
+    made = Stream(moto_endpoint)
+    yield made
+    made.kinesis.delete_stream(StreamName=made.name)
+
+
+def test_poller_starts_at_latest_and_delivers_lambdas_kinesis_event(stream: Stream) -> None:
+    stream.put("before")
+    stand_in = StandIn()
+    poller = stream.poller(stand_in)
+    sequence = stream.put("after")
+    assert poller.pump() == 1
+    assert stand_in.batches == [["after"]]
+    [record] = stand_in.events[0]["Records"]
+    sample = sample_event("kinesis_stream_batch")["Records"][0]
+    assert set(record) == set(sample)
+    assert set(record["kinesis"]) == set(sample["kinesis"])
+    assert record["eventID"] == f"{stream.shards[0]['ShardId']}:{sequence}"
+    assert record["kinesis"]["sequenceNumber"] == sequence
+    assert record["eventSourceARN"].endswith(f":stream/{stream.name}")
+    assert record["awsRegion"] == REGION
+    assert record["eventName"] == "aws:kinesis:record"
+    assert record["eventSource"] == "aws:kinesis"
+    assert poller.pump() == 0
+
+
+def test_records_come_in_order_in_batches_of_the_batch_size(stream: Stream) -> None:
+    stand_in = StandIn()
+    poller = stream.poller(stand_in, batch_size=2)
+    for n in range(5):
+        stream.put(f"r{n}")
+    assert poller.pump() == 5
+    assert stand_in.batches == [["r0", "r1"], ["r2", "r3"], ["r4"]]
+
+
+def test_partial_batch_failure_is_redelivered_from_the_lowest_failed_record(stream: Stream) -> None:
+    failed_once: set[str] = set()
+
+    def decide(records: list[dict[str, Any]]) -> Any:
+        failures = []
+        for record in records:
+            payload = base64.b64decode(record["kinesis"]["data"]).decode()
+            if payload in ("r2", "r3") and payload not in failed_once:
+                failed_once.add(payload)
+                failures.append({"itemIdentifier": record["kinesis"]["sequenceNumber"]})
+        return {"batchItemFailures": failures}
+
+    stand_in = StandIn(decide)
+    poller = stream.poller(stand_in)
+    for n in range(5):
+        stream.put(f"r{n}")
+    assert poller.pump() == 5
+    assert stand_in.batches == [["r0", "r1", "r2", "r3", "r4"], ["r2", "r3", "r4"]]
+    assert poller.failures == []
+
+
+def test_a_failing_batch_is_bisected_and_the_poison_record_goes_to_the_destination(
+    stream: Stream, moto_endpoint: str
+) -> None:
+    def decide(records: list[dict[str, Any]]) -> Any:
+        if any(base64.b64decode(r["kinesis"]["data"]) == b"poison" for r in records):
+            raise RuntimeError("cannot handle poison")
+        return {"batchItemFailures": []}
+
+    stand_in = StandIn(decide)
+    poller = stream.poller(stand_in, max_retries=2)
+    for payload in ("a", "b", "poison", "c"):
+        stream.put(payload)
+    assert poller.pump() == 3
+    assert stand_in.batches == [
+        ["a", "b", "poison", "c"],  # raises: split in halves (not a retry)
+        ["a", "b"],
+        ["poison", "c"],  # raises: split again
+        ["poison"],  # raises: retry 1
+        ["poison"],  # retry 2
+        ["poison"],  # retry 3 > max_retries: to the destination
+        ["c"],
+    ]
+    [failed] = poller.failures
+    assert failed.condition == "RetryAttemptsExhausted"
+    assert [base64.b64decode(r["kinesis"]["data"]) for r in failed.records] == [b"poison"]
+    info = failed.description["KinesisBatchInfo"]
+    assert info["batchSize"] == 1
+    assert info["startSequenceNumber"] == failed.records[0]["kinesis"]["sequenceNumber"]
+    sqs = client("sqs", moto_endpoint)
+    url = sqs.get_queue_url(QueueName=failure_queue_name(poller.fn.name))["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["KinesisBatchInfo"]["streamArn"] for m in messages] == [poller.stream_arn]
+
+
+def test_a_partial_failure_past_its_retries_goes_to_the_destination(stream: Stream) -> None:
+    def decide(records: list[dict[str, Any]]) -> Any:
+        bad = [r for r in records if base64.b64decode(r["kinesis"]["data"]) == b"bad"]
+        return {"batchItemFailures": [{"itemIdentifier": r["kinesis"]["sequenceNumber"]} for r in bad]}
+
+    stand_in = StandIn(decide)
+    poller = stream.poller(stand_in, max_retries=1)
+    for payload in ("ok", "bad", "later"):
+        stream.put(payload)
+    assert poller.pump() == 1
+    assert stand_in.batches == [["ok", "bad", "later"], ["bad", "later"]]
+    [failed] = poller.failures
+    assert [base64.b64decode(r["kinesis"]["data"]) for r in failed.records] == [b"bad", b"later"]
+
+
+def test_records_older_than_the_maximum_age_go_to_the_destination_unread(stream: Stream) -> None:
+    stand_in = StandIn()
+    poller = stream.poller(stand_in, max_record_age_s=60)
+    poller._clock = lambda: time.time() + 3600  # an hour later
+    stream.put("stale")
+    assert poller.pump() == 0
+    assert stand_in.batches == []
+    assert [f.condition for f in poller.failures] == ["RecordAgeExceeded"]
+
+
+def test_a_failing_shard_does_not_hold_up_another(moto_endpoint: str) -> None:
+    stream = Stream(moto_endpoint, shards=2)
+
+    def decide(records: list[dict[str, Any]]) -> Any:
+        if any(base64.b64decode(r["kinesis"]["data"]) == b"stuck" for r in records):
+            raise RuntimeError("stuck")
+        return None
+
+    stand_in = StandIn(decide)
+    poller = stream.poller(stand_in, max_retries=1000)
+    poller.start()
+    try:
+        stream.put("stuck", shard=0)
+        time.sleep(0.3)
+        stream.put("free", shard=1)
+        deadline = time.monotonic() + 10
+        while ["free"] not in stand_in.batches and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ["free"] in stand_in.batches
+        assert ["stuck"] in stand_in.batches
+    finally:
+        poller.stop()
+        stream.kinesis.delete_stream(StreamName=stream.name)
+
+
+def test_backend_pump_stream_takes_bus_events_to_the_consumer(keys_dir: Path) -> None:
+    """On a backend of its own (its own moto server): the session backend's relay would put a second
+    copy of the event on a shared stream."""
+    stand_in = StandIn()
+    with LocalBackend(
+        regions=(REGION,),
+        port=0,
+        keys_dir=keys_dir,
+        seed=False,
+        manifest=MANIFEST.only("gui_fanout"),
+        ttl_sweep_s=None,
+        bus_poll_s=None,
+        handlers={"gui_fanout": stand_in},
+    ) as backend:
+        event_id = str(uuid.uuid4())
+        backend.relays[REGION].publish(
+            "domaindetermine.readiness",
+            "ReadinessGateChanged",
+            {"tenant": "acme", "gate": "coverage", "status": "open", "event_id": event_id},
+        )
+        assert backend.pump_events() >= 1
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            backend.pump_stream()
+            if any(event_id in payload for batch in stand_in.batches for payload in batch):
+                break
+            time.sleep(0.05)
+        envelopes = [json.loads(p) for batch in stand_in.batches for p in batch]
+        [mine] = [e for e in envelopes if e["detail"].get("event_id") == event_id]
+        assert mine["detail-type"] == "ReadinessGateChanged"
+        assert mine["source"] == "domaindetermine.readiness"

@@ -1,0 +1,145 @@
+"""The SSE path of docs/gui/live_channels.md: `GET /service/gui/stream/<channel>/<tenant>?token=`,
+read by httpx as EventSource reads it (`id:`, `event:`, `data:`, `retry:` frames)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from gui_core.dynamo import Table
+from gui_core.live import is_cursor
+from local.runtime import LocalBackend
+
+from .support import (
+    OTHER,
+    UNKNOWN_CURSOR,
+    Events,
+    SseFrame,
+    fresh_tenant,
+    in_thread,
+    read_sse,
+    sse_url,
+    wait_logged,
+)
+
+
+def _has(event: str) -> Callable[[list[SseFrame]], bool]:
+    return lambda frames: any(f.event == event for f in frames)
+
+
+def test_first_response_is_ready_with_the_latest_cursor_then_events_with_their_cursors(
+    base: str, tenant: str, events: Events, mint: Callable[..., str], events_table: Table
+) -> None:
+    first = events.publish(tenant, "jobs")
+    latest = wait_logged(events_table, tenant, "jobs", first["event_id"])
+
+    url = sse_url(base, "jobs", tenant, token=mint(tenant))
+    reading = in_thread(lambda: read_sse(url, until=_has("event"), timeout_s=30))
+    time.sleep(1.0)  # the function has read `latest` by now: the next event is "new"
+    second = events.publish(tenant, "jobs")
+    cursor = wait_logged(events_table, tenant, "jobs", second["event_id"])
+    answer = reading.get(timeout=30)
+    if isinstance(answer, BaseException):
+        raise answer
+
+    assert answer.status == 200, answer.body
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    assert answer.retry is not None
+    assert answer.retry > 0
+    data_frames = [f for f in answer.frames if f.event != "retry"]
+    ready = data_frames[0]
+    assert ready.event == "ready", answer.frames
+    assert ready.id == latest
+    ready_data = ready.json()
+    assert ready_data["type"] == "ready"
+    assert ready_data["channel"] == "jobs"
+    assert ready_data["latest"] in {latest, cursor}  # the newest when the function looked
+
+    delivered = answer.of("event")
+    assert [f.id for f in delivered] == [cursor], answer.frames
+    message = delivered[0].json()
+    assert message["type"] == "event"
+    assert message["channel"] == "jobs"
+    assert message["cursor"] == cursor
+    assert message["event_id"] == second["event_id"]
+    assert message["kind"] == "JobStatusChanged"
+    assert message["payload"]["job_id"] == second["job_id"]
+    assert first["event_id"] not in {f.json().get("event_id") for f in delivered}
+
+
+@pytest.mark.parametrize("how", ["Last-Event-ID", "since"])
+def test_resume_from_a_cursor_sends_what_came_after_it_in_order(
+    how: str, base: str, tenant: str, events: Events, mint: Callable[..., str], events_table: Table
+) -> None:
+    published = [events.publish(tenant, "readiness") for _ in range(4)]
+    cursors = [wait_logged(events_table, tenant, "readiness", d["event_id"]) for d in published]
+    assert all(is_cursor(c) for c in cursors)
+
+    token = mint(tenant)
+    if how == "since":
+        url, headers = sse_url(base, "readiness", tenant, token=token, since=cursors[1]), {}
+    else:
+        url, headers = sse_url(base, "readiness", tenant, token=token), {"Last-Event-ID": cursors[1]}
+
+    def two_events(frames: list[SseFrame]) -> bool:
+        return len([f for f in frames if f.event == "event"]) >= 2
+
+    answer = read_sse(url, headers=headers, until=two_events, timeout_s=30)
+    assert answer.status == 200, answer.body
+    assert answer.elapsed_s < 5, "events were waiting: the answer need not be held"
+    delivered = answer.of("event")
+    assert [f.id for f in delivered] == cursors[2:], answer.frames
+    assert [f.json()["event_id"] for f in delivered] == [d["event_id"] for d in published[2:]]
+    assert answer.of("gap") == []
+
+
+def test_resume_from_a_cursor_the_log_does_not_have_sends_gap_with_latest(
+    base: str, tenant: str, events: Events, mint: Callable[..., str], events_table: Table
+) -> None:
+    detail = events.publish(tenant, "prompt-pack")
+    latest = wait_logged(events_table, tenant, "prompt-pack", detail["event_id"])
+    url = sse_url(base, "prompt-pack", tenant, token=mint(tenant), since=UNKNOWN_CURSOR)
+    answer = read_sse(url, until=_has("gap"), timeout_s=30)
+    assert answer.status == 200, answer.body
+    gaps = answer.of("gap")
+    assert len(gaps) == 1, answer.frames
+    assert gaps[0].json() == {
+        "type": "gap",
+        "channel": "prompt-pack",
+        "cursor": UNKNOWN_CURSOR,
+        "latest": latest,
+    }
+    assert answer.of("event") == []
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("no token", 401),
+        ("scope of the channel missing", 403),
+        ("tenant other than the token's", 403),
+        ("unknown channel", 404),
+        ("tenant homed in the other region", 421),
+    ],
+)
+def test_stream_refusals(
+    case: str, status: int, base: str, backend: LocalBackend, tenant: str, mint: Callable[..., str]
+) -> None:
+    channel, where = "jobs", tenant
+    token: str | None = mint(tenant)
+    if case == "no token":
+        token = None
+    elif case == "scope of the channel missing":
+        token = mint(tenant, scopes=("gui:notifications", "gui:dashboard"))  # jobs needs gui:jobs
+    elif case == "tenant other than the token's":
+        token = mint(fresh_tenant(backend.aws_endpoint_url))
+    elif case == "unknown channel":
+        channel = "payroll"
+    elif case == "tenant homed in the other region":
+        where = fresh_tenant(backend.aws_endpoint_url, home=OTHER)
+        token = mint(where)
+    answer = read_sse(sse_url(base, channel, where, token=token), timeout_s=30)
+    assert answer.status == status, (answer.status, answer.body)
+    assert answer.frames == []
