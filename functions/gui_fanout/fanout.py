@@ -35,6 +35,8 @@ from gui_fanout.transform import GuiEvent, to_gui
 from gui_notifications.models import NewNotification
 
 logger = logging.getLogger("gui_fanout")
+# How long a batch reuses the subscribers it read for a (tenant, channel) (see FanoutBatch).
+SUBSCRIBERS_MAX_AGE_S = 0.5
 
 Outcome = Literal[
     "delivered",
@@ -115,8 +117,9 @@ class Fanout:
         """A fresh run for one invocation's batch."""
         return FanoutBatch(self)
 
-    def deliver(self, kinesis: Mapping[str, Any], counts: Counter[str]) -> Outcome:
+    def deliver(self, kinesis: Mapping[str, Any], batch: FanoutBatch) -> Outcome:
         """One record's `kinesis` part; raises only on failures a retry may cure."""
+        counts = batch.counts
         try:
             gui, cursor = self._admit(kinesis)
         except _Dropped as drop:
@@ -126,8 +129,14 @@ class Fanout:
             written = self._inbox.append(gui.tenant, gui.notification)
             counts["InboxWritten" if written else "InboxRepeats"] += 1
         for channel in gui.channels:
-            self._publish(gui, channel, cursor, counts)
+            self._publish(gui, channel, cursor, batch)
         return "delivered"
+
+    def subscribers(self, tenant: str, channel: str) -> list[str]:
+        return self._registry.subscribers(tenant, channel)
+
+    def now(self) -> float:
+        return self._clock()
 
     def _admit(self, kinesis: Mapping[str, Any]) -> tuple[GuiEvent, str]:
         """The record's GUI event and cursor, or _Dropped with the reason."""
@@ -165,7 +174,8 @@ class Fanout:
             raise _Dropped("unrepresentable_cursor", "CursorUnrepresentable") from exc
         return gui, cursor
 
-    def _publish(self, gui: GuiEvent, channel: str, cursor: str, counts: Counter[str]) -> None:
+    def _publish(self, gui: GuiEvent, channel: str, cursor: str, batch: FanoutBatch) -> None:
+        counts = batch.counts
         appended = self._log.append(
             LiveEvent(gui.tenant, channel, cursor, gui.event_id, gui.kind, gui.at, gui.payload)
         )
@@ -173,10 +183,11 @@ class Fanout:
             counts["AlreadyPushed"] += 1
             return
         logged = appended.event  # a repeat: as first logged (its cursor), pushed now
-        connections = self._registry.subscribers(logged.tenant, channel)
+        connections = batch.subscribers(logged.tenant, channel)
         report = self._pusher.push(connections, encode(fit(logged.message())))
         for connection_id in report.gone:
             self._registry.remove(logged.tenant, connection_id)
+            batch.forget(logged.tenant, connection_id)
         if report.failed:
             logger.warning("push of %s to %s failed for %s", logged.event_id, channel, report.failed)
         counts["Pushed"] += len(report.sent)
@@ -192,14 +203,35 @@ class Fanout:
 
 
 class FanoutBatch:
-    """One invocation's records, in order: the tenants whose record failed, the counts to emit and
-    the largest lag seen."""
+    """One invocation's records, in order: the tenants whose record failed, the counts to emit, the
+    largest lag seen, and the subscribers of each (tenant, channel) read for the batch.
+
+    Subscribers are read once per (tenant, channel) and `SUBSCRIBERS_MAX_AGE_S`: a busy channel
+    costs one query per batch instead of one per event. A connection that subscribes meanwhile
+    misses at most that long of live pushes; it resumes from its cursor when it subscribes, and
+    the resume reads the log, where every event already is."""
 
     def __init__(self, fanout: Fanout) -> None:
         self._fanout = fanout
         self.blocked: set[str] = set()
         self.counts: Counter[str] = Counter()
         self.max_lag_ms: float | None = None
+        self._subscribers: dict[tuple[str, str], tuple[float, list[str]]] = {}
+
+    def subscribers(self, tenant: str, channel: str) -> list[str]:
+        now = self._fanout.now()
+        read = self._subscribers.get((tenant, channel))
+        if read is None or now - read[0] > SUBSCRIBERS_MAX_AGE_S:
+            read = (now, self._fanout.subscribers(tenant, channel))
+            self._subscribers[(tenant, channel)] = read
+            self.counts["SubscriberReads"] += 1
+        return read[1]
+
+    def forget(self, tenant: str, connection_id: str) -> None:
+        """A connection found gone: not pushed to again in this batch."""
+        for (cached_tenant, _), (_, ids) in self._subscribers.items():
+            if cached_tenant == tenant and connection_id in ids:
+                ids.remove(connection_id)
 
     def handle(self, record: Mapping[str, Any]) -> Outcome:
         """One record of Lambda's Kinesis event; raises to report it failed."""
@@ -213,7 +245,7 @@ class FanoutBatch:
             self.counts["RecordsDeferred"] += 1
             raise BlockedByEarlierFailure(f"an earlier record of {key!r} failed in this batch")
         try:
-            return self._fanout.deliver(kinesis, self.counts)
+            return self._fanout.deliver(kinesis, self)
         except Exception:
             self.blocked.add(key)
             self.counts["RecordsFailed"] += 1

@@ -41,12 +41,16 @@ def collect(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> Collected:
-    """Read after `cursor` (None: from now) every `poll_s` until there are events, a gap, or
-    `budget_s` has passed."""
+    """Read after `cursor` every `poll_s` until there are events, a gap, or `budget_s` has passed;
+    without a cursor, answer at once where the stream starts."""
     deadline = clock() + budget_s
-    # From now: the latest cursor, `ORIGIN` on a channel without events (its first event then
-    # comes after it, with no gap).
-    anchor = cursor if cursor is not None else replay.latest(tenant, channel)
+    if cursor is None:
+        # A new stream answers at once with where it starts (the latest cursor, `ORIGIN` on a
+        # channel without events): API Gateway buffers the answer, so holding it would keep the
+        # client from knowing it is connected; EventSource comes back with that id, and is held.
+        latest = replay.latest(tenant, channel)
+        return Collected(channel, resume_from=latest, latest=latest)
+    anchor = cursor
     while True:
         page = replay.after(tenant, channel, anchor, limit=PAGE_LIMIT)
         latest = page.latest

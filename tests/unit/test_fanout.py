@@ -558,3 +558,27 @@ def test_cursors_sort_as_strings_in_the_order_of_sequence_numbers(smaller: str, 
 @pytest.mark.parametrize("value", ["", "abc", "0021", "003012", "1" * 140, None, "00", "0020"])
 def test_anything_but_a_cursor_is_refused(value: object) -> None:
     assert not live.is_cursor(value)
+
+
+def test_a_batch_reads_a_channels_subscribers_once_and_stops_pushing_to_a_gone_one(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend.connect("c-gone", "jobs")
+    backend.management.gone.add("c-gone")
+    reads: list[tuple[str, str]] = []
+    original = backend.registry.subscribers
+
+    def counted(tenant: str, channel: str) -> list[str]:
+        reads.append((tenant, channel))
+        return original(tenant, channel)
+
+    backend.registry.subscribers = counted  # type: ignore[method-assign]
+    events = [copy.deepcopy(SAMPLES["JobStatusChanged"]) for _ in range(10)]
+    for n, event in enumerate(events):
+        event["detail"]["event_id"] = f"e-{n}"
+    records = [record(event, 700 + n) for n, event in enumerate(events)]
+    assert invoke(function, batch(*records)) == []
+    assert reads == [("acme", "jobs")]
+    assert [m["cursor"] for m in backend.received("c-jobs")] == [to_cursor(700 + n) for n in range(10)]
+    figures = metrics_of(capsys.readouterr().out)
+    assert (figures["Gone"], figures["SubscriberReads"]) == (1, 1)  # not posted to again after its 410

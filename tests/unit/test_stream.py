@@ -199,9 +199,19 @@ def test_an_unknown_cursor_answers_a_gap_event_and_ready_carries_on_from_the_lat
     assert body == _ready(cursors[1], cursors[1]) + f"event: gap\ndata: {gap}\n\n"
 
 
-def test_without_a_cursor_the_hold_ends_with_only_ready_at_the_latest(stream: Stream) -> None:
+def test_a_new_stream_answers_at_once_with_ready_at_the_latest(stream: Stream) -> None:
+    """Without a cursor nothing is held: the client learns at once that it is connected, and where
+    its stream starts."""
     cursors = stream.log(2)
     status, _, body = stream.get()
+    assert status == 200
+    assert body == _ready(cursors[1], cursors[1])
+    assert stream.hold.sleeps == []
+
+
+def test_with_a_cursor_the_hold_ends_with_only_ready_when_nothing_arrives(stream: Stream) -> None:
+    cursors = stream.log(2)
+    status, _, body = stream.get(query=f"token={TOKEN}&since={cursors[1]}")
     assert status == 200
     assert body == _ready(cursors[1], cursors[1])
     assert len(stream.hold.sleeps) == 80  # 20 s in steps of 0.25 s, the last read at 20 s
@@ -216,16 +226,16 @@ def test_an_event_arriving_during_the_hold_ends_it_with_that_event(stream: Strea
             stream.log(1, start=2)
 
     stream.hold.on_sleep = arrive
-    _, _, body = stream.get()
+    _, _, body = stream.get(query=f"token={TOKEN}&since={cursors[0]}")
     new = to_cursor(5002)
     assert body == _ready(cursors[0], new) + _event_block(new, 2)
     assert len(stream.hold.sleeps) == 3
 
 
 def test_the_hold_is_cut_to_the_invocations_remaining_time(stream: Stream) -> None:
-    stream.log(1)
-    stream.get(context=LambdaContext(remaining_ms=5_000))
-    assert sum(stream.hold.sleeps) <= 3.0  # 5 s left, 2 s kept to answer
+    (cursor,) = stream.log(1)
+    stream.get(query=f"token={TOKEN}&since={cursor}", context=LambdaContext(remaining_ms=5_000))
+    assert 2.5 <= sum(stream.hold.sleeps) <= 3.0  # 5 s left, 2 s kept to answer
 
 
 def test_an_empty_channel_from_now_answers_ready_with_the_origin_cursor(stream: Stream) -> None:
