@@ -22,21 +22,19 @@ from gui_core.audit import AuditRecord, AuditSink, payload_digest
 from gui_core.errors import (
     PROBLEM_CONTENT_TYPE,
     BadRequest,
-    FeatureDisabled,
     InsufficientScope,
     InvalidCursor,
     MalformedJson,
     MisdirectedRequest,
     NotFound,
     ProblemError,
-    RateLimited,
     TenantMismatch,
-    TenantUnknown,
     Unauthorized,
     ValidationFailed,
 )
 from gui_core.live import CHANNELS, ReplayPage, channel_scope, encode, is_cursor, replay_frames
-from gui_core.rate_limit import limit_for
+from gui_core.rate_limit import enforce_limit
+from gui_core.tenancy import admit_tenant
 from gui_notifications.logic import apply_command, as_seen, visible_to
 from gui_notifications.models import Notification
 from gui_realtime.models import (
@@ -348,31 +346,13 @@ class RealtimeService:
                 )
 
     def _tenant(self, caller: RequestContext, *, feature: str) -> Tenant:
-        """The guard's tenant checks (gui_core.guard), for a request that is not an HTTP one."""
-        tenant = self.tenants.get(caller.tenant)
-        if tenant is None:
-            raise TenantUnknown("The tenant is not provisioned in this region.")
-        if tenant.home_region != self.region:
-            self.count("ResidencyRefusals")
-            raise MisdirectedRequest(
-                f"The tenant is served by region {tenant.home_region}.", home_region=tenant.home_region
-            )
-        if not tenant.feature_enabled(feature):
-            raise FeatureDisabled(f"The feature {feature!r} is turned off for this tenant.", feature=feature)
-        return tenant
+        """The guard's tenant checks (gui_core.tenancy.admit_tenant), for a request not over HTTP."""
+        return admit_tenant(
+            self.tenants, caller.tenant, region=self.region, feature=feature, count=self.count
+        )
 
     def _limit(self, tenant: Tenant, route_class: str) -> None:
-        if self.rate_limiter is None:
-            return
-        limit = limit_for(route_class, plan=tenant.plan, overrides=tenant.rate_limits)
-        decision = self.rate_limiter.hit(tenant.id, route_class, limit)
-        if not decision.allowed:
-            self.count("RateLimitBreaches")
-            raise RateLimited(
-                f"The {route_class} limit of {limit} requests per minute is reached.",
-                headers=decision.headers(),
-                route_class=route_class,
-            )
+        enforce_limit(self.rate_limiter, tenant, route_class, count=self.count)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

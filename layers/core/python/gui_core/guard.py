@@ -21,16 +21,13 @@ from gui_core.audit import payload_digest
 from gui_core.context import RequestContext
 from gui_core.dependencies import current_caller
 from gui_core.errors import (
-    FeatureDisabled,
     MisdirectedRequest,
-    RateLimited,
     ReplayedRequest,
     TenantMismatch,
-    TenantUnknown,
 )
-from gui_core.rate_limit import RateLimiter, limit_for
+from gui_core.rate_limit import RateLimiter, enforce_limit
 from gui_core.replay import ReplayStore, mutation_identity
-from gui_core.tenancy import Tenant, TenantDirectory
+from gui_core.tenancy import Tenant, TenantDirectory, admit_tenant
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
@@ -68,29 +65,18 @@ class Guard:
 
     def check(self, request: Request, caller: RequestContext, policy: GroupPolicy) -> Tenant:
         _check_body_tenant(request, caller)
-        tenant = self.tenants.get(caller.tenant)
-        if tenant is None:
-            raise TenantUnknown("The tenant is not provisioned in this region.")
-        if tenant.home_region != self.region:
-            self._count("ResidencyRefusals")
-            raise self._misdirected(request, tenant)
-        if not tenant.feature_enabled(policy.feature):
-            raise FeatureDisabled(
-                f"The feature {policy.feature!r} is turned off for this tenant.", feature=policy.feature
-            )
+        tenant = admit_tenant(
+            self.tenants,
+            caller.tenant,
+            region=self.region,
+            feature=policy.feature,
+            count=self._count,
+            misdirected=lambda home: self._misdirected(request, home),
+        )
         method = request.method
-        if self.rate_limiter is not None:
-            route_class = policy.rate_class(method)
-            limit = limit_for(route_class, plan=tenant.plan, overrides=tenant.rate_limits)
-            decision = self.rate_limiter.hit(tenant.id, route_class, limit)
+        decision = enforce_limit(self.rate_limiter, tenant, policy.rate_class(method), count=self._count)
+        if decision is not None:
             request.scope[RATE_KEY] = decision
-            if not decision.allowed:
-                self._count("RateLimitBreaches")
-                raise RateLimited(
-                    f"The {route_class} limit of {limit} requests per minute is reached.",
-                    headers=decision.headers(),
-                    route_class=route_class,
-                )
         keyed_by_route = policy.own_idempotency and bool(request.headers.get("idempotency-key"))
         if method in MUTATING_METHODS and self.replay is not None and not keyed_by_route:
             identity = mutation_identity(

@@ -17,7 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gui_core.errors import RateLimited
+
+if TYPE_CHECKING:
+    from gui_core.tenancy import Tenant
 
 WINDOW_S = 60
 
@@ -125,3 +130,22 @@ class RateLimiter:
 
 def _key(tenant: str, route_class: str, window: int) -> dict[str, str]:
     return {"pk": tenant, "sk": f"RATE#{route_class}#{window}"}
+
+
+def enforce_limit(
+    rate_limiter: RateLimiter | None, tenant: Tenant, route_class: str, *, count: Callable[[str], None]
+) -> Decision | None:
+    """Count one request of `route_class` against the tenant's limit; 429 past it. None when
+    limiting is off."""
+    if rate_limiter is None:
+        return None
+    limit = limit_for(route_class, plan=tenant.plan, overrides=tenant.rate_limits)
+    decision = rate_limiter.hit(tenant.id, route_class, limit)
+    if not decision.allowed:
+        count("RateLimitBreaches")
+        raise RateLimited(
+            f"The {route_class} limit of {limit} requests per minute is reached.",
+            headers=decision.headers(),
+            route_class=route_class,
+        )
+    return decision

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gui_core.errors import FeatureDisabled, MisdirectedRequest, TenantUnknown
 from gui_core.masking import LicensePolicy
 
 TENANT_SK = "tenant"
@@ -86,3 +87,35 @@ class TenantDirectory:
     def forget(self, tenant_id: str) -> None:
         with self._lock:
             self._cache.pop(tenant_id, None)
+
+
+class TenantLookup(Protocol):
+    """What the checks need of a tenant directory (`TenantDirectory`, or a test's fake)."""
+
+    def get(self, tenant_id: str) -> Tenant | None: ...
+
+
+def admit_tenant(
+    tenants: TenantLookup,
+    tenant_id: str,
+    *,
+    region: str,
+    feature: str,
+    count: Callable[[str], None],
+    misdirected: Callable[[Tenant], MisdirectedRequest] | None = None,
+) -> Tenant:
+    """The caller's tenant, if it is provisioned here (403), homed here (421) and has the feature
+    on (404): the checks of every request, over HTTP (`Guard.check`) or a WebSocket."""
+    tenant = tenants.get(tenant_id)
+    if tenant is None:
+        raise TenantUnknown("The tenant is not provisioned in this region.")
+    if tenant.home_region != region:
+        count("ResidencyRefusals")
+        if misdirected is not None:
+            raise misdirected(tenant)
+        raise MisdirectedRequest(
+            f"The tenant is served by region {tenant.home_region}.", home_region=tenant.home_region
+        )
+    if not tenant.feature_enabled(feature):
+        raise FeatureDisabled(f"The feature {feature!r} is turned off for this tenant.", feature=feature)
+    return tenant
