@@ -52,8 +52,10 @@ CHROMIUM_ARGS = [
 FAKE_TOKEN = "eyJhbGciOiJub25lIn0.eyJleHAiOjQxMDI0NDQ4MDB9.fake"  # exp in 2100: never refreshed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One browser per test module. Not per session: Playwright's sync API keeps an event loop
+    running in the main thread while it is open, and the later suites call `asyncio.run` there."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"Debian's chromium is not installed at {CHROMIUM} "
