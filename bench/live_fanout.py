@@ -1,22 +1,30 @@
-"""Live channels: the fan-out's throughput with 100 subscribed connections, and the latency from a
-producer's PutEvents to a WebSocket client. Not a CI gate.
+"""Live channels: what each part of the path from the bus to a WebSocket client costs. Not a CI gate.
 
-(a) Throughput. The fan-out (`gui_fanout.fanout.Fanout`, the handler's own objects: tenants, replay
-log, connection registry, inbox on the local DynamoDB) takes Kinesis-shaped batches of 100
-GovernanceAlert records of one tenant, in process. Each record is appended to the replay log, makes
-an inbox item and is pushed to the 100 connections subscribed to `notifications`:
-- baseline: a management client that posts nowhere (what the fan-out costs by itself);
-- real: `@connections` of the local WebSocket API posting to 100 real WebSocket clients, which
-  count what they receive.
+Rows, all measured in one run (the machine is noisy: compare a row with its baseline, not across runs):
 
-(b) Latency. A WebSocket client subscribed to `notifications`; GovernanceAlerts put on the bus at
-`--rate` events per second (PutEvents, one per event), each carrying its send time; the path is the
-whole local one: bus -> relay -> Kinesis -> poller -> fan-out -> `@connections` -> client. The goal:
-p95 within the Kinesis poll interval + 150 ms (the bus relay's own poll comes on top locally: on
-AWS EventBridge delivers to Kinesis at once).
+1. fan-out code: the real `gui_fanout.handler` (imported as tests/unit/test_fanout.py does, its
+   module globals built from the environment, then its `fanout` swapped) on in-memory stores
+   (`MemoryTable` of tests/unit/test_realtime.py) and a management client that only counts; batches
+   of 100 GovernanceAlert records of one tenant, 100 connections subscribed to `notifications`.
+   The consumer's own ceiling: the goal ">= 1,000 events/s per consumer" applies here. Its
+   baseline: base64-decoding and JSON-parsing the same records, nothing else.
+2. fan-out on moto, fake pushes: the same handler, its stores on moto's server (`MotoServer` of
+   local/aws.py, `create_resources`), the counting management client.
+3. fan-out on moto, 100 real WebSockets: the same on a `LocalBackend` (no relay, no pollers), posting
+   through the local `@connections` API to 100 WebSocket clients of this process.
+4. end-to-end: PutEvents -> bus relay -> Kinesis -> poller -> fan-out -> `@connections` -> one
+   WebSocket client, on a `LocalBackend` with the bus relay and the Kinesis poller polling every
+   50 ms (`bus_poll_s=0.05, stream_poll_s=0.05`, not the defaults), at a light rate (the baseline)
+   then at the asked 100 events/s for a bounded time. One PutEvents per event, from several producer
+   threads; the send time is taken when PutEvents returns, the receive time when the frame arrives.
+   Goal: p95 <= the two poll intervals + 150 ms (on AWS EventBridge delivers to Kinesis at once, so
+   locally the relay's poll comes on top of Kinesis's). An event still not in 20 s after the
+   producers stop counts as infinitely late (the p95 of those that did arrive is shown too).
 
-Usage: `python bench/live_fanout.py [--batches 3] [--rate 100] [--seconds 10] [--json out.json]`;
-the result is written to bench/results/live_fanout.json unless `--json` says otherwise.
+Usage: `python bench/live_fanout.py [--quick] [--skip memory|moto|websockets|latency]`; see
+`--help` for the sizes (about 3 minutes by default, about 2 with `--quick`). The result goes to
+bench/results/live_fanout.json unless `--json` says otherwise; the functions' own stdout (Powertools
+logs and EMF, the LocalBackend's too) to live_fanout.log beside it.
 """
 
 from __future__ import annotations
@@ -24,16 +32,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import importlib
+import io
 import json
 import logging
+import math
+import os
 import statistics
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,19 +60,36 @@ from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from gui_core.dynamo import Table  # noqa: E402
 from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client  # noqa: E402
 from gui_core.tenancy import TenantDirectory  # noqa: E402
-from gui_fanout.fanout import Fanout  # noqa: E402
+from gui_fanout.fanout import Fanout, FanoutBatch, decode  # noqa: E402
 from gui_notifications.repository import InboxRepository  # noqa: E402
-from local.aws import aws_client  # noqa: E402
+from local.aws import DUMMY_CREDENTIALS, MotoServer, aws_client, create_resources  # noqa: E402
 from local.demo import provision_tenant  # noqa: E402
-from local.kinesis import DEFAULT_POLL_S  # noqa: E402
-from local.runtime import DEFAULT_BUS_POLL_S, LocalBackend  # noqa: E402
+from local.runtime import LocalBackend  # noqa: E402
 from stacks.manifest import MANIFEST  # noqa: E402
+
+# The unit tests' fakes, imported at run time (the tests are not type-checked: mypy stays out of them).
+_test_fanout = importlib.import_module("tests.unit.test_fanout")
+_test_realtime = importlib.import_module("tests.unit.test_realtime")
+ENV: dict[str, str] = _test_fanout.ENV
+LambdaContext: Any = _test_fanout.LambdaContext
+MemoryTable: Any = _test_realtime.MemoryTable  # gui_core.dynamo.Table's contract in memory
+TENANTS: list[dict[str, Any]] = _test_realtime.TENANTS
 
 RESULTS = ROOT / "bench" / "results" / "live_fanout.json"
 CHANNEL = "notifications"
 CONNECTIONS = 100
 BATCH = 100
+GOAL_EVENTS_PER_S = 1000.0
 GOAL_MARGIN_MS = 150.0
+BUS_POLL_S = 0.05
+STREAM_POLL_S = 0.05
+WARM_UP = 5  # records of the warm-up batch on moto (a batch of 100 takes seconds there)
+DRAIN_S = 20.0  # how long row 4 waits for the last events once the producers stop
+MAX_SECONDS = 30.0  # the 100/s run never publishes longer
+REGION = ENV["GUI_REGION"]
+MEMORY_TENANT = str(TENANTS[0]["pk"])  # homed in REGION
+
+# --- records ------------------------------------------------------------------------------------
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -105,43 +137,221 @@ def _records(tenant: str, region: str, first_sequence: int, count: int) -> dict[
                     "approximateArrivalTimestamp": time.time(),
                 },
                 "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
                 "eventID": f"shardId-000000000000:{sequence}",
+                "eventName": "aws:kinesis:record",
                 "awsRegion": region,
+                "eventSourceARN": f"arn:aws:kinesis:{region}:123456789012:stream/bench",
             }
         )
     return {"Records": records}
 
 
-class _Nowhere:
-    """A management client that posts nowhere: the baseline."""
+class _Sequences:
+    def __init__(self) -> None:
+        self.next = 10**20
+
+    def take(self, count: int) -> int:
+        first, self.next = self.next, self.next + count
+        return first
+
+
+# --- the handler ----------------------------------------------------------------------------------
+
+
+class CountingManagement:
+    """A management client that counts its posts (FakeManagement of test_realtime keeps and parses
+    every message: its own cost would dominate 100 pushes per event)."""
 
     def __init__(self) -> None:
         self.posts = 0
         self._lock = threading.Lock()
 
-    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> Any:  # noqa: N803
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> None:  # noqa: N803
         with self._lock:
             self.posts += 1
-        return {}
 
-    def delete_connection(self, *, ConnectionId: str) -> Any:  # noqa: N803
-        return {}
+    def delete_connection(self, *, ConnectionId: str) -> None:  # noqa: N803
+        return None
 
 
-def _fanout(backend: LocalBackend, region: str, client: Any) -> Fanout:
-    dynamodb = aws_client("dynamodb", endpoint_url=backend.aws_endpoint_url, region=region)
+class CountedFanout(Fanout):
+    """The handler's Fanout, keeping the batches it hands out (their counts: pushes, failures)."""
 
-    def table(store: str) -> Table:
-        return Table(MANIFEST.store(store).local_table_name(), dynamodb)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batches: list[FanoutBatch] = []
 
-    return Fanout(
-        region=region,
-        tenants=TenantDirectory(table("tenants"), ttl_s=60),
-        replay_log=ReplayLog(table("events"), window_s=86400),
-        registry=ConnectionRegistry(table("connections"), ttl_s=7200),
-        pusher=Pusher(client, concurrency=16),
-        inbox=InboxRepository(table("inbox"), retention_days=90),
+    def batch(self) -> FanoutBatch:
+        run = super().batch()
+        self.batches.append(run)
+        return run
+
+
+def import_handler() -> ModuleType:
+    """gui_fanout.handler imported under the test environment (as tests/unit/test_fanout.py does);
+    its own `fanout` is replaced per row. Its EMF documents are printed to stdout: see `_quiet`."""
+    os.environ.update({**ENV, **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": REGION})
+    os.environ.pop("PUSH_CONCURRENCY", None)  # the manifest's 16 (the test's 4 is for its fakes)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    return importlib.import_module("gui_fanout.handler")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The handler's EMF output goes to a buffer (printed, not parsed: its cost is part of the row)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def _fanout(
+    handler: ModuleType,
+    *,
+    tenants: Any,
+    events: Any,
+    connections: Any,
+    inbox: Any,
+    client: Any,
+) -> CountedFanout:
+    settings = handler.settings
+    return CountedFanout(
+        region=settings.region,
+        tenants=TenantDirectory(tenants, ttl_s=settings.tenant_cache_s),
+        replay_log=ReplayLog(events, window_s=settings.replay_window_s),
+        registry=ConnectionRegistry(connections, ttl_s=settings.connection_ttl_s),
+        pusher=Pusher(client, concurrency=settings.push_concurrency),
+        inbox=InboxRepository(inbox, retention_days=settings.retention_days),
     )
+
+
+def _run_batches(
+    handler: ModuleType,
+    fanout: CountedFanout,
+    tenant: str,
+    region: str,
+    sequences: _Sequences,
+    batches: int,
+    warm_up: int = BATCH,
+) -> dict[str, Any]:
+    """Warm up with a batch of `warm_up` records, then time `batches` invocations of the handler."""
+    setattr(handler, "fanout", fanout)  # noqa: B010 - as test_fanout monkeypatches it
+    context = LambdaContext()
+    with _quiet():
+        handler.handler(_records(tenant, region, sequences.take(warm_up), warm_up), context)
+    fanout.batches.clear()
+    timings: list[float] = []
+    failures = 0
+    events = [_records(tenant, region, sequences.take(BATCH), BATCH) for _ in range(batches)]
+    for event in events:
+        with _quiet():
+            started = time.perf_counter()
+            answer = handler.handler(event, context)
+            timings.append(time.perf_counter() - started)
+        failures += len(answer["batchItemFailures"])
+    pushed = sum(run.counts["Pushed"] for run in fanout.batches)
+    seconds = sum(timings)
+    return {
+        "events": batches * BATCH,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(batches * BATCH / seconds, 1),
+        "pushes_per_s": round(pushed / seconds, 1),
+        "batch_p50_ms": round(statistics.median(timings) * 1000, 1),
+        "pushed": pushed,
+        "failed_records": failures,
+    }
+
+
+def decode_baseline(tenant: str, region: str, sequences: _Sequences, batches: int) -> dict[str, Any]:
+    """Decoding + JSON parsing of the same kind of records, nothing else (repeated to be stable)."""
+    events = [_records(tenant, region, sequences.take(BATCH), BATCH) for _ in range(batches)]
+    rounds = 20
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for event in events:
+            for record in event["Records"]:
+                decode(record["kinesis"])
+    seconds = time.perf_counter() - started
+    count = rounds * batches * BATCH
+    return {"events": count, "seconds": round(seconds, 3), "events_per_s": round(count / seconds, 1)}
+
+
+def in_memory(handler: ModuleType, batches: int) -> dict[str, Any]:
+    """Row 1: the handler on in-memory stores, the counting management client."""
+    connections = MemoryTable()
+    registry = ConnectionRegistry(connections, ttl_s=7200)
+    for i in range(CONNECTIONS):
+        connection = registry.register(MEMORY_TENANT, f"c{i:03d}", subject="bench", scopes=["gui:jobs"])
+        registry.subscribe(connection, [CHANNEL])
+    client = CountingManagement()
+    fanout = _fanout(
+        handler,
+        tenants=MemoryTable(TENANTS),
+        events=MemoryTable(),
+        connections=connections,
+        inbox=MemoryTable(),
+        client=client,
+    )
+    row = _run_batches(handler, fanout, MEMORY_TENANT, REGION, _Sequences(), batches)
+    row["posts"] = client.posts
+    return row
+
+
+def _provision(endpoint_url: str, regions: str | tuple[str, ...], tenant: str, region: str) -> None:
+    provision_tenant(
+        MANIFEST,
+        endpoint_url=endpoint_url,
+        region=regions,
+        tenant=tenant,
+        home_region=region,
+        plan="enterprise",
+        flags={"realtime": True},
+        rate_limits={"live": 100_000, "notifications": 100_000, "ack": 100_000},
+    )
+
+
+def _moto_tables(endpoint_url: str, region: str) -> dict[str, Table]:
+    dynamodb = aws_client("dynamodb", endpoint_url=endpoint_url, region=region)
+    return {
+        store: Table(MANIFEST.store(store).local_table_name(), dynamodb)
+        for store in ("tenants", "events", "connections", "inbox")
+    }
+
+
+def on_moto(handler: ModuleType, batches: int, profile: Path | None) -> dict[str, Any]:
+    """Row 2: the handler on moto's stores, the counting management client."""
+    with MotoServer() as moto:
+        create_resources(MANIFEST, endpoint_url=moto.endpoint_url, region=REGION)
+        tenant = f"bench{uuid.uuid4().hex[:6]}"
+        _provision(moto.endpoint_url, REGION, tenant, REGION)
+        tables = _moto_tables(moto.endpoint_url, REGION)
+        registry = ConnectionRegistry(tables["connections"], ttl_s=7200)
+        for i in range(CONNECTIONS):
+            connection = registry.register(tenant, f"c{i:03d}", subject="bench", scopes=["gui:jobs"])
+            registry.subscribe(connection, [CHANNEL])
+        client = CountingManagement()
+        fanout = _fanout(
+            handler,
+            tenants=tables["tenants"],
+            events=tables["events"],
+            connections=tables["connections"],
+            inbox=tables["inbox"],
+            client=client,
+        )
+        if profile is None:
+            row = _run_batches(handler, fanout, tenant, REGION, _Sequences(), batches, WARM_UP)
+        else:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            row = _run_batches(handler, fanout, tenant, REGION, _Sequences(), batches, WARM_UP)
+            profiler.disable()
+            profiler.dump_stats(profile)
+        row["posts"] = client.posts
+        return row
+
+
+# --- WebSocket clients ----------------------------------------------------------------------------
 
 
 class Clients:
@@ -201,7 +411,7 @@ class Clients:
 def _wait(done: Callable[[], bool], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not done() and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def _token(base: str, tenant: str) -> str:
@@ -212,201 +422,349 @@ def _token(base: str, tenant: str) -> str:
     return str(answer.json()["token"])
 
 
-def _provision(backend: LocalBackend, tenant: str, region: str) -> None:
-    provision_tenant(
-        MANIFEST,
-        endpoint_url=backend.aws_endpoint_url,
-        region=backend.regions,
-        tenant=tenant,
-        home_region=region,
-        plan="enterprise",
-        flags={"realtime": True},
-        rate_limits={"live": 100_000, "notifications": 100_000, "ack": 100_000},
-    )
+def _socket_url(backend: LocalBackend, region: str, tenant: str) -> tuple[str, str, str]:
+    base = backend.base_urls[region]
+    stage = MANIFEST.websocket.stage if MANIFEST.websocket else "live"
+    return base, stage, f"{base.replace('http', 'ws', 1)}/{stage}?tenant={tenant}"
 
 
-def throughput(batches: int) -> list[dict[str, Any]]:
-    """(a): events per second through the fan-out, 100 subscribers, baseline then real pushes."""
-    rows: list[dict[str, Any]] = []
+def with_websockets(handler: ModuleType, batches: int) -> dict[str, Any]:
+    """Row 3: the handler on a LocalBackend's moto, posting to 100 real WebSocket clients."""
     # No relay and no pollers: the bench alone hands records to the fan-out.
     with LocalBackend(port=0, ttl_sweep_s=None, bus_poll_s=None, seed=False) as backend:
         region = backend.regions[0]
         tenant = f"bench{uuid.uuid4().hex[:6]}"
-        _provision(backend, tenant, region)
-        base = backend.base_urls[region]
-        stage = MANIFEST.websocket.stage if MANIFEST.websocket else "live"
+        _provision(backend.aws_endpoint_url, backend.regions, tenant, region)
+        base, stage, url = _socket_url(backend, region, tenant)
         clients = Clients()
         try:
-            clients.run(
-                clients.open(
-                    f"{base.replace('http', 'ws', 1)}/{stage}?tenant={tenant}",
-                    _token(base, tenant),
-                    CONNECTIONS,
-                )
+            clients.run(clients.open(url, _token(base, tenant), CONNECTIONS))
+            tables = _moto_tables(backend.aws_endpoint_url, region)
+            fanout = _fanout(
+                handler,
+                tenants=tables["tenants"],
+                events=tables["events"],
+                connections=tables["connections"],
+                inbox=tables["inbox"],
+                client=connections_client(f"{base}/{stage}", region),
             )
-            sequence = 10**20
-            for name, client in (
-                ("fake client (baseline)", _Nowhere()),
-                ("@connections -> 100 WebSockets", connections_client(f"{base}/{stage}", region)),
-            ):
-                fanout = _fanout(backend, region, client)
-                fanout.batch().handle(_records(tenant, region, sequence, 1)["Records"][0])  # warm-up
-                sequence += 1
-                if not isinstance(client, _Nowhere):  # the warm-up's frames arrive first
-                    _wait(lambda: clients.received >= CONNECTIONS, 30)
-                before = clients.received
-                timings: list[float] = []
-                pushed = 0
-                for _ in range(batches):
-                    event = _records(tenant, region, sequence, BATCH)
-                    sequence += BATCH
-                    run = fanout.batch()
-                    started = time.perf_counter()
-                    for record in event["Records"]:
-                        run.handle(record)
-                    timings.append(time.perf_counter() - started)
-                    pushed += run.counts["Pushed"]
-                if isinstance(client, _Nowhere):
-                    delivered = client.posts - CONNECTIONS  # the warm-up's posts
+            sequences = _Sequences()
+            row = _run_batches(handler, fanout, tenant, region, sequences, batches, WARM_UP)
+            want = (batches * BATCH + WARM_UP) * CONNECTIONS  # the warm-up's frames too
+            _wait(lambda: clients.received >= want, 30)
+            row["delivered"] = clients.received - WARM_UP * CONNECTIONS
+        finally:
+            clients.close()
+    return row
+
+
+# --- end to end -----------------------------------------------------------------------------------
+
+
+class Producers:
+    """`count` threads putting one GovernanceAlert per PutEvents, event i due at `i / rate` seconds,
+    until `seconds` are up; `sent` holds each marker's time when its PutEvents returned."""
+
+    def __init__(self, backend: LocalBackend, tenant: str, rate: float, seconds: float, count: int) -> None:
+        self.backend, self.tenant, self.rate = backend, tenant, rate
+        self.region = backend.regions[0]
+        self.sent: dict[str, float] = {}
+        self.failures = 0
+        self._tickets = iter(range(10**9))
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._produce, name=f"producer-{n}") for n in range(count)]
+        self.seconds = seconds
+        self.started = self._deadline = 0.0
+
+    def run(self) -> float:
+        """Publish; the seconds it took."""
+        self.started = time.perf_counter()
+        self._deadline = self.started + self.seconds
+        for thread in self._threads:
+            thread.start()
+        for thread in self._threads:
+            thread.join()
+        return time.perf_counter() - self.started
+
+    def _produce(self) -> None:
+        events = aws_client("events", endpoint_url=self.backend.aws_endpoint_url, region=self.region)
+        while True:
+            with self._lock:
+                i = next(self._tickets)
+            due = self.started + i / self.rate
+            if due >= self._deadline or time.perf_counter() >= self._deadline:
+                return  # the time is up, even when behind the schedule
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            marker = f"l{i}-{uuid.uuid4().hex[:6]}"
+            entry = {
+                "Source": "domaindetermine.governance",
+                "DetailType": "GovernanceAlert",
+                "Detail": json.dumps(_alert(self.tenant, self.region, marker, time.time())),
+                "EventBusName": MANIFEST.bus.local_bus_name(),
+            }
+            answer = events.put_events(Entries=[entry])
+            returned = time.time()
+            with self._lock:
+                if answer.get("FailedEntryCount"):
+                    self.failures += 1
                 else:
-                    want = before + batches * BATCH * CONNECTIONS
-                    _wait(lambda: clients.received >= want, 30)  # noqa: B023 - called at once
-                    delivered = clients.received - before
-                events = batches * BATCH
-                seconds = sum(timings)
-                rows.append(
-                    {
-                        "client": name,
-                        "events": events,
-                        "events_per_s": round(events / seconds, 1),
-                        "pushes_per_s": round(pushed / seconds, 1),
-                        "batch_p50_ms": round(statistics.median(timings) * 1000, 1),
-                        "pushed": pushed,
-                        "delivered": delivered,
-                    }
-                )
-        finally:
-            clients.close()
-    return rows
+                    self.sent[marker] = returned
 
 
-def latency(rate: float, seconds: float) -> dict[str, Any]:
-    """(b): PutEvents -> WebSocket client, p50/p95 at `rate` events per second."""
-    with LocalBackend(port=0, ttl_sweep_s=None, seed=False) as backend:
-        region = backend.regions[0]
-        tenant = f"bench{uuid.uuid4().hex[:6]}"
-        _provision(backend, tenant, region)
-        base = backend.base_urls[region]
-        stage = MANIFEST.websocket.stage if MANIFEST.websocket else "live"
-        sent: dict[str, float] = {}
-        received: dict[str, float] = {}
+def latency(
+    backend: LocalBackend, tenant: str, rate: float, seconds: float, producers: int
+) -> dict[str, Any]:
+    """PutEvents -> WebSocket client at `rate` events per second for `seconds` (capped), one event
+    per PutEvents, from `producers` threads; stops by itself, then waits for the stragglers."""
+    region = backend.regions[0]
+    base, _, url = _socket_url(backend, region, tenant)
+    received: dict[str, float] = {}
 
-        def on_event(message: dict[str, Any], now: float) -> None:
-            marker = str((message.get("payload") or {}).get("alert_id") or "")
-            if marker in sent and marker not in received:
-                received[marker] = now
+    def on_event(message: dict[str, Any], now: float) -> None:
+        received.setdefault(str((message.get("payload") or {}).get("alert_id") or ""), now)
 
-        clients = Clients()
-        clients.on_event = on_event
-        events = aws_client("events", endpoint_url=backend.aws_endpoint_url, region=region)
-        try:
-            clients.run(
-                clients.open(
-                    f"{base.replace('http', 'ws', 1)}/{stage}?tenant={tenant}", _token(base, tenant), 1
-                )
-            )
-            total = int(rate * seconds)
-            # PutEvents takes up to 10 entries: one call per tick of 10 events keeps the rate even
-            # where one call per event could not (moto answers a PutEvents in tens of ms here).
-            per_call = max(1, min(10, int(rate // 10) or 1))
-            started = time.perf_counter()
-            for first in range(0, total, per_call):
-                due = started + first / rate
-                pause = due - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-                now = time.time()
-                entries = []
-                for i in range(first, min(total, first + per_call)):
-                    marker = f"l{i}-{uuid.uuid4().hex[:6]}"
-                    sent[marker] = now
-                    entries.append(
-                        {
-                            "Source": "domaindetermine.governance",
-                            "DetailType": "GovernanceAlert",
-                            "Detail": json.dumps(_alert(tenant, region, marker, now)),
-                            "EventBusName": MANIFEST.bus.local_bus_name(),
-                        }
-                    )
-                events.put_events(Entries=entries)
-            achieved = total / (time.perf_counter() - started)
-            _wait(lambda: len(received) >= total, 60)
-        finally:
-            clients.close()
-    latencies = [(received[m] - sent[m]) * 1000 for m in sent if m in received]
-    poll_ms = DEFAULT_POLL_S * 1000
-    goal = poll_ms + GOAL_MARGIN_MS
-    p95 = _percentile(latencies, 0.95) if latencies else float("nan")
+    clients = Clients()
+    clients.on_event = on_event
+    try:
+        clients.run(clients.open(url, _token(base, tenant), 1))
+        run = Producers(backend, tenant, rate, min(seconds, MAX_SECONDS), producers)
+        elapsed = run.run()
+        sent = run.sent
+        _wait(lambda: all(m in received for m in list(sent)), DRAIN_S)
+    finally:
+        clients.close()
+    arrived = sorted((received[m] - sent[m]) * 1000 for m in sent if m in received)
+    # An event that never arrived counts as infinitely late: percentiles over every event sent.
+    latencies = arrived + [math.inf] * (len(sent) - len(arrived))
+    goal = (BUS_POLL_S + STREAM_POLL_S) * 1000 + GOAL_MARGIN_MS
+    p95 = _percentile(latencies, 0.95) if latencies else math.inf
+
+    def ms(value: float) -> float | None:
+        return round(value, 1) if math.isfinite(value) else None  # None: not delivered in time
+
     return {
         "rate": rate,
-        "achieved_rate": round(achieved, 1),
-        "events": total,
-        "received": len(latencies),
-        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-        "p95_ms": round(p95, 1) if latencies else None,
-        "max_ms": round(max(latencies), 1) if latencies else None,
-        "kinesis_poll_ms": poll_ms,
-        "bus_relay_poll_ms": DEFAULT_BUS_POLL_S * 1000,
+        "seconds": round(elapsed, 1),
+        "producers": producers,
+        "achieved_rate": round(len(sent) / elapsed, 1),
+        "sent": len(sent),
+        "put_failures": run.failures,
+        "received": len(arrived),
+        "drain_s": DRAIN_S,
+        "p50_ms": ms(_percentile(latencies, 0.5)) if latencies else None,
+        "p95_ms": ms(p95),
+        "max_ms": ms(max(latencies, default=math.inf)),
+        "received_only_p50_ms": ms(_percentile(arrived, 0.5)) if arrived else None,
+        "received_only_p95_ms": ms(_percentile(arrived, 0.95)) if arrived else None,
         "goal_p95_ms": goal,
-        "goal_met": bool(latencies) and p95 <= goal,
+        "goal_met": p95 <= goal,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--batches", type=int, default=3, help="batches of 100 records per client")
-    parser.add_argument(
-        "--rate",
-        type=float,
-        action="append",
-        help="events per second for (b); repeat for several (default: 100, then 2 as a light-load reference)",
-    )
-    parser.add_argument("--seconds", type=float, default=10.0, help="how long (b) publishes")
-    parser.add_argument("--json", type=Path, default=RESULTS)
-    parser.add_argument("--skip", choices=("throughput", "latency"), action="append", default=[])
-    args = parser.parse_args()
-    logging.disable(logging.WARNING)  # the handlers' INFO/WARNING logs would bury the table
+def end_to_end(
+    light: tuple[float, float], heavy: tuple[float, float], producers: int
+) -> list[dict[str, Any]]:
+    """Row 4: the light rate (the baseline), then the asked rate, on one LocalBackend."""
+    with LocalBackend(
+        port=0, ttl_sweep_s=None, seed=False, bus_poll_s=BUS_POLL_S, stream_poll_s=STREAM_POLL_S
+    ) as backend:
+        region = backend.regions[0]
+        tenant = f"bench{uuid.uuid4().hex[:6]}"
+        _provision(backend.aws_endpoint_url, backend.regions, tenant, region)
+        latency(backend, tenant, 2, 1.5, 1)  # warm-up: cold starts of the fan-out and the gateway
+        rows = []
+        for rate, seconds in (light, heavy):
+            rows.append(latency(backend, tenant, rate, seconds, producers))
+            print(f"  4 at {rate:g}/s: {rows[-1]}", file=sys.stderr)
+        return rows
 
-    result: dict[str, Any] = {"connections": CONNECTIONS, "batch": BATCH}
-    if "throughput" not in args.skip:
-        rows = throughput(args.batches)
-        result["throughput"] = rows
-        baseline = rows[0]["events_per_s"]
-        print(f"(a) fan-out, {CONNECTIONS} subscribed connections, batches of {BATCH} records")
-        names = ("client", "events/s", "pushes/s", "batch p50", "delivered", "x base")
-        print(f"{names[0]:<32} {names[1]:>9} {names[2]:>9} {names[3]:>10} {names[4]:>10} {names[5]:>7}")
-        for row in rows:
-            ratio = row["events_per_s"] / baseline
-            print(
-                f"{row['client']:<32} {row['events_per_s']:9.1f} {row['pushes_per_s']:9.1f} "
-                f"{row['batch_p50_ms']:8.1f}ms {row['delivered']:>10} {ratio:7.2f}"
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: about 2 minutes")
+    parser.add_argument("--memory-batches", type=int, help="row 1 (default 30; quick 10)")
+    parser.add_argument("--moto-batches", type=int, help="row 2 (default 3; quick 1)")
+    parser.add_argument("--ws-batches", type=int, default=1, help="row 3 (default 1)")
+    parser.add_argument("--light-rate", type=float, default=5.0, help="row 4's baseline, events/s")
+    parser.add_argument("--light-seconds", type=float, help="default 10; quick 4")
+    parser.add_argument("--rate", type=float, default=100.0, help="row 4, events/s")
+    parser.add_argument(
+        "--seconds", type=float, help=f"row 4 at --rate (default 20; quick 6; cap {MAX_SECONDS:.0f})"
+    )
+    parser.add_argument("--producers", type=int, default=6, help="PutEvents threads (default 6)")
+    parser.add_argument("--profile", type=Path, help="cProfile row 2 into this file")
+    parser.add_argument("--json", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--skip", choices=("memory", "moto", "websockets", "latency"), action="append", default=[]
+    )
+    args = parser.parse_args()
+    args.memory_batches = args.memory_batches or (10 if args.quick else 30)
+    args.moto_batches = args.moto_batches or (1 if args.quick else 3)
+    args.light_seconds = args.light_seconds or (4.0 if args.quick else 10.0)
+    args.seconds = args.seconds or (6.0 if args.quick else 20.0)
+    return args
+
+
+def _throughput_rows(args: argparse.Namespace, handler: ModuleType) -> list[dict[str, Any]]:
+    """Rows 1-3 and the decoding baseline; ratios: cost per event as a multiple of decoding it,
+    and how many times slower than the fan-out code alone (row 1)."""
+    rows: list[dict[str, Any]] = []
+    baseline = row1 = None
+    if "memory" not in args.skip:
+        baseline = decode_baseline(MEMORY_TENANT, REGION, _Sequences(), args.memory_batches)
+        rows.append(
+            {
+                "row": "baseline: decode + JSON parse only",
+                "figure": f"{baseline['events_per_s']:,.0f} events/s",
+                "goal": "",
+                "met": None,
+                "ratio": "1x",
+                **baseline,
+            }
+        )
+    measured: tuple[tuple[str, str, Callable[[], dict[str, Any]]], ...] = (
+        (
+            "memory",
+            "1 fan-out code (in memory, fake pushes)",
+            lambda: in_memory(handler, args.memory_batches),
+        ),
+        ("moto", "2 fan-out on moto, fake pushes", lambda: on_moto(handler, args.moto_batches, args.profile)),
+        (
+            "websockets",
+            "3 fan-out on moto, 100 real WebSockets",
+            lambda: with_websockets(handler, args.ws_batches),
+        ),
+    )
+    for key, name, measure in measured:
+        if key in args.skip:
+            continue
+        figures = measure()
+        eps = figures["events_per_s"]
+        ratios = []
+        if baseline:
+            ratios.append(f"{baseline['events_per_s'] / eps:,.0f}x decode")
+        if row1 and key != "memory":
+            ratios.append(f"1/{row1 / eps:,.0f} of row 1")
+        if key == "memory":
+            row1 = eps
+        rows.append(
+            {
+                "row": name,
+                "figure": f"{eps:,.1f} events/s, {figures['pushes_per_s']:,.0f} pushes/s",
+                "goal": f">= {GOAL_EVENTS_PER_S:,.0f} events/s" if key == "memory" else "",
+                "met": (eps >= GOAL_EVENTS_PER_S) if key == "memory" else None,
+                "ratio": ", ".join(ratios),
+                **figures,
+            }
+        )
+        print(f"  {name}: {rows[-1]['figure']}", file=sys.stderr)
+    return rows
+
+
+def _latency_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    light, heavy = end_to_end(
+        (args.light_rate, args.light_seconds), (args.rate, args.seconds), args.producers
+    )
+    rows = []
+    for figures in (light, heavy):
+        ratio = "baseline"
+        if figures is heavy:
+            ratio = (
+                f"p95 {heavy['p95_ms'] / light['p95_ms']:.1f}x"
+                if heavy["p95_ms"] and light["p95_ms"]
+                else f"p95 inf: {heavy['sent'] - heavy['received']} not in {DRAIN_S:.0f} s after"
             )
-    if "latency" not in args.skip:
-        result["latency"] = []
-        for rate in args.rate or [100.0, 2.0]:
-            lat = latency(rate, args.seconds)
-            result["latency"].append(lat)
-            print(f"(b) PutEvents -> WebSocket client at {rate:.0f}/s (achieved {lat['achieved_rate']}/s)")
-            print(
-                f"events {lat['events']}, received {lat['received']}; p50 {lat['p50_ms']} ms, "
-                f"p95 {lat['p95_ms']} ms, max {lat['max_ms']} ms; goal p95 <= {lat['goal_p95_ms']:.0f} ms "
-                f"(Kinesis poll {lat['kinesis_poll_ms']:.0f} ms + {GOAL_MARGIN_MS:.0f}; bus relay poll "
-                f"{lat['bus_relay_poll_ms']:.0f} ms on top locally): "
-                f"{'met' if lat['goal_met'] else 'NOT met'}"
-            )
+
+        def shown(value: float | None) -> str:
+            return f"{value:,.0f}" if value is not None else "inf"
+
+        figure = (
+            f"p50 {shown(figures['p50_ms'])} / p95 {shown(figures['p95_ms'])} ms, "
+            f"{figures['achieved_rate']}/s reached, {figures['received']}/{figures['sent']} in"
+        )
+        if figures["received"] < figures["sent"]:
+            figure += f"; p95 of arrived {shown(figures['received_only_p95_ms'])} ms"
+        rows.append(
+            {
+                "row": f"4 PutEvents -> WebSocket at {figures['rate']:g}/s",
+                "figure": figure,
+                "goal": f"p95 <= {figures['goal_p95_ms']:.0f} ms",
+                "met": figures["goal_met"],
+                "ratio": ratio,
+                **figures,
+            }
+        )
+    return rows
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    print()
+    print(
+        f"live fan-out: {CONNECTIONS} subscribed connections, batches of {BATCH}; row 4 on a LocalBackend "
+        f"with bus_poll_s={BUS_POLL_S}, stream_poll_s={STREAM_POLL_S} (goal p95 <= "
+        f"{BUS_POLL_S * 1000:.0f} + {STREAM_POLL_S * 1000:.0f} + {GOAL_MARGIN_MS:.0f} ms)"
+    )
+    print(
+        f"load average (1/5/15 min): before {result['load_before']}, after {result['load_after']} "
+        f"({os.cpu_count()} CPUs)"
+    )
+    widths = (40, 60, 20, 8)
+    header = ("row", "figure", "goal", "met")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "ratio")
+    for row in result["rows"]:
+        met = "" if row["met"] is None else ("met" if row["met"] else "NOT met")
+        cells = (row["row"], row["figure"], row["goal"], met)
+        print("  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + row["ratio"])
+
+
+@contextlib.contextmanager
+def _stdout_to(path: Path) -> Iterator[None]:
+    """File descriptor 1 to `path` meanwhile: the local functions' JSON logs and EMF documents
+    (printed by Powertools to stdout, from the LocalBackend's containers too) stay out of the table;
+    progress lines go to stderr."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with path.open("w") as log:
+            os.dup2(log.fileno(), 1)
+            yield
+            sys.stdout.flush()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def main() -> None:
+    args = _arguments()
+    logging.disable(logging.WARNING)  # the handlers' INFO/WARNING logs would bury the table
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    result: dict[str, Any] = {"connections": CONNECTIONS, "batch": BATCH, "load_before": _load()}
+    print(f"load average before: {result['load_before']} ({os.cpu_count()} CPUs)", file=sys.stderr)
+    log = args.json.with_suffix(".log")
+    with _stdout_to(log):
+        handler = import_handler()
+        rows = _throughput_rows(args, handler)
+        if "latency" not in args.skip:
+            rows += _latency_rows(args)
+    result["rows"] = rows
+    result["load_after"] = _load()
+    result["functions_stdout"] = str(log)
+    _print_table(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {args.json}")
+    print(f"written to {args.json} (the functions' stdout: {log})")
 
 
 if __name__ == "__main__":

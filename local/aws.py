@@ -109,17 +109,25 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
+_client_lock = threading.Lock()
+
+
 def aws_client(service: str, *, endpoint_url: str, region: str) -> Any:
-    """A client of the local endpoint with dummy credentials (the host's are never used)."""
-    return _session().client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint_url,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
-        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10),
-    )
+    """A client of the local endpoint with dummy credentials (the host's are never used). Made under
+    a lock: a boto3 session does not create clients safely from several threads (startup seeds the
+    demo data on threads of its own)."""
+    with _client_lock:
+        return _session().client(
+            service,
+            region_name=region,
+            endpoint_url=endpoint_url,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10
+            ),
+        )
 
 
 def table_names(manifest: Manifest) -> dict[str, str]:

@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -270,11 +271,25 @@ class LocalBackend:
         self.keys = DevKeys.load_or_create(self.keys_dir)
         for region in self.regions:
             create_resources(self.manifest, endpoint_url=self.aws_endpoint_url, region=region)
+        seeding: list[Future[Any]] = []
+        seeders = ThreadPoolExecutor(max_workers=3, thread_name_prefix="ddgui-seed")
         if self.seed:
             write_tenants(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
-            seed_demo_inboxes(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
-            seed_jobs(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
-            seed_artifacts(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
+            # The demo data goes in while the containers cold-start below: the seeders mostly wait
+            # on moto's server (a process of its own), the cold starts mostly compute.
+            seeding = [
+                seeders.submit(seed, self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
+                for seed in (seed_demo_inboxes, seed_jobs, seed_artifacts)
+            ]
+        try:
+            self._wire()
+            for done in seeding:
+                done.result()
+        finally:
+            seeders.shutdown(wait=True, cancel_futures=True)
+
+    def _wire(self) -> None:
+        """Gateways, pools, the TTL sweeper, bus relays, executors, stream pollers and the ticker."""
         for region in self.regions:
             self.gateways[region] = self._gateway(region)
         consumers = []

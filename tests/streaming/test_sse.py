@@ -29,36 +29,41 @@ def _has(event: str) -> Callable[[list[SseFrame]], bool]:
     return lambda frames: any(f.event == event for f in frames)
 
 
-def test_first_response_is_ready_with_the_latest_cursor_then_events_with_their_cursors(
+def test_a_new_stream_answers_ready_at_once_then_the_reconnect_gets_the_events_with_their_cursors(
     base: str, tenant: str, events: Events, mint: Callable[..., str], events_table: Table
 ) -> None:
+    """What EventSource does: the first answer (no cursor) is only `ready`, at once, its id the
+    latest cursor; the reconnect with that id as Last-Event-ID is held until the next event."""
     first = events.publish(tenant, "jobs")
     latest = wait_logged(events_table, tenant, "jobs", first["event_id"])
+    token = mint(tenant)
 
-    url = sse_url(base, "jobs", tenant, token=mint(tenant))
-    reading = in_thread(lambda: read_sse(url, until=_has("event"), timeout_s=30))
-    time.sleep(1.0)  # the function has read `latest` by now: the next event is "new"
-    second = events.publish(tenant, "jobs")
-    cursor = wait_logged(events_table, tenant, "jobs", second["event_id"])
-    answer = reading.get(timeout=30)
-    if isinstance(answer, BaseException):
-        raise answer
-
+    started = time.monotonic()
+    answer = read_sse(sse_url(base, "jobs", tenant, token=token), timeout_s=30)
+    assert time.monotonic() - started < 5, "a new stream is not held"
     assert answer.status == 200, answer.body
     assert answer.headers["content-type"].startswith("text/event-stream")
     assert answer.retry is not None
     assert answer.retry > 0
     data_frames = [f for f in answer.frames if f.event != "retry"]
+    assert [f.event for f in data_frames] == ["ready"], answer.frames
     ready = data_frames[0]
-    assert ready.event == "ready", answer.frames
     assert ready.id == latest
-    ready_data = ready.json()
-    assert ready_data["type"] == "ready"
-    assert ready_data["channel"] == "jobs"
-    assert ready_data["latest"] in {latest, cursor}  # the newest when the function looked
+    assert ready.json() == {"type": "ready", "channel": "jobs", "latest": latest}
 
-    delivered = answer.of("event")
-    assert [f.id for f in delivered] == [cursor], answer.frames
+    reconnect = sse_url(base, "jobs", tenant, token=token)
+    reading = in_thread(
+        lambda: read_sse(reconnect, headers={"Last-Event-ID": latest}, until=_has("event"), timeout_s=30)
+    )
+    time.sleep(1.0)  # held by now
+    second = events.publish(tenant, "jobs")
+    cursor = wait_logged(events_table, tenant, "jobs", second["event_id"])
+    held = reading.get(timeout=30)
+    if isinstance(held, BaseException):
+        raise held
+    assert held.status == 200, held.body
+    delivered = held.of("event")
+    assert [f.id for f in delivered] == [cursor], held.frames
     message = delivered[0].json()
     assert message["type"] == "event"
     assert message["channel"] == "jobs"
