@@ -31,12 +31,15 @@ def main(host: str, port: int) -> None:
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
-    def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        # One request at a time, as moto's in-process server effectively ran under one GIL: moto
-        # does not lock its backends, so two concurrent conditional updates of one item could both
-        # pass their condition (DynamoDB applies them one after the other).
-        with lock:
-            return list(app(environ, start_response))
+    def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # DynamoDB requests one at a time: moto does not lock its backends, so two concurrent
+        # conditional updates of one item could both pass their condition (DynamoDB applies them
+        # one after the other; the in-process server ran them under one GIL). Other services run
+        # side by side, so the bus relay's and the stream poller's polls do not queue behind them.
+        if str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            with lock:
+                return list(app(environ, start_response))
+        return app(environ, start_response)
 
     server = make_server(host, port, serialized, True, request_handler=MotoRequestHandler)
 

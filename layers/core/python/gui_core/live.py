@@ -146,7 +146,7 @@ class Appended:
 class ReplayPage:
     events: list[LiveEvent]
     gap: bool  # the cursor is not in the log any more (or never was): re-sync, then `latest`
-    latest: str | None  # the newest cursor of the channel now (`ORIGIN`: no event yet)
+    latest: str  # the newest cursor of the channel now (`ORIGIN`: no event yet)
     more: bool  # more events follow the last one of this page
 
 
