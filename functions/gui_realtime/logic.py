@@ -154,7 +154,11 @@ class RealtimeService:
         tenant = self._tenant(caller, feature=LIVE_FEATURE)
         self._limit(tenant, LIVE_CLASS)
         connection = self.registry.register(
-            tenant.id, request.connection_id, subject=caller.subject, scopes=caller.scopes
+            tenant.id,
+            request.connection_id,
+            subject=caller.subject,
+            scopes=caller.scopes,
+            token_expires_at=caller.expires_at or None,
         )
         if channels:
             self.registry.subscribe(connection, channels)

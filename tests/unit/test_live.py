@@ -3,7 +3,7 @@ in the log, from a real cursor or from the origin of an empty channel."""
 
 from __future__ import annotations
 
-from gui_core.live import ORIGIN, LiveEvent, ReplayLog, to_cursor
+from gui_core.live import ORIGIN, ConnectionRegistry, LiveEvent, ReplayLog, to_cursor
 from tests.unit.test_realtime import Clock, MemoryTable
 
 WINDOW_S = 3600
@@ -68,3 +68,19 @@ def test_an_event_is_logged_once_per_event_id_whatever_its_record() -> None:
     log.mark_pushed(first.event)
     assert log.append(_event(8, "same")).pushed
     assert [e.event_id for e in log.after("acme", "jobs", ORIGIN).events] == ["same"]
+
+
+def test_a_connection_lasts_until_its_token_expires_when_that_comes_first() -> None:
+    clock = Clock(1_800_000_000.0)
+    registry = ConnectionRegistry(MemoryTable(), ttl_s=7200, clock=clock)
+    short = registry.register(
+        "acme", "c-short", subject="ada", scopes=["gui:jobs"], token_expires_at=int(clock.now) + 600
+    )
+    long = registry.register("acme", "c-long", subject="bob", scopes=["gui:jobs"])
+    registry.subscribe(short, ["jobs"])
+    registry.subscribe(long, ["jobs"])
+    assert sorted(registry.subscribers("acme", "jobs")) == ["c-long", "c-short"]
+    clock.now += 601
+    assert registry.subscribers("acme", "jobs") == ["c-long"]
+    assert registry.get("acme", "c-short") is None
+    assert registry.get("acme", "c-long") is not None

@@ -306,10 +306,24 @@ class ConnectionRegistry:
         self.ttl_s = ttl_s
         self._clock = clock
 
-    def register(self, tenant: str, connection_id: str, *, subject: str, scopes: Iterable[str]) -> Connection:
+    def register(
+        self,
+        tenant: str,
+        connection_id: str,
+        *,
+        subject: str,
+        scopes: Iterable[str],
+        token_expires_at: int | None = None,
+    ) -> Connection:
+        """Record a connection until API Gateway's connection limit or its token's expiry, whichever
+        comes first: past it, nothing is pushed to it and its messages answer `not_connected`, so
+        the client reconnects with a fresh token."""
         now = int(self._clock())
+        expires_at = now + self.ttl_s
+        if token_expires_at:
+            expires_at = min(expires_at, token_expires_at)
         connection = Connection(
-            tenant, connection_id, subject, frozenset(scopes), connected_at=now, expires_at=now + self.ttl_s
+            tenant, connection_id, subject, frozenset(scopes), connected_at=now, expires_at=expires_at
         )
         self._table.put(connection.item())
         return connection
