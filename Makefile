@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test lint typecheck unit contract integration stacks synth cfn-lint bench clean help
+.PHONY: dev test checks suites lint typecheck unit contract integration stacks synth cfn-lint bench clean help
 
 help:
 	@echo "make dev   - set up and start the whole backend locally (moto, both regions, demo data)"
@@ -54,10 +54,16 @@ synth: $(STAMP) $(NODE_STAMP)
 	npx --no-install cdk synth --quiet
 	$(BIN)/cfn-lint cdk.out/*.template.json
 
+# The static checks run beside the test suites (which mostly wait on local servers, leaving a core
+# free), each one's output printed whole when it ends; then the CDK synth.
 test: $(STAMP) $(NODE_STAMP)
-	$(MAKE) --no-print-directory lint typecheck
-	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory -j2 --output-sync=target checks suites
 	$(MAKE) --no-print-directory synth
+
+checks: lint typecheck
+
+suites: $(STAMP)
+	$(BIN)/python -m pytest -q
 
 # Benchmarks: not a CI gate. Each prints its table and compares with a baseline of the same run.
 bench: $(STAMP)
