@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from gui_core.live import CHANNELS, to_cursor
+from gui_core.live import CHANNELS, LiveEvent, to_cursor
 from local.console import console_routes
 
 if TYPE_CHECKING:
@@ -177,19 +177,7 @@ class FakeLive:
     # The test's side (another thread than the server's loop).
 
     def publish(self, channel: str, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            self.sequence += 1
-            event = {
-                "type": "event",
-                "v": 1,
-                "channel": channel,
-                "cursor": to_cursor(self.sequence),
-                "event_id": f"evt-{self.sequence}",
-                "kind": kind,
-                "at": "2026-11-27T10:15:30+00:00",
-                "payload": payload,
-            }
-            self.log[channel].append(event)
+        event = self.append_only(channel, kind, payload)
         self._call(self._push(event))
         return event
 
@@ -197,16 +185,15 @@ class FakeLive:
         """An event written to the log but pushed to nobody (published while disconnected)."""
         with self.lock:
             self.sequence += 1
-            event = {
-                "type": "event",
-                "v": 1,
-                "channel": channel,
-                "cursor": to_cursor(self.sequence),
-                "event_id": f"evt-{self.sequence}",
-                "kind": kind,
-                "at": "2026-11-27T10:15:30+00:00",
-                "payload": payload,
-            }
+            event = LiveEvent(
+                tenant="acme",
+                channel=channel,
+                cursor=to_cursor(self.sequence),
+                event_id=f"evt-{self.sequence}",
+                kind=kind,
+                at="2026-11-27T10:15:30+00:00",
+                payload=payload,
+            ).message()
             self.log[channel].append(event)
         return event
 
