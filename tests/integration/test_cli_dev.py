@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,17 +20,19 @@ READY_BUDGET_S = 15.0
 
 
 def two_free_ports() -> int:
-    """A port p such that p and p + 1 are both free on loopback now."""
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-        return int(port)
+    """A port p such that p and p + 1 are both free on loopback now, below the ephemeral range: the
+    outgoing connections of this process (every backend's clients) take ephemeral ports, and one
+    of them could take a port picked from that range before `ddgui dev` binds it."""
+    low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for _ in range(200):
+        port = random.randrange(20000, low - 2)
+        try:
+            with socket.socket() as first, socket.socket() as second:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
     raise RuntimeError("no two consecutive free ports")
 
 
@@ -37,7 +40,8 @@ def wait_ready(urls: list[str], process: subprocess.Popen[str], budget_s: float)
     started = time.monotonic()
     while time.monotonic() - started < budget_s:
         if process.poll() is not None:
-            pytest.fail(f"ddgui dev exited with {process.returncode}")
+            _, errors = process.communicate(timeout=5)
+            pytest.fail(f"ddgui dev exited with {process.returncode}: {errors[-3000:]}")
         try:
             if all(httpx.get(u, timeout=1).status_code == 200 for u in urls):
                 return time.monotonic() - started
