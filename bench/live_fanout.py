@@ -760,7 +760,7 @@ def main() -> None:
             rows += _latency_rows(args)
     result["rows"] = rows
     result["load_after"] = _load()
-    result["functions_stdout"] = str(log)
+    result["functions_stdout"] = log.name  # beside the JSON: no path of this machine in the result
     _print_table(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -3,6 +3,8 @@ in the log, from a real cursor or from the origin of an empty channel."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from gui_core.live import ORIGIN, ConnectionRegistry, LiveEvent, ReplayLog, to_cursor
 from tests.unit.test_realtime import Clock, MemoryTable
 
@@ -84,3 +86,34 @@ def test_a_connection_lasts_until_its_token_expires_when_that_comes_first() -> N
     assert registry.subscribers("acme", "jobs") == ["c-long"]
     assert registry.get("acme", "c-short") is None
     assert registry.get("acme", "c-long") is not None
+
+
+class CountedTable(MemoryTable):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries = 0
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        self.queries += 1
+        return super().query(*args, **kwargs)
+
+
+def test_a_read_after_a_cursor_takes_the_latest_from_its_page_unless_the_page_is_full() -> None:
+    """An SSE hold reads every 0.25 s: one query per read when nothing or little arrived."""
+    table = CountedTable()
+    log = ReplayLog(table, window_s=WINDOW_S, clock=Clock(1_800_000_000.0))
+    for sequence in (3, 4, 7):
+        log.append(_event(sequence))
+    table.queries = 0
+    page = log.after("acme", "jobs", to_cursor(7))
+    assert (page.events, page.latest, page.more, table.queries) == ([], to_cursor(7), False, 1)
+    page = log.after("acme", "jobs", to_cursor(3))
+    assert ([e.cursor for e in page.events], page.latest, page.more) == (
+        [to_cursor(4), to_cursor(7)],
+        to_cursor(7),
+        False,
+    )
+    assert table.queries == 2
+    page = log.after("acme", "jobs", to_cursor(3), limit=1)  # a full page: the latest is read
+    assert ([e.cursor for e in page.events], page.latest, page.more) == ([to_cursor(4)], to_cursor(7), True)
+    assert table.queries == 4

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gui_core.dynamo import ConditionFailed, Page, Put, TransactionCancelled, item_absent
+from gui_core.dynamo import ConditionFailed, Put, TransactionCancelled, item_absent
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -221,27 +221,28 @@ class ReplayLog:
         return str(page.items[0]["cursor"]) if page.items else ORIGIN
 
     def after(self, tenant: str, channel: str, cursor: str | None, *, limit: int = 100) -> ReplayPage:
-        """The events after `cursor`, oldest first, at most `limit`; no cursor: none (live from now)."""
-        latest = self.latest(tenant, channel)
+        """The events after `cursor`, oldest first, at most `limit`; no cursor: none (live from now).
+
+        The channel's latest cursor is read only when the page cannot tell it: with no cursor, on
+        a gap, or when the page is full (an SSE hold calls this every 0.25 s)."""
         if cursor is None:
-            return ReplayPage([], gap=False, latest=latest, more=False)
+            return ReplayPage([], gap=False, latest=self.latest(tenant, channel), more=False)
         pk = log_partition(tenant, channel)
         now = self._clock()
         if not self._continuous(pk, cursor, now):
-            return ReplayPage([], gap=True, latest=latest, more=False)
-        if cursor == ORIGIN:
-            page = self._table.query(
-                ("pk", pk), sort_prefix=("sk", CURSOR_PREFIX), limit=limit, consistent=True
-            )
-            return self._page(page, now, latest)
+            return ReplayPage([], gap=True, latest=self.latest(tenant, channel), more=False)
+        start = None if cursor == ORIGIN else {"pk": pk, "sk": f"{CURSOR_PREFIX}{cursor}"}
         page = self._table.query(
-            ("pk", pk),
-            sort_prefix=("sk", CURSOR_PREFIX),
-            start_key={"pk": pk, "sk": f"{CURSOR_PREFIX}{cursor}"},
-            limit=limit,
-            consistent=True,
+            ("pk", pk), sort_prefix=("sk", CURSOR_PREFIX), limit=limit, start_key=start, consistent=True
         )
-        return self._page(page, now, latest)
+        # Later events expire later: after a cursor still in the log, none is filtered out here
+        # but those whose TTL DynamoDB has not applied yet, past the window.
+        events = [LiveEvent.from_item(i) for i in page.items if int(i.get("expires_at", 0)) > now]
+        if page.last_key is None:  # the whole rest of the log: its last event is the latest
+            return ReplayPage(events, gap=False, latest=events[-1].cursor if events else cursor, more=False)
+        latest = self.latest(tenant, channel)
+        more = bool(events) and events[-1].cursor != latest
+        return ReplayPage(events, gap=False, latest=latest, more=more)
 
     def _continuous(self, pk: str, cursor: str, now: float) -> bool:
         """Whether every event after `cursor` is still in the log."""
@@ -254,11 +255,6 @@ class ReplayLog:
             return False
         anchor = self._table.get({"pk": pk, "sk": f"{CURSOR_PREFIX}{cursor}"})
         return anchor is not None and int(anchor.get("expires_at", 0)) > now
-
-    def _page(self, page: Page, now: float, latest: str) -> ReplayPage:
-        events = [LiveEvent.from_item(i) for i in page.items if int(i.get("expires_at", 0)) > now]
-        more = page.last_key is not None and bool(events) and events[-1].cursor != latest
-        return ReplayPage(events, gap=False, latest=latest, more=more)
 
 
 @dataclass(frozen=True)

@@ -41,3 +41,18 @@ class ApiSettings(FunctionSettings):
         if isinstance(value, str):
             return tuple(origin.strip() for origin in value.split(",") if origin.strip())
         return value
+
+
+class LiveSettings(FunctionSettings):
+    """Fields of the functions that post to WebSocket connections (the fan-out and the WebSocket
+    function): the live stores, the replay window, the connections' lifetime, the management URL."""
+
+    tenants_table: str = Field(alias="TENANTS_TABLE")
+    connections_table: str = Field(alias="CONNECTIONS_TABLE")
+    events_table: str = Field(alias="EVENTS_TABLE")
+    inbox_table: str = Field(alias="INBOX_TABLE")
+    replay_window_s: int = Field(alias="REPLAY_WINDOW_S", gt=0)
+    connection_ttl_s: int = Field(alias="CONNECTION_TTL_S", gt=0)
+    retention_days: int = Field(default=90, alias="NOTIFICATION_RETENTION_DAYS", gt=0, le=3650)
+    connections_url: str = Field(alias="GUI_CONNECTIONS_URL", min_length=1)
+    tenant_cache_s: float = Field(default=30.0, alias="GUI_TENANT_CACHE_S", ge=0)
