@@ -76,7 +76,7 @@ def fresh_tenant(
         region=REGIONS,
         tenant=tenant,
         home_region=home,
-        flags={"realtime": True, "live": True, **(flags or {})},
+        flags={"realtime": True, **(flags or {})},
         rate_limits={"live": 10_000, "reads": 10_000, "writes": 10_000},
     )
     return tenant

@@ -169,8 +169,8 @@ def test_resume_with_a_cursor_the_log_does_not_have_answers_gap_with_latest(
     with _connect(base, "readiness", tenant, mint(tenant)) as client:
         empty = client.resume("readiness", UNKNOWN_CURSOR)
         assert empty.gap == {**empty.gap, "type": "gap", "channel": "readiness", "cursor": UNKNOWN_CURSOR}
-        # Nothing logged on this channel yet: the doc says null, gui_core.live says ORIGIN.
-        assert empty.gap["latest"] in {None, ORIGIN}
+        # Nothing logged on this channel yet: its latest cursor is the origin.
+        assert empty.gap["latest"] == ORIGIN
 
         detail = events.publish(tenant, "readiness")
         latest = wait_logged(events_table, tenant, "readiness", detail["event_id"])
@@ -222,8 +222,7 @@ def test_connect_refusals(
     elif case == "unknown channel":
         channel = "payroll"
     elif case == "realtime off for the tenant":
-        # The demo tenants name the flag `realtime`; gui_realtime reads `live`: both off here.
-        where = fresh_tenant(endpoint, flags={"realtime": False, "live": False})
+        where = fresh_tenant(endpoint, flags={"realtime": False})
         token = mint(where)
     elif case == "tenant homed in the other region":
         where = fresh_tenant(endpoint, home=OTHER)
