@@ -23,6 +23,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from local.containers import ENVIRONMENT_LOCK
 from stacks.stream_sources import stream_environment
 
 if TYPE_CHECKING:
@@ -109,14 +110,11 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-_client_lock = threading.Lock()
-
-
 def aws_client(service: str, *, endpoint_url: str, region: str) -> Any:
     """A client of the local endpoint with dummy credentials (the host's are never used). Made under
-    a lock: a boto3 session does not create clients safely from several threads (startup seeds the
-    demo data on threads of its own)."""
-    with _client_lock:
+    the environment lock: a cold start on another thread may be swapping `os.environ`, which client
+    creation reads, and a boto3 session does not create clients safely from several threads."""
+    with ENVIRONMENT_LOCK:
         return _session().client(
             service,
             region_name=region,

@@ -41,7 +41,10 @@ LOCAL_ACCOUNT = "123456789012"
 # Variables of the host that must not reach a function: its own AWS identity and configuration.
 _HOST_PREFIXES_DROPPED = ("AWS_", "POWERTOOLS_", "GUI_", "_X_AMZN_", "LAMBDA_")
 
-_load_lock = threading.Lock()
+# Held while `os.environ` is swapped for a cold start, and by the runtime's own code that reads the
+# environment (creating a boto3 client scans it for proxies): a thread iterating `os.environ` while
+# another clears it fails (`KeyError` in `urllib.request.getproxies_environment`, seen in CI).
+ENVIRONMENT_LOCK = threading.RLock()
 
 
 @dataclass
@@ -100,17 +103,18 @@ def runtime_environment(fn: Function, region: str) -> dict[str, str]:
 def environment(env: Mapping[str, str]) -> Iterator[None]:
     """`os.environ` is the host's (less its AWS and app variables) plus `env`, until exit.
 
-    Process-wide: used only while loading handlers, before the gateway serves requests.
+    Process-wide, under `ENVIRONMENT_LOCK`: whoever else reads the environment holds it too.
     """
-    saved = dict(os.environ)
-    try:
-        os.environ.clear()
-        os.environ.update({k: v for k, v in saved.items() if not k.startswith(_HOST_PREFIXES_DROPPED)})
-        os.environ.update(env)
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with ENVIRONMENT_LOCK:
+        saved = dict(os.environ)
+        try:
+            os.environ.clear()
+            os.environ.update({k: v for k, v in saved.items() if not k.startswith(_HOST_PREFIXES_DROPPED)})
+            os.environ.update(env)
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 def _take_package(package: str) -> dict[str, ModuleType]:
@@ -126,7 +130,7 @@ def load_handler(fn: Function, env: Mapping[str, str]) -> Handler:
     """
     module_name, _, attribute = fn.handler.rpartition(".")
     region = env.get("AWS_REGION") or env.get("GUI_REGION") or "us-east-1"
-    with _load_lock, environment({**runtime_environment(fn, region), **env}):
+    with environment({**runtime_environment(fn, region), **env}):
         before = _take_package(fn.package)
         try:
             module = importlib.import_module(module_name)

@@ -10,9 +10,10 @@ stream pollers all invoke through the same pool, as they would reach the same La
 
 The first container is started with the pool (so a start costs what it did with one container per
 function); the others only on demand, on a thread of their own, so the event loop never waits for
-an import. A cold start while other containers run swaps `os.environ` for the length of the import
-(see `local.containers.environment`): a handler that reads the process environment during an
-invocation (none of ours does; they read their settings at import) could see another function's.
+an import. A cold start while other containers run swaps `os.environ` for the length of the import,
+under `local.containers.ENVIRONMENT_LOCK` (the runtime's own clients are made under it too): a
+handler that reads the process environment during an invocation (none of ours does; they read
+their settings and build their clients at import) could see another function's.
 """
 
 from __future__ import annotations
