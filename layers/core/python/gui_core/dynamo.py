@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -235,6 +235,24 @@ class Table:
         answer = self._client.query(**params)
         last = answer.get("LastEvaluatedKey")
         return Page([from_dynamo(i) for i in answer.get("Items", [])], from_dynamo(last) if last else None)
+
+    def scan(
+        self, *, attribute_equals: tuple[str, str] | None = None, page_size: int = 200
+    ) -> Iterator[Item]:
+        """Every item (all pages), optionally only those whose attribute equals a value (a filter:
+        DynamoDB still reads the others). For small tables only: the tenants of a region."""
+        params: dict[str, Any] = {"TableName": self.name, "Limit": page_size}
+        if attribute_equals:
+            params["FilterExpression"] = "#f = :f"
+            params["ExpressionAttributeNames"] = {"#f": attribute_equals[0]}
+            params["ExpressionAttributeValues"] = to_dynamo({":f": attribute_equals[1]})
+        while True:
+            answer = self._client.scan(**params)
+            yield from (from_dynamo(item) for item in answer.get("Items", []))
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last
 
     def increment(
         self,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -61,3 +63,104 @@ class ObjectStore:
         self._client.put_object(
             Bucket=self.bucket, Key=key, Body=json_line(document), ContentType=JSON_CONTENT_TYPE
         )
+
+    # -- bytes, conditional writes and listings (search index versions, telemetry facts) ------------
+
+    def put_bytes(
+        self,
+        key: str,
+        body: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> str:
+        """Write `body` at `key`; the new ETag. `if_match` (an ETag) or `if_none_match="*"` make the
+        write conditional: S3 refuses it with `PreconditionFailed` when the object changed (or
+        exists), and this raises `Superseded`. That is the compare-and-swap of a manifest switch."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket, "Key": key, "Body": body, "ContentType": content_type
+        }  # fmt: skip
+        if if_match is not None:
+            params["IfMatch"] = if_match
+        if if_none_match is not None:
+            params["IfNoneMatch"] = if_none_match
+        try:
+            answer = self._client.put_object(**params)
+        except ClientError as exc:
+            if _code(exc) in {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}:
+                raise Superseded(key) from exc
+            raise
+        return str(answer["ETag"])
+
+    def get_bytes(self, key: str, *, if_none_match: str | None = None) -> StoredObject | None:
+        """The object at `key` with its ETag; None when there is none. With `if_none_match` (the
+        ETag the caller holds) an unchanged object answers `NOT_MODIFIED` without its body."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if if_none_match is not None:
+            params["IfNoneMatch"] = if_none_match
+        try:
+            answer = self._client.get_object(**params)
+        except ClientError as exc:
+            code = _code(exc)
+            if code in {"304", "NotModified"}:
+                return NOT_MODIFIED
+            if code in {"NoSuchKey", "404", "NotFound"}:
+                return None
+            raise
+        return StoredObject(key=key, body=answer["Body"].read(), etag=str(answer["ETag"]))
+
+    def download(self, key: str, path: str) -> None:
+        """Stream the object at `key` into the file `path` (large objects: search index archives)."""
+        self._client.download_file(self.bucket, key, path)
+
+    def list_keys(self, prefix: str, *, start_after: str | None = None) -> list[ObjectInfo]:
+        """Every object under `prefix`, in key order (all pages)."""
+        found: list[ObjectInfo] = []
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if start_after:
+            params["StartAfter"] = start_after
+        while True:
+            page = self._client.list_objects_v2(**params)
+            found += [
+                ObjectInfo(key=str(o["Key"]), etag=str(o.get("ETag", "")), size=int(o.get("Size", 0)))
+                for o in page.get("Contents", [])
+            ]
+            if not page.get("IsTruncated"):
+                return found
+            params["ContinuationToken"] = page["NextContinuationToken"]
+
+    def delete(self, key: str) -> None:
+        """Delete `key`. In the versioned bucket this adds a delete marker; the data stays as a
+        noncurrent version until the bucket's lifecycle expires it."""
+        self._client.delete_object(Bucket=self.bucket, Key=key)
+
+
+class Superseded(Exception):
+    """A conditional write lost: the object changed since the caller read it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"{key} changed since it was read")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    body: bytes
+    etag: str
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    etag: str
+    size: int
+
+
+# Returned by `get_bytes` for an object that still has the ETag the caller gave.
+NOT_MODIFIED = StoredObject(key="", body=b"", etag="")
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -119,3 +119,14 @@ def admit_tenant(
     if not tenant.feature_enabled(feature):
         raise FeatureDisabled(f"The feature {feature!r} is turned off for this tenant.", feature=feature)
     return tenant
+
+
+class TenantScan(Protocol):
+    def scan(self, *, attribute_equals: tuple[str, str] | None = None) -> Iterable[Mapping[str, Any]]: ...
+
+
+def homed_tenants(table: TenantScan, region: str) -> list[Tenant]:
+    """Every tenant homed in `region`, by id: what a scheduled function of that region works on
+    (the tenants table is small, and a Scan reads it whole)."""
+    tenants = [Tenant.from_item(item) for item in table.scan(attribute_equals=("sk", TENANT_SK))]
+    return sorted((t for t in tenants if t.home_region == region), key=lambda t: t.id)
