@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         help="how often each demo tenant gets a live domain event (governance, readiness, prompt pack, "
         "cost; default 4; 0: never)",
     )
+    dev.add_argument(
+        "--schedule-s",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often the scheduled functions run (search index drift check and rebuild, telemetry "
+        "aggregation; default 60, and once at start; 0: only at start)",
+    )
     dev.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR, help=argparse.SUPPRESS)
 
     token = commands.add_parser("token", help="print a development token signed with the local key")
@@ -226,6 +234,10 @@ def _dev(args: argparse.Namespace, started: float) -> int:
     if ticker_s < 0:
         print("ddgui dev: --demo-ticker-s must not be negative", file=sys.stderr)
         return 2
+    schedule_s = DEFAULT_SCHEDULE_S if args.schedule_s is None else args.schedule_s
+    if schedule_s < 0:
+        print("ddgui dev: --schedule-s must not be negative", file=sys.stderr)
+        return 2
     backend = LocalBackend(
         port=args.port,
         moto_port=args.moto_port,
@@ -235,6 +247,8 @@ def _dev(args: argparse.Namespace, started: float) -> int:
         cors_origins=cors_origins,
         ttl_sweep_s=ttl_sweep_s or None,
         demo_ticker_s=(ticker_s or None) if not args.no_seed else None,
+        # 0 still fires once at start: a long interval; the loop ends with the backend.
+        schedule_s=schedule_s or ONCE_S,
     )
     stop = _StopSignals()
     stop.install()
@@ -256,6 +270,10 @@ def _dev(args: argparse.Namespace, started: float) -> int:
     return 0
 
 
+DEFAULT_SCHEDULE_S = 60.0
+ONCE_S = 10**9
+
+
 def _print_banner(backend: LocalBackend, ready_s: float, *, seeded: bool) -> None:
     from local.demo import TENANTS, mint_for
 
@@ -274,6 +292,12 @@ def _print_banner(backend: LocalBackend, ready_s: float, *, seeded: bool) -> Non
     sweep = f"every {backend.ttl_sweep_s:g} s" if backend.ttl_sweep_s else "off"
     lines.append(
         f"  TTL expiry and archiving ({backend.manifest.bucket.local_bucket_name('<region>')}): {sweep}"
+    )
+    every = f"every {schedule_s:g} s" if (schedule_s := backend.schedule_s or 0) < ONCE_S else "once at start"
+    names = ", ".join(s.name for s in backend.manifest.schedules)
+    lines.append(
+        f"  scheduled functions ({names}): {every}; search: {backend.base_urls[backend.regions[0]]}"
+        "/service/gui/search?q=snomed"
     )
     ticker = f"every {backend.demo_ticker_s:g} s per demo tenant" if backend.ticker is not None else "off"
     lines.append(f"  live demo events (governance, readiness, prompt pack, cost): {ticker}")

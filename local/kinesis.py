@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from local.apigw import sample_event
 from local.aws import aws_client
 from local.containers import LOCAL_ACCOUNT, function_arn
+from stacks.stream_sources import kinesis_accepts
 
 if TYPE_CHECKING:
     from local.pool import Invoker
@@ -192,7 +193,9 @@ class KinesisPoller:
             shard.iterator = answer.get("NextShardIterator")
             records = answer.get("Records", [])
             for record in records:
-                shard.pending.append(self._lambda_record(shard.shard_id, record))
+                # The mapping's filter: a record it does not let through is done without an invocation.
+                if kinesis_accepts(self.source, record["Data"]):
+                    shard.pending.append(self._lambda_record(shard.shard_id, record))
                 shard.last_read = record["SequenceNumber"]
             if len(records) < READ_LIMIT:
                 return

@@ -37,11 +37,13 @@ from local.demo_artifacts import seed_artifacts
 from local.demo_jobs import seed_jobs
 from local.demo_live import DemoTicker
 from local.demo_notifications import seed_demo_inboxes
+from local.demo_telemetry import seed_telemetry
 from local.executor import DemoExecutor
 from local.gateway import RegionalGateway
 from local.keys import DEFAULT_KEYS_DIR, DevKeys
 from local.kinesis import DEFAULT_POLL_S, KinesisPoller
 from local.pool import DEFAULT_CAP, FunctionPool
+from local.scheduler import Scheduler
 from local.ttl import Consumer, SweepReport, TtlSweeper
 from stacks.manifest import DEFAULT_REGIONS, MANIFEST, WebSocketApi
 
@@ -88,6 +90,7 @@ class LocalBackend:
         handlers: Mapping[str, Handler] | None = None,
         demo_ticker_s: float | None = None,
         environment: Mapping[str, Mapping[str, str]] | None = None,
+        schedule_s: float | None = None,
     ) -> None:
         """`port=0` gives every region a free port. `aws_endpoint_url` uses a running AWS endpoint
         (a moto server or LocalStack) instead of starting moto's server on `moto_port`.
@@ -100,7 +103,9 @@ class LocalBackend:
         is not imported; every container of a pool calls the same object: it must be thread-safe).
         `demo_ticker_s`: publish a live demo event per demo tenant this often (`ddgui dev`; None:
         never). `environment` adds to or overrides variables of functions by name (tests shorten
-        the SSE hold, `{"gui_stream": {"STREAM_HOLD_S": "1"}}`)."""
+        the SSE hold, `{"gui_stream": {"STREAM_HOLD_S": "1"}}`). `schedule_s`: fire every manifest
+        schedule once the backend is up and then this often (`ddgui dev`; None: only when
+        `fire_schedule` is called)."""
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the local runtime binds to loopback only, not {host}")
         if not regions:
@@ -125,6 +130,8 @@ class LocalBackend:
         self.handlers = dict(handlers or {})
         self.environment = {name: dict(values) for name, values in (environment or {}).items()}
         self.demo_ticker_s = demo_ticker_s
+        self.schedule_s = schedule_s
+        self.schedulers: dict[str, Scheduler] = {}
         self.ticker: DemoTicker | None = None
         self.pollers: dict[str, list[KinesisPoller]] = {}
         self.pools: dict[tuple[str, str], FunctionPool] = {}
@@ -161,6 +168,8 @@ class LocalBackend:
             self._thread = threading.Thread(target=self._run, name="ddgui-gateways", daemon=True)
             self._thread.start()
             self._wait_ready(timeout_s)
+            for scheduler in self.schedulers.values():
+                scheduler.start()
         except BaseException:
             self.stop()
             raise
@@ -184,6 +193,9 @@ class LocalBackend:
         if self.ticker is not None:
             self.ticker.stop()
             self.ticker = None
+        for scheduler in self.schedulers.values():
+            scheduler.stop()
+        self.schedulers.clear()
         for poller in self._all_pollers():
             poller.stop()
         self.pollers.clear()
@@ -225,6 +237,11 @@ class LocalBackend:
         """Deliver every record waiting on the regions' streams to their functions now (retries
         included); the number of records the functions took."""
         return sum(poller.pump() for poller in self._all_pollers())
+
+    def fire_schedule(self, name: str, region: str | None = None) -> Any:
+        """Fire the manifest schedule `name` in `region` (default: the first) now; its function's
+        answer."""
+        return self.schedulers[region or self.regions[0]].fire(name)
 
     def pool(self, region: str, name: str) -> FunctionPool:
         """The containers of function `name` in `region` (started with the backend)."""
@@ -272,14 +289,14 @@ class LocalBackend:
         for region in self.regions:
             create_resources(self.manifest, endpoint_url=self.aws_endpoint_url, region=region)
         seeding: list[Future[Any]] = []
-        seeders = ThreadPoolExecutor(max_workers=3, thread_name_prefix="ddgui-seed")
+        seeders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ddgui-seed")
         if self.seed:
             write_tenants(self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
             # The demo data goes in while the containers cold-start below: the seeders mostly wait
             # on moto's server (a process of its own), the cold starts mostly compute.
             seeding = [
                 seeders.submit(seed, self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions)
-                for seed in (seed_demo_inboxes, seed_jobs, seed_artifacts)
+                for seed in (seed_demo_inboxes, seed_jobs, seed_artifacts, seed_telemetry)
             ]
         try:
             self._wire()
@@ -329,6 +346,13 @@ class LocalBackend:
                 for fn in self.manifest.functions
                 for source in fn.kinesis_sources
             ]
+        for region in self.regions:
+            self.schedulers[region] = Scheduler(
+                self.manifest.schedules,
+                {s.function: self._pool(region, s.function) for s in self.manifest.schedules},
+                region,
+                every_s=self.schedule_s,
+            )
         if self.demo_ticker_s:
             self.ticker = DemoTicker(
                 {region: relay.publish for region, relay in self.relays.items()},

@@ -107,6 +107,9 @@ class Store:
 class Bucket:
     name: str
     purpose: str
+    # Prefixes whose replaced or deleted objects (noncurrent versions) expire sooner than the
+    # bucket's default: (prefix, days).
+    short_lived_versions: tuple[tuple[str, int], ...] = ()
 
     @property
     def env_var(self) -> str:
@@ -207,6 +210,9 @@ class KinesisSource:
     max_retries: int = 3
     max_record_age_s: int = 3600
     parallelization_factor: int = 1
+    # Only records whose EventBridge envelope has one of these `detail-type`s reach the function (the
+    # mapping's filter criteria on the record's JSON data; Lambda drops the others); empty: every one.
+    detail_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,25 @@ class WebSocketRoute:
 
     route_key: str
     summary: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge schedule invoking a function with a `Scheduled Event` every `every_s` seconds
+    (`rate(...)`, in whole minutes in AWS; the local runtime fires it on its own interval)."""
+
+    name: str
+    function: str
+    every_s: int
+    purpose: str
+
+    def __post_init__(self) -> None:
+        if self.every_s < 60 or self.every_s % 60:
+            raise ValueError(f"schedule {self.name!r}: EventBridge rates are whole minutes")
+
+    @property
+    def rate_minutes(self) -> int:
+        return self.every_s // 60
 
 
 @dataclass(frozen=True)
@@ -310,6 +335,7 @@ class Manifest:
     functions: tuple[Function, ...]
     gateway_responses: tuple[GatewayResponse, ...]
     websocket: WebSocketApi | None = None
+    schedules: tuple[Schedule, ...] = ()
 
     def store(self, name: str) -> Store:
         return next(s for s in self.stores if s.name == name)
@@ -329,7 +355,8 @@ class Manifest:
         functions = tuple(fn for fn in self.functions if fn.name in function_names)
         rules = tuple(r for r in self.rules if r.function is None or r.function in function_names)
         websocket = self.websocket if self.websocket and self.websocket.function in function_names else None
-        return replace(self, functions=functions, rules=rules, websocket=websocket)
+        schedules = tuple(s for s in self.schedules if s.function in function_names)
+        return replace(self, functions=functions, rules=rules, websocket=websocket, schedules=schedules)
 
     def without(self, *function_names: str) -> Manifest:
         """This app without the named functions (and the rules and API that need them)."""
@@ -676,9 +703,106 @@ STREAM_FUNCTION = Function(
     ),
 )
 
+SEARCH_SCOPE = "gui:search"
+ARTIFACT_EVENT_TYPES = ("ArtifactPublished", "ArtifactDeprecated")
+# Where a tenant's index lives in the data bucket (gui_search/store.py): `search/<tenant>/manifest.json`
+# and `search/<tenant>/versions/<version>.tar.gz`.
+SEARCH_ENVIRONMENT = {"SEARCH_PREFIX": "search/"}
+
+SEARCH_FUNCTION = Function(
+    name="gui_search",
+    handler="gui_search.handler.handler",
+    purpose="Federated search over the tenant's artifacts: ranked hits with highlights, filters, "
+    "facets and masking, from the tenant's tantivy index fetched from S3 into /tmp.",
+    memory_mb=1024,
+    timeout_s=10,
+    stores=PLATFORM_STORES,
+    bucket_access=Access.READ,
+    layers=("deps", "search"),
+    # The manifest of a tenant's index is checked at most every MANIFEST_CHECK_S; at most
+    # MAX_TENANTS indexes are kept open per container (the least recently used leaves /tmp).
+    environment={**SEARCH_ENVIRONMENT, "SEARCH_MANIFEST_CHECK_S": "2", "SEARCH_MAX_TENANTS": "8"},
+    routes=(
+        Route(
+            "GET",
+            "/search",
+            SEARCH_SCOPE,
+            "Search every artifact kind at once: ranked hits with highlights, filters, facets per kind.",
+        ),
+    ),
+)
+
+INDEXER_FUNCTION = Function(
+    name="gui_indexer",
+    handler="gui_indexer.handler.handler",
+    purpose="Applies artifact events to the tenants' search indexes and publishes new index versions.",
+    memory_mb=2048,
+    timeout_s=120,
+    stores={"tenants": Access.READ},
+    bucket_access=Access.READ_WRITE,
+    layers=("deps", "search"),
+    shared_packages=("gui_search", "gui_artifacts"),
+    environment=SEARCH_ENVIRONMENT,
+    kinesis_sources=(
+        KinesisSource(
+            "gui-events",
+            batch_size=500,
+            batching_window_s=2,
+            max_retries=5,
+            detail_types=ARTIFACT_EVENT_TYPES,
+        ),
+    ),
+)
+
+INDEX_REBUILD_FUNCTION = Function(
+    name="gui_index_rebuild",
+    handler="gui_indexer.rebuild.handler",
+    purpose="Checks every tenant's search index against the artifact registry; rebuilds on drift.",
+    memory_mb=2048,
+    timeout_s=600,
+    stores={"tenants": Access.READ, "artifacts": Access.READ},
+    bucket_access=Access.READ_WRITE,
+    layers=("deps", "search"),
+    shared_packages=("gui_search", "gui_artifacts"),
+    environment=SEARCH_ENVIRONMENT,
+)
+
+TELEMETRY_FACTS_FUNCTION = Function(
+    name="gui_telemetry_facts",
+    handler="gui_telemetry.facts_handler.handler",
+    purpose="Appends telemetry facts from the domain events to Parquet files per tenant and day in S3.",
+    memory_mb=1024,
+    timeout_s=60,
+    stores={"tenants": Access.READ},
+    bucket_access=Access.APPEND,  # PutObject only: a redelivered batch overwrites its own file
+    layers=("deps", "analytics"),
+    shared_packages=("gui_dashboard",),
+    kinesis_sources=(KinesisSource("gui-events", batch_size=500, batching_window_s=5, max_retries=5),),
+)
+
+TELEMETRY_FUNCTION = Function(
+    name="gui_telemetry",
+    handler="gui_telemetry.aggregate_handler.handler",
+    purpose="Aggregates the telemetry facts with DuckDB (SLA, cost, queues, trends) into the metrics cache.",
+    memory_mb=2048,
+    timeout_s=300,
+    stores={"tenants": Access.READ, "metrics": Access.READ_WRITE},
+    bucket_access=Access.READ_WRITE,
+    layers=("deps", "analytics"),
+    shared_packages=("gui_dashboard",),
+    # The cache outlives two schedule periods; compaction merges a closed day's files into one.
+    environment={"TELEMETRY_CACHE_S": "900", "TELEMETRY_COMPACT": "true"},
+)
+
 MANIFEST = Manifest(
     stores=(TENANTS, PREFERENCES, AUDIT, LIMITS, JOBS, INBOX, ARTIFACTS, METRICS, EVENTS, CONNECTIONS),
-    bucket=Bucket("data", "Search indexes, telemetry facts (DuckDB/Parquet), archives."),
+    bucket=Bucket(
+        "data",
+        "Search indexes, telemetry facts (DuckDB/Parquet), archives.",
+        # A superseded search index version is deleted by the next publication but one; a day is
+        # ample for a reader still fetching it.
+        short_lived_versions=((SEARCH_ENVIRONMENT["SEARCH_PREFIX"], 1),),
+    ),
     bus=Bus("domain", "Domain events of every source, per region."),
     stream=Stream("gui-events", "GUI-relevant domain events, partitioned by tenant."),
     rules=(
@@ -719,6 +843,18 @@ MANIFEST = Manifest(
             ),
             runtime_provided=("boto3", "botocore", "s3transfer"),
         ),
+        Layer(
+            "search",
+            "tantivy: the full-text search indexes.",
+            source="requirements",
+            requirements=("tantivy",),
+        ),
+        Layer(
+            "analytics",
+            "DuckDB: telemetry facts and their aggregates (offline: no extension is installed at run time).",
+            source="requirements",
+            requirements=("duckdb",),
+        ),
     ),
     authorizer=Authorizer(function=AUTHORIZER_FUNCTION),
     functions=(
@@ -734,6 +870,25 @@ MANIFEST = Manifest(
         REALTIME_FUNCTION,
         FANOUT_FUNCTION,
         STREAM_FUNCTION,
+        SEARCH_FUNCTION,
+        INDEXER_FUNCTION,
+        INDEX_REBUILD_FUNCTION,
+        TELEMETRY_FACTS_FUNCTION,
+        TELEMETRY_FUNCTION,
+    ),
+    schedules=(
+        Schedule(
+            "index-rebuild",
+            function="gui_index_rebuild",
+            every_s=6 * 3600,
+            purpose="Drift check of every tenant's search index; a rebuild where it drifted.",
+        ),
+        Schedule(
+            "telemetry-aggregate",
+            function="gui_telemetry",
+            every_s=300,
+            purpose="DuckDB aggregates of the telemetry facts into the metrics cache.",
+        ),
     ),
     websocket=WebSocketApi(function="gui_realtime"),
     gateway_responses=(

@@ -94,6 +94,8 @@ class RegionalStack(cdk.Stack):
         for rule in manifest.rules:
             if rule.function is not None:
                 self.events.route_to_function(rule, self.functions[rule.function].function)
+        for schedule in manifest.schedules:
+            self.events.schedule_function(schedule, self.functions[schedule.function].function)
         self.api = RestApi(
             self,
             "Rest",

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stacks.manifest import Function, Manifest, StreamSource
+from stacks.manifest import Function, KinesisSource, Manifest, StreamSource
 
 # The records DynamoDB's TTL process makes: REMOVE, by the DynamoDB service itself. A caller's
 # DeleteItem carries no userIdentity, so it never matches.
@@ -26,9 +26,18 @@ def filter_patterns(source: StreamSource) -> list[dict[str, Any]]:
     return [TTL_REMOVAL_PATTERN] if source.ttl_removals_only else []
 
 
-def lambda_filters(source: StreamSource) -> list[dict[str, str]]:
+def kinesis_filter_patterns(source: KinesisSource) -> list[dict[str, Any]]:
+    """The filter patterns of a Kinesis source's mapping. Lambda matches `data` as JSON when the
+    record's data is JSON (the EventBridge envelopes are): `{"data": {"detail-type": [...]}}`."""
+    return [{"data": {"detail-type": list(source.detail_types)}}] if source.detail_types else []
+
+
+def lambda_filters(source: StreamSource | KinesisSource) -> list[dict[str, str]]:
     """`FilterCriteria.Filters` of an event source mapping: each pattern as a JSON string."""
-    return [{"pattern": json.dumps(pattern, sort_keys=True)} for pattern in filter_patterns(source)]
+    patterns = (
+        filter_patterns(source) if isinstance(source, StreamSource) else kinesis_filter_patterns(source)
+    )
+    return [{"pattern": json.dumps(pattern, sort_keys=True)} for pattern in patterns]
 
 
 def matches(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
@@ -51,6 +60,19 @@ def accepts(source: StreamSource, record: Mapping[str, Any]) -> bool:
     """Whether a source's mapping hands `record` to its function (any pattern matches, or none set)."""
     patterns = filter_patterns(source)
     return not patterns or any(matches(pattern, record) for pattern in patterns)
+
+
+def kinesis_accepts(source: KinesisSource, data: bytes) -> bool:
+    """Whether a Kinesis source's mapping hands a record with this data to its function. Data that
+    is not a JSON object matches no `data` pattern, as in Lambda."""
+    patterns = kinesis_filter_patterns(source)
+    if not patterns:
+        return True
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and any(matches(p, {"data": document}) for p in patterns)
 
 
 def stream_environment(manifest: Manifest, fn: Function, table_names: Mapping[str, str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.manifest import Manifest, Rule
+from stacks.manifest import Manifest, Rule, Schedule
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
 
@@ -60,6 +60,7 @@ class Events(Construct):
             encryption=kinesis.StreamEncryption.MANAGED,
         )
         self.rules: dict[str, events.Rule] = {}
+        self.schedules: dict[str, events.Rule] = {}
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         for rule in manifest.rules:
             if rule.bus != manifest.bus.name:
@@ -81,6 +82,29 @@ class Events(Construct):
             )
 
         self._add_rule(rule, target)
+
+    def schedule_function(self, schedule: Schedule, function: lambda_.IFunction) -> events.Rule:
+        """A rule on the account's default bus (schedules live there) firing `function` at the
+        schedule's rate; an invocation that still fails after the retries lands in its queue."""
+        construct_id = pascal_case(schedule.name)
+        dlq = dead_letter_queue(self, f"{construct_id}ScheduleDlq", of=f"schedule {schedule.name}'s target")
+        self.dead_letter_queues[f"schedule:{schedule.name}"] = dlq
+        rule = events.Rule(
+            self,
+            f"{construct_id}Schedule",
+            description=f"{schedule.name}: {schedule.purpose}",
+            schedule=events.Schedule.rate(cdk.Duration.minutes(schedule.rate_minutes)),
+            targets=[
+                targets.LambdaFunction(
+                    function,
+                    dead_letter_queue=dlq,
+                    retry_attempts=2,
+                    max_event_age=cdk.Duration.minutes(max(schedule.rate_minutes, 1)),
+                )
+            ],
+        )
+        self.schedules[schedule.name] = rule
+        return rule
 
     def _stream_target(self, rule: Rule, dlq: sqs.Queue) -> events.IRuleTarget:
         return targets.KinesisStream(

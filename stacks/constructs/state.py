@@ -63,7 +63,16 @@ class State(Construct):
                     id="expire-old-versions",
                     noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-                )
+                ),
+                # Where rules overlap S3 applies the shorter expiration.
+                *(
+                    s3.LifecycleRule(
+                        id=f"expire-old-versions-{prefix.strip('/').replace('/', '-')}",
+                        prefix=prefix,
+                        noncurrent_version_expiration=cdk.Duration.days(days),
+                    )
+                    for prefix, days in manifest.bucket.short_lived_versions
+                ),
             ],
         )
 

@@ -101,6 +101,7 @@ class StreamSources(Construct):
             parallelization_factor=source.parallelization_factor,
             report_batch_item_failures=True,
             on_failure=event_sources.SqsDlq(dlq),
+            filters=lambda_filters(source) or None,  # an empty list is refused by CloudFormation
         )
         if function.role is not None:
             mapping.node.add_dependency(function.role)

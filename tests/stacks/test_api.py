@@ -74,14 +74,14 @@ def test_authorizers_are_the_manifest_request_authorizer_by_header_and_by_query(
         assert cfn.references(props["AuthorizerUri"]) == {functions[manifest.authorizer.function.name]}
 
 
-def test_only_api_gateway_and_the_rules_may_invoke_the_functions(
+def test_only_api_gateway_the_rules_and_the_schedules_may_invoke_the_functions(
     template: dict[str, Any], manifest: Manifest
 ) -> None:
     permissions = [cfn.props(p) for p in cfn.resources(template, "AWS::Lambda::Permission").values()]
     assert permissions
     rules = cfn.resources(template, "AWS::Events::Rule")
     by_events = [p for p in permissions if p["Principal"] == "events.amazonaws.com"]
-    assert len(by_events) == sum(1 for rule in manifest.rules if rule.function)
+    assert len(by_events) == sum(1 for rule in manifest.rules if rule.function) + len(manifest.schedules)
     for permission in permissions:
         assert permission["Principal"] in {"apigateway.amazonaws.com", "events.amazonaws.com"}
         assert "SourceArn" in permission

@@ -40,5 +40,29 @@ def test_rule_targets_have_a_dead_letter_queue_and_retries(
             },
         )
     stream_sources = [s for fn in manifest.functions for s in (*fn.stream_sources, *fn.kinesis_sources)]
-    cdk_template.resource_count_is("AWS::SQS::Queue", len(manifest.rules) + len(stream_sources))
+    queues = len(manifest.rules) + len(stream_sources) + len(manifest.schedules)
+    cdk_template.resource_count_is("AWS::SQS::Queue", queues)
     cdk_template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+
+
+def test_each_schedule_fires_its_function_at_its_rate_with_a_dead_letter_queue(
+    cdk_template: Template, manifest: Manifest
+) -> None:
+    assert manifest.schedules, "the app has scheduled functions"
+    rules = cdk_template.find_resources("AWS::Events::Rule")
+    functions = cdk_template.find_resources("AWS::Lambda::Function")
+    for schedule in manifest.schedules:
+        minutes = schedule.rate_minutes
+        expression = f"rate({minutes} minute{'s' if minutes > 1 else ''})"
+        if minutes % 60 == 0:
+            hours = minutes // 60
+            expression = f"rate({hours} hour{'s' if hours > 1 else ''})"
+        (rule,) = [r for r in rules.values() if r["Properties"].get("ScheduleExpression") == expression]
+        (target,) = rule["Properties"]["Targets"]
+        assert "DeadLetterConfig" in target
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        arn = target["Arn"]["Fn::GetAtt"][0]
+        handler = functions[arn]["Properties"]["Handler"]
+        assert handler == manifest.function(schedule.function).handler
+        # The rule runs on the default bus: schedules are not domain events.
+        assert "EventBusName" not in rule["Properties"]

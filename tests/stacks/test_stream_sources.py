@@ -36,7 +36,7 @@ def test_the_fanout_reads_the_gui_events_stream_with_lambda_batch_semantics(
         if cfn.props(m)["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
     }
     expected = {fn.name: fn.kinesis_sources[0] for fn in manifest.functions if fn.kinesis_sources}
-    assert set(kinesis) == set(expected) == {"gui_fanout"}
+    assert set(kinesis) == set(expected) == {"gui_fanout", "gui_indexer", "gui_telemetry_facts"}
     for name, source in expected.items():
         mapping = kinesis[name]
         assert mapping["StartingPosition"] == "LATEST"
@@ -49,6 +49,13 @@ def test_the_fanout_reads_the_gui_events_stream_with_lambda_batch_semantics(
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         (queue_id,) = cfn.references(mapping["DestinationConfig"]["OnFailure"]["Destination"])
         assert cfn.props(queues[queue_id])["SqsManagedSseEnabled"] is True
+        if source.detail_types:
+            (criteria,) = mapping["FilterCriteria"]["Filters"]
+            assert json.loads(criteria["Pattern"]) == {"data": {"detail-type": list(source.detail_types)}}
+        else:
+            assert "FilterCriteria" not in mapping
+    # The indexer sees artifact events only; the fan-out and the telemetry facts see every one.
+    assert expected["gui_indexer"].detail_types == ("ArtifactPublished", "ArtifactDeprecated")
 
 
 def test_the_archiver_reads_only_ttl_removals_of_the_preferences_stream(template: dict[str, Any]) -> None:
