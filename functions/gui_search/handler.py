@@ -1,0 +1,11 @@
+"""Lambda entry point of the search group: settings validated at cold start, app behind Mangum."""
+
+from __future__ import annotations
+
+from gui_core.observability import observability, rest_handler
+from gui_search.app import create_app
+from gui_search.settings import SearchSettings
+
+settings = SearchSettings()  # type: ignore[call-arg]  # fields come from the environment
+logger, metrics = observability()
+handler = rest_handler(create_app(settings, metrics=metrics), logger=logger, metrics=metrics)
