@@ -4,8 +4,12 @@ miss, and the telemetry aggregation writing DuckDB aggregates ahead of time).
 One item per answer, in the `metrics` store:
   pk           the tenant
   sk           CACHE#<kind>#<module>#<from>#<to>#<bucket>
-                 kind    `dashboard` (module `all`, bucket `-`) or `series` (one module, a bucket)
-                 from/to the range as `iso()` spells it: UTC, seconds, `Z` (2026-11-27T19:35:00Z)
+                 kind    `dashboard` (module `all`, bucket `-`), `series` (one module, a bucket) or
+                         `telemetry` (module `all`, bucket `-`): the aggregate gui_telemetry computes
+                         ahead of time for a preset range ending when it runs
+                 from/to the range as `iso()` spells it: UTC, seconds, `Z` (2026-11-27T19:35:00Z);
+                         for `telemetry`, the preset (`24h`, `7d`, `30d`) and `now`
+                         (CACHE#telemetry#all#7d#now#-)
   kind         `metrics_cache`
   schema       DOCUMENT_SCHEMA: the version of the document's format
   document     the answer as JSON text, without `source` (the reader says `cache`); it carries
@@ -30,8 +34,11 @@ CACHE_PREFIX = "CACHE#"
 DOCUMENT_SCHEMA = 1
 DASHBOARD_KIND = "dashboard"
 SERIES_KIND = "series"
+TELEMETRY_KIND = "telemetry"
 ALL_MODULES = "all"
 NO_BUCKET = "-"
+ENDS_NOW = "now"
+TELEMETRY_PRODUCER = "telemetry"
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,31 @@ class CacheKey:
         return {"pk": self.tenant, "sk": self.sk}
 
 
+@dataclass(frozen=True)
+class TelemetryKey:
+    """The telemetry aggregate of a preset range that ends when the aggregation ran (its document's
+    `range` says which one): one item per tenant and preset, replaced on every run."""
+
+    tenant: str
+    preset: str
+
+    @property
+    def sk(self) -> str:
+        return "#".join(
+            (CACHE_PREFIX.rstrip("#"), TELEMETRY_KIND, ALL_MODULES, self.preset, ENDS_NOW, NO_BUCKET)
+        )
+
+    def item_key(self) -> dict[str, str]:
+        return {"pk": self.tenant, "sk": self.sk}
+
+
+AnyKey = CacheKey | TelemetryKey
+
+
+def telemetry_key(tenant: str, preset: str) -> TelemetryKey:
+    return TelemetryKey(tenant, preset)
+
+
 def dashboard_key(tenant: str, time_range: TimeRange) -> CacheKey:
     return CacheKey(tenant, DASHBOARD_KIND, ALL_MODULES, time_range, NO_BUCKET)
 
@@ -73,7 +105,7 @@ def ttl_s(time_range: TimeRange, now: datetime, *, open_s: int, closed_s: int) -
 
 
 def cache_item(
-    key: CacheKey, document: dict[str, Any], *, now: datetime, ttl: int, producer: str
+    key: AnyKey, document: dict[str, Any], *, now: datetime, ttl: int, producer: str
 ) -> dict[str, Any]:
     return {
         **key.item_key(),
@@ -100,6 +132,6 @@ def cached_document(item: dict[str, Any] | None, *, now: datetime) -> dict[str, 
 
 
 class CacheStore(Protocol):
-    def get(self, key: CacheKey) -> dict[str, Any] | None: ...
+    def get(self, key: AnyKey) -> dict[str, Any] | None: ...
 
     def put(self, item: dict[str, Any]) -> None: ...

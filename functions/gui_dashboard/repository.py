@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gui_core.dynamo import Table
-from gui_dashboard.cache import CacheKey
+from gui_dashboard.cache import AnyKey
 from gui_dashboard.logic import SourceRecords, TimeRange
 
 QUERY_PAGE = 1000
@@ -75,7 +75,7 @@ class MetricsCacheTable:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def get(self, key: CacheKey) -> dict[str, Any] | None:
+    def get(self, key: AnyKey) -> dict[str, Any] | None:
         return self._table.get(key.item_key(), consistent=False)
 
     def put(self, item: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from gui_dashboard.cache import (
     cached_document,
     dashboard_key,
     series_key,
+    telemetry_key,
     ttl_s,
 )
 from gui_dashboard.logic import (
@@ -31,6 +32,7 @@ from gui_dashboard.logic import (
 from gui_dashboard.models import Dashboard, ModuleMetrics
 from gui_dashboard.repository import StoreSources
 from gui_dashboard.settings import DashboardSettings
+from gui_dashboard.telemetry import telemetry_block, telemetry_preset
 
 PREFIX = "/service/gui"
 router = group_router(
@@ -65,6 +67,17 @@ def _read_through(request: Request, key: CacheKey, compute: Any, *, now: datetim
     return {**document, "source": "computed"}
 
 
+def _telemetry(
+    request: Request, tenant: str, preset: str | None, *, now: datetime, module: str | None = None
+) -> dict[str, Any]:
+    """The telemetry block: the aggregate the scheduled aggregation cached for the preset, if any."""
+    document = None
+    if preset is not None:
+        cache: CacheStore = request.app.state.cache
+        document = cached_document(cache.get(telemetry_key(tenant, preset)), now=now)
+    return telemetry_block(document, preset=preset, module=module)
+
+
 def _sources(request: Request) -> StoreSources:
     sources: StoreSources = request.app.state.sources
     return sources
@@ -86,7 +99,11 @@ def get_dashboard(
         records = _sources(request).records(caller.tenant, TimeRange(period.previous().start, period.end))
         return dashboard_document(period, records, as_of=now)
 
-    return _read_through(request, dashboard_key(caller.tenant, period), compute, now=now)
+    answer = _read_through(request, dashboard_key(caller.tenant, period), compute, now=now)
+    telemetry = _telemetry(
+        request, caller.tenant, telemetry_preset(start=start, end=end, preset=preset), now=now
+    )
+    return {**answer, "telemetry": telemetry}
 
 
 @router.get(
@@ -115,4 +132,9 @@ def get_module_metrics(
         records = _sources(request).records(caller.tenant, period)
         return metrics_document(module, period, size, records, as_of=now)
 
-    return _read_through(request, series_key(caller.tenant, module, period, size), compute, now=now)
+    answer = _read_through(request, series_key(caller.tenant, module, period, size), compute, now=now)
+    preset_of_range = telemetry_preset(start=start, end=end, preset=preset)
+    return {
+        **answer,
+        "telemetry": _telemetry(request, caller.tenant, preset_of_range, now=now, module=module),
+    }
