@@ -554,11 +554,7 @@ class SearchIndex:
         hidden = self._hidden(query.hidden_fields)
         parsed = self._parse(query.text, hidden)
         filters = self._filters(query, hidden)
-        kinds = (
-            [self._const(tantivy.Query.term_set_query(self._schema, "kind", list(query.kinds)))]
-            if query.kinds
-            else []
-        )
+        kinds = [self._any_of("kind", query.kinds)] if query.kinds else []
         base = parsed.query if parsed.query is not None else tantivy.Query.all_query()
         searcher = self._index.searcher()
         # One full pass counts per kind; the total follows from it (a document has one kind), so the
@@ -654,6 +650,18 @@ class SearchIndex:
         bonus = tantivy.Query.boost_query(whole_title, TITLE_ALL_TERMS_BOOST)
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, parsed), (tantivy.Occur.Should, bonus)])
 
+    def _any_of(self, name: str, values: Iterable[str]) -> tantivy.Query:
+        """Documents whose keyword `name` is one of `values`, scoring nothing (term queries: they
+        intersect with the text query through skip lists, where a term set query reads every
+        matching posting first)."""
+        terms = [tantivy.Query.term_query(self._schema, name, value) for value in sorted(set(values))]
+        either = (
+            terms[0]
+            if len(terms) == 1
+            else tantivy.Query.boolean_query([(tantivy.Occur.Should, t) for t in terms])
+        )
+        return self._const(either)
+
     @staticmethod
     def _const(query: tantivy.Query) -> tantivy.Query:
         return tantivy.Query.const_score_query(query, 0.0)
@@ -675,13 +683,9 @@ class SearchIndex:
         if query.owner:
             filters.append(self._const(tantivy.Query.term_query(schema, "owner_raw", query.owner)))
         if query.license_tags:
-            filters.append(
-                self._const(tantivy.Query.term_set_query(schema, "license_tag", list(query.license_tags)))
-            )
+            filters.append(self._any_of("license_tag", query.license_tags))
         if query.statuses:
-            filters.append(
-                self._const(tantivy.Query.term_set_query(schema, "governance_status", list(query.statuses)))
-            )
+            filters.append(self._any_of("governance_status", query.statuses))
         if query.updated_from is not None or query.updated_to is not None:
             lower = _clamp(_instant(query.updated_from))
             upper = _clamp(_instant(query.updated_to))
