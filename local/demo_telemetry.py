@@ -135,7 +135,10 @@ def seed_telemetry(
                 aws_client("s3", endpoint_url=endpoint_url, region=tenant.home_region),
             )
             writer = FactWriter(objects, work_dir=Path(work))
-            for day, facts in sorted(demo_facts(tenant, moment).items()):
-                writer.write(tenant.tenant, day, BATCH, facts)
-                written += 1
+            try:
+                for day, facts in sorted(demo_facts(tenant, moment).items()):
+                    writer.write(tenant.tenant, day, BATCH, facts)
+                    written += 1
+            finally:
+                writer.close()
     return written
