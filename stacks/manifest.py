@@ -251,6 +251,9 @@ class Function:
     timeout_s: int = 15
     stores: dict[str, Access] = field(default_factory=dict)
     bucket_access: Access | None = None
+    # The key prefixes of the data bucket the function may reach (its IAM policy names them: object
+    # ARNs under them, ListBucket conditioned on them); required with `bucket_access`.
+    bucket_prefixes: tuple[str, ...] = ()
     publishes_to_bus: bool = False
     environment: dict[str, str] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
@@ -263,6 +266,16 @@ class Function:
     # Other packages of functions/ shipped with this one (their pure modules: models, rules,
     # repositories), so two functions apply one set of rules without copying it.
     shared_packages: tuple[str, ...] = ()
+    # The part of the regional stack the function belongs to (one construct per concern): `api`
+    # (REST groups, their authorizer and the consumers that keep their records), `realtime`,
+    # `fanout`, `search`, `telemetry`.
+    concern: str = "api"
+
+    def __post_init__(self) -> None:
+        if (self.bucket_access is None) != (not self.bucket_prefixes):
+            raise ValueError(f"{self.name}: bucket access and bucket prefixes go together")
+        if any(not p or not p.endswith("/") or p.startswith("/") for p in self.bucket_prefixes):
+            raise ValueError(f"{self.name}: a bucket prefix is a folder such as 'search/'")
 
     @property
     def package(self) -> str:
@@ -535,6 +548,7 @@ ARCHIVER_FUNCTION = Function(
     memory_mb=256,
     timeout_s=60,
     bucket_access=Access.APPEND,
+    bucket_prefixes=("archive/",),
     stream_sources=(
         StreamSource("preferences", ttl_removals_only=True),
         StreamSource("inbox", ttl_removals_only=True),
@@ -660,6 +674,7 @@ REALTIME_FUNCTION = Function(
         WebSocketRoute("ping", "Keep the connection alive; answers pong."),
         WebSocketRoute("$default", "Any other action: an error message."),
     ),
+    concern="realtime",
 )
 
 FANOUT_FUNCTION = Function(
@@ -679,6 +694,7 @@ FANOUT_FUNCTION = Function(
     shared_packages=("gui_notifications",),
     environment={**LIVE_ENVIRONMENT, "NOTIFICATION_RETENTION_DAYS": "90", "PUSH_CONCURRENCY": "16"},
     kinesis_sources=(KinesisSource("gui-events", batch_size=100, batching_window_s=1, max_retries=3),),
+    concern="fanout",
 )
 
 STREAM_FUNCTION = Function(
@@ -701,6 +717,7 @@ STREAM_FUNCTION = Function(
             token_in_query=True,
         ),
     ),
+    concern="realtime",
 )
 
 SEARCH_SCOPE = "gui:search"
@@ -718,6 +735,7 @@ SEARCH_FUNCTION = Function(
     timeout_s=10,
     stores=PLATFORM_STORES,
     bucket_access=Access.READ,
+    bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
     layers=("deps", "search"),
     # The manifest of a tenant's index is checked at most every MANIFEST_CHECK_S; at most
     # MAX_TENANTS indexes are kept open per container (the least recently used leaves /tmp).
@@ -730,6 +748,7 @@ SEARCH_FUNCTION = Function(
             "Search every artifact kind at once: ranked hits with highlights, filters, facets per kind.",
         ),
     ),
+    concern="search",
 )
 
 INDEXER_FUNCTION = Function(
@@ -740,6 +759,7 @@ INDEXER_FUNCTION = Function(
     timeout_s=120,
     stores={"tenants": Access.READ},
     bucket_access=Access.READ_WRITE,
+    bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
     layers=("deps", "search"),
     shared_packages=("gui_search", "gui_artifacts"),
     environment=SEARCH_ENVIRONMENT,
@@ -752,6 +772,7 @@ INDEXER_FUNCTION = Function(
             detail_types=ARTIFACT_EVENT_TYPES,
         ),
     ),
+    concern="search",
 )
 
 INDEX_REBUILD_FUNCTION = Function(
@@ -762,9 +783,11 @@ INDEX_REBUILD_FUNCTION = Function(
     timeout_s=600,
     stores={"tenants": Access.READ, "artifacts": Access.READ},
     bucket_access=Access.READ_WRITE,
+    bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
     layers=("deps", "search"),
     shared_packages=("gui_search", "gui_artifacts"),
     environment=SEARCH_ENVIRONMENT,
+    concern="search",
 )
 
 TELEMETRY_FACTS_FUNCTION = Function(
@@ -775,9 +798,11 @@ TELEMETRY_FACTS_FUNCTION = Function(
     timeout_s=60,
     stores={"tenants": Access.READ},
     bucket_access=Access.APPEND,  # PutObject only: a redelivered batch overwrites its own file
+    bucket_prefixes=("telemetry/",),
     layers=("deps", "analytics"),
     shared_packages=("gui_dashboard",),
     kinesis_sources=(KinesisSource("gui-events", batch_size=500, batching_window_s=5, max_retries=5),),
+    concern="telemetry",
 )
 
 TELEMETRY_FUNCTION = Function(
@@ -788,10 +813,12 @@ TELEMETRY_FUNCTION = Function(
     timeout_s=300,
     stores={"tenants": Access.READ, "metrics": Access.READ_WRITE},
     bucket_access=Access.READ_WRITE,
+    bucket_prefixes=("telemetry/",),
     layers=("deps", "analytics"),
     shared_packages=("gui_dashboard",),
     # The cache outlives two schedule periods; compaction merges a closed day's files into one.
     environment={"TELEMETRY_CACHE_S": "900", "TELEMETRY_COMPACT": "true"},
+    concern="telemetry",
 )
 
 MANIFEST = Manifest(

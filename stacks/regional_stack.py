@@ -114,6 +114,11 @@ class RegionalStack(cdk.Stack):
         cdk.CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         cdk.CfnOutput(self, "DataBucketName", value=self.state.bucket.bucket_name)
 
+    def _concern(self, name: str) -> Construct:
+        """The construct grouping one concern's functions (`Api`, `Realtime`, `Search`, ...)."""
+        node = self.node.try_find_child(f"{pascal_case(name)}Functions")
+        return node if isinstance(node, Construct) else Construct(self, f"{pascal_case(name)}Functions")
+
     def _function(
         self,
         manifest: Manifest,
@@ -127,7 +132,7 @@ class RegionalStack(cdk.Stack):
         extra_environment: dict[str, str] | None = None,
     ) -> GuiFunction:
         return GuiFunction(
-            self,
+            self._concern(fn.concern),
             pascal_case(fn.name),
             manifest=manifest,
             fn=fn,

@@ -133,18 +133,30 @@ class GuiFunction(Construct):
                     "actions the manifest grants on the table.",
                 )
         if fn.bucket_access is not None:
-            iam.Grant.add_to_principal(
-                grantee=self.function,
-                actions=list(BUCKET_ACTIONS[fn.bucket_access]),
-                resource_arns=[state.bucket.bucket_arn, state.bucket.arn_for_objects("*")],
+            actions = BUCKET_ACTIONS[fn.bucket_access]
+            object_actions = [a for a in actions if a != "s3:ListBucket"]
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=object_actions,
+                    resources=[state.bucket.arn_for_objects(f"{prefix}*") for prefix in fn.bucket_prefixes],
+                )
             )
+            if "s3:ListBucket" in actions:
+                self.role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        actions=["s3:ListBucket"],
+                        resources=[state.bucket.bucket_arn],
+                        conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in fn.bucket_prefixes]}},
+                    )
+                )
             bucket_id = logical_id(state.bucket)
-            acknowledge(
-                self.role,
-                f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
-                "Objects of the region's data bucket: keys are per-tenant prefixes made at "
-                "run time, so the object ARN cannot be narrower; the actions are the manifest's "
-                f"{fn.bucket_access.value} list, none of them a wildcard.",
-            )
+            for prefix in fn.bucket_prefixes:
+                acknowledge(
+                    self.role,
+                    f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]",
+                    f"Objects under {prefix} of the region's data bucket, the function's own prefix: "
+                    "the keys below it are per tenant and made at run time; the actions are the "
+                    f"manifest's {fn.bucket_access.value} list, none of them a wildcard.",
+                )
         if fn.publishes_to_bus:
             events.bus.grant_put_events_to(self.function)

@@ -10,7 +10,7 @@ import pytest
 
 from stacks.config import DeploymentConfig, cdk_json_context
 from stacks.constructs.stream_sources import KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
-from stacks.manifest import LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
+from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
 from stacks.stream_sources import stream_environment
 from tests.stacks import cfn
 from tests.stacks.conftest import Synthesized
@@ -279,4 +279,45 @@ def test_only_tracing_is_granted_on_every_resource(template: dict[str, Any], man
                 assert set(cfn.as_list(statement["Action"])) <= {
                     "xray:PutTraceSegments",
                     "xray:PutTelemetryRecords",
+                }
+
+
+def test_no_function_policy_names_a_wildcard_action(template: dict[str, Any], manifest: Manifest) -> None:
+    for fn in manifest.all_functions():
+        for statement in _statements(template, fn.name):
+            wild = [a for a in cfn.as_list(statement["Action"]) if "*" in a]
+            assert not wild, f"{fn.name}: {wild}"
+
+
+def test_bucket_grants_reach_only_the_functions_own_prefixes(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    (bucket_id,) = [
+        k
+        for k, v in cfn.resources(template, "AWS::S3::Bucket").items()
+        if cfn.props(v).get("VersioningConfiguration")
+    ]
+    users = [fn for fn in manifest.all_functions() if fn.bucket_access is not None]
+    assert {fn.name for fn in users} >= {"gui_archiver", "gui_search", "gui_indexer", "gui_telemetry"}
+    for fn in manifest.all_functions():
+        s3 = [
+            s
+            for s in _statements(template, fn.name)
+            if any(a.startswith("s3:") for a in cfn.as_list(s["Action"]))
+        ]
+        if fn.bucket_access is None:
+            assert not s3, fn.name
+            continue
+        objects = [s for s in s3 if "s3:ListBucket" not in cfn.as_list(s["Action"])]
+        granted = {a for s in s3 for a in cfn.as_list(s["Action"])}
+        assert granted == set(BUCKET_ACTIONS[fn.bucket_access]), fn.name
+        for statement in objects:
+            for resource in cfn.as_list(statement["Resource"]):
+                joined = resource["Fn::Join"][1]
+                assert joined[0] == {"Fn::GetAtt": [bucket_id, "Arn"]}, fn.name
+                assert joined[1] in {f"/{p}*" for p in fn.bucket_prefixes}, (fn.name, joined)
+        for statement in s3:
+            if "s3:ListBucket" in cfn.as_list(statement["Action"]):
+                assert statement["Condition"] == {
+                    "StringLike": {"s3:prefix": [f"{p}*" for p in fn.bucket_prefixes]}
                 }

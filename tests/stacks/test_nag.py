@@ -51,7 +51,12 @@ def test_aws_solutions_checks_leave_no_unacknowledged_finding(tmp_path: Path) ->
 @pytest.mark.slow
 def test_bucket_and_bus_grants_are_explicit_and_pass_the_checks(tmp_path: Path, manifest: Manifest) -> None:
     """The factory's bucket and bus grants, which no function of the manifest uses yet."""
-    fn = dataclasses.replace(manifest.functions[0], bucket_access=Access.READ_WRITE, publishes_to_bus=True)
+    fn = dataclasses.replace(
+        manifest.functions[0],
+        bucket_access=Access.READ_WRITE,
+        bucket_prefixes=("test/",),
+        publishes_to_bus=True,
+    )
     variant = dataclasses.replace(manifest, functions=(fn, *manifest.functions[1:]))
     region = "eu-west-1"
     findings = _synth_with_checks(tmp_path, regions=[region], manifest=variant)
