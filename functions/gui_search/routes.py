@@ -50,7 +50,7 @@ which. The index is updated within seconds of an artifact event; `index.version`
 version answered."""
 
 
-def _indexes(request: Request) -> LocalIndexes:
+def _indexes(request: Request) -> LocalIndexes:  # a plain call, not a dependency
     indexes: LocalIndexes = request.app.state.indexes
     return indexes
 
@@ -65,7 +65,7 @@ def _indexes(request: Request) -> LocalIndexes:
         422: {"description": "An unknown kind or status, a limit out of 1..100, a query over 512 characters"},
     },
 )
-def search(
+async def search(  # async: see gui_core.guard.group_router (one request per container)
     request: Request,
     caller: Searcher,
     tenant: CallerTenant,

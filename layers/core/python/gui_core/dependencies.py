@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,9 +14,10 @@ from gui_core.errors import InsufficientScope, TenantMismatch, Unauthorized
 EXPIRY_LEEWAY_S = 30
 
 
-def current_caller(request: Request) -> RequestContext:
+async def current_caller(request: Request) -> RequestContext:
     """The verified caller. API Gateway may serve a cached authorizer answer for a few minutes,
-    so the token's expiry is checked again here."""
+    so the token's expiry is checked again here. Async, like every dependency here: FastAPI runs a
+    sync dependency in a worker thread, a hop that costs more than the check."""
     caller: RequestContext | None = request.scope.get(CONTEXT_KEY)
     if caller is None:
         raise Unauthorized("No verified caller in the request.")
@@ -31,8 +32,8 @@ def current_caller(request: Request) -> RequestContext:
 Caller = Annotated[RequestContext, Depends(current_caller)]
 
 
-def require_scope(scope: str) -> Callable[[RequestContext], RequestContext]:
-    def dependency(caller: Caller) -> RequestContext:
+def require_scope(scope: str) -> Callable[[RequestContext], Awaitable[RequestContext]]:
+    async def dependency(caller: Caller) -> RequestContext:
         if not caller.has_scope(scope):
             raise InsufficientScope(f"This route needs the scope {scope}.", required_scope=scope)
         return caller

@@ -130,7 +130,10 @@ def _check_body_tenant(request: Request, caller: RequestContext) -> None:
 def group_router(*, prefix: str, policy: GroupPolicy, tags: list[str] | None = None) -> APIRouter:
     """An APIRouter whose every route passes the guard with this group's policy."""
 
-    def guarded(request: Request, caller: RequestContext = Depends(current_caller)) -> Tenant:  # noqa: B008
+    # Async although the guard reads DynamoDB: a Lambda container serves one request at a time
+    # (Mangum runs each invocation on its own loop), so blocking that loop delays nothing, while a
+    # sync dependency would cost a worker-thread hop on every request.
+    async def guarded(request: Request, caller: RequestContext = Depends(current_caller)) -> Tenant:  # noqa: B008
         guard: Guard = request.app.state.guard
         return guard.check(request, caller, policy)
 
@@ -140,7 +143,7 @@ def group_router(*, prefix: str, policy: GroupPolicy, tags: list[str] | None = N
     return router
 
 
-def current_tenant(request: Request) -> Tenant:
+async def current_tenant(request: Request) -> Tenant:
     """The caller's tenant record, as the guard found it (routes of a group_router only)."""
     tenant: Tenant = request.scope[TENANT_KEY]
     return tenant
