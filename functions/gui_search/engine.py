@@ -43,6 +43,7 @@ from gui_core.errors import ValidationFailed
 
 SCHEMA_VERSION = 1
 SEARCHABLE_FIELDS = ("title", "summary", "tags", "owner", "licensing_notes", "source_text")
+_PREFIX_FIELDS = frozenset(SEARCHABLE_FIELDS)  # text fields a lone `word*` expands over
 HIGHLIGHT_FIELDS = ("title", "summary", "tags")
 MASKABLE_HIGHLIGHT_FIELDS = ("licensing_notes", "source_text")  # highlighted unless hidden
 ARTIFACT_KINDS = ("coverage", "mapping", "overlay", "readiness", "prompt_pack", "ingestion", "governance")
@@ -376,11 +377,18 @@ class _Ast:
                 continue
             target: str | None = node.get("field_name")
             words = analyze(str(node.get("phrase") or ""))
-            if node.get("prefix") and words:
+            if (node.get("prefix") or _bare_prefix(node)) and words:
                 prefixes.setdefault(target, set()).add(words[-1])
                 words = words[:-1]
             terms.setdefault(target, set()).update(words)
         return terms, prefixes
+
+
+def _bare_prefix(node: Mapping[str, Any]) -> bool:
+    """A lone `word*`: tantivy's parser keeps it as the literal `word*` (not a prefix), which the
+    analyzer reads as `word`."""
+    phrase = str(node.get("phrase") or "")
+    return node.get("delimiter") == "none" and phrase.endswith("*") and " " not in phrase.strip()
 
 
 def _browses(ast: Any) -> bool:
@@ -637,7 +645,33 @@ class SearchIndex:
         if TITLE_ALL_TERMS_BOOST and "title" not in hidden and len(tree.literals) > 1:
             parsed = self._with_title_bonus(parsed, text)
         terms, prefixes = tree.positive_terms()
+        parsed = self._with_word_prefixes(parsed, tree, text, fields)
         return _Parsed(parsed, True, terms, prefixes)
+
+    def _with_word_prefixes(
+        self, parsed: tantivy.Query, tree: _Ast, text: str, fields: list[str]
+    ) -> tantivy.Query:
+        """tantivy's parser expands the last word of a phrase prefix (`"lab res"*`) but reads a
+        lone `word*` as the exact term `word`. Each lone prefix of an any-of query (no `+`, `-`,
+        AND, NOT: every clause optional) also matches, through a regex over the analyzed terms, the
+        words of the default fields (or its field) that start with it, at a third of the weight."""
+        if re.search(r"(^|\s)[+-]|\b(AND|NOT)\b", text):
+            return parsed
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for node, negated in tree.literals:
+            words = analyze(str(node.get("phrase") or ""))
+            if negated or not _bare_prefix(node) or len(words) != 1:
+                continue
+            targets = [str(node["field_name"])] if node.get("field_name") else fields
+            pattern = re.escape(words[0]) + ".*"
+            for name in targets:
+                if name in _PREFIX_FIELDS:
+                    regex = tantivy.Query.regex_query(self._schema, name, pattern)
+                    boost = FIELD_BOOSTS.get(name, 1.0) / 3
+                    clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(regex, boost)))
+        if not clauses:
+            return parsed
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, parsed), *clauses])
 
     def _with_title_bonus(self, parsed: tantivy.Query, text: str) -> tantivy.Query:
         """`parsed`, plus a bonus for documents whose title holds every word of the query."""

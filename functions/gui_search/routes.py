@@ -35,7 +35,8 @@ _DESCRIPTION = f"""One ranked list over every artifact kind (coverage, mapping, 
 prompt packs, ingestions, governance records) from the tenant's full-text index.
 
 `q` takes words (all of them rank higher, any of them match), `"phrases"`, `AND`/`OR`/`NOT`,
-`-word`, `word*` and `field:word` on `title`, `summary`, `tags`, `owner`. A query that cannot be
+`-word`, `word*` (words starting with it, in a query of optional words; `"lab res"*` anywhere) and
+`field:word` on `title`, `summary`, `tags`, `owner`. A query that cannot be
 parsed is a 400 (`invalid_query`). Without `q` (or with a blank one) the answer lists the
 artifacts that pass the filters, newest first (`mode: browse`).
 

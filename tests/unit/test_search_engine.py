@@ -321,3 +321,27 @@ def test_a_long_field_is_highlighted_in_the_window_that_holds_its_matches(tmp_pa
     assert [source_fragment.text[a:b] for a, b in source_fragment.ranges] == ["laterality"]
     hidden = index.search(SearchQuery(text="laterality", hidden_fields=frozenset({"source_text"}))).hits[0]
     assert {h.field for h in hidden.highlights} == {"summary"}
+
+
+def test_a_lone_word_prefix_matches_the_words_that_start_with_it(tmp_path: Path) -> None:
+    from gui_search.engine import SearchIndex, SearchQuery, document_of
+
+    index = SearchIndex.create(tmp_path / "prefix")
+    index.upsert(
+        [
+            document_of({"id": "a", "kind": "mapping", "title": "Cardiology mapping", "version": 1}),
+            document_of({"id": "b", "kind": "mapping", "title": "Cardiac labels", "version": 1}),
+            document_of({"id": "c", "kind": "overlay", "title": "Lab units", "version": 1,
+                         "source_text": "cardinal secret"}),
+        ]
+    )  # fmt: skip
+    index.commit()
+    page = index.search(SearchQuery(text="card*", hidden_fields=frozenset({"source_text"})))
+    assert {hit.id for hit in page.hits} == {"a", "b"}  # not c: its only match is hidden
+    for hit in page.hits:
+        (highlight,) = hit.highlights
+        (start, end), *_ = highlight.ranges
+        assert highlight.text[start:end].lower().startswith("card")
+    assert {h.id for h in index.search(SearchQuery(text="title:cardi*")).hits} == {"a", "b"}
+    assert {h.id for h in index.search(SearchQuery(text="lab card*")).hits} == {"a", "b", "c"}
+    assert {h.id for h in index.search(SearchQuery(text="card*")).hits} == {"a", "b", "c"}  # visible
