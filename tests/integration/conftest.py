@@ -1,11 +1,12 @@
 """Integration tests: the whole local runtime on loopback, driven over real HTTP.
 
-moto's server is started here, on a free loopback port; the backend creates the manifest's
-resources in it for both regions, seeds the demo tenants and serves one gateway per region on free
-ports. Tests read what the API wrote straight from the local DynamoDB with boto3.
+moto's server is started here, on a free loopback port (or, with `AWS_ENDPOINT_URL` or
+`LOCALSTACK_HOST` set, the LocalStack they name: tests/aws_endpoint.py); the backend creates the
+manifest's resources in it for both regions, seeds the demo tenants and serves one gateway per
+region on free ports. Tests read what the API wrote straight from the local DynamoDB with boto3.
 
-moto keeps its state per process, so other suites' servers in the same pytest run share it: tests
-write under fresh subjects and read back by key, never assuming a store is empty.
+The suite's tests share that endpoint: they write under fresh subjects and tenants and read back
+by key, never assuming a store is empty.
 """
 
 from __future__ import annotations
@@ -18,18 +19,19 @@ import boto3
 import httpx
 import pytest
 
-from local.aws import MotoServer
 from local.demo import mint_for
 from local.keys import DevKeys
 from local.runtime import LocalBackend
+from tests.aws_endpoint import aws_endpoint
 
 from .support import demo_tenant, demo_user, fresh_subject
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    with MotoServer(host="127.0.0.1", port=0) as server:
-        yield server.endpoint_url
+    """moto's server, or the LocalStack the environment names (tests/aws_endpoint.py)."""
+    with aws_endpoint() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from gui_core.dynamo import Table
-from local.aws import MotoServer
 from local.keys import DevKeys
 from local.runtime import LocalBackend
+from tests.aws_endpoint import aws_endpoint
 
 from .support import HOME, REGIONS, Events, fresh_subject, fresh_tenant, table
 
@@ -41,8 +41,9 @@ def _backend_options() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    with MotoServer(host="127.0.0.1", port=0) as server:
-        yield server.endpoint_url
+    """moto's server, or the LocalStack the environment names (tests/aws_endpoint.py)."""
+    with aws_endpoint() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
