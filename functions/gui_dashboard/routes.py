@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 
 from gui_core import rbac
+from gui_core.api import count
 from gui_core.context import RequestContext
 from gui_core.dependencies import require_scope
 from gui_core.guard import GroupPolicy, group_router
@@ -57,6 +58,7 @@ def _now() -> datetime:
 def _read_through(request: Request, key: CacheKey, compute: Any, *, now: datetime) -> dict[str, Any]:
     cache: CacheStore = request.app.state.cache
     document = cached_document(cache.get(key), now=now)
+    count(request, "CacheHits" if document is not None else "CacheMisses")  # the hit rate's terms
     if document is not None:
         return {**document, "source": "cache"}
     document = compute()
