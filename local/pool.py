@@ -55,24 +55,32 @@ class FunctionPool:
 
     def __init__(
         self,
-        first: Container,
+        first: Container | None,
         cold_start: Callable[[], Container],
         *,
         cap: int = DEFAULT_CAP,
+        fn: Function | None = None,
+        region: str | None = None,
     ) -> None:
+        """`first`: a container started already; None starts the first one on the first
+        invocation, as Lambda does (then `fn` and `region` name the pool)."""
         if cap < 1:
             raise ValueError("a pool holds at least one container")
-        self._fn = first.fn
-        self._region = first.region
+        if first is not None:
+            fn, region = first.fn, first.region
+        if fn is None or region is None:
+            raise ValueError("a pool without a first container needs its function and region")
+        self._fn: Function = fn
+        self._region: str = region
         self._cold_start = cold_start
         self.cap = cap
         self._lock = threading.RLock()
-        self._containers: list[Container] = [first]
-        self._idle: list[Container] = [first]
+        self._containers: list[Container] = [first] if first is not None else []
+        self._idle: list[Container] = [first] if first is not None else []
         self._starting = 0
         self._waiting: deque[tuple[dict[str, Any], Future[Any]]] = deque()
         self._closed = False
-        self.cold_starts = 1
+        self.cold_starts = 1 if first is not None else 0
 
     @property
     def fn(self) -> Function:

@@ -382,11 +382,22 @@ class LocalBackend:
             self.base_urls[region] = f"http://{host}:{sock.getsockname()[1]}"
 
     def _pool(self, region: str, name: str) -> FunctionPool:
-        """The pool of `name` in `region`, made (with one container) on first use."""
+        """The pool of `name` in `region`, made on first use. A function a request reaches (REST,
+        WebSocket, the authorizer) gets its first container now, so no caller waits on a cold
+        start; one that events and schedules invoke starts its first on its first event, as in
+        Lambda (the backend is ready sooner)."""
         pool = self.pools.get((region, name))
         if pool is None:
+            fn = self.manifest.function(name)
+            serves_requests = (
+                bool(fn.routes or fn.websocket_routes) or fn == self.manifest.authorizer.function
+            )
             pool = FunctionPool(
-                self._container(region, name), lambda: self._container(region, name), cap=self.pool_cap
+                self._container(region, name) if serves_requests else None,
+                lambda: self._container(region, name),
+                cap=self.pool_cap,
+                fn=fn,
+                region=region,
             )
             self.pools[(region, name)] = pool
         return pool
