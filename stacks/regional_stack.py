@@ -13,6 +13,7 @@ from stacks.constructs.api import RestApi
 from stacks.constructs.events import Events
 from stacks.constructs.functions import ARCHITECTURE, RUNTIME, GuiFunction
 from stacks.constructs.layers import Layers
+from stacks.constructs.observability import Observability
 from stacks.constructs.realtime import Realtime
 from stacks.constructs.state import State
 from stacks.constructs.stream_sources import StreamSources
@@ -113,6 +114,19 @@ class RegionalStack(cdk.Stack):
         cdk.CfnOutput(self, "ApiUrl", value=self.api.api.url, description="Base URL of the REST API stage.")
         cdk.CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         cdk.CfnOutput(self, "DataBucketName", value=self.state.bucket.bucket_name)
+        # Last: it alarms on every queue of the stack, so everything else exists first.
+        self.observability = Observability(
+            self,
+            "Observability",
+            manifest=manifest,
+            rest_api=self.api.api,
+            functions={
+                manifest.authorizer.function.name: self.authorizer_function.function,
+                **{name: built.function for name, built in self.functions.items()},
+            },
+            stream=self.events.stream,
+            websocket=self.realtime.stage if self.realtime else None,
+        )
 
     def _concern(self, name: str) -> Construct:
         """The construct grouping one concern's functions (`Api`, `Realtime`, `Search`, ...)."""
