@@ -864,6 +864,8 @@ MANIFEST = Manifest(
                 "aws-lambda-powertools",
                 "fastapi",
                 "mangum",
+                "opentelemetry-api",
+                "opentelemetry-sdk",
                 "pydantic",
                 "pydantic-settings",
                 "pyjwt",

@@ -66,6 +66,8 @@ class RestApi(Construct):
         self.api = apigw.RestApi(
             self,
             "Api",
+            # Unique in the account and region: API Gateway's metrics are keyed by this name.
+            rest_api_name=f"{cdk.Stack.of(self).stack_name}-rest",
             description="DomainDetermine GUI backend: REST API of this region.",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             # Execution logging (below) needs the regional API Gateway account role to be set.

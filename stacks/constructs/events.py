@@ -10,6 +10,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -20,6 +21,8 @@ from stacks.naming import pascal_case
 DLQ_RETENTION = cdk.Duration.days(14)  # the SQS maximum: time to notice, fix and redrive
 TARGET_RETRY_ATTEMPTS = 8
 TARGET_MAX_EVENT_AGE = cdk.Duration.hours(24)
+ASYNC_RETRY_ATTEMPTS = 2  # Lambda's own retries of an asynchronous invocation, before the queue
+ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)  # Lambda's maximum for an asynchronous invocation
 
 
 def dead_letter_queue(scope: Construct, construct_id: str, *, of: str) -> sqs.Queue:
@@ -61,6 +64,7 @@ class Events(Construct):
         )
         self.rules: dict[str, events.Rule] = {}
         self.schedules: dict[str, events.Rule] = {}
+        self.failure_queues: dict[str, sqs.Queue] = {}  # by function construct id
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         for rule in manifest.rules:
             if rule.bus != manifest.bus.name:
@@ -70,8 +74,9 @@ class Events(Construct):
                     raise ValueError(f"rule {rule.name!r} names a stream this stack does not have")
                 self._add_rule(rule, partial(self._stream_target, rule))
 
-    def route_to_function(self, rule: Rule, function: lambda_.IFunction) -> None:
+    def route_to_function(self, rule: Rule, function: lambda_.Function) -> None:
         """A rule whose target is a function (made after the functions exist)."""
+        self._async_failures(function)
 
         def target(dlq: sqs.Queue) -> events.IRuleTarget:
             return targets.LambdaFunction(
@@ -83,9 +88,10 @@ class Events(Construct):
 
         self._add_rule(rule, target)
 
-    def schedule_function(self, schedule: Schedule, function: lambda_.IFunction) -> events.Rule:
+    def schedule_function(self, schedule: Schedule, function: lambda_.Function) -> events.Rule:
         """A rule on the account's default bus (schedules live there) firing `function` at the
         schedule's rate; an invocation that still fails after the retries lands in its queue."""
+        self._async_failures(function)
         construct_id = pascal_case(schedule.name)
         dlq = dead_letter_queue(self, f"{construct_id}ScheduleDlq", of=f"schedule {schedule.name}'s target")
         self.dead_letter_queues[f"schedule:{schedule.name}"] = dlq
@@ -105,6 +111,21 @@ class Events(Construct):
         )
         self.schedules[schedule.name] = rule
         return rule
+
+    def _async_failures(self, function: lambda_.Function) -> None:
+        """Where an event goes that EventBridge delivered but the function failed on after Lambda's
+        own retries (the rule's queue only keeps what could not be delivered): a queue per function,
+        the function's on-failure destination. Once per function, whatever the rules reaching it."""
+        name = function.node.scope.node.id if function.node.scope else function.node.id
+        if name in self.failure_queues:
+            return
+        queue = dead_letter_queue(self, f"{name}FailureDlq", of=f"{name}'s asynchronous invocations")
+        self.failure_queues[name] = queue
+        function.configure_async_invoke(
+            on_failure=destinations.SqsDestination(queue),
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            max_event_age=ASYNC_MAX_EVENT_AGE,
+        )
 
     def _stream_target(self, rule: Rule, dlq: sqs.Queue) -> events.IRuleTarget:
         return targets.KinesisStream(

@@ -40,7 +40,10 @@ def test_rule_targets_have_a_dead_letter_queue_and_retries(
             },
         )
     stream_sources = [s for fn in manifest.functions for s in (*fn.stream_sources, *fn.kinesis_sources)]
-    queues = len(manifest.rules) + len(stream_sources) + len(manifest.schedules)
+    async_targets = {r.function for r in manifest.rules if r.function} | {
+        s.function for s in manifest.schedules
+    }
+    queues = len(manifest.rules) + len(stream_sources) + len(manifest.schedules) + len(async_targets)
     cdk_template.resource_count_is("AWS::SQS::Queue", queues)
     cdk_template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
 
@@ -66,3 +69,21 @@ def test_each_schedule_fires_its_function_at_its_rate_with_a_dead_letter_queue(
         assert handler == manifest.function(schedule.function).handler
         # The rule runs on the default bus: schedules are not domain events.
         assert "EventBusName" not in rule["Properties"]
+
+
+def test_functions_events_invoke_keep_their_failed_invocations(
+    cdk_template: Template, manifest: Manifest
+) -> None:
+    """What EventBridge delivered but the function failed on after Lambda's retries goes to a queue
+    (the rule's own queue keeps only what could not be delivered)."""
+    configs = cdk_template.find_resources("AWS::Lambda::EventInvokeConfig")
+    functions = cdk_template.find_resources("AWS::Lambda::Function")
+    handlers = {
+        functions[c["Properties"]["FunctionName"]["Ref"]]["Properties"]["Handler"]: c["Properties"]
+        for c in configs.values()
+    }
+    targets = {r.function for r in manifest.rules if r.function} | {s.function for s in manifest.schedules}
+    assert set(handlers) == {manifest.function(str(name)).handler for name in targets}
+    for config in handlers.values():
+        assert config["MaximumRetryAttempts"] == 2
+        assert "Destination" in config["DestinationConfig"]["OnFailure"]

@@ -185,7 +185,10 @@ def test_each_function_has_exactly_its_store_grants(template: dict[str, Any], ma
         allowed = set(BASELINE_ACTIONS)
         if fn.publishes_to_bus:
             allowed.add("events:PutEvents")
-        if fn.stream_sources or fn.kinesis_sources:  # the mapping's on-failure destination
+        async_target = fn.name in {r.function for r in manifest.rules} | {
+            s.function for s in manifest.schedules
+        }
+        if fn.stream_sources or fn.kinesis_sources or async_target:  # an on-failure destination
             allowed |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
         if fn.kinesis_sources:
             allowed |= set(KINESIS_READ_ACTIONS)
