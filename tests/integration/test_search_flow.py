@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -19,7 +18,7 @@ from local.apigw import sample_event
 from local.keys import DevKeys
 from local.runtime import LocalBackend
 
-from .support import table
+from .support import add_tenant, aws, table
 
 SEARCH = "/service/gui/search"
 EU, US = "eu-west-1", "us-east-1"
@@ -220,13 +219,7 @@ def test_the_drift_check_repairs_an_index_the_events_missed(
 ) -> None:
     artifact_id = f"it-{uuid.uuid4().hex[:10]}"
     word = f"driftword{uuid.uuid4().hex[:8]}"
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=local_backend.aws_endpoint_url,
-        region_name=EU,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = aws(local_backend, "dynamodb", EU)
     # Written straight into the registry, as if its event had been lost on the way to the indexer.
     dynamodb.put_item(
         TableName=table("artifacts"),
@@ -263,14 +256,9 @@ def test_one_tenants_broken_index_does_not_stop_the_others(
     local_backend: LocalBackend, indexed: dict[str, Any]
 ) -> None:
     broken = f"it-broken-{uuid.uuid4().hex[:8]}"
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=EU)
-    endpoint = local_backend.aws_endpoint_url
-    session.client("dynamodb", endpoint_url=endpoint).put_item(
-        TableName=table("tenants"),
-        Item={"pk": {"S": broken}, "sk": {"S": "tenant"}, "name": {"S": broken}, "home_region": {"S": EU}},
-    )
+    add_tenant(local_backend, broken, EU)
     # A manifest that names another tenant: the check refuses to open it and reports the failure.
-    session.client("s3", endpoint_url=endpoint).put_object(
+    aws(local_backend, "s3", EU).put_object(
         Bucket=local_backend.manifest.bucket.local_bucket_name(EU),
         Key=f"search/t-{broken}/manifest.json",
         Body=b'{"tenant": "acme", "version": 1, "documents": 0, "checksum": "sha256:0", '

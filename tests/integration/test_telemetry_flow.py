@@ -12,12 +12,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import httpx
 
 from local.apigw import sample_event
 from local.keys import DevKeys
 from local.runtime import LocalBackend
+
+from .support import add_tenant, aws
 
 EU = "eu-west-1"
 
@@ -33,15 +34,10 @@ def _figure(figures: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 
 def _fact_keys(backend: LocalBackend, tenant: str) -> set[str]:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=backend.aws_endpoint_url,
-        region_name=EU,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=backend.manifest.bucket.local_bucket_name(EU), Prefix=f"telemetry/{tenant}/facts/"
+    pages = (
+        aws(backend, "s3", EU)
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=backend.manifest.bucket.local_bucket_name(EU), Prefix=f"telemetry/{tenant}/facts/")
     )
     return {o["Key"] for page in pages for o in page.get("Contents", [])}
 
@@ -84,17 +80,7 @@ def test_a_job_reported_through_the_bus_counts_after_the_next_aggregation(
     http: httpx.Client, url: Callable[[str, str], str], dev_keys: DevKeys, local_backend: LocalBackend
 ) -> None:
     tenant = f"it-tel-{uuid.uuid4().hex[:8]}"
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=local_backend.aws_endpoint_url,
-        region_name=EU,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    dynamodb.put_item(
-        TableName=local_backend.manifest.store("tenants").local_table_name(),
-        Item={"pk": {"S": tenant}, "sk": {"S": "tenant"}, "name": {"S": tenant}, "home_region": {"S": EU}},
-    )
+    add_tenant(local_backend, tenant, EU)
     now = datetime.now(UTC)
     job_id = f"it-{uuid.uuid4().hex[:12]}"
     requested, started, ended = (
