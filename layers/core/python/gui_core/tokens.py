@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -98,6 +97,8 @@ class RemoteKeySet:
 def _http_get(url: str) -> str:
     if not url.startswith("https://"):
         raise TokenError("jwks url must use https")
+    import urllib.request  # here, not at the top: http.client and email cost ~45 ms at cold start
+
     with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - https checked above
         body: bytes = response.read()
     return body.decode()
