@@ -57,10 +57,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / 
 import httpx  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
+from gui_core.domain_events import kinesis_envelope as decode  # noqa: E402
 from gui_core.dynamo import Table  # noqa: E402
 from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client  # noqa: E402
 from gui_core.tenancy import TenantDirectory  # noqa: E402
-from gui_fanout.fanout import Fanout, FanoutBatch, decode  # noqa: E402
+from gui_fanout.fanout import Fanout, FanoutBatch  # noqa: E402
 from gui_notifications.repository import InboxRepository  # noqa: E402
 from local.aws import DUMMY_CREDENTIALS, MotoServer, aws_client, create_resources  # noqa: E402
 from local.demo import provision_tenant  # noqa: E402

@@ -11,6 +11,7 @@ makes every PutEvents on the bus fail (HTTP 500) and a Lambda target needs Docke
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import threading
@@ -258,6 +259,9 @@ def function_environment(
         "AWS_DEFAULT_REGION": region,
         **DUMMY_CREDENTIALS,
         "POWERTOOLS_TRACE_DISABLED": "true",
+        # Spans are made (tests capture them) but not printed: a local screen would drown in them.
+        # `OTEL_TRACES_EXPORTER=console ddgui dev` (or `otlp` with an endpoint) shows them.
+        "OTEL_TRACES_EXPORTER": os.environ.get("OTEL_TRACES_EXPORTER", "none"),
         **stream_environment(manifest, fn, names),
     }
     if fn.name == manifest.authorizer.function.name:

@@ -16,23 +16,40 @@ A record that raises (DynamoDB unavailable...) is reported failed, and so is eve
 the same tenant in the batch, unprocessed: Lambda retries from the lowest failed sequence number,
 so a tenant's events still reach the log and the GUI in order. Other tenants' records go on; their
 redelivery after a retry logs and pushes nothing twice (the log's guard and `pushed` mark).
+
+Each decoded record is a CONSUMER span, `process <detail-type>`: a child of the context its detail
+carries (`trace`, put there by `gui_core.bus` when the event was published: the span of the REST
+request that published it, so one trace runs from the click to the push), linked to the span of the
+invocation's batch (the current span when the record is handled); a record without a context is a
+child of the batch's span. Undecodable records are only counted.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from gui_core.domain_events import ROUTES, InvalidEvent, UnknownKind, UnknownSchemaVersion, parse
+from opentelemetry.trace import SpanKind
+
+from gui_core import tracing
+from gui_core.domain_events import (
+    ROUTES,
+    InvalidEvent,
+    UnknownKind,
+    UnknownSchemaVersion,
+    kinesis_envelope,
+    parse,
+)
 from gui_core.live import Appended, LiveEvent, PushReport, encode, fit, to_cursor
 from gui_core.tenancy import Tenant
 from gui_fanout.transform import GuiEvent, to_gui
 from gui_notifications.models import NewNotification
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 logger = logging.getLogger("gui_fanout")
 # How long a batch reuses the subscribers it read for a (tenant, channel) (see FanoutBatch).
@@ -104,8 +121,10 @@ class Fanout:
         pusher: Push,
         inbox: Inbox,
         clock: Callable[[], float] = time.time,
+        tracer: Tracer | None = None,
     ) -> None:
         self.region = region
+        self._tracer = tracer or tracing.tracer("gui_fanout")
         self._tenants = tenants
         self._log = replay_log
         self._registry = registry
@@ -119,9 +138,44 @@ class Fanout:
 
     def deliver(self, kinesis: Mapping[str, Any], batch: FanoutBatch) -> Outcome:
         """One record's `kinesis` part; raises only on failures a retry may cure."""
+        try:
+            envelope = self._envelope(kinesis)
+        except _Dropped as drop:
+            batch.counts[drop.metric] += 1
+            return drop.outcome
+        kind = str(envelope.get("detail-type"))
+        raw = envelope.get("detail")
+        detail: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        with tracing.span(
+            self._tracer,
+            f"process {kind}",
+            kind=SpanKind.CONSUMER,
+            parent=tracing.context_of(detail),
+            links=tracing.link_to_current(),
+            attributes={
+                "messaging.system": "aws_kinesis",
+                "messaging.operation.type": "process",
+                "messaging.message.id": str(detail.get("event_id") or envelope.get("id") or ""),
+                "messaging.kinesis.sequence_number": str(kinesis.get("sequenceNumber")),
+                tracing.EVENT_KIND: kind,
+                tracing.TENANT: str(detail.get("tenant") or "") or None,
+            },
+        ) as span:
+            outcome = self._deliver(kinesis, envelope, kind, detail, batch)
+            span.set_attribute(tracing.OUTCOME, outcome)
+            return outcome
+
+    def _deliver(
+        self,
+        kinesis: Mapping[str, Any],
+        envelope: Mapping[str, Any],
+        kind: str,
+        detail: Mapping[str, Any],
+        batch: FanoutBatch,
+    ) -> Outcome:
         counts = batch.counts
         try:
-            gui, cursor = self._admit(kinesis)
+            gui, cursor = self._admit(kinesis, envelope, kind, detail)
         except _Dropped as drop:
             counts[drop.metric] += 1
             return drop.outcome
@@ -138,17 +192,20 @@ class Fanout:
     def now(self) -> float:
         return self._clock()
 
-    def _admit(self, kinesis: Mapping[str, Any]) -> tuple[GuiEvent, str]:
-        """The record's GUI event and cursor, or _Dropped with the reason."""
+    @staticmethod
+    def _envelope(kinesis: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            envelope = decode(kinesis)
+            return kinesis_envelope(kinesis)
         except ValueError as exc:
             logger.warning("undecodable record %s: %s", kinesis.get("sequenceNumber"), exc)
             raise _Dropped("invalid", "InvalidEvent") from exc
-        kind = str(envelope.get("detail-type"))
-        detail = envelope.get("detail")
+
+    def _admit(
+        self, kinesis: Mapping[str, Any], envelope: Mapping[str, Any], kind: str, detail: Mapping[str, Any]
+    ) -> tuple[GuiEvent, str]:
+        """The record's GUI event and cursor, or _Dropped with the reason."""
         try:
-            event = parse(kind, detail if isinstance(detail, Mapping) else {})
+            event = parse(kind, detail)
         except UnknownKind as exc:
             raise _Dropped("not_for_gui", "NotForGui") from exc
         except UnknownSchemaVersion as exc:
@@ -251,14 +308,3 @@ class FanoutBatch:
             self.counts["RecordsFailed"] += 1
             logger.exception("record %s of %s failed", kinesis.get("sequenceNumber"), key)
             raise
-
-
-def decode(kinesis: Mapping[str, Any]) -> dict[str, Any]:
-    """The EventBridge envelope a record carries (base64 of its JSON); ValueError when it is not."""
-    try:
-        envelope = json.loads(base64.b64decode(str(kinesis["data"]), validate=True))
-    except (KeyError, ValueError) as exc:  # binascii.Error and JSONDecodeError are ValueErrors
-        raise ValueError(f"not a base64 JSON envelope: {exc}") from exc
-    if not isinstance(envelope, dict) or "detail-type" not in envelope:
-        raise ValueError("not an EventBridge envelope")
-    return envelope

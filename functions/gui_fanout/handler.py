@@ -1,5 +1,8 @@
 """Lambda entry point of the fan-out: a batch of Kinesis records, partial failures reported so that
-Lambda retries from the first failed record (see gui_fanout.fanout for the per-tenant order)."""
+Lambda retries from the first failed record (see gui_fanout.fanout for the per-tenant order).
+
+The invocation is one span (`gui_fanout batch`, a new trace: its records come from many requests);
+each record's span is a child of its own event's trace and links to it (gui_fanout.fanout)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from opentelemetry.trace import SpanKind
 
+from gui_core import tracing
 from gui_core.dynamo import Table, dynamodb_client
 from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client
 from gui_core.observability import observability
@@ -36,6 +41,7 @@ fanout = Fanout(
 # Every record failed is an answer too (its list of failures), not an exception: Lambda then
 # retries from the first one like for any partial failure.
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+tracer = tracing.tracer("gui_fanout")
 
 
 def emit(batch: FanoutBatch) -> None:
@@ -55,8 +61,24 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
         return batch.handle(record.raw_event)
 
     try:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+        with tracing.span(
+            tracer,
+            "gui_fanout batch",
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "faas.trigger": "pubsub",
+                "faas.invocation_id": getattr(context, "aws_request_id", None),
+                "messaging.system": "aws_kinesis",
+                "messaging.operation.type": "process",
+                "messaging.batch.message_count": len(event.get("Records") or []),
+            },
+            invocation={tracing.SERVICE: logger.service},
+        ) as span:
+            answer = process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+            span.set_attribute("gui.failed_records", len(answer.get("batchItemFailures") or []))
+            return answer
     finally:
         emit(batch)
+        tracing.flush()

@@ -8,8 +8,6 @@ change nothing (see gui_indexer.indexer). One tenant's failure does not stop the
 
 from __future__ import annotations
 
-import base64
-import json
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -38,7 +36,7 @@ indexes = TenantIndexes(
 
 def _event(record: dict[str, Any], counts: Counter[str]) -> ArtifactEvent | None:
     try:
-        envelope = json.loads(base64.b64decode(record["kinesis"]["data"]))
+        envelope = domain_events.kinesis_envelope(record["kinesis"])
         model = domain_events.parse(str(envelope["detail-type"]), envelope["detail"])
     except (ValueError, KeyError, TypeError, DomainEventError):
         counts["IndexEventsInvalid"] += 1

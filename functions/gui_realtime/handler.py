@@ -1,4 +1,8 @@
-"""Lambda entry point of the WebSocket API: every route of the connection, by its route key."""
+"""Lambda entry point of the WebSocket API: every route of the connection, by its route key.
+
+Each invocation is a SERVER span, `WS <route key>` ($connect, subscribe, resume, ack...), with the
+tenant, the connection id and API Gateway's request id; a `traceparent` header of the handshake
+(on $connect) is its parent, else it starts a trace of its own."""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from opentelemetry.trace import SpanKind
 
+from gui_core import tracing
 from gui_core.observability import observability
 from gui_realtime.app import create_service
 from gui_realtime.models import SocketRequest
@@ -30,15 +36,37 @@ def count(name: str, *, reason: str | None = None) -> None:
 
 
 service = create_service(settings, logger=logger, count=count)
+tracer = tracing.tracer("gui_realtime")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = SocketRequest.from_event(event)
-    logger.append_keys(
-        tenant=request.caller.tenant if request.caller else None,
-        connection_id=request.connection_id,
-        route=request.route_key,
-    )
-    return service.handle(request)
+    tenant = request.caller.tenant if request.caller else None
+    logger.append_keys(tenant=tenant, connection_id=request.connection_id, route=request.route_key)
+    try:
+        with tracing.span(
+            tracer,
+            f"WS {request.route_key}",
+            kind=SpanKind.SERVER,
+            parent=tracing.extract(request.headers),
+            attributes={
+                "faas.trigger": "http",
+                "faas.invocation_id": getattr(context, "aws_request_id", None),
+                "network.protocol.name": "websocket",
+                "gui.ws.route": request.route_key,
+                tracing.CONNECTION_ID: request.connection_id or None,
+                tracing.XRAY_TRACE_ID: tracing.xray_root(request.headers.get("x-amzn-trace-id")),
+            },
+            invocation={
+                tracing.SERVICE: logger.service,
+                tracing.TENANT: tenant,
+                tracing.REQUEST_ID: request.request_id or None,
+            },
+        ) as span:
+            answer = service.handle(request)
+            tracing.set_status_code(span, answer.get("statusCode"), "gui.ws.status_code")
+            return answer
+    finally:
+        tracing.flush()

@@ -15,8 +15,6 @@ when the batch starts at the same record, and de-duplicated by the aggregation o
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -26,6 +24,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from gui_core.domain_events import kinesis_envelope
 from gui_core.dynamo import Table, dynamodb_client
 from gui_core.objects import ObjectStore, s3_client
 from gui_core.observability import observability
@@ -79,7 +78,7 @@ class FactBatches:
             kinesis = record.get("kinesis") or {}
             sequence_number = str(kinesis.get("sequenceNumber"))
             try:
-                envelope = decode(kinesis)
+                envelope = kinesis_envelope(kinesis)
             except ValueError as exc:
                 _log.warning("undecodable record %s: %s", sequence_number, exc)
                 counts["InvalidEvent"] += 1
@@ -127,17 +126,6 @@ class FactBatches:
             failed = [str((r.get("kinesis") or {}).get("sequenceNumber")) for r in records[min(failed_at) :]]
             counts["RecordsFailed"] += len(failed)
         return BatchResult(counts, failed)
-
-
-def decode(kinesis: Mapping[str, Any]) -> dict[str, Any]:
-    """The EventBridge envelope a record carries (base64 of its JSON); ValueError when it is not."""
-    try:
-        envelope = json.loads(base64.b64decode(str(kinesis["data"]), validate=True))
-    except (KeyError, ValueError) as exc:  # binascii.Error and JSONDecodeError are ValueErrors
-        raise ValueError(f"not a base64 JSON envelope: {exc}") from exc
-    if not isinstance(envelope, dict) or "detail-type" not in envelope:
-        raise ValueError("not an EventBridge envelope")
-    return envelope
 
 
 settings = FactsSettings()  # type: ignore[call-arg]  # fields come from the environment

@@ -3,6 +3,11 @@
 The only module of gui_core that talks to EventBridge. Every domain event has the source
 `domaindetermine.<module>` and a detail that carries `tenant`, `event_id`, `schema_version`,
 `region` and `time`, so consumers can partition, deduplicate and order without reading the envelope.
+
+Each publication is a PRODUCER span (`publish <detail-type>`, a child of the current span: the REST
+request's, say), and the detail carries that span's W3C context as `trace` (`{"traceparent": ...,
+"tracestate": ...}`, see gui_core.tracing), so the consumers' spans continue the trace. A detail
+that already names a `trace` keeps it.
 """
 
 from __future__ import annotations
@@ -17,12 +22,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from botocore.config import Config
+from opentelemetry.trace import SpanKind
+
+from gui_core import tracing
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
+    from opentelemetry.trace import Tracer
 
 SOURCE_PREFIX = "domaindetermine."
 SCHEMA_VERSION = "1"
+TRACE_FIELD = tracing.TRACE_FIELD
+
+
+@cache
+def _tracer() -> Tracer:
+    return tracing.tracer("gui_core.bus")
 
 
 class PublishFailed(Exception):
@@ -88,27 +103,43 @@ class EventPublisher:
             raise ValueError(f"a domain event's source is {SOURCE_PREFIX}<module>, not {source!r}")
         if not detail.get("tenant"):
             raise ValueError("a domain event's detail names its tenant")
-        full = {
-            "event_id": str(uuid.uuid4()),
-            "schema_version": SCHEMA_VERSION,
-            "region": self.region,
-            "time": self._clock(),
-            **detail,
-        }
-        entry: dict[str, Any] = {
-            "Source": source,
-            "DetailType": detail_type,
-            "Detail": json.dumps(full, separators=(",", ":"), default=str),
-            "EventBusName": self.bus_name,
-        }
-        if trace_id:
-            entry["TraceHeader"] = trace_id
-        answer = self._client.put_events(Entries=[entry])
-        if answer.get("FailedEntryCount", 0):
-            failures = [
-                f"{e.get('ErrorCode')}: {e.get('ErrorMessage')}"
-                for e in answer.get("Entries", [])
-                if e.get("ErrorCode")
-            ]
-            raise PublishFailed(f"{detail_type} was not accepted by {self.bus_name}: {failures}")
+        with tracing.span(
+            _tracer(),
+            f"publish {detail_type}",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "aws.eventbridge",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": self.bus_name,
+                tracing.EVENT_KIND: detail_type,
+                tracing.TENANT: str(detail["tenant"]),
+            },
+        ) as span:
+            full = {
+                "event_id": str(uuid.uuid4()),
+                "schema_version": SCHEMA_VERSION,
+                "region": self.region,
+                "time": self._clock(),
+                **detail,
+            }
+            span.set_attribute("messaging.message.id", str(full["event_id"]))
+            carried = tracing.carrier(span)
+            if carried and TRACE_FIELD not in full:
+                full[TRACE_FIELD] = carried
+            entry: dict[str, Any] = {
+                "Source": source,
+                "DetailType": detail_type,
+                "Detail": json.dumps(full, separators=(",", ":"), default=str),
+                "EventBusName": self.bus_name,
+            }
+            if trace_id:
+                entry["TraceHeader"] = trace_id
+            answer = self._client.put_events(Entries=[entry])
+            if answer.get("FailedEntryCount", 0):
+                failures = [
+                    f"{e.get('ErrorCode')}: {e.get('ErrorMessage')}"
+                    for e in answer.get("Entries", [])
+                    if e.get("ErrorCode")
+                ]
+                raise PublishFailed(f"{detail_type} was not accepted by {self.bus_name}: {failures}")
         return full

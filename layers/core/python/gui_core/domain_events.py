@@ -17,6 +17,8 @@ local.event_schemas`) for producers in other services.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -417,3 +419,15 @@ def parse(detail_type: str, detail: Mapping[str, Any]) -> BaseModel:
         return model.model_validate(dict(detail))
     except ValidationError as exc:
         raise InvalidEvent(detail_type, exc.errors(include_url=False, include_context=False)) from exc
+
+
+def kinesis_envelope(kinesis: Mapping[str, Any]) -> dict[str, Any]:
+    """The EventBridge envelope a Kinesis record of the GUI events stream carries (`data`: base64 of
+    its JSON, as the rule `gui-events-to-stream` puts it); ValueError when it is not one."""
+    try:
+        envelope = json.loads(base64.b64decode(str(kinesis["data"]), validate=True))
+    except (KeyError, ValueError) as exc:  # binascii.Error and JSONDecodeError are ValueErrors
+        raise ValueError(f"not a base64 JSON envelope: {exc}") from exc
+    if not isinstance(envelope, dict) or "detail-type" not in envelope:
+        raise ValueError("not an EventBridge envelope")
+    return envelope
