@@ -46,6 +46,7 @@ class DemoExecutor:
         self._cancelled: set[tuple[str, str]] = set()
         self._finished: set[tuple[str, str]] = set()
         self._running: set[tuple[str, str]] = set()
+        self._traces: dict[tuple[str, str], dict[str, Any]] = {}  # the JobRequested's trace context
 
     def attach(self, subscribe: Subscribe) -> DemoExecutor:
         subscribe(("JobRequested", "JobCancelRequested"), self.on_event)
@@ -55,6 +56,9 @@ class DemoExecutor:
         detail = event.get("detail") or {}
         key = (str(detail.get("tenant")), str(detail.get("job_id")))
         if event.get("detail-type") == "JobRequested":
+            if isinstance(detail.get("trace"), dict):  # reports continue the request's trace
+                with self._lock:
+                    self._traces[key] = detail["trace"]
             self._spawn(lambda: self._run(key, detail))
         elif event.get("detail-type") == "JobCancelRequested":
             with self._lock:
@@ -65,6 +69,10 @@ class DemoExecutor:
 
     def _report(self, key: tuple[str, str], status: str, **more: Any) -> None:
         detail = {"tenant": key[0], "job_id": key[1], "status": status, **more}
+        with self._lock:
+            trace = self._traces.get(key)
+        if trace is not None:
+            detail["trace"] = trace
         try:
             self._publish(SOURCE, "JobStatusChanged", detail)
         except Exception:

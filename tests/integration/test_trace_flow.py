@@ -75,3 +75,27 @@ def test_the_fan_out_s_span_of_a_job_command_is_in_the_request_s_trace(
         current = by_id[parent]
         chain.append(current)
     assert rest in chain
+
+
+def test_the_executors_status_reports_continue_the_commands_trace(
+    http: httpx.Client, url: Callable[[str, str], str], dev_keys: DevKeys
+) -> None:
+    """The job's JobStatusChanged reports (running, then succeeded) reach the fan-out in the trace of
+    the click that started it: the live update of the job's status is in the same trace."""
+    token = dev_keys.mint(tenant="acme", subject="otto@acme", roles=["operator"])
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4737"
+    with tracing.captured() as spans:
+        created = http.post(
+            url("eu-west-1", "/service/gui/jobs/reindex"),
+            json={"index": "search"},
+            headers={"Authorization": f"Bearer {token}", "traceparent": f"00-{trace_id}-{PARENT_ID}-01"},
+        )
+        assert created.status_code == 201, created.text
+        status = _wait_for(
+            lambda: [
+                s
+                for s in spans.get_finished_spans()
+                if s.name == "process JobStatusChanged" and _ids(s)[0] == trace_id
+            ]
+        )
+    assert _ids(status)[0] == trace_id
