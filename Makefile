@@ -67,7 +67,7 @@ suites: $(STAMP)
 
 # Benchmarks: not a CI gate. Each prints its table and compares with a baseline of the same run.
 bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -66,6 +66,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
+from _common import load  # noqa: E402
+
 from local.keys import DevKeys  # noqa: E402
 from stacks.layer_build import build_layer  # noqa: E402
 from stacks.manifest import MANIFEST, Function  # noqa: E402
@@ -475,10 +477,6 @@ def import_profile(target: Target) -> dict[str, Any]:
 # --- the run ---------------------------------------------------------------------------------------
 
 
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
@@ -636,7 +634,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "cold_start.json")
     args = parser.parse_args()
     started = time.perf_counter()
-    load_before = _load()
+    load_before = load()
     print(
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, {args.runs} runs, "
         f"load before {load_before}"
@@ -670,7 +668,7 @@ def main() -> None:
         print_sizes(size_rows)
 
     elapsed = time.perf_counter() - started
-    load_after = _load()
+    load_after = load()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = children.ru_utime + children.ru_stime
     print(

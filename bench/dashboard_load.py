@@ -55,7 +55,6 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
 import httpx  # noqa: E402
+from _common import load, stdout_to  # noqa: E402
 
 if TYPE_CHECKING:
     from local.runtime import LocalBackend
@@ -260,10 +260,6 @@ def _summary(raw: dict[str, Any]) -> dict[str, Any]:
 # --- the backend's side ---------------------------------------------------------------------------
 
 
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def _children_cpu() -> dict[int, float]:
     """CPU seconds (user + system) of this process's children, by pid; empty where /proc is not."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -361,23 +357,6 @@ def _measure(connection: Connection, client_pid: int, phase: dict[str, Any], lab
         file=sys.stderr,
     )
     return summary
-
-
-@contextlib.contextmanager
-def _stdout_to(path: Path) -> Iterator[None]:
-    """File descriptor 1 to `path` meanwhile: the local functions' JSON logs and EMF documents stay
-    out of the table; progress lines go to stderr."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with path.open("w") as log:
-            os.dup2(log.fileno(), 1)
-            yield
-            sys.stdout.flush()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _arguments() -> argparse.Namespace:
@@ -546,7 +525,7 @@ def main() -> None:
         "seconds": args.seconds,
         "think": [args.think_min, args.think_max],
         "seed": args.seed,
-        "load_before": _load(),
+        "load_before": load(),
     }
     print(f"load average before: {result['load_before']} ({os.cpu_count()} CPUs)", file=sys.stderr)
     # The clients' process first: spawned (not forked) and before the backend's threads exist.
@@ -556,7 +535,7 @@ def main() -> None:
     clients.start()
     log = args.json.with_suffix(".log")
     try:
-        with _stdout_to(log):
+        with stdout_to(log):
             # Errors the runtime logs (a function that timed out...) go to the log too: the table
             # counts them as the clients saw them.
             logging.basicConfig(stream=sys.stdout, level=logging.ERROR)
@@ -568,7 +547,7 @@ def main() -> None:
         clients.join(10)
         if clients.is_alive():
             clients.kill()
-    result["load_after"] = _load()
+    result["load_after"] = load()
     result["run_s"] = round(time.perf_counter() - started, 1)
     result["functions_stdout"] = log.name  # beside the JSON: no path of this machine in the result
     result["function_timeouts_logged"] = _logged_timeouts(log)

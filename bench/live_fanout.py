@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
 import httpx  # noqa: E402
+from _common import load, stdout_to  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 from gui_core.domain_events import kinesis_envelope as decode  # noqa: E402
@@ -585,10 +586,6 @@ def end_to_end(
 # --- the table ----------------------------------------------------------------------------------
 
 
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -729,38 +726,20 @@ def _print_table(result: dict[str, Any]) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + row["ratio"])
 
 
-@contextlib.contextmanager
-def _stdout_to(path: Path) -> Iterator[None]:
-    """File descriptor 1 to `path` meanwhile: the local functions' JSON logs and EMF documents
-    (printed by Powertools to stdout, from the LocalBackend's containers too) stay out of the table;
-    progress lines go to stderr."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with path.open("w") as log:
-            os.dup2(log.fileno(), 1)
-            yield
-            sys.stdout.flush()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def main() -> None:
     args = _arguments()
     logging.disable(logging.WARNING)  # the handlers' INFO/WARNING logs would bury the table
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    result: dict[str, Any] = {"connections": CONNECTIONS, "batch": BATCH, "load_before": _load()}
+    result: dict[str, Any] = {"connections": CONNECTIONS, "batch": BATCH, "load_before": load()}
     print(f"load average before: {result['load_before']} ({os.cpu_count()} CPUs)", file=sys.stderr)
     log = args.json.with_suffix(".log")
-    with _stdout_to(log):
+    with stdout_to(log):
         handler = import_handler()
         rows = _throughput_rows(args, handler)
         if "latency" not in args.skip:
             rows += _latency_rows(args)
     result["rows"] = rows
-    result["load_after"] = _load()
+    result["load_after"] = load()
     result["functions_stdout"] = log.name  # beside the JSON: no path of this machine in the result
     _print_table(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -65,7 +65,6 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -75,6 +74,7 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
+from _common import load, stdout_to  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 if TYPE_CHECKING:
@@ -382,10 +382,6 @@ def _producers(connection: Connection) -> None:
 # --- the backend's side ---------------------------------------------------------------------------
 
 
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def _ask(connection: Connection, *command: Any) -> Any:
     connection.send(command)
     answer = connection.recv()
@@ -576,23 +572,6 @@ def _run(
     return result
 
 
-@contextlib.contextmanager
-def _stdout_to(path: Path) -> Iterator[None]:
-    """File descriptor 1 to `path` meanwhile: the local functions' JSON logs and EMF documents stay
-    out of the table; progress lines go to stderr."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with path.open("w") as log:
-            os.dup2(log.fileno(), 1)
-            yield
-            sys.stdout.flush()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _arguments() -> argparse.Namespace:
     from local.kinesis import DEFAULT_POLL_S
     from local.runtime import DEFAULT_BUS_POLL_S
@@ -718,7 +697,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "clients": args.clients,
         "goal_rate": round(GOAL_RATE, 1),
-        "load_before": _load(),
+        "load_before": load(),
     }
     print(f"load average before: {result['load_before']} ({os.cpu_count()} CPUs)", file=sys.stderr)
     # The helper processes first: spawned (not forked) and before the backend's threads exist.
@@ -732,7 +711,7 @@ def main() -> None:
         process.start()
     log = args.json.with_suffix(".log")
     try:
-        with _stdout_to(log):
+        with stdout_to(log):
             logging.basicConfig(stream=sys.stdout, level=logging.ERROR)  # the runtime's errors: the log
             pids = {name: process.pid or 0 for name, process in processes.items()}
             result.update(_run(args, pipes["clients"][0], pipes["producers"][0], pids))
@@ -743,7 +722,7 @@ def main() -> None:
             process.join(10)
             if process.is_alive():
                 process.kill()
-    result["load_after"] = _load()
+    result["load_after"] = load()
     result["run_s"] = round(time.perf_counter() - started, 1)
     result["functions_stdout"] = log.name  # beside the JSON: no path of this machine in the result
     _print_table(result, args)

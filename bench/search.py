@@ -70,6 +70,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
 import tantivy  # noqa: E402
+from _common import load, stdout_to  # noqa: E402
 
 from gui_core import rbac  # noqa: E402
 from gui_core.context import authorizer_context  # noqa: E402
@@ -1276,27 +1277,6 @@ def _print_table(result: dict[str, Any]) -> None:
         print(f"warning: totals differ between paths for: {result['warm']['total_mismatches'][:3]}")
 
 
-@contextlib.contextmanager
-def _stdout_to(path: Path) -> Iterator[None]:
-    """File descriptor 1 to `path` meanwhile: the handler's Powertools logs and EMF stay out of
-    the table; progress lines go to stderr (as bench/live_fanout.py)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with path.open("w") as log:
-            os.dup2(log.fileno(), 1)
-            yield
-            sys.stdout.flush()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def _environment(endpoint: str) -> dict[str, str]:
     """The search function's environment as its stack gives it (tables are never reached: the
     guard and audit are in memory; S3 is moto's)."""
@@ -1374,13 +1354,13 @@ def main() -> None:
     args = _arguments()
     asyncio.set_event_loop(asyncio.new_event_loop())  # Mangum runs the app on the thread's loop
     started = time.perf_counter()
-    load_before = _load()
+    load_before = load()
     log = args.json.with_suffix(".log")
     with (
         MotoServer("127.0.0.1", 0) as moto,
         tempfile.TemporaryDirectory(prefix="dd-search-bench-") as temporary,
         mock.patch.dict(os.environ, _environment(moto.endpoint_url)),
-        _stdout_to(log),
+        stdout_to(log),
     ):
         result = run(args, moto, Path(temporary))
     result = {
@@ -1394,7 +1374,7 @@ def main() -> None:
             "platform": f"{platform.system()} {platform.machine()}",
         },
         "load_before": load_before,
-        "load_after": _load(),
+        "load_after": load(),
         "seconds": time.perf_counter() - started,
         **result,
         "handler_stdout": log.name,  # beside the JSON: no path of this machine in the result

@@ -1,0 +1,32 @@
+"""What every benchmark script shares (not a benchmark itself: `make bench` skips `_*.py`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def load() -> str:
+    """The load averages (1, 5, 15 min): printed before and after each bench."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+@contextlib.contextmanager
+def stdout_to(path: Path) -> Iterator[None]:
+    """File descriptor 1 to `path` meanwhile: the local functions' JSON logs and EMF documents
+    (Powertools prints them to stdout, from the local runtime's containers too) stay out of the
+    table; progress lines go to stderr."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with path.open("w") as log:
+            os.dup2(log.fileno(), 1)
+            yield
+            sys.stdout.flush()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
