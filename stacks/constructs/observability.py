@@ -510,8 +510,11 @@ class Observability(Construct):
         )
         for email in alarm_emails(self.node.try_get_context(ALARM_EMAILS_CONTEXT)):
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        cdk.CfnOutput(
-            self, "AlarmTopicArn", value=self.topic.topic_arn, description="SNS topic every alarm notifies."
+        cdk.CfnOutput(  # on the stack, so the output is named `AlarmTopicArn` (no path prefix)
+            cdk.Stack.of(self),
+            "AlarmTopicArn",
+            value=self.topic.topic_arn,
+            description="SNS topic every alarm notifies.",
         )
 
         self._api_alarms()
