@@ -17,8 +17,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from gui_core.dynamo import Table, to_dynamo
-from gui_core.objects import ObjectStore
+from gui_core.dynamo import Table, _dynamodb_client, to_dynamo
+from gui_core.objects import ObjectStore, _s3_client
 from gui_dashboard.cache import cached_document, telemetry_key
 from gui_dashboard.logic import iso, parse_time
 from gui_dashboard.repository import MetricsCacheTable
@@ -43,8 +43,18 @@ SEQUENCE_BASE = 49590338271490256608559692540925702759324208523137600000
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
-    """The bucket and the tenants and metrics tables; acme and beta homed here, faraway elsewhere."""
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """The bucket and the tenants and metrics tables; acme and beta homed here, faraway elsewhere.
+
+    Credentials in the process environment for the whole test: the handlers' boto3 clients look
+    them up at their first call, after `load_handler` has put the environment of their import back."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # gui_core keeps one client per region and endpoint for the process: one an earlier test made
+    # without credentials would answer NoCredentialsError here.
+    for made in (_dynamodb_client, _s3_client):
+        made.cache_clear()
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
