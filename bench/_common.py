@@ -30,3 +30,21 @@ def stdout_to(path: Path) -> Iterator[None]:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def children_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of this process's children, by pid; empty where /proc is not."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    found: dict[int, float] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+            if int(fields[1]) == os.getpid():
+                found[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    return found

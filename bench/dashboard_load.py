@@ -63,7 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
 import httpx  # noqa: E402
-from _common import load, stdout_to  # noqa: E402
+from _common import children_cpu, load, stdout_to  # noqa: E402
 
 if TYPE_CHECKING:
     from local.runtime import LocalBackend
@@ -260,24 +260,6 @@ def _summary(raw: dict[str, Any]) -> dict[str, Any]:
 # --- the backend's side ---------------------------------------------------------------------------
 
 
-def _children_cpu() -> dict[int, float]:
-    """CPU seconds (user + system) of this process's children, by pid; empty where /proc is not."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    found: dict[int, float] = {}
-    with contextlib.suppress(OSError):
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-            if int(fields[1]) == os.getpid():
-                found[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
-    return found
-
-
 def _raise_limits(backend: LocalBackend) -> None:
     """The demo tenants' records, as `local.demo` writes them, with every route class's limit raised."""
     from gui_core.dynamo import to_dynamo
@@ -342,10 +324,10 @@ def _check_routes(sessions: list[dict[str, str]], wait_s: float = 40.0) -> dict[
 
 def _measure(connection: Connection, client_pid: int, phase: dict[str, Any], label: str) -> dict[str, Any]:
     print(f"  {label}: {phase['seconds']:g} s, {len(phase['sessions'])} session(s)...", file=sys.stderr)
-    before = (time.process_time(), _children_cpu())
+    before = (time.process_time(), children_cpu())
     connection.send(phase)
     raw = connection.recv()
-    after = (time.process_time(), _children_cpu())
+    after = (time.process_time(), children_cpu())
     summary = _summary(raw)
     moto = sum(after[1].get(pid, 0.0) - cpu for pid, cpu in before[1].items() if pid != client_pid)
     summary["backend_cpu_s"] = round(after[0] - before[0], 1)

@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
-from _common import load, stdout_to  # noqa: E402
+from _common import children_cpu, load, stdout_to  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 if TYPE_CHECKING:
@@ -390,24 +390,6 @@ def _ask(connection: Connection, *command: Any) -> Any:
     return answer
 
 
-def _children_cpu() -> dict[int, float]:
-    """CPU seconds (user + system) of this process's children, by pid; empty where /proc is not."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    found: dict[int, float] = {}
-    with contextlib.suppress(OSError):
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-            if int(fields[1]) == os.getpid():
-                found[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
-    return found
-
-
 @dataclass
 class Run:
     """What a phase needs: the backend, the two helper processes, the options."""
@@ -420,7 +402,7 @@ class Run:
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far: this process (the backend), moto's server, the clients, the producers."""
-        children = _children_cpu()
+        children = children_cpu()
         named = {name: children.get(pid, 0.0) for name, pid in self.pids.items()}
         moto = sum(cpu for pid, cpu in children.items() if pid not in self.pids.values())
         return {"backend": time.process_time(), "moto": moto, **named}
