@@ -28,6 +28,7 @@ class Synthesized:
     outdir: Path
     config: DeploymentConfig
     templates: dict[str, dict[str, Any]]  # region -> template
+    app: Any = None  # the synthesized cdk.App (its construct tree: acknowledgements, metadata)
 
     def template_path(self, region: str) -> Path:
         return self.outdir / f"{stack_name(region)}.template.json"
@@ -52,7 +53,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory, deployment: Deployment
         region.region: json.loads((outdir / f"{stack_name(region.region)}.template.json").read_text())
         for region in deployment.regions
     }
-    return Synthesized(outdir=outdir, config=deployment, templates=templates)
+    return Synthesized(outdir=outdir, config=deployment, templates=templates, app=app)
 
 
 @pytest.fixture(
