@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test checks suites lint typecheck unit contract integration stacks synth cfn-lint bench clean help
+.PHONY: dev test static checks suites suites-a suites-b lint typecheck unit contract integration stacks synth cfn-lint bench clean help
 
 help:
 	@echo "make dev   - set up and start the whole backend locally (moto, both regions, demo data)"
@@ -54,16 +54,30 @@ synth: $(STAMP) $(NODE_STAMP)
 	npx --no-install cdk synth --quiet
 	$(BIN)/cfn-lint cdk.out/*.template.json
 
-# The static checks run beside the test suites (which mostly wait on local servers, leaving a core
-# free), each one's output printed whole when it ends; then the CDK synth.
+# Three lanes side by side, each one's output printed whole when it ends: the static checks and
+# then the CDK synth; and the suites in two processes, balanced by their run times (each suite
+# directory's servers are stopped when its last test ends: package-scoped fixtures). The suites
+# mostly wait on their local servers, so two of them and the checks share the two cores well.
+SUITES_A := tests/security tests/browser tests/stacks tests/search
+SUITES_B := tests/unit tests/contract tests/integration tests/streaming
+
 test: $(STAMP) $(NODE_STAMP)
-	$(MAKE) --no-print-directory -j2 --output-sync=target checks suites
-	$(MAKE) --no-print-directory synth
+	$(MAKE) --no-print-directory -j3 --output-sync=target static suites-a suites-b
+
+static: $(STAMP) $(NODE_STAMP)
+	$(MAKE) --no-print-directory -j1 lint typecheck synth
 
 checks: lint typecheck
 
+# Every suite in one process (what `pytest` alone runs).
 suites: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+suites-a: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pytest -q $(SUITES_A)
+
+suites-b: $(STAMP)
+	$(BIN)/python -m pytest -q $(SUITES_B)
 
 # Benchmarks: not a CI gate. Each prints its table and compares with a baseline of the same run.
 bench: $(STAMP)

@@ -11,7 +11,7 @@ from gui_core import rbac
 from gui_core.context import RequestContext
 from gui_core.dependencies import require_scope
 from gui_core.dynamo import decode_cursor, encode_cursor
-from gui_core.errors import Conflict, NotFound
+from gui_core.errors import Conflict, NotFound, PreconditionFailed
 from gui_core.guard import GroupPolicy, group_router
 from gui_notifications.logic import (
     InboxFilter,
@@ -177,7 +177,16 @@ def command_notification(
         item, command, actor=caller.subject, now=now, until=arguments.until, assignee=assignee
     )
     if updated is not None:
-        repository.save(updated)
+        try:
+            repository.save(updated)
+        except Conflict as exc:
+            if if_match:
+                # The version If-Match named was current when read, not when written: the
+                # precondition failed at the write (RFC 9110 13.1.1), which is a 412, not a 409.
+                raise PreconditionFailed(
+                    "The notification changed since it was read; read it again.", id=notification_id
+                ) from exc
+            raise
         item = updated
     notification = _model(item, now)
     response.headers["ETag"] = notification.etag

@@ -53,7 +53,7 @@ def aws(backend: LocalBackend, service: str) -> Any:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
     keys_dir: Path = tmp_path_factory.mktemp("keys")
     with LocalBackend(
@@ -62,7 +62,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keys(backend: LocalBackend) -> DevKeys:
     assert backend.keys is not None
     return backend.keys

@@ -27,19 +27,19 @@ from tests.aws_endpoint import aws_endpoint
 from .support import demo_tenant, demo_user, fresh_subject
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def moto_endpoint() -> Iterator[str]:
     """moto's server, or the LocalStack the environment names (tests/aws_endpoint.py)."""
     with aws_endpoint() as endpoint:
         yield endpoint
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("dev-keys")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def local_backend(moto_endpoint: str, keys_dir: Path) -> Iterator[LocalBackend]:
     # No periodic TTL sweep: moto state is shared by the whole pytest process, and a sweep would
     # delete what other suites write with an expiry in the past (pinned clocks). Tests that need
@@ -48,7 +48,7 @@ def local_backend(moto_endpoint: str, keys_dir: Path) -> Iterator[LocalBackend]:
         yield backend
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dev_keys(local_backend: LocalBackend) -> DevKeys:
     assert local_backend.keys is not None
     return local_backend.keys
@@ -60,7 +60,7 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def url(local_backend: LocalBackend) -> Callable[[str, str], str]:
     def build(region: str, path: str) -> str:
         return f"{local_backend.base_urls[region]}{path}"
@@ -68,7 +68,7 @@ def url(local_backend: LocalBackend) -> Callable[[str, str], str]:
     return build
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dynamodb(local_backend: LocalBackend) -> Callable[[str], Any]:
     def client(region: str) -> Any:
         return boto3.client(

@@ -1,4 +1,6 @@
-"""`ddgui dev` as a developer runs it: ready within the budget, prints what to use, stops on a signal."""
+"""`ddgui dev` as a developer runs it: becomes ready, prints what to use, stops on a signal. How fast
+it becomes ready is recorded in the report (`ready_s`), never a gate: `bench/cold_start.py` and
+`docs/performance.md` carry the timings."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,7 +19,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-READY_BUDGET_S = 15.0
+DEADLINE_S = 90.0  # a start that has not answered by then is hung, not slow
 
 
 def two_free_ports() -> int:
@@ -52,8 +55,11 @@ def wait_ready(urls: list[str], process: subprocess.Popen[str], budget_s: float)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_ddgui_dev_is_ready_in_budget_and_stops_cleanly(
-    repo_root: Path, tmp_path: Path, stop_signal: signal.Signals
+def test_ddgui_dev_becomes_ready_and_stops_cleanly(
+    repo_root: Path,
+    tmp_path: Path,
+    stop_signal: signal.Signals,
+    record_property: Callable[[str, object], None],
 ) -> None:
     port = two_free_ports()
     paths = [repo_root / "layers" / "core" / "python", repo_root / "functions", repo_root]
@@ -67,7 +73,7 @@ def test_ddgui_dev_is_ready_in_budget_and_stops_cleanly(
         ready_s = wait_ready(
             [f"http://127.0.0.1:{port}/healthz", f"http://127.0.0.1:{port + 1}/healthz"],
             process,
-            READY_BUDGET_S,
+            DEADLINE_S,
         )
         process.send_signal(stop_signal)
         stdout, stderr = process.communicate(timeout=20)
@@ -78,7 +84,7 @@ def test_ddgui_dev_is_ready_in_budget_and_stops_cleanly(
 
     assert process.returncode == 0, stderr[-2000:]
     assert "Traceback" not in stderr, stderr[-2000:]
-    assert ready_s < READY_BUDGET_S
+    record_property("ready_s", round(ready_s, 2))
     assert f"eu-west-1: http://127.0.0.1:{port}" in stdout
     assert f"us-east-1: http://127.0.0.1:{port + 1}" in stdout
     assert "AWS endpoint (moto): http://127.0.0.1:" in stdout

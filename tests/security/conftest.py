@@ -35,7 +35,7 @@ CASE_LABELS = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
     keys_dir: Path = tmp_path_factory.mktemp("security-keys")
     # A held SSE request answers after this long when no event arrives (20 s on AWS).
@@ -46,13 +46,13 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keys(backend: LocalBackend) -> DevKeys:
     assert backend.keys is not None
     return backend.keys
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dynamodb_in(backend: LocalBackend) -> Any:
     clients: dict[str, Any] = {}
 
@@ -70,7 +70,7 @@ def dynamodb_in(backend: LocalBackend) -> Any:
     return client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dynamodb(dynamodb_in: Any) -> Any:
     """The home region's DynamoDB."""
     return dynamodb_in(HOME)

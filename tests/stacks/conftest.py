@@ -1,7 +1,9 @@
 """One synthesis of the whole app per test session, shared by every stacks test.
 
-Synthesis takes seconds, so it runs once, with the cdk-nag checks off (`test_nag` runs its own
-synthesis with them on). The regions and their settings come from cdk.json, as `cdk synth` uses.
+Synthesis takes seconds, so it runs once, with the cdk-nag checks on as `cdk synth` runs them: the
+findings that stopped it, if any, are kept for `test_nag` (and the app is then synthesized again
+without the checks, so the other tests still see templates). The regions and their settings come
+from cdk.json, as `cdk synth` uses.
 """
 
 from __future__ import annotations
@@ -29,35 +31,69 @@ class Synthesized:
     config: DeploymentConfig
     templates: dict[str, dict[str, Any]]  # region -> template
     app: Any = None  # the synthesized cdk.App (its construct tree: acknowledgements, metadata)
+    findings: tuple[str, ...] = ()  # cdk-nag findings no acknowledgement covers
 
     def template_path(self, region: str) -> Path:
         return self.outdir / f"{stack_name(region)}.template.json"
 
 
-@pytest.fixture(scope="session")
+def nag_findings(report_path: Path) -> list[str]:
+    """The violations of a CDK validation report (`validation-report.json`), one line each."""
+    if not report_path.exists():
+        return []
+    report = json.loads(report_path.read_text())
+    return [
+        f"{violation['severity'].upper()} {violation['ruleName']} at {construct['constructPath']}: "
+        f"{violation['description']}"
+        for plugin in report["pluginReports"]
+        for violation in plugin.get("violations", [])
+        for construct in violation.get("violatingConstructs", [])
+    ]
+
+
+def synth_with_checks(app: Any, outdir: Path) -> list[str]:
+    """Synthesize an app built with `validate=True` as `cdk synth` does; the findings that stopped
+    it, if any."""
+    try:
+        app.synth()
+    except RuntimeError:
+        findings = nag_findings(outdir / "validation-report.json")
+        if not findings:
+            raise  # failed for another reason than a finding
+        return findings
+    return nag_findings(outdir / "validation-report.json")
+
+
+@pytest.fixture(scope="package")
 def manifest() -> Manifest:
     return MANIFEST
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def deployment() -> DeploymentConfig:
     return DeploymentConfig.from_context(cdk_json_context())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def synthesized(tmp_path_factory: pytest.TempPathFactory, deployment: DeploymentConfig) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = build_app(validate=False, outdir=str(outdir))
-    app.synth()
+    app = build_app(validate=True, outdir=str(outdir))
+    findings = synth_with_checks(app, outdir)
+    if findings:
+        outdir = tmp_path_factory.mktemp("cdk.out-unchecked")
+        app = build_app(validate=False, outdir=str(outdir))
+        app.synth()
     templates = {
         region.region: json.loads((outdir / f"{stack_name(region.region)}.template.json").read_text())
         for region in deployment.regions
     }
-    return Synthesized(outdir=outdir, config=deployment, templates=templates, app=app)
+    return Synthesized(
+        outdir=outdir, config=deployment, templates=templates, app=app, findings=tuple(findings)
+    )
 
 
 @pytest.fixture(
-    scope="session", params=[r.region for r in DeploymentConfig.from_context(cdk_json_context()).regions]
+    scope="package", params=[r.region for r in DeploymentConfig.from_context(cdk_json_context()).regions]
 )
 def region(request: pytest.FixtureRequest) -> str:
     value: str = request.param
@@ -69,7 +105,7 @@ def template(synthesized: Synthesized, region: str) -> dict[str, Any]:
     return synthesized.templates[region]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def assertion_templates(synthesized: Synthesized) -> dict[str, Template]:
     return {region: Template.from_json(body) for region, body in synthesized.templates.items()}
 

@@ -14,39 +14,16 @@ from cdk_nag import AwsSolutionsChecks
 from stacks.app_builder import build_app, stack_name
 from stacks.manifest import BUCKET_ACTIONS, Access, Manifest
 from tests.stacks import cfn
-from tests.stacks.conftest import Synthesized
-
-
-def _findings(report_path: Path) -> list[str]:
-    if not report_path.exists():
-        return []
-    report = json.loads(report_path.read_text())
-    return [
-        f"{violation['severity'].upper()} {violation['ruleName']} at {construct['constructPath']}: "
-        f"{violation['description']}"
-        for plugin in report["pluginReports"]
-        for violation in plugin.get("violations", [])
-        for construct in violation.get("violatingConstructs", [])
-    ]
+from tests.stacks.conftest import Synthesized, synth_with_checks
 
 
 def _synth_with_checks(outdir: Path, **kwargs: Any) -> list[str]:
-    """Synthesize with the checks on as `cdk synth` does; the findings that stopped it, if any."""
-    app = build_app(validate=True, outdir=str(outdir), **kwargs)
-    try:
-        app.synth()
-    except RuntimeError:
-        findings = _findings(outdir / "validation-report.json")
-        if not findings:
-            raise  # failed for another reason than a finding
-        return findings
-    return _findings(outdir / "validation-report.json")
+    return synth_with_checks(build_app(validate=True, outdir=str(outdir), **kwargs), outdir)
 
 
-@pytest.mark.slow
-def test_aws_solutions_checks_leave_no_unacknowledged_finding(tmp_path: Path) -> None:
-    findings = _synth_with_checks(tmp_path)
-    assert findings == [], "unacknowledged cdk-nag findings:\n" + "\n".join(findings)
+def test_aws_solutions_checks_leave_no_unacknowledged_finding(synthesized: Synthesized) -> None:
+    """The session's synthesis of every region ran the checks, as `cdk synth` does."""
+    assert synthesized.findings == (), "unacknowledged cdk-nag findings:\n" + "\n".join(synthesized.findings)
 
 
 @pytest.mark.slow
@@ -90,9 +67,9 @@ def test_acknowledgements_carry_a_reason(synthesized: Synthesized) -> None:
         assert len(reason) >= 60, f"{path} {rule_id}: reason too short: {reason!r}"
 
 
-def test_the_pack_itself_honours_the_acknowledgements(tmp_path: Path) -> None:
+def test_the_pack_itself_honours_the_acknowledgements(synthesized: Synthesized) -> None:
     """`validate_scope` (the pack without the CDK report) sees the same acknowledgements."""
-    app = build_app(validate=False, outdir=str(tmp_path), regions=["eu-west-1"])
-    report = AwsSolutionsChecks().validate_scope(app.node.find_child(stack_name("eu-west-1")))
+    region = synthesized.config.regions[0].region
+    report = AwsSolutionsChecks().validate_scope(synthesized.app.node.find_child(stack_name(region)))
     violations = [f"{v.rule_name}: {v.description}" for v in report.violations]
     assert report.success, "\n".join(violations)

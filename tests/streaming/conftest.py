@@ -39,14 +39,14 @@ def _backend_options() -> dict[str, Any]:
     return options
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def moto_endpoint() -> Iterator[str]:
     """moto's server, or the LocalStack the environment names (tests/aws_endpoint.py)."""
     with aws_endpoint() as endpoint:
         yield endpoint
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def backend(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
     keys_dir: Path = tmp_path_factory.mktemp("streaming-keys")
     with LocalBackend(
@@ -61,34 +61,34 @@ def backend(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield started
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keys(backend: LocalBackend) -> DevKeys:
     assert backend.keys is not None
     return backend.keys
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def base(backend: LocalBackend) -> str:
     """The home region's gateway (http://127.0.0.1:<port>)."""
     return backend.base_urls[HOME]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def events(backend: LocalBackend) -> Events:
     return Events(backend.aws_endpoint_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def events_table(backend: LocalBackend) -> Table:
     return table("events", HOME, backend.aws_endpoint_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def connections_table(backend: LocalBackend) -> Table:
     return table("connections", HOME, backend.aws_endpoint_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def inbox_table(backend: LocalBackend) -> Table:
     return table("inbox", HOME, backend.aws_endpoint_url)
 

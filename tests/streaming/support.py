@@ -294,7 +294,7 @@ class LiveClient:
         match: Callable[[dict[str, Any]], bool],
         *,
         after: int = 0,
-        timeout_s: float = 5.0,
+        timeout_s: float = 15.0,
     ) -> dict[str, Any]:
         """The first message from index `after` on that `match`es; AssertionError after the timeout."""
         deadline = time.monotonic() + timeout_s
@@ -312,7 +312,7 @@ class LiveClient:
                 self._arrived.wait(remaining)
 
     def request(
-        self, action: str, answer_type: str, *, timeout_s: float = 5.0, **fields: Any
+        self, action: str, answer_type: str, *, timeout_s: float = 15.0, **fields: Any
     ) -> dict[str, Any]:
         """Send `action`; its answer of `answer_type` (or an error echoing the request id)."""
         start = self.mark()
@@ -336,7 +336,7 @@ class LiveClient:
             m for m in received if m.get("type") == "event" and (channel is None or m["channel"] == channel)
         ]
 
-    def wait_event(self, event_id: str, *, after: int = 0, timeout_s: float = 5.0) -> dict[str, Any]:
+    def wait_event(self, event_id: str, *, after: int = 0, timeout_s: float = 15.0) -> dict[str, Any]:
         return self.wait_for(
             lambda m: m.get("type") == "event" and m.get("event_id") == event_id,
             after=after,
