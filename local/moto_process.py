@@ -9,6 +9,8 @@ handling off the GIL of the process that runs the functions.
 The server binds PORT (0: a free one), prints `ready <port>` on stdout, and serves until its
 parent closes stdin (the parent stopping, or dying: nothing outlives the run).
 
+DynamoDB's answers are written by `local.moto_speedups` (the same answers, several times faster).
+
 `DDGUI_MOTO_PROFILE=FILE` profiles the server (cProfile) and writes the statistics to FILE when it
 stops: where the local AWS endpoint spends its time under a bench's load. It then serves every
 request on one thread (cProfile sees one thread), so use it for where the time goes, not how much.
@@ -32,6 +34,9 @@ def main(host: str, port: int, *, profile_path: str | None = None) -> None:
     )
     from werkzeug.serving import make_server
 
+    from local import moto_speedups
+
+    moto_speedups.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()

@@ -76,7 +76,11 @@ def test_ddgui_dev_becomes_ready_and_stops_cleanly(
             DEADLINE_S,
         )
         process.send_signal(stop_signal)
-        stdout, stderr = process.communicate(timeout=20)
+        stopping = time.monotonic()
+        # A stop waits for the invocations running (the schedules fired at start among them),
+        # which on a loaded machine can take a while: a deadline for a hang, not a speed.
+        stdout, stderr = process.communicate(timeout=DEADLINE_S)
+        record_property("stop_s", round(time.monotonic() - stopping, 2))
     finally:
         if process.poll() is None:
             process.kill()
