@@ -5,25 +5,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
-from gui_archiver.archive import Archiver
-from gui_archiver.settings import ArchiverSettings
-from gui_core.objects import ObjectStore, s3_client
+from gui_core import coldstart
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-settings = ArchiverSettings()  # type: ignore[call-arg]  # fields come from the environment
-logger = Logger()
-metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-archiver = Archiver(
-    ObjectStore(settings.data_bucket, s3_client(settings.region)), stream_stores=settings.stream_stores
-)
+with coldstart.init():  # the garbage collector held off until the init is done
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from gui_archiver.archive import Archiver
+    from gui_archiver.settings import ArchiverSettings
+    from gui_core.objects import ObjectStore, s3_client
+
+    settings = ArchiverSettings()  # type: ignore[call-arg]  # fields come from the environment
+    logger = Logger()
+    metrics = Metrics()
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+    archiver = Archiver(
+        ObjectStore(settings.data_bucket, s3_client(settings.region)), stream_stores=settings.stream_stores
+    )
 
 
 def record_handler(record: DynamoDBRecord) -> None:

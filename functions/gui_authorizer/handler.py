@@ -13,22 +13,25 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from gui_core import coldstart
 
-from gui_authorizer.identity import presented_token
-from gui_authorizer.policy import allow
-from gui_authorizer.settings import AuthorizerSettings
-from gui_core.context import authorizer_context
-from gui_core.tokens import TokenError, TokenVerifier, key_source
+with coldstart.init():  # the garbage collector held off until the init is done
+    from aws_lambda_powertools import Logger
 
-settings = AuthorizerSettings.from_environ(os.environ)
-verifier = TokenVerifier(
-    key_source(jwks_json=settings.jwks_json, jwks_url=settings.jwks_url),
-    issuer=settings.issuer,
-    audience=settings.audience,
-    leeway_s=settings.leeway_s,
-)
-logger = Logger()
+    from gui_authorizer.identity import presented_token
+    from gui_authorizer.policy import allow
+    from gui_authorizer.settings import AuthorizerSettings
+    from gui_core.context import authorizer_context
+    from gui_core.tokens import TokenError, TokenVerifier, key_source
+
+    settings = AuthorizerSettings.from_environ(os.environ)
+    verifier = TokenVerifier(
+        key_source(jwks_json=settings.jwks_json, jwks_url=settings.jwks_url),
+        issuer=settings.issuer,
+        audience=settings.audience,
+        leeway_s=settings.leeway_s,
+    )
+    logger = Logger()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,40 +8,46 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from opentelemetry.trace import SpanKind
-
-from gui_core import tracing
-from gui_core.dynamo import Table, dynamodb_client
-from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client
-from gui_core.observability import observability
-from gui_core.tenancy import TenantDirectory
-from gui_fanout.fanout import Fanout, FanoutBatch
-from gui_fanout.settings import FanoutSettings
-from gui_notifications.repository import InboxRepository
+from gui_core import coldstart
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
-settings = FanoutSettings()  # type: ignore[call-arg]  # fields come from the environment
-logger, metrics = observability()
-_client = dynamodb_client(settings.region)
-fanout = Fanout(
-    region=settings.region,
-    tenants=TenantDirectory(Table(settings.tenants_table, _client), ttl_s=settings.tenant_cache_s),
-    replay_log=ReplayLog(Table(settings.events_table, _client), window_s=settings.replay_window_s),
-    registry=ConnectionRegistry(Table(settings.connections_table, _client), ttl_s=settings.connection_ttl_s),
-    pusher=Pusher(
-        connections_client(settings.connections_url, settings.region), concurrency=settings.push_concurrency
-    ),
-    inbox=InboxRepository(Table(settings.inbox_table, _client), retention_days=settings.retention_days),
-)
-# Every record failed is an answer too (its list of failures), not an exception: Lambda then
-# retries from the first one like for any partial failure.
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
-tracer = tracing.tracer("gui_fanout")
+with coldstart.init():  # the garbage collector held off until the init is done
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from opentelemetry.trace import SpanKind
+
+    from gui_core import tracing
+    from gui_core.dynamo import Table, dynamodb_client
+    from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client
+    from gui_core.observability import observability
+    from gui_core.tenancy import TenantDirectory
+    from gui_fanout.fanout import Fanout, FanoutBatch
+    from gui_fanout.settings import FanoutSettings
+    from gui_notifications.repository import InboxRepository
+
+    settings = FanoutSettings()  # type: ignore[call-arg]  # fields come from the environment
+    logger, metrics = observability()
+    _client = dynamodb_client(settings.region)
+    fanout = Fanout(
+        region=settings.region,
+        tenants=TenantDirectory(Table(settings.tenants_table, _client), ttl_s=settings.tenant_cache_s),
+        replay_log=ReplayLog(Table(settings.events_table, _client), window_s=settings.replay_window_s),
+        registry=ConnectionRegistry(
+            Table(settings.connections_table, _client), ttl_s=settings.connection_ttl_s
+        ),
+        pusher=Pusher(
+            connections_client(settings.connections_url, settings.region),
+            concurrency=settings.push_concurrency,
+        ),
+        inbox=InboxRepository(Table(settings.inbox_table, _client), retention_days=settings.retention_days),
+    )
+    # Every record failed is an answer too (its list of failures), not an exception: Lambda then
+    # retries from the first one like for any partial failure.
+    processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+    tracer = tracing.tracer("gui_fanout")
 
 
 def emit(batch: FanoutBatch) -> None:

@@ -11,27 +11,32 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from gui_core import coldstart
 
-from gui_core import domain_events
-from gui_core.domain_events import ArtifactDeprecated, ArtifactPublished, DomainEventError
-from gui_core.dynamo import Table, dynamodb_client
-from gui_core.objects import ObjectStore, s3_client
-from gui_core.observability import observability
-from gui_core.tenancy import TenantDirectory
-from gui_indexer.indexer import ArtifactEvent, TenantIndexes
-from gui_indexer.settings import IndexerSettings
-from gui_search.store import IndexStore
+with coldstart.init():  # the garbage collector held off until the init is done
+    from aws_lambda_powertools.metrics import MetricUnit
 
-settings = IndexerSettings()  # type: ignore[call-arg]  # fields come from the environment
-logger, metrics = observability()
-tenants = TenantDirectory(
-    Table(settings.tenants_table, dynamodb_client(settings.region)), ttl_s=settings.tenant_cache_s
-)
-indexes = TenantIndexes(
-    IndexStore(ObjectStore(settings.data_bucket, s3_client(settings.region)), prefix=settings.search_prefix),
-    settings.work_dir,
-)
+    from gui_core import domain_events
+    from gui_core.domain_events import ArtifactDeprecated, ArtifactPublished, DomainEventError
+    from gui_core.dynamo import Table, dynamodb_client
+    from gui_core.objects import ObjectStore, s3_client
+    from gui_core.observability import observability
+    from gui_core.tenancy import TenantDirectory
+    from gui_indexer.indexer import ArtifactEvent, TenantIndexes
+    from gui_indexer.settings import IndexerSettings
+    from gui_search.store import IndexStore
+
+    settings = IndexerSettings()  # type: ignore[call-arg]  # fields come from the environment
+    logger, metrics = observability()
+    tenants = TenantDirectory(
+        Table(settings.tenants_table, dynamodb_client(settings.region)), ttl_s=settings.tenant_cache_s
+    )
+    indexes = TenantIndexes(
+        IndexStore(
+            ObjectStore(settings.data_bucket, s3_client(settings.region)), prefix=settings.search_prefix
+        ),
+        settings.work_dir,
+    )
 
 
 def _event(record: dict[str, Any], counts: Counter[str]) -> ArtifactEvent | None:

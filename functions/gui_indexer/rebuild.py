@@ -9,30 +9,35 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from gui_core import coldstart
 
-from gui_artifacts.repository import ArtifactsRepository
-from gui_core.dynamo import Table, dynamodb_client
-from gui_core.objects import ObjectStore, s3_client
-from gui_core.observability import observability
-from gui_core.tenancy import homed_tenants
-from gui_indexer.indexer import TenantIndexes
-from gui_indexer.settings import RebuildSettings
-from gui_search.store import IndexStore
+with coldstart.init():  # the garbage collector held off until the init is done
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from gui_artifacts.repository import ArtifactsRepository
+    from gui_core.dynamo import Table, dynamodb_client
+    from gui_core.objects import ObjectStore, s3_client
+    from gui_core.observability import observability
+    from gui_core.tenancy import homed_tenants
+    from gui_indexer.indexer import TenantIndexes
+    from gui_indexer.settings import RebuildSettings
+    from gui_search.store import IndexStore
+
+    settings = RebuildSettings()  # type: ignore[call-arg]  # fields come from the environment
+    logger, metrics = observability()
+    _dynamodb = dynamodb_client(settings.region)
+    tenants_table = Table(settings.tenants_table, _dynamodb)
+    registry = ArtifactsRepository(Table(settings.artifacts_table, _dynamodb))
+    indexes = TenantIndexes(
+        IndexStore(
+            ObjectStore(settings.data_bucket, s3_client(settings.region)), prefix=settings.search_prefix
+        ),
+        settings.work_dir,
+    )
 
 # The registry is read whole for a rebuild; beyond this a tenant's rebuild fails loudly rather than
 # index a part (the bench's 100k-artifact tenant fits).
 MAX_ARTIFACTS = 1_000_000
-
-settings = RebuildSettings()  # type: ignore[call-arg]  # fields come from the environment
-logger, metrics = observability()
-_dynamodb = dynamodb_client(settings.region)
-tenants_table = Table(settings.tenants_table, _dynamodb)
-registry = ArtifactsRepository(Table(settings.artifacts_table, _dynamodb))
-indexes = TenantIndexes(
-    IndexStore(ObjectStore(settings.data_bucket, s3_client(settings.region)), prefix=settings.search_prefix),
-    settings.work_dir,
-)
 
 
 def check_tenant(tenant: str, counts: Counter[str]) -> dict[str, Any]:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from gui_core.dynamo import Table, dynamodb_client
-from gui_core.observability import eventbridge_handler, metric_counter, observability
-from gui_core.tenancy import TenantDirectory
-from gui_jobs.repository import JobsRepository
-from gui_jobs.settings import JobEventsSettings
-from gui_jobs.status import StatusConsumer
+from gui_core import coldstart
 
-settings = JobEventsSettings()  # type: ignore[call-arg]  # fields come from the environment
-logger, metrics = observability()
-_client = dynamodb_client(settings.region)
-consumer = StatusConsumer(
-    region=settings.region,
-    tenants=TenantDirectory(Table(settings.tenants_table, _client), ttl_s=settings.tenant_cache_s),
-    repository=JobsRepository(Table(settings.jobs_table, _client)),
-    count=metric_counter(metrics),
-)
-handler = eventbridge_handler(
-    consumer.handle, logger=logger, metrics=metrics, detail_keys=("tenant", "job_id")
-)
+with coldstart.init():  # the garbage collector held off until the init is done
+    from gui_core.dynamo import Table, dynamodb_client
+    from gui_core.observability import eventbridge_handler, metric_counter, observability
+    from gui_core.tenancy import TenantDirectory
+    from gui_jobs.repository import JobsRepository
+    from gui_jobs.settings import JobEventsSettings
+    from gui_jobs.status import StatusConsumer
+
+    settings = JobEventsSettings()  # type: ignore[call-arg]  # fields come from the environment
+    logger, metrics = observability()
+    _client = dynamodb_client(settings.region)
+    consumer = StatusConsumer(
+        region=settings.region,
+        tenants=TenantDirectory(Table(settings.tenants_table, _client), ttl_s=settings.tenant_cache_s),
+        repository=JobsRepository(Table(settings.jobs_table, _client)),
+        count=metric_counter(metrics),
+    )
+    handler = eventbridge_handler(
+        consumer.handle, logger=logger, metrics=metrics, detail_keys=("tenant", "job_id")
+    )

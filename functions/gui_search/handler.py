@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from gui_core.observability import observability, rest_handler
-from gui_search.app import create_app
-from gui_search.settings import SearchSettings
+from gui_core import coldstart
 
-settings = SearchSettings()  # type: ignore[call-arg]  # fields come from the environment
-logger, metrics = observability()
-handler = rest_handler(create_app(settings, metrics=metrics), logger=logger, metrics=metrics)
+with coldstart.init():  # the garbage collector held off until the init is done
+    from gui_core.observability import observability, rest_handler
+    from gui_search.app import create_app
+    from gui_search.settings import SearchSettings
+
+    settings = SearchSettings()  # type: ignore[call-arg]  # fields come from the environment
+    logger, metrics = observability()
+    handler = rest_handler(create_app(settings, metrics=metrics), logger=logger, metrics=metrics)

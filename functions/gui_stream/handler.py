@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from gui_core.observability import observability, rest_handler
-from gui_stream.app import create_app
-from gui_stream.settings import StreamSettings
+from gui_core import coldstart
 
-settings = StreamSettings()  # type: ignore[call-arg]  # fields come from the environment
-logger, metrics = observability()
-handler = rest_handler(create_app(settings, metrics=metrics), logger=logger, metrics=metrics)
+with coldstart.init():  # the garbage collector held off until the init is done
+    from gui_core.observability import observability, rest_handler
+    from gui_stream.app import create_app
+    from gui_stream.settings import StreamSettings
+
+    settings = StreamSettings()  # type: ignore[call-arg]  # fields come from the environment
+    logger, metrics = observability()
+    handler = rest_handler(create_app(settings, metrics=metrics), logger=logger, metrics=metrics)

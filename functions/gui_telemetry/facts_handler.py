@@ -22,123 +22,126 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from aws_lambda_powertools.metrics import MetricUnit
+from gui_core import coldstart
 
-from gui_core.domain_events import kinesis_envelope
-from gui_core.dynamo import Table, dynamodb_client
-from gui_core.objects import ObjectStore, s3_client
-from gui_core.observability import observability
-from gui_core.tenancy import TenantDirectory, TenantLookup
-from gui_telemetry.facts import Fact, extract
-from gui_telemetry.settings import FactsSettings
-from gui_telemetry.store import FactWriter, batch_id, utc_day
+with coldstart.init():  # the garbage collector held off until the init is done
+    from aws_lambda_powertools.metrics import MetricUnit
 
-_log = logging.getLogger("gui_telemetry")
+    from gui_core.domain_events import kinesis_envelope
+    from gui_core.dynamo import Table, dynamodb_client
+    from gui_core.objects import ObjectStore, s3_client
+    from gui_core.observability import observability
+    from gui_core.tenancy import TenantDirectory, TenantLookup
+    from gui_telemetry.facts import Fact, extract
+    from gui_telemetry.settings import FactsSettings
+    from gui_telemetry.store import FactWriter, batch_id, utc_day
 
-_DROPPED_METRICS = {
-    "invalid": "InvalidEvent",
-    "unknown_schema_version": "UnknownSchemaVersion",
-    "not_for_telemetry": "NotForTelemetry",
-    "no_facts": "EventsWithoutFacts",
-}
+    _log = logging.getLogger("gui_telemetry")
 
+    _DROPPED_METRICS = {
+        "invalid": "InvalidEvent",
+        "unknown_schema_version": "UnknownSchemaVersion",
+        "not_for_telemetry": "NotForTelemetry",
+        "no_facts": "EventsWithoutFacts",
+    }
 
-class Writer(Protocol):
-    def write(self, tenant: str, day: date, batch: str, facts: Sequence[Fact]) -> str: ...
+    class Writer(Protocol):
+        def write(self, tenant: str, day: date, batch: str, facts: Sequence[Fact]) -> str: ...
 
+    @dataclass
+    class _Group:
+        first: int  # position in the batch of the group's first record
+        batch: str  # the batch id of its file
+        facts: list[Fact] = field(default_factory=list)
 
-@dataclass
-class _Group:
-    first: int  # position in the batch of the group's first record
-    batch: str  # the batch id of its file
-    facts: list[Fact] = field(default_factory=list)
+    @dataclass
+    class BatchResult:
+        counts: Counter[str]
+        failed: list[str]  # sequence numbers, in batch order
 
+        def response(self) -> dict[str, list[dict[str, str]]]:
+            return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failed]}
 
-@dataclass
-class BatchResult:
-    counts: Counter[str]
-    failed: list[str]  # sequence numbers, in batch order
+    class FactBatches:
+        def __init__(self, *, region: str, tenants: TenantLookup, writer: Writer) -> None:
+            self.region = region
+            self._tenants = tenants
+            self._writer = writer
 
-    def response(self) -> dict[str, list[dict[str, str]]]:
-        return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failed]}
-
-
-class FactBatches:
-    def __init__(self, *, region: str, tenants: TenantLookup, writer: Writer) -> None:
-        self.region = region
-        self._tenants = tenants
-        self._writer = writer
-
-    def handle(self, records: Sequence[Mapping[str, Any]]) -> BatchResult:
-        counts: Counter[str] = Counter()
-        groups: dict[tuple[str, date], _Group] = {}
-        failed_at: list[int] = []
-        for position, record in enumerate(records):
-            counts["Records"] += 1
-            kinesis = record.get("kinesis") or {}
-            sequence_number = str(kinesis.get("sequenceNumber"))
-            try:
-                envelope = kinesis_envelope(kinesis)
-            except ValueError as exc:
-                _log.warning("undecodable record %s: %s", sequence_number, exc)
-                counts["InvalidEvent"] += 1
-                continue
-            detail = envelope.get("detail")
-            extracted = extract(
-                str(envelope.get("detail-type")), detail if isinstance(detail, Mapping) else {}
-            )
-            if extracted.outcome != "facts":
-                counts[_DROPPED_METRICS[extracted.outcome]] += 1
-                continue
-            tenant_id = str(extracted.tenant)
-            try:
-                tenant = self._tenants.get(tenant_id)
-            except Exception:
-                _log.exception("tenant %s of record %s could not be read", tenant_id, sequence_number)
-                failed_at.append(position)
-                continue
-            if tenant is None or tenant.home_region != self.region:
-                _log.warning(
-                    "refused record %s: tenant %s is not homed in %s", sequence_number, tenant_id, self.region
+        def handle(self, records: Sequence[Mapping[str, Any]]) -> BatchResult:
+            counts: Counter[str] = Counter()
+            groups: dict[tuple[str, date], _Group] = {}
+            failed_at: list[int] = []
+            for position, record in enumerate(records):
+                counts["Records"] += 1
+                kinesis = record.get("kinesis") or {}
+                sequence_number = str(kinesis.get("sequenceNumber"))
+                try:
+                    envelope = kinesis_envelope(kinesis)
+                except ValueError as exc:
+                    _log.warning("undecodable record %s: %s", sequence_number, exc)
+                    counts["InvalidEvent"] += 1
+                    continue
+                detail = envelope.get("detail")
+                extracted = extract(
+                    str(envelope.get("detail-type")), detail if isinstance(detail, Mapping) else {}
                 )
-                counts["ResidencyRefused"] += 1
-                continue
-            shard = str(record.get("eventID") or "shard").split(":", 1)[0]
-            for fact in extracted.facts:
-                key = (tenant_id, utc_day(fact.occurred_at))
-                group = groups.setdefault(key, _Group(position, batch_id(shard, sequence_number)))
-                group.facts.append(fact)
-        for (tenant_id, day), group in groups.items():  # in the order of their first records
-            if failed_at and group.first > min(failed_at):
-                counts["FactWritesDeferred"] += 1  # Lambda delivers it again after the failure
-                continue
-            try:
-                self._writer.write(tenant_id, day, group.batch, group.facts)
-            except Exception:
-                _log.exception("facts of %s on %s could not be written", tenant_id, day)
-                counts["FactWritesFailed"] += 1
-                failed_at.append(group.first)
-                continue
-            counts["FactFiles"] += 1
-            counts["Facts"] += len(group.facts)
-        failed: list[str] = []
-        if failed_at:
-            failed = [str((r.get("kinesis") or {}).get("sequenceNumber")) for r in records[min(failed_at) :]]
-            counts["RecordsFailed"] += len(failed)
-        return BatchResult(counts, failed)
+                if extracted.outcome != "facts":
+                    counts[_DROPPED_METRICS[extracted.outcome]] += 1
+                    continue
+                tenant_id = str(extracted.tenant)
+                try:
+                    tenant = self._tenants.get(tenant_id)
+                except Exception:
+                    _log.exception("tenant %s of record %s could not be read", tenant_id, sequence_number)
+                    failed_at.append(position)
+                    continue
+                if tenant is None or tenant.home_region != self.region:
+                    _log.warning(
+                        "refused record %s: tenant %s is not homed in %s",
+                        sequence_number,
+                        tenant_id,
+                        self.region,
+                    )
+                    counts["ResidencyRefused"] += 1
+                    continue
+                shard = str(record.get("eventID") or "shard").split(":", 1)[0]
+                for fact in extracted.facts:
+                    key = (tenant_id, utc_day(fact.occurred_at))
+                    group = groups.setdefault(key, _Group(position, batch_id(shard, sequence_number)))
+                    group.facts.append(fact)
+            for (tenant_id, day), group in groups.items():  # in the order of their first records
+                if failed_at and group.first > min(failed_at):
+                    counts["FactWritesDeferred"] += 1  # Lambda delivers it again after the failure
+                    continue
+                try:
+                    self._writer.write(tenant_id, day, group.batch, group.facts)
+                except Exception:
+                    _log.exception("facts of %s on %s could not be written", tenant_id, day)
+                    counts["FactWritesFailed"] += 1
+                    failed_at.append(group.first)
+                    continue
+                counts["FactFiles"] += 1
+                counts["Facts"] += len(group.facts)
+            failed: list[str] = []
+            if failed_at:
+                failed = [
+                    str((r.get("kinesis") or {}).get("sequenceNumber")) for r in records[min(failed_at) :]
+                ]
+                counts["RecordsFailed"] += len(failed)
+            return BatchResult(counts, failed)
 
-
-settings = FactsSettings()  # type: ignore[call-arg]  # fields come from the environment
-logger, metrics = observability()
-batches = FactBatches(
-    region=settings.region,
-    tenants=TenantDirectory(
-        Table(settings.tenants_table, dynamodb_client(settings.region)), ttl_s=settings.tenant_cache_s
-    ),
-    writer=FactWriter(
-        ObjectStore(settings.data_bucket, s3_client(settings.region)), work_dir=settings.work_dir
-    ),
-)
+    settings = FactsSettings()  # type: ignore[call-arg]  # fields come from the environment
+    logger, metrics = observability()
+    batches = FactBatches(
+        region=settings.region,
+        tenants=TenantDirectory(
+            Table(settings.tenants_table, dynamodb_client(settings.region)), ttl_s=settings.tenant_cache_s
+        ),
+        writer=FactWriter(
+            ObjectStore(settings.data_bucket, s3_client(settings.region)), work_dir=settings.work_dir
+        ),
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

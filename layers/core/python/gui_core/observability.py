@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.formatter import BasePowertoolsFormatter
-from mangum import Mangum
 from opentelemetry.trace import SpanKind
 
 from gui_core import tracing
@@ -62,6 +61,8 @@ def structure(logger: Logger) -> None:
 def rest_handler(app: FastAPI, *, logger: Logger, metrics: Metrics) -> LambdaHandler:
     """The REST entry point: one SERVER span per request (a child of the request's `traceparent`,
     else a new trace), the parent of FastAPI's spans and of everything the request does."""
+    from mangum import Mangum  # only the REST functions load it (at their init, calling this)
+
     asgi = Mangum(app, lifespan="off", text_mime_types=[*TEXT_MIME_TYPES])
     structure(logger)
     tracer = tracing.tracer("gui_core.observability")
