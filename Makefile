@@ -81,7 +81,13 @@ suites-b: $(STAMP)
 
 # Benchmarks: not a CI gate. Each prints its table and compares with a baseline of the same run.
 bench: $(STAMP)
-	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@started=$$(date +%s); \
+	for script in bench/[!_]*.py; do \
+		echo "== $$script"; begun=$$(date +%s); \
+		$(BIN)/python $$script || exit 1; \
+		echo "== $$script: $$(( $$(date +%s) - begun )) s"; \
+	done; \
+	echo "== make bench: every bench in $$(( $$(date +%s) - started )) s"
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -2,13 +2,17 @@
 
 pip installs wheels for the Lambda platform (manylinux, x86_64, the manifest's Python version)
 into `.build/layers/<name>/python`. The versions come from `[project].dependencies` of
-pyproject.toml, so a version is written in one place only. A stamp file holds the hash of
-everything that decides the result, so later synths reuse the folder instead of reinstalling.
+pyproject.toml, so a version is written in one place only. The bytecode is then compiled by the
+runtime's own Python version when this machine has it (`stacks.bytecode`). A stamp file holds the
+hash of everything that decides the result, so later synths reuse the folder instead of
+reinstalling, and on its last line the hash of the install alone (the bytecode left out), so that
+an interpreter appearing or going only redoes the bytecode.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import re
@@ -18,7 +22,9 @@ import sys
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+from stacks.bytecode import LAYER_ROOT, RuntimePython, bytecode_stamp, runtime_python
 from stacks.config import ROOT
 from stacks.manifest import LAMBDA_PYTHON_VERSION, Layer
 
@@ -83,15 +89,30 @@ def pip_command(target: Path, requirements: Sequence[str], python_version: str) 
 # Raised when the steps after pip change (what is stripped), so cached layers are rebuilt.
 BUILD_STEPS_REVISION = 2
 
+_UNSET: Any = object()
 
-def build_hash(requirements: Sequence[str], *, python_version: str, runtime_provided: Iterable[str]) -> str:
-    decided_by = {
+
+def build_hash(
+    requirements: Sequence[str],
+    *,
+    python_version: str,
+    runtime_provided: Iterable[str],
+    bytecode: str | None = None,
+) -> str:
+    """`bytecode`: `RuntimePython.stamp` of the interpreter that compiled the layer, None for none.
+
+    Without bytecode the hash is the one of the builds that never compiled any, so their folders
+    stay current.
+    """
+    decided_by: dict[str, Any] = {
         "requirements": sorted(requirements),
         "platforms": PLATFORMS,
         "python_version": python_version,
         "runtime_provided": sorted(normalize(n) for n in runtime_provided),
         "build_steps": BUILD_STEPS_REVISION,
     }
+    if bytecode is not None:
+        decided_by["bytecode"] = bytecode
     return hashlib.sha256(json.dumps(decided_by, sort_keys=True).encode()).hexdigest()
 
 
@@ -101,23 +122,44 @@ def build_layer(
     build_dir: Path = BUILD_DIR,
     pyproject: Path = PYPROJECT,
     python_version: str = LAMBDA_PYTHON_VERSION,
+    python: RuntimePython | None = _UNSET,
 ) -> Path:
     """Install the layer into `build_dir/<name>/python` unless the stamp says it is current.
+
+    `python` compiles the bytecode; by default the interpreter of `python_version` on PATH
+    (`stacks.bytecode.runtime_python`), None for a layer without bytecode. When only the bytecode
+    is out of date (the interpreter appeared or went), it is redone without pip.
 
     Returns the folder to hand to `Code.from_asset` (the one holding `python/`).
     """
     if layer.source != "requirements":
         raise LayerBuildError(f"layer {layer.name!r} is not built from requirements")
+    if python is _UNSET:
+        python = runtime_python(f"python{python_version}", version=python_version)
     requirements = pinned_requirements(layer, pyproject)
-    digest = build_hash(requirements, python_version=python_version, runtime_provided=layer.runtime_provided)
+    layer_hash = functools.partial(
+        build_hash, requirements, python_version=python_version, runtime_provided=layer.runtime_provided
+    )
+    digest = layer_hash(bytecode=bytecode_stamp(python))
+    installed = layer_hash(bytecode=None)  # what pip installed, the stamp's last line
     out = build_dir / layer.name
     stamp = build_dir / f"{layer.name}.stamp"
     build_dir.mkdir(parents=True, exist_ok=True)
     # A synth from the CLI and one from pytest may run at once; the second waits and reuses.
     with (build_dir / f"{layer.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.exists() and stamp.read_text().strip() == digest and (out / "python").is_dir():
-            return out
+        stamped = stamp.read_text().split() if stamp.exists() else []
+        if stamped and (out / "python").is_dir():
+            if stamped[0] == digest:
+                return out
+            if stamped[-1] == installed:
+                # Installed from the same requirements, only the bytecode differs: redo it alone.
+                stamp.unlink()
+                strip_bytecode(out / "python")
+                if python is not None:
+                    python.compile(out / "python", mounted_at=f"{LAYER_ROOT}/python")
+                stamp.write_text(f"{digest}\n{installed}\n")
+                return out
         staging = build_dir / f"{layer.name}.staging"
         shutil.rmtree(staging, ignore_errors=True)
         result = subprocess.run(  # noqa: S603 - this interpreter's pip, arguments built above
@@ -133,11 +175,13 @@ def build_layer(
         # Console scripts name the interpreter of the machine that built the layer; Lambda never
         # runs them, and they would make the asset hash depend on the build machine's paths.
         shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
+        if python is not None:
+            python.compile(staging / "python", mounted_at=f"{LAYER_ROOT}/python")
         # Swap in whole, stamp last: an interrupted build leaves no folder that looks current.
         stamp.unlink(missing_ok=True)
         shutil.rmtree(out, ignore_errors=True)
         staging.rename(out)
-        stamp.write_text(digest + "\n")
+        stamp.write_text(f"{digest}\n{installed}\n")
     return out
 
 
@@ -159,7 +203,9 @@ def remove_distributions(site: Path, names: Iterable[str]) -> None:
 
 
 def strip_bytecode(site: Path) -> None:
-    # The runtime writes its own bytecode; shipped .pyc files only make the asset hash unstable.
+    """Remove all bytecode: what pip or an earlier build wrote (the build machine's version, or
+    timestamp-based files that make the asset hash unstable). The runtime cannot write its own (its
+    /opt is read-only): `build_layer` compiles the layer again with the runtime's version."""
     for cache in sorted(site.rglob("__pycache__"), reverse=True):
         shutil.rmtree(cache, ignore_errors=True)
     for compiled in site.rglob("*.py[co]"):

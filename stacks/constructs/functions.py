@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.bytecode import CODE_ROOT, runtime_python, stage_sources
 from stacks.config import ROOT
 from stacks.constructs.events import Events
 from stacks.constructs.layers import ASSET_EXCLUDE, Layers
@@ -37,6 +38,12 @@ def code_excludes(*packages: str) -> list[str]:
     """
     kept = [pattern for package in packages for pattern in (f"!{package}", f"!{package}/**")]
     return ["*", *kept, *ASSET_EXCLUDE]
+
+
+def code_dir() -> str:
+    """`functions/` as the assets take it: a copy under .build/code/functions holding the bytecode
+    of the runtime's Python version (none when the build machine lacks it), and no other."""
+    return str(stage_sources("functions", FUNCTIONS_DIR, mounted_at=CODE_ROOT, python=runtime_python()))
 
 
 class GuiFunction(Construct):
@@ -92,7 +99,7 @@ class GuiFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=fn.handler,
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=code_excludes(*fn.packages)),
+            code=lambda_.Code.from_asset(code_dir(), exclude=code_excludes(*fn.packages)),
             memory_size=fn.memory_mb,
             timeout=cdk.Duration.seconds(fn.timeout_s),
             layers=[layers["core"], *(layers[name] for name in fn.layers)],

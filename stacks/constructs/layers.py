@@ -1,4 +1,8 @@
-"""Lambda layers: our gui_core package and the third-party dependencies, from the manifest."""
+"""Lambda layers: our gui_core package and the third-party dependencies, from the manifest.
+
+Both kinds ship bytecode compiled by the runtime's Python version when the build machine has it
+(`stacks.bytecode`): `core` from a compiled copy of layers/core under .build/code/core.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,15 @@ from pathlib import Path
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from stacks.bytecode import LAYER_ROOT, runtime_python, stage_sources
 from stacks.config import ROOT
 from stacks.layer_build import build_layer
 from stacks.manifest import Layer, Manifest
 from stacks.naming import pascal_case
 
 CORE_LAYER_DIR = ROOT / "layers" / "core"
-ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
+# The built folders hold no bytecode but the runtime version's (stacks.bytecode), which is kept.
+ASSET_EXCLUDE = ["**/.mypy_cache", "**/.pytest_cache"]
 
 
 class Layers(Construct):
@@ -46,7 +52,8 @@ class Layers(Construct):
 
 def _source(layer: Layer) -> Path:
     if layer.source == "core":
-        return CORE_LAYER_DIR  # holds python/gui_core, the layout the runtime puts on sys.path
+        # CORE_LAYER_DIR holds python/gui_core, the layout the runtime puts on sys.path.
+        return stage_sources("core", CORE_LAYER_DIR, mounted_at=LAYER_ROOT, python=runtime_python())
     if layer.source == "requirements":
         return build_layer(layer)
     raise ValueError(f"layer {layer.name!r} has an unknown source {layer.source!r}")

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from stacks.bytecode import CODE_ROOT, runtime_python, stage_sources
 from stacks.config import DeploymentConfig, cdk_json_context
 from stacks.constructs.stream_sources import KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
 from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
 from stacks.stream_sources import stream_environment
 from tests.stacks import cfn
 from tests.stacks.conftest import Synthesized
+from tests.stacks.test_layer_build import assert_runtime_bytecode
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What every function may do besides its manifest grants: write its own logs, send traces.
@@ -232,19 +234,46 @@ def _files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
+def _sources(folder: Path) -> set[str]:
+    """The files of a source folder an asset ships: the build machine's bytecode left out."""
+    return {name for name in _files(folder) if "__pycache__" not in name and not name.endswith(".pyc")}
+
+
 def test_function_asset_holds_only_its_packages(
     synthesized: Synthesized, template: dict[str, Any], manifest: Manifest, region: str
 ) -> None:
+    python = runtime_python()
     for fn in manifest.all_functions():
         asset = _asset_dir(synthesized, region, _function(template, fn.name)["Code"])
         assert {p.name for p in asset.iterdir()} == set(fn.packages), fn.name
         expected = {
             f"{package}/{name}"
             for package in fn.packages
-            for name in _files(REPO_ROOT / "functions" / package)
-            if "__pycache__" not in name and not name.endswith(".pyc")
+            for name in _sources(REPO_ROOT / "functions" / package)
         }
-        assert _files(asset) == expected
+        assert {name for name in _files(asset) if not name.endswith(".pyc")} == expected
+        if python is None:
+            assert not list(asset.rglob("*.pyc"))
+        else:
+            assert_runtime_bytecode(asset, python)
+
+
+def test_function_code_builds_the_same_again(synthesized: Synthesized, tmp_path: Path) -> None:
+    """The session's asset of gui_jobs (perhaps staged by an earlier synth) and a new build of it
+    hold the same bytes: the asset hash does not change from one synth to the next."""
+    region = synthesized.config.regions[0].region
+    code = _function(synthesized.templates[region], "gui_jobs")["Code"]
+    asset = _asset_dir(synthesized, region, code)
+    rebuilt = stage_sources(
+        "functions",
+        REPO_ROOT / "functions",
+        mounted_at=CODE_ROOT,
+        build_dir=tmp_path,
+        python=runtime_python(),
+    )
+    assert {name: (asset / name).read_bytes() for name in _files(asset)} == {
+        name: (rebuilt / name).read_bytes() for name in _files(asset)
+    }
 
 
 @pytest.mark.parametrize("layer_name", ["core", "deps", "search", "analytics"])
@@ -262,6 +291,9 @@ def test_layer_assets_put_packages_under_python(
     top = {p.name for p in (asset / "python").iterdir()}
     if layer_name == "core":
         assert "gui_core" in top
+        assert {name for name in _files(asset) if not name.endswith(".pyc")} == {
+            f"python/{name}" for name in _sources(REPO_ROOT / "layers" / "core" / "python")
+        }
     elif layer_name == "search":
         assert "tantivy" in top
         assert not top & {"fastapi", "pydantic", "duckdb"}, "each layer holds its own packages only"
@@ -271,7 +303,13 @@ def test_layer_assets_put_packages_under_python(
     else:
         assert {"fastapi", "mangum", "pydantic", "pydantic_core", "jwt", "aws_lambda_powertools"} <= top
         assert not top & {"boto3", "botocore", "s3transfer"}, "the runtime's boto3 must not be shadowed"
-    assert not list(asset.rglob("__pycache__"))
+    python = runtime_python()
+    if python is None:
+        assert not list(asset.rglob("*.pyc"))
+    elif layer_name in {"core", "deps"}:  # every module of these compiles with 3.13
+        assert_runtime_bytecode(asset, python)
+    else:
+        assert {p.name.rsplit(".", 2)[1] for p in asset.rglob("*.pyc")} <= {python.cache_tag}
 
 
 def test_only_tracing_is_granted_on_every_resource(template: dict[str, Any], manifest: Manifest) -> None:

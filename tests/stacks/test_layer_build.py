@@ -1,4 +1,5 @@
-"""The dependencies layer build: pins from pyproject, a cache that skips pip, runtime packages out."""
+"""The dependencies layer build: pins from pyproject, a cache that skips pip, runtime packages out,
+bytecode of the runtime's Python version only (and none without that interpreter)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from stacks import layer_build
+from stacks.bytecode import RuntimePython, runtime_python, stage_sources
 from stacks.layer_build import (
     LayerBuildError,
     build_hash,
@@ -63,7 +65,7 @@ def test_a_current_stamp_skips_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         raise AssertionError("pip ran although the stamp was current")
 
     monkeypatch.setattr(subprocess, "run", no_pip)
-    assert build_layer(layer, build_dir=build_dir, pyproject=pyproject) == build_dir / "deps"
+    assert build_layer(layer, build_dir=build_dir, pyproject=pyproject, python=None) == build_dir / "deps"
 
 
 def test_a_changed_requirement_rebuilds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,7 +86,7 @@ def test_a_changed_requirement_rebuilds(tmp_path: Path, monkeypatch: pytest.Monk
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(subprocess, "run", fake_pip)
-    out = build_layer(layer, build_dir=build_dir, pyproject=pyproject)
+    out = build_layer(layer, build_dir=build_dir, pyproject=pyproject, python=None)
 
     (command,) = calls
     assert command[-1] == "mangum==0.22.0"
@@ -99,11 +101,173 @@ def test_a_changed_requirement_rebuilds(tmp_path: Path, monkeypatch: pytest.Monk
     assert (build_dir / "deps.stamp").read_text().strip() != "an older hash"
 
 
-def _install(site: Path, name: str, version: str, files: list[str]) -> None:
+def _install(
+    site: Path, name: str, version: str, files: list[str], content: str = "", *, parents: bool = True
+) -> None:
     dist_info = site / f"{name}-{version}.dist-info"
-    dist_info.mkdir(parents=True)
+    dist_info.mkdir(parents=parents)
     for relative in files:
         (site / relative).parent.mkdir(parents=True, exist_ok=True)
-        (site / relative).write_text("")
+        (site / relative).write_text(content)
     record = [f"{f},," for f in files] + [f"{dist_info.name}/RECORD,,"]
     (dist_info / "RECORD").write_text("\n".join(record) + "\n")
+
+
+# Bytecode. PEP 552: the flags word after the magic number is 0b01 for unchecked-hash `.pyc` files
+# (hash-based, source not checked), 0b11 for checked-hash ones, 0 for timestamp-based ones.
+UNCHECKED_HASH = 0b01
+MODULE = "KINDS = {'a', 'b', 'c'}\n\n\ndef f(x):\n    return x in KINDS\n"
+
+
+@pytest.fixture(scope="module")
+def runtime() -> RuntimePython:
+    python = runtime_python()
+    if python is None:
+        pytest.skip(f"no python{LAMBDA_PYTHON_VERSION} on PATH")
+    return python
+
+
+def assert_runtime_bytecode(root: Path, runtime: RuntimePython) -> None:
+    """Every module under `root` has its `.pyc` of the runtime's version, unchecked-hash; no other."""
+    modules = {p.relative_to(root) for p in root.rglob("*.py")}
+    compiled = {p.relative_to(root) for p in root.rglob("*.pyc")}
+    assert modules
+    assert compiled == {m.parent / "__pycache__" / f"{m.stem}.{runtime.cache_tag}.pyc" for m in modules}
+    for path in compiled:
+        header = (root / path).read_bytes()[:8]
+        assert header[:4].hex() == runtime.magic, path
+        assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH, path
+
+
+def _files_by_path(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _fake_pip(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """pip replaced by a tiny install (a module and the build machine's bytecode); other commands
+    (compileall) run."""
+    calls: list[list[str]] = []
+    real_run = subprocess.run
+
+    def run(command: list[str], **kwargs: Any) -> Any:
+        if command[1:3] != ["-m", "pip"]:
+            return real_run(command, **kwargs)
+        calls.append(command)
+        target = Path(command[command.index("--target") + 1])
+        files = ["mangum/__init__.py", "mangum/adapter.py", "mangum/__pycache__/adapter.cpython-311.pyc"]
+        _install(target, "mangum", "0.22.0", files, MODULE)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", run)
+    return calls
+
+
+def test_a_layer_ships_bytecode_of_the_runtime_version_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: RuntimePython
+) -> None:
+    pyproject = _pyproject(tmp_path, "mangum==0.22.0")
+    layer = Layer("deps", "t", source="requirements", requirements=("mangum",))
+    _fake_pip(monkeypatch)
+    first = build_layer(layer, build_dir=tmp_path / "one", pyproject=pyproject, python=runtime)
+    second = build_layer(layer, build_dir=tmp_path / "two", pyproject=pyproject, python=runtime)
+
+    assert_runtime_bytecode(first / "python", runtime)
+    assert not list(first.rglob("*cpython-311*"))
+    assert _files_by_path(first) == _files_by_path(second), "two builds must give the same asset"
+    stamp = (tmp_path / "one" / "deps.stamp").read_text().split()
+    requirements = ["mangum==0.22.0"]
+    assert stamp == [
+        build_hash(
+            requirements, python_version=LAMBDA_PYTHON_VERSION, runtime_provided=(), bytecode=runtime.stamp
+        ),
+        build_hash(requirements, python_version=LAMBDA_PYTHON_VERSION, runtime_provided=()),
+    ], "the hash decided by the bytecode too, then the one of the install alone"
+    assert stamp[0] != stamp[1]
+
+
+def test_without_the_interpreter_a_layer_builds_without_bytecode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = runtime_python("python-not-on-this-path")
+    assert missing is None
+    assert "without bytecode" in capsys.readouterr().err
+    assert runtime_python("python-not-on-this-path") is None
+    assert capsys.readouterr().err == "", "the warning is given once"
+
+    pyproject = _pyproject(tmp_path, "mangum==0.22.0")
+    layer = Layer("deps", "t", source="requirements", requirements=("mangum",))
+    _fake_pip(monkeypatch)
+    out = build_layer(layer, build_dir=tmp_path / "build", pyproject=pyproject, python=missing)
+    assert (out / "python" / "mangum" / "adapter.py").is_file()
+    assert not list(out.rglob("*.pyc"))
+    assert not list(out.rglob("__pycache__"))
+
+
+def test_the_interpreter_coming_or_going_redoes_the_bytecode_without_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: RuntimePython
+) -> None:
+    pyproject = _pyproject(tmp_path, "mangum==0.22.0")
+    layer = Layer("deps", "t", source="requirements", requirements=("mangum",))
+    build_dir = tmp_path / "build"
+    pip_calls = _fake_pip(monkeypatch)
+
+    out = build_layer(layer, build_dir=build_dir, pyproject=pyproject, python=None)
+    assert not list(out.rglob("*.pyc"))
+    build_layer(layer, build_dir=build_dir, pyproject=pyproject, python=runtime)
+    assert_runtime_bytecode(out / "python", runtime)
+    build_layer(layer, build_dir=build_dir, pyproject=pyproject, python=None)
+    assert not list(out.rglob("*.pyc"))
+    assert len(pip_calls) == 1
+
+
+def _sources(root: Path) -> Path:
+    (root / "pkg" / "__pycache__").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "handler.py").write_text(MODULE)
+    (root / "pkg" / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"the build machine's")
+    (root / "pkg" / "data.json").write_text("{}")
+    (root / ".mypy_cache").mkdir()
+    (root / ".mypy_cache" / "x.json").write_text("{}")
+    return root
+
+
+def test_staged_sources_hold_the_runtime_bytecode_and_build_the_same_twice(
+    tmp_path: Path, runtime: RuntimePython
+) -> None:
+    root = _sources(tmp_path / "src")
+    first = stage_sources("code", root, mounted_at="/var/task", build_dir=tmp_path / "one", python=runtime)
+    second = stage_sources("code", root, mounted_at="/var/task", build_dir=tmp_path / "two", python=runtime)
+
+    assert_runtime_bytecode(first, runtime)
+    assert {str(p.relative_to(first)) for p in first.rglob("*") if p.is_file() and p.suffix != ".pyc"} == {
+        "pkg/__init__.py",
+        "pkg/handler.py",
+        "pkg/data.json",
+    }
+    assert _files_by_path(first) == _files_by_path(second)
+
+
+def test_staged_sources_are_reused_until_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: RuntimePython
+) -> None:
+    root = _sources(tmp_path / "src")
+    build_dir = tmp_path / "build"
+    out = stage_sources("code", root, mounted_at="/var/task", build_dir=build_dir, python=runtime)
+    marker = out / "pkg" / "__pycache__" / f"handler.{runtime.cache_tag}.pyc"
+    built = marker.stat().st_mtime_ns
+
+    def no_compile(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("compiled although nothing changed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(subprocess, "run", no_compile)
+        assert stage_sources("code", root, mounted_at="/var/task", build_dir=build_dir, python=runtime) == out
+    assert marker.stat().st_mtime_ns == built
+
+    (root / "pkg" / "handler.py").write_text(MODULE + "\nY = 1\n")
+    stage_sources("code", root, mounted_at="/var/task", build_dir=build_dir, python=runtime)
+    assert (out / "pkg" / "handler.py").read_text().endswith("Y = 1\n")
+    assert_runtime_bytecode(out, runtime)
+
+    stage_sources("code", root, mounted_at="/var/task", build_dir=build_dir, python=None)
+    assert not list(out.rglob("*.pyc")), "built again without bytecode when the interpreter is gone"
