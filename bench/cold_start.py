@@ -69,8 +69,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / 
 from _common import load  # noqa: E402
 
 from local.keys import DevKeys  # noqa: E402
+from stacks.bytecode import CODE_ROOT, LAYER_ROOT, runtime_python, stage_sources  # noqa: E402
 from stacks.layer_build import build_layer  # noqa: E402
-from stacks.manifest import MANIFEST, Function  # noqa: E402
+from stacks.manifest import LAMBDA_PYTHON_VERSION, MANIFEST, Function  # noqa: E402
 from stacks.stream_sources import stream_environment  # noqa: E402
 
 EVENTS = ROOT / "events" / "aws"
@@ -384,11 +385,8 @@ def io_of(sample: dict[str, Any]) -> str:
 
 
 def _files(folder: Path) -> list[Path]:
-    return [
-        path
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
-    ]
+    """Every file of an asset as deployed (its shipped bytecode included)."""
+    return [path for path in sorted(folder.rglob("*")) if path.is_file()]
 
 
 def folder_bytes(folder: Path) -> int:
@@ -405,7 +403,13 @@ def zipped_bytes(folders: list[Path], base: Path) -> int:
 
 
 def sizes(functions: list[Function]) -> list[dict[str, Any]]:
-    layer_mb: dict[str, float] = {"core": folder_bytes(CORE_LAYER) / MB}
+    """What is deployed: the assets as the stacks stage them, with the bytecode compiled for the
+    runtime (`stacks/bytecode.py`; none when this machine has no python3.13)."""
+    python = runtime_python()
+    core = stage_sources("core", CORE_LAYER.parent, mounted_at=LAYER_ROOT, python=python) / "python"
+    functions_dir = stage_sources("functions", FUNCTIONS_DIR, mounted_at=CODE_ROOT, python=python)
+    print(f"  bytecode for the runtime: {'python' + LAMBDA_PYTHON_VERSION if python else 'none'}")
+    layer_mb: dict[str, float] = {"core": folder_bytes(core) / MB}
     rows = []
     for fn in functions:
         for name in fn.layers:
@@ -414,7 +418,7 @@ def sizes(functions: list[Function]) -> list[dict[str, Any]]:
                 folder = build_layer(MANIFEST.layer(name)) / "python"
                 layer_mb[name] = folder_bytes(folder) / MB
                 print(f"  layer {name}: {layer_mb[name]:.1f} MB ({time.perf_counter() - started:.1f} s)")
-        packages = [FUNCTIONS_DIR / package for package in fn.packages]
+        packages = [functions_dir / package for package in fn.packages]
         code = sum(folder_bytes(folder) for folder in packages) / MB
         layers = ("core", *fn.layers)
         in_layers = sum(layer_mb[name] for name in layers)
@@ -423,7 +427,7 @@ def sizes(functions: list[Function]) -> list[dict[str, Any]]:
                 "function": fn.name,
                 "packages": list(fn.packages),
                 "code_mb": round(code, 3),
-                "code_zipped_mb": round(zipped_bytes(packages, FUNCTIONS_DIR) / MB, 3),
+                "code_zipped_mb": round(zipped_bytes(packages, functions_dir) / MB, 3),
                 "layers": {name: round(layer_mb[name], 2) for name in layers},
                 "layers_mb": round(in_layers, 2),
                 "total_mb": round(code + in_layers, 2),

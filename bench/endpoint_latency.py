@@ -3,7 +3,9 @@
 The local runtime is started here (its own moto server, demo data, both regions); each request goes
 over HTTP through the gateway, the real authorizer (cached per token, as API Gateway does) and the
 real handler to moto. `/healthz` answers from the gateway alone, so the ratio is what the Lambda
-path adds on this machine. Usage: `python bench/endpoint_latency.py [--requests 60] [--json out.json]`.
+path adds on this machine. Usage: `python bench/endpoint_latency.py [--requests 60] [--json out.json]`;
+the result goes to bench/results/endpoint_latency.json unless `--json` says otherwise, the functions'
+stdout (Powertools logs, EMF) to endpoint_latency.log beside it.
 Mutations are measured with bodies that succeed every time (new view names, idempotency keys...).
 """
 
@@ -24,12 +26,15 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
+from _common import stdout_to  # noqa: E402
+
 from local.demo import DemoTenant, DemoUser  # noqa: E402
 from local.demo_artifacts import seed_artifacts  # noqa: E402
 from local.demo_notifications import seed_notifications  # noqa: E402
 from local.runtime import LocalBackend  # noqa: E402
 from stacks.manifest import MANIFEST  # noqa: E402
 
+RESULTS = ROOT / "bench" / "results" / "endpoint_latency.json"
 BENCH_CLASSES = ("reads", "writes", "admin", "job_commands", "dashboard", "search")
 Request = Callable[[int], tuple[str, str, dict[str, Any] | None, dict[str, str]]]
 
@@ -93,11 +98,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=60)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+def _measure(requests: int) -> list[dict[str, Any]]:
     # High limits: the bench measures latency, not the limiter's refusals.
     with LocalBackend(port=0, ttl_sweep_s=None, bus_poll_s=None) as backend, httpx.Client(timeout=30) as http:
         assert backend.keys is not None
@@ -158,7 +159,7 @@ def main() -> None:
         for name, make in _requests(view, job, note, artifact).items():
             timings: list[float] = []
             statuses: set[int] = set()
-            for i in range(args.requests + 5):
+            for i in range(requests + 5):
                 method, path, body, extra = make(i)
                 started = time.perf_counter()
                 answer = send(method, path, body, extra)
@@ -174,14 +175,24 @@ def main() -> None:
                     "statuses": sorted(statuses),
                 }
             )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--json", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    with stdout_to(args.json.with_suffix(".log")):
+        results = _measure(args.requests)
     baseline = results[0]["p50_ms"]
     print(f"{'endpoint':<34} {'p50 ms':>8} {'p95 ms':>8} {'x healthz':>10}  statuses")
     for r in results:
         ratio = r["p50_ms"] / baseline
         print(f"{r['endpoint']:<34} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} {ratio:10.1f}  {r['statuses']}")
     print(f"({args.requests} requests per endpoint after 5 warm-up requests; one client, sequential)")
-    if args.json:
-        args.json.write_text(json.dumps({"requests": args.requests, "results": results}, indent=2))
+    args.json.write_text(json.dumps({"requests": args.requests, "results": results}, indent=2))
+    print(f"written to {args.json} (the functions' stdout: {args.json.with_suffix('.log')})")
 
 
 if __name__ == "__main__":
