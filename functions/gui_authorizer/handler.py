@@ -16,12 +16,11 @@ from typing import Any
 from gui_core import coldstart
 
 with coldstart.init():  # the garbage collector held off until the init is done
-    from aws_lambda_powertools import Logger
-
     from gui_authorizer.identity import presented_token
     from gui_authorizer.policy import allow
     from gui_authorizer.settings import AuthorizerSettings
     from gui_core.context import authorizer_context
+    from gui_core.lean_log import LeanLogger
     from gui_core.tokens import TokenError, TokenVerifier, key_source
 
     settings = AuthorizerSettings.from_environ(os.environ)
@@ -31,7 +30,7 @@ with coldstart.init():  # the garbage collector held off until the init is done
         audience=settings.audience,
         leeway_s=settings.leeway_s,
     )
-    logger = Logger()
+    logger = LeanLogger()  # Powertools' line shape without its import (gui_core.lean_log)
 
 
 @logger.inject_lambda_context(clear_state=True)
