@@ -20,6 +20,7 @@ from fastapi.routing import iter_route_contexts
 
 from gui_core.rate_limit import DEFAULT_LIMITS
 from gui_core.rbac import ALL_SCOPES
+from gui_jobs.logic import TERMINAL as JOB_TERMINAL
 from local.keys import DevKeys
 from stacks.manifest import Function, Route
 from tests.security.support import (
@@ -330,13 +331,23 @@ def victim(backend: LocalBackend, keys: DevKeys, dynamodb: Any) -> Victim:
     return Victim(admin, resources, [tenant, secret, admin.subject], _settle(dynamodb, tenant))
 
 
-def _settle(dynamodb: Any, tenant: str, *, quiet_s: float = 1.5, timeout_s: float = 20.0) -> dict[str, Any]:
-    """Wait until nothing changes in the tenant's stores for `quiet_s`: a job started above is run
-    by the local executor (a few steps, then a notification), and A's data must be still before B
-    aims at it, or the comparison would see the executor's changes."""
+def _jobs_ended(stores: dict[str, Any]) -> bool:
+    return all(
+        item.get("status", {}).get("S") in JOB_TERMINAL
+        for item in stores.get("jobs", [])
+        if item.get("kind", {}).get("S") == "job"
+    )
+
+
+def _settle(dynamodb: Any, tenant: str, *, quiet_s: float = 3.0, timeout_s: float = 90.0) -> dict[str, Any]:
+    """Wait until the tenant's jobs have ended and then nothing changes in its stores for `quiet_s`:
+    a job started above is run by the local executor (a few steps, then a notification), and A's
+    data must be still before B aims at it, or the comparison would see the executor's changes. The
+    end of the jobs is the condition (a loaded machine may deliver a step later than any quiet
+    period); the quiet period covers what follows the last step (the fan-out's inbox item)."""
     deadline = time.monotonic() + timeout_s
     last, quiet_since = snapshot(dynamodb, tenant, ALL_STORES), time.monotonic()
-    while time.monotonic() - quiet_since < quiet_s:
+    while not _jobs_ended(last) or time.monotonic() - quiet_since < quiet_s:
         assert time.monotonic() < deadline, f"the stores of {tenant} kept changing for {timeout_s:.0f} s"
         time.sleep(0.25)
         current = snapshot(dynamodb, tenant, ALL_STORES)
