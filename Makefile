@@ -65,7 +65,7 @@ test: $(STAMP) $(NODE_STAMP)
 	$(MAKE) --no-print-directory -j3 --output-sync=target static suites-a suites-b
 
 static: $(STAMP) $(NODE_STAMP)
-	$(MAKE) --no-print-directory lint && $(MAKE) --no-print-directory typecheck && $(MAKE) --no-print-directory synth
+	$(MAKE) --no-print-directory checks && $(MAKE) --no-print-directory synth
 
 checks: lint typecheck
 

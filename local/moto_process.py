@@ -10,23 +10,18 @@ The server binds PORT (0: a free one), prints `ready <port>` on stdout, and serv
 parent closes stdin (the parent stopping, or dying: nothing outlives the run).
 
 DynamoDB's answers are written by `local.moto_speedups` (the same answers, several times faster).
-
-`DDGUI_MOTO_PROFILE=FILE` profiles the server (cProfile) and writes the statistics to FILE when it
-stops: where the local AWS endpoint spends its time under a bench's load. It then serves every
-request on one thread (cProfile sees one thread), so use it for where the time goes, not how much.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 
-def main(host: str, port: int, *, profile_path: str | None = None) -> None:
+def main(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -51,8 +46,7 @@ def main(host: str, port: int, *, profile_path: str | None = None) -> None:
                 return list(app(environ, start_response))
         return app(environ, start_response)
 
-    threaded = profile_path is None
-    server = make_server(host, port, serialized, threaded, request_handler=MotoRequestHandler)
+    server = make_server(host, port, serialized, True, request_handler=MotoRequestHandler)
 
     def watch_parent() -> None:
         sys.stdin.read()  # returns at EOF: the parent closed the pipe or is gone
@@ -61,19 +55,8 @@ def main(host: str, port: int, *, profile_path: str | None = None) -> None:
     threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
     sys.stdout.write(f"ready {server.server_port}\n")
     sys.stdout.flush()
-    if profile_path is None:
-        server.serve_forever(poll_interval=0.2)
-        return
-    import cProfile
-
-    profile = cProfile.Profile()
-    profile.enable()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        profile.disable()
-        profile.dump_stats(profile_path)
+    server.serve_forever(poll_interval=0.2)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), profile_path=os.environ.get("DDGUI_MOTO_PROFILE") or None)
+    main(sys.argv[1], int(sys.argv[2]))
