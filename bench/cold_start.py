@@ -69,7 +69,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / 
 from _common import load  # noqa: E402
 
 from local.keys import DevKeys  # noqa: E402
-from stacks.bytecode import CODE_ROOT, LAYER_ROOT, runtime_python, stage_sources  # noqa: E402
+from stacks.bytecode import runtime_python, staged_core_layer, staged_functions  # noqa: E402
 from stacks.layer_build import build_layer  # noqa: E402
 from stacks.manifest import LAMBDA_PYTHON_VERSION, MANIFEST, Function  # noqa: E402
 from stacks.stream_sources import stream_environment  # noqa: E402
@@ -405,10 +405,8 @@ def zipped_bytes(folders: list[Path], base: Path) -> int:
 def sizes(functions: list[Function]) -> list[dict[str, Any]]:
     """What is deployed: the assets as the stacks stage them, with the bytecode compiled for the
     runtime (`stacks/bytecode.py`; none when this machine has no python3.13)."""
-    python = runtime_python()
-    core = stage_sources("core", CORE_LAYER.parent, mounted_at=LAYER_ROOT, python=python) / "python"
-    functions_dir = stage_sources("functions", FUNCTIONS_DIR, mounted_at=CODE_ROOT, python=python)
-    print(f"  bytecode for the runtime: {'python' + LAMBDA_PYTHON_VERSION if python else 'none'}")
+    core, functions_dir = staged_core_layer() / "python", staged_functions()
+    print(f"  bytecode for the runtime: {'python' + LAMBDA_PYTHON_VERSION if runtime_python() else 'none'}")
     layer_mb: dict[str, float] = {"core": folder_bytes(core) / MB}
     rows = []
     for fn in functions:

@@ -33,6 +33,8 @@ from stacks.config import ROOT
 from stacks.manifest import LAMBDA_PYTHON_VERSION
 
 CODE_BUILD_DIR = ROOT / ".build" / "code"
+CORE_LAYER_DIR = ROOT / "layers" / "core"  # holds python/gui_core, the layout Lambda puts on sys.path
+FUNCTIONS_DIR = ROOT / "functions"
 # Where Lambda mounts an asset's root: recorded as the modules' file names in the bytecode (what a
 # traceback shows), so the `.pyc` files name no folder of the build machine.
 LAYER_ROOT = "/opt"
@@ -195,3 +197,14 @@ def stage_sources(
         staging.rename(out)
         stamp.write_text(digest + "\n")
     return out
+
+
+def staged_core_layer() -> Path:
+    """The `core` layer's asset: layers/core compiled for the runtime (none when this machine lacks
+    its Python), as the stacks deploy it."""
+    return stage_sources("core", CORE_LAYER_DIR, mounted_at=LAYER_ROOT, python=runtime_python())
+
+
+def staged_functions() -> Path:
+    """`functions/` as the functions' assets take it (each keeps its own packages of it)."""
+    return stage_sources("functions", FUNCTIONS_DIR, mounted_at=CODE_ROOT, python=runtime_python())

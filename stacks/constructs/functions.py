@@ -14,8 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.bytecode import CODE_ROOT, runtime_python, stage_sources
-from stacks.config import ROOT
+from stacks.bytecode import staged_functions
 from stacks.constructs.events import Events
 from stacks.constructs.layers import ASSET_EXCLUDE, Layers
 from stacks.constructs.state import State
@@ -23,7 +22,6 @@ from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS
 from stacks.nag import acknowledge, logical_id
 from stacks.stream_sources import stream_environment
 
-FUNCTIONS_DIR = ROOT / "functions"
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON_VERSION.replace(".", "_"))
 ARCHITECTURE = lambda_.Architecture.X86_64  # the platform the deps layer's wheels are built for
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
@@ -43,7 +41,7 @@ def code_excludes(*packages: str) -> list[str]:
 def code_dir() -> str:
     """`functions/` as the assets take it: a copy under .build/code/functions holding the bytecode
     of the runtime's Python version (none when the build machine lacks it), and no other."""
-    return str(stage_sources("functions", FUNCTIONS_DIR, mounted_at=CODE_ROOT, python=runtime_python()))
+    return str(staged_functions())
 
 
 class GuiFunction(Construct):

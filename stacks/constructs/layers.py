@@ -11,13 +11,11 @@ from pathlib import Path
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from stacks.bytecode import LAYER_ROOT, runtime_python, stage_sources
-from stacks.config import ROOT
+from stacks.bytecode import staged_core_layer
 from stacks.layer_build import build_layer
 from stacks.manifest import Layer, Manifest
 from stacks.naming import pascal_case
 
-CORE_LAYER_DIR = ROOT / "layers" / "core"
 # The built folders hold no bytecode but the runtime version's (stacks.bytecode), which is kept.
 ASSET_EXCLUDE = ["**/.mypy_cache", "**/.pytest_cache"]
 
@@ -52,8 +50,7 @@ class Layers(Construct):
 
 def _source(layer: Layer) -> Path:
     if layer.source == "core":
-        # CORE_LAYER_DIR holds python/gui_core, the layout the runtime puts on sys.path.
-        return stage_sources("core", CORE_LAYER_DIR, mounted_at=LAYER_ROOT, python=runtime_python())
+        return staged_core_layer()
     if layer.source == "requirements":
         return build_layer(layer)
     raise ValueError(f"layer {layer.name!r} has an unknown source {layer.source!r}")
