@@ -593,3 +593,22 @@ def test_every_application_metric_is_emitted_by_the_function_it_names(
     for spec in obs.all_metric_specs(manifest):
         if spec.namespace == METRICS_NAMESPACE:
             assert [key for key, _ in spec.dimensions] == ["service"], spec
+
+
+RUNBOOK = ROOT / "docs" / "gui" / "backend_support_runbook.md"
+
+
+def _runbook_alarm_kinds() -> set[str]:
+    """The alarm kinds the runbook's incident response section has a heading for (`### Kind`,
+    `### Kind-&lt;subject&gt;`, several kinds separated by commas)."""
+    text = RUNBOOK.read_text()
+    section = text[text.index("## 5. Incident response per alarm") : text.index("## 6. ")]
+    headings = re.findall(r"^### (.+)$", section, flags=re.MULTILINE)
+    return {re.match(r"[A-Za-z0-9]+", part.strip()).group(0) for h in headings for part in h.split(",")}  # type: ignore[union-attr]
+
+
+def test_every_alarm_kind_has_its_incident_response_in_the_runbook(template: dict[str, Any]) -> None:
+    kinds = {name.split("-", 1)[0] for name in _alarms(template)}
+    assert len(kinds) >= 10  # the template's alarms were found: the comparison is of something
+    missing = sorted(kinds - _runbook_alarm_kinds())
+    assert missing == [], f"alarm kinds without a section in {RUNBOOK.name}: {missing}"
