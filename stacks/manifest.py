@@ -24,6 +24,7 @@ class Access(Enum):
     """What a function may do with a store; each level maps to a fixed list of IAM actions."""
 
     READ = "read"
+    READ_SCAN = "read_scan"  # read, and Scan the whole table (the tenants table, by the schedules)
     READ_WRITE = "read_write"
     APPEND = "append"  # put only: no update, no delete (the audit store)
     READ_APPEND = "read_append"  # read, and put only (the audit store, for the admin who reads it)
@@ -34,6 +35,14 @@ STORE_ACTIONS: dict[Access, tuple[str, ...]] = {
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
         "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+    ),
+    Access.READ_SCAN: (
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
         "dynamodb:ConditionCheckItem",
         "dynamodb:DescribeTable",
     ),
@@ -63,6 +72,7 @@ STORE_ACTIONS: dict[Access, tuple[str, ...]] = {
 # bucket grants use wildcard actions (`s3:GetObject*`, `s3:List*`).
 BUCKET_ACTIONS: dict[Access, tuple[str, ...]] = {
     Access.READ: ("s3:GetObject", "s3:ListBucket"),
+    Access.READ_SCAN: ("s3:GetObject", "s3:ListBucket"),
     Access.READ_WRITE: ("s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject"),
     Access.APPEND: ("s3:PutObject",),
     Access.READ_APPEND: ("s3:GetObject", "s3:ListBucket", "s3:PutObject"),
@@ -162,14 +172,29 @@ class Rule:
     stream: str | None = None
     function: str | None = None
     partition_key_path: str = "$.detail.tenant"  # for a stream target
+    # Keys the event's detail must have (`{"exists": true}` in the pattern): an event without its
+    # tenant cannot be partitioned by tenant, and EventBridge would fail to put it on the stream.
+    required_detail: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.stream is None) == (self.function is None):
             raise ValueError(f"rule {self.name!r} needs exactly one target: a stream or a function")
 
-    def matches(self, source: str, detail_type: str) -> bool:
-        return any(source.startswith(prefix) for prefix in self.sources) and (
-            not self.detail_types or detail_type in self.detail_types
+    def event_pattern(self) -> dict[str, object]:
+        """The rule's EventBridge pattern (sources are prefixes), as the stack and the local bus
+        both render it."""
+        pattern: dict[str, object] = {"source": [{"prefix": prefix} for prefix in self.sources]}
+        if self.detail_types:
+            pattern["detail-type"] = list(self.detail_types)
+        if self.required_detail:
+            pattern["detail"] = {key: [{"exists": True}] for key in self.required_detail}
+        return pattern
+
+    def matches(self, source: str, detail_type: str, detail: Mapping[str, object] | None = None) -> bool:
+        return (
+            any(source.startswith(prefix) for prefix in self.sources)
+            and (not self.detail_types or detail_type in self.detail_types)
+            and all(key in (detail or {}) for key in self.required_detail)
         )
 
 
@@ -210,6 +235,9 @@ class KinesisSource:
     max_retries: int = 3
     max_record_age_s: int = 3600
     parallelization_factor: int = 1
+    # Where a new mapping starts: the oldest record kept (a mapping created or replaced while events
+    # arrive must not skip them; handlers are idempotent on event ids, so a replay is harmless).
+    starting_position: str = "TRIM_HORIZON"
     # Only records whose EventBridge envelope has one of these `detail-type`s reach the function (the
     # mapping's filter criteria on the record's JSON data; Lambda drops the others); empty: every one.
     detail_types: tuple[str, ...] = ()
@@ -249,6 +277,12 @@ class Function:
     purpose: str
     memory_mb: int = 512
     timeout_s: int = 15
+    # Lambda's /tmp of the function (512 MB to 10,240 MB); the local runtime holds each container to it.
+    ephemeral_storage_mb: int = 512
+    # Concurrent executions reserved for (and capped at) the function; None: the region's unreserved
+    # pool. A stage may change or drop it (`reserved_concurrency` in the CDK context); the local
+    # runtime throttles past it as Lambda does.
+    reserved_concurrency: int | None = None
     stores: dict[str, Access] = field(default_factory=dict)
     bucket_access: Access | None = None
     # The key prefixes of the data bucket the function may reach (its IAM policy names them: object
@@ -272,6 +306,10 @@ class Function:
     concern: str = "api"
 
     def __post_init__(self) -> None:
+        if not 512 <= self.ephemeral_storage_mb <= 10240:
+            raise ValueError(f"{self.name}: Lambda's /tmp is 512 to 10,240 MB")
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
+            raise ValueError(f"{self.name}: a reserved concurrency is at least 1 (0 would disable it)")
         if (self.bucket_access is None) != (not self.bucket_prefixes):
             raise ValueError(f"{self.name}: bucket access and bucket prefixes go together")
         if any(not p or not p.endswith("/") or p.startswith("/") for p in self.bucket_prefixes):

@@ -170,7 +170,7 @@ def test_a_missing_or_expired_aggregate_is_pending(
     dashboards.cache_telemetry("7d", aggregate_document, ttl=900, age_s=900)  # expires now
     pending = dashboards.get("/dashboard")["telemetry"]
     assert (pending["status"], pending["preset"], pending["sla"]) == ("pending", "7d", None)
-    dashboards.cache_telemetry("7d", aggregate_document, ttl=900, age_s=899)
+    dashboards.cache_telemetry("7d", aggregate_document, ttl=900, age_s=890)  # 10 s left
     assert dashboards.get("/dashboard")["telemetry"]["status"] == "fresh"
 
 
