@@ -5,6 +5,15 @@ preflight carries no credentials, so it cannot carry a token). An allowlisted `O
 with the `Access-Control-Allow-*` headers; any other gets 403 as a problem document, with no
 `Access-Control-Allow-Origin`. The answers to the real requests get their CORS headers from the
 functions, which know the allowlist through GUI_CORS_ORIGINS.
+
+API Gateway's own answers (401 from the authorizer, 403, 404, 413, 429, 5xx, 504) never reach a
+function, so their CORS headers are the gateway responses' (`gateway_response_headers`): without
+them a browser sees an opaque network error instead of a 401 it could refresh its token on, or a
+429 it could back off from. A gateway response can only map a header from a literal or from a
+request header, not choose by allowlist: with one allowed origin it names that origin; with several
+it echoes the request's `Origin`. Those answers carry nothing of a tenant's (a problem document of
+API Gateway's with a request id), and a browser only sends a non-simple request after a preflight,
+which the mock still refuses for an origin off the list.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gui_core.errors import problem_body
+from gui_core.errors import EXPOSED_HEADERS, problem_body
 from stacks.manifest import Manifest
 
 # What the GUI sends besides the CORS-safelisted headers: the bearer token, JSON bodies, the
@@ -24,6 +33,7 @@ PREFLIGHT_REFUSED = 403
 REFUSED_CODE = "cors_origin_not_allowed"
 REFUSED_TITLE = "Origin not allowed"
 REFUSED_DETAIL = "This origin may not call the API from a browser."
+ORIGIN_FROM_REQUEST = "method.request.header.Origin"  # API Gateway's mapping expression
 
 
 def preflight_paths(manifest: Manifest) -> dict[str, tuple[str, ...]]:
@@ -52,3 +62,17 @@ def refused_problem(request_id: str) -> dict[str, Any]:
         detail=REFUSED_DETAIL,
         request_id=request_id,
     )
+
+
+def gateway_response_headers(origins: Sequence[str]) -> dict[str, str]:
+    """The CORS headers of every gateway response of a stage allowing `origins`, as API Gateway
+    mapping expressions: `'literal'` or `method.request.header.Origin` (`ORIGIN_FROM_REQUEST`).
+    No origin allowed: no CORS header at all."""
+    if not origins:
+        return {}
+    allow_origin = f"'{origins[0]}'" if len(origins) == 1 else ORIGIN_FROM_REQUEST
+    return {
+        "Access-Control-Allow-Origin": allow_origin,
+        "Access-Control-Expose-Headers": f"'{', '.join(EXPOSED_HEADERS)}'",
+        "Vary": "'Origin'",
+    }

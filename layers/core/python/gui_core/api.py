@@ -25,6 +25,7 @@ from gui_core.audit import AuditRecord, AuditSink, DynamoAuditSink, payload_dige
 from gui_core.context import CONTEXT_KEY, REQUEST_ID_KEY, RequestContext, request_context
 from gui_core.dynamo import DynamoCounters, Table, dynamodb_client
 from gui_core.errors import (
+    EXPOSED_HEADERS,
     PROBLEM_CONTENT_TYPE,
     PROBLEM_SCHEMA,
     MalformedJson,
@@ -61,9 +62,6 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
 }
-EXPOSED_HEADERS = (
-    "ETag, Location, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id"
-)
 
 logger = logging.getLogger("gui_core.api")
 
@@ -164,7 +162,7 @@ class GuiMiddleware:
                     extra.update(
                         {
                             "access-control-allow-origin": origin,
-                            "access-control-expose-headers": EXPOSED_HEADERS,
+                            "access-control-expose-headers": ", ".join(EXPOSED_HEADERS),
                             "vary": "Origin",
                         }
                     )

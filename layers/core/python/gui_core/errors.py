@@ -9,6 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# The answer headers a browser script may read cross-origin (`Access-Control-Expose-Headers`), on the
+# functions' answers and on API Gateway's own (stacks.cors): retry and back-off hints among them.
+EXPOSED_HEADERS = (
+    "ETag",
+    "Location",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-Request-Id",
+    "x-amzn-RequestId",
+)
 PROBLEM_TYPE_PREFIX = "urn:domaindetermine:gui:problem:"
 
 
