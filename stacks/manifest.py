@@ -360,6 +360,9 @@ class GatewayResponse:
     status: int | None  # None keeps the status API Gateway chose (the DEFAULT_* types)
     code: str
     title: str
+    # Literal headers of this response besides the CORS ones every response carries
+    # (stacks.cors.gateway_response_headers): `Retry-After` of a throttle, `WWW-Authenticate` of a 401.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
