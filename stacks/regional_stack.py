@@ -108,6 +108,9 @@ class RegionalStack(cdk.Stack):
             },
             cors_origins=cors_origins,
         )
+        if self.realtime is not None:
+            # Its access logging needs the account's CloudWatch role, which the REST API sets.
+            self.realtime.stage.node.add_dependency(self.api.account)
 
         cdk.Tags.of(self).add("app", APP_NAME)
         cdk.Tags.of(self).add("stage", stage)

@@ -86,6 +86,10 @@ class RestApi(Construct):
         )
         # The stack publishes the URL as `ApiUrl`; the RestApi's own output would repeat it.
         self.api.node.try_remove_child("Endpoint")
+        # The region's API Gateway account setting (its CloudWatch role) that `cloud_watch_role`
+        # makes: a stage with logging fails to create before it exists, in an account where it was
+        # never set. The REST stage waits for it already; any other logging stage must too.
+        self.account = self.api.node.find_child("Account")
         self.authorizer = apigw.RequestAuthorizer(
             self,
             "Authorizer",

@@ -237,3 +237,29 @@ def test_a_stage_without_origins_has_no_preflight(tmp_path: Path) -> None:
     for function in cfn.resources(template, "AWS::Lambda::Function").values():
         variables = cfn.props(function)["Environment"]["Variables"]
         assert variables.get("GUI_CORS_ORIGINS", "") == ""
+
+
+def test_every_logging_stage_waits_for_the_api_gateway_account_setting(template: dict[str, Any]) -> None:
+    """A stage with access logging fails to create in a region whose API Gateway account has no
+    CloudWatch role yet: each such stage (REST and WebSocket) depends on the Account resource that
+    sets it, directly or through its deployment."""
+    (account_id, _) = cfn.one(template, "AWS::ApiGateway::Account")
+    resources = template["Resources"]
+
+    def depends_on(logical_id: str) -> set[str]:
+        return set(cfn.as_list(resources[logical_id].get("DependsOn", [])))
+
+    stages = {
+        **cfn.resources(template, "AWS::ApiGateway::Stage"),
+        **cfn.resources(template, "AWS::ApiGatewayV2::Stage"),
+    }
+    logging = {
+        logical_id: stage
+        for logical_id, stage in stages.items()
+        if "AccessLogSetting" in cfn.props(stage) or "AccessLogSettings" in cfn.props(stage)
+    }
+    assert {s["Type"] for s in logging.values()} == {"AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage"}
+    for logical_id, stage in logging.items():
+        deployment = cfn.references(cfn.props(stage).get("DeploymentId", {}))
+        reached = depends_on(logical_id).union(*(depends_on(d) for d in deployment))
+        assert account_id in reached, f"{logical_id} does not wait for {account_id}"
