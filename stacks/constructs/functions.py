@@ -6,7 +6,7 @@ manifest only: handler, memory, timeout, layers, environment and the stores it m
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -18,7 +18,8 @@ from stacks.bytecode import staged_functions
 from stacks.constructs.events import Events
 from stacks.constructs.layers import ASSET_EXCLUDE, Layers
 from stacks.constructs.state import State
-from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Function, Manifest
+from stacks.grants import grants
+from stacks.manifest import LAMBDA_PYTHON_VERSION, Function, Manifest
 from stacks.nag import acknowledge, logical_id
 from stacks.stream_sources import stream_environment
 
@@ -124,12 +125,32 @@ class GuiFunction(Construct):
         )
 
     def _grant(self, manifest: Manifest, fn: Function, *, state: State, events: Events) -> None:
+        """The manifest's grants on the stores, the bucket and the bus (stacks/grants.py). The
+        stream, connection and queue grants are the constructs' that make those resources; the log
+        group's and tracing's are the CDK's own."""
+        resolve: dict[str, Callable[[str], str]] = {
+            "table": lambda store: state.tables[store].table_arn,
+            "table_indexes": lambda store: f"{state.tables[store].table_arn}/index/*",
+            "bucket": lambda _: state.bucket.bucket_arn,
+            "bucket_objects": lambda prefix: state.bucket.arn_for_objects(f"{prefix}*"),
+            "bus": lambda _: events.bus.event_bus_arn,
+        }
+        for grant in grants(manifest, fn):
+            if not all(target.kind in resolve for target in grant.targets):
+                continue
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=list(grant.actions),
+                    resources=[resolve[target.kind](target.name) for target in grant.targets],
+                    conditions={
+                        op: {k: list(v) for k, v in keys.items()} for op, keys in grant.conditions.items()
+                    }
+                    or None,
+                )
+            )
         for store_name, access in fn.stores.items():
-            table = state.tables[store_name]
-            table.grant(self.function, *STORE_ACTIONS[access])
             if manifest.store(store_name).indexes:
-                # table.grant covers a table's indexes, when it has some, as `<table arn>/index/*`.
-                table_id = logical_id(table)
+                table_id = logical_id(state.tables[store_name])
                 acknowledge(
                     self.role,
                     f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",
@@ -138,22 +159,6 @@ class GuiFunction(Construct):
                     "actions the manifest grants on the table.",
                 )
         if fn.bucket_access is not None:
-            actions = BUCKET_ACTIONS[fn.bucket_access]
-            object_actions = [a for a in actions if a != "s3:ListBucket"]
-            self.role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=object_actions,
-                    resources=[state.bucket.arn_for_objects(f"{prefix}*") for prefix in fn.bucket_prefixes],
-                )
-            )
-            if "s3:ListBucket" in actions:
-                self.role.add_to_principal_policy(
-                    iam.PolicyStatement(
-                        actions=["s3:ListBucket"],
-                        resources=[state.bucket.bucket_arn],
-                        conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in fn.bucket_prefixes]}},
-                    )
-                )
             bucket_id = logical_id(state.bucket)
             for prefix in fn.bucket_prefixes:
                 acknowledge(
@@ -163,5 +168,3 @@ class GuiFunction(Construct):
                     "the keys below it are per tenant and made at run time; the actions are the "
                     f"manifest's {fn.bucket_access.value} list, none of them a wildcard.",
                 )
-        if fn.publishes_to_bus:
-            events.bus.grant_put_events_to(self.function)

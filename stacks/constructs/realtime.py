@@ -18,6 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.grants import CONNECTION_METHODS, MANAGE_CONNECTIONS_ACTION
 from stacks.manifest import Manifest, WebSocketApi
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
@@ -89,11 +90,9 @@ class Realtime(Construct):
                 resource=self.api.api_id,
                 resource_name=f"{self.spec.stage}/{method}/@connections/*",
             )
-            for method in ("POST", "GET", "DELETE")
+            for method in CONNECTION_METHODS
         ]
-        iam.Grant.add_to_principal(
-            grantee=function, actions=["execute-api:ManageConnections"], resource_arns=arns
-        )
+        iam.Grant.add_to_principal(grantee=function, actions=[MANAGE_CONNECTIONS_ACTION], resource_arns=arns)
         if function.role is not None:
             for arn in arns:
                 acknowledge(

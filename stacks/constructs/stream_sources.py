@@ -22,29 +22,10 @@ from constructs import Construct
 
 from stacks.constructs.events import dead_letter_queue
 from stacks.constructs.state import State
+from stacks.grants import KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
 from stacks.manifest import Function, KinesisSource, Manifest, StreamSource
 from stacks.naming import pascal_case
 from stacks.stream_sources import lambda_filters
-
-# What Lambda's poller needs of a DynamoDB stream, granted on that one stream (AWS documents the
-# same list on the stream ARN; CDK's grantStreamRead would add ListStreams on '*').
-STREAM_READ_ACTIONS = (
-    "dynamodb:DescribeStream",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:ListStreams",
-)
-
-
-# What Lambda's poller needs of a Kinesis stream (shared-throughput consumer), on that one stream.
-# The stream is encrypted with the AWS-managed key, which needs no grant.
-KINESIS_READ_ACTIONS = (
-    "kinesis:DescribeStream",
-    "kinesis:DescribeStreamSummary",
-    "kinesis:GetRecords",
-    "kinesis:GetShardIterator",
-    "kinesis:ListShards",
-)
 
 
 class StreamSources(Construct):

@@ -10,7 +10,7 @@ import pytest
 
 from stacks.bytecode import CODE_ROOT, runtime_python, stage_sources
 from stacks.config import DeploymentConfig, cdk_json_context
-from stacks.constructs.stream_sources import KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
+from stacks.grants import KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
 from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
 from stacks.stream_sources import stream_environment
 from tests.stacks import cfn

@@ -1,0 +1,139 @@
+"""Each function's IAM permissions, from the manifest: the one list both renderings read.
+
+The stacks turn these grants into the statements of each function's role; the local runtime turns
+them into the policy of a role per function in its AWS endpoint, and checks every call a function
+makes against them (local/iam.py). `tests/stacks/test_grants.py` proves that the synthesized
+template's role policies hold exactly these grants, so a call the local runtime allows is a call
+the deployed role allows, and an action or resource missing here fails locally as it would in AWS.
+
+A grant names its resources abstractly (`Target`): a store's table, the bucket's objects under a
+prefix, the stream... Each rendering resolves a target to an ARN of its own (a CloudFormation
+reference in the stacks, the local endpoint's ARN locally). Imports only the standard library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from stacks.manifest import BUCKET_ACTIONS, STORE_ACTIONS, Function, Manifest
+
+# What Lambda's poller needs of a DynamoDB stream, granted on that one stream (AWS documents the
+# same list on the stream ARN; the CDK's grantStreamRead would add ListStreams on '*').
+STREAM_READ_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
+# What Lambda's poller needs of a Kinesis stream (shared-throughput consumer), on that one stream.
+# The stream is encrypted with the AWS-managed key, which needs no grant.
+KINESIS_READ_ACTIONS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+)
+# The management API of the WebSocket stage (`@connections`): post, read and close a connection.
+MANAGE_CONNECTIONS_ACTION = "execute-api:ManageConnections"
+CONNECTION_METHODS = ("DELETE", "GET", "POST")
+PUT_EVENTS_ACTION = "events:PutEvents"
+LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+# Active tracing: neither action supports resource-level permissions.
+TRACE_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+# What Lambda needs of an on-failure destination queue (the CDK grants the same list).
+FAILURE_QUEUE_ACTIONS = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage")
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """A resource a grant names, resolved by each rendering.
+
+    kinds: `any` (`*`), `log_group` (the function's own), `table` / `table_indexes` /
+    `table_stream` (`name`: the store), `bucket`, `bucket_objects` (`name`: the prefix), `bus`,
+    `stream`, `connections` (`name`: the HTTP method of the management API), `queue` (`name`: which
+    on-failure queue: `<source>` of an event source mapping, or `async`).
+    """
+
+    kind: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Grant:
+    actions: tuple[str, ...]
+    targets: tuple[Target, ...]
+    conditions: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Made by the Lambda service with the role, never by the function's code (the event source
+    # mappings' pollers, on-failure destinations, log delivery, tracing): the local runtime plays
+    # those services itself and leaves these out of the functions' local policies.
+    service_only: bool = False
+
+
+def grants(manifest: Manifest, fn: Function) -> tuple[Grant, ...]:
+    """Every permission `fn`'s role holds, in a stable order."""
+    found: list[Grant] = [
+        Grant(TRACE_ACTIONS, (Target("any"),), service_only=True),
+        Grant(LOG_WRITE_ACTIONS, (Target("log_group"),), service_only=True),
+    ]
+    for store_name, access in fn.stores.items():
+        targets = [Target("table", store_name)]
+        if manifest.store(store_name).indexes:
+            targets.append(Target("table_indexes", store_name))
+        found.append(Grant(STORE_ACTIONS[access], tuple(targets)))
+    if fn.bucket_access is not None:
+        actions = BUCKET_ACTIONS[fn.bucket_access]
+        object_actions = tuple(a for a in actions if a != "s3:ListBucket")
+        if object_actions:
+            found.append(
+                Grant(object_actions, tuple(Target("bucket_objects", p) for p in fn.bucket_prefixes))
+            )
+        if "s3:ListBucket" in actions:
+            found.append(
+                Grant(
+                    ("s3:ListBucket",),
+                    (Target("bucket"),),
+                    {"StringLike": {"s3:prefix": tuple(f"{p}*" for p in fn.bucket_prefixes)}},
+                )
+            )
+    if fn.publishes_to_bus:
+        found.append(Grant((PUT_EVENTS_ACTION,), (Target("bus"),)))
+    if fn.manages_connections:
+        found.append(
+            Grant((MANAGE_CONNECTIONS_ACTION,), tuple(Target("connections", m) for m in CONNECTION_METHODS))
+        )
+    for source in fn.stream_sources:
+        found.append(Grant(STREAM_READ_ACTIONS, (Target("table_stream", source.store),), service_only=True))
+        found.append(Grant(FAILURE_QUEUE_ACTIONS, (Target("queue", source.store),), service_only=True))
+    for kinesis_source in fn.kinesis_sources:
+        found.append(Grant(KINESIS_READ_ACTIONS, (Target("stream"),), service_only=True))
+        found.append(
+            Grant(FAILURE_QUEUE_ACTIONS, (Target("queue", kinesis_source.stream),), service_only=True)
+        )
+    invoked_async = any(rule.function == fn.name for rule in manifest.rules) or any(
+        schedule.function == fn.name for schedule in manifest.schedules
+    )
+    if invoked_async:
+        found.append(Grant(FAILURE_QUEUE_ACTIONS, (Target("queue", "async"),), service_only=True))
+    return tuple(found)
+
+
+def permissions(manifest: Manifest, fn: Function) -> set[tuple[str, Target, str]]:
+    """`fn`'s grants as (action, target, conditions as text) triples: the shape to compare two
+    renderings in, whatever statements each merged or split."""
+    return {
+        (action, target, _conditions_text(grant.conditions))
+        for grant in grants(manifest, fn)
+        for action in grant.actions
+        for target in grant.targets
+    }
+
+
+def _conditions_text(conditions: Mapping[str, Mapping[str, tuple[str, ...]]]) -> str:
+    return repr(
+        sorted(
+            (op, sorted((key, sorted(values)) for key, values in keys.items()))
+            for op, keys in conditions.items()
+        )
+    )
