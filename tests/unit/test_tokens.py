@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import time
 import uuid
@@ -16,6 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gui_core.tokens import (
+    FetchFailure,
+    KeysUnavailable,
     RemoteKeySet,
     StaticKeySet,
     TokenError,
@@ -201,9 +204,8 @@ def test_remote_key_set_refreshes_on_unknown_kid_but_not_in_a_flood(signing_key:
 
 
 def test_remote_key_set_only_fetches_https() -> None:
-    keys = RemoteKeySet("http://idp.example/jwks")
-    with pytest.raises(TokenError, match="https"):
-        keys.key_for("k1")
+    with pytest.raises(ValueError, match="https"):  # at cold start, not as a 401 on every request
+        RemoteKeySet("http://idp.example/jwks")
 
 
 def test_real_wall_clock_is_used_by_default(signing_key: Any) -> None:
@@ -213,3 +215,108 @@ def test_real_wall_clock_is_used_by_default(signing_key: Any) -> None:
     now = int(time.time())
     fresh = _token(signing_key[0], _claims(iat=now, nbf=now, exp=now + 60))
     assert verifier.verify(fresh).subject == "ada"
+
+
+# -- the key set when the identity provider cannot be reached ---------------------------------
+
+
+class _Provider:
+    """The identity provider's JWKS endpoint: answers its documents, or fails while `down`."""
+
+    def __init__(self, *documents: str) -> None:
+        self.documents = list(documents)
+        self.down = False
+        self.fetches = 0
+
+    def __call__(self, url: str) -> str:
+        self.fetches += 1
+        if self.down:
+            raise OSError("connection refused")
+        return self.documents[min(self.fetches - 1, len(self.documents) - 1)]
+
+
+def _remote(provider: _Provider, clock: _Clock, **options: Any) -> RemoteKeySet:
+    settings: dict[str, Any] = {"ttl_s": 3600, "min_refresh_s": 60, "max_stale_s": 6 * 3600}
+    settings.update(options)
+    return RemoteKeySet("https://idp.example/jwks", fetch=provider, clock=clock, **settings)
+
+
+def test_a_failed_refresh_keeps_serving_the_last_good_keys_until_the_staleness_bound(
+    signing_key: Any,
+) -> None:
+    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), _Clock()
+    keys = _remote(provider, clock)
+    assert keys.key_for("k1") is not None
+    provider.down = True
+    clock.now = 3601  # the cached set is due for a refresh, and the provider is down
+    assert keys.key_for("k1") is not None  # the last good set, not an error
+    clock.now = 6 * 3600  # still within the bound
+    assert keys.key_for("k1") is not None
+    clock.now = 6 * 3600 + 1  # past it: a key that old is not trusted any more
+    with pytest.raises(KeysUnavailable):
+        keys.key_for("k1")
+
+
+def test_failed_fetches_back_off_exponentially_to_a_cap_and_never_storm(signing_key: Any) -> None:
+    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), _Clock()
+    provider.down = True
+    keys = _remote(provider, clock, backoff_first_s=1, backoff_max_s=30)
+    attempts: list[float] = []
+    for step in range(0, 200 * 10):  # 200 s of requests, ten a second
+        clock.now = step / 10
+        before = provider.fetches
+        with pytest.raises(KeysUnavailable):
+            keys.key_for("k1")
+        if provider.fetches > before:
+            attempts.append(clock.now)
+    gaps = [round(b - a, 1) for a, b in itertools.pairwise(attempts)]
+    assert gaps[:6] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
+    assert set(gaps[5:]) == {30.0}  # capped
+    assert len(attempts) < 15  # not 2,000
+    provider.down = False
+    clock.now = attempts[-1] + 30
+    assert keys.key_for("k1") is not None  # recovered at the next attempt
+    fetches = provider.fetches
+    clock.now += 1
+    assert keys.key_for("k1") is not None
+    assert provider.fetches == fetches  # and cached again: the back-off is over
+
+
+def test_an_unknown_key_id_while_the_provider_is_down_cannot_be_verified_now(signing_key: Any) -> None:
+    """A key the provider rotated in cannot be told from an invented one while it is unreachable:
+    that is "try again", not "refused"."""
+    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), _Clock()
+    keys = _remote(provider, clock)
+    keys.key_for("k1")
+    clock.now = 61
+    provider.down = True
+    with pytest.raises(KeysUnavailable):
+        keys.key_for("k2")
+    assert keys.key_for("k1") is not None  # the known key still verifies
+    provider.down = False
+    clock.now = 61 + 60  # the refresh after the back-off finds no k2: a refused token, not an outage
+    assert keys.key_for("k2") is None
+
+
+def test_no_key_set_yet_and_no_provider_is_unavailable_and_reported(signing_key: Any) -> None:
+    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), _Clock()
+    provider.down = True
+    reported: list[FetchFailure] = []
+    keys = _remote(provider, clock, on_fetch_failure=reported.append)
+    with pytest.raises(KeysUnavailable) as unavailable:
+        TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, clock=lambda: NOW).verify(
+            _token(signing_key[0], _claims())
+        )
+    assert not isinstance(unavailable.value, TokenError)  # not a refusal: API Gateway must not say 401
+    assert [(r.failures, r.retry_in_s, r.keys_age_s) for r in reported] == [(1, 1.0, None)]
+    assert "connection refused" in reported[0].error
+
+
+@pytest.mark.parametrize("document", ["not json", json.dumps({"keys": []}), json.dumps({"nothing": 1})])
+def test_an_unusable_key_set_is_a_failed_refresh_not_an_empty_one(signing_key: Any, document: str) -> None:
+    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1"), document), _Clock()
+    keys = _remote(provider, clock)
+    keys.key_for("k1")
+    clock.now = 3601
+    assert keys.key_for("k1") is not None  # the good set stays; the bad answer did not replace it
+    assert provider.fetches == 2

@@ -3,7 +3,8 @@
 Imports only PyJWT and the standard library: the authorizer runs before every request and its cold
 start must stay small. Keys come from a JWKS, given inline (local development, or a key set kept in
 the region's configuration) or fetched from a URL and cached per container, refreshed when a token
-names a key id the cache does not hold.
+names a key id the cache does not hold. A verdict is a `Principal` or a `TokenError` (refused: 401);
+`KeysUnavailable` means no verdict can be given now (the provider unreachable: retry).
 """
 
 from __future__ import annotations
@@ -57,11 +58,44 @@ class StaticKeySet:
         return self._keys.get(kid)
 
 
+class KeysUnavailable(Exception):
+    """No key set can be trusted now (the provider is unreachable and no recent set is kept): the
+    token can be neither accepted nor refused. The authorizer fails, and API Gateway answers its
+    AUTHORIZER_FAILURE response (a 503 to retry), never a 401 that would sign the user out."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FetchFailure:
+    """One failed refresh of a remote key set, for the log and the metric."""
+
+    error: str
+    failures: int  # in a row
+    retry_in_s: float  # no fetch before this back-off has passed
+    keys_age_s: float | None  # the age of the set still served; None: there is none
+
+
+# A key set older than this is not trusted, whatever the provider's state: a key the provider
+# withdrew (rotated out after a compromise) stops verifying within this bound.
+MAX_STALE_S = 6 * 3600.0
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
+
+
 class RemoteKeySet:
     """A JWKS fetched from a URL, cached for `ttl_s`, refetched early on an unknown `kid`.
 
     Refetches on unknown kids are spaced by `min_refresh_s` so a flood of tokens with invented
-    key ids cannot turn into a flood of requests to the identity provider.
+    key ids cannot turn into a flood of requests to the identity provider. A refresh that fails
+    (network, HTTP, a document without usable keys) keeps the last good set, for at most
+    `max_stale_s` after it was fetched, and the next attempt waits: `backoff_first_s`, doubled at
+    each failure in a row, at most `backoff_max_s`. However many requests come meanwhile, one
+    container makes one attempt per back-off step. `on_fetch_failure` hears of every failure.
+    Without a set to trust, or for a key id the provider may have added while it was unreachable,
+    `key_for` raises `KeysUnavailable`.
     """
 
     def __init__(
@@ -70,36 +104,72 @@ class RemoteKeySet:
         *,
         ttl_s: float = 3600.0,
         min_refresh_s: float = 60.0,
+        max_stale_s: float = MAX_STALE_S,
+        backoff_first_s: float = BACKOFF_FIRST_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
         fetch: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_fetch_failure: Callable[[FetchFailure], None] | None = None,
     ) -> None:
+        if not url.startswith("https://"):
+            raise ValueError("the JWKS URL must use https")
         self._url = url
         self._ttl_s = ttl_s
         self._min_refresh_s = min_refresh_s
+        self._max_stale_s = max(max_stale_s, ttl_s)
+        self._backoff_first_s = backoff_first_s
+        self._backoff_max_s = backoff_max_s
         self._fetch = fetch or _http_get
         self._clock = clock
+        self._on_fetch_failure = on_fetch_failure
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at: float | None = None
+        self._failures = 0
+        self._retry_at = float("-inf")
         self._lock = threading.Lock()
 
     def key_for(self, kid: str) -> PyJWK | None:
         with self._lock:
             now = self._clock()
-            stale = self._fetched_at is None or now - self._fetched_at > self._ttl_s
-            unknown = kid not in self._keys
-            may_refresh = self._fetched_at is None or now - self._fetched_at >= self._min_refresh_s
-            if stale or (unknown and may_refresh):
-                self._keys = _index(PyJWKSet.from_json(self._fetch(self._url)))
-                self._fetched_at = now
-            return self._keys.get(kid)
+            if self._wants_refresh(kid, now) and now >= self._retry_at:
+                self._refresh(now)
+            if self._fetched_at is None:
+                raise KeysUnavailable("no key set: the identity provider has not answered yet")
+            if now - self._fetched_at > self._max_stale_s:
+                raise KeysUnavailable(f"the key set is {now - self._fetched_at:.0f} s old, past its bound")
+            key = self._keys.get(kid)
+            if key is None and self._failures:
+                raise KeysUnavailable(f"key id {kid!r} unknown and the identity provider unreachable")
+            return key
+
+    def _wants_refresh(self, kid: str, now: float) -> bool:
+        if self._fetched_at is None or now - self._fetched_at > self._ttl_s:
+            return True
+        return kid not in self._keys and now - self._fetched_at >= self._min_refresh_s
+
+    def _refresh(self, now: float) -> None:
+        try:
+            keys = _index(PyJWKSet.from_json(self._fetch(self._url)))
+            if not keys:
+                raise ValueError(f"no {ALGORITHM} key with a key id in the set")  # noqa: TRY301
+        except Exception as exc:
+            self._failures += 1
+            delay = min(self._backoff_max_s, self._backoff_first_s * 2 ** (self._failures - 1))
+            self._retry_at = now + delay
+            if self._on_fetch_failure is not None:
+                age = None if self._fetched_at is None else now - self._fetched_at
+                self._on_fetch_failure(
+                    FetchFailure(f"{type(exc).__name__}: {exc}", self._failures, delay, age)
+                )
+            return
+        self._keys, self._fetched_at = keys, now
+        self._failures, self._retry_at = 0, float("-inf")
 
 
 def _http_get(url: str) -> str:
-    if not url.startswith("https://"):
-        raise TokenError("jwks url must use https")
     import urllib.request  # here, not at the top: http.client and email cost ~45 ms at cold start
 
-    with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - https checked above
+    with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - https checked by RemoteKeySet
         body: bytes = response.read()
     return body.decode()
 
@@ -184,11 +254,16 @@ class TokenVerifier:
         )
 
 
-def key_source(*, jwks_json: str | None, jwks_url: str | None) -> KeySource:
+def key_source(
+    *,
+    jwks_json: str | None,
+    jwks_url: str | None,
+    on_fetch_failure: Callable[[FetchFailure], None] | None = None,
+) -> KeySource:
     if jwks_json:
         return StaticKeySet(jwks_json)
     if jwks_url:
-        return RemoteKeySet(jwks_url)
+        return RemoteKeySet(jwks_url, on_fetch_failure=on_fetch_failure)
     raise ValueError("either a JWKS (GUI_JWKS) or a JWKS URL (GUI_JWKS_URL) must be configured")
 
 
