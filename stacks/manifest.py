@@ -745,8 +745,14 @@ STREAM_FUNCTION = Function(
     memory_mb=256,
     timeout_s=28,
     stores={**PLATFORM_STORES, "events": Access.READ},
-    # Held well under API Gateway's 29 s integration timeout; the log is read every POLL_S.
-    environment={**LIVE_ENVIRONMENT, "STREAM_HOLD_S": "20", "STREAM_POLL_S": "0.25"},
+    # Held well under API Gateway's 29 s integration timeout; the log is read after POLL_S, then
+    # after twice as long at each empty read, up to POLL_MAX_S.
+    environment={
+        **LIVE_ENVIRONMENT,
+        "STREAM_HOLD_S": "20",
+        "STREAM_POLL_S": "0.25",
+        "STREAM_POLL_MAX_S": "2",
+    },
     routes=(
         Route(
             "GET",

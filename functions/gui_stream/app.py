@@ -44,6 +44,7 @@ def create_app(
     )
     app.state.hold_s = settings.hold_s
     app.state.poll_s = settings.poll_s
+    app.state.poll_max_s = settings.poll_max_s
     app.state.clock = clock
     app.state.sleep = sleep
     return app

@@ -38,11 +38,16 @@ def collect(
     cursor: str | None,
     budget_s: float,
     poll_s: float,
+    poll_max_s: float,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> Collected:
-    """Read after `cursor` every `poll_s` until there are events, a gap, or `budget_s` has passed;
-    without a cursor, answer at once where the stream starts."""
+    """Read after `cursor` until there are events, a gap, or `budget_s` has passed; without a
+    cursor, answer at once where the stream starts.
+
+    The first empty read waits `poll_s`, each next one twice as long, up to `poll_max_s`: a client
+    reconnects after every answer, so on a busy channel its next events come within the first quick
+    reads, while an idle hold costs a few reads rather than one every `poll_s`."""
     deadline = clock() + budget_s
     if cursor is None:
         # A new stream answers at once with where it starts (the latest cursor, `ORIGIN` on a
@@ -51,6 +56,7 @@ def collect(
         latest = replay.latest(tenant, channel)
         return Collected(channel, resume_from=latest, latest=latest)
     anchor = cursor
+    wait_s = poll_s
     while True:
         page = replay.after(tenant, channel, anchor, limit=PAGE_LIMIT)
         latest = page.latest
@@ -58,9 +64,11 @@ def collect(
             return Collected(channel, resume_from=latest, latest=latest, gap=True, gap_cursor=anchor)
         if page.events:
             return _with_more(replay, tenant, channel, anchor, page.events, page.more, latest)
-        if clock() + poll_s > deadline:
+        remaining = deadline - clock()
+        if remaining < poll_s:
             return Collected(channel, resume_from=anchor, latest=latest)
-        sleep(poll_s)
+        sleep(min(wait_s, remaining))  # the last read at the deadline, not past it
+        wait_s = min(wait_s * 2, poll_max_s)
 
 
 def _with_more(

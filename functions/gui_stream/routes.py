@@ -83,6 +83,7 @@ def stream(
         cursor=cursor,
         budget_s=_budget(request, request.app.state.hold_s),
         poll_s=request.app.state.poll_s,
+        poll_max_s=request.app.state.poll_max_s,
         clock=request.app.state.clock,
         sleep=request.app.state.sleep,
     )
