@@ -34,11 +34,12 @@ if TYPE_CHECKING:
     from stacks.manifest import Function, Manifest, Store
 
 LOOPBACK = "127.0.0.1"
-# Credentials moto accepts; never real ones, so a request that escaped to AWS would be refused.
+# The operator's credentials: the local runtime's own clients, the tests and the CLI. Never real ones,
+# so a request that escaped to AWS would be refused; moto knows them as an administrator's
+# (local/iam.py). Functions sign with credentials of their own roles instead.
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
 }
 
 
@@ -46,9 +47,14 @@ class MotoServer:
     """moto's server on loopback, in a process of its own (`local/moto_process.py`: each server has
     its own state); port 0 lets the system pick a free port."""
 
-    def __init__(self, host: str = LOOPBACK, port: int = 0, *, start_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, host: str = LOOPBACK, port: int = 0, *, start_timeout_s: float = 30.0, enforce_iam: bool = True
+    ) -> None:
+        """`enforce_iam`: moto refuses what the caller's IAM policies do not allow, as AWS does
+        (local/iam.py); the operator's dummy credentials are allowed everything."""
         self._host = host
         self._port = port
+        self.enforce_iam = enforce_iam
         self._start_timeout_s = start_timeout_s
         self._process: subprocess.Popen[str] | None = None
 
@@ -56,7 +62,14 @@ class MotoServer:
         if self._process is not None:
             return self
         process = subprocess.Popen(  # noqa: S603 - our own module, with our interpreter
-            [sys.executable, "-m", "local.moto_process", self._host, str(self._port)],
+            [
+                sys.executable,
+                "-m",
+                "local.moto_process",
+                self._host,
+                str(self._port),
+                *(["iam"] if self.enforce_iam else []),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -122,7 +135,6 @@ def aws_client(service: str, *, endpoint_url: str, region: str) -> Any:
             endpoint_url=endpoint_url,
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
             config=Config(
                 retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10
             ),
@@ -244,9 +256,13 @@ def function_environment(
     region_urls: Mapping[str, str] | None = None,
     cors_origins: Sequence[str] = (),
     connections_url: str | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment `fn` gets from its regional stack, with local names, the local endpoint,
-    dummy credentials and, for the authorizer, the development key as the trusted JWKS.
+    its credentials and, for the authorizer, the development key as the trusted JWKS.
+
+    `credentials` are those of a session of the function's own role (local/iam.py), as Lambda sets
+    them; without them, the operator's dummy ones.
 
     `region_urls` are the local gateways' base URLs by region, so a tenant homed in the other
     region is sent to the other local gateway, as a deployed region sends it to the other stack.
@@ -257,7 +273,7 @@ def function_environment(
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
-        **DUMMY_CREDENTIALS,
+        **(credentials or DUMMY_CREDENTIALS),
         "POWERTOOLS_TRACE_DISABLED": "true",
         # Spans are made (tests capture them) but not printed: a local screen would drown in them.
         # `OTEL_TRACES_EXPORTER=console ddgui dev` (or `otlp` with an endpoint) shows them.

@@ -1,4 +1,4 @@
-"""moto's server in a process of its own: `python -m local.moto_process HOST PORT`.
+"""moto's server in a process of its own: `python -m local.moto_process HOST PORT [iam]`.
 
 moto keeps its state in module globals, so every server started inside one process shares it:
 two backends of one pytest run would see each other's queues, streams and tables (a backlog of one
@@ -10,6 +10,12 @@ The server binds PORT (0: a free one), prints `ready <port>` on stdout, and serv
 parent closes stdin (the parent stopping, or dying: nothing outlives the run).
 
 DynamoDB's answers are written by `local.moto_speedups` (the same answers, several times faster).
+
+With `iam`, moto enforces IAM as AWS does (local/iam.py): every request must be signed by a known
+identity, and is refused unless that identity's policies allow its action. The operator (the local
+runtime's own clients, the tests, the CLI) signs with the dummy key `testing`, made here an IAM user
+allowed everything, as an account's administrator is; each function signs with credentials of its
+own role, made by the runtime from the manifest's grants.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-def main(host: str, port: int) -> None:
+def main(host: str, port: int, *, enforce_iam: bool = False) -> None:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -32,6 +38,10 @@ def main(host: str, port: int) -> None:
     from local import moto_speedups
 
     moto_speedups.install()
+    if enforce_iam:
+        from local import iam
+
+        iam.enforce_in_moto()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
@@ -59,4 +69,4 @@ def main(host: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), enforce_iam=sys.argv[3:4] == ["iam"])

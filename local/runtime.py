@@ -40,6 +40,7 @@ from local.demo_notifications import seed_demo_inboxes
 from local.demo_telemetry import seed_telemetry
 from local.executor import DemoExecutor
 from local.gateway import RegionalGateway
+from local.iam import CallCheck, Identity, assume, ensure_role, local_statements
 from local.keys import DEFAULT_KEYS_DIR, DevKeys
 from local.kinesis import DEFAULT_POLL_S, KinesisPoller
 from local.pool import DEFAULT_CAP, FunctionPool
@@ -139,6 +140,9 @@ class LocalBackend:
         self._moto: MotoServer | None = None
         self.aws_endpoint_url = aws_endpoint_url or ""
         self.keys: DevKeys | None = None
+        # Each function's credentials per region: a session of its own role (local/iam.py).
+        self.credentials: dict[tuple[str, str], dict[str, str]] = {}
+        self.iam_check: CallCheck | None = None
         self.gateways: dict[str, RegionalGateway] = {}
         self.base_urls: dict[str, str] = {}
         self.ready_s: float | None = None
@@ -214,6 +218,8 @@ class LocalBackend:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        if self.iam_check is not None:
+            self.iam_check.forget(c["AWS_ACCESS_KEY_ID"] for c in self.credentials.values())
 
     def hurry(self) -> None:
         """Stop without waiting for open connections (a second Ctrl-C); `stop` still joins."""
@@ -288,6 +294,7 @@ class LocalBackend:
         self.keys = DevKeys.load_or_create(self.keys_dir)
         for region in self.regions:
             create_resources(self.manifest, endpoint_url=self.aws_endpoint_url, region=region)
+        self._roles()
         seeding: list[Future[Any]] = []
         seeders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ddgui-seed")
         if self.seed:
@@ -304,6 +311,24 @@ class LocalBackend:
                 done.result()
         finally:
             seeders.shutdown(wait=True, cancel_futures=True)
+
+    def _roles(self) -> None:
+        """A role per function with its deployed permissions, and a session of it per region: the
+        credentials each function signs with, checked call by call (local/iam.py)."""
+        self.iam_check = CallCheck.installed()
+        iam_client = aws_client("iam", endpoint_url=self.aws_endpoint_url, region=self.regions[0])
+        for fn in self.manifest.all_functions():
+            arn = ensure_role(iam_client, self.manifest, fn)
+            for region in self.regions:
+                sts = aws_client("sts", endpoint_url=self.aws_endpoint_url, region=region)
+                credentials = assume(sts, arn, session_name=fn.name)
+                self.credentials[(region, fn.name)] = credentials
+                statements = local_statements(
+                    self.manifest, fn, region=region, stage=self._websocket_api().stage
+                )
+                self.iam_check.register(
+                    credentials["AWS_ACCESS_KEY_ID"], Identity(fn.name, region, statements)
+                )
 
     def _wire(self) -> None:
         """Gateways, pools, the TTL sweeper, bus relays, executors, stream pollers and the ticker."""
@@ -419,6 +444,7 @@ class LocalBackend:
             region_urls=self.base_urls,
             cors_origins=self.cors_origins,
             connections_url=self.connections_url(region),
+            credentials=self.credentials.get((region, name)),
         )
         return Container.cold_start(fn, region, {**env, **self.environment.get(name, {})})
 

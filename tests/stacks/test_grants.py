@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from stacks.grants import Target, permissions
 from stacks.manifest import Manifest
 
@@ -126,3 +128,16 @@ def test_the_log_group_a_role_writes_is_its_functions_own(
         for statement in cfn.role_statements(template, _role_of(template, functions[fn.name])):
             if "logs:PutLogEvents" in cfn.as_list(statement["Action"]):
                 assert cfn.references(statement["Resource"]) == {own_group}, fn.name
+
+
+@pytest.mark.parametrize("store", ["tenants"])
+def test_the_schedules_that_list_tenants_may_scan_the_store(
+    template: dict[str, Any], manifest: Manifest, store: str
+) -> None:
+    """gui_telemetry and gui_index_rebuild read every tenant homed here with a Scan (issue 12, #2)."""
+    scanning = {"gui_telemetry", "gui_index_rebuild"}
+    targets = Targets(template, manifest)
+    functions = cfn.functions_by_name(template)
+    for name in scanning:
+        deployed = template_permissions(template, targets, _role_of(template, functions[name]))
+        assert ("dynamodb:Scan", Target("table", store), _conditions_text(None)) in deployed, name

@@ -25,6 +25,7 @@ from botocore.config import Config
 from opentelemetry.trace import SpanKind
 
 from gui_core import tracing
+from gui_core.credentials import client_credentials, signing_identity
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -58,13 +59,15 @@ class Publisher(Protocol):
 def events_client(region: str) -> BaseClient:
     """One client per region, endpoint and container (the endpoint is part of the key, as for
     `gui_core.dynamo.dynamodb_client`: a process may serve functions of several endpoints)."""
-    return _events_client(region, os.environ.get("AWS_ENDPOINT_URL") or None)
+    return _events_client(region, os.environ.get("AWS_ENDPOINT_URL") or None, signing_identity())
 
 
 @cache
-def _events_client(region: str, endpoint_url: str | None) -> BaseClient:
+def _events_client(region: str, endpoint_url: str | None, signer: str | None) -> BaseClient:
+    del signer  # a part of the cache key only
     return boto3.client(
         "events",
+        **client_credentials(),
         region_name=region,
         endpoint_url=endpoint_url,
         config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5),

@@ -20,6 +20,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from gui_core.credentials import client_credentials, signing_identity
 from gui_core.errors import InvalidCursor
 
 if TYPE_CHECKING:
@@ -50,13 +51,15 @@ def dynamodb_client(region: str) -> BaseClient:
     The endpoint is part of the cache key: a process that imports functions for several endpoints
     (the local runtime after tests that used another one) must not get a client of another endpoint.
     """
-    return _dynamodb_client(region, os.environ.get("AWS_ENDPOINT_URL") or None)
+    return _dynamodb_client(region, os.environ.get("AWS_ENDPOINT_URL") or None, signing_identity())
 
 
 @cache
-def _dynamodb_client(region: str, endpoint_url: str | None) -> BaseClient:
+def _dynamodb_client(region: str, endpoint_url: str | None, signer: str | None) -> BaseClient:
+    del signer  # a part of the cache key only
     return boto3.client(
         "dynamodb",
+        **client_credentials(),
         region_name=region,
         endpoint_url=endpoint_url,
         config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5),

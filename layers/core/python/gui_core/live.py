@@ -395,8 +395,11 @@ def connections_client(url: str, region: str) -> BaseClient:
     import boto3  # only the functions that push pay for it
     from botocore.config import Config
 
+    from gui_core.credentials import client_credentials
+
     return boto3.client(
         "apigatewaymanagementapi",
+        **client_credentials(),
         endpoint_url=url,
         region_name=region,
         config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2),

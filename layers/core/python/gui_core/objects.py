@@ -16,6 +16,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from gui_core.credentials import client_credentials, signing_identity
+
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
@@ -28,13 +30,15 @@ def s3_client(region: str) -> BaseClient:
     The endpoint is part of the cache key for the reason `dynamodb_client` gives: one process of
     the local runtime may load functions for several endpoints.
     """
-    return _s3_client(region, os.environ.get("AWS_ENDPOINT_URL") or None)
+    return _s3_client(region, os.environ.get("AWS_ENDPOINT_URL") or None, signing_identity())
 
 
 @cache
-def _s3_client(region: str, endpoint_url: str | None) -> BaseClient:
+def _s3_client(region: str, endpoint_url: str | None, signer: str | None) -> BaseClient:
+    del signer  # a part of the cache key only
     return boto3.client(
         "s3",
+        **client_credentials(),
         region_name=region,
         endpoint_url=endpoint_url,
         config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=10),
