@@ -327,7 +327,18 @@ class RegionalGateway:
             answer = fresh
             self.authorizer_cache.put(identity, answer)
         arn = method_arn(region=self.region, stage=self.stage, method=request.method, path=request.path)
-        return self._allowed(answer, arn, request_id)
+        allowed = self._allowed(answer, arn, request_id)
+        return allowed if isinstance(allowed, HttpResponse) else self._as_rest_delivers(allowed)
+
+    @staticmethod
+    def _as_rest_delivers(answer: dict[str, Any]) -> dict[str, Any]:
+        """The answer as a REST API passes it to the integration: every context value a string
+        (`"numberKey": "1"`, `"booleanKey": "true"`), whatever type the authorizer returned."""
+        context = {
+            key: ("true" if value else "false") if isinstance(value, bool) else str(value)
+            for key, value in (answer.get("context") or {}).items()
+        }
+        return {**answer, "context": context}
 
     async def run_authorizer(self, event: dict[str, Any], request_id: str) -> dict[str, Any] | HttpResponse:
         """Invoke the REQUEST authorizer: its answer, or the gateway response of its refusal or

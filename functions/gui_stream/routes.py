@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 
 from gui_core.context import RequestContext
-from gui_core.dependencies import Caller
+from gui_core.dependencies import EXPIRY_LEEWAY_S, Caller
 from gui_core.errors import InsufficientScope, InvalidCursor, NotFound
 from gui_core.guard import GroupPolicy, group_router
 from gui_core.live import CHANNELS, ReplayLog, channel_scope, is_cursor
@@ -38,13 +39,17 @@ def channel_reader(channel: Annotated[str, Path(max_length=64)], caller: Caller)
 Reader = Annotated[RequestContext, Depends(channel_reader)]
 
 
-def _budget(request: Request, hold_s: float) -> float:
-    """The hold, cut to what the invocation has left (Mangum leaves Lambda's context in the scope)."""
+def _budget(request: Request, hold_s: float, caller: RequestContext) -> float:
+    """The hold, cut to what the invocation has left (Mangum leaves Lambda's context in the scope)
+    and to the caller's token: no event goes out past its expiry (with the guard's leeway)."""
+    budget = hold_s
     context = request.scope.get("aws.context")
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if remaining is None:
-        return hold_s
-    return max(0.0, min(hold_s, float(remaining()) / 1000 - MARGIN_S))
+    if remaining is not None:
+        budget = min(budget, float(remaining()) / 1000 - MARGIN_S)
+    if caller.expires_at:
+        budget = min(budget, caller.expires_at + EXPIRY_LEEWAY_S - time.time())
+    return max(0.0, budget)
 
 
 @router.get(
@@ -81,7 +86,7 @@ def stream(
         tenant=caller.tenant,
         channel=channel,
         cursor=cursor,
-        budget_s=_budget(request, request.app.state.hold_s),
+        budget_s=_budget(request, request.app.state.hold_s, caller),
         poll_s=request.app.state.poll_s,
         poll_max_s=request.app.state.poll_max_s,
         clock=request.app.state.clock,

@@ -8,6 +8,7 @@ sleep are fakes, so no test waits.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -324,3 +325,14 @@ def test_a_malformed_cursor_is_400(stream: Stream) -> None:
     assert (status, json.loads(body)["code"]) == (400, "invalid_cursor")
     status, _, body = stream.get(headers=(("Last-Event-ID", "x" * 40),))
     assert (status, json.loads(body)["code"]) == (400, "invalid_cursor")
+
+
+def test_the_hold_ends_when_the_callers_token_does(stream: Stream) -> None:
+    """A token that expires during a hold gets no event past its expiry (and its 30 s of leeway):
+    the reconnect then meets the expiry check and is refused."""
+    (cursor,) = stream.log(1)
+    expires_at = int(time.time()) - 30 + 5  # 5 s of leeway left
+    status, _, body = stream.get(query=f"token={TOKEN}&since={cursor}", expires_at=str(expires_at))
+    assert status == 200
+    assert body == _ready(cursor, cursor)
+    assert 3.5 <= sum(stream.hold.sleeps) <= 5.0
