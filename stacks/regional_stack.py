@@ -129,6 +129,9 @@ class RegionalStack(cdk.Stack):
             },
             stream=self.events.stream,
             websocket=self.realtime.stage if self.realtime else None,
+            bus_name=self.events.bus.event_bus_name,
+            rule_names=self.events.rule_names,
+            schedule_names=self.events.schedule_names,
         )
 
     def _concern(self, name: str) -> Construct:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -23,6 +25,8 @@ TARGET_RETRY_ATTEMPTS = 8
 TARGET_MAX_EVENT_AGE = cdk.Duration.hours(24)
 ASYNC_RETRY_ATTEMPTS = 2  # Lambda's own retries of an asynchronous invocation, before the queue
 ASYNC_MAX_EVENT_AGE = cdk.Duration.hours(6)  # Lambda's maximum for an asynchronous invocation
+RULE_NAME_MAX = 64
+_RULE_NAME = re.compile(r"[.\-_A-Za-z0-9]+")
 
 
 def dead_letter_queue(scope: Construct, construct_id: str, *, of: str) -> sqs.Queue:
@@ -41,6 +45,22 @@ def dead_letter_queue(scope: Construct, construct_id: str, *, of: str) -> sqs.Qu
         "queue of its own.",
     )
     return queue
+
+
+def allow_rule_to_dead_letter(rule: events.Rule, queue: sqs.Queue) -> None:
+    """Let EventBridge put what `rule` could not deliver into its target's dead-letter queue, on
+    behalf of that rule only. The CDK's Lambda target adds this statement and its Kinesis target
+    does not; without it EventBridge cannot write to the queue and drops the event. The statement
+    is the CDK's own (same Sid), so a target that adds it too leaves one copy."""
+    queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=f"AllowEventRule{cdk.Names.node_unique_id(rule.node)}",
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[queue.queue_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
+        )
+    )
 
 
 class Events(Construct):
@@ -66,6 +86,10 @@ class Events(Construct):
         self.schedules: dict[str, events.Rule] = {}
         self.failure_queues: dict[str, sqs.Queue] = {}  # by function construct id
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
+        # The physical names of the rules and schedules, by manifest name: EventBridge's metrics are
+        # keyed by them (`RuleName`), and a rule's Ref cannot give it (`<bus>|<rule>` on a custom bus).
+        self.rule_names: dict[str, str] = {}
+        self.schedule_names: dict[str, str] = {}
         for rule in manifest.rules:
             if rule.bus != manifest.bus.name:
                 raise ValueError(f"rule {rule.name!r} names a bus this stack does not have")
@@ -95,9 +119,11 @@ class Events(Construct):
         construct_id = pascal_case(schedule.name)
         dlq = dead_letter_queue(self, f"{construct_id}ScheduleDlq", of=f"schedule {schedule.name}'s target")
         self.dead_letter_queues[f"schedule:{schedule.name}"] = dlq
+        self.schedule_names[schedule.name] = self._physical_name(schedule.name)
         rule = events.Rule(
             self,
             f"{construct_id}Schedule",
+            rule_name=self.schedule_names[schedule.name],
             description=f"{schedule.name}: {schedule.purpose}",
             schedule=events.Schedule.rate(cdk.Duration.minutes(schedule.rate_minutes)),
             targets=[
@@ -109,6 +135,7 @@ class Events(Construct):
                 )
             ],
         )
+        allow_rule_to_dead_letter(rule, dlq)
         self.schedules[schedule.name] = rule
         return rule
 
@@ -127,6 +154,14 @@ class Events(Construct):
             max_event_age=ASYNC_MAX_EVENT_AGE,
         )
 
+    def _physical_name(self, name: str) -> str:
+        """`<stack>-<manifest name>`: unique in the region (schedules share the default bus with
+        every other stack of the account)."""
+        physical = f"{cdk.Stack.of(self).stack_name}-{name}"
+        if len(physical) > RULE_NAME_MAX or not _RULE_NAME.fullmatch(physical):
+            raise ValueError(f"rule name {physical!r}: EventBridge allows {RULE_NAME_MAX} of [.-_A-Za-z0-9]")
+        return physical
+
     def _stream_target(self, rule: Rule, dlq: sqs.Queue) -> events.IRuleTarget:
         return targets.KinesisStream(
             self.stream,
@@ -141,9 +176,11 @@ class Events(Construct):
         dlq = dead_letter_queue(self, f"{construct_id}Dlq", of=f"rule {rule.name}'s target")
         self.dead_letter_queues[rule.name] = dlq
         described = f"the {rule.function} function" if rule.function else "the stream, by tenant"
+        self.rule_names[rule.name] = self._physical_name(rule.name)
         self.rules[rule.name] = events.Rule(
             self,
             construct_id,
+            rule_name=self.rule_names[rule.name],
             event_bus=self.bus,
             description=f"{rule.name}: domain events to {described}.",
             event_pattern=events.EventPattern(
@@ -152,6 +189,7 @@ class Events(Construct):
             ),
             targets=[make_target(dlq)],
         )
+        allow_rule_to_dead_letter(self.rules[rule.name], dlq)
 
 
 def _prefixes(sources: tuple[str, ...]) -> list[str]:

@@ -133,6 +133,13 @@ class Ref(Enum):
     STREAM = "stream"  # StreamName of the GUI events stream
     FUNCTION = "function"  # FunctionName: one series per function of the panel
     QUEUE = "queue"  # QueueName: one series per queue of the stack
+    BUS = "bus"  # EventBusName of the domain events bus
+    RULE = "rule"  # RuleName: one series per rule of the domain events bus
+    SCHEDULE = "schedule"  # RuleName: one series per schedule (rules of the default bus)
+
+
+# The dimensions a metric is drawn once per value of.
+_PER_RESOURCE = (Ref.FUNCTION, Ref.QUEUE, Ref.RULE, Ref.SCHEDULE)
 
 
 @dataclass(frozen=True)
@@ -146,8 +153,9 @@ class MetricSpec:
 
     @property
     def expands(self) -> Ref | None:
-        """The per-resource dimension (FUNCTION or QUEUE) this metric is drawn once per value of."""
-        return next((v for _, v in self.dimensions if v in (Ref.FUNCTION, Ref.QUEUE)), None)
+        """The per-resource dimension (FUNCTION, QUEUE, RULE or SCHEDULE) this metric is drawn once per
+        value of."""
+        return next((v for _, v in self.dimensions if v in _PER_RESOURCE), None)
 
     @property
     def service(self) -> str | None:
@@ -194,6 +202,26 @@ def websocket_metric(name: str, stage: str) -> MetricSpec:
 def stream_metric(name: str, statistic: str, *, label: str | None = None, period_s: int = 300) -> MetricSpec:
     return MetricSpec("AWS/Kinesis", name, statistic, label or name, (("StreamName", Ref.STREAM),), period_s)
 
+
+def rule_metric(name: str) -> MetricSpec:
+    """A metric of the rules on the domain events bus: on a custom bus, EventBridge keys its metrics
+    by the bus's name and the rule's."""
+    return MetricSpec("AWS/Events", name, "Sum", name, (("EventBusName", Ref.BUS), ("RuleName", Ref.RULE)))
+
+
+def schedule_metric(name: str) -> MetricSpec:
+    """A metric of the schedules: rules on the default bus, keyed by the rule's name alone."""
+    return MetricSpec("AWS/Events", name, "Sum", name, (("RuleName", Ref.SCHEDULE),))
+
+
+# What EventBridge could not deliver to a rule's target after its retries (it goes to the target's
+# dead-letter queue), and what it could not even put there (lost): (alarm kind, metric).
+RULE_FAILURE_METRICS = (
+    ("RuleFailedInvocations", "FailedInvocations"),
+    ("RuleDlqSendFailures", "InvocationsFailedToBeSentToDlq"),
+)
+# Any such invocation: EventBridge sends these metrics only when they are not zero.
+RULE_FAILED_INVOCATIONS = 0
 
 QUEUE_DEPTH = MetricSpec(
     "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "Visible", (("QueueName", Ref.QUEUE),)
@@ -309,6 +337,14 @@ def dashboard_rows(manifest: Manifest) -> tuple[Row, ...]:
                     ),
                 ),
                 Panel("Dead-letter queues: visible messages", (QUEUE_DEPTH,)),
+                Panel(
+                    "Rule deliveries failed (bus rules, schedules)",
+                    tuple(
+                        make(metric)
+                        for _, metric in RULE_FAILURE_METRICS
+                        for make in (rule_metric, schedule_metric)
+                    ),
+                ),
             ),
         ),
     ]
@@ -453,8 +489,13 @@ class Observability(Construct):
         functions: Mapping[str, lambda_.IFunction],
         stream: kinesis.IStream,
         websocket: apigwv2.WebSocketStage | None = None,
+        bus_name: str | None = None,
+        rule_names: Mapping[str, str] | None = None,
+        schedule_names: Mapping[str, str] | None = None,
     ) -> None:
-        """`functions`: every function of the stack by its manifest name, the authorizer included."""
+        """`functions`: every function of the stack by its manifest name, the authorizer included.
+        `rule_names` and `schedule_names`: the physical names of the bus's rules (on the bus named
+        `bus_name`) and of the schedules, by manifest name."""
         super().__init__(scope, construct_id)
         self.stack = cdk.Stack.of(self)
         self.manifest = manifest
@@ -462,6 +503,11 @@ class Observability(Construct):
         self.functions = dict(functions)
         self.stream = stream
         self.websocket = websocket
+        self.bus_name = bus_name
+        self.rule_names = dict(rule_names or {})
+        self.schedule_names = dict(schedule_names or {})
+        if self.rule_names and bus_name is None:
+            raise ValueError("the rules' metrics need the name of their bus")
         self.queues = _queues(self.stack)
         self.alarms: dict[str, list[cw.Alarm]] = {}
 
@@ -521,6 +567,7 @@ class Observability(Construct):
         self._function_alarms()
         self._stream_alarms()
         self._queue_alarms()
+        self._rule_alarms()
         self._guard_alarms()
         self._search_and_telemetry_alarms()
         self._connection_alarms()
@@ -529,15 +576,23 @@ class Observability(Construct):
     # -- rendering the metric descriptions
 
     def metric(
-        self, spec: MetricSpec, *, function: str | None = None, queue: sqs.CfnQueue | None = None
+        self,
+        spec: MetricSpec,
+        *,
+        function: str | None = None,
+        queue: sqs.CfnQueue | None = None,
+        rule: str | None = None,
     ) -> cw.Metric:
-        """`spec` with this stack's dimension values (`function`/`queue` for the per-resource one)."""
-        dimensions = {key: self._dimension(value, function, queue) for key, value in spec.dimensions}
+        """`spec` with this stack's dimension values (`function`/`queue`/`rule`, a rule's or a
+        schedule's manifest name, for the per-resource one)."""
+        dimensions = {key: self._dimension(value, function, queue, rule) for key, value in spec.dimensions}
         label = spec.label
         if spec.expands is Ref.FUNCTION and function is not None:
             label = function
         elif spec.expands is Ref.QUEUE and queue is not None:
             label = _queue_subject(self.stack, queue)
+        elif spec.expands in (Ref.RULE, Ref.SCHEDULE) and rule is not None:
+            label = f"{spec.name} {rule}"
         return cw.Metric(
             namespace=spec.namespace,
             metric_name=spec.name,
@@ -547,9 +602,16 @@ class Observability(Construct):
             label=label,
         )
 
-    def _dimension(self, value: str | Ref, function: str | None, queue: sqs.CfnQueue | None) -> str:
+    def _dimension(
+        self, value: str | Ref, function: str | None, queue: sqs.CfnQueue | None, rule: str | None
+    ) -> str:
         if isinstance(value, str):
             return value
+        if value in (Ref.RULE, Ref.SCHEDULE):
+            names = self.rule_names if value is Ref.RULE else self.schedule_names
+            if rule is None or rule not in names:
+                raise ValueError(f"a per-{value.value} metric needs one of {sorted(names)}, not {rule!r}")
+            return names[rule]
         if value is Ref.FUNCTION:
             if function is None:
                 raise ValueError("a per-function metric needs the function")
@@ -558,16 +620,17 @@ class Observability(Construct):
             if queue is None:
                 raise ValueError("a per-queue metric needs the queue")
             return queue.attr_queue_name
-        if value is Ref.WEBSOCKET_API:
-            if self.websocket is None:
-                raise ValueError("a WebSocket metric in a stack without a WebSocket API")
-            return self.websocket.api.api_id
         resources = {
             Ref.REST_API: self.rest_api.rest_api_name,
             Ref.REST_STAGE: self.rest_api.deployment_stage.stage_name,
             Ref.STREAM: self.stream.stream_name,
+            Ref.WEBSOCKET_API: self.websocket.api.api_id if self.websocket is not None else None,
+            Ref.BUS: self.bus_name,
         }
-        return resources[value]
+        found = resources[value]
+        if found is None:
+            raise ValueError(f"a metric of the {value.value} in a stack without it")
+        return found
 
     def _panel_metrics(self, panel: Panel) -> list[cw.IMetric]:
         metrics: list[cw.IMetric] = []
@@ -577,6 +640,9 @@ class Observability(Construct):
                 metrics += [self.metric(spec, function=name) for name in names if name in self.functions]
             elif spec.expands is Ref.QUEUE:
                 metrics += [self.metric(spec, queue=queue) for queue in self.queues]
+            elif spec.expands in (Ref.RULE, Ref.SCHEDULE):
+                rules = self.rule_names if spec.expands is Ref.RULE else self.schedule_names
+                metrics += [self.metric(spec, rule=name) for name in rules]
             elif spec.service is None or spec.service in self.functions:
                 if any(value is Ref.WEBSOCKET_API for _, value in spec.dimensions) and self.websocket is None:
                     continue
@@ -760,6 +826,27 @@ class Observability(Construct):
                 "Read them, fix the cause, then redrive.",
             )
 
+    def _rule_alarms(self) -> None:
+        subjects = [(rule_metric, name) for name in self.rule_names] + [
+            (schedule_metric, name) for name in self.schedule_names
+        ]
+        for make, name in subjects:
+            for kind, metric in RULE_FAILURE_METRICS:
+                lost = metric == "InvocationsFailedToBeSentToDlq"
+                self._alarm(
+                    kind,
+                    self.metric(make(metric), rule=name),
+                    subject=name,
+                    threshold=RULE_FAILED_INVOCATIONS,
+                    description=(
+                        f"EventBridge could not put events of rule {name} into its dead-letter queue: "
+                        "they are lost. Check the queue's policy, then have the producers publish again."
+                        if lost
+                        else f"EventBridge gave up delivering events of rule {name} to its target after "
+                        "the retries; they wait in the rule's dead-letter queue. Fix the target, redrive."
+                    ),
+                )
+
     def _guard_alarms(self) -> None:
         guarded = guarded_functions(self.manifest)
         alarms = (
@@ -915,7 +1002,12 @@ def _queue_subject(stack: cdk.Stack, queue: sqs.CfnQueue) -> str:
 # --- Grafana ----------------------------------------------------------------------------------
 
 _DATASOURCE = {"type": "cloudwatch", "uid": "${datasource}"}
-_GRAFANA_LABELS = {Ref.FUNCTION: "${PROP('Dim.FunctionName')}", Ref.QUEUE: "${PROP('Dim.QueueName')}"}
+_GRAFANA_LABELS = {
+    Ref.FUNCTION: "${PROP('Dim.FunctionName')}",
+    Ref.QUEUE: "${PROP('Dim.QueueName')}",
+    Ref.RULE: "${PROP('MetricName')} ${PROP('Dim.RuleName')}",
+    Ref.SCHEDULE: "${PROP('MetricName')} ${PROP('Dim.RuleName')}",
+}
 # Grafana variables: (name, label, namespace, metric, dimension key, dimension filters, multi).
 _GRAFANA_VARIABLES: tuple[tuple[Ref, str, str, str, str, dict[str, str], bool], ...] = (
     (Ref.REST_API, "REST API", "AWS/ApiGateway", "Count", "ApiName", {}, False),
@@ -924,6 +1016,9 @@ _GRAFANA_VARIABLES: tuple[tuple[Ref, str, str, str, str, dict[str, str], bool], 
     (Ref.STREAM, "Events stream", "AWS/Kinesis", "IncomingRecords", "StreamName", {}, False),
     (Ref.FUNCTION, "Functions", "AWS/Lambda", "Invocations", "FunctionName", {}, True),
     (Ref.QUEUE, "Dead-letter queues", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", {}, True),
+    (Ref.BUS, "Event bus", "AWS/Events", "InvocationAttempts", "EventBusName", {}, False),
+    (Ref.RULE, "Bus rules", "AWS/Events", "InvocationAttempts", "RuleName", {"EventBusName": "$bus"}, True),
+    (Ref.SCHEDULE, "Schedules", "AWS/Events", "Invocations", "RuleName", {}, True),
 )
 
 
@@ -982,7 +1077,9 @@ def grafana_dashboard(manifest: Manifest) -> dict[str, Any]:
         },
     ]
     for ref, label, namespace, metric, key, filters, multi in _GRAFANA_VARIABLES:
-        named_by_stack = ref in (Ref.STREAM, Ref.FUNCTION, Ref.QUEUE)
+        # Rules are named `<stack>-<name>`; CloudFormation names the stream, functions and queues
+        # after the stack; the bus is named by the CDK, `DdGui<region without dashes>...`.
+        named_by_stack = ref in (Ref.STREAM, Ref.FUNCTION, Ref.QUEUE, Ref.RULE, Ref.SCHEDULE)
         variables.append(
             {
                 "name": ref.value,
@@ -998,7 +1095,7 @@ def grafana_dashboard(manifest: Manifest) -> dict[str, Any]:
                     "dimensionFilters": filters,
                     "refId": "CloudWatchVariableQueryEditor-VariableQuery",
                 },
-                "regex": f"/^{prefix}-/" if named_by_stack else "",
+                "regex": f"/^{prefix}-/" if named_by_stack else f"/^{prefix}/" if ref is Ref.BUS else "",
                 "current": {},
                 "hide": 0,
                 "refresh": 2,

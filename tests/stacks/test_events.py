@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk.assertions import Match, Template
 
 from stacks.manifest import Manifest
+from tests.stacks import cfn
 
 
 def test_stream_is_encrypted_with_the_aws_managed_key(cdk_template: Template, manifest: Manifest) -> None:
@@ -87,3 +90,35 @@ def test_functions_events_invoke_keep_their_failed_invocations(
     for config in handlers.values():
         assert config["MaximumRetryAttempts"] == 2
         assert "Destination" in config["DestinationConfig"]["OnFailure"]
+
+
+def test_every_rule_target_dead_letter_queue_lets_only_its_rule_send(template: dict[str, Any]) -> None:
+    """EventBridge can put an undeliverable event in a target's dead-letter queue only if the queue's
+    policy allows it (the CDK's Kinesis target adds no such statement): each queue allows
+    events.amazonaws.com to SendMessage, on behalf of its own rule only."""
+    policies: dict[str, list[dict[str, Any]]] = {}
+    for policy in cfn.resources(template, "AWS::SQS::QueuePolicy").values():
+        for queue in cfn.props(policy)["Queues"]:
+            (queue_id,) = cfn.references(queue)
+            policies.setdefault(queue_id, []).extend(cfn.props(policy)["PolicyDocument"]["Statement"])
+    checked = 0
+    for rule_id, rule in cfn.resources(template, "AWS::Events::Rule").items():
+        for target in cfn.props(rule)["Targets"]:
+            if "DeadLetterConfig" not in target:
+                continue
+            (queue_id,) = cfn.references(target["DeadLetterConfig"]["Arn"])
+            allowed = [
+                s
+                for s in policies.get(queue_id, [])
+                if s["Effect"] == "Allow" and s["Principal"] == {"Service": "events.amazonaws.com"}
+            ]
+            assert allowed, f"{rule_id}: EventBridge may not send to its dead-letter queue {queue_id}"
+            assert len(allowed) == 1, f"{queue_id}: one statement per rule"
+            for statement in allowed:
+                assert cfn.as_list(statement["Action"]) == ["sqs:SendMessage"]
+                assert statement["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+                assert statement["Condition"] == {
+                    "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}
+                }
+            checked += 1
+    assert checked == len(cfn.resources(template, "AWS::Events::Rule"))

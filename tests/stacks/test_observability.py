@@ -272,6 +272,49 @@ def test_each_schedule_alarms_when_its_function_does_not_run(
         assert alarm["TreatMissingData"] == "breaching"
 
 
+RULE_ALARMS = {
+    "RuleFailedInvocations": "FailedInvocations",
+    "RuleDlqSendFailures": "InvocationsFailedToBeSentToDlq",
+}
+
+
+def test_every_rule_and_schedule_alarms_on_failed_and_undeadlettered_invocations(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    """EventBridge gives up on an event (FailedInvocations), or cannot even put it in the target's
+    dead-letter queue (InvocationsFailedToBeSentToDlq: the event is lost). Both metrics are keyed by
+    the rule's name, and by the bus's name for a rule on a custom bus (a schedule is on the default
+    bus): the rule's Name must be that literal, since a Ref of a rule on a custom bus is `bus|rule`."""
+    named = _alarms(template)
+    rules = {
+        cfn.props(r).get("Description", "").split(":", 1)[0]: cfn.props(r)
+        for r in cfn.resources(template, "AWS::Events::Rule").values()
+    }
+    bus_id, _ = cfn.one(template, "AWS::Events::EventBus")
+    subjects = [(rule.name, True) for rule in manifest.rules] + [(s.name, False) for s in manifest.schedules]
+    assert len(rules) == len(subjects)
+    for subject, on_bus in subjects:
+        rule = rules[subject]
+        assert isinstance(rule.get("Name"), str), f"rule {subject} has no literal name"
+        dimensions = {"RuleName": rule["Name"]}
+        if on_bus:
+            assert rule["EventBusName"] == {"Ref": bus_id}
+            dimensions["EventBusName"] = {"Ref": bus_id}  # an event bus's Ref is its name
+        else:
+            assert "EventBusName" not in rule
+        for kind, metric in RULE_ALARMS.items():
+            alarm = named[f"{kind}-{subject}"]
+            assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+                "AWS/Events",
+                metric,
+                "Sum",
+            )
+            assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == dimensions, (kind, subject)
+            assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+            # EventBridge sends these metrics only when they are not zero.
+            assert alarm["TreatMissingData"] == "notBreaching"
+
+
 def test_alarm_count_by_kind(template: dict[str, Any], manifest: Manifest) -> None:
     kinds: dict[str, int] = {}
     for name in _alarms(template):
@@ -294,6 +337,8 @@ def test_alarm_count_by_kind(template: dict[str, Any], manifest: Manifest) -> No
         "SearchIndexCheckFailures": 1,
         "TelemetryTenantsFailed": 1,
         "ScheduleMissed": len(manifest.schedules),
+        "RuleFailedInvocations": len(manifest.rules) + len(manifest.schedules),
+        "RuleDlqSendFailures": len(manifest.rules) + len(manifest.schedules),
         "WebSocketConnects": 1,
         "SseRequests": 1,
     }
