@@ -40,6 +40,7 @@ from gui_core.errors import (
 from gui_core.guard import BODY_KEY, MUTATING_METHODS, RATE_KEY, REPLAY_KEY, Guard
 from gui_core.rate_limit import Decision, RateLimiter
 from gui_core.replay import DynamoReplayStore
+from gui_core.routing import route_by_resource
 from gui_core.settings import ApiSettings
 from gui_core.tenancy import TenantDirectory
 
@@ -136,6 +137,7 @@ class GuiMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        route_by_resource(scope)
         event = scope.get("aws.event") or {}
         request_ctx = event.get("requestContext") or {}
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
@@ -317,6 +319,9 @@ def create_api(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # Behind API Gateway a redirect would name a URL without the stage; a trailing slash is
+        # routed to its resource (gui_core.routing), never redirected.
+        redirect_slashes=False,
         # Operation ids are the route functions' names: the CLI offers each under that name.
         generate_unique_id_function=_operation_id,
     )

@@ -27,6 +27,7 @@ from gui_core.errors import (
 )
 from gui_core.rate_limit import RateLimiter, enforce_limit
 from gui_core.replay import ReplayStore, mutation_identity
+from gui_core.routing import GatewayRoute
 from gui_core.tenancy import Tenant, TenantDirectory, admit_tenant
 
 if TYPE_CHECKING:
@@ -128,7 +129,8 @@ def _check_body_tenant(request: Request, caller: RequestContext) -> None:
 
 
 def group_router(*, prefix: str, policy: GroupPolicy, tags: list[str] | None = None) -> APIRouter:
-    """An APIRouter whose every route passes the guard with this group's policy."""
+    """An APIRouter whose every route passes the guard with this group's policy and takes its path
+    parameters from what API Gateway matched (`gui_core.routing`)."""
 
     # Async although the guard reads DynamoDB: a Lambda container serves one request at a time
     # (Mangum runs each invocation on its own loop), so blocking that loop delays nothing, while a
@@ -138,7 +140,12 @@ def group_router(*, prefix: str, policy: GroupPolicy, tags: list[str] | None = N
         return guard.check(request, caller, policy)
 
     guarded.__name__ = f"guard_{policy.feature.replace('.', '_')}"
-    router = APIRouter(prefix=prefix, tags=list(tags or [policy.feature]), dependencies=[Depends(guarded)])
+    router = APIRouter(
+        prefix=prefix,
+        tags=list(tags or [policy.feature]),
+        dependencies=[Depends(guarded)],
+        route_class=GatewayRoute,  # routed by the resource API Gateway matched (gui_core.routing)
+    )
     router.guard_policy = policy  # type: ignore[attr-defined]  # read by the route-table tests
     return router
 
