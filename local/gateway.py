@@ -8,7 +8,15 @@ then the proxy integration: the REST proxy event goes to the real function handl
 answer becomes the HTTP answer. A route with `token_in_query` has the query parameter
 `authorizer.query_identity_source` (`?token=`) as its identity source instead of the header.
 Refusals are the manifest's gateway responses, rendered as the problem details the CDK stack
-renders (`stacks.constructs.api.problem_template`).
+renders (`stacks.constructs.api.problem_template`), with the headers the stack maps on them: the
+CORS ones of `stacks.cors.gateway_response_headers` and the response's own, evaluated against the
+request as API Gateway evaluates mapping expressions.
+
+Paths as API Gateway passes them: a trailing slash is routed to the resource without it, and the
+event's `path` and `pathParameters` keep the request's percent-encoding (a REST API does not decode
+them; an encoded slash stays inside its parameter). Lambda's limits as Lambda applies them: an
+answer over 6 MB fails the invocation (502), a function's reserved concurrency throttles the
+invocations past it (`local.pool.Throttled`: API Gateway's INTEGRATION_FAILURE response).
 
 The same server plays the region's WebSocket API and its management API (`local.websocket`), and
 serves the local-only routes the runtime adds (`extra_routes`: the dev console, `/dev/token`).
@@ -18,16 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import decimal
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -50,17 +60,23 @@ from local.apigw import (
     websocket_authorizer_event,
 )
 from local.openapi import OPENAPI_PATH, combined_openapi
+from local.pool import Throttled
 from local.websocket import Refused, WebSocketGateway
 from stacks import cors
 from stacks.manifest import WebSocketApi
 
 if TYPE_CHECKING:
     from local.pool import Invoker
-    from stacks.manifest import Function, GatewayResponse, Manifest, Route
+    from stacks.manifest import Function, Manifest, Route
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST payload quota
 INTEGRATION_TIMEOUT_S = 29.0  # API Gateway REST integration timeout
+# Lambda's synchronous response payload: the answer's JSON, 6 MB as Lambda counts it (its error says
+# "Response payload size exceeded maximum allowed payload size (6291556 bytes)").
+LAMBDA_RESPONSE_LIMIT_BYTES = 6_291_556
 AUTHORIZER_CACHE_MAX_ENTRIES = 10_000
+
+AUTHORIZER_CACHE_MAX_TTL_S = 3600  # API Gateway refuses an authorizer result TTL outside 0..3600
 
 # API Gateway's own status and $context.error.message of each response type it sends here.
 _DEFAULTS: dict[str, tuple[int, str]] = {
@@ -70,9 +86,15 @@ _DEFAULTS: dict[str, tuple[int, str]] = {
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
     "AUTHORIZER_FAILURE": (500, "Internal server error"),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, "Internal server error"),
+    # Sent here for a throttled function only: "If the Lambda API rejects the invocation request,
+    # API Gateway returns a 500" (Lambda developer guide, services-apigateway-errors), the type a
+    # Lambda 429 maps to being INTEGRATION_FAILURE (whose table status, 504, is not what is seen).
+    "INTEGRATION_FAILURE": (500, "Internal server error"),
     "LAMBDA_ERROR": (502, "Internal server error"),  # no response type of its own: DEFAULT_5XX
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
 }
+# Request values a gateway response header may be mapped from (`method.request.header.Origin`).
+_REQUEST_MAPPING = re.compile(r"^method\.request\.(header|querystring)\.(.+)$")
 EXPLICIT_DENY_MESSAGE = "User is not authorized to access this resource with an explicit deny"
 
 logger = logging.getLogger("local.gateway")
@@ -83,6 +105,9 @@ class HttpResponse:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    # A gateway response's header mappings (`'literal'`, `method.request.header.Origin`), evaluated
+    # against the request when the gateway sends it.
+    mapped_headers: tuple[tuple[str, str], ...] = ()
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -100,16 +125,21 @@ class _Matched:
 
 
 class _AuthorizerCache:
-    """API Gateway's authorizer result cache: policy answers per identity source value, for a TTL."""
+    """API Gateway's authorizer result cache: policy answers per identity source value, for a TTL
+    (the policy is still evaluated against each request's method arn). A TTL of 0, or an authorizer
+    without an identity source, caches nothing."""
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float]) -> None:
+    def __init__(self, ttl_s: float, clock: Callable[[], float], *, identity_source: str = "x") -> None:
+        if not 0 <= ttl_s <= AUTHORIZER_CACHE_MAX_TTL_S:
+            raise ValueError(f"an authorizer result TTL is 0 to {AUTHORIZER_CACHE_MAX_TTL_S} s, not {ttl_s}")
         self._ttl_s = ttl_s
         self._clock = clock
+        self.enabled = ttl_s > 0 and bool(identity_source)
         self._answers: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def get(self, identity: str) -> dict[str, Any] | None:
-        if self._ttl_s <= 0:
+        if not self.enabled:
             return None
         with self._lock:
             found = self._answers.get(identity)
@@ -121,7 +151,7 @@ class _AuthorizerCache:
             return found[1]
 
     def put(self, identity: str, answer: dict[str, Any]) -> None:
-        if self._ttl_s <= 0:
+        if not self.enabled:
             return
         with self._lock:
             if len(self._answers) >= AUTHORIZER_CACHE_MAX_ENTRIES:
@@ -142,6 +172,10 @@ class IntegrationError(Exception):
 
 class IntegrationTimeout(IntegrationError):
     """The integration ran past API Gateway's 29 s: 504, whatever the function does next."""
+
+
+class IntegrationThrottled(IntegrationError):
+    """Lambda refused the invocation (the function's reserved concurrency is in use)."""
 
 
 class RegionalGateway:
@@ -181,7 +215,9 @@ class RegionalGateway:
         self.cors_origins = tuple(cors_origins)
         self._preflight_paths = cors.preflight_paths(manifest) if self.cors_origins else {}
         self._openapi_document: dict[str, Any] | None = None
-        self.authorizer_cache = _AuthorizerCache(manifest.authorizer.cache_ttl_s, clock)
+        self.authorizer_cache = _AuthorizerCache(
+            manifest.authorizer.cache_ttl_s, clock, identity_source=manifest.authorizer.identity_source
+        )
         api = manifest.websocket or WebSocketApi(function="")
         route_functions = {route.route_key: fn.name for route, fn in manifest.websocket_routes()}
         if manifest.websocket is None or not set(route_functions.values()) <= self._functions.keys():
@@ -239,22 +275,23 @@ class RegionalGateway:
         return JSONResponse(self._openapi_document)
 
     async def _http(self, request: Request) -> Response:
+        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"])
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
-            return _to_starlette(self.gateway_response("REQUEST_TOO_LARGE", request_id=_new_request_id()))
+            too_large = self.gateway_response("REQUEST_TOO_LARGE", request_id=_new_request_id())
+            return _to_starlette(self._sent(too_large, headers, ""))
         body = bytearray()
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > MAX_PAYLOAD_BYTES:
-                return _to_starlette(self.gateway_response("REQUEST_TOO_LARGE", request_id=_new_request_id()))
+                too_large = self.gateway_response("REQUEST_TOO_LARGE", request_id=_new_request_id())
+                return _to_starlette(self._sent(too_large, headers, ""))
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         answer = await self.invoke(
             HttpRequest(
                 method=request.method,
                 path=raw_path.decode("latin-1"),
-                headers=tuple(
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]
-                ),
+                headers=headers,
                 query=request.scope.get("query_string", b"").decode("latin-1"),
                 body=bytes(body),
                 source_ip=request.client.host if request.client else "127.0.0.1",
@@ -265,8 +302,11 @@ class RegionalGateway:
     # -- the gateway -------------------------------------------------------------------------
 
     async def invoke(self, request: HttpRequest) -> HttpResponse:
-        """Serve one request as API Gateway would; `request.path` may be percent-encoded."""
-        request_id = _new_request_id()
+        """Serve one request as API Gateway would; `request.path` as sent (percent-encoded)."""
+        answer = await self._serve(request, _new_request_id())
+        return self._sent(answer, request.headers, request.query)
+
+    async def _serve(self, request: HttpRequest, request_id: str) -> HttpResponse:
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return self.gateway_response("REQUEST_TOO_LARGE", request_id=request_id)
         matched = self._match(request.method, request.path)
@@ -274,15 +314,21 @@ class RegionalGateway:
             return self._preflight(request, request_id) or self.gateway_response(
                 "MISSING_AUTHENTICATION_TOKEN", request_id=request_id
             )
-        request = replace(request, path=unquote(request.path), headers=self._integration_headers(request))
+        request = replace(request, headers=self._integration_headers(request))
         answer = await self._authorize(request, matched, request_id)
         if isinstance(answer, HttpResponse):
             return answer
+        return await self._integrate(request, matched, answer, request_id)
+
+    async def _integrate(
+        self, request: HttpRequest, matched: _Matched, authorized: dict[str, Any], request_id: str
+    ) -> HttpResponse:
+        """The Lambda proxy integration: the function's answer, or the gateway response of its failure."""
         event = proxy_event(
             request,
             resource=matched.route.full_path,
             path_parameters=matched.path_parameters,
-            authorizer=authorizer_answer_context(answer),
+            authorizer=authorizer_answer_context(authorized),
             stage=self.stage,
             host=self._host(request),
             request_id=request_id,
@@ -293,6 +339,9 @@ class RegionalGateway:
         except IntegrationTimeout as exc:
             logger.warning("%s", exc)
             return self.gateway_response("INTEGRATION_TIMEOUT", request_id=request_id)
+        except IntegrationThrottled as exc:
+            logger.warning("%s", exc)
+            return self.gateway_response("INTEGRATION_FAILURE", request_id=request_id)
         except IntegrationError:
             logger.exception("%s failed", matched.fn.name)
             return self.gateway_response("LAMBDA_ERROR", request_id=request_id)
@@ -383,26 +432,49 @@ class RegionalGateway:
     def gateway_response(
         self, response_type: str, *, request_id: str, message: str | None = None
     ) -> HttpResponse:
-        """A gateway response as the stack customises it: a problem document. A type the manifest
-        does not customise falls back to DEFAULT_4XX or DEFAULT_5XX, keeping API Gateway's status."""
+        """A gateway response as the stack customises it: a problem document, with the CORS headers
+        of every gateway response and the response's own (mapped when the gateway sends it). A type
+        the manifest does not customise falls back to DEFAULT_4XX or DEFAULT_5XX, keeping API
+        Gateway's status; with neither, it is API Gateway's own `{"message": ...}`."""
         default_status, default_message = _DEFAULTS[response_type]
         fallback = "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX"
-        configured: GatewayResponse = self._responses.get(response_type) or self._responses[fallback]
+        configured = self._responses.get(response_type) or self._responses.get(fallback)
+        mapped = tuple(cors.gateway_response_headers(self.cors_origins).items())
+        if configured is None:
+            plain = {"message": message or default_message}
+            headers = (("content-type", "application/json"), ("x-amzn-RequestId", request_id))
+            return HttpResponse(default_status, headers, json.dumps(plain).encode(), mapped)
         status = configured.status or default_status
         body: dict[str, Any] = {"type": problem_type(configured.code), "title": configured.title}
         if configured.status is not None:  # the stack's template names no status for DEFAULT_*
             body["status"] = status
         body.update({"code": configured.code, "detail": message or default_message, "request_id": request_id})
         headers = (("content-type", PROBLEM_CONTENT_TYPE), ("x-amzn-RequestId", request_id))
-        return HttpResponse(status, headers, json.dumps(body).encode())
+        return HttpResponse(status, headers, json.dumps(body).encode(), (*mapped, *configured.headers))
+
+    def _sent(
+        self, answer: HttpResponse, request_headers: Iterable[tuple[str, str]], query: str
+    ) -> HttpResponse:
+        """The answer as it leaves the gateway: a gateway response's header mappings evaluated
+        against the request (a mapping from a value the request lacks gives no header)."""
+        if not answer.mapped_headers:
+            return answer
+        request_headers = tuple(request_headers)
+        added: list[tuple[str, str]] = []
+        for name, expression in answer.mapped_headers:
+            value = _mapped_value(expression, request_headers, query)
+            if value is not None:
+                added.append((name, value))
+        return replace(answer, headers=(*answer.headers, *added), mapped_headers=())
 
     def _preflight(self, request: HttpRequest, request_id: str) -> HttpResponse | None:
         """The OPTIONS mock of a routed resource: 204 with the CORS headers when the Origin is
         allowlisted, 403 problem details otherwise; None when there is no such preflight method."""
         if request.method != "OPTIONS":
             return None
+        routed = _routed_path(request.path)
         methods = next(
-            (m for path, m in self._preflight_paths.items() if match_route(path, request.path) is not None),
+            (m for path, m in self._preflight_paths.items() if match_route(path, routed) is not None),
             None,
         )
         if methods is None:
@@ -420,13 +492,16 @@ class RegionalGateway:
         )
 
     def _match(self, method: str, raw_path: str) -> _Matched | None:
+        """The route of `raw_path` (as sent: an encoded slash stays inside its segment), with its
+        path parameters as they appear in it, still percent-encoded, as API Gateway passes them."""
         found: list[_Matched] = []
+        routed = _routed_path(raw_path)
         for route, fn in self._routes:
             if route.method != method:
                 continue
-            params = match_route(route.full_path, raw_path)
+            params = match_route(route.full_path, routed)
             if params is not None:
-                found.append(_Matched(route, fn, {k: unquote(v) for k, v in params.items()}))
+                found.append(_Matched(route, fn, params))
         # A literal segment wins over a path parameter, as in API Gateway's resource tree.
         return min(found, key=lambda m: len(m.path_parameters), default=None)
 
@@ -450,17 +525,64 @@ class RegionalGateway:
         Lambda would end the invocation (the thread itself cannot be stopped)."""
         timeout = min(float(container.fn.timeout_s), INTEGRATION_TIMEOUT_S)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(container.submit(event)), timeout)
+            answer = await asyncio.wait_for(asyncio.wrap_future(container.submit(event)), timeout)
         except TimeoutError as exc:
             if timeout >= INTEGRATION_TIMEOUT_S:
                 raise IntegrationTimeout(f"{container.fn.name}: no answer within {timeout:.0f} s") from exc
             raise IntegrationError(f"{container.fn.name} timed out after {timeout:.0f} s") from exc
+        except Throttled as exc:
+            raise IntegrationThrottled(str(exc)) from exc
         except Exception as exc:
             raise IntegrationError(f"{container.fn.name} raised {type(exc).__name__}: {exc}") from exc
+        _check_response_payload(container.fn.name, answer)
+        return answer
 
 
 def _new_request_id() -> str:
     return str(uuid.uuid4())
+
+
+def _routed_path(path: str) -> str:
+    """The path API Gateway matches resources against: a trailing slash names the resource without it."""
+    return path[:-1] if len(path) > 1 and path.endswith("/") else path
+
+
+def _mapped_value(expression: str, headers: Sequence[tuple[str, str]], query: str) -> str | None:
+    """A gateway response header's value: `'literal'`, a request header or query string parameter
+    (`method.request.header.Origin`; None when the request has none), or a literal as written."""
+    if len(expression) >= 2 and expression[0] == expression[-1] == "'":
+        return expression[1:-1]
+    found = _REQUEST_MAPPING.match(expression)
+    if found is None:
+        return expression
+    kind, name = found.groups()
+    if kind == "header":
+        return _header(headers, name)
+    values = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == name]
+    return values[-1] if values else None
+
+
+def _check_response_payload(function: str, answer: Any) -> None:
+    """Lambda's synchronous response limit, on the answer's JSON as the Python runtime serialises it
+    (Decimal as a number, ensure_ascii off): past it, or not serialisable, the invocation fails."""
+    try:
+        payload = json.dumps(answer, ensure_ascii=False, default=_runtime_json)
+    except (TypeError, ValueError) as exc:
+        raise IntegrationError(
+            f"{function}: Runtime.MarshalError, unable to marshal response: {exc}"
+        ) from exc
+    size = len(payload.encode())
+    if size > LAMBDA_RESPONSE_LIMIT_BYTES:
+        raise IntegrationError(
+            f"{function}: Function.ResponseSizeTooLarge, response payload size ({size} bytes) exceeded "
+            f"maximum allowed payload size ({LAMBDA_RESPONSE_LIMIT_BYTES} bytes)"
+        )
+
+
+def _runtime_json(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _trace_id() -> str:

@@ -8,6 +8,12 @@ invocations (an idle one is reused before a new one is started). An invocation w
 request to the same function, and the REST gateway, the WebSocket gateway, the bus relay and the
 stream pollers all invoke through the same pool, as they would reach the same Lambda function.
 
+A function with a reserved concurrency (`Function.reserved_concurrency`) never runs more invocations
+at once than that, as in Lambda: past it an invocation is throttled at once, not queued (its future
+fails with `Throttled`, Lambda's TooManyRequestsException). Each caller then does what Lambda's
+callers do: API Gateway answers its INTEGRATION_FAILURE response, asynchronous and stream
+invocations are retried later.
+
 The first container is started with the pool (so a start costs what it did with one container per
 function); the others only on demand, on a thread of their own, so the event loop never waits for
 an import. A cold start while other containers run swaps `os.environ` for the length of the import,
@@ -32,6 +38,19 @@ if TYPE_CHECKING:
 logger = logging.getLogger("local.pool")
 
 DEFAULT_CAP = 10
+
+
+class Throttled(Exception):
+    """The function's reserved concurrency is in use: Lambda refused the invocation
+    (TooManyRequestsException, reason ReservedFunctionConcurrentInvocationLimitExceeded)."""
+
+    def __init__(self, fn: Function, region: str) -> None:
+        super().__init__(
+            f"{fn.name} in {region}: rate exceeded, its reserved concurrency of "
+            f"{fn.reserved_concurrency} is in use"
+        )
+        self.function = fn.name
+        self.region = region
 
 
 class Invoker(Protocol):
@@ -63,7 +82,8 @@ class FunctionPool:
         region: str | None = None,
     ) -> None:
         """`first`: a container started already; None starts the first one on the first
-        invocation, as Lambda does (then `fn` and `region` name the pool)."""
+        invocation, as Lambda does (then `fn` and `region` name the pool). A reserved concurrency
+        below `cap` is the pool's cap, and past it invocations are throttled."""
         if cap < 1:
             raise ValueError("a pool holds at least one container")
         if first is not None:
@@ -73,7 +93,8 @@ class FunctionPool:
         self._fn: Function = fn
         self._region: str = region
         self._cold_start = cold_start
-        self.cap = cap
+        self.reserved = fn.reserved_concurrency
+        self.cap = cap if self.reserved is None else min(cap, self.reserved)
         self._lock = threading.RLock()
         self._containers: list[Container] = [first] if first is not None else []
         self._idle: list[Container] = [first] if first is not None else []
@@ -81,6 +102,7 @@ class FunctionPool:
         self._waiting: deque[tuple[dict[str, Any], Future[Any]]] = deque()
         self._closed = False
         self.cold_starts = 1 if first is not None else 0
+        self.throttles = 0
 
     @property
     def fn(self) -> Function:
@@ -97,12 +119,17 @@ class FunctionPool:
             return len(self._containers)
 
     def submit(self, event: dict[str, Any]) -> Future[Any]:
-        """Queue an invocation; the future holds the handler's answer or its exception. Cancelling
-        the future before a container takes it drops the invocation."""
+        """Queue an invocation; the future holds the handler's answer or its exception (`Throttled`
+        at once when the reserved concurrency is in use). Cancelling the future before a container
+        takes it drops the invocation."""
         future: Future[Any] = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"the {self._fn.name} pool is closed")
+            if self.reserved is not None and self._in_flight() >= self.reserved:
+                self.throttles += 1
+                future.set_exception(Throttled(self._fn, self._region))
+                return future
             self._waiting.append((event, future))
             self._dispatch()
         return future
@@ -123,6 +150,10 @@ class FunctionPool:
             container.close()
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _in_flight(self) -> int:
+        """Under the lock: invocations running or waiting for a container (Lambda's concurrency)."""
+        return len(self._containers) - len(self._idle) + len(self._waiting)
 
     def _dispatch(self) -> None:
         """Under the lock: give waiting invocations to idle containers; start containers for the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -12,11 +13,13 @@ from local.keys import DevKeys
 from local.runtime import LocalBackend
 from stacks.manifest import DEFAULT_REGIONS
 
-from .support import PREFERENCES, table
+from .support import PREFERENCES, fresh_subject, table
 
 pytestmark = pytest.mark.slow
 
 PROBLEM_TYPE = "urn:domaindetermine:gui:problem:"
+ARTIFACTS = "/service/gui/artifacts"
+DEMO_ARTIFACT = "map-icd10-snomed"  # a demo artifact of acme's
 
 
 def assert_gateway_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -222,3 +225,73 @@ def test_seeded_shared_view_is_listed_for_every_user_of_the_tenant(
     assert response.status_code == 200, response.text
     names = {(v["name"], v["owner"], v["visibility"]) for v in response.json()["items"]}
     assert ("Active coverage", "ada@globex", "tenant") in names
+
+
+# -- paths as API Gateway passes them ------------------------------------------------------------
+
+
+def test_a_trailing_slash_reaches_the_resource_and_a_put_through_it_is_applied(
+    http: httpx.Client, url: Callable[[str, str], str], bearer: Callable[..., dict[str, str]]
+) -> None:
+    """API Gateway routes `/preferences/` to the `/preferences` resource (and passes the slash on in
+    `path`): the function serves it as the resource, without a redirect that would drop the stage."""
+    auth = bearer("acme", subject=fresh_subject("acme"))
+    slashed = url("eu-west-1", f"{PREFERENCES}/")
+
+    read = http.get(slashed, headers=auth)
+    assert read.status_code == 200, read.text
+    put = http.put(slashed, headers={**auth, "If-Match": read.headers["etag"]}, json={"theme": "dark"})
+
+    assert put.status_code == 200, put.text
+    assert http.get(url("eu-west-1", PREFERENCES), headers=auth).json()["effective"]["theme"] == "dark"
+
+
+def test_an_encoded_slash_stays_inside_its_path_parameter(
+    http: httpx.Client, url: Callable[[str, str], str], bearer: Callable[..., dict[str, str]]
+) -> None:
+    """`/artifacts/{id}` matched with id `map-icd10-snomed/lineage`: no such artifact. Decoded before
+    routing, the path would be `/artifacts/map-icd10-snomed/lineage`, another resource."""
+    reader = bearer("acme", "vic")
+    assert (
+        http.get(url("eu-west-1", f"{ARTIFACTS}/{DEMO_ARTIFACT}/lineage"), headers=reader).status_code == 200
+    )
+
+    response = http.get(url("eu-west-1", f"{ARTIFACTS}/{DEMO_ARTIFACT}%2Flineage"), headers=reader)
+
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "not_found"
+    assert response.json()["detail"] == f"No artifact '{DEMO_ARTIFACT}/lineage'."
+
+
+def test_a_subject_holding_a_slash_can_be_reset(
+    http: httpx.Client,
+    url: Callable[[str, str], str],
+    bearer: Callable[..., dict[str, str]],
+    dynamodb: Callable[[str], Any],
+) -> None:
+    subject = fresh_subject("acme").replace("@", "/team@")
+    auth = bearer("acme", subject=subject)
+    etag = http.get(url("eu-west-1", PREFERENCES), headers=auth).headers["etag"]
+    assert (
+        http.put(
+            url("eu-west-1", PREFERENCES), headers={**auth, "If-Match": etag}, json={"theme": "dark"}
+        ).status_code
+        == 200
+    )
+    assert _stored_subjects(dynamodb, subject) == [subject]
+
+    reset = http.delete(
+        url("eu-west-1", f"{PREFERENCES}/users/{quote(subject, safe='')}"), headers=bearer("acme", "ada")
+    )
+
+    assert reset.status_code == 204, reset.text
+    assert _stored_subjects(dynamodb, subject) == []
+
+
+def _stored_subjects(dynamodb: Callable[[str], Any], subject: str) -> list[str]:
+    items = dynamodb("eu-west-1").query(
+        TableName=table("preferences"),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :user)",
+        ExpressionAttributeValues={":pk": {"S": "acme"}, ":user": {"S": "USER#"}},
+    )["Items"]
+    return [i["subject"]["S"] for i in items if i.get("subject", {}).get("S") == subject]

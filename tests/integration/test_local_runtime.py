@@ -180,7 +180,7 @@ def test_function_receives_a_rest_proxy_event_with_the_authorizer_context(gatewa
     assert response.status == 200
     event = function.events[0]
     assert event["resource"] == "/service/gui/preferences/views/{view_id}"
-    assert event["pathParameters"] == {"view_id": "v/1"}
+    assert event["pathParameters"] == {"view_id": "v%2F1"}  # as sent: a REST API does not decode it
     assert event["httpMethod"] == "DELETE"
     assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"]}
     assert event["requestContext"]["requestId"] == response.header("x-amzn-RequestId")

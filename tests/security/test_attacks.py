@@ -148,10 +148,10 @@ EVASIONS: dict[str, Callable[[Caller, int], dict[str, Any]]] = {
         "headers": {"X-Real-IP": f"198.51.100.{i}", "Forwarded": f"for=198.51.100.{i}"}
     },
 }
-# Other spellings of the path: not routes, so never served (API Gateway matches resources exactly).
+# Other spellings of the path: not routes, so never served (API Gateway matches resources exactly,
+# but for a trailing slash, which names the resource itself: see the test after the next).
 PATH_SPELLINGS = {
     "path case": "/Service/GUI/preferences",
-    "trailing slash": "/service/gui/preferences/",
     "double slash": "/service//gui/preferences",
     "percent-encoded letter": "/service/gui/%70references",
 }
@@ -195,6 +195,15 @@ def test_another_spelling_of_the_path_is_not_a_route_and_gets_no_extra_request(
     assert answer.status not in range(200, 300)
     problem(answer, 404, "route_not_found")
     _assert_limited(limited.call("GET", PREFS), limit)
+
+
+def test_a_trailing_slash_is_the_resource_itself_and_counts_against_its_limit(limited: Caller) -> None:
+    """API Gateway routes `/preferences/` to the `/preferences` resource: one more request of it."""
+    limit = LIMITS["reads"]
+    for i in range(limit):
+        spelling = f"{PREFS}/" if i % 2 else PREFS
+        _assert_allowed(limited.call("GET", spelling), limit, remaining=limit - 1 - i)
+    _assert_limited(limited.call("GET", f"{PREFS}/"), limit)
 
 
 def test_a_burst_mixing_every_evasion_gets_exactly_the_read_limit(limited: Caller) -> None:
