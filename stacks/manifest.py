@@ -967,12 +967,45 @@ MANIFEST = Manifest(
         ),
     ),
     websocket=WebSocketApi(function="gui_realtime"),
+    # API Gateway's own answers (supported-gateway-response-types in its guide), each a problem
+    # document with the stage's CORS headers besides the headers below.
     gateway_responses=(
-        GatewayResponse("UNAUTHORIZED", 401, "unauthorized", "Authentication required"),
+        # The authorizer refused the token, or none came: RFC 6750 names the scheme to use.
+        GatewayResponse(
+            "UNAUTHORIZED", 401, "unauthorized", "Authentication required", (("WWW-Authenticate", "Bearer"),)
+        ),
         GatewayResponse("ACCESS_DENIED", 403, "forbidden", "Access denied"),
         GatewayResponse("MISSING_AUTHENTICATION_TOKEN", 404, "route_not_found", "No such route"),
-        GatewayResponse("THROTTLED", 429, "throttled", "Too many requests"),
+        # The stage's throttle (a token bucket refilled every second).
+        GatewayResponse("THROTTLED", 429, "throttled", "Too many requests", (("Retry-After", "1"),)),
         GatewayResponse("REQUEST_TOO_LARGE", 413, "payload_too_large", "Request too large"),
+        # The function did not answer within the 29 s integration timeout.
+        GatewayResponse("INTEGRATION_TIMEOUT", 504, "upstream_timeout", "The request timed out"),
+        # Lambda refused to run the function (throttled: the region's or the function's concurrency
+        # is used up), so API Gateway could not invoke it: worth a retry shortly.
+        GatewayResponse(
+            "INTEGRATION_FAILURE",
+            503,
+            "service_unavailable",
+            "Service temporarily unavailable",
+            (("Retry-After", "2"),),
+        ),
+        # The authorizer raised instead of answering (the identity provider's JWKS unreachable, the
+        # authorizer throttled) or could not be reached: no verdict on the token, so try again.
+        GatewayResponse(
+            "AUTHORIZER_FAILURE",
+            503,
+            "authorizer_unavailable",
+            "Authorization unavailable",
+            (("Retry-After", "5"),),
+        ),
+        GatewayResponse(
+            "AUTHORIZER_CONFIGURATION_ERROR",
+            503,
+            "authorizer_unavailable",
+            "Authorization unavailable",
+            (("Retry-After", "5"),),
+        ),
         GatewayResponse("DEFAULT_4XX", None, "bad_request", "Bad request"),
         GatewayResponse("DEFAULT_5XX", None, "gateway_error", "Gateway error"),
     ),

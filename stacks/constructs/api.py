@@ -140,12 +140,13 @@ class RestApi(Construct):
             throttle=apigw.ThrottleSettings(rate_limit=STAGE_RATE_LIMIT, burst_limit=STAGE_BURST_LIMIT),
             api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
         )
+        cors_headers = cors.gateway_response_headers(cors_origins)
         for response in manifest.gateway_responses:
             self.api.add_gateway_response(
                 pascal_case(response.type.lower()),
                 type=apigw.ResponseType.of(response.type),
                 status_code=str(response.status) if response.status is not None else None,
-                response_headers={"Content-Type": f"'{PROBLEM_CONTENT_TYPE}'"},
+                response_headers=gateway_response_headers(response, cors_headers),
                 # API Gateway picks the template by content type; both keys give the same body.
                 templates={
                     "application/json": problem_template(response),
@@ -232,6 +233,18 @@ class RestApi(Construct):
             "managed policy for it, and API Gateway names the log groups it writes "
             "(API-Gateway-Execution-Logs_<api>/<stage>) itself.",
         )
+
+
+def gateway_response_headers(response: GatewayResponse, cors_headers: Mapping[str, str]) -> dict[str, str]:
+    """A gateway response's headers as API Gateway mapping expressions: the problem content type,
+    the stage's CORS headers (`stacks.cors.gateway_response_headers`) and the response's own
+    literal headers (quoted: `'value'`)."""
+    own = {}
+    for name, value in response.headers:
+        if "'" in value:
+            raise ValueError(f"gateway response {response.type}: header {name} cannot hold a quote")
+        own[name] = f"'{value}'"
+    return {"Content-Type": f"'{PROBLEM_CONTENT_TYPE}'", **cors_headers, **own}
 
 
 def _origin_lookup() -> str:

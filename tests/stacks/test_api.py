@@ -14,7 +14,7 @@ from stacks import cors
 from stacks.app_builder import build_app, stack_name
 from stacks.config import DeploymentConfig
 from stacks.constructs.api import STAGE_BURST_LIMIT, STAGE_RATE_LIMIT
-from stacks.manifest import Manifest
+from stacks.manifest import MANIFEST, GatewayResponse, Manifest
 from tests.stacks import cfn
 
 PROBLEM_TYPE = "urn:domaindetermine:gui:problem:"
@@ -98,16 +98,77 @@ def _render(template_text: str, message: str, request_id: str) -> Any:
     )
 
 
-def test_gateway_responses_are_problem_details(template: dict[str, Any], manifest: Manifest) -> None:
-    responses = {
+def _gateway_responses(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
         cfn.props(r)["ResponseType"]: cfn.props(r)
         for r in cfn.resources(template, "AWS::ApiGateway::GatewayResponse").values()
     }
+
+
+def _expected_headers(response: GatewayResponse, origins: tuple[str, ...]) -> dict[str, str]:
+    """A gateway response's headers as mapping expressions: its content type, the stage's CORS
+    headers, and its own literal headers."""
+    headers = {
+        "Content-Type": "'application/problem+json'",
+        **cors.gateway_response_headers(origins),
+        **{name: f"'{value}'" for name, value in response.headers},
+    }
+    return {f"gatewayresponse.header.{name}": value for name, value in headers.items()}
+
+
+def test_gateway_responses_carry_the_stage_cors_headers_and_their_own(
+    template: dict[str, Any], manifest: Manifest, deployment: DeploymentConfig
+) -> None:
+    """API Gateway's own answers (401, 403, 429, 5xx...) never reach a function: without CORS headers
+    a browser sees an opaque network error instead of a 401 to refresh its token on."""
+    assert deployment.cors_origins, "cdk.json's stage allows origins: the headers are there to check"
+    responses = _gateway_responses(template)
+    for expected in manifest.gateway_responses:
+        headers = responses[expected.type]["ResponseParameters"]
+        assert headers == _expected_headers(expected, deployment.cors_origins), expected.type
+        assert "gatewayresponse.header.Access-Control-Allow-Origin" in headers
+
+
+def test_the_gateway_responses_a_gui_needs(manifest: Manifest) -> None:
+    """Each type as API Gateway documents it (supported-gateway-response-types): a 401 names its
+    scheme; throttles and unavailable backends say when to retry; the integration and authorizer
+    failures answer in the problem format too."""
+    responses = {r.type: r for r in manifest.gateway_responses}
+    assert len(responses) == len(manifest.gateway_responses)
+    expected = {  # type: (status, code, own headers)
+        "UNAUTHORIZED": (401, "unauthorized", {"WWW-Authenticate": "Bearer"}),
+        "THROTTLED": (429, "throttled", {"Retry-After"}),
+        "INTEGRATION_TIMEOUT": (504, "upstream_timeout", set()),
+        "INTEGRATION_FAILURE": (503, "service_unavailable", {"Retry-After"}),
+        "AUTHORIZER_FAILURE": (503, "authorizer_unavailable", {"Retry-After"}),
+        "AUTHORIZER_CONFIGURATION_ERROR": (503, "authorizer_unavailable", {"Retry-After"}),
+        "DEFAULT_4XX": (None, "bad_request", set()),
+        "DEFAULT_5XX": (None, "gateway_error", set()),
+    }
+    for kind, (status, code, headers) in expected.items():
+        response = responses[kind]
+        assert (response.status, response.code) == (status, code), kind
+        own = dict(response.headers)
+        if isinstance(headers, dict):
+            assert own == headers, kind
+        else:
+            assert set(own) == headers, kind
+        if "Retry-After" in own:
+            assert own["Retry-After"].isdigit(), kind
+            assert int(own["Retry-After"]) >= 1, kind
+    for response in manifest.gateway_responses:
+        for name, value in response.headers:
+            assert "'" not in name, "a header name is literal"
+            assert "'" not in value, "a literal header value is quoted as 'value'"
+
+
+def test_gateway_responses_are_problem_details(template: dict[str, Any], manifest: Manifest) -> None:
+    responses = _gateway_responses(template)
     for expected in manifest.gateway_responses:
         found = responses[expected.type]
-        assert found["ResponseParameters"] == {
-            "gatewayresponse.header.Content-Type": "'application/problem+json'"
-        }
+        assert found["ResponseParameters"]["gatewayresponse.header.Content-Type"] == (
+            "'application/problem+json'"
+        )
         if expected.status is None:
             assert "StatusCode" not in found
         else:
@@ -234,6 +295,9 @@ def test_a_stage_without_origins_has_no_preflight(tmp_path: Path) -> None:
     app.synth()
     template = json.loads((tmp_path / f"{stack_name('eu-west-1')}.template.json").read_text())
     assert _preflights(template) == {}
+    responses = _gateway_responses(template)
+    for expected in MANIFEST.gateway_responses:
+        assert responses[expected.type]["ResponseParameters"] == _expected_headers(expected, ())
     for function in cfn.resources(template, "AWS::Lambda::Function").values():
         variables = cfn.props(function)["Environment"]["Variables"]
         assert variables.get("GUI_CORS_ORIGINS", "") == ""
