@@ -209,9 +209,15 @@ def _second_while_first_is_held(gw: RegionalGateway, holding: Holding) -> tuple[
     return asyncio.run(both())
 
 
+def _without(response_type: str) -> Manifest:
+    """The app with API Gateway's own answer for `response_type` (the stage does not customise it)."""
+    kept = tuple(r for r in MANIFEST.gateway_responses if r.type != response_type)
+    return replace(MANIFEST, gateway_responses=kept)
+
+
 def test_past_its_reserved_concurrency_a_function_is_throttled_at_once(build: Build) -> None:
     holding = Holding()
-    gw = build(holding, reserved=1)
+    gw = build(holding, manifest=_without("INTEGRATION_FAILURE"), reserved=1)
 
     first, second = _second_while_first_is_held(gw, holding)
 
@@ -236,7 +242,9 @@ def test_a_throttled_invocation_is_the_integration_failure_response_when_customi
     customised = GatewayResponse(
         "INTEGRATION_FAILURE", 503, "function_throttled", "Function busy", headers=(("Retry-After", "1"),)
     )
-    manifest = replace(MANIFEST, gateway_responses=(*MANIFEST.gateway_responses, customised))
+    manifest = replace(
+        MANIFEST, gateway_responses=(*_without("INTEGRATION_FAILURE").gateway_responses, customised)
+    )
     holding = Holding()
 
     _, second = _second_while_first_is_held(build(holding, manifest=manifest, reserved=1), holding)
