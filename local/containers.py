@@ -12,7 +12,10 @@ What this asks of the functions:
 - `gui_core` and third-party libraries are shared by every container, so they keep no state bound
   to one function's environment.
 
-Like a Lambda execution environment, a container serves one invocation at a time.
+Like a Lambda execution environment, a container serves one invocation at a time, and has a /tmp
+of its own (`TMPDIR`, which the functions' settings read through `gui_core.settings.lambda_tmp`)
+holding at most the function's configured ephemeral storage: an invocation that leaves more there
+fails, as its write past the limit would have failed in Lambda (no space left on device).
 """
 
 from __future__ import annotations
@@ -21,13 +24,16 @@ import asyncio
 import contextlib
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
 Handler = Callable[[dict[str, Any], Any], Any]
 
 LOCAL_ACCOUNT = "123456789012"
+MB = 1024 * 1024
 # Variables of the host that must not reach a function: its own AWS identity and configuration.
 _HOST_PREFIXES_DROPPED = ("AWS_", "POWERTOOLS_", "GUI_", "_X_AMZN_", "LAMBDA_")
 
@@ -159,30 +166,61 @@ def _runtime_thread_teardown() -> None:
     asyncio.set_event_loop(None)
 
 
+class EphemeralStorageExceeded(OSError):
+    """The invocation left more in the container's /tmp than the function's ephemeral storage."""
+
+
+def storage_used(folder: Path) -> int:
+    """Bytes of the files under `folder` (what they take in /tmp, as Lambda counts them)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):  # removed under the walk
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
 class Container:
     """One function in one region: its handler, run on a thread of its own, one invocation at a
-    time, as in a Lambda execution environment."""
+    time, as in a Lambda execution environment; `tmp_dir` is its /tmp."""
 
     def __init__(
-        self, fn: Function, region: str, handler: Handler, *, runtime: ThreadPoolExecutor | None = None
+        self,
+        fn: Function,
+        region: str,
+        handler: Handler,
+        *,
+        runtime: ThreadPoolExecutor | None = None,
+        tmp_dir: Path | None = None,
     ) -> None:
         self.fn = fn
         self.region = region
         self.handler = handler
+        self.tmp_dir = tmp_dir
         self._runtime = runtime or _runtime_thread(fn, region)
 
     @classmethod
-    def cold_start(cls, fn: Function, region: str, env: Mapping[str, str]) -> Container:
+    def cold_start(
+        cls, fn: Function, region: str, env: Mapping[str, str], *, tmp_root: Path | None = None
+    ) -> Container:
         """Import the handler on the container's own thread, as the Lambda runtime does: what the
-        import sets up per thread (Mangum's event loop) belongs to the thread that invokes it."""
+        import sets up per thread (Mangum's event loop) belongs to the thread that invokes it.
+        With `tmp_root`, the container's /tmp is a new folder under it."""
+        tmp_dir = None
+        if tmp_root is not None:
+            tmp_root.mkdir(parents=True, exist_ok=True)
+            tmp_dir = Path(tempfile.mkdtemp(prefix=f"{region}-{fn.name}-", dir=tmp_root))
+            env = {**env, "TMPDIR": str(tmp_dir)}
         runtime = _runtime_thread(fn, region)
         try:
             handler = runtime.submit(load_handler, fn, env).result()
         except BaseException:
             runtime.submit(_runtime_thread_teardown)
             runtime.shutdown(wait=False)
+            if tmp_dir is not None:
+                shutil.rmtree(tmp_dir, ignore_errors=True)
             raise
-        return cls(fn, region, handler, runtime=runtime)
+        return cls(fn, region, handler, runtime=runtime, tmp_dir=tmp_dir)
 
     def submit(self, event: dict[str, Any]) -> Future[Any]:
         """Queue an invocation; the future holds the handler's answer or its exception."""
@@ -193,9 +231,24 @@ class Container:
         return self.submit(event).result()
 
     def close(self) -> None:
-        """End the runtime thread once the invocations already queued are done."""
+        """End the runtime thread once the invocations already queued are done; its /tmp goes."""
         self._runtime.submit(_runtime_thread_teardown)
+        if self.tmp_dir is not None:
+            self._runtime.submit(shutil.rmtree, self.tmp_dir, ignore_errors=True)
         self._runtime.shutdown(wait=False)
 
     def _invoke(self, event: dict[str, Any]) -> Any:
-        return self.handler(event, lambda_context(self.fn, self.region))
+        try:
+            return self.handler(event, lambda_context(self.fn, self.region))
+        finally:
+            self._check_storage()
+
+    def _check_storage(self) -> None:
+        if self.tmp_dir is None:
+            return
+        used, limit = storage_used(self.tmp_dir), self.fn.ephemeral_storage_mb * MB
+        if used > limit:
+            raise EphemeralStorageExceeded(
+                f"{self.fn.name}: {used / MB:.1f} MB in /tmp, more than its ephemeral storage of "
+                f"{self.fn.ephemeral_storage_mb} MB (no space left on device, in Lambda)"
+            )

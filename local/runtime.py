@@ -15,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -49,7 +52,6 @@ from local.ttl import Consumer, SweepReport, TtlSweeper
 from stacks.manifest import DEFAULT_REGIONS, MANIFEST, WebSocketApi
 
 if TYPE_CHECKING:
-    from pathlib import Path
     from types import TracebackType
 
     from stacks.manifest import Manifest
@@ -143,6 +145,8 @@ class LocalBackend:
         # Each function's credentials per region: a session of its own role (local/iam.py).
         self.credentials: dict[tuple[str, str], dict[str, str]] = {}
         self.iam_check: CallCheck | None = None
+        # Every container's /tmp is a folder under this one, removed when the backend stops.
+        self._tmp_root = Path(tempfile.mkdtemp(prefix="ddgui-lambda-tmp-"))
         self.gateways: dict[str, RegionalGateway] = {}
         self.base_urls: dict[str, str] = {}
         self.ready_s: float | None = None
@@ -220,6 +224,7 @@ class LocalBackend:
             self._moto = None
         if self.iam_check is not None:
             self.iam_check.forget(c["AWS_ACCESS_KEY_ID"] for c in self.credentials.values())
+        shutil.rmtree(self._tmp_root, ignore_errors=True)
 
     def hurry(self) -> None:
         """Stop without waiting for open connections (a second Ctrl-C); `stop` still joins."""
@@ -446,7 +451,9 @@ class LocalBackend:
             connections_url=self.connections_url(region),
             credentials=self.credentials.get((region, name)),
         )
-        return Container.cold_start(fn, region, {**env, **self.environment.get(name, {})})
+        return Container.cold_start(
+            fn, region, {**env, **self.environment.get(name, {})}, tmp_root=self._tmp_root
+        )
 
     def _gateway(self, region: str) -> RegionalGateway:
         invoked = {fn.name for _, fn in self.manifest.routes()}

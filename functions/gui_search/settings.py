@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from gui_core.settings import ApiSettings
+from gui_core.settings import ApiSettings, lambda_tmp
 
 
 class SearchSettings(ApiSettings):
@@ -13,4 +13,4 @@ class SearchSettings(ApiSettings):
     # How often a container asks S3 whether a tenant's index has a new version (a conditional GET).
     manifest_check_s: float = Field(default=2.0, alias="SEARCH_MANIFEST_CHECK_S", ge=0)
     max_tenants: int = Field(default=8, alias="SEARCH_MAX_TENANTS", ge=1)
-    cache_dir: Path = Field(default=Path("/tmp/gui-search"), alias="SEARCH_CACHE_DIR")  # noqa: S108 - Lambda's /tmp
+    cache_dir: Path = Field(default_factory=lambda: lambda_tmp("gui-search"), alias="SEARCH_CACHE_DIR")

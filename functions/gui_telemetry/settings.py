@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from gui_core.settings import FunctionSettings
+from gui_core.settings import FunctionSettings, lambda_tmp
 
 
 class TelemetrySettings(FunctionSettings):
@@ -15,7 +15,7 @@ class TelemetrySettings(FunctionSettings):
     tenants_table: str = Field(alias="TENANTS_TABLE", min_length=1)
     tenant_cache_s: float = Field(default=30.0, alias="GUI_TENANT_CACHE_S", ge=0)
     # DuckDB's home, spill and scratch folders, and the aggregation's copies of the fact files.
-    work_dir: Path = Field(default=Path("/tmp/telemetry"), alias="TELEMETRY_WORK_DIR")  # noqa: S108
+    work_dir: Path = Field(default_factory=lambda: lambda_tmp("telemetry"), alias="TELEMETRY_WORK_DIR")
     # Set by Lambda; DuckDB gets 60% of it (its default, 80% of the host's memory, is not the
     # function's).
     function_memory_mb: int | None = Field(default=None, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE", gt=0)

@@ -48,8 +48,8 @@ def aws(backend: LocalBackend, service: str) -> Any:
         service,
         endpoint_url=backend.aws_endpoint_url,
         region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id="testing",  # the operator's dummy key (local/iam.py)
+        aws_secret_access_key="testing",
     )
 
 

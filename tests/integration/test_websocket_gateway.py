@@ -23,7 +23,11 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from gui_core.context import request_context
+from gui_core.dynamo import Table
+from gui_core.stream_tickets import StreamTickets
 from local.apigw import WebSocketRequest
+from local.aws import aws_client
 from local.demo import TENANTS, mint_for
 from local.keys import DevKeys
 from local.runtime import LocalBackend
@@ -89,8 +93,8 @@ def management(url: str) -> Any:
         "apigatewaymanagementapi",
         endpoint_url=url,
         region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id="testing",  # the operator's dummy key (local/iam.py)
+        aws_secret_access_key="testing",
     )
 
 
@@ -155,6 +159,11 @@ def ws_url(backend: LocalBackend, query: str = "", path: str | None = None) -> s
     return f"{base}{path or '/live'}{'?' + query if query else ''}"
 
 
+def _offer(jwt: str) -> dict[str, Any]:
+    """The browser's way to present a token on a WebSocket: the second subprotocol."""
+    return {"subprotocols": ["ddgui.v1", jwt]}
+
+
 async def _refused(url: str, **kwargs: Any) -> int:
     with pytest.raises(InvalidStatus) as refused:
         async with connect(url, **kwargs):
@@ -176,7 +185,7 @@ def _connection_id(realtime: RealtimeStandIn, subject_token: str) -> str:
             "sec-websocket-protocol", ""
         )
         if event["requestContext"]["routeKey"] == "$connect" and (
-            query.get("token") == subject_token or subject_token in protocols
+            query.get("ticket") == subject_token or subject_token in protocols
         ):
             return str(event["requestContext"]["connectionId"])
     raise AssertionError("no $connect with that token")
@@ -195,23 +204,29 @@ def test_handshake_without_token_is_refused_with_401_before_the_authorizer(
 
 
 def test_handshake_with_a_bad_token_is_refused_by_the_authorizer(backend: LocalBackend) -> None:
-    assert asyncio.run(_refused(ws_url(backend, f"tenant={TENANT}&token=not-a-jwt"))) == 401
+    assert asyncio.run(_refused(ws_url(backend, f"tenant={TENANT}"), **_offer("not-a-jwt"))) == 401
     other = DevKeys.ephemeral().mint(tenant=TENANT, subject="x@acme", roles=("viewer",))
-    assert asyncio.run(_refused(ws_url(backend, f"tenant={TENANT}&token={other}"))) == 401
+    assert asyncio.run(_refused(ws_url(backend, f"tenant={TENANT}"), **_offer(other))) == 401
+    assert asyncio.run(_refused(ws_url(backend, f"tenant={TENANT}&ticket=invented"))) == 401
+
+
+def test_a_token_in_the_query_is_no_credential(backend: LocalBackend, keys: DevKeys) -> None:
+    assert asyncio.run(_refused(ws_url(backend, f"tenant={TENANT}&token={token(keys)}"))) == 401
 
 
 def test_connect_status_other_than_2xx_refuses_the_handshake(backend: LocalBackend, keys: DevKeys) -> None:
-    assert asyncio.run(_refused(ws_url(backend, f"tenant=globex&token={token(keys)}"))) == 403
+    assert asyncio.run(_refused(ws_url(backend, "tenant=globex"), **_offer(token(keys)))) == 403
 
 
-def test_token_in_the_query_connects_and_a_frame_is_answered_through_post_to_connection(
+def test_a_connect_and_a_frame_answered_through_post_to_connection(
     backend: LocalBackend, keys: DevKeys, realtime: RealtimeStandIn
 ) -> None:
     jwt = token(keys)
 
     async def run() -> dict[str, Any]:
-        async with connect(ws_url(backend, f"tenant={TENANT}&channel=jobs,notifications&token={jwt}")) as ws:
-            assert ws.subprotocol is None
+        async with connect(
+            ws_url(backend, f"tenant={TENANT}&channel=jobs,notifications"), **_offer(jwt)
+        ) as ws:
             return await _ask(ws, "r-1", "subscribe")
 
     assert asyncio.run(run()) == {"type": "answer", "route": "subscribe", "request_id": "r-1"}
@@ -260,9 +275,11 @@ def test_specification_paths_carry_tenant_and_channel_as_query_parameters(
     jobs, notes = token(keys), token(keys)
 
     async def run() -> None:
-        async with connect(ws_url(backend, f"token={jobs}", f"/service/gui/ws/jobs/{TENANT}")) as ws:
+        async with connect(ws_url(backend, "", f"/service/gui/ws/jobs/{TENANT}"), **_offer(jobs)) as ws:
             await _ask(ws, "r-3")
-        async with connect(ws_url(backend, f"token={notes}", f"/service/gui/notifications/{TENANT}")) as ws:
+        async with connect(
+            ws_url(backend, "", f"/service/gui/notifications/{TENANT}"), **_offer(notes)
+        ) as ws:
             await _ask(ws, "r-4")
 
     asyncio.run(run())
@@ -285,7 +302,7 @@ def test_unknown_action_goes_to_default_and_a_crash_answers_internal_server_erro
     backend: LocalBackend, keys: DevKeys
 ) -> None:
     async def run() -> tuple[dict[str, Any], dict[str, Any]]:
-        async with connect(ws_url(backend, f"tenant={TENANT}&token={token(keys)}")) as ws:
+        async with connect(ws_url(backend, f"tenant={TENANT}"), **_offer(token(keys))) as ws:
             unknown = await _ask(ws, "r-5", "dance")
             crashed = await _ask(ws, "r-6", "crash")
             return unknown, crashed
@@ -298,7 +315,7 @@ def test_unknown_action_goes_to_default_and_a_crash_answers_internal_server_erro
 
 def test_frame_over_32_kb_closes_the_connection_with_1009(backend: LocalBackend, keys: DevKeys) -> None:
     async def run() -> int | None:
-        async with connect(ws_url(backend, f"tenant={TENANT}&token={token(keys)}")) as ws:
+        async with connect(ws_url(backend, f"tenant={TENANT}"), **_offer(token(keys))) as ws:
             await ws.send("x" * (32 * 1024 + 1))
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 10)
@@ -314,7 +331,7 @@ def test_idle_connection_is_closed_going_away(backend: LocalBackend, keys: DevKe
     try:
 
         async def run() -> int | None:
-            async with connect(ws_url(backend, f"tenant={TENANT}&token={token(keys)}")) as ws:
+            async with connect(ws_url(backend, f"tenant={TENANT}"), **_offer(token(keys))) as ws:
                 with pytest.raises(ConnectionClosed) as closed:
                     await asyncio.wait_for(ws.recv(), 10)
                 return closed.value.rcvd.code if closed.value.rcvd else None
@@ -335,7 +352,7 @@ def test_management_api_posts_describes_and_deletes_with_a_real_boto3_client(
 
     async def run() -> None:
         async with connect(
-            ws_url(backend, f"tenant={TENANT}&token={jwt}"), user_agent_header="it-agent/1"
+            ws_url(backend, f"tenant={TENANT}"), user_agent_header="it-agent/1", **_offer(jwt)
         ) as ws:
             await _ask(ws, "r-7")
             connection_id = _connection_id(realtime, jwt)
@@ -414,27 +431,44 @@ def test_a_client_that_does_not_read_is_closed_and_the_post_is_gone() -> None:
     assert not still_there
 
 
-# -- REST: the token in the query; Lambda-like concurrency ----------------------------------------
+# -- REST: the route that takes a ticket; Lambda-like concurrency -----------------------------------
 
 
-def test_token_in_query_route_takes_its_identity_from_the_query(
+def test_a_ticket_route_has_an_authorizer_without_identity_source_or_cache(
     backend: LocalBackend, keys: DevKeys, stream: StreamStandIn
 ) -> None:
+    """API Gateway invokes it on every request (the header or a ticket, or nothing); nothing is
+    cached, so a ticket serves once. The ticket is one the SSE function would have issued."""
     url = f"{backend.base_urls[REGION]}/service/gui/stream/jobs/{TENANT}"
     jwt = token(keys)
     before = len(stream.events)
     assert httpx.get(url, timeout=10).status_code == 401
-    # The header is not this route's identity source: refused without calling anything.
-    assert httpx.get(url, headers={"Authorization": f"Bearer {jwt}"}, timeout=10).status_code == 401
-    assert httpx.get(url, params={"token": "garbled"}, timeout=10).status_code == 401
+    assert httpx.get(url, params={"token": jwt}, timeout=10).status_code == 401  # not a credential
+    assert httpx.get(url, params={"ticket": "garbled"}, timeout=10).status_code == 401
     assert len(stream.events) == before
-    answer = httpx.get(url, params={"token": jwt, "since": "0" * 40}, timeout=10)
+    answer = httpx.get(
+        url, headers={"Authorization": f"Bearer {jwt}"}, params={"since": "0" * 40}, timeout=10
+    )
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/event-stream"
     event = stream.events[-1]
-    assert event["queryStringParameters"] == {"token": jwt, "since": "0" * 40}
+    assert event["queryStringParameters"] == {"since": "0" * 40}
     assert event["requestContext"]["authorizer"]["tenant"] == TENANT
     assert event["pathParameters"] == {"channel": "jobs", "tenant": TENANT}
+    limits = Table(
+        MANIFEST.store("limits").local_table_name(),
+        aws_client("dynamodb", endpoint_url=backend.aws_endpoint_url, region=REGION),
+    )
+    caller = request_context(
+        {"tenant": TENANT, "subject": "sse@acme", "scopes": "gui:jobs", "expires_at": int(time.time()) + 600},
+        request_id="r",
+        trace_id=None,
+    )
+    assert caller is not None
+    issued = StreamTickets(limits).issue(caller, ["jobs"])
+    assert httpx.get(url, params={"ticket": issued.ticket}, timeout=10).status_code == 200
+    assert stream.events[-1]["requestContext"]["authorizer"]["scopes"] == "gui:jobs"
+    assert httpx.get(url, params={"ticket": issued.ticket}, timeout=10).status_code == 401  # spent
 
 
 def test_a_held_request_does_not_hold_up_the_next_one_to_the_same_function(
@@ -448,7 +482,9 @@ def test_a_held_request_does_not_hold_up_the_next_one_to_the_same_function(
             started = time.monotonic()
 
             async def timed(hold: str) -> float:
-                answer = await http.get(url, params={"token": jwt, "hold": hold})
+                answer = await http.get(
+                    url, params={"hold": hold}, headers={"Authorization": f"Bearer {jwt}"}
+                )
                 assert answer.status_code == 200
                 return time.monotonic() - started
 
@@ -480,7 +516,7 @@ def test_dev_token_endpoint_mints_a_token_the_gateway_accepts(backend: LocalBack
     assert answer.headers["cache-control"] == "no-store"
     jwt = answer.json()["token"]
     stream_url = f"{base}/service/gui/stream/jobs/{TENANT}"
-    assert httpx.get(stream_url, params={"token": jwt}, timeout=10).status_code == 200
+    assert httpx.get(stream_url, headers={"Authorization": f"Bearer {jwt}"}, timeout=10).status_code == 200
 
 
 # -- the real function ---------------------------------------------------------------------------

@@ -6,10 +6,18 @@ variable stops the cold start with a message naming it.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def lambda_tmp(*parts: str) -> Path:
+    """A folder under the function's /tmp (Lambda's ephemeral storage): `TMPDIR` when set, as the
+    local runtime sets it to each container's own folder of the configured size, else /tmp."""
+    return Path(os.environ.get("TMPDIR") or "/tmp", *parts)  # noqa: S108 - Lambda's /tmp
 
 
 class FunctionSettings(BaseSettings):
