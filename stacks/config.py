@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = ROOT / "cdk.json"
@@ -86,6 +87,64 @@ def origin(value: str) -> str:
 _ORIGIN = re.compile(r"(?P<scheme>https?)://(?P<host>[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?")
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 
+# Stages that may run on placeholder settings (cdk.json's example hosts): nothing real trusts them.
+# Any other stage refuses them, so a deployment cannot go out with an issuer nobody runs.
+PLACEHOLDER_STAGES = ("local", "test")
+# Hosts that can never be a deployment's: the names reserved for documentation and testing (RFC 2606,
+# RFC 6761) and the loopback.
+PLACEHOLDER_DOMAINS = ("example.com", "example.net", "example.org")
+PLACEHOLDER_SUFFIXES = (".test", ".example", ".invalid", ".localhost", ".local")
+PLACEHOLDER_HOSTS = ("localhost", "0.0.0.0", "::1")  # noqa: S104 - names refused, not bound
+AUTH_URLS = ("issuer", "jwks_url")  # the identity provider's settings that are URLs
+
+
+def placeholder_host(url: str) -> str | None:
+    """The host of `url` when it is a placeholder (reserved for examples, or the loopback), else None."""
+    host = (urlsplit(url.strip()).hostname or "").rstrip(".").lower()
+    reserved = (
+        host in PLACEHOLDER_HOSTS
+        or host.startswith("127.")
+        or any(host == d or host.endswith(f".{d}") for d in PLACEHOLDER_DOMAINS)
+        or any(host == s[1:] or host.endswith(s) for s in PLACEHOLDER_SUFFIXES)
+    )
+    return host if reserved else None
+
+
+def placeholder_settings(
+    stage: str, region_config: Mapping[str, Any], regions: Sequence[str], cors_origins: Sequence[str]
+) -> list[str]:
+    """`key: value` of every placeholder among the settings a deployment of `stage` trusts: every
+    region's base URL (each stack holds them all), the synthesized regions' issuer and JWKS URL, and
+    the stage's CORS origins. None for a local or test stage."""
+    if stage in PLACEHOLDER_STAGES:
+        return []
+    found: list[tuple[str, str]] = []
+    for region, entry in region_config.items():
+        found.append((f"region_config.{region}.base_url", str(entry.get("base_url", ""))))
+        if region in regions:
+            auth = entry.get("auth") or {}
+            found += [(f"region_config.{region}.auth.{key}", str(auth.get(key, ""))) for key in AUTH_URLS]
+    found += [(f"cors_origins ({stage})", origin) for origin in cors_origins]
+    return [f"{key} = {value!r}: {host}" for key, value in found if (host := placeholder_host(value))]
+
+
+def refuse_placeholders(
+    stage: str, region_config: Mapping[str, Any], regions: Sequence[str], cors_origins: Sequence[str]
+) -> None:
+    """Refuse, naming each key and how to set it, a stage other than a local or test one whose
+    settings still hold placeholders."""
+    found = placeholder_settings(stage, region_config, regions, cors_origins)
+    if found:
+        listed = "\n  ".join(found)
+        raise ValueError(
+            f"stage {stage!r} would deploy placeholder settings (hosts reserved for examples, or the "
+            f"loopback):\n  {listed}\nSet the real values in the context of cdk.json, or on the command "
+            'line: -c region_config=\'{"<region>": {"base_url": "https://...", "auth": '
+            '{"issuer": "...", "audience": "...", "jwks_url": "..."}}, ...}\' (every '
+            f'region) and -c cors_origins=\'{{"{stage}": ["https://<your GUI\'s host>"]}}\'. Placeholders '
+            f"are accepted only for the stages {', '.join(PLACEHOLDER_STAGES)} (-c stage=test)."
+        )
+
 
 @dataclass(frozen=True)
 class AuthConfig:
@@ -142,9 +201,11 @@ class DeploymentConfig:
         stage = str(context.get("stage") or "")
         if not stage:
             raise ValueError("context 'stage' is empty")
-        return cls(
+        config = cls(
             stage=stage,
             regions=tuple(RegionConfig.from_context(r, region_config) for r in chosen),
             region_urls=region_urls(region_config),
             cors_origins=parse_cors_origins(context.get("cors_origins"), stage),
         )
+        refuse_placeholders(stage, region_config, chosen, config.cors_origins)
+        return config

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from stacks.config import DeploymentConfig, cdk_json_context, parse_cors_origins, parse_regions
+from stacks.app_builder import build_app
+from stacks.config import (
+    PLACEHOLDER_STAGES,
+    DeploymentConfig,
+    cdk_json_context,
+    parse_cors_origins,
+    parse_regions,
+)
 from stacks.manifest import DEFAULT_REGIONS
 
 
@@ -76,5 +85,93 @@ def test_cors_origins_refuse_wildcards_paths_and_plain_http(bad: str) -> None:
         parse_cors_origins([bad], "prod")
 
 
-def test_cdk_json_allows_the_prod_gui_origin() -> None:
-    assert DeploymentConfig.from_context(cdk_json_context()).cors_origins == ("https://gui.example.com",)
+def test_cdk_json_synthesizes_as_is_for_its_test_stage() -> None:
+    """`make synth` (CI) runs `cdk synth` with cdk.json unchanged: its stage is one that accepts the
+    placeholder settings, with more than one origin so the echoed-origin CORS headers are rendered."""
+    config = DeploymentConfig.from_context(cdk_json_context())
+    assert config.stage == "test"
+    assert config.stage in PLACEHOLDER_STAGES
+    assert len(config.cors_origins) > 1
+
+
+REAL = {
+    "regions": "eu-west-1,us-east-1",
+    "stage": "prod",
+    "cors_origins": {"prod": ["https://gui.domaindetermine.io"]},
+    "region_config": {
+        region: {
+            "base_url": f"https://{region}.api.domaindetermine.io",
+            "auth": {
+                "issuer": "https://login.domaindetermine.io/",
+                "audience": "ddgui-api",
+                "jwks_url": "https://login.domaindetermine.io/.well-known/jwks.json",
+            },
+        }
+        for region in ("eu-west-1", "us-east-1")
+    },
+}
+
+
+def test_real_looking_settings_are_accepted_for_prod() -> None:
+    config = DeploymentConfig.from_context(REAL)
+    assert config.stage == "prod"
+    assert config.cors_origins == ("https://gui.domaindetermine.io",)
+
+
+@pytest.mark.parametrize(
+    ("key", "placeholder"),
+    [
+        ("auth.issuer", "https://auth.example.com/"),
+        ("auth.jwks_url", "https://auth.example.com/.well-known/jwks.json"),
+        ("auth.jwks_url", "https://idp.example.org/keys"),
+        ("auth.jwks_url", "https://localhost:8443/jwks.json"),
+        ("auth.issuer", "https://idp.corp.invalid/"),
+        ("base_url", "https://eu-west-1.gui.example.net"),
+        ("base_url", "https://gui.test"),
+        ("base_url", "https://127.0.0.1:8000"),
+    ],
+)
+def test_prod_refuses_each_placeholder_setting_and_names_its_key(key: str, placeholder: str) -> None:
+    context = json.loads(json.dumps(REAL))
+    entry = context["region_config"]["us-east-1"]
+    if key.startswith("auth."):
+        entry["auth"][key.removeprefix("auth.")] = placeholder
+    else:
+        entry[key] = placeholder
+    with pytest.raises(ValueError, match="placeholder") as refused:
+        DeploymentConfig.from_context(context)
+    message = str(refused.value)
+    assert f"region_config.us-east-1.{key}" in message
+    assert "-c region_config=" in message
+    assert "cdk.json" in message
+
+
+def test_prod_refuses_a_placeholder_cors_origin_and_the_cdk_json_defaults() -> None:
+    context = {**REAL, "cors_origins": {"prod": ["https://gui.example.com"]}}
+    with pytest.raises(ValueError, match="placeholder") as refused:
+        DeploymentConfig.from_context(context)
+    assert "cors_origins" in str(refused.value)
+    assert "-c cors_origins=" in str(refused.value)
+    # cdk.json's settings under any stage but a local or test one: every placeholder named at once.
+    with pytest.raises(ValueError, match="placeholder") as refused:
+        DeploymentConfig.from_context(
+            {**cdk_json_context(), "stage": "prod", "cors_origins": ["https://gui.example.com"]}
+        )
+    message = str(refused.value)
+    for region in ("eu-west-1", "us-east-1"):
+        for key in ("base_url", "auth.issuer", "auth.jwks_url"):
+            assert f"region_config.{region}.{key}" in message
+    assert "cors_origins" in message
+
+
+@pytest.mark.parametrize("stage", ["local", "test"])
+def test_local_and_test_stages_accept_placeholders(stage: str) -> None:
+    config = DeploymentConfig.from_context(
+        {**cdk_json_context(), "stage": stage, "cors_origins": ["https://gui.example.com"]}
+    )
+    assert config.stage == stage
+
+
+def test_the_app_refuses_to_build_prod_with_cdk_json_placeholders() -> None:
+    with pytest.raises(ValueError, match="placeholder"):
+        build_app(validate=False, regions=["eu-west-1"], context={"stage": "prod"})
