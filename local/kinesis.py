@@ -132,7 +132,13 @@ class KinesisPoller:
             "QueueUrl"
         ]
         self._shards = [
-            _Shard(shard["ShardId"], self._iterator(shard["ShardId"], "LATEST"), limit=source.batch_size)
+            # From where the mapping starts (the manifest's, as the stack's): TRIM_HORIZON replays
+            # what the stream kept from before the mapping existed.
+            _Shard(
+                shard["ShardId"],
+                self._iterator(shard["ShardId"], source.starting_position),
+                limit=source.batch_size,
+            )
             for shard in self._kinesis.list_shards(StreamName=stream_name)["Shards"]
         ]
 
@@ -187,7 +193,7 @@ class KinesisPoller:
             try:
                 answer = self._kinesis.get_records(ShardIterator=shard.iterator, Limit=READ_LIMIT)
             except self._kinesis.exceptions.ExpiredIteratorException:
-                kind = "AFTER_SEQUENCE_NUMBER" if shard.last_read else "LATEST"
+                kind = "AFTER_SEQUENCE_NUMBER" if shard.last_read else self.source.starting_position
                 shard.iterator = self._iterator(shard.shard_id, kind, shard.last_read)
                 continue
             shard.iterator = answer.get("NextShardIterator")

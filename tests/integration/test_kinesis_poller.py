@@ -93,10 +93,21 @@ def stream(moto_endpoint: str) -> Iterator[Stream]:
     made.kinesis.delete_stream(StreamName=made.name)
 
 
-def test_poller_starts_at_latest_and_delivers_lambdas_kinesis_event(stream: Stream) -> None:
+def test_a_mapping_starts_at_the_oldest_record_kept(stream: Stream) -> None:
+    """Issue 12, #9: a mapping made (or replaced) while events arrive must not skip the ones the
+    stream already holds: TRIM_HORIZON, as the stack renders the manifest's starting position."""
     stream.put("before")
     stand_in = StandIn()
     poller = stream.poller(stand_in)
+    stream.put("after")
+    assert poller.pump() == 2
+    assert stand_in.batches == [["before", "after"]]
+
+
+def test_poller_started_at_latest_delivers_lambdas_kinesis_event(stream: Stream) -> None:
+    stream.put("before")
+    stand_in = StandIn()
+    poller = stream.poller(stand_in, starting_position="LATEST")
     sequence = stream.put("after")
     assert poller.pump() == 1
     assert stand_in.batches == [["after"]]
