@@ -65,6 +65,25 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def plain_image(image: Mapping[str, Any]) -> dict[str, Any]:
+    """A stream image's attributes as plain JSON values. Lambda's event carries binary (`B`, `BS`)
+    as base64 text, which boto3's deserializer refuses (it wants bytes): it stays that text here."""
+    return from_dynamo({name: _binary_as_text(value) for name, value in image.items()})
+
+
+def _binary_as_text(value: Mapping[str, Any]) -> dict[str, Any]:
+    (kind, member), *_ = value.items()
+    if kind == "B":
+        return {"S": member}
+    if kind == "BS":
+        return {"SS": member}
+    if kind == "M":
+        return {"M": {name: _binary_as_text(v) for name, v in member.items()}}
+    if kind == "L":
+        return {"L": [_binary_as_text(v) for v in member]}
+    return dict(value)
+
+
 def archive_key(*, store: str, tenant: str, removed_at: datetime, record_id: str) -> str:
     day = removed_at.strftime("%Y/%m/%d")
     return f"{ARCHIVE_PREFIX}/{_segment(store)}/{_segment(tenant)}/{day}/{_segment(record_id)}.json"
@@ -100,8 +119,8 @@ class Archiver:
             raise ArchiveError("a TTL removal with neither eventID nor SequenceNumber")
 
         store, unknown = self.store_for(str(record.get("eventSourceARN") or ""))
-        keys = from_dynamo(change.get("Keys") or {})
-        item = from_dynamo(old_image)
+        keys = plain_image(change.get("Keys") or {})
+        item = plain_image(old_image)
         tenant = tenant_of(keys or item)
         removed_at = datetime.fromtimestamp(float(created), UTC)
         key = archive_key(store=store, tenant=tenant, removed_at=removed_at, record_id=str(record_id))
@@ -118,6 +137,9 @@ class Archiver:
                 "region": record.get("awsRegion"),
                 "keys": keys,
                 "item": item,
+                # The image as the stream carried it: every attribute with its DynamoDB type, what
+                # a restore writes back (`item` is the readable form: binary there is base64 text).
+                "image": old_image,
             },
         )
         return Archived(key=key, store=store, tenant=tenant, unknown_store=unknown)

@@ -225,3 +225,41 @@ def test_handler_reports_only_the_record_that_failed(archiver_handler: Any) -> N
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": "418500000000021376059999"}]}
     assert len(objects.objects) == 1
+
+
+def _with_binary(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with binary attributes as Lambda's event carries them: base64 text (`B`, `BS`, and
+    inside a map)."""
+    changed = copy.deepcopy(record)
+    image = changed["dynamodb"]["OldImage"]
+    image["digest"] = {"B": "3q2+7w=="}  # bytes DE AD BE EF
+    image["chunks"] = {"BS": ["AAE=", "/w=="]}
+    image["overrides"]["M"]["avatar"] = {"B": "iVBORw=="}
+    return changed
+
+
+def test_a_ttl_removal_with_binary_attributes_is_archived_whole() -> None:
+    """Issue 12, #13: a binary attribute in a stream image (base64 text in Lambda's event; boto3's
+    deserializer wants bytes) failed the record, so the item was never archived."""
+    objects = FakeObjects()
+    record = _with_binary(sample()["Records"][0])
+
+    archived = Archiver(objects, stream_stores=STORES).archive(record)
+
+    assert archived is not None
+    document = objects.objects[archived.key]
+    # plain values: binary as its base64 text; the typed image keeps every attribute's type
+    assert document["item"]["digest"] == "3q2+7w=="
+    assert document["item"]["chunks"] == ["/w==", "AAE="]
+    assert document["item"]["overrides"]["avatar"] == "iVBORw=="
+    assert document["image"] == record["dynamodb"]["OldImage"]
+
+
+def test_handler_archives_a_binary_item_without_failing_the_batch(archiver_handler: Any) -> None:
+    objects = FakeObjects()
+    _all_wrapped(archiver_handler).__globals__["archiver"] = Archiver(objects, stream_stores=STORES)
+    event = sample()
+    event["Records"][0] = _with_binary(event["Records"][0])
+
+    assert archiver_handler(event, _context()) == {"batchItemFailures": []}
+    assert len(objects.objects) == 1
