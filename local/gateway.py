@@ -450,7 +450,9 @@ class RegionalGateway:
             body["status"] = status
         body.update({"code": configured.code, "detail": message or default_message, "request_id": request_id})
         headers = (("content-type", PROBLEM_CONTENT_TYPE), ("x-amzn-RequestId", request_id))
-        return HttpResponse(status, headers, json.dumps(body).encode(), (*mapped, *configured.headers))
+        # The response's own headers are literals, quoted as the stack renders them.
+        own = tuple((name, f"'{value}'") for name, value in configured.headers)
+        return HttpResponse(status, headers, json.dumps(body).encode(), (*mapped, *own))
 
     def _sent(
         self, answer: HttpResponse, request_headers: Iterable[tuple[str, str]], query: str
@@ -548,13 +550,16 @@ def _routed_path(path: str) -> str:
 
 
 def _mapped_value(expression: str, headers: Sequence[tuple[str, str]], query: str) -> str | None:
-    """A gateway response header's value: `'literal'`, a request header or query string parameter
-    (`method.request.header.Origin`; None when the request has none), or a literal as written."""
+    """A gateway response header's value from its mapping expression: `'literal'`, or a request
+    header or query string parameter (`method.request.header.Origin`; None when the request has
+    none). Any other expression is one this gateway does not play: refused, not guessed."""
     if len(expression) >= 2 and expression[0] == expression[-1] == "'":
         return expression[1:-1]
     found = _REQUEST_MAPPING.match(expression)
     if found is None:
-        return expression
+        raise ValueError(
+            f"a gateway response header mapping the local gateway cannot evaluate: {expression!r}"
+        )
     kind, name = found.groups()
     if kind == "header":
         return _header(headers, name)
