@@ -313,6 +313,24 @@ def test_a_gateway_response_carries_its_own_headers_from_the_manifest(build: Bui
     assert response.header("Access-Control-Allow-Origin") == ORIGIN
 
 
+def test_a_gateway_responses_own_header_is_a_literal_even_when_it_reads_like_a_mapping(build: Build) -> None:
+    manifest = replace(
+        MANIFEST,
+        gateway_responses=tuple(
+            replace(r, headers=(("X-Note", "method.request.header.Origin"),))
+            if r.type == "UNAUTHORIZED"
+            else r
+            for r in MANIFEST.gateway_responses
+        ),
+    )
+
+    response = serve(
+        build(Stub(ok()), manifest=manifest), HttpRequest("GET", PREFS, headers=(("Origin", ORIGIN),))
+    )
+
+    assert response.header("X-Note") == "method.request.header.Origin"
+
+
 def test_a_type_the_manifest_does_not_customise_falls_back_to_default_5xx_with_its_headers(
     build: Build,
 ) -> None:
