@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from local.apigw import sample_event
 from local.aws import aws_client
 from local.containers import LOCAL_ACCOUNT, function_arn
+from local.pool import Throttled
 from stacks.stream_sources import kinesis_accepts
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ logger = logging.getLogger("local.kinesis")
 SAMPLE = "kinesis_stream_batch"
 DEFAULT_POLL_S = 0.1
 MAX_BACKOFF_S = 2.0
+THROTTLE_BACKOFF_S = 0.5  # before a batch Lambda refused is offered again
 READ_LIMIT = 1000  # records per GetRecords call
 
 
@@ -241,7 +243,13 @@ class KinesisPoller:
             if not shard.pending:
                 break
             batch = shard.pending[: max(1, shard.limit)]
-            failed_at, raised = self._invoke(batch)
+            try:
+                failed_at, raised = self._invoke(batch)
+            except Throttled:
+                # Lambda refused the invocation (reserved concurrency in use): the same batch again
+                # later, neither split nor counted as a retry, until the records' maximum age.
+                shard.not_before = time.monotonic() + THROTTLE_BACKOFF_S
+                break
             if failed_at is None:  # the whole batch is done
                 del shard.pending[: len(batch)]
                 delivered += len(batch)
@@ -272,6 +280,8 @@ class KinesisPoller:
         event = {"Records": [copy.deepcopy(p.record) for p in batch]}
         try:
             answer = self.invoker.submit(event).result(timeout=float(self.fn.timeout_s))
+        except Throttled:
+            raise
         except Exception:
             logger.exception("%s failed on a batch of %d record(s)", self.fn.name, len(batch))
             return 0, True

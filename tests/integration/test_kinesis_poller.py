@@ -1,5 +1,5 @@
 """The local Kinesis event source mapping on moto's stream, with stand-in functions: the event's
-shape, LATEST start, batches, partial batch failures, bisection on errors, the on-failure
+shape, where it starts, batches, partial batch failures, bisection on errors, the on-failure
 destination, record age, shards independent of each other, and `LocalBackend.pump_stream`.
 
 Each test reads a stream of its own (moto's state is shared by the whole pytest process, and the
@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 from local.apigw import sample_event
 from local.containers import Container
 from local.kinesis import KinesisPoller, failure_queue_name
+from local.pool import Throttled
 from local.runtime import LocalBackend
 from stacks.manifest import FANOUT_FUNCTION, MANIFEST, KinesisSource
 
@@ -201,6 +203,47 @@ def test_a_partial_failure_past_its_retries_goes_to_the_destination(stream: Stre
     assert stand_in.batches == [["ok", "bad", "later"], ["bad", "later"]]
     [failed] = poller.failures
     assert [base64.b64decode(r["kinesis"]["data"]) for r in failed.records] == [b"bad", b"later"]
+
+
+class Throttling:
+    """A container Lambda refuses `times` invocations of first (its reserved concurrency in use)."""
+
+    def __init__(self, container: Container, times: int) -> None:
+        self.container, self.times = container, times
+        self.fn, self.region = container.fn, container.region
+
+    def submit(self, event: dict[str, Any]) -> Future[Any]:
+        if self.times > 0:
+            self.times -= 1
+            refused: Future[Any] = Future()
+            refused.set_exception(Throttled(self.fn, self.region))
+            return refused
+        return self.container.submit(event)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        return self.submit(event).result()
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def test_a_throttled_batch_is_offered_again_whole_and_uncounted(stream: Stream) -> None:
+    """Lambda retries a batch it refused for concurrency until the records' maximum age: no split,
+    no retry counted, nothing to the on-failure destination."""
+    stand_in = StandIn()
+    poller = stream.poller(stand_in, max_retries=0)
+    poller.invoker = Throttling(poller.invoker, times=3)  # type: ignore[assignment]
+    for payload in ("a", "b", "c"):
+        stream.put(payload)
+    deadline = time.monotonic() + 30
+    poller.start()
+    try:
+        while not stand_in.batches and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        poller.stop()
+    assert stand_in.batches == [["a", "b", "c"]]
+    assert poller.failures == []
 
 
 def test_records_older_than_the_maximum_age_go_to_the_destination_unread(stream: Stream) -> None:
