@@ -12,7 +12,7 @@ from stacks.config import DeploymentConfig, cdk_json_context, parse_regions
 from stacks.manifest import MANIFEST, Manifest
 from stacks.regional_stack import RegionalStack
 
-CONTEXT_KEYS = ("regions", "stage", "region_config", "cors_origins")
+CONTEXT_KEYS = ("regions", "stage", "region_config", "cors_origins", "reserved_concurrency")
 
 
 def stack_name(region: str) -> str:
@@ -49,6 +49,7 @@ def build_app(
             stage=config.stage,
             region_urls=config.region_urls,
             cors_origins=config.cors_origins,
+            reserved_concurrency=config.reserved_concurrency,
         )
     if validate:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -1,4 +1,5 @@
-"""Deployment settings read from CDK context: regions, stage, each region's auth and URL, CORS origins.
+"""Deployment settings read from CDK context: regions, stage, each region's auth and URL, CORS origins,
+reserved concurrency.
 
 A plain `cdk.App()` (as in pytest) does not read cdk.json, so `cdk_json_context` reads its context
 for callers that build the app themselves; the CLI's own context (`-c`) still wins over it.
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from stacks.manifest import Function, Manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = ROOT / "cdk.json"
@@ -146,6 +149,70 @@ def refuse_placeholders(
         )
 
 
+RESERVATIONS_OFF = ("off", "false", "none")
+
+
+@dataclass(frozen=True)
+class ReservedConcurrency:
+    """A stage's changes to the functions' reserved concurrency (`Function.reserved_concurrency`):
+    a number per function, None to drop the manifest's, or every reservation off (`off`: Lambda
+    refuses a reservation that leaves the account under 100 unreserved executions, and a new
+    account's quota may be 10)."""
+
+    off: bool = False
+    overrides: Mapping[str, int | None] = field(default_factory=dict)
+
+    def of(self, fn: Function) -> int | None:
+        """The reserved concurrency `fn` gets in this stage."""
+        if self.off:
+            return None
+        return self.overrides.get(fn.name, fn.reserved_concurrency)  # a None kept: dropped
+
+    def check(self, manifest: Manifest) -> None:
+        known = {fn.name for fn in manifest.all_functions()}
+        unknown = sorted(set(self.overrides) - known)
+        if unknown:
+            raise ValueError(f"context 'reserved_concurrency' names functions the app lacks: {unknown}")
+
+
+def _off(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.strip().lower() in RESERVATIONS_OFF)
+
+
+def parse_reserved_concurrency(value: Any, stage: str) -> ReservedConcurrency:
+    """`reserved_concurrency` from context: `{stage: {function: n or "off"}}`, `{stage: "off"}`, or
+    `off` for every stage; on the command line a JSON string, where `null` also drops a function's
+    reservation (the CDK's context loses a JSON null inside cdk.json, hence "off"). A stage without an
+    entry keeps the manifest's reservations."""
+    if isinstance(value, str) and value.strip()[:1] in "[{":
+        value = json.loads(value)
+    if isinstance(value, Mapping):
+        value = value.get(stage)
+    elif value is not None and not _off(value):
+        raise TypeError(f"context 'reserved_concurrency' must be {{stage: ...}} or 'off', not {value!r}")
+    if value is None:
+        return ReservedConcurrency()
+    if _off(value):
+        return ReservedConcurrency(off=True)
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"context 'reserved_concurrency.{stage}' must be {{function: n or 'off'}} or 'off', not {value!r}"
+        )
+    overrides: dict[str, int | None] = {}
+    for name, number in value.items():
+        if number is None or _off(number):
+            overrides[str(name)] = None
+            continue
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise TypeError(f"context 'reserved_concurrency.{stage}.{name}' must be a whole number or 'off'")
+        if number < 1:
+            raise ValueError(
+                f"context 'reserved_concurrency.{stage}.{name}' must be at least 1 (0 stops the function)"
+            )
+        overrides[str(name)] = number
+    return ReservedConcurrency(overrides=overrides)
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     """Who issues the bearer tokens a region accepts, and where their signing keys are."""
@@ -189,6 +256,7 @@ class DeploymentConfig:
     # (`-c regions=eu-west-1`) must still send a tenant homed in us-east-1 to its URL.
     region_urls: dict[str, str] = field(default_factory=dict)
     cors_origins: tuple[str, ...] = ()
+    reserved_concurrency: ReservedConcurrency = field(default_factory=ReservedConcurrency)
 
     @classmethod
     def from_context(
@@ -206,6 +274,7 @@ class DeploymentConfig:
             regions=tuple(RegionConfig.from_context(r, region_config) for r in chosen),
             region_urls=region_urls(region_config),
             cors_origins=parse_cors_origins(context.get("cors_origins"), stage),
+            reserved_concurrency=parse_reserved_concurrency(context.get("reserved_concurrency"), stage),
         )
         refuse_placeholders(stage, region_config, chosen, config.cors_origins)
         return config

@@ -744,6 +744,9 @@ STREAM_FUNCTION = Function(
     purpose="Server-sent events: one channel's events after a cursor, held open for new ones.",
     memory_mb=256,
     timeout_s=28,
+    # Each open stream holds an execution up to STREAM_HOLD_S: the cap keeps open tabs from taking
+    # the region's whole concurrency (the authorizer and every other function with it).
+    reserved_concurrency=200,
     stores={**PLATFORM_STORES, "events": Access.READ},
     # Held well under API Gateway's 29 s integration timeout; the log is read after POLL_S, then
     # after twice as long at each empty read, up to POLL_MAX_S.
@@ -780,6 +783,9 @@ SEARCH_FUNCTION = Function(
     "facets and masking, from the tenant's tantivy index fetched from S3 into /tmp.",
     memory_mb=1024,
     timeout_s=10,
+    # Up to SEARCH_MAX_TENANTS (8) open indexes plus a new version and its archive while fetching:
+    # about 470 MB for 100,000-artifact tenants (48.2 MB folder, 34.5 MB archive), 4x that here.
+    ephemeral_storage_mb=2048,
     stores=PLATFORM_STORES,
     bucket_access=Access.READ,
     bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
@@ -804,6 +810,9 @@ INDEXER_FUNCTION = Function(
     purpose="Applies artifact events to the tenants' search indexes and publishes new index versions.",
     memory_mb=2048,
     timeout_s=120,
+    # A working copy of every tenant it touched (no eviction) plus one archive: 48.2 MB per 100,000
+    # artifacts, so about 80 such tenants, or one of 1,000,000 with room for many more.
+    ephemeral_storage_mb=4096,
     stores={"tenants": Access.READ},
     bucket_access=Access.READ_WRITE,
     bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
@@ -828,6 +837,9 @@ INDEX_REBUILD_FUNCTION = Function(
     purpose="Checks every tenant's search index against the artifact registry; rebuilds on drift.",
     memory_mb=2048,
     timeout_s=600,
+    # Every tenant of the region in one container, and a drifted tenant's rebuilt copy and archive
+    # beside its working copy: twice the indexer's.
+    ephemeral_storage_mb=8192,
     stores={"tenants": Access.READ_SCAN, "artifacts": Access.READ},
     bucket_access=Access.READ_WRITE,
     bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
@@ -843,6 +855,9 @@ TELEMETRY_FACTS_FUNCTION = Function(
     purpose="Appends telemetry facts from the domain events to Parquet files per tenant and day in S3.",
     memory_mb=1024,
     timeout_s=60,
+    # A batch's Parquet files are small (500 records); the room is for DuckDB spilling as much as
+    # its whole memory under /tmp.
+    ephemeral_storage_mb=1024,
     stores={"tenants": Access.READ},
     bucket_access=Access.APPEND,  # PutObject only: a redelivered batch overwrites its own file
     bucket_prefixes=("telemetry/",),
@@ -858,6 +873,9 @@ TELEMETRY_FUNCTION = Function(
     purpose="Aggregates the telemetry facts with DuckDB (SLA, cost, queues, trends) into the metrics cache.",
     memory_mb=2048,
     timeout_s=300,
+    # The homed tenants' last 62 days of facts (kept across runs) and DuckDB's spill: the runbook's
+    # 400 MB threshold of the 512 MB default, with 8x the room (then raise it past about 3 GB).
+    ephemeral_storage_mb=4096,
     stores={"tenants": Access.READ_SCAN, "metrics": Access.READ_WRITE},
     bucket_access=Access.READ_WRITE,
     bucket_prefixes=("telemetry/",),

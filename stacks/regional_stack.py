@@ -8,7 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from stacks.config import RegionConfig
+from stacks.config import RegionConfig, ReservedConcurrency
 from stacks.constructs.api import RestApi
 from stacks.constructs.events import Events
 from stacks.constructs.functions import ARCHITECTURE, RUNTIME, GuiFunction
@@ -34,10 +34,12 @@ class RegionalStack(cdk.Stack):
         stage: str,
         region_urls: Mapping[str, str] | None = None,
         cors_origins: Sequence[str] = (),
+        reserved_concurrency: ReservedConcurrency | None = None,
         **kwargs: Any,
     ) -> None:
         """`region_urls` ({region: base URL}, this region's included) tells the REST functions where
-        each tenant's home region is; `cors_origins` are the browser origins the API allows."""
+        each tenant's home region is; `cors_origins` are the browser origins the API allows;
+        `reserved_concurrency`, the stage's changes to the manifest's reservations."""
         super().__init__(
             scope,
             construct_id,
@@ -45,6 +47,8 @@ class RegionalStack(cdk.Stack):
             description=f"DomainDetermine GUI backend, {region_config.region} ({stage}).",
             **kwargs,
         )
+        self.reserved_concurrency = reserved_concurrency or ReservedConcurrency()
+        self.reserved_concurrency.check(manifest)
         self.state = State(self, "State", manifest=manifest)
         self.events = Events(self, "Events", manifest=manifest)
         self.layers = Layers(self, "Layers", manifest=manifest, runtime=RUNTIME, architecture=ARCHITECTURE)
@@ -165,4 +169,5 @@ class RegionalStack(cdk.Stack):
             cors_origins=cors_origins,
             connections_url=connections_url,
             extra_environment=extra_environment,
+            reserved_concurrency=self.reserved_concurrency.of(fn),
         )

@@ -69,7 +69,10 @@ class GuiFunction(Construct):
         cors_origins: Sequence[str] = (),
         connections_url: str | None = None,
         extra_environment: Mapping[str, str] | None = None,
+        reserved_concurrency: int | None = None,
     ) -> None:
+        """`reserved_concurrency`: the function's in this stage (`ReservedConcurrency.of`), which
+        may differ from the manifest's."""
         super().__init__(scope, construct_id)
         self.spec = fn
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
@@ -101,6 +104,8 @@ class GuiFunction(Construct):
             code=lambda_.Code.from_asset(code_dir(), exclude=code_excludes(*fn.packages)),
             memory_size=fn.memory_mb,
             timeout=cdk.Duration.seconds(fn.timeout_s),
+            ephemeral_storage_size=cdk.Size.mebibytes(fn.ephemeral_storage_mb),
+            reserved_concurrent_executions=reserved_concurrency,
             layers=[layers["core"], *(layers[name] for name in fn.layers)],
             environment=environment,
             tracing=lambda_.Tracing.ACTIVE,

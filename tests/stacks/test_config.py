@@ -10,11 +10,13 @@ from stacks.app_builder import build_app
 from stacks.config import (
     PLACEHOLDER_STAGES,
     DeploymentConfig,
+    ReservedConcurrency,
     cdk_json_context,
     parse_cors_origins,
     parse_regions,
+    parse_reserved_concurrency,
 )
-from stacks.manifest import DEFAULT_REGIONS
+from stacks.manifest import DEFAULT_REGIONS, Manifest
 
 
 def test_regions_parse_from_the_command_line_form() -> None:
@@ -175,3 +177,57 @@ def test_local_and_test_stages_accept_placeholders(stage: str) -> None:
 def test_the_app_refuses_to_build_prod_with_cdk_json_placeholders() -> None:
     with pytest.raises(ValueError, match="placeholder"):
         build_app(validate=False, regions=["eu-west-1"], context={"stage": "prod"})
+
+
+def test_reserved_concurrency_is_the_manifest_s_unless_the_stage_changes_it(manifest: Manifest) -> None:
+    stream, authorizer = manifest.function("gui_stream"), manifest.function("gui_authorizer")
+    assert stream.reserved_concurrency is not None
+    default = parse_reserved_concurrency(None, "prod")
+    assert default.of(stream) == stream.reserved_concurrency
+    assert default.of(authorizer) == authorizer.reserved_concurrency
+
+    per_stage = parse_reserved_concurrency(
+        '{"prod": {"gui_stream": 200, "gui_authorizer": 50}, "dev": {"gui_stream": null}}', "prod"
+    )
+    assert (per_stage.of(stream), per_stage.of(authorizer)) == (200, 50)
+    dev = parse_reserved_concurrency({"prod": {"gui_stream": 200}, "dev": {"gui_stream": None}}, "dev")
+    assert dev.of(stream) is None, "null drops the manifest's reservation"
+    assert parse_reserved_concurrency({"prod": {"gui_stream": 200}}, "test").of(stream) == (
+        stream.reserved_concurrency
+    ), "a stage without an entry keeps the manifest's"
+    assert parse_reserved_concurrency({"prod": {"gui_stream": "off"}}, "prod").of(stream) is None
+
+
+@pytest.mark.parametrize(
+    "off", ["off", False, "false", "none", {"prod": "off"}, {"prod": False}, '{"prod": false}']
+)
+def test_reservations_can_be_turned_off_for_an_account_with_a_low_concurrency_quota(
+    off: object, manifest: Manifest
+) -> None:
+    settings = parse_reserved_concurrency(off, "prod")
+    assert all(settings.of(fn) is None for fn in manifest.all_functions())
+    assert parse_reserved_concurrency({"prod": "off"}, "test").of(manifest.function("gui_stream")) is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"prod": {"gui_stream": 0}}, "at least 1"),
+        ({"prod": {"gui_stream": "many"}}, "a whole number"),
+        ({"prod": {"gui_stream": True}}, "a whole number"),
+        ({"prod": ["gui_stream"]}, "reserved_concurrency.prod"),
+        ({"prod": 5}, "reserved_concurrency.prod"),
+        (42, "reserved_concurrency"),
+        ("lots", "reserved_concurrency"),
+    ],
+)
+def test_bad_reserved_concurrency_settings_are_refused(value: object, message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        parse_reserved_concurrency(value, "prod")
+
+
+def test_a_reservation_for_a_function_the_app_lacks_is_refused(manifest: Manifest) -> None:
+    context = {**cdk_json_context(), "reserved_concurrency": {"test": {"gui_strem": 5}}}
+    with pytest.raises(ValueError, match="gui_strem"):
+        DeploymentConfig.from_context(context).reserved_concurrency.check(manifest)
+    assert DeploymentConfig.from_context(cdk_json_context()).reserved_concurrency == ReservedConcurrency()

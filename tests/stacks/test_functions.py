@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stacks.app_builder import build_app, stack_name
 from stacks.bytecode import CODE_ROOT, runtime_python, stage_sources
 from stacks.config import DeploymentConfig, cdk_json_context
 from stacks.grants import KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
@@ -362,3 +363,52 @@ def test_bucket_grants_reach_only_the_functions_own_prefixes(
                 assert statement["Condition"] == {
                     "StringLike": {"s3:prefix": [f"{p}*" for p in fn.bucket_prefixes]}
                 }
+
+
+def test_reserved_concurrency_is_the_manifest_s(template: dict[str, Any], manifest: Manifest) -> None:
+    """gui_stream holds an execution for each open SSE stream: its reservation caps it, so open tabs
+    cannot take the region's whole concurrency (and throttle the authorizer with the rest)."""
+    assert manifest.function("gui_stream").reserved_concurrency is not None
+    for fn in manifest.all_functions():
+        function = _function(template, fn.name)
+        assert function.get("ReservedConcurrentExecutions") == fn.reserved_concurrency, fn.name
+
+
+@pytest.mark.slow
+def test_a_stage_changes_or_drops_reservations_through_the_context(
+    tmp_path: Path, manifest: Manifest
+) -> None:
+    # "off": the CDK's context drops a JSON null inside an object (cdk.json's, or one given here).
+    overrides = {"test": {"gui_stream": "off", "gui_authorizer": 150}}
+    app = build_app(
+        validate=False,
+        outdir=str(tmp_path),
+        regions=["eu-west-1"],
+        context={"reserved_concurrency": overrides},
+    )
+    app.synth()
+    template = json.loads((tmp_path / f"{stack_name('eu-west-1')}.template.json").read_text())
+    assert "ReservedConcurrentExecutions" not in _function(template, "gui_stream")
+    assert _function(template, "gui_authorizer")["ReservedConcurrentExecutions"] == 150
+
+    off = tmp_path / "off"
+    build_app(
+        validate=False, outdir=str(off), regions=["eu-west-1"], context={"reserved_concurrency": "off"}
+    ).synth()
+    template = json.loads((off / f"{stack_name('eu-west-1')}.template.json").read_text())
+    for fn in manifest.all_functions():
+        assert "ReservedConcurrentExecutions" not in _function(template, fn.name), fn.name
+
+
+def test_ephemeral_storage_is_the_manifest_s(template: dict[str, Any], manifest: Manifest) -> None:
+    """/tmp holds the search indexes and telemetry facts: each function gets the manifest's size."""
+    assert {fn.name for fn in manifest.all_functions() if fn.ephemeral_storage_mb > 512} >= {
+        "gui_search",
+        "gui_indexer",
+        "gui_index_rebuild",
+        "gui_telemetry",
+        "gui_telemetry_facts",
+    }
+    for fn in manifest.all_functions():
+        function = _function(template, fn.name)
+        assert function.get("EphemeralStorage", {"Size": 512}) == {"Size": fn.ephemeral_storage_mb}, fn.name
