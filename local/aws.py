@@ -105,6 +105,11 @@ class MotoServer:
             process.stdout.close()
 
     @property
+    def pid(self) -> int | None:
+        """The server's process id (benches read its CPU time); None when it is not running."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def endpoint_url(self) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self._port}"
