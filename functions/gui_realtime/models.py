@@ -45,13 +45,23 @@ class SocketRequest:
             caller=request_context(
                 context.get("authorizer"), request_id=request_id, trace_id=headers.get("x-amzn-trace-id")
             ),
-            query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
+            query=_query(event),
             headers=headers,
             body=str(raw),
         )
 
     def offered_subprotocols(self) -> list[str]:
         return [p.strip() for p in self.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+
+
+def _query(event: Mapping[str, Any]) -> dict[str, str]:
+    """The query parameters; `channel` given several times (`channel=a&channel=b,c`) is every value,
+    comma-separated, where `queryStringParameters` keeps only the last."""
+    query = {str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()}
+    channels = (event.get("multiValueQueryStringParameters") or {}).get("channel") or []
+    if len(channels) > 1:
+        query["channel"] = ",".join(str(value) for value in channels)
+    return query
 
 
 class ClientMessage(BaseModel):

@@ -229,6 +229,17 @@ def test_connect_with_the_token_in_the_query_registers_and_subscribes_the_channe
     assert ("Connects", None) in backend.metrics
 
 
+def test_connect_with_the_channel_parameter_repeated_subscribes_every_value(backend: Backend) -> None:
+    """`channel=jobs&channel=readiness,prompt-pack`: API Gateway keeps the last value in
+    `queryStringParameters` and every one in `multiValueQueryStringParameters`."""
+    event = connect_event(query={"tenant": "acme", "channel": "readiness,prompt-pack"})
+    event["multiValueQueryStringParameters"]["channel"] = ["jobs", "readiness,prompt-pack"]
+    assert backend.handle(event) == {"statusCode": 200}
+    connection = backend.registry.get("acme", CONNECTION)
+    assert connection is not None
+    assert connection.channels == {"jobs", "readiness", "prompt-pack"}
+
+
 def test_connect_with_the_token_as_subprotocol_selects_ddgui_v1(backend: Backend) -> None:
     answer = backend.connect(
         query={"tenant": "acme"},
