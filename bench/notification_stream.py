@@ -9,7 +9,8 @@ uses 0.05 s for its latency goal, but idle polling then takes about a CPU on thi
 PutEvents on the region's bus -> the bus relay -> Kinesis -> poller -> `gui_fanout` (inbox item,
 replay log, `@connections`) -> 100 WebSocket clients. The events are GovernanceAlerts of the demo
 tenant acme (eu-west-1), channel `notifications`; the clients are 100 sessions of acme (a token
-each), connected with `websocket_url(..., channel="notifications")&token=...` and subscribed (the
+each), connected to `websocket_url(..., channel="notifications")` with the token as the second
+subprotocol (as a browser presents it; no token goes in a URL) and subscribed (the
 `subscribed` answer awaited). Every other consumer of the stream runs too (the telemetry facts
 take every event), as they would in a region.
 
@@ -117,8 +118,8 @@ class _Clients:
         self.frames = 0
         self._readers: list[asyncio.Task[None]] = []
 
-    async def _open_one(self, url: str) -> None:
-        socket = await connect(url, subprotocols=["ddgui.v1"], max_size=None, open_timeout=60)  # type: ignore[list-item]
+    async def _open_one(self, url: str, token: str) -> None:
+        socket = await connect(url, subprotocols=["ddgui.v1", token], max_size=None, open_timeout=60)  # type: ignore[list-item]
         await socket.send(json.dumps({"action": "subscribe", "channels": [CHANNEL]}))
         while True:  # until the subscription is confirmed
             message = json.loads(await socket.recv())
@@ -130,10 +131,11 @@ class _Clients:
         self.clients.append(client)
         self._readers.append(asyncio.create_task(self._read(client)))
 
-    async def open(self, urls: list[str]) -> dict[str, Any]:
+    async def open(self, sessions: list[tuple[str, str]]) -> dict[str, Any]:
+        """Open a connection per (url, token)."""
         started = time.perf_counter()
-        for start in range(0, len(urls), 10):  # ten handshakes at a time
-            await asyncio.gather(*(self._open_one(url) for url in urls[start : start + 10]))
+        for start in range(0, len(sessions), 10):  # ten handshakes at a time
+            await asyncio.gather(*(self._open_one(url, token) for url, token in sessions[start : start + 10]))
         return {"opened": len(self.clients), "seconds": round(time.perf_counter() - started, 1)}
 
     async def _read(self, client: _Client) -> None:
@@ -532,13 +534,17 @@ def _run(
         region = backend.regions[0]
         assert backend.keys is not None
         base = backend.websocket_url(region, tenant=TENANT, channel=CHANNEL)
-        urls = [
-            f"{base}&token="
-            + backend.keys.mint(tenant=TENANT, subject=f"bench{i:03d}@{TENANT}", roles=["viewer"], ttl_s=3600)
+        sessions = [
+            (
+                base,
+                backend.keys.mint(
+                    tenant=TENANT, subject=f"bench{i:03d}@{TENANT}", roles=["viewer"], ttl_s=3600
+                ),
+            )
             for i in range(args.clients)
         ]
         result["backend_start_s"] = round(time.perf_counter() - started, 1)
-        opened = _ask(clients, "open", urls)
+        opened = _ask(clients, "open", sessions)
         result["connect_s"] = opened["seconds"]
         print(f"  {opened['opened']} clients subscribed in {opened['seconds']} s", file=sys.stderr)
         result["warm_up"] = _phase(run, "warm", 2, args.warm_up_seconds, grace_s=30)

@@ -319,8 +319,11 @@ def _print_banner(backend: LocalBackend, ready_s: float, *, seeded: bool) -> Non
             continue
         home_url = backend.base_urls[tenant.home_region]
         ws_url = backend.websocket_url(tenant.home_region, tenant=tenant.tenant, channel="jobs,notifications")
-        lines.append(f"  {tenant.tenant}: {ws_url}&token=<token>   (or the token as 2nd subprotocol)")
-        lines.append(f"    SSE: {home_url}/service/gui/stream/<channel>/{tenant.tenant}?token=<token>")
+        lines.append(f"  {tenant.tenant}: {ws_url}   (the token as 2nd subprotocol, or &ticket=<ticket>)")
+        lines.append(
+            f"    SSE: {home_url}/service/gui/stream/<channel>/{tenant.tenant}   (Authorization: Bearer, or "
+            f"?ticket=<ticket>; tickets: POST {home_url}/service/gui/live/tickets)"
+        )
         lines.append(f"    console: {home_url}/dev/console?tenant={tenant.tenant}")
     lines += ["", f"Ready in {ready_s:.1f} s. Stop with Ctrl-C.", ""]
     print("\n".join(lines), flush=True)

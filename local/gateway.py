@@ -5,8 +5,8 @@ manifest; OPTIONS on a routed resource is the CORS preflight, answered by the ga
 stack's mock integration answers it, see `stacks.cors`), identity source present, authorizer (real
 handler, answers cached per token for the manifest's TTL, policy evaluated against the method arn),
 then the proxy integration: the REST proxy event goes to the real function handler and its proxy
-answer becomes the HTTP answer. A route with `token_in_query` has the query parameter
-`authorizer.query_identity_source` (`?token=`) as its identity source instead of the header.
+answer becomes the HTTP answer. A route that `accepts_ticket` has the authorizer without identity
+source instead: invoked on every request, never cached (a stream ticket is single-use).
 Refusals are the manifest's gateway responses, rendered as the problem details the CDK stack
 renders (`stacks.constructs.api.problem_template`), with the headers the stack maps on them: the
 CORS ones of `stacks.cors.gateway_response_headers` and the response's own, evaluated against the
@@ -349,15 +349,18 @@ class RegionalGateway:
     async def _authorize(
         self, request: HttpRequest, matched: _Matched, request_id: str
     ) -> dict[str, Any] | HttpResponse:
-        """The authorizer's answer allowing this method, or the gateway response refusing it."""
-        if matched.route.token_in_query:
-            query = dict(parse_qsl(request.query, keep_blank_values=True))
-            identity = query.get(self.manifest.authorizer.query_identity_source)
-        else:
+        """The authorizer's answer allowing this method, or the gateway response refusing it.
+
+        A route that takes a stream ticket has the authorizer without identity source: API Gateway
+        invokes it on every request, whatever the request presents, and caches nothing (there is no
+        cache key). The other routes' authorizer needs the header (none: 401 without invoking it)
+        and its answers are cached per header value."""
+        identity: str | None = None
+        if not matched.route.accepts_ticket and self.manifest.authorizer.identity_source:
             identity = _header(request.headers, self.manifest.authorizer.identity_source)
-        if not identity:  # API Gateway answers 401 without calling the authorizer
-            return self.gateway_response("UNAUTHORIZED", request_id=request_id)
-        cached = self.authorizer_cache.get(identity)
+            if not identity:  # API Gateway answers 401 without calling the authorizer
+                return self.gateway_response("UNAUTHORIZED", request_id=request_id)
+        cached = self.authorizer_cache.get(identity) if identity is not None else None
         if cached is not None:
             answer = cached
         else:
@@ -374,7 +377,8 @@ class RegionalGateway:
             if isinstance(fresh, HttpResponse):
                 return fresh
             answer = fresh
-            self.authorizer_cache.put(identity, answer)
+            if identity is not None:
+                self.authorizer_cache.put(identity, answer)
         arn = method_arn(region=self.region, stage=self.stage, method=request.method, path=request.path)
         allowed = self._allowed(answer, arn, request_id)
         return allowed if isinstance(allowed, HttpResponse) else self._as_rest_delivers(allowed)
@@ -415,7 +419,8 @@ class RegionalGateway:
         self, request: WebSocketRequest, token: str, request_id: str
     ) -> dict[str, Any]:
         """The authorizer's answer allowing `$connect`, or raises the handshake's refusal. Not
-        cached: the token may come from either of two places, so there is no one identity source."""
+        cached: the credential may come from either of two places (a ticket, the subprotocols), so
+        the API's authorizer has no identity source, and no cache key."""
         del token  # present (the WebSocket gateway checked); the authorizer reads it from the event
         event = websocket_authorizer_event(request, region=self.region, request_id=request_id)
         answer = await self.run_authorizer(event, request_id)

@@ -263,8 +263,8 @@ class LocalBackend:
         return f"{self.base_urls[region]}/{self._websocket_api().stage}"
 
     def websocket_url(self, region: str, *, tenant: str, channel: str | None = None) -> str:
-        """The WebSocket API's URL in `region` (the AWS form; the token goes as `&token=` or as the
-        second subprotocol)."""
+        """The WebSocket API's URL in `region` (the AWS form; the token goes as the second
+        subprotocol, or a stream ticket as `&ticket=`)."""
         query = f"tenant={tenant}" + (f"&channel={channel}" if channel else "")
         base = self.base_urls[region].replace("http://", "ws://", 1)
         return f"{base}/{self._websocket_api().stage}?{query}"

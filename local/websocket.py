@@ -1,12 +1,13 @@
 """A regional API Gateway WebSocket API and its management API (`@connections`), played locally on
 the REST gateway's server and port.
 
-Handshake, in API Gateway's order: the identity source (the token as `?token=` or as the second
-`Sec-WebSocket-Protocol` value; none: 401 without calling the authorizer), the REQUEST authorizer
-(the real handler; its policy evaluated against `.../<stage>/$connect`; not cached), then the
+Handshake, in API Gateway's order: the credential (a stream ticket as `?ticket=`, or the token as
+the second `Sec-WebSocket-Protocol` value; none: 401 without calling the authorizer, whose answer
+it would be), the REQUEST authorizer (the real handler; its policy evaluated against
+`.../<stage>/$connect`; not cached: it has no identity source), then the
 `$connect` route's function: a 2xx answer accepts the connection (with the subprotocol it names in
 `Sec-WebSocket-Protocol`), any other status refuses the handshake with that status and body.
-Accepted at the API's form, `/<stage>?tenant=&channel=&token=`, and at the specification's paths
+Accepted at the API's form, `/<stage>?tenant=&channel=[&ticket=]`, and at the specification's paths
 `/service/gui/ws/{channel}/{tenant}` and `/service/gui/notifications/{tenant}`, whose path
 parameters reach the function as the query parameters `tenant` and `channel` (as the API's form
 sends them).
@@ -414,10 +415,11 @@ class WebSocketGateway:
 
 
 def _token(request: WebSocketRequest) -> str | None:
-    """The identity source: `?token=`, else the second `Sec-WebSocket-Protocol` value."""
-    token = (request.query or {}).get("token")
-    if token and token[-1]:
-        return token[-1]
+    """The credential: a stream ticket (`?ticket=`), else the second `Sec-WebSocket-Protocol`
+    value. A token in the query is not one: no long-lived credential rides in a URL."""
+    ticket = (request.query or {}).get("ticket")
+    if ticket and ticket[-1]:
+        return ticket[-1]
     offered = [v for k, v in request.headers if k.lower() == SUBPROTOCOL_HEADER]
     values = [p.strip() for value in offered for p in value.split(",") if p.strip()]
     return values[1] if len(values) > 1 else None

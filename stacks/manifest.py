@@ -28,6 +28,7 @@ class Access(Enum):
     READ_WRITE = "read_write"
     APPEND = "append"  # put only: no update, no delete (the audit store)
     READ_APPEND = "read_append"  # read, and put only (the audit store, for the admin who reads it)
+    REDEEM = "redeem"  # delete only, returning what it deleted (the authorizer, spending a stream ticket)
 
 
 STORE_ACTIONS: dict[Access, tuple[str, ...]] = {
@@ -66,6 +67,7 @@ STORE_ACTIONS: dict[Access, tuple[str, ...]] = {
         "dynamodb:DescribeTable",
         "dynamodb:PutItem",
     ),
+    Access.REDEEM: ("dynamodb:DeleteItem",),
 }
 
 # The same levels on the bucket. Listed action by action, like STORE_ACTIONS, because the CDK's
@@ -204,9 +206,11 @@ class Route:
     path: str  # API Gateway resource path with {parameters}
     scope: str | None  # the scope the route demands (enforced in the function); None: public
     summary: str
-    # The bearer token may come as `?token=` instead of the Authorization header (browsers' EventSource
-    # cannot set headers); the route then has an authorizer whose identity source is that parameter.
-    token_in_query: bool = False
+    # Besides the Authorization header, the route takes a single-use stream ticket as `?ticket=`
+    # (`Authorizer.ticket_parameter`; EventSource cannot set headers, and no long-lived credential
+    # rides in a URL). API Gateway requires every identity source of an authorizer, so such a route
+    # has an authorizer of its own with none, uncached: it is invoked on every request.
+    accepts_ticket: bool = False
 
     @property
     def full_path(self) -> str:
@@ -328,12 +332,15 @@ class Function:
 class Authorizer:
     """API Gateway REQUEST authorizer: verifies the bearer token, answers policy + context.
 
-    The same function authorizes the WebSocket API's `$connect` (token as `?token=` or in
-    `Sec-WebSocket-Protocol`) and the REST routes whose token comes in the query."""
+    Two REST authorizers of the same function: the routes' one, identity source the Authorization
+    header, cached per header for `cache_ttl_s`; and the one of the `accepts_ticket` routes, with no
+    identity source (a request may present either the header or a ticket) and so no cache. The
+    same function authorizes the WebSocket API's `$connect` (token in `Sec-WebSocket-Protocol`, or
+    a ticket as `?ticket=`), with no identity source either."""
 
     function: Function
     identity_source: str = "Authorization"
-    query_identity_source: str = "token"  # for `token_in_query` routes
+    ticket_parameter: str = "ticket"  # gui_authorizer.identity.TICKET_PARAMETER
     cache_ttl_s: int = 300
 
 
@@ -559,6 +566,8 @@ AUTHORIZER_FUNCTION = Function(
     purpose="REST API REQUEST authorizer: bearer JWT -> IAM policy + tenant context.",
     memory_mb=256,
     timeout_s=5,
+    # Spends stream tickets (gui_core.stream_tickets), which the SSE function issues there.
+    stores={"limits": Access.REDEEM},
 )
 
 PREFERENCES_FUNCTION = Function(
@@ -764,7 +773,14 @@ STREAM_FUNCTION = Function(
             "Server-sent events of one channel, resumable with Last-Event-ID; the scope is the "
             "channel's (jobs: gui:jobs, notifications: gui:notifications, readiness and "
             "prompt-pack: gui:dashboard).",
-            token_in_query=True,
+            accepts_ticket=True,
+        ),
+        Route(
+            "POST",
+            "/live/tickets",
+            NOTIFICATIONS_SCOPE,
+            "A single-use ticket (60 s) for one live connection's URL (EventSource, WebSocket); the "
+            "scopes are the channels'.",
         ),
     ),
     concern="realtime",

@@ -22,7 +22,11 @@ def api_wide_resource(method_arn: str) -> str:
     return f"{':'.join(parts[:5])}:{api_id}/{stage}/*/*"
 
 
-def allow(principal_id: str, method_arn: str, context: dict[str, Any]) -> dict[str, Any]:
+def allow(
+    principal_id: str, method_arn: str, context: dict[str, Any], *, whole_stage: bool = True
+) -> dict[str, Any]:
+    """Allow the whole stage (a token's answer, which API Gateway may cache), or with `whole_stage`
+    false only the method called (a ticket's: single-use, never cached)."""
     return {
         "principalId": principal_id,
         "policyDocument": {
@@ -31,7 +35,7 @@ def allow(principal_id: str, method_arn: str, context: dict[str, Any]) -> dict[s
                 {
                     "Action": "execute-api:Invoke",
                     "Effect": "Allow",
-                    "Resource": api_wide_resource(method_arn),
+                    "Resource": api_wide_resource(method_arn) if whole_stage else method_arn,
                 }
             ],
         },

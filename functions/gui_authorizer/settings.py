@@ -19,6 +19,7 @@ class AuthorizerSettings:
     jwks_json: str | None
     jwks_url: str | None
     leeway_s: int
+    tickets_table: str | None  # the store of stream tickets (the `limits` store); None: none redeemed
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> AuthorizerSettings:
@@ -37,4 +38,5 @@ class AuthorizerSettings:
             jwks_json=environ.get("GUI_JWKS") or None,
             jwks_url=environ.get("GUI_JWKS_URL") or None,
             leeway_s=int(leeway),
+            tickets_table=environ.get("LIMITS_TABLE") or None,
         )

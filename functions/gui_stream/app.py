@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from gui_core.api import create_api
+from gui_core.api import create_api, platform_guard
 from gui_core.dynamo import Table, dynamodb_client
 from gui_core.live import ReplayLog
+from gui_core.stream_tickets import StreamTickets
+from gui_stream import tickets as ticket_routes
 from gui_stream.routes import router
 
 if TYPE_CHECKING:
@@ -25,15 +28,21 @@ def create_app(
     settings: StreamSettings,
     *,
     replay: ReplayLog | None = None,
+    tickets: StreamTickets | None = None,
     audit: AuditSink | None = None,
     guard: Guard | None = None,
     metrics: Metrics | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FastAPI:
+    if guard is None:
+        # The group's one mutation issues a ticket per live connection, with the same token and body
+        # each time: replay protection would refuse the second. A replayed request gets a ticket its
+        # sender could have asked for anyway, and each ticket serves one connection.
+        guard = replace(platform_guard(settings, metrics=metrics), replay=None)
     app = create_api(
         title="DomainDetermine GUI: live stream",
-        routers=[router],
+        routers=[router, ticket_routes.router],
         settings=settings,
         audit=audit,
         guard=guard,
@@ -41,6 +50,9 @@ def create_app(
     )
     app.state.replay = replay or ReplayLog(
         Table(settings.events_table, dynamodb_client(settings.region)), window_s=settings.live_window_s
+    )
+    app.state.tickets = tickets or StreamTickets(
+        Table(settings.limits_table, dynamodb_client(settings.region)), ttl_s=settings.ticket_ttl_s
     )
     app.state.hold_s = settings.hold_s
     app.state.poll_s = settings.poll_s

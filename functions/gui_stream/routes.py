@@ -1,4 +1,7 @@
-"""The SSE route: one channel of the caller's tenant, from a cursor, held open for new events."""
+"""The SSE route: one channel of the caller's tenant, from a cursor, held open for new events.
+
+The caller is authorized by `Authorization: Bearer` (fetch-based clients) or by a single-use
+`?ticket=` (EventSource; `gui_stream.tickets`), never by a token in the URL."""
 
 from __future__ import annotations
 
@@ -72,9 +75,12 @@ def stream(
         str | None, Header(alias="Last-Event-ID", description="What EventSource sends on reconnect.")
     ] = None,
     since: Annotated[str | None, Query(description="The cursor to resume after (no Last-Event-ID).")] = None,
-    token: Annotated[
+    ticket: Annotated[
         str | None,
-        Query(description="The bearer token (EventSource cannot send headers); read by the authorizer."),
+        Query(
+            description="A single-use stream ticket (`POST /service/gui/live/tickets`), for EventSource, "
+            "which cannot send `Authorization`; read by the authorizer. Never a token."
+        ),
     ] = None,
 ) -> Response:
     cursor = last_event_id or since or None

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from gui_core.settings import ApiSettings
+from gui_core.stream_tickets import TICKET_TTL_S
 
 
 class StreamSettings(ApiSettings):
@@ -13,6 +14,8 @@ class StreamSettings(ApiSettings):
     # The first wait between two empty reads of a hold; each next one doubles, up to poll_max_s.
     poll_s: float = Field(default=0.25, alias="STREAM_POLL_S", gt=0)
     poll_max_s: float = Field(default=2.0, alias="STREAM_POLL_MAX_S", gt=0)
+    # How long a stream ticket stays valid: enough to open the connection it was asked for.
+    ticket_ttl_s: int = Field(default=TICKET_TTL_S, alias="STREAM_TICKET_TTL_S", gt=0, le=300)
 
     @model_validator(mode="after")
     def _poll_bounds(self) -> StreamSettings:

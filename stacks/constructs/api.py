@@ -97,15 +97,22 @@ class RestApi(Construct):
             identity_sources=[apigw.IdentitySource.header(manifest.authorizer.identity_source)],
             results_cache_ttl=cdk.Duration.seconds(manifest.authorizer.cache_ttl_s),
         )
-        # The same function for routes whose token comes as a query parameter (EventSource cannot
-        # send headers): an authorizer's identity sources are all required, so it needs its own.
-        self.query_authorizer = apigw.RequestAuthorizer(
+        # The same function for the routes that take a stream ticket (`?ticket=`, for EventSource,
+        # which cannot send headers) or the header. API Gateway demands every identity source an
+        # authorizer lists before it invokes it, so this one lists none; without an identity source
+        # there is no cache key, and a REQUEST authorizer without one must not cache (TTL 0): it
+        # runs on every request, as a single-use ticket needs.
+        self.ticket_authorizer = apigw.RequestAuthorizer(
             self,
-            "QueryAuthorizer",
+            "TicketAuthorizer",
             handler=authorizer_function,
-            identity_sources=[apigw.IdentitySource.query_string(manifest.authorizer.query_identity_source)],
-            results_cache_ttl=cdk.Duration.seconds(manifest.authorizer.cache_ttl_s),
+            identity_sources=[],
+            results_cache_ttl=cdk.Duration.seconds(0),
         )
+        # The CDK renders no identity source as an empty string; the property is left out instead.
+        ticket_resource = self.ticket_authorizer.node.default_child
+        assert isinstance(ticket_resource, apigw.CfnAuthorizer)
+        ticket_resource.add_property_deletion_override("IdentitySource")
         # Required path parameters are checked here. Bodies are checked only against a method's
         # request model, and no method declares one: the functions validate bodies and answer 422
         # with field errors in the problem format, which a gateway model check could not.
@@ -122,7 +129,7 @@ class RestApi(Construct):
             self.methods[(route.method, route.full_path)] = resource.add_method(
                 route.method,
                 integrations[fn.name],
-                authorizer=self.query_authorizer if route.token_in_query else self.authorizer,
+                authorizer=self.ticket_authorizer if route.accepts_ticket else self.authorizer,
                 authorization_type=apigw.AuthorizationType.CUSTOM,
                 request_validator=self.request_validator,
                 request_parameters={

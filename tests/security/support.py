@@ -17,12 +17,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from unittest import mock
-from urllib.parse import urlencode
 
 from gui_core.dynamo import to_dynamo
 from gui_core.errors import PROBLEM_CONTENT_TYPE, problem_type
 from gui_core.settings import ApiSettings
-from local.apigw import HttpRequest, match_route
+from local.apigw import HttpRequest
 from stacks.manifest import MANIFEST, Function, Route
 
 if TYPE_CHECKING:
@@ -136,6 +135,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", f"{JOBS_PATH}/{{id}}/cancel"): None,
     ("POST", f"{NOTIFICATIONS_PATH}/read-all"): None,
     ("POST", f"{NOTIFICATIONS_PATH}/{{id}}/{{command}}"): {},
+    # The channel whose scope the manifest names for the route.
+    ("POST", "/service/gui/live/tickets"): {"channels": ["notifications"]},
 }
 NO_BODY = frozenset({"GET", "DELETE"})
 # PARAMETERS: each path parameter of each route, (method, path, name) -> (a harmless value, the kind
@@ -224,18 +225,6 @@ def send(caller: Caller, route: Route, *, authorization: str | None = "mint", **
         body=route_body(route),
         headers=route_headers(route),
         authorization=authorization,
-    )
-
-
-QUERY_TOKEN_ROUTES = [route for route, _ in ROUTES if route.token_in_query]
-
-
-def token_in_query(method: str, path: str) -> bool:
-    """Whether the route of this request takes its token as `?token=` (SSE: EventSource cannot set
-    headers) rather than in the Authorization header."""
-    return any(
-        route.method == method and match_route(route.full_path, path) is not None
-        for route in QUERY_TOKEN_ROUTES
     )
 
 
@@ -355,20 +344,9 @@ class Caller:
         region: str = HOME,
     ) -> HttpResponse:
         """`path` is the full path (`/service/gui/...`); `authorization` is the header's value,
-        "mint" for a fresh token of this user, or None for no header (on a route whose token comes
-        in the query, the token goes there instead)."""
+        "mint" for a fresh token of this user, or None for no header (every route takes the header;
+        the SSE route also takes a stream ticket, which the streaming suite covers)."""
         sent: list[tuple[str, str]] = [("Content-Type", "application/json"), ("Accept", "application/json")]
-        if authorization is not None and token_in_query(method, path):
-            # The header's forms carried over: a bearer token goes as the bare token; a bare token
-            # (the header's "not a bearer token") keeps a scheme, the malformed query form.
-            if authorization == "mint":
-                token = self.token()
-            elif authorization.startswith("Bearer "):
-                token = authorization.removeprefix("Bearer ").strip()
-            else:
-                token = f"Basic {authorization}"
-            query = "&".join(part for part in (query, urlencode({"token": token})) if part)
-            authorization = None
         if authorization == "mint":
             sent.append(("Authorization", f"Bearer {self.token()}"))
         elif authorization is not None:

@@ -66,8 +66,6 @@ GENEROUS = dict.fromkeys(DEFAULT_LIMITS, 1_000_000)  # every route class
 # the gateway's responses. Never excused, so failures if seen: 401 (the token is valid), 403 for a
 # scope or an unknown tenant (every scope, a provisioned tenant), 421 (homed here), 429 (limits are
 # generous), 5xx, and FastAPI's own `http_error`.
-# Routes whose token is the `token` query parameter (SSE), by method and unnamed path.
-QUERY_TOKEN_SHAPES = {(route.method, shape(route.full_path)) for route, _ in ROUTES if route.token_in_query}
 UNDOCUMENTED_STATUSES = (400, 403, 404, 405, 409, 412, 413, 415, 422, 428)
 NEVER_EXPECTED = frozenset({"forbidden", "insufficient_scope", "tenant_unknown"})
 
@@ -166,9 +164,6 @@ def test_no_server_error_and_every_answer_conforms_to_the_schema(
     FUZZED_OPERATIONS.add(label)
     caller = fuzz_callers[FUNCTION_OF[(case.method, shape(case.path))]]
     headers = {"Authorization": f"Bearer {caller.token()}"}  # a new token per case: no replays
-    if (case.method, shape(case.path)) in QUERY_TOKEN_SHAPES:
-        # SSE: the token is the `token` query parameter (the route's identity source), not a header.
-        case.query = {**(case.query or {}), "token": headers.pop("Authorization").removeprefix("Bearer ")}
     if "tenant" in (case.path_parameters or {}):
         # A path naming another tenant is refused before anything else: fuzz the rest of the request.
         case.path_parameters = {**case.path_parameters, "tenant": caller.tenant}

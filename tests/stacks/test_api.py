@@ -27,9 +27,9 @@ def test_api_is_regional(cdk_template: Template) -> None:
 
 
 def _authorizers(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """The REST authorizers by identity source."""
+    """The REST authorizers by identity source ("" for the one without)."""
     return {
-        cfn.props(a)["IdentitySource"]: (logical_id, cfn.props(a))
+        cfn.props(a).get("IdentitySource", ""): (logical_id, cfn.props(a))
         for logical_id, a in cfn.resources(template, "AWS::ApiGateway::Authorizer").items()
     }
 
@@ -39,7 +39,7 @@ def test_every_route_requires_the_authorizer_and_proxies_to_its_function(
 ) -> None:
     authorizers = _authorizers(template)
     header_id = authorizers[f"method.request.header.{manifest.authorizer.identity_source}"][0]
-    query_id = authorizers[f"method.request.querystring.{manifest.authorizer.query_identity_source}"][0]
+    ticket_id = authorizers[""][0]
     functions = cfn.functions_by_name(template)
     methods = {
         (cfn.props(m)["HttpMethod"], cfn.method_path(template, m)): cfn.props(m)
@@ -48,7 +48,7 @@ def test_every_route_requires_the_authorizer_and_proxies_to_its_function(
     for route, fn in manifest.routes():
         method = methods[(route.method, route.full_path)]
         assert method["AuthorizationType"] == "CUSTOM", route
-        assert method["AuthorizerId"] == {"Ref": query_id if route.token_in_query else header_id}, route
+        assert method["AuthorizerId"] == {"Ref": ticket_id if route.accepts_ticket else header_id}, route
         integration = method["Integration"]
         assert integration["Type"] == "AWS_PROXY"
         assert integration["IntegrationHttpMethod"] == "POST"
@@ -59,19 +59,22 @@ def test_every_route_requires_the_authorizer_and_proxies_to_its_function(
         assert "RequestValidatorId" in method
 
 
-def test_authorizers_are_the_manifest_request_authorizer_by_header_and_by_query(
+def test_authorizers_are_the_manifest_request_authorizer_by_header_and_one_without_identity_source(
     template: dict[str, Any], manifest: Manifest
 ) -> None:
+    """The header's authorizer caches per header; the ticket routes' one lists no identity source
+    (API Gateway would refuse a request lacking any listed one, and a route takes the header or a
+    ticket), which a REQUEST authorizer may do only with its cache off."""
     authorizers = _authorizers(template)
-    assert set(authorizers) == {
-        f"method.request.header.{manifest.authorizer.identity_source}",
-        f"method.request.querystring.{manifest.authorizer.query_identity_source}",
-    }
+    header = f"method.request.header.{manifest.authorizer.identity_source}"
+    assert set(authorizers) == {header, ""}
     functions = cfn.functions_by_name(template)
     for _, props in authorizers.values():
         assert props["Type"] == "REQUEST"
-        assert props["AuthorizerResultTtlInSeconds"] == manifest.authorizer.cache_ttl_s
         assert cfn.references(props["AuthorizerUri"]) == {functions[manifest.authorizer.function.name]}
+    assert authorizers[header][1]["AuthorizerResultTtlInSeconds"] == manifest.authorizer.cache_ttl_s
+    assert authorizers[""][1]["AuthorizerResultTtlInSeconds"] == 0
+    assert "IdentitySource" not in authorizers[""][1]
 
 
 def test_only_api_gateway_the_rules_and_the_schedules_may_invoke_the_functions(

@@ -197,26 +197,57 @@ def ws_base(http_base: str) -> str:
     return "ws" + http_base.removeprefix("http")
 
 
-def ws_path_url(http_base: str, channel: str, tenant: str, token: str | None = None) -> str:
+def ws_path_url(http_base: str, channel: str, tenant: str, ticket: str | None = None) -> str:
     """The specification's path form: /service/gui/ws/<channel>/<tenant> (notifications has its own)."""
     path = (
         f"/service/gui/notifications/{tenant}"
         if channel == "notifications"
         else f"/service/gui/ws/{channel}/{tenant}"
     )
-    query = f"?{urlencode({'token': token})}" if token else ""
+    query = f"?{urlencode({'ticket': ticket})}" if ticket else ""
     return f"{ws_base(http_base)}{path}{query}"
 
 
-def ws_aws_url(http_base: str, tenant: str, channels: Iterable[str] = (), token: str | None = None) -> str:
-    """API Gateway's form: /live?tenant=<tenant>&channel=<a,b>&token=<jwt>."""
-    params = {"tenant": tenant}
-    wanted = ",".join(channels)
-    if wanted:
-        params["channel"] = wanted
-    if token:
-        params["token"] = token
+def ws_aws_url(
+    http_base: str,
+    tenant: str,
+    channels: Iterable[str] = (),
+    *,
+    ticket: str | None = None,
+    repeated: bool = False,
+    query: Mapping[str, str] | None = None,
+) -> str:
+    """API Gateway's form: /live?tenant=<tenant>&channel=<a,b>[&ticket=<ticket>]; `repeated`: one
+    `channel` parameter per channel (`channel=a&channel=b`)."""
+    params: list[tuple[str, str]] = [("tenant", tenant)]
+    wanted = list(channels)
+    if repeated:
+        params += [("channel", channel) for channel in wanted]
+    elif wanted:
+        params.append(("channel", ",".join(wanted)))
+    if ticket:
+        params.append(("ticket", ticket))
+    params += list((query or {}).items())
     return f"{ws_base(http_base)}/live?{urlencode(params)}"
+
+
+TICKETS_PATH = "/service/gui/live/tickets"
+
+
+def ticket_answer(http_base: str, token: str | None, channels: Iterable[str]) -> httpx.Response:
+    """POST a stream ticket request (Authorization: Bearer `token`) for `channels`."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(
+        f"{http_base}{TICKETS_PATH}", json={"channels": list(channels)}, headers=headers, timeout=30
+    )
+
+
+def ticket(http_base: str, token: str, *channels: str) -> str:
+    """A fresh stream ticket of `token`'s caller for `channels`."""
+    answer = ticket_answer(http_base, token, channels)
+    assert answer.status_code == 201, answer.text
+    value: str = answer.json()["ticket"]
+    return value
 
 
 class LiveClient:
@@ -485,9 +516,17 @@ def read_sse(
 
 
 def sse_url(
-    http_base: str, channel: str, tenant: str, *, token: str | None = None, since: str | None = None
+    http_base: str,
+    channel: str,
+    tenant: str,
+    *,
+    ticket: str | None = None,
+    since: str | None = None,
+    token: str | None = None,
 ) -> str:
-    params = {k: v for k, v in (("token", token), ("since", since)) if v is not None}
+    """The SSE route's URL: with a single-use `ticket` (what EventSource uses), a cursor to resume
+    after; `token` puts a JWT in the URL, which the API refuses (tests of that refusal only)."""
+    params = {k: v for k, v in (("ticket", ticket), ("since", since), ("token", token)) if v is not None}
     query = f"?{urlencode(params)}" if params else ""
     return f"{http_base}/service/gui/stream/{channel}/{tenant}{query}"
 

@@ -1,5 +1,7 @@
-"""The SSE path of docs/gui/live_channels.md: `GET /service/gui/stream/<channel>/<tenant>?token=`,
-read by httpx as EventSource reads it (`id:`, `event:`, `data:`, `retry:` frames)."""
+"""The SSE path of docs/gui/live_channels.md: `GET /service/gui/stream/<channel>/<tenant>`, with
+`Authorization: Bearer` (fetch-based clients) or a single-use `?ticket=` (EventSource, which
+cannot send headers; a new ticket per connection), read by httpx as EventSource reads it (`id:`,
+`event:`, `data:`, `retry:` frames). No JWT is accepted in the URL."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from .support import (
     in_thread,
     read_sse,
     sse_url,
+    ticket,
+    ticket_answer,
     wait_logged,
 )
 
@@ -38,13 +42,14 @@ def test_a_new_stream_answers_ready_at_once_then_the_reconnect_gets_the_events_w
     base: str, tenant: str, events: Events, mint: Callable[..., str], events_table: Table
 ) -> None:
     """What EventSource does: the first answer (no cursor) is only `ready`, at once, its id the
-    latest cursor; the reconnect with that id as Last-Event-ID is held until the next event."""
+    latest cursor; the reconnect with that id as Last-Event-ID is held until the next event. Each
+    connection has a ticket of its own."""
     first = events.publish(tenant, "jobs")
     latest = wait_logged(events_table, tenant, "jobs", first["event_id"])
     token = mint(tenant)
 
     started = time.monotonic()
-    answer = read_sse(sse_url(base, "jobs", tenant, token=token), timeout_s=30)
+    answer = read_sse(sse_url(base, "jobs", tenant, ticket=ticket(base, token, "jobs")), timeout_s=30)
     assert time.monotonic() - started < HELD_S, "a new stream is not held"
     assert answer.status == 200, answer.body
     assert answer.headers["content-type"].startswith("text/event-stream")
@@ -56,7 +61,7 @@ def test_a_new_stream_answers_ready_at_once_then_the_reconnect_gets_the_events_w
     assert ready.id == latest
     assert ready.json() == {"type": "ready", "channel": "jobs", "latest": latest}
 
-    reconnect = sse_url(base, "jobs", tenant, token=token)
+    reconnect = sse_url(base, "jobs", tenant, ticket=ticket(base, token, "jobs"))
     reading = in_thread(
         lambda: read_sse(reconnect, headers={"Last-Event-ID": latest}, until=_has("event"), timeout_s=30)
     )
@@ -87,11 +92,11 @@ def test_resume_from_a_cursor_sends_what_came_after_it_in_order(
     cursors = [wait_logged(events_table, tenant, "readiness", d["event_id"]) for d in published]
     assert all(is_cursor(c) for c in cursors)
 
-    token = mint(tenant)
+    bearer = {"Authorization": f"Bearer {mint(tenant)}"}  # a fetch-based client: the header
     if how == "since":
-        url, headers = sse_url(base, "readiness", tenant, token=token, since=cursors[1]), {}
+        url, headers = sse_url(base, "readiness", tenant, since=cursors[1]), bearer
     else:
-        url, headers = sse_url(base, "readiness", tenant, token=token), {"Last-Event-ID": cursors[1]}
+        url, headers = sse_url(base, "readiness", tenant), {**bearer, "Last-Event-ID": cursors[1]}
 
     def two_events(frames: list[SseFrame]) -> bool:
         return len([f for f in frames if f.event == "event"]) >= 2
@@ -110,7 +115,9 @@ def test_resume_from_a_cursor_the_log_does_not_have_sends_gap_with_latest(
 ) -> None:
     detail = events.publish(tenant, "prompt-pack")
     latest = wait_logged(events_table, tenant, "prompt-pack", detail["event_id"])
-    url = sse_url(base, "prompt-pack", tenant, token=mint(tenant), since=UNKNOWN_CURSOR)
+    url = sse_url(
+        base, "prompt-pack", tenant, ticket=ticket(base, mint(tenant), "prompt-pack"), since=UNKNOWN_CURSOR
+    )
     answer = read_sse(url, until=_has("gap"), timeout_s=30)
     assert answer.status == 200, answer.body
     gaps = answer.of("gap")
@@ -150,6 +157,73 @@ def test_stream_refusals(
     elif case == "tenant homed in the other region":
         where = fresh_tenant(backend.aws_endpoint_url, home=OTHER)
         token = mint(where)
-    answer = read_sse(sse_url(base, channel, where, token=token), timeout_s=30)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    answer = read_sse(sse_url(base, channel, where), headers=headers, timeout_s=30)
     assert answer.status == status, (answer.status, answer.body)
     assert answer.frames == []
+
+
+# -- tickets: what EventSource presents, since it cannot send a header ---------------------------
+
+
+def test_a_ticket_opens_one_stream_once_and_expires_in_about_a_minute(
+    base: str, tenant: str, mint: Callable[..., str]
+) -> None:
+    issued = ticket_answer(base, mint(tenant), ["jobs"])
+    assert issued.status_code == 201, issued.text
+    assert issued.headers["cache-control"] == "no-store"
+    body = issued.json()
+    assert set(body) == {"ticket", "channels", "expires_in", "expires_at"}
+    assert body["channels"] == ["jobs"]
+    assert 30 <= body["expires_in"] <= 60
+    url = sse_url(base, "jobs", tenant, ticket=body["ticket"])
+    assert read_sse(url, timeout_s=30).status == 200
+    again = read_sse(url, timeout_s=30)  # what EventSource would do with the same URL
+    assert again.status == 401, again.body
+
+
+@pytest.mark.parametrize("case", ["another channel", "another tenant", "invented"])
+def test_a_ticket_serves_only_its_tenant_and_channels(
+    case: str, base: str, backend: LocalBackend, tenant: str, mint: Callable[..., str]
+) -> None:
+    value = ticket(base, mint(tenant), "jobs")
+    channel, where = "jobs", tenant
+    if case == "another channel":
+        channel = "notifications"
+    elif case == "another tenant":
+        where = fresh_tenant(backend.aws_endpoint_url)
+    else:
+        value = "x" * len(value)
+    answer = read_sse(sse_url(base, channel, where, ticket=value), timeout_s=30)
+    assert answer.status == 401, (answer.status, answer.body)
+
+
+def test_a_jwt_in_the_url_is_refused(base: str, tenant: str, mint: Callable[..., str]) -> None:
+    """A long-lived credential in a URL ends up in access logs and browser history."""
+    answer = read_sse(sse_url(base, "jobs", tenant, token=mint(tenant)), timeout_s=30)
+    assert answer.status == 401, (answer.status, answer.body)
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("no token", 401),
+        ("scope of a channel missing", 403),
+        ("unknown channel", 404),
+        ("no channel", 422),
+    ],
+)
+def test_ticket_refusals(case: str, status: int, base: str, tenant: str, mint: Callable[..., str]) -> None:
+    token: str | None = mint(tenant)
+    channels = ["jobs", "readiness"]
+    if case == "no token":
+        token = None
+    elif case == "scope of a channel missing":
+        token = mint(tenant, scopes=("gui:jobs",))  # readiness needs gui:dashboard
+    elif case == "unknown channel":
+        channels = ["jobs", "payroll"]
+    else:
+        channels = []
+    answer = ticket_answer(base, token, channels)
+    assert answer.status_code == status, answer.text
+    assert "ticket" not in answer.json()

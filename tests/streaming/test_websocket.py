@@ -27,6 +27,7 @@ from .support import (
     fresh_tenant,
     parse_time,
     refused_status,
+    ticket,
     wait_logged,
     ws_aws_url,
     ws_path_url,
@@ -118,15 +119,42 @@ def test_several_channels_on_one_connection(
         assert sorted(m["channel"] for m in received) == ["jobs", "notifications", "prompt-pack", "readiness"]
 
 
-def test_token_in_the_query_connects_like_the_subprotocol(
+def test_a_ticket_connects_like_the_subprotocol_but_only_once(
     base: str, tenant: str, events: Events, mint: Callable[..., str]
 ) -> None:
-    with LiveClient.connect(ws_aws_url(base, tenant, ["jobs"], token=mint(tenant))) as by_query:
-        by_query.subscribe("jobs")
+    token = mint(tenant)
+    url = ws_aws_url(base, tenant, ["jobs"], ticket=ticket(base, token, "jobs"))
+    with LiveClient.connect(url) as by_ticket:
         detail = events.publish(tenant, "jobs")
-        assert by_query.wait_event(detail["event_id"], timeout_s=10)["channel"] == "jobs"
-    with LiveClient.connect(ws_path_url(base, "jobs", tenant, token=mint(tenant))) as by_path_query:
-        assert by_path_query.request("ping", "pong")["type"] == "pong"
+        assert by_ticket.wait_event(detail["event_id"], timeout_s=10)["channel"] == "jobs"
+    assert refused_status(url) == 401  # spent
+    with LiveClient.connect(ws_path_url(base, "jobs", tenant, ticket=ticket(base, token, "jobs"))) as by_path:
+        assert by_path.request("ping", "pong")["type"] == "pong"
+
+
+def test_a_ticket_carries_the_scopes_of_its_channels_only(
+    base: str, tenant: str, mint: Callable[..., str]
+) -> None:
+    token = mint(tenant)  # an operator: every channel's scope
+    assert refused_status(ws_aws_url(base, tenant, ["readiness"], ticket=ticket(base, token, "jobs"))) == 401
+    with LiveClient.connect(ws_aws_url(base, tenant, ticket=ticket(base, token, "jobs"))) as client:
+        refused = client.request("subscribe", "subscribed", channels=["notifications"])
+        assert (refused["type"], refused["code"]) == ("error", "insufficient_scope")
+
+
+def test_a_token_in_the_query_is_refused(base: str, tenant: str, mint: Callable[..., str]) -> None:
+    """A long-lived credential does not ride in a URL: the subprotocol or a ticket, not `?token=`."""
+    assert refused_status(ws_aws_url(base, tenant, ["jobs"], query={"token": mint(tenant)})) == 401
+
+
+def test_every_repeated_channel_parameter_is_subscribed(
+    base: str, tenant: str, events: Events, mint: Callable[..., str]
+) -> None:
+    url = ws_aws_url(base, tenant, ["jobs", "readiness"], repeated=True)  # channel=jobs&channel=readiness
+    with LiveClient.connect(url, mint(tenant)) as client:
+        published = [events.publish(tenant, channel) for channel in ("jobs", "readiness")]
+        for detail, channel in zip(published, ("jobs", "readiness"), strict=True):
+            assert client.wait_event(detail["event_id"], timeout_s=10)["channel"] == channel
 
 
 def test_reconnect_and_resume_from_the_last_cursor_loses_and_repeats_nothing(
@@ -234,10 +262,8 @@ def test_connect_refusals(
         where = fresh_tenant(endpoint, home=OTHER)
         token = mint(where)
     assert refused_status(ws_path_url(base, channel, where), token) == status
-    # The AWS form refuses alike, with the token in the subprotocol or in the query.
+    # The AWS form refuses alike.
     assert refused_status(ws_aws_url(base, where, [channel]), token) == status
-    if token is not None:
-        assert refused_status(ws_aws_url(base, where, [channel], token=token)) == status
 
 
 def test_ack_over_websocket_changes_the_notification_as_rest_acknowledge_does(

@@ -7,6 +7,7 @@ sleep are fakes, so no test waits.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from mangum import Mangum
 from gui_core.guard import Guard
 from gui_core.live import ORIGIN, LiveEvent, ReplayLog, to_cursor
 from gui_core.rate_limit import RateLimiter
+from gui_core.stream_tickets import StreamTickets, ticket_key
 from gui_core.tenancy import TenantDirectory
 from gui_stream.app import create_app
 from gui_stream.settings import StreamSettings
@@ -89,10 +91,13 @@ class Stream:
             rate_limiter=RateLimiter(FakeCounters()),
             replay=None,
         )
+        self.tickets_table = MemoryTable()
+        self.audit = FakeAudit()
         app = create_app(
             SETTINGS,
             replay=self.replay,
-            audit=FakeAudit(),
+            tickets=StreamTickets(self.tickets_table),
+            audit=self.audit,
             guard=guard,
             clock=self.hold,
             sleep=self.hold.sleep,
@@ -125,7 +130,7 @@ class Stream:
         *,
         tenant: str = "acme",
         path_tenant: str | None = None,
-        query: str = f"token={TOKEN}",
+        query: str = "",
         headers: tuple[tuple[str, str], ...] = (),
         context: LambdaContext | None = None,
         **authorizer: Any,
@@ -142,6 +147,25 @@ class Stream:
         )
         answer = self.asgi(event, context or LambdaContext())
         return answer["statusCode"], response_headers(answer), answer["body"]
+
+    def ticket(self, body: Any, **authorizer: Any) -> tuple[int, dict[str, list[str]], Any]:
+        event = proxy_event(
+            HttpRequest(
+                "POST",
+                "/service/gui/live/tickets",
+                headers=(("Content-Type", "application/json"), ("Authorization", f"Bearer {TOKEN}")),
+                body=json.dumps(body).encode(),
+            ),
+            resource="/service/gui/live/tickets",
+            path_parameters={},
+            authorizer={**AUTH, **authorizer},
+            stage="prod",
+            host="a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
+        )
+        answer = self.asgi(event, LambdaContext())
+        raw = answer["body"]
+        text = base64.b64decode(raw).decode() if answer.get("isBase64Encoded") else raw
+        return answer["statusCode"], response_headers(answer), json.loads(text)
 
 
 @pytest.fixture
@@ -181,10 +205,10 @@ def test_resume_from_last_event_id_sends_the_later_events_in_the_documented_form
 
 def test_resume_from_since_and_last_event_id_wins_over_it(stream: Stream) -> None:
     cursors = stream.log(3)
-    _, _, body = stream.get(query=f"token={TOKEN}&since={cursors[1]}")
+    _, _, body = stream.get(query=f"since={cursors[1]}")
     assert body == _ready(cursors[1], cursors[2]) + _event_block(cursors[2], 3)
     _, _, body = stream.get(
-        query=f"token={TOKEN}&since={cursors[1]}", headers=(("Last-Event-ID", cursors[0]),)
+        query=f"since={cursors[1]}", headers=(("Last-Event-ID", cursors[0]),)
     )
     assert body.count("event: event") == 2
 
@@ -212,7 +236,7 @@ def test_a_new_stream_answers_at_once_with_ready_at_the_latest(stream: Stream) -
 
 def test_with_a_cursor_the_hold_ends_with_only_ready_when_nothing_arrives(stream: Stream) -> None:
     cursors = stream.log(2)
-    status, _, body = stream.get(query=f"token={TOKEN}&since={cursors[1]}")
+    status, _, body = stream.get(query=f"since={cursors[1]}")
     assert status == 200
     assert body == _ready(cursors[1], cursors[1])
     assert 18 <= sum(stream.hold.sleeps) <= 20  # held the whole 20 s
@@ -230,7 +254,7 @@ def test_an_idle_hold_backs_off_between_empty_reads_so_it_reads_the_log_a_few_ti
         return read(*args, **kwargs)
 
     stream.replay.after = counted  # type: ignore[method-assign]
-    stream.get(query=f"token={TOKEN}&since={cursor}")
+    stream.get(query=f"since={cursor}")
     assert stream.hold.sleeps[:5] == [0.25, 0.5, 1.0, 2.0, 2.0]
     assert max(stream.hold.sleeps) == 2.0
     assert len(reads) == 14  # at 0, 0.25, 0.75, 1.75, 3.75, every 2 s to 19.75, and at 20
@@ -245,7 +269,7 @@ def test_an_event_soon_after_the_hold_starts_is_answered_within_the_first_short_
             stream.log(1, start=2)
 
     stream.hold.on_sleep = arrive
-    _, _, body = stream.get(query=f"token={TOKEN}&since={cursors[0]}")
+    _, _, body = stream.get(query=f"since={cursors[0]}")
     assert _event_block(to_cursor(5002), 2) in body
     assert sum(stream.hold.sleeps) == 0.75
 
@@ -258,7 +282,7 @@ def test_an_event_arriving_during_the_hold_ends_it_with_that_event(stream: Strea
             stream.log(1, start=2)
 
     stream.hold.on_sleep = arrive
-    _, _, body = stream.get(query=f"token={TOKEN}&since={cursors[0]}")
+    _, _, body = stream.get(query=f"since={cursors[0]}")
     new = to_cursor(5002)
     assert body == _ready(cursors[0], new) + _event_block(new, 2)
     assert len(stream.hold.sleeps) == 3
@@ -266,7 +290,7 @@ def test_an_event_arriving_during_the_hold_ends_it_with_that_event(stream: Strea
 
 def test_the_hold_is_cut_to_the_invocations_remaining_time(stream: Stream) -> None:
     (cursor,) = stream.log(1)
-    stream.get(query=f"token={TOKEN}&since={cursor}", context=LambdaContext(remaining_ms=5_000))
+    stream.get(query=f"since={cursor}", context=LambdaContext(remaining_ms=5_000))
     assert 2.5 <= sum(stream.hold.sleeps) <= 3.0  # 5 s left, 2 s kept to answer
 
 
@@ -332,7 +356,39 @@ def test_the_hold_ends_when_the_callers_token_does(stream: Stream) -> None:
     the reconnect then meets the expiry check and is refused."""
     (cursor,) = stream.log(1)
     expires_at = int(time.time()) - 30 + 5  # 5 s of leeway left
-    status, _, body = stream.get(query=f"token={TOKEN}&since={cursor}", expires_at=str(expires_at))
+    status, _, body = stream.get(query=f"since={cursor}", expires_at=str(expires_at))
     assert status == 200
     assert body == _ready(cursor, cursor)
     assert 3.5 <= sum(stream.hold.sleeps) <= 5.0
+
+
+# -- tickets ------------------------------------------------------------------------------------
+
+
+def test_a_ticket_is_issued_for_channels_the_caller_may_follow(stream: Stream) -> None:
+    status, headers, body = stream.ticket({"channels": ["jobs", "readiness"]})
+    assert status == 201, body
+    assert headers["cache-control"] == ["no-store"]
+    assert body["channels"] == ["jobs", "readiness"]
+    assert body["expires_in"] == 60
+    ((_, sk),) = stream.tickets_table.items
+    assert sk == ticket_key("acme", body["ticket"])["sk"]  # kept hashed, under the tenant
+    assert [r.status for r in stream.audit.records] == [201]  # a mutation: audited
+    assert body["ticket"] not in repr(stream.audit.records)
+
+
+@pytest.mark.parametrize(
+    ("body", "scopes", "status", "code"),
+    [
+        ({"channels": ["jobs", "notifications"]}, "gui:jobs", 403, "insufficient_scope"),
+        ({"channels": ["payroll"]}, "gui:jobs", 404, "unknown_channel"),
+        ({"channels": []}, "gui:jobs", 422, "validation_failed"),
+        ({"channels": ["jobs"], "tenant": "globex"}, "gui:jobs", 403, "tenant_mismatch"),
+    ],
+)
+def test_a_ticket_is_refused_for_what_the_caller_may_not_follow(
+    stream: Stream, body: Any, scopes: str, status: int, code: str
+) -> None:
+    answered, _, problem = stream.ticket(body, scopes=scopes)
+    assert (answered, problem["code"]) == (status, code)
+    assert stream.tickets_table.items == {}

@@ -241,6 +241,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/service/gui/live/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A single-use ticket (valid 60 s) for one live connection's URL: SSE or WebSocket */
+        post: operations["issue_ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/service/gui/metrics/{module}": {
         parameters: {
             query?: never;
@@ -3100,6 +3117,54 @@ export interface components {
             /** Locked Keys */
             locked_keys?: string[];
         };
+        /**
+         * Ticket
+         * @example {
+         *       "channels": [
+         *         "jobs"
+         *       ],
+         *       "expires_at": "2026-11-27T18:31:00Z",
+         *       "expires_in": 60,
+         *       "ticket": "q3Vt0dZpM1n8kX4sB7wYc2LhR9eF6aJgT5uN0oPzKiE"
+         *     }
+         */
+        Ticket: {
+            /**
+             * Ticket
+             * @description Present it once, as `?ticket=`, within `expires_in` seconds.
+             */
+            ticket: string;
+            /**
+             * Channels
+             * @description The channels it serves; it carries only their scopes.
+             */
+            channels: string[];
+            /**
+             * Expires In
+             * @description Seconds it stays valid.
+             */
+            expires_in: number;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
+        /**
+         * TicketRequest
+         * @example {
+         *       "channels": [
+         *         "jobs"
+         *       ]
+         *     }
+         */
+        TicketRequest: {
+            /**
+             * Channels
+             * @description The channels the connection will follow.
+             */
+            channels: string[];
+        };
         /** Trend */
         Trend: {
             /**
@@ -4507,6 +4572,129 @@ export interface operations {
                 };
             };
             /** @description Unknown verb (`unknown_verb`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict, or a replayed mutation (`replayed_request`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not match the current version (`precondition_failed`). */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` is required (`precondition_required`). */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    issue_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TicketRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ticket"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6361,8 +6549,8 @@ export interface operations {
             query?: {
                 /** @description The cursor to resume after (no Last-Event-ID). */
                 since?: string | null;
-                /** @description The bearer token (EventSource cannot send headers); read by the authorizer. */
-                token?: string | null;
+                /** @description A single-use stream ticket (`POST /service/gui/live/tickets`), for EventSource, which cannot send `Authorization`; read by the authorizer. Never a token. */
+                ticket?: string | null;
             };
             header?: {
                 /** @description What EventSource sends on reconnect. */

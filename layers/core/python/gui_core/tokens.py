@@ -4,7 +4,7 @@ Imports only PyJWT and the standard library: the authorizer runs before every re
 start must stay small. Keys come from a JWKS, given inline (local development, or a key set kept in
 the region's configuration) or fetched from a URL and cached per container, refreshed when a token
 names a key id the cache does not hold. A verdict is a `Principal` or a `TokenError` (refused: 401);
-`KeysUnavailable` means no verdict can be given now (the provider unreachable: retry).
+`Unverifiable` (`KeysUnavailable`: the provider unreachable) means no verdict can be given now.
 """
 
 from __future__ import annotations
@@ -58,14 +58,18 @@ class StaticKeySet:
         return self._keys.get(kid)
 
 
-class KeysUnavailable(Exception):
-    """No key set can be trusted now (the provider is unreachable and no recent set is kept): the
-    token can be neither accepted nor refused. The authorizer fails, and API Gateway answers its
-    AUTHORIZER_FAILURE response (a 503 to retry), never a 401 that would sign the user out."""
+class Unverifiable(Exception):
+    """No verdict can be given now: something the verification needs cannot be reached. The
+    authorizer fails, and API Gateway answers its AUTHORIZER_FAILURE response (a 503 to retry),
+    never a 401 that would sign the user out."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class KeysUnavailable(Unverifiable):
+    """No key set can be trusted now (the provider is unreachable and no recent set is kept)."""
 
 
 @dataclass(frozen=True)
