@@ -3,7 +3,10 @@
 `GET /dev/console` on every regional gateway of the local runtime. The page signs in through the
 runtime's development token endpoint (`/dev/token`), then follows jobs, notifications, readiness and
 prompt-pack over WebSocket (the AWS form `/<stage>?tenant=&channel=`, token as the second
-subprotocol) or, with `?transport=sse`, over one EventSource per channel. It keeps the last cursor
+subprotocol) or, with `?transport=sse`, over one EventSource per channel, each request of which
+presents a single-use stream ticket (`POST /service/gui/live/tickets`; EventSource cannot send the
+token, and no token goes in a URL): when an answer ends, the page closes the EventSource and opens
+the next request itself, with a new ticket and `since` = its last cursor. It keeps the last cursor
 per channel, applies an event once, resumes after a reconnect and marks a gap as a re-sync, as
 docs/gui/live_channels.md asks of the GUI. Everything it needs is inline: no asset, no CDN.
 
@@ -102,7 +105,7 @@ def console_routes(*, region: str, base_url: str, ws_stage: str) -> list[BaseRou
             headers={
                 "Content-Security-Policy": policy,
                 "Cache-Control": "no-store",
-                "Referrer-Policy": "no-referrer",  # the SSE URLs carry the token in their query
+                "Referrer-Policy": "no-referrer",  # the SSE URLs carry a (single-use) ticket
                 "X-Content-Type-Options": "nosniff",
             },
         )

@@ -414,18 +414,38 @@
   };
 
   // -- server-sent events ---------------------------------------------------------------------
+  // EventSource cannot send a header, and no token goes in a URL: each request of a stream presents
+  // a single-use ticket (POST /service/gui/live/tickets with the bearer token). EventSource would
+  // reconnect with its URL, whose ticket is spent, so when an answer ends the console closes the
+  // source and opens a new one, with a new ticket and `since` = the last cursor it has.
 
   var sse = {
     sources: {},
     attempts: perChannel(function () { return 0; }),
     timers: {},
+    tickets: 0, // tickets asked for (one per request of a stream)
 
-    url: function (channel) {
-      var query = new URLSearchParams({ token: state.token });
+    url: function (channel, ticket) {
+      var query = new URLSearchParams({ ticket: ticket });
       var since = resumeFrom(channel);
-      if (since) { query.set("since", since); } // Last-Event-ID takes over once the stream runs
+      if (since) { query.set("since", since); }
       return CONFIG.servicePrefix + "/stream/" + encodeURIComponent(channel) + "/" +
         encodeURIComponent(state.tenant) + "?" + query.toString();
+    },
+
+    ticket: function (channel) {
+      return freshToken().then(function (token) {
+        return fetch(CONFIG.servicePrefix + "/live/tickets", {
+          method: "POST",
+          cache: "no-store",
+          headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+          body: JSON.stringify({ channels: [channel] }),
+        });
+      }).then(function (answer) {
+        if (!answer.ok) { throw new Error("ticket refused: HTTP " + answer.status); }
+        sse.tickets += 1;
+        return answer.json();
+      }).then(function (body) { return body.ticket; });
     },
 
     start: function () {
@@ -444,8 +464,8 @@
     opened: {}, // channel -> true once its stream has answered
 
     refresh: function () {
-      // A held answer ends and EventSource comes back with Last-Event-ID (CONNECTING meanwhile):
-      // that is the protocol's cycle, not a disconnection. CLOSED is (EventSource gave up).
+      // Between two requests of a stream the console opens the next one itself (CONNECTING
+      // meanwhile): that is the protocol's cycle, not a disconnection. CLOSED is a refusal.
       var live = CHANNELS.filter(function (channel) {
         var source = sse.sources[channel];
         return source && sse.opened[channel] && source.readyState !== EventSource.CLOSED;
@@ -453,15 +473,25 @@
       setConnected(live.length === CHANNELS.length);
     },
 
+    retry: function (channel) {
+      var delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * Math.pow(2, sse.attempts[channel]));
+      sse.attempts[channel] += 1;
+      state.reconnects += 1;
+      clearTimeout(sse.timers[channel]);
+      sse.timers[channel] = setTimeout(function () { sse.open(channel); }, delay);
+    },
+
     open: function (channel) {
-      freshToken().then(function () {
+      sse.ticket(channel).then(function (ticket) {
         if (!state.signedIn) { return; }
-        var source = new EventSource(sse.url(channel));
+        var previous = sse.sources[channel];
+        var source = new EventSource(sse.url(channel, ticket));
         sse.sources[channel] = source;
+        if (previous && previous !== source) { previous.close(); }
         source.onopen = function () {
+          if (!sse.opened[channel]) { state.connects += 1; }
           sse.opened[channel] = true;
           sse.attempts[channel] = 0;
-          state.connects += 1;
           sse.refresh();
         };
         source.addEventListener("ready", function (message) {
@@ -488,18 +518,24 @@
           if (message.data) {
             state.errors.push({ type: "error", channel: channel, detail: message.data });
           }
+          if (sse.sources[channel] !== source) { return; }
+          if (source.readyState === EventSource.CONNECTING) {
+            // The answer ended and EventSource would come back with a spent ticket: the next
+            // request is the console's, with a new ticket, from the last cursor.
+            source.close();
+            sse.open(channel);
+            return;
+          }
           sse.refresh();
-          if (source.readyState === EventSource.CLOSED && sse.sources[channel] === source) {
-            // Refused (not 200): EventSource gives up; reopen from the cursor, with backoff.
+          if (source.readyState === EventSource.CLOSED) {
+            // Refused (not 200): reopen from the cursor, with a new ticket, after a back-off.
             state.errors.push({ type: "sse-closed", channel: channel });
-            var delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * Math.pow(2, sse.attempts[channel]));
-            sse.attempts[channel] += 1;
-            state.reconnects += 1;
-            sse.timers[channel] = setTimeout(function () { sse.open(channel); }, delay);
+            sse.retry(channel);
           }
         });
       }).catch(function (error) {
-        state.errors.push({ type: "token", detail: String(error) });
+        state.errors.push({ type: "ticket", channel: channel, detail: String(error) });
+        if (state.signedIn) { sse.retry(channel); }
       });
     },
   };

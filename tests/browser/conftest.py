@@ -170,6 +170,8 @@ class FakeLive:
         self.received: list[dict[str, Any]] = []
         self.connects: list[dict[str, Any]] = []
         self.sse_requests: list[dict[str, Any]] = []
+        self.tickets: dict[str, str] = {}  # ticket -> its channel, until it is spent
+        self.issued = 0
         self.page_size = 2
         self.live_during_resume = False
         self.lock = threading.Lock()
@@ -303,12 +305,33 @@ class FakeLive:
                 {"type": "error", "code": "unknown_action", "status": 400, "request_id": request_id}
             )
 
+    async def ticket(self, request: Request) -> Response:
+        """`POST /service/gui/live/tickets`: a single-use ticket for the bearer token's channels."""
+        if request.headers.get("authorization") != f"Bearer {FAKE_TOKEN}":
+            return JSONResponse({"code": "unauthorized"}, status_code=401)
+        (channel,) = (await request.json())["channels"]
+        with self.lock:
+            self.issued += 1
+            ticket = f"ticket-{self.issued}"
+            self.tickets[ticket] = channel
+        body = {
+            "ticket": ticket,
+            "channels": [channel],
+            "expires_in": 60,
+            "expires_at": "2026-11-27T10:16:30Z",
+        }
+        return JSONResponse(body, status_code=201, headers={"Cache-Control": "no-store"})
+
     async def stream(self, request: Request) -> Response:
         channel = request.path_params["channel"]
         since = request.headers.get("last-event-id") or request.query_params.get("since")
-        token = request.query_params.get("token")
-        self.sse_requests.append({"channel": channel, "since": since, "token": token})
-        if request.query_params.get("token") != FAKE_TOKEN:
+        ticket = request.query_params.get("ticket")
+        self.sse_requests.append(
+            {"channel": channel, "since": since, "ticket": ticket, "query": dict(request.query_params)}
+        )
+        with self.lock:
+            spent = self.tickets.pop(ticket or "", None)
+        if spent != channel:  # unknown, spent, or another channel's
             return JSONResponse({"code": "unauthorized"}, status_code=401)
 
         async def body() -> Any:
@@ -348,6 +371,7 @@ def fake_live() -> Iterator[FakeLive]:
             Route("/dev/token", token, methods=["GET"]),
             WebSocketRoute("/live", fake.websocket),
             Route("/service/gui/stream/{channel}/{tenant}", fake.stream, methods=["GET"]),
+            Route("/service/gui/live/tickets", fake.ticket, methods=["POST"]),
         ]
     )
     server = ThreadedServer(app)

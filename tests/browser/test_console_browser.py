@@ -133,18 +133,23 @@ def test_sse_transport_follows_and_resumes(page: Page, problems: PageProblems, f
     sign_in(page, base_url_of(fake_live), query="?transport=sse")
     assert page.get_by_test_id("transport").inner_text() == "sse"
     assert {r["channel"] for r in fake_live.sse_requests} == set(CHANNELS)
-    assert all(r["token"] == FAKE_TOKEN for r in fake_live.sse_requests)
+    assert all("token" not in r["query"] for r in fake_live.sse_requests)  # no JWT in a URL
 
     first = [fake_live.publish("readiness", "ReadinessGateChanged", {"gate": f"g{i}"}) for i in range(3)]
     wait_state(page, "d.events.readiness.length === 3")
-    # Each answer ends after ~2 s and EventSource comes back with Last-Event-ID: nothing twice.
+    # Each answer ends after ~2 s and the page opens the next request, with a new ticket and
+    # `since`: nothing twice.
     time.sleep(2.5)
     later = fake_live.publish("readiness", "ReadinessGateChanged", {"gate": "g3"})
     wait_state(page, "d.events.readiness.length === 4")
     time.sleep(0.5)
     assert cursors_of(page, "readiness") == [e["cursor"] for e in (*first, later)]
     resumed = [r for r in fake_live.sse_requests if r["channel"] == "readiness" and r["since"]]
-    assert resumed, "EventSource did not come back with Last-Event-ID"
+    assert resumed, "the page did not come back from its cursor"
+    tickets = [r["ticket"] for r in fake_live.sse_requests]
+    assert len(set(tickets)) == len(tickets), "a ticket was presented twice"
+    assert fake_live.issued >= len(tickets)
+    assert state(page, "d.errors.filter(e => e.type === 'sse-closed').length") == 0  # never refused
     assert page.get_by_test_id("events-readiness").get_by_test_id("event").count() == 4
     assert problems.errors == []
 
@@ -268,14 +273,16 @@ def test_end_to_end_websocket_live_and_after_a_server_drop(
     cursors = cursors_of(page, "notifications")
     assert cursors == sorted(cursors)
     assert len(set(cursors)) == len(cursors)
+    assert state(page, "d.errors.filter(e => e.type === 'sse-closed').length") == 0  # never refused
     assert problems.errors == []
 
 
 def test_end_to_end_sse(page: Page, problems: PageProblems, live_backend: LocalBackend) -> None:
     subject = f"browser-sse-{uuid.uuid4().hex[:8]}@{TENANT}"
     base = live_backend.base_urls[REGION]
-    # API Gateway REST buffers the held answer: the first `ready` comes when the first hold ends
-    # (20 s without events), then EventSource comes back with Last-Event-ID at once.
+    # The first request of each stream has no cursor: answered at once with `ready`; the page then
+    # opens the next one (a new ticket, `since`), which is held. API Gateway REST buffers a held
+    # answer, so events come when a hold ends.
     sign_in(page, base, query=f"?transport=sse&tenant={TENANT}&subject={subject}", timeout_s=45)
     markers = [f"sse-{uuid.uuid4().hex[:6]}-{i}" for i in range(3)]
     _publish_alerts(live_backend, markers)
@@ -285,4 +292,5 @@ def test_end_to_end_sse(page: Page, problems: PageProblems, live_backend: LocalB
     cursors = cursors_of(page, "notifications")
     assert cursors == sorted(cursors)
     assert len(set(cursors)) == len(cursors)
+    assert state(page, "d.errors.filter(e => e.type === 'sse-closed').length") == 0  # never refused
     assert problems.errors == []
