@@ -207,9 +207,7 @@ def test_resume_from_since_and_last_event_id_wins_over_it(stream: Stream) -> Non
     cursors = stream.log(3)
     _, _, body = stream.get(query=f"since={cursors[1]}")
     assert body == _ready(cursors[1], cursors[2]) + _event_block(cursors[2], 3)
-    _, _, body = stream.get(
-        query=f"since={cursors[1]}", headers=(("Last-Event-ID", cursors[0]),)
-    )
+    _, _, body = stream.get(query=f"since={cursors[1]}", headers=(("Last-Event-ID", cursors[0]),))
     assert body.count("event: event") == 2
 
 

@@ -68,7 +68,9 @@ def test_a_scope_the_caller_lacks_is_not_granted(tickets: StreamTickets) -> None
     assert grant.scopes == {"gui:dashboard"}
 
 
-def test_the_store_keeps_a_hash_under_the_tenant_with_a_ttl(tickets: StreamTickets, table: MemoryTable) -> None:
+def test_the_store_keeps_a_hash_under_the_tenant_with_a_ttl(
+    tickets: StreamTickets, table: MemoryTable
+) -> None:
     issued = tickets.issue(CALLER, ["jobs"])
     ((pk, sk), item), *_ = table.items.items()
     assert (pk, sk) == tuple(ticket_key("acme", issued.ticket).values())
@@ -76,7 +78,9 @@ def test_the_store_keeps_a_hash_under_the_tenant_with_a_ttl(tickets: StreamTicke
     assert item["expires_at"] == issued.expires_at
 
 
-def test_another_tenant_an_invented_or_an_expired_ticket_is_refused(tickets: StreamTickets, clock: Clock) -> None:
+def test_another_tenant_an_invented_or_an_expired_ticket_is_refused(
+    tickets: StreamTickets, clock: Clock
+) -> None:
     issued = tickets.issue(CALLER, ["jobs"])
     assert tickets.redeem("globex", issued.ticket) is None
     assert tickets.redeem("acme", "invented") is None
