@@ -40,14 +40,6 @@ DOMAIN_SOURCE_PREFIX = "domaindetermine."
 VISIBILITY_TIMEOUT_S = 2
 
 
-def event_pattern(sources: tuple[str, ...], detail_types: tuple[str, ...]) -> dict[str, Any]:
-    """The EventBridge pattern of a manifest rule (sources are prefixes), as the stack renders it."""
-    pattern: dict[str, Any] = {"source": [{"prefix": prefix} for prefix in sources]}
-    if detail_types:
-        pattern["detail-type"] = list(detail_types)
-    return pattern
-
-
 @dataclass
 class _Mirror:
     rule: Rule | None  # None: the local subscribers' queue
@@ -84,9 +76,8 @@ class BusRelay:
         self._sqs = aws_client("sqs", endpoint_url=self.endpoint_url, region=self.region)
         self._kinesis = aws_client("kinesis", endpoint_url=self.endpoint_url, region=self.region)
         self.bus_name = self.manifest.bus.local_bus_name()
-        for rule in self.manifest.rules:
-            pattern = event_pattern(rule.sources, rule.detail_types)
-            self._mirrors.append(self._mirror(rule, rule.name, pattern))
+        for rule in self.manifest.rules:  # the pattern the stack gives the rule (moto matches `exists`)
+            self._mirrors.append(self._mirror(rule, rule.name, rule.event_pattern()))
         subscribers = {"source": [{"prefix": DOMAIN_SOURCE_PREFIX}]}
         self._mirrors.append(self._mirror(None, SUBSCRIBERS_RULE, subscribers))
 
@@ -94,7 +85,7 @@ class BusRelay:
         """The name of this relay's mirror of `rule_name` (rule and queue)."""
         return f"{rule_name}-{self.instance}"
 
-    def _mirror(self, rule: Rule | None, rule_name: str, pattern: dict[str, Any]) -> _Mirror:
+    def _mirror(self, rule: Rule | None, rule_name: str, pattern: Mapping[str, object]) -> _Mirror:
         name = self.mirror_name(rule_name)
         queue_name = f"ddgui-bus-{name}"
         queue_url: str = self._sqs.create_queue(

@@ -919,6 +919,7 @@ MANIFEST = Manifest(
             bus="domain",
             sources=("domaindetermine.",),
             stream="gui-events",
+            required_detail=("tenant",),
         ),
         Rule(
             name="artifact-events-to-registry",

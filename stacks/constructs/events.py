@@ -183,17 +183,41 @@ class Events(Construct):
             rule_name=self.rule_names[rule.name],
             event_bus=self.bus,
             description=f"{rule.name}: domain events to {described}.",
-            event_pattern=events.EventPattern(
-                source=_prefixes(rule.sources),
-                detail_type=list(rule.detail_types) or None,
-            ),
+            event_pattern=event_pattern(rule),
             targets=[make_target(dlq)],
         )
         allow_rule_to_dead_letter(self.rules[rule.name], dlq)
 
 
-def _prefixes(sources: tuple[str, ...]) -> list[str]:
-    """A source pattern matching any of the prefixes (`[{"prefix": ...}, ...]` in the template)."""
-    if len(sources) == 1:
-        return events.Match.prefix(sources[0])
-    return events.Match.any_of(*(events.Match.prefix(prefix) for prefix in sources))
+def event_pattern(rule: Rule) -> events.EventPattern:
+    """The manifest's pattern of a rule (`Rule.event_pattern`, which the local bus mirrors too) in the
+    CDK's terms: each list of values or matchers becomes a `Match` of them."""
+    pattern = rule.event_pattern()
+    detail = pattern.get("detail")
+    if not isinstance(detail, dict | None):
+        raise TypeError(f"rule {rule.name}: a detail pattern is an object")
+    return events.EventPattern(
+        source=_matchers(pattern["source"]),
+        detail_type=_matchers(pattern["detail-type"]) if "detail-type" in pattern else None,
+        detail={key: _matchers(values) for key, values in detail.items()} if detail else None,
+    )
+
+
+def _matchers(values: object) -> list[str]:
+    """`["a", {"prefix": "b"}, {"exists": true}]` of an event pattern as the CDK writes it."""
+    if not isinstance(values, list):
+        raise TypeError(f"an event pattern field is a list, not {values!r}")
+    if all(isinstance(value, str) for value in values):
+        return list(values)
+    matchers = [_matcher(value) for value in values]
+    return matchers[0] if len(matchers) == 1 else events.Match.any_of(*matchers)
+
+
+def _matcher(value: object) -> list[str]:
+    if isinstance(value, str):
+        return events.Match.exact_string(value)
+    if value == {"exists": True}:
+        return events.Match.exists()
+    if isinstance(value, dict) and set(value) == {"prefix"}:
+        return events.Match.prefix(value["prefix"])
+    raise ValueError(f"no CDK rendering for the event pattern value {value!r}")

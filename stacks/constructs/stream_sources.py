@@ -58,9 +58,10 @@ class StreamSources(Construct):
     def _add_kinesis(
         self, fn: Function, source: KinesisSource, *, function: lambda_.Function, stream: kinesis.IStream
     ) -> None:
-        """From the newest record (a new deployment has no history to replay), in batches; a failing
-        batch is split in halves, records the function reports are retried from the first one, and
-        after the retries or the maximum age the batch's description goes to the on-failure queue."""
+        """From the manifest's starting position (the oldest record kept: a mapping created or
+        replaced while events arrive must not skip them), in batches; a failing batch is split in
+        halves, records the function reports are retried from the first one, and after the retries
+        or the maximum age the batch's description goes to the on-failure queue."""
         construct_id = f"{pascal_case(fn.name)}{pascal_case(source.stream)}"
         dlq = dead_letter_queue(
             self, f"{construct_id}Dlq", of=f"{fn.name}'s mapping from the {source.stream} stream"
@@ -73,7 +74,7 @@ class StreamSources(Construct):
             construct_id,
             target=function,
             event_source_arn=stream.stream_arn,
-            starting_position=lambda_.StartingPosition.LATEST,
+            starting_position=lambda_.StartingPosition[source.starting_position],
             batch_size=source.batch_size,
             max_batching_window=cdk.Duration.seconds(source.batching_window_s),
             bisect_batch_on_error=True,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from local.aws import MotoServer, aws_client, create_resources
-from local.bus import BusRelay, event_pattern
+from local.bus import BusRelay
 from stacks.manifest import MANIFEST, Rule
 
 # moto keeps one state per process: a region no running backend uses keeps its relays out of ours.
@@ -53,11 +53,54 @@ def _read_stream(moto: MotoServer) -> list[dict[str, Any]]:
     return [{"partition": r["PartitionKey"], **json.loads(r["Data"])} for r in records]
 
 
-def test_patterns_render_prefixes_and_detail_types() -> None:
-    assert event_pattern(("domaindetermine.",), ("JobStatusChanged",)) == {
+def test_patterns_render_prefixes_detail_types_and_required_detail() -> None:
+    rule = Rule("r", "domain", ("domaindetermine.",), ("JobStatusChanged",), function="f")
+    assert rule.event_pattern() == {
         "source": [{"prefix": "domaindetermine."}],
         "detail-type": ["JobStatusChanged"],
     }
+    to_stream = Rule("s", "domain", ("domaindetermine.",), stream="x", required_detail=("tenant",))
+    assert to_stream.event_pattern() == {
+        "source": [{"prefix": "domaindetermine."}],
+        "detail": {"tenant": [{"exists": True}]},
+    }
+
+
+def test_the_relay_mirrors_the_manifest_patterns(moto: MotoServer) -> None:
+    """The mirror rules on moto's bus carry each rule's own pattern (`Rule.event_pattern`, as the
+    stack renders it), not a copy of it."""
+    relay = _relay(moto, RecordingContainer())
+    events = aws_client("events", endpoint_url=moto.endpoint_url, region=REGION)
+    try:
+        for rule in MANIFEST.rules:
+            described = events.describe_rule(Name=relay.mirror_name(rule.name), EventBusName=relay.bus_name)
+            assert json.loads(described["EventPattern"]) == rule.event_pattern(), rule.name
+    finally:
+        relay.stop()
+
+
+def test_an_event_without_a_tenant_never_reaches_the_stream(moto: MotoServer) -> None:
+    """The stream rule requires `detail.tenant` (its partition key): moto's EventBridge matches
+    `exists`, so such an event never reaches the relay's mirror of the rule, as EventBridge would
+    never match it, instead of failing the delivery until it is dead-lettered."""
+    relay = _relay(moto, RecordingContainer())
+    sqs = aws_client("sqs", endpoint_url=moto.endpoint_url, region=REGION)
+    (to_stream,) = [rule for rule in MANIFEST.rules if rule.stream]
+    queue_url = sqs.get_queue_url(QueueName=f"ddgui-bus-{relay.mirror_name(to_stream.name)}")["QueueUrl"]
+
+    def waiting() -> int:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    try:
+        relay.publish("domaindetermine.jobs", "JobRequested", {"job_id": "no-tenant"})
+        assert waiting() == 0
+        relay.publish("domaindetermine.jobs", "JobRequested", {"tenant": "acme", "job_id": "with-tenant"})
+        assert waiting() == 1  # the same event with its tenant matches
+    finally:
+        relay.stop()  # never pumped: nothing reaches the stream
 
 
 def test_events_reach_the_stream_by_tenant_the_function_and_subscribers(moto: MotoServer) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
 from aws_cdk.assertions import Match, Template
 
-from stacks.manifest import Manifest
+from stacks.constructs.events import event_pattern
+from stacks.manifest import Manifest, Rule
 from tests.stacks import cfn
 
 
@@ -122,3 +125,33 @@ def test_every_rule_target_dead_letter_queue_lets_only_its_rule_send(template: d
                 }
             checked += 1
     assert checked == len(cfn.resources(template, "AWS::Events::Rule"))
+
+
+def test_each_rule_has_the_manifest_event_pattern(template: dict[str, Any], manifest: Manifest) -> None:
+    """One pattern for both renderings (`Rule.event_pattern`, which the local bus uses too); the
+    stream rule only takes events with a tenant, its partition key (without one EventBridge could
+    not put the event on the stream: it would end in the rule's dead-letter queue)."""
+    patterns = {
+        cfn.props(r)["Description"].split(":", 1)[0]: cfn.props(r).get("EventPattern")
+        for r in cfn.resources(template, "AWS::Events::Rule").values()
+    }
+    for rule in manifest.rules:
+        assert patterns[rule.name] == rule.event_pattern(), rule.name
+    (to_stream,) = [rule for rule in manifest.rules if rule.stream]
+    assert "tenant" in to_stream.required_detail
+    assert patterns[to_stream.name]["detail"] == {"tenant": [{"exists": True}]}
+
+
+def test_patterns_of_several_prefixes_detail_types_and_required_keys_render_as_the_manifest_s() -> None:
+    rule = Rule(
+        "r",
+        "domain",
+        ("domaindetermine.jobs", "domaindetermine.executor"),
+        ("JobRequested", "JobStatusChanged"),
+        stream="gui-events",
+        required_detail=("tenant", "job_id"),
+    )
+    stack = cdk.Stack(cdk.App(), "Patterns")
+    events.Rule(stack, "Rule", event_pattern=event_pattern(rule))
+    (rendered,) = Template.from_stack(stack).find_resources("AWS::Events::Rule").values()
+    assert rendered["Properties"]["EventPattern"] == rule.event_pattern()

@@ -39,7 +39,9 @@ def test_the_fanout_reads_the_gui_events_stream_with_lambda_batch_semantics(
     assert set(kinesis) == set(expected) == {"gui_fanout", "gui_indexer", "gui_telemetry_facts"}
     for name, source in expected.items():
         mapping = kinesis[name]
-        assert mapping["StartingPosition"] == "LATEST"
+        # The oldest record kept: a mapping created or replaced while events arrive skips none.
+        assert source.starting_position == "TRIM_HORIZON"
+        assert mapping["StartingPosition"] == source.starting_position
         assert mapping["BatchSize"] == source.batch_size
         assert mapping["MaximumBatchingWindowInSeconds"] == source.batching_window_s
         assert mapping["MaximumRetryAttempts"] == source.max_retries
