@@ -130,15 +130,17 @@ def test_authorizer_unauthorized_is_401_and_not_cached(gateway: GatewayFactory) 
     assert len(authorizer.events) == 2
 
 
-def test_authorizer_crash_is_a_500_default_gateway_response(gateway: GatewayFactory) -> None:
+def test_authorizer_crash_is_the_authorizer_failure_response(gateway: GatewayFactory) -> None:
+    """API Gateway answers AUTHORIZER_FAILURE (500 by default); the stage customises it to a 503 the
+    GUI retries after Retry-After (the identity provider's keys unreachable, say)."""
     gw = gateway(Stub(error=RuntimeError("boom")), Stub(ok()))
 
     response = call(gw)
 
-    assert response.status == 500
+    assert response.status == 503
     body = response.json()
-    assert body["code"] == "gateway_error"
-    assert "status" not in body  # the stack's DEFAULT_5XX template keeps API Gateway's status
+    assert (body["code"], body["status"]) == ("authorizer_unavailable", 503)
+    assert response.header("Retry-After") == "5"
     assert body["request_id"] == response.header("x-amzn-RequestId")
 
 
@@ -147,8 +149,12 @@ def test_authorizer_crash_is_a_500_default_gateway_response(gateway: GatewayFact
     [{"principalId": "x"}, {**ALLOW_ALL, "context": {"nested": {"a": 1}}}, "Allow"],
     ids=["no-policy", "nested-context", "not-a-dict"],
 )
-def test_invalid_authorizer_answer_is_a_500(gateway: GatewayFactory, answer: Any) -> None:
-    assert call(gateway(Stub(answer), Stub(ok()))).status == 500
+def test_invalid_authorizer_answer_is_the_configuration_error_response(
+    gateway: GatewayFactory, answer: Any
+) -> None:
+    """AUTHORIZER_CONFIGURATION_ERROR (500 by default), customised by the stage as the failure is."""
+    response = call(gateway(Stub(answer), Stub(ok())))
+    assert (response.status, response.json()["code"]) == (503, "authorizer_unavailable")
 
 
 def test_explicit_deny_is_403_access_denied(gateway: GatewayFactory) -> None:

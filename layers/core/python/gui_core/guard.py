@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_QUERY_CREDENTIALS = frozenset({"ticket", "token"})
 TENANT_KEY = "gui.tenant"
 RATE_KEY = "gui.rate"
 REPLAY_KEY = "gui.replay"
@@ -100,9 +101,14 @@ class Guard:
         base = self.region_urls.get(tenant.home_region)
         headers = {}
         if base:
-            # The same request at the home region, less a token given in the query (SSE): a
-            # credential does not belong in a header that clients and proxies log.
-            kept = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "token"]
+            # The same request at the home region, less a credential given in the query (a stream
+            # ticket, single-use, or an old client's token): it does not belong in a header that
+            # clients and proxies log.
+            kept = [
+                (k, v)
+                for k, v in parse_qsl(request.url.query, keep_blank_values=True)
+                if k not in _QUERY_CREDENTIALS
+            ]
             query = f"?{urlencode(kept)}" if kept else ""
             headers["Location"] = f"{base.rstrip('/')}{request.url.path}{query}"
         return MisdirectedRequest(
