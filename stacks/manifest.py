@@ -940,7 +940,7 @@ MANIFEST = Manifest(
         Layer("core", "Our shared library, gui_core.", source="core"),
         Layer(
             "deps",
-            "Third-party libraries of the API functions.",
+            "Third-party libraries of the API functions, and the AWS SDK they are tested with.",
             source="requirements",
             requirements=(
                 "aws-lambda-powertools",
@@ -951,8 +951,13 @@ MANIFEST = Manifest(
                 "pydantic",
                 "pydantic-settings",
                 "pyjwt",
+                # The SDK the suites run with, not the runtime's bundled one, which Lambda updates on
+                # its own schedule: the code needs S3's conditional writes (IfMatch, IfNoneMatch on
+                # PutObject). /opt/python comes before the runtime's copy on sys.path.
+                "boto3",
+                "botocore",
+                "s3transfer",
             ),
-            runtime_provided=("boto3", "botocore", "s3transfer"),
         ),
         Layer(
             "search",

@@ -3,6 +3,8 @@ bytecode of the runtime's Python version only (and none without that interpreter
 
 from __future__ import annotations
 
+import gzip
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -271,3 +273,30 @@ def test_staged_sources_are_reused_until_they_change(
 
     stage_sources("code", root, mounted_at="/var/task", build_dir=build_dir, python=None)
     assert not list(out.rglob("*.pyc")), "built again without bytecode when the interpreter is gone"
+
+
+def _dist_versions(site: Path) -> dict[str, str]:
+    """Normalized distribution name -> version, from a `--target` folder's dist-info folders."""
+    found = {}
+    for dist_info in site.glob("*.dist-info"):
+        name, _, version = dist_info.name.removesuffix(".dist-info").rpartition("-")
+        found[layer_build.normalize(name)] = version
+    return found
+
+
+@pytest.mark.slow
+def test_the_deps_layer_ships_the_pinned_aws_sdk_with_the_s3_conditional_writes(manifest: Manifest) -> None:
+    """The code writes S3 objects with IfMatch/IfNoneMatch (gui_core.objects): an SDK older than those
+    parameters refuses them before any request. The layer ships pyproject's pins of boto3, botocore
+    and s3transfer (the copy in /opt/python comes before the runtime's own on sys.path), the versions
+    the suites run with; the runtime's bundled copy is whatever Lambda ships that month."""
+    layer = manifest.layer("deps")
+    site = build_layer(layer) / "python"  # the folder the stack deploys (reused when current)
+    shipped = _dist_versions(site)
+    pins = project_requirements()
+    for name in ("boto3", "botocore", "s3transfer"):
+        assert f"{name}=={shipped.get(name)}" == pins[name], f"{name}: shipped {shipped.get(name)}"
+    s3 = site / "botocore" / "data" / "s3" / "2006-03-01" / "service-2.json.gz"
+    model = json.loads(gzip.decompress(s3.read_bytes()))
+    put_object = model["shapes"][model["operations"]["PutObject"]["input"]["shape"]]["members"]
+    assert {"IfMatch", "IfNoneMatch"} <= set(put_object)
