@@ -22,12 +22,14 @@ import json
 import logging
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from local.apigw import LOCAL_ACCOUNT
 from local.aws import aws_client
+from local.pool import Throttled
 from stacks.manifest import Manifest, Rule
 
 if TYPE_CHECKING:
@@ -69,6 +71,8 @@ class BusRelay:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Receives of a message that Lambda refused for concurrency, by message id: not attempts.
+    _throttled: Counter[str] = field(default_factory=Counter)
     instance: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def __post_init__(self) -> None:
@@ -172,14 +176,22 @@ class BusRelay:
                 if self._stop.is_set():
                     return delivered  # not deleted: visible again to a live relay after the timeout
                 envelope = {"account": LOCAL_ACCOUNT, **json.loads(message["Body"])}
+                message_id = message["MessageId"]
                 try:
                     self._deliver(mirror.rule, envelope)
+                except Throttled:
+                    # Lambda refused the invocation (reserved concurrency in use): retried until
+                    # the event's maximum age, and not a failed attempt.
+                    self._throttled[message_id] += 1
+                    continue  # visible again after the timeout
                 except Exception:
                     receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-                    logger.exception("delivery of %s failed (attempt %d)", envelope.get("id"), receives)
-                    if receives < self.max_receives:
+                    attempts = receives - self._throttled[message_id]
+                    logger.exception("delivery of %s failed (attempt %d)", envelope.get("id"), attempts)
+                    if attempts < self.max_receives:
                         continue  # visible again after the timeout: retried
                     self.dead_letters.append(envelope)
+                self._throttled.pop(message_id, None)
                 self._sqs.delete_message(QueueUrl=mirror.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 delivered += 1
         return delivered

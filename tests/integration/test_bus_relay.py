@@ -11,6 +11,7 @@ import pytest
 
 from local.aws import MotoServer, aws_client, create_resources
 from local.bus import BusRelay
+from local.pool import Throttled
 from stacks.manifest import MANIFEST, Rule
 
 # moto keeps one state per process: a region no running backend uses keeps its relays out of ours.
@@ -18,14 +19,23 @@ REGION = "eu-central-1"
 
 
 class RecordingContainer:
-    def __init__(self, fail_times: int = 0) -> None:
+    """A target function: fails `fail_times` invocations, then Lambda refuses `throttle_times`
+    (its reserved concurrency in use), then takes every event."""
+
+    def __init__(self, fail_times: int = 0, throttle_times: int = 0) -> None:
         self.events: list[dict[str, Any]] = []
         self.fail_times = fail_times
+        self.throttle_times = throttle_times
+        self.fn = MANIFEST.function("gui_job_events")
+        self.region = REGION
 
     def invoke(self, event: dict[str, Any]) -> None:
         if self.fail_times:
             self.fail_times -= 1
             raise RuntimeError("simulated failure")
+        if self.throttle_times:
+            self.throttle_times -= 1
+            raise Throttled(self.fn, self.region)
         self.events.append(event)
 
 
@@ -142,6 +152,21 @@ def test_a_failing_delivery_is_retried_then_dead_lettered(moto: MotoServer) -> N
         relay.pump()
         time.sleep(0.5)
     assert [e["detail"]["job_id"] for e in relay.dead_letters] == ["j3"]
+
+
+def test_a_throttled_delivery_is_retried_without_counting_toward_the_dead_letters(moto: MotoServer) -> None:
+    """Lambda retries an asynchronous invocation it refused for concurrency until the event's maximum
+    age: refusals are not failed attempts, so they never dead-letter the event."""
+    container = RecordingContainer(throttle_times=4)
+    relay = _relay(moto, container)
+    relay.max_receives = 2
+    relay.publish("domaindetermine.executor", "JobStatusChanged", {"tenant": "acme", "job_id": "j4"})
+    deadline = time.monotonic() + 30
+    while not container.events and not relay.dead_letters and time.monotonic() < deadline:
+        relay.pump()
+        time.sleep(0.5)
+    assert relay.dead_letters == []
+    assert [e["detail"]["job_id"] for e in container.events] == ["j4"]
 
 
 def _rule_names(moto: MotoServer) -> set[str]:
