@@ -328,6 +328,7 @@ def function_env(fn: Function, keys: DevKeys) -> dict[str, str]:
         region=REGION,
         stage="bench",
         connections_url=f"{CLOSED}/live" if fn.manages_connections else None,
+        quarantine_url=f"{CLOSED}/123456789012/quarantine" if fn.quarantines else None,
         extra=extra,
     )
     path = os.pathsep.join([str(CORE_LAYER), str(FUNCTIONS_DIR)])

@@ -24,7 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.containers import ENVIRONMENT_LOCK
+from local.containers import ENVIRONMENT_LOCK, LOCAL_ACCOUNT
 from stacks.stream_sources import stream_environment
 
 if TYPE_CHECKING:
@@ -220,8 +220,9 @@ def _create_bucket(s3: Any, name: str, region: str) -> None:
 
 
 def create_resources(manifest: Manifest, *, endpoint_url: str, region: str) -> None:
-    """Create every store (keys, indexes, TTL, stream), the bucket, the bus and the stream of the
-    manifest in one region. Resources that exist already are left as they are."""
+    """Create every store (keys, indexes, TTL, stream), the bucket, the bus, the stream and the
+    quarantine queue of the manifest in one region. Resources that exist already are left as they
+    are."""
     dynamodb = aws_client("dynamodb", endpoint_url=endpoint_url, region=region)
     for store in manifest.stores:
         _create_store(dynamodb, store)
@@ -248,6 +249,23 @@ def create_resources(manifest: Manifest, *, endpoint_url: str, region: str) -> N
             kinesis.increase_stream_retention_period(
                 StreamName=stream.local_stream_name(), RetentionPeriodHours=stream.retention_hours
             )
+
+    if manifest.quarantine is not None:
+        aws_client("sqs", endpoint_url=endpoint_url, region=region).create_queue(
+            QueueName=manifest.quarantine.local_queue_name(),
+            Attributes={
+                "MessageRetentionPeriod": str(manifest.quarantine.retention_days * 86_400),
+                "SqsManagedSseEnabled": "true",
+            },
+        )
+
+
+def quarantine_queue_url(manifest: Manifest, *, endpoint_url: str) -> str:
+    """The local quarantine queue's URL, as the endpoint names it (`<endpoint>/<account>/<name>`),
+    without asking it: a function's environment is made before any call."""
+    if manifest.quarantine is None:
+        raise ValueError("the app has no quarantine queue")
+    return f"{endpoint_url.rstrip('/')}/{LOCAL_ACCOUNT}/{manifest.quarantine.local_queue_name()}"
 
 
 def function_environment(
@@ -303,5 +321,6 @@ def function_environment(
         region_urls=region_urls,
         cors_origins=cors_origins,
         connections_url=connections_url if fn.manages_connections else None,
+        quarantine_url=quarantine_queue_url(manifest, endpoint_url=endpoint_url) if fn.quarantines else None,
         extra=extra,
     )

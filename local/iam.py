@@ -95,6 +95,11 @@ def local_arn(manifest: Manifest, fn: Function, target: Target, *, region: str, 
     def table(suffix: str = "") -> str:
         return prefix.format("dynamodb") + f"table/{manifest.store(target.name).local_table_name()}{suffix}"
 
+    def quarantine() -> str:
+        if manifest.quarantine is None:
+            raise ValueError("a grant on the quarantine queue of an app without one")
+        return prefix.format("sqs") + manifest.quarantine.local_queue_name()
+
     arns: dict[str, Callable[[], str]] = {
         "any": lambda: "*",
         "log_group": lambda: prefix.format("logs") + f"log-group:/aws/lambda/{fn.name}",
@@ -110,6 +115,7 @@ def local_arn(manifest: Manifest, fn: Function, target: Target, *, region: str, 
         ),
         # Lambda's on-failure queues: the local runtime plays that service itself.
         "queue": lambda: prefix.format("sqs") + f"{ROLE_PREFIX}{fn.name}-{target.name}-failures",
+        "quarantine": quarantine,
     }
     if target.kind not in arns:
         raise ValueError(f"no local ARN for {target}")

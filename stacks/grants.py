@@ -44,6 +44,9 @@ LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 TRACE_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 # What Lambda needs of an on-failure destination queue (the CDK grants the same list).
 FAILURE_QUEUE_ACTIONS = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage")
+# A consumer's poison records, one message each, into the region's quarantine queue (its URL comes
+# from the environment, so no GetQueueUrl; its SQS-managed key needs no KMS grant).
+QUARANTINE_ACTIONS = ("sqs:SendMessage",)
 
 
 @dataclass(frozen=True, order=True)
@@ -53,7 +56,8 @@ class Target:
     kinds: `any` (`*`), `log_group` (the function's own), `table` / `table_indexes` /
     `table_stream` (`name`: the store), `bucket`, `bucket_objects` (`name`: the prefix), `bus`,
     `stream`, `connections` (`name`: the HTTP method of the management API), `queue` (`name`: which
-    on-failure queue: `<source>` of an event source mapping, or `async`).
+    on-failure queue: `<source>` of an event source mapping, or `async`), `quarantine` (the
+    manifest's quarantine queue).
     """
 
     kind: str
@@ -103,6 +107,8 @@ def grants(manifest: Manifest, fn: Function) -> tuple[Grant, ...]:
         found.append(
             Grant((MANAGE_CONNECTIONS_ACTION,), tuple(Target("connections", m) for m in CONNECTION_METHODS))
         )
+    if fn.quarantines:
+        found.append(Grant(QUARANTINE_ACTIONS, (Target("quarantine"),)))
     for source in fn.stream_sources:
         found.append(Grant(STREAM_READ_ACTIONS, (Target("table_stream", source.store),), service_only=True))
         found.append(Grant(FAILURE_QUEUE_ACTIONS, (Target("queue", source.store),), service_only=True))

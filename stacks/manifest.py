@@ -160,6 +160,29 @@ class Stream:
 
 
 @dataclass(frozen=True)
+class Queue:
+    """An SQS queue the functions themselves send to (the services' dead-letter queues are the
+    stacks' own): the quarantine of the stream's poison records, kept for an operator to inspect,
+    replay or discard (`ddgui quarantine`)."""
+
+    name: str
+    purpose: str
+    retention_days: int = 14  # SQS's maximum
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.retention_days <= 14:
+            raise ValueError(f"queue {self.name!r}: SQS keeps a message 1 minute to 14 days")
+
+    @property
+    def env_var(self) -> str:
+        """Environment variable through which a function learns the queue's URL."""
+        return f"{self.name.upper()}_QUEUE_URL"
+
+    def local_queue_name(self) -> str:
+        return f"{APP_NAME}-{self.name}"
+
+
+@dataclass(frozen=True)
 class Rule:
     """An EventBridge rule on the bus: matching events go to the stream or to a function.
 
@@ -301,6 +324,9 @@ class Function:
     websocket_routes: tuple[WebSocketRoute, ...] = ()
     # Posts to WebSocket connections through the management API (`@connections`).
     manages_connections: bool = False
+    # A consumer of the stream that sends each poison record (undecodable, unknown schema version,
+    # invalid, a tenant not homed here) to the quarantine queue instead of dropping it.
+    quarantines: bool = False
     # Other packages of functions/ shipped with this one (their pure modules: models, rules,
     # repositories), so two functions apply one set of rules without copying it.
     shared_packages: tuple[str, ...] = ()
@@ -397,6 +423,7 @@ class Manifest:
     gateway_responses: tuple[GatewayResponse, ...]
     websocket: WebSocketApi | None = None
     schedules: tuple[Schedule, ...] = ()
+    quarantine: Queue | None = None
 
     def store(self, name: str) -> Store:
         return next(s for s in self.stores if s.name == name)
@@ -441,13 +468,15 @@ class Manifest:
         region_urls: Mapping[str, str] | None = None,
         cors_origins: Sequence[str] = (),
         connections_url: str | None = None,
+        quarantine_url: str | None = None,
         extra: dict[str, str] | None = None,
     ) -> dict[str, str]:
         """The environment a function runs with, given the physical names of the resources.
 
         REST functions also learn every region's base URL (to send a tenant homed elsewhere to its
         region) and the origins a browser may call them from; functions that post to WebSocket
-        connections learn the management API's URL (`GUI_CONNECTIONS_URL`).
+        connections learn the management API's URL (`GUI_CONNECTIONS_URL`); functions that quarantine
+        poison records, the quarantine queue's URL (`QUARANTINE_QUEUE_URL`).
         """
         env = {
             "POWERTOOLS_SERVICE_NAME": fn.name,
@@ -470,6 +499,10 @@ class Manifest:
             if connections_url is None:
                 raise ValueError(f"{fn.name} posts to connections: give the management API's URL")
             env["GUI_CONNECTIONS_URL"] = connections_url
+        if fn.quarantines:
+            if self.quarantine is None or quarantine_url is None:
+                raise ValueError(f"{fn.name} quarantines poison records: give the quarantine queue's URL")
+            env[self.quarantine.env_var] = quarantine_url
         return env
 
 
@@ -744,6 +777,7 @@ FANOUT_FUNCTION = Function(
     shared_packages=("gui_notifications",),
     environment={**LIVE_ENVIRONMENT, "NOTIFICATION_RETENTION_DAYS": "90", "PUSH_CONCURRENCY": "16"},
     kinesis_sources=(KinesisSource("gui-events", batch_size=100, batching_window_s=1, max_retries=3),),
+    quarantines=True,
     concern="fanout",
 )
 
@@ -844,6 +878,7 @@ INDEXER_FUNCTION = Function(
             detail_types=ARTIFACT_EVENT_TYPES,
         ),
     ),
+    quarantines=True,
     concern="search",
 )
 
@@ -880,6 +915,7 @@ TELEMETRY_FACTS_FUNCTION = Function(
     layers=("deps", "analytics"),
     shared_packages=("gui_dashboard",),
     kinesis_sources=(KinesisSource("gui-events", batch_size=500, batching_window_s=5, max_retries=5),),
+    quarantines=True,
     concern="telemetry",
 )
 
@@ -913,6 +949,10 @@ MANIFEST = Manifest(
     ),
     bus=Bus("domain", "Domain events of every source, per region."),
     stream=Stream("gui-events", "GUI-relevant domain events, partitioned by tenant."),
+    quarantine=Queue(
+        "quarantine",
+        "Poison records of the stream's consumers, each with its raw data and why it was refused.",
+    ),
     rules=(
         Rule(
             name="gui-events-to-stream",

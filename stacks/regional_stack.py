@@ -121,6 +121,15 @@ class RegionalStack(cdk.Stack):
         cdk.CfnOutput(self, "ApiUrl", value=self.api.api.url, description="Base URL of the REST API stage.")
         cdk.CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         cdk.CfnOutput(self, "DataBucketName", value=self.state.bucket.bucket_name)
+        # What `ddgui quarantine` reads from the stack: where poison records wait, where they go back.
+        cdk.CfnOutput(self, "EventStreamName", value=self.events.stream.stream_name)
+        if self.state.quarantine is not None:
+            cdk.CfnOutput(
+                self,
+                "QuarantineQueueUrl",
+                value=self.state.quarantine.queue_url,
+                description="Poison records of the stream's consumers (ddgui quarantine list/replay).",
+            )
         # Last: it alarms on every queue of the stack, so everything else exists first.
         self.observability = Observability(
             self,
@@ -136,6 +145,7 @@ class RegionalStack(cdk.Stack):
             bus_name=self.events.bus.event_bus_name,
             rule_names=self.events.rule_names,
             schedule_names=self.events.schedule_names,
+            quarantine=self.state.quarantine,
         )
 
     def _concern(self, name: str) -> Construct:

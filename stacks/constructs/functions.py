@@ -12,6 +12,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.bytecode import staged_functions
@@ -37,6 +38,12 @@ def code_excludes(*packages: str) -> list[str]:
     """
     kept = [pattern for package in packages for pattern in (f"!{package}", f"!{package}/**")]
     return ["*", *kept, *ASSET_EXCLUDE]
+
+
+def _quarantine(state: State) -> sqs.Queue:
+    if state.quarantine is None:
+        raise ValueError("a function quarantines poison records in a stack without a quarantine queue")
+    return state.quarantine
 
 
 def code_dir() -> str:
@@ -93,6 +100,7 @@ class GuiFunction(Construct):
             region_urls=region_urls,
             cors_origins=cors_origins,
             connections_url=connections_url,
+            quarantine_url=state.quarantine.queue_url if fn.quarantines and state.quarantine else None,
             extra={**stream_environment(manifest, fn, table_names), **(extra_environment or {})},
         )
         self.function = lambda_.Function(
@@ -130,15 +138,16 @@ class GuiFunction(Construct):
         )
 
     def _grant(self, manifest: Manifest, fn: Function, *, state: State, events: Events) -> None:
-        """The manifest's grants on the stores, the bucket and the bus (stacks/grants.py). The
-        stream, connection and queue grants are the constructs' that make those resources; the log
-        group's and tracing's are the CDK's own."""
+        """The manifest's grants on the stores, the bucket, the bus and the quarantine queue
+        (stacks/grants.py). The stream, connection and on-failure queue grants are the constructs'
+        that make those resources; the log group's and tracing's are the CDK's own."""
         resolve: dict[str, Callable[[str], str]] = {
             "table": lambda store: state.tables[store].table_arn,
             "table_indexes": lambda store: f"{state.tables[store].table_arn}/index/*",
             "bucket": lambda _: state.bucket.bucket_arn,
             "bucket_objects": lambda prefix: state.bucket.arn_for_objects(f"{prefix}*"),
             "bus": lambda _: events.bus.event_bus_arn,
+            "quarantine": lambda _: _quarantine(state).queue_arn,
         }
         for grant in grants(manifest, fn):
             if not all(target.kind in resolve for target in grant.targets):

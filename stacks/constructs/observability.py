@@ -85,6 +85,12 @@ ITERATOR_AGE_DATAPOINTS, ITERATOR_AGE_PERIODS = 3, 5
 STREAM_WRITE_THROTTLES = 0
 # Anything in a dead-letter queue: a delivery that failed for good and waits to be redriven.
 DLQ_VISIBLE_MESSAGES = 0
+# Anything in the quarantine: poison records of the stream's consumers wait for an operator (to
+# inspect, replay or discard them: `ddgui quarantine`); and any record quarantined in 5 minutes,
+# which tells of new ones while the queue's alarm is already in alarm for older ones.
+QUARANTINE_VISIBLE_MESSAGES = 0
+RECORDS_QUARANTINED = 0
+QUARANTINED_METRIC = "RecordsQuarantined"  # gui_core.quarantine.QUARANTINED_METRIC
 # Per-tenant rate-limit refusals (429) of every guarded function together, per 5 minutes: a client
 # in a loop, or limits set too low for a tenant.
 RATE_LIMIT_BREACHES = 100
@@ -243,6 +249,11 @@ def latency_functions(manifest: Manifest) -> tuple[str, ...]:
     return (manifest.authorizer.function.name, *rest)
 
 
+def quarantining_functions(manifest: Manifest) -> tuple[str, ...]:
+    """The consumers that keep their poison records in the quarantine queue."""
+    return tuple(fn.name for fn in manifest.functions if fn.quarantines)
+
+
 def stream_consumers(manifest: Manifest) -> tuple[str, ...]:
     """Functions fed by an event source mapping (the Kinesis stream or a store's stream)."""
     return tuple(fn.name for fn in manifest.functions if fn.kinesis_sources or fn.stream_sources)
@@ -337,6 +348,10 @@ def dashboard_rows(manifest: Manifest) -> tuple[Row, ...]:
                     ),
                 ),
                 Panel("Dead-letter queues: visible messages", (QUEUE_DEPTH,)),
+                Panel(
+                    "Records quarantined",
+                    tuple(emf(QUARANTINED_METRIC, s) for s in quarantining_functions(manifest)),
+                ),
                 Panel(
                     "Rule deliveries failed (bus rules, schedules)",
                     tuple(
@@ -477,7 +492,8 @@ class Observability(Construct):
     """The region's alarm topic, its alarms (`alarms`, by kind) and its CloudWatch dashboard.
 
     Every SQS queue of the stack that exists when this construct is made gets a depth alarm: make it
-    last (the regional stack does)."""
+    last (the regional stack does). The quarantine queue's is of its own kind (`QuarantineDepth`):
+    what waits there is not a failed delivery to redrive but poison records to look at."""
 
     def __init__(
         self,
@@ -492,10 +508,11 @@ class Observability(Construct):
         bus_name: str | None = None,
         rule_names: Mapping[str, str] | None = None,
         schedule_names: Mapping[str, str] | None = None,
+        quarantine: sqs.Queue | None = None,
     ) -> None:
         """`functions`: every function of the stack by its manifest name, the authorizer included.
         `rule_names` and `schedule_names`: the physical names of the bus's rules (on the bus named
-        `bus_name`) and of the schedules, by manifest name."""
+        `bus_name`) and of the schedules, by manifest name. `quarantine`: the quarantine queue."""
         super().__init__(scope, construct_id)
         self.stack = cdk.Stack.of(self)
         self.manifest = manifest
@@ -509,6 +526,8 @@ class Observability(Construct):
         if self.rule_names and bus_name is None:
             raise ValueError("the rules' metrics need the name of their bus")
         self.queues = _queues(self.stack)
+        # Known by its path: the CDK hands out a new proxy of a construct at each access.
+        self.quarantine_path = f"{quarantine.node.path}/Resource" if quarantine is not None else None
         self.alarms: dict[str, list[cw.Alarm]] = {}
 
         self.key = kms.Key(
@@ -567,6 +586,7 @@ class Observability(Construct):
         self._function_alarms()
         self._stream_alarms()
         self._queue_alarms()
+        self._quarantine_alarms()
         self._rule_alarms()
         self._guard_alarms()
         self._search_and_telemetry_alarms()
@@ -816,6 +836,8 @@ class Observability(Construct):
 
     def _queue_alarms(self) -> None:
         for queue in self.queues:
+            if queue.node.path == self.quarantine_path:
+                continue
             subject = _queue_subject(self.stack, queue)
             self._alarm(
                 "DlqDepth",
@@ -824,6 +846,31 @@ class Observability(Construct):
                 threshold=DLQ_VISIBLE_MESSAGES,
                 description=f"Dead-letter queue {subject} holds messages: a delivery failed for good. "
                 "Read them, fix the cause, then redrive.",
+            )
+
+    def _quarantine_alarms(self) -> None:
+        for queue in (q for q in self.queues if q.node.path == self.quarantine_path):
+            subject = _queue_subject(self.stack, queue)
+            self._alarm(
+                "QuarantineDepth",
+                self.metric(QUEUE_DEPTH, queue=queue),
+                subject=subject,
+                threshold=QUARANTINE_VISIBLE_MESSAGES,
+                description=f"The quarantine {subject} holds poison records of the stream's consumers "
+                "(undecodable, unknown schema version, invalid, tenant not homed here). Inspect them "
+                "(`ddgui quarantine list`), fix the cause, then replay or discard them.",
+            )
+        quarantined = self._sum(
+            (emf(QUARANTINED_METRIC, s) for s in quarantining_functions(self.manifest)), "records quarantined"
+        )
+        if quarantined is not None:
+            self._alarm(
+                "RecordsQuarantined",
+                quarantined,
+                threshold=RECORDS_QUARANTINED,
+                description="The stream's consumers quarantined poison records in the last 5 minutes "
+                "(a producer sending undecodable or unknown events, or tenants not provisioned here). "
+                "See `ddgui quarantine list` and the consumers' logs.",
             )
 
     def _rule_alarms(self) -> None:

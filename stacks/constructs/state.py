@@ -1,13 +1,15 @@
-"""State of a region: the manifest's DynamoDB stores and the data bucket."""
+"""State of a region: the manifest's DynamoDB stores, the data bucket and the quarantine queue."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.manifest import Key, Manifest, Store
+from stacks.manifest import Key, Manifest, Queue, Store
+from stacks.nag import acknowledge
 from stacks.naming import pascal_case
 
 STORE_TAG = "ddgui:store"
@@ -75,6 +77,27 @@ class State(Construct):
                 ),
             ],
         )
+        # Made before the functions: the stream's consumers learn its URL and may send to it.
+        self.quarantine = self._queue(manifest.quarantine) if manifest.quarantine else None
+
+    def _queue(self, spec: Queue) -> sqs.Queue:
+        """The poison records of the stream's consumers, each message one raw record: encrypted
+        (SQS-managed key, which the senders need no grant for), TLS only, kept `retention_days`."""
+        queue = sqs.Queue(
+            self,
+            f"{pascal_case(spec.name)}Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(spec.retention_days),
+        )
+        acknowledge(
+            queue,
+            "AwsSolutions-SQS3",
+            f"The {spec.name} queue is where poison records end, for an operator to inspect, replay "
+            "onto the stream or discard (`ddgui quarantine`); nothing consumes it automatically, so "
+            "there is no failed processing for a dead-letter queue of its own to catch.",
+        )
+        return queue
 
     def _table(self, store: Store) -> dynamodb.Table:
         table = dynamodb.Table(

@@ -50,6 +50,7 @@ def test_rule_targets_have_a_dead_letter_queue_and_retries(
         s.function for s in manifest.schedules
     }
     queues = len(manifest.rules) + len(stream_sources) + len(manifest.schedules) + len(async_targets)
+    queues += 1 if manifest.quarantine else 0  # the quarantine of the stream's poison records
     cdk_template.resource_count_is("AWS::SQS::Queue", queues)
     cdk_template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
 

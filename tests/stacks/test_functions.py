@@ -95,6 +95,7 @@ def test_environment_is_the_manifest_environment(
         if "LoggingConfiguration" in cfn.props(v)
     ]
     bus_id, _ = cfn.one(template, "AWS::Events::EventBus")
+    quarantine_url = template["Outputs"]["QuarantineQueueUrl"]["Value"]  # the queue's Ref
     (region_config,) = [r for r in deployment.regions if r.region == region]
     for fn in manifest.all_functions():
         extra: dict[str, Any] = {}
@@ -114,6 +115,7 @@ def test_environment_is_the_manifest_environment(
             region_urls=deployment.region_urls,
             cors_origins=deployment.cors_origins,
             connections_url=_connections_url(template, region) if fn.manages_connections else None,
+            quarantine_url=quarantine_url if fn.quarantines else None,
             extra=extra,
         )
         variables = _function(template, fn.name)["Environment"]["Variables"]

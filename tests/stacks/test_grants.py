@@ -23,7 +23,23 @@ class Targets:
         self.manifest = manifest
         self.stores = {logical_id: store for store, logical_id in cfn.tables_by_store(template).items()}
         self.queues = self._queue_names()
+        self.quarantine = self._quarantine()
         (self.websocket_api, _) = cfn.one(template, "AWS::ApiGatewayV2::Api")
+
+    def _quarantine(self) -> str | None:
+        """The quarantine queue's logical id: the queue whose URL the quarantining functions learn
+        from their environment (the manifest's `Queue.env_var`)."""
+        if self.manifest.quarantine is None:
+            return None
+        env_var = self.manifest.quarantine.env_var
+        found = {
+            queue
+            for function in cfn.resources(self.template, "AWS::Lambda::Function").values()
+            if env_var in (variables := cfn.props(function).get("Environment", {}).get("Variables", {}))
+            for queue in cfn.references(variables[env_var])
+        }
+        assert len(found) <= 1, found
+        return next(iter(found), None)
 
     def _queue_names(self) -> dict[str, str]:
         """On-failure queue logical id -> the grants' name: the source of an event source mapping
@@ -57,6 +73,8 @@ class Targets:
             }
             if kind in simple:
                 return Target(simple[kind])
+            if kind == "AWS::SQS::Queue" and logical_id == self.quarantine:
+                return Target("quarantine")
             if kind == "AWS::SQS::Queue":
                 return Target("queue", self.queues[logical_id])
         if "Fn::Join" in resource:

@@ -329,7 +329,9 @@ def test_alarm_count_by_kind(template: dict[str, Any], manifest: Manifest) -> No
         "IteratorAge": len(obs.stream_consumers(manifest)),
         "StreamIteratorAge": 1,
         "StreamWriteThrottles": 1,
-        "DlqDepth": len(cfn.resources(template, "AWS::SQS::Queue")),
+        "DlqDepth": len(cfn.resources(template, "AWS::SQS::Queue")) - 1,  # all but the quarantine
+        "QuarantineDepth": 1,
+        "RecordsQuarantined": 1,
         "RateLimitBreaches": 1,
         "ResidencyRefusals": 1,
         "ResidencyEventsRefused": 1,
