@@ -72,6 +72,7 @@ from stacks.manifest import MANIFEST  # noqa: E402
 # The unit tests' fakes, imported at run time (the tests are not type-checked: mypy stays out of them).
 _test_fanout = importlib.import_module("tests.unit.test_fanout")
 _test_realtime = importlib.import_module("tests.unit.test_realtime")
+_fakes = importlib.import_module("tests.fakes")
 ENV: dict[str, str] = _test_fanout.ENV
 LambdaContext: Any = _test_fanout.LambdaContext
 MemoryTable: Any = _test_realtime.MemoryTable  # gui_core.dynamo.Table's contract in memory
@@ -223,6 +224,7 @@ def _fanout(
         registry=ConnectionRegistry(connections, ttl_s=settings.connection_ttl_s),
         pusher=Pusher(client, concurrency=settings.push_concurrency),
         inbox=InboxRepository(inbox, retention_days=settings.retention_days),
+        quarantine=_fakes.MemoryQuarantine(),  # the bench's records are all good ones
     )
 
 

@@ -3,25 +3,28 @@
 Per record (the data is the EventBridge envelope the rule `gui-events-to-stream` put on the
 stream, partition key = tenant):
 
-1. decode and `domain_events.parse`; an unknown kind, an unknown schema version or an invalid
-   detail is counted and dropped: redelivering it cannot fix it, and a poison record must not
-   block the shard;
-2. a tenant unknown here or homed in another region is counted and dropped (its data stays home);
+1. decode and `domain_events.parse`; a kind the GUI does not show is counted and skipped. Data
+   that is not an envelope, an unknown schema version or an invalid detail is poison: redelivering
+   it cannot fix it and it must not block the shard, so it is counted and quarantined
+   (`gui_core.quarantine`: the raw record, for an operator to inspect and replay);
+2. a tenant unknown here or homed in another region is counted and quarantined too (nothing of it
+   is written here: its data stays home);
 3. an inbox kind writes its inbox item, idempotent on an id derived from the event id;
 4. per channel of the kind: append to the replay log (idempotent on the event id, cursor = the
    record's sequence number), push to the channel's subscribers unless a first delivery already
    did, remove the connections that answer 410, mark the event pushed.
 
-A record that raises (DynamoDB unavailable...) is reported failed, and so is every later record of
-the same tenant in the batch, unprocessed: Lambda retries from the lowest failed sequence number,
-so a tenant's events still reach the log and the GUI in order. Other tenants' records go on; their
-redelivery after a retry logs and pushes nothing twice (the log's guard and `pushed` mark).
+A record that raises (DynamoDB unavailable, the quarantine queue unreachable...) is reported failed,
+and so is every later record of the same tenant in the batch, unprocessed: Lambda retries from the
+lowest failed sequence number, so a tenant's events still reach the log and the GUI in order. Other
+tenants' records go on; their redelivery after a retry logs and pushes nothing twice (the log's
+guard and `pushed` mark), and quarantines a poison one again (a replay puts it back once).
 
 Each decoded record is a CONSUMER span, `process <detail-type>`: a child of the context its detail
 carries (`trace`, put there by `gui_core.bus` when the event was published: the span of the REST
 request that published it, so one trace runs from the click to the push), linked to the span of the
 invocation's batch (the current span when the record is handled); a record without a context is a
-child of the batch's span. Undecodable records are only counted.
+child of the batch's span. Undecodable records have no span: they are counted and quarantined.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from gui_core.domain_events import (
     parse,
 )
 from gui_core.live import Appended, LiveEvent, PushReport, encode, fit, to_cursor
+from gui_core.quarantine import QUARANTINED_METRIC, Quarantine, Reason
 from gui_core.tenancy import Tenant
 from gui_fanout.transform import GuiEvent, to_gui
 from gui_notifications.models import NewNotification
@@ -98,12 +102,15 @@ class Inbox(Protocol):
 
 
 class _Dropped(Exception):
-    """A record that no retry can deliver: counted under `metric`, then skipped."""
+    """A record that no retry can deliver: counted under `metric`, quarantined when it is poison
+    (`reason`), then skipped."""
 
-    def __init__(self, outcome: Outcome, metric: str) -> None:
+    def __init__(self, outcome: Outcome, metric: str, reason: Reason | None = None, error: str = "") -> None:
         super().__init__(outcome)
         self.outcome: Outcome = outcome
         self.metric = metric
+        self.reason = reason
+        self.error = error
 
 
 class BlockedByEarlierFailure(Exception):
@@ -120,6 +127,7 @@ class Fanout:
         registry: Subscribers,
         pusher: Push,
         inbox: Inbox,
+        quarantine: Quarantine,
         clock: Callable[[], float] = time.time,
         tracer: Tracer | None = None,
     ) -> None:
@@ -130,19 +138,21 @@ class Fanout:
         self._registry = registry
         self._pusher = pusher
         self._inbox = inbox
+        self._quarantine = quarantine
         self._clock = clock
 
     def batch(self) -> FanoutBatch:
         """A fresh run for one invocation's batch."""
         return FanoutBatch(self)
 
-    def deliver(self, kinesis: Mapping[str, Any], batch: FanoutBatch) -> Outcome:
-        """One record's `kinesis` part; raises only on failures a retry may cure."""
+    def deliver(self, record: Mapping[str, Any], batch: FanoutBatch) -> Outcome:
+        """One record of Lambda's event; raises only on failures a retry may cure (a poison record
+        that could not be quarantined is one)."""
+        kinesis: Mapping[str, Any] = record.get("kinesis") or {}
         try:
             envelope = self._envelope(kinesis)
         except _Dropped as drop:
-            batch.counts[drop.metric] += 1
-            return drop.outcome
+            return self._drop(record, drop, batch)
         kind = str(envelope.get("detail-type"))
         raw = envelope.get("detail")
         detail: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
@@ -161,13 +171,13 @@ class Fanout:
                 tracing.TENANT: str(detail.get("tenant") or "") or None,
             },
         ) as span:
-            outcome = self._deliver(kinesis, envelope, kind, detail, batch)
+            outcome = self._deliver(record, envelope, kind, detail, batch)
             span.set_attribute(tracing.OUTCOME, outcome)
             return outcome
 
     def _deliver(
         self,
-        kinesis: Mapping[str, Any],
+        record: Mapping[str, Any],
         envelope: Mapping[str, Any],
         kind: str,
         detail: Mapping[str, Any],
@@ -175,16 +185,24 @@ class Fanout:
     ) -> Outcome:
         counts = batch.counts
         try:
-            gui, cursor = self._admit(kinesis, envelope, kind, detail)
+            gui, cursor = self._admit(record.get("kinesis") or {}, envelope, kind, detail)
         except _Dropped as drop:
-            counts[drop.metric] += 1
-            return drop.outcome
+            return self._drop(record, drop, batch)
         if gui.notification is not None:
             written = self._inbox.append(gui.tenant, gui.notification)
             counts["InboxWritten" if written else "InboxRepeats"] += 1
         for channel in gui.channels:
             self._publish(gui, channel, cursor, batch)
         return "delivered"
+
+    def _drop(self, record: Mapping[str, Any], drop: _Dropped, batch: FanoutBatch) -> Outcome:
+        """Count a record no retry can deliver; keep it in the quarantine first when it is poison
+        (a failure to keep it raises: the record is reported failed and delivered again)."""
+        if drop.reason is not None:
+            self._quarantine.keep(record, drop.reason, drop.error)
+            batch.counts[QUARANTINED_METRIC] += 1
+        batch.counts[drop.metric] += 1
+        return drop.outcome
 
     def subscribers(self, tenant: str, channel: str) -> list[str]:
         return self._registry.subscribers(tenant, channel)
@@ -198,7 +216,7 @@ class Fanout:
             return kinesis_envelope(kinesis)
         except ValueError as exc:
             logger.warning("undecodable record %s: %s", kinesis.get("sequenceNumber"), exc)
-            raise _Dropped("invalid", "InvalidEvent") from exc
+            raise _Dropped("invalid", "InvalidEvent", "undecodable", str(exc)) from exc
 
     def _admit(
         self, kinesis: Mapping[str, Any], envelope: Mapping[str, Any], kind: str, detail: Mapping[str, Any]
@@ -210,10 +228,12 @@ class Fanout:
             raise _Dropped("not_for_gui", "NotForGui") from exc
         except UnknownSchemaVersion as exc:
             logger.warning("refused: %s", exc)
-            raise _Dropped("unknown_schema_version", "UnknownSchemaVersion") from exc
+            raise _Dropped(
+                "unknown_schema_version", "UnknownSchemaVersion", "unknown_schema_version", str(exc)
+            ) from exc
         except InvalidEvent as exc:
             logger.warning("invalid %s %s: %s", kind, envelope.get("id"), exc.errors)
-            raise _Dropped("invalid", "InvalidEvent") from exc
+            raise _Dropped("invalid", "InvalidEvent", "invalid", str(exc)) from exc
         routing = ROUTES[kind]
         if not routing.channels and not routing.inbox:
             raise _Dropped("not_for_gui", "NotForGui")
@@ -223,12 +243,26 @@ class Fanout:
             logger.warning(
                 "refused %s %s: tenant %s is not homed in %s", kind, gui.event_id, gui.tenant, self.region
             )
-            raise _Dropped("wrong_region", "ResidencyRefused")
+            if tenant is None:
+                raise _Dropped(
+                    "wrong_region",
+                    "ResidencyRefused",
+                    "unknown_tenant",
+                    f"tenant {gui.tenant} is unknown here",
+                )
+            raise _Dropped(
+                "wrong_region",
+                "ResidencyRefused",
+                "wrong_region",
+                f"tenant {gui.tenant} is homed in {tenant.home_region}, not {self.region}",
+            )
         try:
             cursor = to_cursor(str(kinesis.get("sequenceNumber")))
         except ValueError as exc:
             logger.warning("sequence number %s does not fit a cursor", kinesis.get("sequenceNumber"))
-            raise _Dropped("unrepresentable_cursor", "CursorUnrepresentable") from exc
+            raise _Dropped(
+                "unrepresentable_cursor", "CursorUnrepresentable", "unrepresentable_cursor", str(exc)
+            ) from exc
         return gui, cursor
 
     def _publish(self, gui: GuiEvent, channel: str, cursor: str, batch: FanoutBatch) -> None:
@@ -302,7 +336,7 @@ class FanoutBatch:
             self.counts["RecordsDeferred"] += 1
             raise BlockedByEarlierFailure(f"an earlier record of {key!r} failed in this batch")
         try:
-            return self._fanout.deliver(kinesis, self)
+            return self._fanout.deliver(record, self)
         except Exception:
             self.blocked.add(key)
             self.counts["RecordsFailed"] += 1

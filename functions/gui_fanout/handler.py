@@ -23,6 +23,7 @@ with coldstart.init():  # the garbage collector held off until the init is done
     from gui_core.dynamo import Table, dynamodb_client
     from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client
     from gui_core.observability import observability
+    from gui_core.quarantine import QuarantineSettings, QueueQuarantine, sqs_client
     from gui_core.tenancy import TenantDirectory
     from gui_fanout.fanout import Fanout, FanoutBatch
     from gui_fanout.settings import FanoutSettings
@@ -43,6 +44,12 @@ with coldstart.init():  # the garbage collector held off until the init is done
             concurrency=settings.push_concurrency,
         ),
         inbox=InboxRepository(Table(settings.inbox_table, _client), retention_days=settings.retention_days),
+        quarantine=QueueQuarantine(
+            QuarantineSettings().queue_url,  # type: ignore[call-arg]  # from the environment
+            sqs_client(settings.region),
+            function=settings.service_name,
+            region=settings.region,
+        ),
     )
     # Every record failed is an answer too (its list of failures), not an exception: Lambda then
     # retries from the first one like for any partial failure.

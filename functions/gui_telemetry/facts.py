@@ -114,6 +114,7 @@ class Extracted:
     outcome: Outcome
     facts: list[Fact] = field(default_factory=list)
     tenant: str | None = None
+    error: str = ""  # why an event is refused (`unknown_schema_version`, `invalid`)
 
 
 def extract(detail_type: str, detail: Mapping[str, Any]) -> Extracted:
@@ -122,13 +123,13 @@ def extract(detail_type: str, detail: Mapping[str, Any]) -> Extracted:
         event = de.parse(detail_type, detail)
     except de.UnknownKind:
         return Extracted("not_for_telemetry")
-    except de.UnknownSchemaVersion:
-        return Extracted("unknown_schema_version")
-    except de.DomainEventError:
-        return Extracted("invalid")
+    except de.UnknownSchemaVersion as exc:
+        return Extracted("unknown_schema_version", error=str(exc))
+    except de.DomainEventError as exc:
+        return Extracted("invalid", error=str(exc))
     facts = _facts(detail_type, event, detail)
     if facts is None:
-        return Extracted("invalid")
+        return Extracted("invalid", error=f"{detail_type}: its time cannot be read")
     return Extracted("facts" if facts else "no_facts", facts, str(detail["tenant"]))
 
 

@@ -1,10 +1,13 @@
 """Lambda entry point of the facts writer: a Kinesis batch of the `gui-events` stream (the stream
 the fan-out reads) becomes one Parquet file per tenant and UTC day in the data bucket.
 
-Per record: decode the EventBridge envelope, turn it into facts (`gui_telemetry.facts`); undecodable,
-unknown, refused and invalid events are counted and dropped (a redelivery cannot fix them), and so
-are events of tenants not homed in this region (their data stays home). The facts are grouped by
-(tenant, day) and each group written as one object (`gui_telemetry.store`).
+Per record: decode the EventBridge envelope, turn it into facts (`gui_telemetry.facts`). Kinds
+telemetry does not count and events without facts are counted and skipped. Poison records, which
+no redelivery can cure, are counted and quarantined (`gui_core.quarantine`: the raw record and the
+reason, for an operator to inspect and replay): undecodable data, an unknown schema version, an
+invalid event, a tenant unknown here or homed in another region (nothing of it is written here: its
+data stays home). A record whose quarantine fails fails like a failed write, below. The facts are
+grouped by (tenant, day) and each group written as one object (`gui_telemetry.store`).
 
 A group whose write fails (or a record whose tenant cannot be read) fails its records: Lambda
 retries a Kinesis batch from the lowest failed sequence number, so the answer lists every record
@@ -31,6 +34,14 @@ with coldstart.init():  # the garbage collector held off until the init is done
     from gui_core.dynamo import Table, dynamodb_client
     from gui_core.objects import ObjectStore, s3_client
     from gui_core.observability import observability
+    from gui_core.quarantine import (
+        QUARANTINED_METRIC,
+        Quarantine,
+        QuarantineSettings,
+        QueueQuarantine,
+        Reason,
+        sqs_client,
+    )
     from gui_core.tenancy import TenantDirectory, TenantLookup
     from gui_telemetry.facts import Fact, extract
     from gui_telemetry.settings import FactsSettings
@@ -62,11 +73,26 @@ with coldstart.init():  # the garbage collector held off until the init is done
         def response(self) -> dict[str, list[dict[str, str]]]:
             return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failed]}
 
+    class _Poison(Exception):
+        """A record no redelivery can cure: counted under `metric`, quarantined with `reason`."""
+
+        def __init__(self, reason: Reason, metric: str, error: str) -> None:
+            super().__init__(error)
+            self.reason: Reason = reason
+            self.metric = metric
+            self.error = error
+
+    class _TenantUnreadable(Exception):
+        """The record's tenant could not be read: the record fails, Lambda delivers it again."""
+
     class FactBatches:
-        def __init__(self, *, region: str, tenants: TenantLookup, writer: Writer) -> None:
+        def __init__(
+            self, *, region: str, tenants: TenantLookup, writer: Writer, quarantine: Quarantine
+        ) -> None:
             self.region = region
             self._tenants = tenants
             self._writer = writer
+            self._quarantine = quarantine
 
         def handle(self, records: Sequence[Mapping[str, Any]]) -> BatchResult:
             counts: Counter[str] = Counter()
@@ -77,36 +103,22 @@ with coldstart.init():  # the garbage collector held off until the init is done
                 kinesis = record.get("kinesis") or {}
                 sequence_number = str(kinesis.get("sequenceNumber"))
                 try:
-                    envelope = kinesis_envelope(kinesis)
-                except ValueError as exc:
-                    _log.warning("undecodable record %s: %s", sequence_number, exc)
-                    counts["InvalidEvent"] += 1
+                    admitted = self._admit(kinesis, counts)
+                except _Poison as poison:
+                    if self._keep(record, poison, counts):
+                        counts[poison.metric] += 1
+                    else:
+                        failed_at.append(position)
                     continue
-                detail = envelope.get("detail")
-                extracted = extract(
-                    str(envelope.get("detail-type")), detail if isinstance(detail, Mapping) else {}
-                )
-                if extracted.outcome != "facts":
-                    counts[_DROPPED_METRICS[extracted.outcome]] += 1
-                    continue
-                tenant_id = str(extracted.tenant)
-                try:
-                    tenant = self._tenants.get(tenant_id)
-                except Exception:
-                    _log.exception("tenant %s of record %s could not be read", tenant_id, sequence_number)
+                except _TenantUnreadable as unreadable:
+                    _log.exception("tenant %s of record %s could not be read", unreadable, sequence_number)
                     failed_at.append(position)
                     continue
-                if tenant is None or tenant.home_region != self.region:
-                    _log.warning(
-                        "refused record %s: tenant %s is not homed in %s",
-                        sequence_number,
-                        tenant_id,
-                        self.region,
-                    )
-                    counts["ResidencyRefused"] += 1
+                if admitted is None:
                     continue
+                tenant_id, facts = admitted
                 shard = str(record.get("eventID") or "shard").split(":", 1)[0]
-                for fact in extracted.facts:
+                for fact in facts:
                     key = (tenant_id, utc_day(fact.occurred_at))
                     group = groups.setdefault(key, _Group(position, batch_id(shard, sequence_number)))
                     group.facts.append(fact)
@@ -131,6 +143,57 @@ with coldstart.init():  # the garbage collector held off until the init is done
                 counts["RecordsFailed"] += len(failed)
             return BatchResult(counts, failed)
 
+        def _admit(self, kinesis: Mapping[str, Any], counts: Counter[str]) -> tuple[str, list[Fact]] | None:
+            """The record's tenant and facts; None for a record skipped (counted here); _Poison."""
+            try:
+                envelope = kinesis_envelope(kinesis)
+            except ValueError as exc:
+                _log.warning("undecodable record %s: %s", kinesis.get("sequenceNumber"), exc)
+                raise _Poison("undecodable", "InvalidEvent", str(exc)) from exc
+            detail = envelope.get("detail")
+            extracted = extract(
+                str(envelope.get("detail-type")), detail if isinstance(detail, Mapping) else {}
+            )
+            if extracted.outcome in ("invalid", "unknown_schema_version"):
+                reason: Reason = "invalid" if extracted.outcome == "invalid" else "unknown_schema_version"
+                raise _Poison(reason, _DROPPED_METRICS[extracted.outcome], extracted.error)
+            if extracted.outcome != "facts":
+                counts[_DROPPED_METRICS[extracted.outcome]] += 1
+                return None
+            tenant_id = str(extracted.tenant)
+            try:
+                tenant = self._tenants.get(tenant_id)
+            except Exception as exc:
+                raise _TenantUnreadable(tenant_id) from exc
+            if tenant is None or tenant.home_region != self.region:
+                _log.warning(
+                    "refused record %s: tenant %s is not homed in %s",
+                    kinesis.get("sequenceNumber"),
+                    tenant_id,
+                    self.region,
+                )
+                if tenant is None:
+                    raise _Poison("unknown_tenant", "ResidencyRefused", f"tenant {tenant_id} is unknown here")
+                raise _Poison(
+                    "wrong_region",
+                    "ResidencyRefused",
+                    f"tenant {tenant_id} is homed in {tenant.home_region}, not {self.region}",
+                )
+            return tenant_id, extracted.facts
+
+        def _keep(self, record: Mapping[str, Any], poison: _Poison, counts: Counter[str]) -> bool:
+            """Quarantine a poison record; False when it could not be (the record then fails)."""
+            try:
+                self._quarantine.keep(record, poison.reason, poison.error)
+            except Exception:
+                _log.exception(
+                    "record %s could not be quarantined", (record.get("kinesis") or {}).get("sequenceNumber")
+                )
+                counts["QuarantineFailures"] += 1
+                return False
+            counts[QUARANTINED_METRIC] += 1
+            return True
+
     settings = FactsSettings()  # type: ignore[call-arg]  # fields come from the environment
     logger, metrics = observability()
     batches = FactBatches(
@@ -140,6 +203,12 @@ with coldstart.init():  # the garbage collector held off until the init is done
         ),
         writer=FactWriter(
             ObjectStore(settings.data_bucket, s3_client(settings.region)), work_dir=settings.work_dir
+        ),
+        quarantine=QueueQuarantine(
+            QuarantineSettings().queue_url,  # type: ignore[call-arg]  # from the environment
+            sqs_client(settings.region),
+            function=settings.service_name,
+            region=settings.region,
         ),
     )
 

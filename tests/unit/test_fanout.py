@@ -36,6 +36,7 @@ from gui_core.live import (
 from gui_core.tenancy import TenantDirectory
 from gui_fanout.fanout import Fanout
 from gui_notifications.repository import InboxRepository
+from tests.fakes import MemoryQuarantine
 from tests.unit.test_realtime import TENANTS, Clock, FakeManagement, MemoryTable
 
 EVENTS = Path(__file__).parents[2] / "events" / "aws"
@@ -57,6 +58,7 @@ ENV = {
     "NOTIFICATION_RETENTION_DAYS": "90",
     "PUSH_CONCURRENCY": "4",
     "GUI_CONNECTIONS_URL": "https://w5x6y7z8a9.execute-api.eu-west-1.amazonaws.com/live",
+    "QUARANTINE_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/ddgui-quarantine",
 }
 CHANNEL_OF_CONNECTION = {
     "c-jobs": "jobs",
@@ -159,6 +161,7 @@ class Backend:
         self.management = SlowManagement()
         self.replay = ReplayLog(self.events, window_s=86_400, clock=self.clock)
         self.registry = ConnectionRegistry(self.connections, ttl_s=7200, clock=self.clock)
+        self.quarantine = MemoryQuarantine()
         self.fanout = Fanout(
             region="eu-west-1",
             tenants=TenantDirectory(MemoryTable(TENANTS)),
@@ -166,6 +169,7 @@ class Backend:
             registry=self.registry,
             pusher=Pusher(self.management, concurrency=4),
             inbox=InboxRepository(self.inbox_table, retention_days=90),
+            quarantine=self.quarantine,
             clock=self.clock,
         )
 
@@ -362,6 +366,74 @@ def test_a_sequence_number_no_cursor_can_hold_is_counted_not_failed(
     assert invoke(function, batch(record(SAMPLES["JobStatusChanged"], too_long))) == []
     assert backend.received("c-jobs") == []
     assert metrics_of(capsys.readouterr().out)["CursorUnrepresentable"] == 1
+
+
+# --- the quarantine (issue 12, #14) -------------------------------------------------------------
+
+POISON: dict[str, tuple[Any, str]] = {
+    # reason: (the record's data, or an envelope; its sequence number)
+    "undecodable": (b"not json at all", "61"),
+    "unknown_schema_version": (envelope("GovernanceAlert", schema_version="2"), "62"),
+    "invalid": (envelope("JobStatusChanged", status="exploded"), "63"),
+    "wrong_region": (envelope("IncidentOpened", tenant="globex"), "64"),
+    "unknown_tenant": (envelope("IncidentOpened", tenant="nobody"), "65"),
+    "unrepresentable_cursor": (SAMPLES["JobStatusChanged"], "9" * 130),
+}
+
+
+@pytest.mark.parametrize("reason", sorted(POISON))
+def test_a_poison_record_is_quarantined_raw_with_its_reason(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str], reason: str
+) -> None:
+    """GIVEN a record no redelivery can cure WHEN the fan-out gets it THEN the record, exactly as
+    Lambda gave it, is kept in the quarantine with why, and the batch goes on (not failed)."""
+    data, sequence = POISON[reason]
+    poison = record(data, sequence, tenant="acme")
+    assert invoke(function, batch(poison, record(SAMPLES["JobStatusChanged"], 70))) == []
+    (kept,) = backend.quarantine.kept
+    assert kept.record == poison  # base64 data, partition key, sequence number, event id, arrival
+    assert kept.reason == reason
+    assert kept.error
+    assert backend.logged("acme", "jobs")[0]["event_id"] == SAMPLES["JobStatusChanged"]["detail"]["event_id"]
+    assert metrics_of(capsys.readouterr().out)["RecordsQuarantined"] == 1
+
+
+def test_only_the_poison_record_of_a_batch_is_quarantined(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A good record is delivered and a kind the GUI does not show is skipped: neither is kept."""
+    not_for_gui = [SAMPLES["MetricsReported"], {**SAMPLES["CostAlert"], "detail-type": "NotAGuiThing"}]
+    records = [record(event, 72 + n) for n, event in enumerate(not_for_gui)]
+    poison = record(envelope("GovernanceAlert", schema_version="2"), 74)
+    good = record(SAMPLES["JobStatusChanged"], 75)
+
+    assert invoke(function, batch(*records, poison, good)) == []
+
+    assert backend.quarantine.reasons() == [("74", "unknown_schema_version")]
+    assert len(backend.received("c-jobs")) == 1
+    figures = metrics_of(capsys.readouterr().out)
+    assert (figures["RecordsQuarantined"], figures["NotForGui"]) == (1, 2)
+
+
+def test_a_record_whose_quarantine_fails_is_reported_failed_then_kept_on_the_retry(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    poison = record(envelope("GovernanceAlert", schema_version="2"), 81)
+    later_of_acme = record(envelope("JobStatusChanged", event_id="acme-after-poison"), 82)
+    other_tenant = record(envelope("JobStatusChanged", tenant="umbrella", event_id="umb-1"), 83)
+    backend.quarantine.unreachable.add("acme")
+
+    assert invoke(function, batch(poison, later_of_acme, other_tenant)) == ["81", "82"]
+    assert backend.quarantine.kept == []
+    assert [e["event_id"] for e in backend.logged("umbrella", "jobs")] == ["umb-1"]
+    figures = metrics_of(capsys.readouterr().out)
+    assert figures["RecordsFailed"] == 1
+    assert "RecordsQuarantined" not in figures
+
+    backend.quarantine.unreachable.clear()  # Lambda delivers the batch again from the failed record
+    assert invoke(function, batch(poison, later_of_acme, other_tenant)) == []
+    assert backend.quarantine.reasons() == [("81", "unknown_schema_version")]
+    assert [e["event_id"] for e in backend.logged("acme", "jobs")] == ["acme-after-poison"]
 
 
 # --- failures and order -------------------------------------------------------------------------

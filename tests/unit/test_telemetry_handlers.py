@@ -1,7 +1,8 @@
-"""The telemetry handlers on moto's S3 and DynamoDB: the facts writer from the Kinesis samples in
-events/aws/ (one file per tenant and day, a redelivered batch leaves one file, residency, partial
-failures), and the scheduled aggregation from the scheduled event sample (cache items with their
-TTL, a failing tenant does not stop the others, copies reused, closed days compacted)."""
+"""The telemetry handlers on moto's S3, DynamoDB and SQS: the facts writer from the Kinesis samples
+in events/aws/ (one file per tenant and day, a redelivered batch leaves one file, poison records
+quarantined, partial failures), and the scheduled aggregation from the scheduled event sample
+(cache items with their TTL, a failing tenant does not stop the others, copies reused, closed days
+compacted)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from moto import mock_aws
 
 from gui_core.dynamo import Table, _dynamodb_client, to_dynamo
 from gui_core.objects import ObjectStore, _s3_client
+from gui_core.quarantine import Quarantined, _sqs_client
 from gui_dashboard.cache import cached_document, telemetry_key
 from gui_dashboard.logic import iso, parse_time
 from gui_dashboard.repository import MetricsCacheTable
@@ -28,10 +30,13 @@ from gui_telemetry.settings import AggregateSettings
 from gui_telemetry.store import FactWriter, fact_key
 from local.containers import LambdaContext, lambda_context, load_handler
 from stacks.manifest import MANIFEST
+from tests.fakes import MemoryQuarantine
 
 REGION = "eu-west-1"
 BUCKET = "ddgui-data-eu-west-1"
 TENANTS, METRICS = "ddgui-tenants", "ddgui-metrics"
+QUARANTINE = "ddgui-quarantine"
+QUARANTINE_URL = f"https://sqs.{REGION}.amazonaws.com/123456789012/{QUARANTINE}"
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
 EVERY_SOURCE = json.loads((EVENTS / "kinesis_stream_every_source.json").read_text())
 SCHEDULED = json.loads((EVENTS / "scheduled_event.json").read_text())
@@ -53,7 +58,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     # gui_core keeps one client per region and endpoint for the process: one an earlier test made
     # without credentials would answer NoCredentialsError here.
-    for made in (_dynamodb_client, _s3_client):
+    for made in (_dynamodb_client, _s3_client, _sqs_client):
         made.cache_clear()
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
@@ -75,7 +80,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         for tenant, home in (("acme", REGION), ("beta", REGION), ("faraway", "us-east-1")):
             item = {"pk": tenant, "sk": "tenant", "name": tenant, "home_region": home}
             dynamodb.put_item(TableName=TENANTS, Item=to_dynamo(item))
-        yield {"s3": s3, "dynamodb": dynamodb}
+        sqs = boto3.client("sqs", region_name=REGION)
+        assert sqs.create_queue(QueueName=QUARANTINE)["QueueUrl"] == QUARANTINE_URL
+        yield {"s3": s3, "dynamodb": dynamodb, "sqs": sqs}
 
 
 def environment(work_dir: Path, function: str) -> dict[str, str]:
@@ -89,6 +96,7 @@ def environment(work_dir: Path, function: str) -> dict[str, str]:
         MANIFEST.bucket.env_var: BUCKET,
         MANIFEST.store("tenants").env_var: TENANTS,
         MANIFEST.store("metrics").env_var: METRICS,
+        "QUARANTINE_QUEUE_URL": QUARANTINE_URL,
         "TELEMETRY_WORK_DIR": str(work_dir),
     }
 
@@ -118,6 +126,23 @@ def unwrapped(handler: Any) -> Any:
 def keys(aws: dict[str, Any], prefix: str = "telemetry/") -> list[str]:
     listed = aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def quarantined(aws: dict[str, Any]) -> list[tuple[Quarantined, dict[str, str]]]:
+    """Every message of the quarantine queue (read and deleted) with its attributes."""
+    found = []
+    while True:
+        messages = (
+            aws["sqs"]
+            .receive_message(QueueUrl=QUARANTINE_URL, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+            .get("Messages", [])
+        )
+        if not messages:
+            return found
+        for message in messages:
+            attributes = {k: v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()}
+            found.append((Quarantined.of(message), attributes))
+            aws["sqs"].delete_message(QueueUrl=QUARANTINE_URL, ReceiptHandle=message["ReceiptHandle"])
 
 
 def rows_of(aws: dict[str, Any], key: str, tmp_path: Path) -> list[tuple[Any, ...]]:
@@ -180,11 +205,13 @@ def test_a_redelivered_batch_leaves_one_file_not_two(
     assert rows_of(aws, keys(aws)[0], tmp_path / "2") == next(iter(before.values()))
 
 
-def test_events_of_tenants_not_homed_here_and_undecodable_records_are_dropped(
+def test_poison_records_are_quarantined_raw_with_their_reason_and_other_kinds_skipped(
     facts_handler: Any, aws: dict[str, Any]
 ) -> None:
+    """Events of tenants not homed here, undecodable and refused records are not written, and no
+    longer only counted (issue 12, #14): each is kept in the quarantine queue as Lambda gave it."""
     garbage = record(envelope("JobRequested"), 1)
-    garbage["kinesis"]["data"] = "not base64!"
+    garbage["kinesis"]["data"] = base64.b64encode(b"\xff not json").decode()
     batch = {
         "Records": [
             record(envelope("JobRequested", tenant="faraway"), 0),
@@ -192,19 +219,62 @@ def test_events_of_tenants_not_homed_here_and_undecodable_records_are_dropped(
             record(envelope("JobRequested", tenant="nobody"), 2),
             record(envelope("JobRequested", schema_version="9"), 3),
             record({**envelope("JobRequested"), "detail-type": "WeatherChanged"}, 4),
+            record(envelope("JobRequested", attempt="first"), 5),
         ]
     }
 
     assert facts_handler(batch, context("gui_telemetry_facts")) == {"batchItemFailures": []}
     assert keys(aws) == []
+    kept = {message.sequence_number: (message, attributes) for message, attributes in quarantined(aws)}
+    expected = {
+        0: "wrong_region",
+        1: "undecodable",
+        2: "unknown_tenant",
+        3: "unknown_schema_version",
+        5: "invalid",
+    }
+    assert set(kept) == {batch["Records"][n]["kinesis"]["sequenceNumber"] for n in expected}
+    for n, reason in expected.items():
+        message, attributes = kept[batch["Records"][n]["kinesis"]["sequenceNumber"]]
+        assert message.record == batch["Records"][n]
+        assert (message.reason, message.function, message.region) == (reason, "gui_telemetry_facts", REGION)
+        assert message.error
+        assert attributes == {"function": "gui_telemetry_facts", "reason": reason}
     counts = unwrapped(facts_handler).__globals__["batches"].handle(batch["Records"]).counts
     assert dict(counts) == {
-        "Records": 5,
+        "Records": 6,
         "ResidencyRefused": 2,
-        "InvalidEvent": 1,
+        "InvalidEvent": 2,
         "UnknownSchemaVersion": 1,
         "NotForTelemetry": 1,
+        "RecordsQuarantined": 5,
     }
+
+
+def test_a_record_whose_quarantine_fails_fails_from_its_position_on(
+    facts_handler: Any, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = unwrapped(facts_handler).__globals__["batches"]
+    quarantine = MemoryQuarantine()
+    quarantine.unreachable.add("faraway")
+    monkeypatch.setattr(batches, "_quarantine", quarantine)
+    records = [
+        record(envelope("JobRequested", tenant="acme", event_id="a-0"), 0),
+        record(envelope("JobRequested", tenant="faraway", event_id="f-1"), 1),
+        record(envelope("JobRequested", tenant="acme", event_id="a-2"), 2),
+    ]
+
+    answer = facts_handler({"Records": records}, context("gui_telemetry_facts"))
+
+    assert answer == {
+        "batchItemFailures": [{"itemIdentifier": r["kinesis"]["sequenceNumber"]} for r in records[1:]]
+    }
+    assert quarantine.kept == []
+    quarantine.unreachable.clear()  # Lambda delivers them again
+    assert facts_handler({"Records": records[1:]}, context("gui_telemetry_facts")) == {
+        "batchItemFailures": []
+    }
+    assert quarantine.reasons() == [(records[1]["kinesis"]["sequenceNumber"], "wrong_region")]
 
 
 class FailingFor:
