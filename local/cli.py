@@ -8,6 +8,10 @@ ddgui api OPERATION [--path K=V ...] [--query K=V ...] [--body JSON] [--header K
                                                       any REST operation, by its operation id
 ddgui api --list                                      the operations
 ddgui openapi [--output FILE]                         the combined OpenAPI document
+ddgui quarantine list|replay|discard [--endpoint-url URL | --region R [--stack S] [--queue-url U]
+          [--stream-name S]] [--function F] [--reason R] [--tenant T] [--limit N] [--dry-run] [--json]
+                                                      the stream's poison records: inspect, put
+                                                      back on the stream, or delete (local/quarantine.py)
 """
 
 from __future__ import annotations
@@ -100,7 +104,37 @@ def _parser() -> argparse.ArgumentParser:
 
     openapi = commands.add_parser("openapi", help="print or write the combined OpenAPI document")
     openapi.add_argument("--output", type=Path, help="write here instead of printing")
+
+    _quarantine_parser(commands)
     return parser
+
+
+def _quarantine_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    quarantine = commands.add_parser(
+        "quarantine", help="the stream's poison records: list, replay onto the stream, or discard"
+    )
+    actions = quarantine.add_subparsers(dest="action", required=True)
+    for action, summary in (
+        ("list", "print the quarantined records (none is consumed)"),
+        ("replay", "put each record back on the stream with its partition key, then delete its messages"),
+        ("discard", "delete the messages (records no replay can cure)"),
+    ):
+        sub = actions.add_parser(action, help=summary)
+        where = sub.add_argument_group("where (the local runtime, or a deployed region)")
+        where.add_argument("--endpoint-url", help="the local AWS endpoint `ddgui dev` prints")
+        where.add_argument("--region", help="default: AWS_REGION, AWS_DEFAULT_REGION (locally: eu-west-1)")
+        where.add_argument("--stack", help="the region's stack (default DdGui-<region>), for its outputs")
+        where.add_argument("--queue-url", help="default: the stack's output QuarantineQueueUrl")
+        if action == "replay":
+            where.add_argument("--stream-name", help="default: the stack's output EventStreamName")
+        sub.add_argument("--function", help="only what this consumer kept, e.g. gui_fanout")
+        sub.add_argument("--reason", help="only this reason, e.g. unknown_schema_version")
+        sub.add_argument("--tenant", help="only records of this partition key (the tenant)")
+        sub.add_argument("--limit", type=int, help="at most this many messages (replay: records)")
+        if action == "list":
+            sub.add_argument("--json", action="store_true", help="a JSON document per message, data decoded")
+        else:
+            sub.add_argument("--dry-run", action="store_true", help="say what would be done; change nothing")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +146,51 @@ def main(argv: list[str] | None = None) -> int:
         return _api(args)
     if args.command == "openapi":
         return _openapi(args)
+    if args.command == "quarantine":
+        return _quarantine(args)
     return _dev(args, started)
+
+
+def _quarantine(args: argparse.Namespace) -> int:
+    from local import quarantine as q
+
+    if args.limit is not None and args.limit < 1:
+        print("ddgui quarantine: --limit must be positive", file=sys.stderr)
+        return 2
+    filters = q.Filters(function=args.function, reason=args.reason, tenant=args.tenant, limit=args.limit)
+    try:
+        region = q.region_of(args.region, local=bool(args.endpoint_url))
+        target = (
+            q.local_target(args.endpoint_url, region)
+            if args.endpoint_url
+            else q.deployed_target(
+                region,
+                stack=args.stack,
+                queue_url=args.queue_url,
+                stream_name=getattr(args, "stream_name", None),
+                needs_stream=args.action == "replay",
+            )
+        )
+        if args.action == "list":
+            found = q.list_quarantined(target, filters)
+            for message in found:
+                print(q.as_json(message) if args.json else q.describe(message))
+            print(f"{len(found)} message(s) in {target.queue_url}", file=sys.stderr)
+            return 0
+        run = q.replay if args.action == "replay" else q.discard
+        report = run(target, filters, dry_run=args.dry_run)
+    except q.QuarantineError as exc:
+        print(f"ddgui quarantine: {exc}", file=sys.stderr)
+        return 1
+    q.print_report(report, verb=args.action, dry_run=args.dry_run, out=print)
+    done = "would be " if args.dry_run else ""
+    where = f" onto {target.stream_name}" if args.action == "replay" else ""
+    print(
+        f"{len(report.done)} record(s) {done}{args.action}ed{where} ({report.messages} message(s)); "
+        f"{len(report.skipped)} skipped",
+        file=sys.stderr,
+    )
+    return 1 if report.skipped else 0
 
 
 def _openapi(args: argparse.Namespace) -> int:
@@ -284,6 +362,8 @@ def _print_banner(backend: LocalBackend, ready_s: float, *, seeded: bool) -> Non
         f"  AWS endpoint (moto): {backend.aws_endpoint_url}",
         f"    e.g. AWS_ENDPOINT_URL={backend.aws_endpoint_url} AWS_ACCESS_KEY_ID=testing "
         "AWS_SECRET_ACCESS_KEY=testing aws dynamodb scan --region eu-west-1 --table-name ddgui-preferences",
+        f"    poison records of the stream: ddgui quarantine list --endpoint-url {backend.aws_endpoint_url} "
+        "--region eu-west-1 (then replay or discard)",
     ]
     for region, url in backend.base_urls.items():
         homed = ", ".join(t.tenant for t in TENANTS if t.home_region == region) or "none"
