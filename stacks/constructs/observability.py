@@ -91,6 +91,12 @@ DLQ_VISIBLE_MESSAGES = 0
 QUARANTINE_VISIBLE_MESSAGES = 0
 RECORDS_QUARANTINED = 0
 QUARANTINED_METRIC = "RecordsQuarantined"  # gui_core.quarantine.QUARANTINED_METRIC
+# The authorizer: any request it could not verify for want of its identity provider's keys (answered
+# 503: users are refused); and failed key set fetches in 3 of 5 periods (the last good keys are still
+# served for hours, so a blip is not worth a page, a lasting outage is).
+AUTHORIZER_UNAVAILABLE = 0
+JWKS_FETCH_FAILURES = 0
+JWKS_FETCH_DATAPOINTS, JWKS_FETCH_PERIODS = 3, 5
 # Per-tenant rate-limit refusals (429) of every guarded function together, per 5 minutes: a client
 # in a loop, or limits set too low for a tenant.
 RATE_LIMIT_BREACHES = 100
@@ -321,6 +327,13 @@ def dashboard_rows(manifest: Manifest) -> tuple[Row, ...]:
                     (
                         *(emf("ResidencyRefusals", s) for s in guarded),
                         *(emf(m, s) for s, m in RESIDENCY_EVENT_METRICS if _present(manifest, s)),
+                    ),
+                ),
+                Panel(
+                    "Authorizer: identity provider outages",
+                    tuple(
+                        emf(name, manifest.authorizer.function.name)
+                        for name in ("AuthorizerUnavailable", "JwksFetchFailures")
                     ),
                 ),
             ),
@@ -589,6 +602,7 @@ class Observability(Construct):
         self._quarantine_alarms()
         self._rule_alarms()
         self._guard_alarms()
+        self._authorizer_alarms()
         self._search_and_telemetry_alarms()
         self._connection_alarms()
         self.dashboard = self._dashboard()
@@ -922,6 +936,28 @@ class Observability(Construct):
         for kind, metric, threshold, description in alarms:
             if metric is not None:
                 self._alarm(kind, metric, threshold=threshold, description=description)
+
+    def _authorizer_alarms(self) -> None:
+        authorizer = self.manifest.authorizer.function.name
+        if authorizer not in self.functions:
+            return
+        self._alarm(
+            "AuthorizerUnavailable",
+            self.metric(emf("AuthorizerUnavailable", authorizer)),
+            threshold=AUTHORIZER_UNAVAILABLE,
+            description="The authorizer could not verify tokens (no key set of the identity provider "
+            "to trust): requests are answered 503. Check the JWKS URL from a Lambda in the region.",
+        )
+        self._alarm(
+            "JwksFetchFailures",
+            self.metric(emf("JwksFetchFailures", authorizer)),
+            threshold=JWKS_FETCH_FAILURES,
+            evaluation_periods=JWKS_FETCH_PERIODS,
+            datapoints_to_alarm=JWKS_FETCH_DATAPOINTS,
+            description=f"The authorizer failed to fetch the identity provider's keys in "
+            f"{JWKS_FETCH_DATAPOINTS} of {JWKS_FETCH_PERIODS} periods; it serves the last good keys "
+            "for a few hours, then refuses every request.",
+        )
 
     def _search_and_telemetry_alarms(self) -> None:
         rebuild, telemetry = INDEX_REBUILD_FUNCTION.name, TELEMETRY_FUNCTION.name

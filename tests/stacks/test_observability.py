@@ -199,6 +199,26 @@ def _emf_alarm(alarm: dict[str, Any]) -> set[tuple[str, str]]:
     return found
 
 
+def test_the_authorizer_alarms_when_it_cannot_verify_and_when_its_keys_go_stale(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    """The authorizer counts its identity provider's outages (EMF, functions/gui_authorizer/metrics.py):
+    requests it could not verify (answered 503) page at once; failed key set fetches, while the last
+    good keys are still served, page when they persist."""
+    named = _alarms(template)
+    authorizer = manifest.authorizer.function.name
+    unavailable = named["AuthorizerUnavailable"]
+    assert _emf_alarm(unavailable) == {("AuthorizerUnavailable", authorizer)}
+    assert (unavailable["Threshold"], unavailable["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    fetches = named["JwksFetchFailures"]
+    assert _emf_alarm(fetches) == {("JwksFetchFailures", authorizer)}
+    assert fetches["Threshold"] == obs.JWKS_FETCH_FAILURES
+    assert (fetches["DatapointsToAlarm"], fetches["EvaluationPeriods"]) == (
+        obs.JWKS_FETCH_DATAPOINTS,
+        obs.JWKS_FETCH_PERIODS,
+    )
+
+
 def test_application_metric_alarms(template: dict[str, Any], manifest: Manifest) -> None:
     named = _alarms(template)
     guarded = set(obs.guarded_functions(manifest))
@@ -343,6 +363,8 @@ def test_alarm_count_by_kind(template: dict[str, Any], manifest: Manifest) -> No
         "RuleDlqSendFailures": len(manifest.rules) + len(manifest.schedules),
         "WebSocketConnects": 1,
         "SseRequests": 1,
+        "AuthorizerUnavailable": 1,
+        "JwksFetchFailures": 1,
     }
 
 
