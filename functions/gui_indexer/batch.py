@@ -30,7 +30,7 @@ from gui_core.domain_events import (
     UnknownKind,
     UnknownSchemaVersion,
 )
-from gui_core.quarantine import QUARANTINED_METRIC, Quarantine, Reason
+from gui_core.quarantine import PoisonRecord, Quarantine, keep_counted
 from gui_core.tenancy import TenantLookup
 from gui_indexer.indexer import Applied, ArtifactEvent
 
@@ -54,14 +54,6 @@ class BatchResult:
         return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in ordered]}
 
 
-class _Poison(Exception):
-    def __init__(self, reason: Reason, metric: str, error: str) -> None:
-        super().__init__(error)
-        self.reason: Reason = reason
-        self.metric = metric
-        self.error = error
-
-
 class IndexBatches:
     def __init__(
         self, *, region: str, tenants: TenantLookup, indexes: Indexes, quarantine: Quarantine
@@ -80,16 +72,9 @@ class IndexBatches:
             sequence = str(kinesis.get("sequenceNumber"))
             try:
                 model = self._event(kinesis)
-            except _Poison as poison:
-                try:
-                    self._quarantine.keep(record, poison.reason, poison.error)
-                except Exception:
-                    logger.exception("record %s could not be quarantined", sequence)
-                    counts["QuarantineFailures"] += 1
+            except PoisonRecord as poison:
+                if not keep_counted(self._quarantine, record, poison, counts):
                     result.failed.append(sequence)
-                    continue
-                counts[poison.metric] += 1
-                counts[QUARANTINED_METRIC] += 1
                 continue
             if model is None:
                 counts["IndexEventsIgnored"] += 1
@@ -111,28 +96,28 @@ class IndexBatches:
         return result
 
     def _event(self, kinesis: Mapping[str, Any]) -> ArtifactEvent | None:
-        """The record's artifact event; None for another kind; _Poison with the reason."""
+        """The record's artifact event; None for another kind; PoisonRecord with the reason."""
         try:
             envelope = domain_events.kinesis_envelope(kinesis)
         except ValueError as exc:
-            raise _Poison("undecodable", "IndexEventsInvalid", str(exc)) from exc
+            raise PoisonRecord("undecodable", "IndexEventsInvalid", str(exc)) from exc
         try:
             model = domain_events.parse(str(envelope["detail-type"]), envelope.get("detail") or {})
         except UnknownKind:
             return None
         except UnknownSchemaVersion as exc:
-            raise _Poison("unknown_schema_version", "IndexEventsInvalid", str(exc)) from exc
+            raise PoisonRecord("unknown_schema_version", "IndexEventsInvalid", str(exc)) from exc
         except InvalidEvent as exc:
-            raise _Poison("invalid", "IndexEventsInvalid", str(exc)) from exc
+            raise PoisonRecord("invalid", "IndexEventsInvalid", str(exc)) from exc
         if not isinstance(model, ArtifactPublished | ArtifactDeprecated):
             return None
         tenant = self._tenants.get(model.tenant)
         if tenant is None:
-            raise _Poison(
+            raise PoisonRecord(
                 "unknown_tenant", "IndexEventsUnknownTenant", f"tenant {model.tenant} is unknown here"
             )
         if tenant.home_region != self.region:
-            raise _Poison(
+            raise PoisonRecord(
                 "wrong_region",
                 "IndexEventsOtherRegion",
                 f"tenant {model.tenant} is homed in {tenant.home_region}, not {self.region}",

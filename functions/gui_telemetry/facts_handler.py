@@ -35,11 +35,12 @@ with coldstart.init():  # the garbage collector held off until the init is done
     from gui_core.objects import ObjectStore, s3_client
     from gui_core.observability import observability
     from gui_core.quarantine import (
-        QUARANTINED_METRIC,
+        PoisonRecord,
         Quarantine,
         QuarantineSettings,
         QueueQuarantine,
         Reason,
+        keep_counted,
         sqs_client,
     )
     from gui_core.tenancy import TenantDirectory, TenantLookup
@@ -73,15 +74,6 @@ with coldstart.init():  # the garbage collector held off until the init is done
         def response(self) -> dict[str, list[dict[str, str]]]:
             return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failed]}
 
-    class _Poison(Exception):
-        """A record no redelivery can cure: counted under `metric`, quarantined with `reason`."""
-
-        def __init__(self, reason: Reason, metric: str, error: str) -> None:
-            super().__init__(error)
-            self.reason: Reason = reason
-            self.metric = metric
-            self.error = error
-
     class _TenantUnreadable(Exception):
         """The record's tenant could not be read: the record fails, Lambda delivers it again."""
 
@@ -104,10 +96,8 @@ with coldstart.init():  # the garbage collector held off until the init is done
                 sequence_number = str(kinesis.get("sequenceNumber"))
                 try:
                     admitted = self._admit(kinesis, counts)
-                except _Poison as poison:
-                    if self._keep(record, poison, counts):
-                        counts[poison.metric] += 1
-                    else:
+                except PoisonRecord as poison:
+                    if not keep_counted(self._quarantine, record, poison, counts):
                         failed_at.append(position)
                     continue
                 except _TenantUnreadable as unreadable:
@@ -144,19 +134,19 @@ with coldstart.init():  # the garbage collector held off until the init is done
             return BatchResult(counts, failed)
 
         def _admit(self, kinesis: Mapping[str, Any], counts: Counter[str]) -> tuple[str, list[Fact]] | None:
-            """The record's tenant and facts; None for a record skipped (counted here); _Poison."""
+            """The record's tenant and facts; None for a record skipped (counted here); PoisonRecord."""
             try:
                 envelope = kinesis_envelope(kinesis)
             except ValueError as exc:
                 _log.warning("undecodable record %s: %s", kinesis.get("sequenceNumber"), exc)
-                raise _Poison("undecodable", "InvalidEvent", str(exc)) from exc
+                raise PoisonRecord("undecodable", "InvalidEvent", str(exc)) from exc
             detail = envelope.get("detail")
             extracted = extract(
                 str(envelope.get("detail-type")), detail if isinstance(detail, Mapping) else {}
             )
             if extracted.outcome in ("invalid", "unknown_schema_version"):
                 reason: Reason = "invalid" if extracted.outcome == "invalid" else "unknown_schema_version"
-                raise _Poison(reason, _DROPPED_METRICS[extracted.outcome], extracted.error)
+                raise PoisonRecord(reason, _DROPPED_METRICS[extracted.outcome], extracted.error)
             if extracted.outcome != "facts":
                 counts[_DROPPED_METRICS[extracted.outcome]] += 1
                 return None
@@ -173,26 +163,15 @@ with coldstart.init():  # the garbage collector held off until the init is done
                     self.region,
                 )
                 if tenant is None:
-                    raise _Poison("unknown_tenant", "ResidencyRefused", f"tenant {tenant_id} is unknown here")
-                raise _Poison(
+                    raise PoisonRecord(
+                        "unknown_tenant", "ResidencyRefused", f"tenant {tenant_id} is unknown here"
+                    )
+                raise PoisonRecord(
                     "wrong_region",
                     "ResidencyRefused",
                     f"tenant {tenant_id} is homed in {tenant.home_region}, not {self.region}",
                 )
             return tenant_id, extracted.facts
-
-        def _keep(self, record: Mapping[str, Any], poison: _Poison, counts: Counter[str]) -> bool:
-            """Quarantine a poison record; False when it could not be (the record then fails)."""
-            try:
-                self._quarantine.keep(record, poison.reason, poison.error)
-            except Exception:
-                _log.exception(
-                    "record %s could not be quarantined", (record.get("kinesis") or {}).get("sequenceNumber")
-                )
-                counts["QuarantineFailures"] += 1
-                return False
-            counts[QUARANTINED_METRIC] += 1
-            return True
 
     settings = FactsSettings()  # type: ignore[call-arg]  # fields come from the environment
     logger, metrics = observability()

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,6 +77,35 @@ class Quarantine(Protocol):
     """What a consumer needs: keep one record, or raise (the record is then reported failed)."""
 
     def keep(self, record: Mapping[str, Any], reason: Reason, error: str = "") -> None: ...
+
+
+class PoisonRecord(Exception):
+    """A record no redelivery can cure: counted under `metric`, quarantined with `reason`."""
+
+    def __init__(self, reason: Reason, metric: str, error: str) -> None:
+        super().__init__(error)
+        self.reason: Reason = reason
+        self.metric = metric
+        self.error = error
+
+
+def keep_counted(
+    quarantine: Quarantine, record: Mapping[str, Any], poison: PoisonRecord, counts: Counter[str]
+) -> bool:
+    """Quarantine a poison record and count it (its own metric and `RecordsQuarantined`); False
+    when it could not be kept (counted as a `QuarantineFailures`): the caller reports the record
+    failed, so Lambda delivers it again and nothing is lost."""
+    try:
+        quarantine.keep(record, poison.reason, poison.error)
+    except Exception:
+        logger.exception(
+            "record %s could not be quarantined", (record.get("kinesis") or {}).get("sequenceNumber")
+        )
+        counts["QuarantineFailures"] += 1
+        return False
+    counts[poison.metric] += 1
+    counts[QUARANTINED_METRIC] += 1
+    return True
 
 
 class MessageSender(Protocol):
