@@ -19,7 +19,7 @@ from local.containers import Container
 from local.gateway import LAMBDA_RESPONSE_LIMIT_BYTES, HttpResponse, RegionalGateway
 from local.pool import FunctionPool
 from stacks import cors
-from stacks.manifest import MANIFEST, Authorizer, GatewayResponse, Manifest
+from stacks.manifest import MANIFEST, GatewayResponse, Manifest
 
 from .test_local_runtime import ALLOW_ALL, PREFS, REGION, Clock, Stub, ok
 
@@ -425,12 +425,3 @@ def test_a_ttl_api_gateway_refuses_is_refused(ttl_s: int) -> None:
             authorizer=Container(manifest.authorizer.function, REGION, stub),
             functions={fn.name: Container(fn, REGION, stub) for _, fn in manifest.routes()},
         )
-
-
-def test_without_an_identity_source_nothing_is_cached(build: Build) -> None:
-    manifest = replace(
-        MANIFEST, authorizer=Authorizer(function=MANIFEST.authorizer.function, identity_source="")
-    )
-    gw = build(Stub(ok()), manifest=manifest)
-
-    assert not gw.authorizer_cache.enabled
