@@ -221,8 +221,8 @@ def _create_bucket(s3: Any, name: str, region: str) -> None:
 
 def create_resources(manifest: Manifest, *, endpoint_url: str, region: str) -> None:
     """Create every store (keys, indexes, TTL, stream), the bucket, the bus, the stream and the
-    quarantine queue of the manifest in one region. Resources that exist already are left as they
-    are."""
+    queues (the quarantine, the migrations' work) of the manifest in one region. Resources that
+    exist already are left as they are."""
     dynamodb = aws_client("dynamodb", endpoint_url=endpoint_url, region=region)
     for store in manifest.stores:
         _create_store(dynamodb, store)
@@ -250,22 +250,31 @@ def create_resources(manifest: Manifest, *, endpoint_url: str, region: str) -> N
                 StreamName=stream.local_stream_name(), RetentionPeriodHours=stream.retention_hours
             )
 
-    if manifest.quarantine is not None:
-        aws_client("sqs", endpoint_url=endpoint_url, region=region).create_queue(
-            QueueName=manifest.quarantine.local_queue_name(),
+    sqs = aws_client("sqs", endpoint_url=endpoint_url, region=region)
+    for queue in manifest.queues():
+        # A queue source's dead-letter queue is the local mapping's list (local/queues.py), as the
+        # on-failure queues of the Kinesis mappings are.
+        sqs.create_queue(
+            QueueName=queue.local_queue_name(),
             Attributes={
-                "MessageRetentionPeriod": str(manifest.quarantine.retention_days * 86_400),
+                "MessageRetentionPeriod": str(queue.retention_days * 86_400),
+                "VisibilityTimeout": str(queue.visibility_timeout_s),
                 "SqsManagedSseEnabled": "true",
             },
         )
 
 
+def queue_url(manifest: Manifest, name: str, *, endpoint_url: str) -> str:
+    """A local queue's URL, as the endpoint names it (`<endpoint>/<account>/<name>`), without asking
+    it: a function's environment is made before any call."""
+    return f"{endpoint_url.rstrip('/')}/{LOCAL_ACCOUNT}/{manifest.queue(name).local_queue_name()}"
+
+
 def quarantine_queue_url(manifest: Manifest, *, endpoint_url: str) -> str:
-    """The local quarantine queue's URL, as the endpoint names it (`<endpoint>/<account>/<name>`),
-    without asking it: a function's environment is made before any call."""
+    """The local quarantine queue's URL (see `queue_url`)."""
     if manifest.quarantine is None:
         raise ValueError("the app has no quarantine queue")
-    return f"{endpoint_url.rstrip('/')}/{LOCAL_ACCOUNT}/{manifest.quarantine.local_queue_name()}"
+    return queue_url(manifest, manifest.quarantine.name, endpoint_url=endpoint_url)
 
 
 def function_environment(
@@ -322,5 +331,6 @@ def function_environment(
         cors_origins=cors_origins,
         connections_url=connections_url if fn.manages_connections else None,
         quarantine_url=quarantine_queue_url(manifest, endpoint_url=endpoint_url) if fn.quarantines else None,
+        queue_urls={name: queue_url(manifest, name, endpoint_url=endpoint_url) for name in fn.sends_to},
         extra=extra,
     )

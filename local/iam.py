@@ -100,6 +100,9 @@ def local_arn(manifest: Manifest, fn: Function, target: Target, *, region: str, 
             raise ValueError("a grant on the quarantine queue of an app without one")
         return prefix.format("sqs") + manifest.quarantine.local_queue_name()
 
+    def work_queue() -> str:
+        return prefix.format("sqs") + manifest.queue(target.name).local_queue_name()
+
     arns: dict[str, Callable[[], str]] = {
         "any": lambda: "*",
         "log_group": lambda: prefix.format("logs") + f"log-group:/aws/lambda/{fn.name}",
@@ -116,6 +119,7 @@ def local_arn(manifest: Manifest, fn: Function, target: Target, *, region: str, 
         # Lambda's on-failure queues: the local runtime plays that service itself.
         "queue": lambda: prefix.format("sqs") + f"{ROLE_PREFIX}{fn.name}-{target.name}-failures",
         "quarantine": quarantine,
+        "work_queue": work_queue,
     }
     if target.kind not in arns:
         raise ValueError(f"no local ARN for {target}")

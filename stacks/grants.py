@@ -47,6 +47,12 @@ FAILURE_QUEUE_ACTIONS = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendM
 # A consumer's poison records, one message each, into the region's quarantine queue (its URL comes
 # from the environment, so no GetQueueUrl; its SQS-managed key needs no KMS grant).
 QUARANTINE_ACTIONS = ("sqs:SendMessage",)
+# A function sending to a queue of the manifest (`Function.sends_to`: the migrations' work items); the
+# queue's SQS-managed key needs no KMS grant.
+QUEUE_SEND_ACTIONS = ("sqs:SendMessage",)
+# What Lambda's poller needs of a queue feeding a function (`Function.queue_sources`), on that one
+# queue: AWS's AWSLambdaSQSQueueExecutionRole lists the same three.
+QUEUE_SOURCE_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 
 
 @dataclass(frozen=True, order=True)
@@ -57,7 +63,8 @@ class Target:
     `table_stream` (`name`: the store), `bucket`, `bucket_objects` (`name`: the prefix), `bus`,
     `stream`, `connections` (`name`: the HTTP method of the management API), `queue` (`name`: which
     on-failure queue: `<source>` of an event source mapping, or `async`), `quarantine` (the
-    manifest's quarantine queue).
+    manifest's quarantine queue), `work_queue` (`name`: another queue of the manifest, such as
+    `migration-work`).
     """
 
     kind: str
@@ -109,6 +116,7 @@ def grants(manifest: Manifest, fn: Function) -> tuple[Grant, ...]:
         )
     if fn.quarantines:
         found.append(Grant(QUARANTINE_ACTIONS, (Target("quarantine"),)))
+    found += _queue_grants(fn)
     for source in fn.stream_sources:
         found.append(Grant(STREAM_READ_ACTIONS, (Target("table_stream", source.store),), service_only=True))
         found.append(Grant(FAILURE_QUEUE_ACTIONS, (Target("queue", source.store),), service_only=True))
@@ -123,6 +131,16 @@ def grants(manifest: Manifest, fn: Function) -> tuple[Grant, ...]:
     if invoked_async:
         found.append(Grant(FAILURE_QUEUE_ACTIONS, (Target("queue", "async"),), service_only=True))
     return tuple(found)
+
+
+def _queue_grants(fn: Function) -> list[Grant]:
+    """Sending to the manifest's work queues, and what Lambda's poller needs of a queue source."""
+    found = [Grant(QUEUE_SEND_ACTIONS, (Target("work_queue", queue),)) for queue in fn.sends_to]
+    found += [
+        Grant(QUEUE_SOURCE_ACTIONS, (Target("work_queue", source.queue),), service_only=True)
+        for source in fn.queue_sources
+    ]
+    return found
 
 
 def permissions(manifest: Manifest, fn: Function) -> set[tuple[str, Target, str]]:

@@ -96,7 +96,8 @@ class Index:
 
 @dataclass(frozen=True)
 class Store:
-    """A DynamoDB table. Every partition key value begins with the tenant id."""
+    """A DynamoDB table. Every partition key value begins with the tenant id, but the migrations
+    ledger's: region-level operational data, keyed by the migration."""
 
     name: str
     purpose: str
@@ -168,15 +169,21 @@ class Queue:
     name: str
     purpose: str
     retention_days: int = 14  # SQS's maximum
+    # How long a message received stays hidden from other receivers (SQS's default: 30 s). A queue
+    # feeding a function must hold it at least the function's timeout (Lambda refuses the mapping
+    # otherwise); AWS advises six times it, so a throttled or retried batch is not redelivered early.
+    visibility_timeout_s: int = 30
 
     def __post_init__(self) -> None:
         if not 1 <= self.retention_days <= 14:
             raise ValueError(f"queue {self.name!r}: SQS keeps a message 1 minute to 14 days")
+        if not 0 <= self.visibility_timeout_s <= 12 * 3600:
+            raise ValueError(f"queue {self.name!r}: SQS hides a message 0 s to 12 h")
 
     @property
     def env_var(self) -> str:
         """Environment variable through which a function learns the queue's URL."""
-        return f"{self.name.upper()}_QUEUE_URL"
+        return f"{self.name.upper().replace('-', '_')}_QUEUE_URL"
 
     def local_queue_name(self) -> str:
         return f"{APP_NAME}-{self.name}"
@@ -271,6 +278,25 @@ class KinesisSource:
 
 
 @dataclass(frozen=True)
+class QueueSource:
+    """A queue of the manifest feeding a function through an SQS event source mapping: at most
+    `batch_size` messages per invocation, the failed ones reported by the function
+    (ReportBatchItemFailures) and received again after the queue's visibility timeout; a message
+    received `max_receives` times goes to the queue's dead-letter queue (the queue's redrive policy,
+    rendered with the queue)."""
+
+    queue: str
+    batch_size: int = 1
+    max_receives: int = 3
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 10_000:
+            raise ValueError(f"queue source {self.queue!r}: Lambda takes 1 to 10,000 messages a batch")
+        if not 1 <= self.max_receives <= 1000:
+            raise ValueError(f"queue source {self.queue!r}: SQS redrives after 1 to 1,000 receives")
+
+
+@dataclass(frozen=True)
 class WebSocketRoute:
     """A route of the WebSocket API (route selection `$request.body.action`)."""
 
@@ -327,12 +353,16 @@ class Function:
     # A consumer of the stream that sends each poison record (undecodable, unknown schema version,
     # invalid, a tenant not homed here) to the quarantine queue instead of dropping it.
     quarantines: bool = False
+    # The manifest's queues the function consumes through an SQS event source mapping, and those it
+    # sends messages to (it learns each one's URL, `Queue.env_var`, and may sqs:SendMessage on it).
+    queue_sources: tuple[QueueSource, ...] = ()
+    sends_to: tuple[str, ...] = ()
     # Other packages of functions/ shipped with this one (their pure modules: models, rules,
     # repositories), so two functions apply one set of rules without copying it.
     shared_packages: tuple[str, ...] = ()
     # The part of the regional stack the function belongs to (one construct per concern): `api`
     # (REST groups, their authorizer and the consumers that keep their records), `realtime`,
-    # `fanout`, `search`, `telemetry`.
+    # `fanout`, `search`, `telemetry`, `migrations`.
     concern: str = "api"
 
     def __post_init__(self) -> None:
@@ -424,9 +454,44 @@ class Manifest:
     websocket: WebSocketApi | None = None
     schedules: tuple[Schedule, ...] = ()
     quarantine: Queue | None = None
+    # The per-tenant work items of the schema migrations (gui_migrate): the deploy step queues them,
+    # the migration worker consumes them.
+    migration_queue: Queue | None = None
+
+    def __post_init__(self) -> None:
+        names = {queue.name for queue in self.queues()}
+        consumers: dict[str, str] = {}
+        for fn in self.all_functions():
+            for queue in (*fn.sends_to, *(source.queue for source in fn.queue_sources)):
+                if queue not in names:
+                    raise ValueError(f"{fn.name}: no queue {queue!r} in the manifest")
+            for source in fn.queue_sources:
+                if source.queue in consumers:
+                    raise ValueError(f"queue {source.queue!r}: one consumer ({consumers[source.queue]})")
+                consumers[source.queue] = fn.name
+                if self.queue(source.queue).visibility_timeout_s < fn.timeout_s:
+                    raise ValueError(
+                        f"queue {source.queue!r}: its visibility timeout is shorter than the timeout "
+                        f"of {fn.name}, which Lambda refuses for an event source mapping"
+                    )
 
     def store(self, name: str) -> Store:
         return next(s for s in self.stores if s.name == name)
+
+    def queues(self) -> tuple[Queue, ...]:
+        """The queues the functions send to or consume (the services' dead-letter queues are the
+        stacks' own)."""
+        return tuple(q for q in (self.quarantine, self.migration_queue) if q is not None)
+
+    def queue(self, name: str) -> Queue:
+        return next(q for q in self.queues() if q.name == name)
+
+    def queue_source(self, queue: str) -> tuple[Function, QueueSource] | None:
+        """The function consuming `queue` through a mapping, with its mapping; None: no consumer."""
+        return next(
+            ((fn, source) for fn in self.functions for source in fn.queue_sources if source.queue == queue),
+            None,
+        )
 
     def function(self, name: str) -> Function:
         return next(f for f in self.all_functions() if f.name == name)
@@ -469,6 +534,7 @@ class Manifest:
         cors_origins: Sequence[str] = (),
         connections_url: str | None = None,
         quarantine_url: str | None = None,
+        queue_urls: Mapping[str, str] | None = None,
         extra: dict[str, str] | None = None,
     ) -> dict[str, str]:
         """The environment a function runs with, given the physical names of the resources.
@@ -476,7 +542,8 @@ class Manifest:
         REST functions also learn every region's base URL (to send a tenant homed elsewhere to its
         region) and the origins a browser may call them from; functions that post to WebSocket
         connections learn the management API's URL (`GUI_CONNECTIONS_URL`); functions that quarantine
-        poison records, the quarantine queue's URL (`QUARANTINE_QUEUE_URL`).
+        poison records, the quarantine queue's URL (`QUARANTINE_QUEUE_URL`); functions that send to a
+        queue (`sends_to`), its URL from `queue_urls` by queue name (`MIGRATION_WORK_QUEUE_URL`).
         """
         env = {
             "POWERTOOLS_SERVICE_NAME": fn.name,
@@ -503,6 +570,10 @@ class Manifest:
             if self.quarantine is None or quarantine_url is None:
                 raise ValueError(f"{fn.name} quarantines poison records: give the quarantine queue's URL")
             env[self.quarantine.env_var] = quarantine_url
+        for queue_name in fn.sends_to:
+            if queue_name not in (queue_urls or {}):
+                raise ValueError(f"{fn.name} sends to {queue_name}: give the queue's URL")
+            env[self.queue(queue_name).env_var] = (queue_urls or {})[queue_name]
         return env
 
 
@@ -540,7 +611,10 @@ JOBS = Store(
 INBOX = Store(
     name="inbox",
     purpose="Notifications per tenant: personal and tenant-wide items with status, snooze, "
-    "assignee and version; expire by TTL and are archived.",
+    "assignee and version; expire by TTL and are archived. Each item carries its audience's key "
+    "`tenant_audience` (<tenant>#<audience>), the partition of the `by_audience` index (migration "
+    "0001_inbox_audience_key set it on the items written before it).",
+    indexes=(Index("by_audience", Key("tenant_audience"), Key("sk")),),
     ttl_attribute="expires_at",
     stream="NEW_AND_OLD_IMAGES",
 )
@@ -567,6 +641,14 @@ CONNECTIONS = Store(
     purpose="WebSocket connections per tenant (CONN#<id>) and their channel subscriptions "
     "(SUB#<channel>#<id>); expire by TTL after API Gateway's connection limit.",
     ttl_attribute="expires_at",
+)
+
+MIGRATIONS = Store(
+    name="migrations",
+    purpose="The region's ledger of schema migrations (gui_core.migrations): per migration (pk = its "
+    "id) the run record (sk RUN: status, who, when, code version, counts, duration, error) and each "
+    "tenant's checkpoint (sk TENANT#<tenant>: the page reached, counts). Region-level operational "
+    "data, not a tenant's: the one store whose keys begin with the migration, not the tenant.",
 )
 
 # What every REST function reaches through gui_core: the caller's tenant record (residency, flags,
@@ -938,8 +1020,68 @@ TELEMETRY_FUNCTION = Function(
     concern="telemetry",
 )
 
+# Schema migrations (gui_core.migrations, gui_migrate): every store a registered migration changes is
+# here, for both functions (a unit test holds them to the registry); the tenants are scanned for those
+# homed in the region.
+MIGRATION_STORES: dict[str, Access] = {
+    "tenants": Access.READ_SCAN,
+    "migrations": Access.READ_WRITE,
+    "inbox": Access.READ_WRITE,
+}
+MIGRATION_QUEUE = Queue(
+    "migration-work",
+    "Per-tenant work items of the schema migrations (migration, tenant), queued by the deploy step and "
+    "consumed by the migration worker, which re-queues a tenant it could not finish in one run.",
+    # Six times the worker's timeout (AWS's advice for a queue feeding a function).
+    visibility_timeout_s=6 * 300,
+)
+# A migration whose plan holds at most this many items runs inside the deploy step; a larger one is
+# queued per tenant for the worker. Each run stops this long before its function's timeout, leaving
+# its checkpoint.
+MIGRATION_ENVIRONMENT = {"MIGRATION_INLINE_MAX_ITEMS": "2000", "MIGRATION_RESERVE_S": "30"}
+
+MIGRATE_FUNCTION = Function(
+    name="gui_migrate",
+    handler="gui_migrate.handler.handler",
+    purpose="Schema migrations, run by each deploy (a CDK trigger): plans the pending migrations, runs "
+    "a small one inline and queues per-tenant work for a larger one; fails the deploy on a failed "
+    "migration. Also answers status and plan.",
+    memory_mb=1024,
+    timeout_s=900,
+    stores=MIGRATION_STORES,
+    sends_to=(MIGRATION_QUEUE.name,),
+    environment=MIGRATION_ENVIRONMENT,
+    concern="migrations",
+)
+
+MIGRATE_WORKER_FUNCTION = Function(
+    name="gui_migrate_worker",
+    handler="gui_migrate.worker.handler",
+    purpose="Schema migrations, asynchronously: one tenant's work item at a time, page by page with a "
+    "checkpoint, re-queued when its time runs out; the migration is done when every tenant is.",
+    memory_mb=1024,
+    timeout_s=300,
+    stores=MIGRATION_STORES,
+    sends_to=(MIGRATION_QUEUE.name,),
+    queue_sources=(QueueSource(MIGRATION_QUEUE.name, batch_size=1, max_receives=3),),
+    environment=MIGRATION_ENVIRONMENT,
+    concern="migrations",
+)
+
 MANIFEST = Manifest(
-    stores=(TENANTS, PREFERENCES, AUDIT, LIMITS, JOBS, INBOX, ARTIFACTS, METRICS, EVENTS, CONNECTIONS),
+    stores=(
+        TENANTS,
+        PREFERENCES,
+        AUDIT,
+        LIMITS,
+        JOBS,
+        INBOX,
+        ARTIFACTS,
+        METRICS,
+        EVENTS,
+        CONNECTIONS,
+        MIGRATIONS,
+    ),
     bucket=Bucket(
         "data",
         "Search indexes, telemetry facts (DuckDB/Parquet), archives.",
@@ -953,6 +1095,7 @@ MANIFEST = Manifest(
         "quarantine",
         "Poison records of the stream's consumers, each with its raw data and why it was refused.",
     ),
+    migration_queue=MIGRATION_QUEUE,
     rules=(
         Rule(
             name="gui-events-to-stream",
@@ -1031,6 +1174,8 @@ MANIFEST = Manifest(
         INDEX_REBUILD_FUNCTION,
         TELEMETRY_FACTS_FUNCTION,
         TELEMETRY_FUNCTION,
+        MIGRATE_FUNCTION,
+        MIGRATE_WORKER_FUNCTION,
     ),
     schedules=(
         Schedule(

@@ -101,6 +101,7 @@ class GuiFunction(Construct):
             cors_origins=cors_origins,
             connections_url=connections_url,
             quarantine_url=state.quarantine.queue_url if fn.quarantines and state.quarantine else None,
+            queue_urls={name: state.queues[name].queue_url for name in fn.sends_to},
             extra={**stream_environment(manifest, fn, table_names), **(extra_environment or {})},
         )
         self.function = lambda_.Function(
@@ -138,9 +139,10 @@ class GuiFunction(Construct):
         )
 
     def _grant(self, manifest: Manifest, fn: Function, *, state: State, events: Events) -> None:
-        """The manifest's grants on the stores, the bucket, the bus and the quarantine queue
-        (stacks/grants.py). The stream, connection and on-failure queue grants are the constructs'
-        that make those resources; the log group's and tracing's are the CDK's own."""
+        """The manifest's grants on the stores, the bucket, the bus, the quarantine queue and the
+        work queues (stacks/grants.py; a queue source's poller grants too: its mapping adds none).
+        The stream, connection and on-failure queue grants are the constructs' that make those
+        resources; the log group's and tracing's are the CDK's own."""
         resolve: dict[str, Callable[[str], str]] = {
             "table": lambda store: state.tables[store].table_arn,
             "table_indexes": lambda store: f"{state.tables[store].table_arn}/index/*",
@@ -148,6 +150,8 @@ class GuiFunction(Construct):
             "bucket_objects": lambda prefix: state.bucket.arn_for_objects(f"{prefix}*"),
             "bus": lambda _: events.bus.event_bus_arn,
             "quarantine": lambda _: _quarantine(state).queue_arn,
+            # The send grants, and the poller's grants of a queue source (the mapping adds none).
+            "work_queue": lambda queue: state.queues[queue].queue_arn,
         }
         for grant in grants(manifest, fn):
             if not all(target.kind in resolve for target in grant.targets):

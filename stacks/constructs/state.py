@@ -1,4 +1,5 @@
-"""State of a region: the manifest's DynamoDB stores, the data bucket and the quarantine queue."""
+"""State of a region: the manifest's DynamoDB stores, the data bucket, the quarantine queue and the
+migrations' work queue."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.constructs.events import dead_letter_queue
 from stacks.manifest import Key, Manifest, Queue, Store
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
@@ -79,6 +81,44 @@ class State(Construct):
         )
         # Made before the functions: the stream's consumers learn its URL and may send to it.
         self.quarantine = self._queue(manifest.quarantine) if manifest.quarantine else None
+        # The migrations' per-tenant work items (gui_migrate), and where a work item received too
+        # often ends; the worker's mapping is the stack's (its consumer's `QueueSource`).
+        self.migration_dead_letter_queue: sqs.Queue | None = None
+        self.migration_queue = (
+            self._work_queue(manifest, manifest.migration_queue) if manifest.migration_queue else None
+        )
+        # The queues the functions send to, by manifest name (their URLs and grants).
+        self.queues: dict[str, sqs.Queue] = {
+            spec.name: queue
+            for spec, queue in (
+                (manifest.quarantine, self.quarantine),
+                (manifest.migration_queue, self.migration_queue),
+            )
+            if spec is not None and queue is not None
+        }
+
+    def _work_queue(self, manifest: Manifest, spec: Queue) -> sqs.Queue:
+        """A queue of work items feeding a function: encrypted (SQS-managed key), TLS only, hiding a
+        message received for the manifest's visibility timeout; a message received its consumer's
+        `max_receives` times goes to a dead-letter queue of its own (kept 14 days)."""
+        consumer = manifest.queue_source(spec.name)
+        dead_letter = None
+        if consumer is not None:
+            self.migration_dead_letter_queue = dead_letter_queue(
+                self, f"{pascal_case(spec.name)}Dlq", of=f"the {spec.name} queue"
+            )
+            dead_letter = sqs.DeadLetterQueue(
+                queue=self.migration_dead_letter_queue, max_receive_count=consumer[1].max_receives
+            )
+        return sqs.Queue(
+            self,
+            f"{pascal_case(spec.name)}Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(spec.retention_days),
+            visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),
+            dead_letter_queue=dead_letter,
+        )
 
     def _queue(self, spec: Queue) -> sqs.Queue:
         """The poison records of the stream's consumers, each message one raw record: encrypted

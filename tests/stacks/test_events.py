@@ -51,6 +51,8 @@ def test_rule_targets_have_a_dead_letter_queue_and_retries(
     }
     queues = len(manifest.rules) + len(stream_sources) + len(manifest.schedules) + len(async_targets)
     queues += 1 if manifest.quarantine else 0  # the quarantine of the stream's poison records
+    # The migrations' work queue, and its dead-letter queue since a function consumes it.
+    queues += 2 if manifest.migration_queue else 0
     cdk_template.resource_count_is("AWS::SQS::Queue", queues)
     cdk_template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
 

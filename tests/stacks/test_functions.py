@@ -11,8 +11,9 @@ import pytest
 from stacks.app_builder import build_app, stack_name
 from stacks.bytecode import CODE_ROOT, runtime_python, stage_sources
 from stacks.config import DeploymentConfig, cdk_json_context
-from stacks.grants import KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
+from stacks.grants import KINESIS_READ_ACTIONS, QUEUE_SOURCE_ACTIONS, STREAM_READ_ACTIONS
 from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
+from stacks.naming import pascal_case
 from stacks.stream_sources import stream_environment
 from tests.stacks import cfn
 from tests.stacks.conftest import Synthesized
@@ -96,6 +97,13 @@ def test_environment_is_the_manifest_environment(
     ]
     bus_id, _ = cfn.one(template, "AWS::Events::EventBus")
     quarantine_url = template["Outputs"]["QuarantineQueueUrl"]["Value"]  # the queue's Ref
+    # The work queues of State by manifest name (`State.<Name>Queue`), as their Refs.
+    queue_urls = {
+        spec.name: {"Ref": logical_id}
+        for spec in manifest.queues()
+        for logical_id in cfn.resources(template, "AWS::SQS::Queue")
+        if logical_id.startswith(f"State{pascal_case(spec.name)}Queue")
+    }
     (region_config,) = [r for r in deployment.regions if r.region == region]
     for fn in manifest.all_functions():
         extra: dict[str, Any] = {}
@@ -116,6 +124,7 @@ def test_environment_is_the_manifest_environment(
             cors_origins=deployment.cors_origins,
             connections_url=_connections_url(template, region) if fn.manages_connections else None,
             quarantine_url=quarantine_url if fn.quarantines else None,
+            queue_urls=queue_urls,  # type: ignore[arg-type]
             extra=extra,
         )
         variables = _function(template, fn.name)["Environment"]["Variables"]
@@ -199,6 +208,10 @@ def test_each_function_has_exactly_its_store_grants(template: dict[str, Any], ma
             allowed |= set(KINESIS_READ_ACTIONS)
         if fn.manages_connections:
             allowed.add("execute-api:ManageConnections")
+        if fn.sends_to:
+            allowed.add("sqs:SendMessage")
+        if fn.queue_sources:
+            allowed |= set(QUEUE_SOURCE_ACTIONS)
         assert other <= allowed | {a for a in other if a.startswith("s3:") and fn.bucket_access}, fn.name
 
 

@@ -24,6 +24,7 @@ class Targets:
         self.stores = {logical_id: store for store, logical_id in cfn.tables_by_store(template).items()}
         self.queues = self._queue_names()
         self.quarantine = self._quarantine()
+        self.work_queues = self._work_queues()
         (self.websocket_api, _) = cfn.one(template, "AWS::ApiGatewayV2::Api")
 
     def _quarantine(self) -> str | None:
@@ -41,12 +42,29 @@ class Targets:
         assert len(found) <= 1, found
         return next(iter(found), None)
 
+    def _work_queues(self) -> dict[str, str]:
+        """The work queues' logical ids -> their manifest names: the queue whose URL a sending
+        function learns from its environment (`Queue.env_var`)."""
+        found: dict[str, str] = {}
+        for spec in self.manifest.queues():
+            if spec == self.manifest.quarantine:
+                continue
+            for function in cfn.resources(self.template, "AWS::Lambda::Function").values():
+                variables = cfn.props(function).get("Environment", {}).get("Variables", {})
+                if spec.env_var in variables:
+                    for queue in cfn.references(variables[spec.env_var]):
+                        assert found.get(queue, spec.name) == spec.name, (queue, spec.name)
+                        found[queue] = spec.name
+        return found
+
     def _queue_names(self) -> dict[str, str]:
         """On-failure queue logical id -> the grants' name: the source of an event source mapping
         (a store, or the Kinesis stream), or `async` for a function's asynchronous invocations."""
         names: dict[str, str] = {}
         for mapping in cfn.resources(self.template, "AWS::Lambda::EventSourceMapping").values():
             properties = cfn.props(mapping)
+            if "DestinationConfig" not in properties:
+                continue  # a queue's mapping: a message failing too often goes to the queue's DLQ
             (queue,) = cfn.references(properties["DestinationConfig"]["OnFailure"]["Destination"])
             (source,) = cfn.references(properties["EventSourceArn"])
             names[queue] = self.stores.get(source) or self.manifest.stream.name
@@ -75,6 +93,8 @@ class Targets:
                 return Target(simple[kind])
             if kind == "AWS::SQS::Queue" and logical_id == self.quarantine:
                 return Target("quarantine")
+            if kind == "AWS::SQS::Queue" and logical_id in self.work_queues:
+                return Target("work_queue", self.work_queues[logical_id])
             if kind == "AWS::SQS::Queue":
                 return Target("queue", self.queues[logical_id])
         if "Fn::Join" in resource:
