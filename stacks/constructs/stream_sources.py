@@ -1,10 +1,13 @@
-"""Streams feeding functions: one event source mapping per manifest `StreamSource` (a store's
-DynamoDB stream) and per `KinesisSource` (the GUI events stream, read by the fan-out).
+"""Streams and queues feeding functions: one event source mapping per manifest `StreamSource` (a
+store's DynamoDB stream), per `KinesisSource` (the GUI events stream, read by the fan-out) and per
+`QueueSource` (a queue of the manifest, such as the migrations' work items).
 
-Each mapping reads the store's DynamoDB stream from the oldest record, hands the function only
+Each stream mapping reads the store's DynamoDB stream from the oldest record, hands the function only
 what its filter lets through, retries a failing batch split in halves, lets the function report the
 records that failed, and after the manifest's retries sends the failed batch's description to a
-dead-letter queue of its own (the records stay in the stream for its 24 h).
+dead-letter queue of its own (the records stay in the stream for its 24 h). A queue's mapping lets
+the function report the messages that failed; SQS delivers those again after the queue's visibility
+timeout, and moves a message received too often to the queue's own dead-letter queue (State's).
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ from constructs import Construct
 from stacks.constructs.events import dead_letter_queue
 from stacks.constructs.state import State
 from stacks.grants import KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
-from stacks.manifest import Function, KinesisSource, Manifest, StreamSource
+from stacks.manifest import Function, KinesisSource, Manifest, QueueSource, StreamSource
 from stacks.naming import pascal_case
 from stacks.stream_sources import lambda_filters
 
 
 class StreamSources(Construct):
     """Event source mappings, their dead-letter queues and stream grants, for every function of the
-    manifest that reads a store's stream."""
+    manifest that reads a store's stream or the events stream; and the mappings of the functions that
+    consume a queue of the manifest (whose grants are the function's own, `stacks.grants`)."""
 
     def __init__(
         self,
@@ -45,6 +49,7 @@ class StreamSources(Construct):
         super().__init__(scope, construct_id)
         self.mappings: dict[tuple[str, str], lambda_.EventSourceMapping] = {}
         self.dead_letter_queues: dict[tuple[str, str], sqs.Queue] = {}
+        self.queue_mappings: dict[tuple[str, str], lambda_.EventSourceMapping] = {}
         for fn in manifest.functions:
             for source in fn.stream_sources:
                 if not manifest.store(source.store).stream:
@@ -54,6 +59,32 @@ class StreamSources(Construct):
                 if kinesis_source.stream != manifest.stream.name:
                     raise ValueError(f"{fn.name} reads a stream the manifest does not have")
                 self._add_kinesis(fn, kinesis_source, function=functions[fn.name], stream=stream)
+            for queue_source in fn.queue_sources:
+                self._add_queue(
+                    fn, queue_source, function=functions[fn.name], queue=state.queues[queue_source.queue]
+                )
+
+    def _add_queue(
+        self, fn: Function, source: QueueSource, *, function: lambda_.Function, queue: sqs.IQueue
+    ) -> None:
+        """The manifest's batch size; the function reports the messages that failed, which SQS
+        delivers again once the queue's visibility timeout (at least the function's timeout: the
+        manifest checks it, Lambda refuses the mapping otherwise) has passed, and after the source's
+        `max_receives` moves to the queue's dead-letter queue. The poller's grants (receive, delete,
+        attributes) are the function's own, on that one queue."""
+        mapping = lambda_.EventSourceMapping(
+            self,
+            f"{pascal_case(fn.name)}{pascal_case(source.queue)}",
+            target=function,
+            event_source_arn=queue.queue_arn,
+            batch_size=source.batch_size,
+            report_batch_item_failures=True,
+        )
+        # Lambda checks the role's access to the queue when it creates the mapping: it waits for the
+        # role's policy, as the stream mappings do.
+        if function.role is not None:
+            mapping.node.add_dependency(function.role)
+        self.queue_mappings[(fn.name, source.queue)] = mapping
 
     def _add_kinesis(
         self, fn: Function, source: KinesisSource, *, function: lambda_.Function, stream: kinesis.IStream

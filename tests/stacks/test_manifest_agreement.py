@@ -7,6 +7,7 @@ from typing import Any
 from stacks.config import DeploymentConfig
 from stacks.cors import preflight_paths
 from stacks.manifest import Manifest
+from stacks.naming import pascal_case
 from tests.stacks import cfn
 
 
@@ -51,7 +52,9 @@ def test_every_route_is_a_method_and_there_are_no_others(
     assert methods == {(route.method, route.full_path) for route, _ in manifest.routes()} | preflights
 
 
-def test_every_stream_source_is_an_event_source_mapping(template: dict[str, Any], manifest: Manifest) -> None:
+def test_every_stream_and_queue_source_is_an_event_source_mapping(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
     mappings = [cfn.props(m) for m in cfn.resources(template, "AWS::Lambda::EventSourceMapping").values()]
     functions = cfn.functions_by_name(template)
     tables = cfn.tables_by_store(template)
@@ -67,7 +70,24 @@ def test_every_stream_source_is_an_event_source_mapping(template: dict[str, Any]
     }
     assert found == expected
     kinesis_sources = [source for fn in manifest.functions for source in fn.kinesis_sources]
-    assert len(mappings) == len(expected) + len(kinesis_sources)
+    queue_sources = {
+        (functions[fn.name], source.queue) for fn in manifest.functions for source in fn.queue_sources
+    }
+    queues = cfn.resources(template, "AWS::SQS::Queue")
+    # A queue source's mapping reads the queue State made of that manifest queue (`<Name>Queue`).
+    queue_ids = {
+        logical_id: spec.name
+        for spec in manifest.queues()
+        for logical_id in queues
+        if logical_id.startswith(f"State{pascal_case(spec.name)}Queue")
+    }
+    from_queues = {
+        (m["FunctionName"]["Ref"], queue_ids[m["EventSourceArn"]["Fn::GetAtt"][0]])
+        for m in mappings
+        if m["EventSourceArn"]["Fn::GetAtt"][0] in queues
+    }
+    assert from_queues == queue_sources
+    assert len(mappings) == len(expected) + len(kinesis_sources) + len(queue_sources)
 
 
 def test_the_websocket_api_has_every_manifest_route_and_only_connect_is_authorized(

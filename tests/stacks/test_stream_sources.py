@@ -7,6 +7,7 @@ from typing import Any
 
 from stacks.constructs.events import DLQ_RETENTION
 from stacks.manifest import Manifest
+from stacks.naming import pascal_case
 from stacks.stream_sources import TTL_REMOVAL_PATTERN
 from tests.stacks import cfn
 
@@ -123,3 +124,42 @@ def test_the_stream_exists_and_the_mapping_waits_for_the_role_policy(
         assert role_policies
         assert role_policies <= set(mapping.get("DependsOn", [])), logical_id
     assert functions
+
+
+def test_a_queue_feeds_its_consumer_in_the_manifest_batches_with_partial_failures(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    """Each `QueueSource`: one mapping from its queue (State's `<Name>Queue`), the manifest's batch
+    size, failed messages reported by the function; the queue hides a received message at least the
+    function's timeout (Lambda refuses the mapping otherwise) and moves one received `max_receives`
+    times to its dead-letter queue."""
+    functions = {v: k for k, v in cfn.functions_by_name(template).items()}
+    queues = cfn.resources(template, "AWS::SQS::Queue")
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for mapping in cfn.resources(template, "AWS::Lambda::EventSourceMapping").values():
+        props = cfn.props(mapping)
+        (arn_of,) = cfn.references(props["EventSourceArn"])
+        if arn_of in queues:
+            found[(functions[props["FunctionName"]["Ref"]], arn_of)] = props
+    expected = [(fn, source) for fn in manifest.functions for source in fn.queue_sources]
+    assert [fn.name for fn, _ in expected] == ["gui_migrate_worker"]
+    assert len(found) == len(expected)
+    for fn, source in expected:
+        ((queue_id, mapping),) = [
+            (queue, props)
+            for (name, queue), props in found.items()
+            if name == fn.name and queue.startswith(f"State{pascal_case(source.queue)}Queue")
+        ]
+        assert mapping["BatchSize"] == source.batch_size
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        # A queue has no position to start from, and its failures go to its own dead-letter queue.
+        assert "StartingPosition" not in mapping
+        assert "DestinationConfig" not in mapping
+        queue = cfn.props(queues[queue_id])
+        function = cfn.props(template["Resources"][cfn.functions_by_name(template)[fn.name]])
+        assert queue["VisibilityTimeout"] >= function["Timeout"] == fn.timeout_s
+        assert queue["VisibilityTimeout"] == manifest.queue(source.queue).visibility_timeout_s
+        assert queue["RedrivePolicy"]["maxReceiveCount"] == source.max_receives
+        (dead_letter,) = cfn.references(queue["RedrivePolicy"]["deadLetterTargetArn"])
+        assert dead_letter in queues
+        assert dead_letter != queue_id
