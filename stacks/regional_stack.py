@@ -13,11 +13,12 @@ from stacks.constructs.api import RestApi
 from stacks.constructs.events import Events
 from stacks.constructs.functions import ARCHITECTURE, RUNTIME, GuiFunction
 from stacks.constructs.layers import Layers
+from stacks.constructs.migrations import DeployMigrations
 from stacks.constructs.observability import Observability
 from stacks.constructs.realtime import Realtime
 from stacks.constructs.state import State
 from stacks.constructs.stream_sources import StreamSources
-from stacks.manifest import APP_NAME, Function, Manifest
+from stacks.manifest import APP_NAME, MIGRATE_FUNCTION, MIGRATE_WORKER_FUNCTION, Function, Manifest
 from stacks.naming import pascal_case
 
 
@@ -115,6 +116,7 @@ class RegionalStack(cdk.Stack):
         if self.realtime is not None:
             # Its access logging needs the account's CloudWatch role, which the REST API sets.
             self.realtime.stage.node.add_dependency(self.api.account)
+        self.migrations = self._deploy_migrations(manifest)
 
         cdk.Tags.of(self).add("app", APP_NAME)
         cdk.Tags.of(self).add("stage", stage)
@@ -147,6 +149,38 @@ class RegionalStack(cdk.Stack):
             schedule_names=self.events.schedule_names,
             quarantine=self.state.quarantine,
         )
+
+    def _deploy_migrations(self, manifest: Manifest) -> DeployMigrations | None:
+        """The deploy step's trigger (stacks.constructs.migrations): after the stores and queues and
+        the worker's new code, before every other function and what invokes them.
+
+        API Gateway's integrations and the event source mappings invoke a function's latest code, so
+        a function serves its new code the moment CloudFormation updates it, whatever the REST API's
+        deployment: holding back the deployment alone would not hold back the code. So every function
+        but the two of the migrations waits for the step, and so do (explicitly, should one of them
+        ever name a version or an alias) the REST API's deployment and stage, the WebSocket stage
+        and the stream consumers' mappings.
+        """
+        names = (MIGRATE_FUNCTION.name, MIGRATE_WORKER_FUNCTION.name)
+        if not all(name in self.functions for name in names):
+            return None
+        step = DeployMigrations(
+            self,
+            "Migrations",
+            fn=manifest.function(MIGRATE_FUNCTION.name),
+            function=self.functions[MIGRATE_FUNCTION.name].function,
+            # The worker takes the work items the step queues: it runs this release's migrations.
+            after=[self.state, self.functions[MIGRATE_WORKER_FUNCTION.name].function],
+        )
+        step.run_before(
+            self.authorizer_function.function,
+            *(built.function for name, built in self.functions.items() if name not in names),
+            *((self.api.api.latest_deployment,) if self.api.api.latest_deployment else ()),
+            self.api.api.deployment_stage,
+            *((self.realtime.stage,) if self.realtime is not None else ()),
+            *self.stream_sources.mappings.values(),
+        )
+        return step
 
     def _concern(self, name: str) -> Construct:
         """The construct grouping one concern's functions (`Api`, `Realtime`, `Search`, ...)."""

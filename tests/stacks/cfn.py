@@ -57,11 +57,13 @@ def tables_by_store(template: Template) -> dict[str, str]:
 
 
 def functions_by_name(template: Template) -> dict[str, str]:
-    """Manifest function name -> function logical id, by the service name in its environment."""
+    """Manifest function name -> function logical id, by the service name in its environment (the
+    CDK's own functions, such as the trigger's provider, have none)."""
     found: dict[str, str] = {}
     for logical_id, function in resources(template, "AWS::Lambda::Function").items():
-        service = props(function)["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
-        found[service] = logical_id
+        service = props(function).get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME")
+        if service is not None:
+            found[service] = logical_id
     return found
 
 

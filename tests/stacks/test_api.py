@@ -301,8 +301,8 @@ def test_a_stage_without_origins_has_no_preflight(tmp_path: Path) -> None:
     responses = _gateway_responses(template)
     for expected in MANIFEST.gateway_responses:
         assert responses[expected.type]["ResponseParameters"] == _expected_headers(expected, ())
-    for function in cfn.resources(template, "AWS::Lambda::Function").values():
-        variables = cfn.props(function)["Environment"]["Variables"]
+    for logical_id in cfn.functions_by_name(template).values():
+        variables = cfn.props(template["Resources"][logical_id])["Environment"]["Variables"]
         assert variables.get("GUI_CORS_ORIGINS", "") == ""
 
 
