@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gui_core.dynamo import Check, Condition, ConditionFailed, Delete, Page, Put, TransactionCancelled
+from gui_core.dynamo import (
+    Check,
+    Condition,
+    ConditionFailed,
+    Delete,
+    Page,
+    Put,
+    TransactionCancelled,
+    Update,
+)
+
+_TOKEN = re.compile(
+    r"attribute_not_exists\(#\w+\)|attribute_exists\(#\w+\)|#\w+\s*=\s*:\w+|\(|\)|\bAND\b|\bOR\b"
+)
 
 
 class MemoryTable:
@@ -26,17 +40,50 @@ class MemoryTable:
 
     @staticmethod
     def _holds(existing: Mapping[str, Any] | None, condition: Condition | None) -> bool:
+        """Whether `condition` holds on `existing`: the forms this app writes (absent, exists, one
+        attribute equal to a value), joined by AND, OR and parentheses."""
         if condition is None:
             return True
-        expression, names, values = condition.expression, condition.names, condition.values
-        if expression.startswith("attribute_not_exists("):
-            return existing is None or names[expression[21:-1]] not in existing
-        if expression.startswith("attribute_exists("):
-            return existing is not None and names[expression[17:-1]] in existing
-        name, equals, value = expression.partition(" = ")
-        if equals and name in names and value in values:  # `#name = :value`
-            return existing is not None and existing.get(names[name]) == values[value]
-        raise NotImplementedError(expression)
+        tokens = _TOKEN.findall(condition.expression)
+        if "".join(tokens).replace(" ", "") != condition.expression.replace(" ", ""):
+            raise NotImplementedError(condition.expression)
+        position = 0
+
+        def atom(text: str) -> bool:
+            if text.startswith("attribute_not_exists("):
+                return existing is None or condition.names[text[21:-1]] not in existing
+            if text.startswith("attribute_exists("):
+                return existing is not None and condition.names[text[17:-1]] in existing
+            name, _, value = (piece.strip() for piece in text.partition("="))
+            return existing is not None and existing.get(condition.names[name]) == condition.values[value]
+
+        def factor() -> bool:
+            nonlocal position
+            part = tokens[position]
+            position += 1
+            if part == "(":
+                held = disjunction()
+                position += 1  # the closing parenthesis
+                return held
+            return atom(part)
+
+        def conjunction() -> bool:
+            nonlocal position
+            held = factor()
+            while position < len(tokens) and tokens[position] == "AND":
+                position += 1
+                held = factor() and held
+            return held
+
+        def disjunction() -> bool:
+            nonlocal position
+            held = conjunction()
+            while position < len(tokens) and tokens[position] == "OR":
+                position += 1
+                held = conjunction() or held
+            return held
+
+        return disjunction()
 
     def get(self, key: Mapping[str, Any], *, consistent: bool = True) -> dict[str, Any] | None:
         item = self.items.get(self._key(key))
@@ -55,14 +102,30 @@ class MemoryTable:
         return self.items.pop(k, None)
 
     def update(
-        self, key: Mapping[str, Any], values: Mapping[str, Any], *, condition: Condition | None = None
-    ) -> None:
+        self,
+        key: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        condition: Condition | None = None,
+        add: Mapping[str, int | float] | None = None,
+        remove: Sequence[str] = (),
+        returning: bool = False,
+    ) -> dict[str, Any] | None:
         k = self._key(key)
         existing = self.items.get(k)
         holds = existing is not None if condition is None else self._holds(existing, condition)
         if not holds:
             raise ConditionFailed(str(k))
-        self.items[k] = {**(existing or dict(key)), **copy.deepcopy(dict(values))}
+        item = {**(existing or dict(key)), **copy.deepcopy(dict(values))}
+        for name, amount in (add or {}).items():
+            item[name] = item.get(name, 0) + amount
+        for name in remove:
+            item.pop(name, None)
+        self.items[k] = item
+        return copy.deepcopy(item) if returning else None
+
+    def approximate_count(self) -> int:
+        return len(self.items)
 
     def query(
         self,
@@ -92,13 +155,16 @@ class MemoryTable:
         last = {"pk": page[-1]["pk"], "sk": page[-1]["sk"]} if len(rows) > limit else None
         return Page([copy.deepcopy(r) for r in page], last)
 
-    def transact(self, operations: Sequence[Put | Delete | Check]) -> None:
+    def transact(self, operations: Sequence[Put | Delete | Check | Update]) -> None:
         reasons = []
         for op in operations:
             key = self._key(op.item if isinstance(op, Put) else op.key)
-            reasons.append(
-                "None" if self._holds(self.items.get(key), op.condition) else "ConditionalCheckFailed"
-            )
+            existing = self.items.get(key)
+            if isinstance(op, Update) and op.condition is None:
+                holds = existing is not None
+            else:
+                holds = self._holds(existing, op.condition)
+            reasons.append("None" if holds else "ConditionalCheckFailed")
         failed = [i for i, reason in enumerate(reasons) if reason != "None"]
         if failed:
             raise TransactionCancelled(failed, reasons)
@@ -107,3 +173,5 @@ class MemoryTable:
                 self.put(op.item)
             elif isinstance(op, Delete):
                 self.delete(op.key)
+            elif isinstance(op, Update):
+                self.update(op.key, op.values, condition=op.condition, add=op.add, remove=op.remove)

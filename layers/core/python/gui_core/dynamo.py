@@ -148,6 +148,40 @@ class Check:
     condition: Condition
 
 
+@dataclass(frozen=True)
+class Update:
+    """Set, add to (numbers) and remove attributes of one item, in a transaction."""
+
+    key: Item
+    values: Mapping[str, Any] = field(default_factory=dict)
+    add: Mapping[str, int | float] = field(default_factory=dict)
+    remove: tuple[str, ...] = ()
+    condition: Condition | None = None
+
+
+def update_expression(
+    values: Mapping[str, Any], add: Mapping[str, int | float], remove: Sequence[str]
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """An UpdateExpression (SET, ADD, REMOVE clauses) with its name and value placeholders."""
+    names: dict[str, str] = {}
+    placeholders: dict[str, Any] = {}
+    clauses = []
+    if values:
+        names |= {f"#a{i}": name for i, name in enumerate(values)}
+        placeholders |= {f":a{i}": value for i, value in enumerate(values.values())}
+        clauses.append("SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))))
+    if add:
+        names |= {f"#n{i}": name for i, name in enumerate(add)}
+        placeholders |= {f":n{i}": value for i, value in enumerate(add.values())}
+        clauses.append("ADD " + ", ".join(f"#n{i} :n{i}" for i in range(len(add))))
+    if remove:
+        names |= {f"#r{i}": name for i, name in enumerate(remove)}
+        clauses.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))))
+    if not clauses:
+        raise ValueError("an update changes at least one attribute")
+    return " ".join(clauses), names, placeholders
+
+
 class Table:
     def __init__(self, name: str, client: BaseClient) -> None:
         self.name = name
@@ -179,24 +213,43 @@ class Table:
         return from_dynamo(old) if old else None
 
     def update(
-        self, key: Mapping[str, Any], values: Mapping[str, Any], *, condition: Condition | None = None
-    ) -> None:
-        """Set attributes of an existing item (condition: the item exists, unless one is given)."""
-        names = {f"#a{i}": name for i, name in enumerate(values)}
-        placeholders = {f":a{i}": value for i, value in enumerate(values.values())}
+        self,
+        key: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        condition: Condition | None = None,
+        add: Mapping[str, int | float] | None = None,
+        remove: Sequence[str] = (),
+        returning: bool = False,
+    ) -> Item | None:
+        """Set attributes of an existing item (condition: the item exists, unless one is given; a
+        condition of its own may let the update make the item), add to numbers (`add`) and remove
+        attributes; with `returning`, the whole item as it is after the update."""
+        expression, names, placeholders = update_expression(values, add or {}, remove)
         condition = condition or Condition("attribute_exists(#pk)", names={"#pk": next(iter(key))})
         params: dict[str, Any] = {
             "TableName": self.name,
             "Key": to_dynamo(key),
-            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
+            "UpdateExpression": expression,
             **condition.params(),
         }
         params["ExpressionAttributeNames"] = {**names, **condition.names}
-        params["ExpressionAttributeValues"] = to_dynamo({**placeholders, **condition.values})
+        if placeholders or condition.values:
+            params["ExpressionAttributeValues"] = to_dynamo({**placeholders, **condition.values})
+        if returning:
+            params["ReturnValues"] = "ALL_NEW"
         try:
-            self._client.update_item(**params)
+            answer = self._client.update_item(**params)
         except ClientError as exc:
             raise _condition_error(exc) from exc
+        new = answer.get("Attributes")
+        return from_dynamo(new) if returning and new else None
+
+    def approximate_count(self) -> int:
+        """The table's item count as DynamoDB reports it (updated about every six hours): an
+        estimate that costs one DescribeTable, whatever the table holds."""
+        answer = self._client.describe_table(TableName=self.name)
+        return int(answer["Table"].get("ItemCount") or 0)
 
     def query(
         self,
@@ -289,13 +342,29 @@ class Table:
             raise
         return int(from_dynamo(answer["Attributes"])[attribute])
 
-    def transact(self, operations: Sequence[Put | Delete | Check]) -> None:
+    def transact(self, operations: Sequence[Put | Delete | Check | Update]) -> None:
         """All or nothing, on this table."""
         transact_items: list[dict[str, Any]] = []
         for op in operations:
             if isinstance(op, Put):
                 body: dict[str, Any] = {"TableName": self.name, "Item": to_dynamo(op.item)}
                 kind = "Put"
+            elif isinstance(op, Update):
+                expression, names, placeholders = update_expression(op.values, op.add, op.remove)
+                condition = op.condition or Condition(
+                    "attribute_exists(#pk)", names={"#pk": next(iter(op.key))}
+                )
+                body = {
+                    "TableName": self.name,
+                    "Key": to_dynamo(op.key),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": condition.expression,
+                    "ExpressionAttributeNames": {**names, **condition.names},
+                }
+                if placeholders or condition.values:
+                    body["ExpressionAttributeValues"] = to_dynamo({**placeholders, **condition.values})
+                transact_items.append({"Update": body})
+                continue
             elif isinstance(op, Delete):
                 body = {"TableName": self.name, "Key": to_dynamo(op.key)}
                 kind = "Delete"

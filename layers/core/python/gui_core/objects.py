@@ -134,6 +134,21 @@ class ObjectStore:
                 return found
             params["ContinuationToken"] = page["NextContinuationToken"]
 
+    def list_page(self, prefix: str, *, start_after: str | None = None, limit: int = 1000) -> ListedPage:
+        """At most `limit` objects under `prefix` after the key `start_after`, in key order: one
+        ListObjectsV2 call; `more` says whether others follow."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": limit}
+        if start_after:
+            params["StartAfter"] = start_after
+        page = self._client.list_objects_v2(**params)
+        return ListedPage(
+            [
+                ObjectInfo(key=str(o["Key"]), etag=str(o.get("ETag", "")), size=int(o.get("Size", 0)))
+                for o in page.get("Contents", [])
+            ],
+            more=bool(page.get("IsTruncated")),
+        )
+
     def delete(self, key: str) -> None:
         """Delete `key`. In the versioned bucket this adds a delete marker; the data stays as a
         noncurrent version until the bucket's lifecycle expires it."""
@@ -160,6 +175,12 @@ class ObjectInfo:
     key: str
     etag: str
     size: int
+
+
+@dataclass(frozen=True)
+class ListedPage:
+    objects: list[ObjectInfo]
+    more: bool
 
 
 # Returned by `get_bytes` for an object that still has the ETag the caller gave.
