@@ -148,6 +148,7 @@ class RegionalStack(cdk.Stack):
             rule_names=self.events.rule_names,
             schedule_names=self.events.schedule_names,
             quarantine=self.state.quarantine,
+            work_queue=self.state.migration_queue,
         )
 
     def _deploy_migrations(self, manifest: Manifest) -> DeployMigrations | None:

@@ -48,6 +48,8 @@ from stacks.manifest import (
     INDEX_REBUILD_FUNCTION,
     INDEXER_FUNCTION,
     METRICS_NAMESPACE,
+    MIGRATE_FUNCTION,
+    MIGRATE_WORKER_FUNCTION,
     SEARCH_FUNCTION,
     STREAM_FUNCTION,
     TELEMETRY_FACTS_FUNCTION,
@@ -97,6 +99,14 @@ QUARANTINED_METRIC = "RecordsQuarantined"  # gui_core.quarantine.QUARANTINED_MET
 AUTHORIZER_UNAVAILABLE = 0
 JWKS_FETCH_FAILURES = 0
 JWKS_FETCH_DATAPOINTS, JWKS_FETCH_PERIODS = 3, 5
+# Schema migrations: any migration that failed (the deploy step's, an operator's apply, the worker's:
+# the ledger keeps the error and the tenant's checkpoint); and work items waiting in the work queue
+# while none is taken off it for 3 periods of 5 minutes (each worker run takes at most its 5 minutes
+# and deletes its item, re-queueing a tenant it did not finish): the backfill is stuck. A long queue
+# alone is no alarm: a large backfill waits its turn.
+MIGRATION_FAILURES = 0
+MIGRATION_FAILURES_METRIC = "MigrationFailures"  # gui_core.migrations.engine.FAILURES_METRIC
+MIGRATION_STALLED_PERIODS = 3
 # Per-tenant rate-limit refusals (429) of every guarded function together, per 5 minutes: a client
 # in a loop, or limits set too low for a tenant.
 RATE_LIMIT_BREACHES = 100
@@ -144,7 +154,8 @@ class Ref(Enum):
     WEBSOCKET_API = "websocket_api"  # ApiId of the WebSocket API
     STREAM = "stream"  # StreamName of the GUI events stream
     FUNCTION = "function"  # FunctionName: one series per function of the panel
-    QUEUE = "queue"  # QueueName: one series per queue of the stack
+    QUEUE = "queue"  # QueueName: one series per queue of the stack but the migrations' work queue
+    WORK_QUEUE = "work_queue"  # QueueName of the migrations' work queue (not a dead-letter queue)
     BUS = "bus"  # EventBusName of the domain events bus
     RULE = "rule"  # RuleName: one series per rule of the domain events bus
     SCHEDULE = "schedule"  # RuleName: one series per schedule (rules of the default bus)
@@ -240,6 +251,15 @@ QUEUE_DEPTH = MetricSpec(
 )
 
 
+def work_queue_metric(name: str, statistic: str, label: str) -> MetricSpec:
+    """A metric of the migrations' work queue."""
+    return MetricSpec("AWS/SQS", name, statistic, label, (("QueueName", Ref.WORK_QUEUE),))
+
+
+WORK_ITEMS_WAITING = work_queue_metric("ApproximateNumberOfMessagesVisible", "Maximum", "waiting")
+WORK_ITEMS_TAKEN = work_queue_metric("NumberOfMessagesDeleted", "Sum", "done or re-queued")
+
+
 def guarded_functions(manifest: Manifest) -> tuple[str, ...]:
     """Functions that pass requests through gui_core's tenant checks (residency, rate limits): the
     REST groups and the WebSocket API's function."""
@@ -258,6 +278,13 @@ def latency_functions(manifest: Manifest) -> tuple[str, ...]:
 def quarantining_functions(manifest: Manifest) -> tuple[str, ...]:
     """The consumers that keep their poison records in the quarantine queue."""
     return tuple(fn.name for fn in manifest.functions if fn.quarantines)
+
+
+def migration_functions(manifest: Manifest) -> tuple[str, ...]:
+    """The deploy step and the worker: both run migrations and count them (gui_core.migrations)."""
+    return tuple(
+        name for name in (MIGRATE_FUNCTION.name, MIGRATE_WORKER_FUNCTION.name) if _present(manifest, name)
+    )
 
 
 def stream_consumers(manifest: Manifest) -> tuple[str, ...]:
@@ -467,6 +494,50 @@ def dashboard_rows(manifest: Manifest) -> tuple[Row, ...]:
                 ),
             )
         )
+    migrating = migration_functions(manifest)
+    if migrating:
+        rows.append(
+            Row(
+                "Schema migrations",
+                (
+                    Panel(
+                        "Migration work items",
+                        (
+                            WORK_ITEMS_WAITING,
+                            work_queue_metric(
+                                "ApproximateNumberOfMessagesNotVisible", "Maximum", "in progress"
+                            ),
+                            WORK_ITEMS_TAKEN,
+                        ),
+                    ),
+                    Panel(
+                        "Oldest migration work item",
+                        (work_queue_metric("ApproximateAgeOfOldestMessage", "Maximum", "age"),),
+                        unit="s",
+                    ),
+                    Panel(
+                        "Migration runs",
+                        tuple(
+                            emf(m, s)
+                            for m in (
+                                MIGRATION_FAILURES_METRIC,
+                                "MigrationTenantsDone",
+                                "MigrationWorkItemsQueued",
+                            )
+                            for s in migrating
+                        ),
+                    ),
+                    Panel(
+                        "Migration items",
+                        tuple(
+                            emf(m, s)
+                            for m in ("MigrationItemsScanned", "MigrationItemsChanged")
+                            for s in migrating
+                        ),
+                    ),
+                ),
+            )
+        )
     live: list[Panel] = []
     if manifest.websocket is not None:
         stage, realtime = manifest.websocket.stage, manifest.websocket.function
@@ -506,7 +577,9 @@ class Observability(Construct):
 
     Every SQS queue of the stack that exists when this construct is made gets a depth alarm: make it
     last (the regional stack does). The quarantine queue's is of its own kind (`QuarantineDepth`):
-    what waits there is not a failed delivery to redrive but poison records to look at."""
+    what waits there is not a failed delivery to redrive but poison records to look at. The
+    migrations' work queue has none: work items wait there by design; it alarms when they stop
+    moving (`MigrationBacklogStalled`)."""
 
     def __init__(
         self,
@@ -522,10 +595,12 @@ class Observability(Construct):
         rule_names: Mapping[str, str] | None = None,
         schedule_names: Mapping[str, str] | None = None,
         quarantine: sqs.Queue | None = None,
+        work_queue: sqs.Queue | None = None,
     ) -> None:
         """`functions`: every function of the stack by its manifest name, the authorizer included.
         `rule_names` and `schedule_names`: the physical names of the bus's rules (on the bus named
-        `bus_name`) and of the schedules, by manifest name. `quarantine`: the quarantine queue."""
+        `bus_name`) and of the schedules, by manifest name. `quarantine`: the quarantine queue;
+        `work_queue`: the migrations' work queue."""
         super().__init__(scope, construct_id)
         self.stack = cdk.Stack.of(self)
         self.manifest = manifest
@@ -538,9 +613,12 @@ class Observability(Construct):
         self.schedule_names = dict(schedule_names or {})
         if self.rule_names and bus_name is None:
             raise ValueError("the rules' metrics need the name of their bus")
-        self.queues = _queues(self.stack)
         # Known by its path: the CDK hands out a new proxy of a construct at each access.
         self.quarantine_path = f"{quarantine.node.path}/Resource" if quarantine is not None else None
+        self.work_queue = work_queue
+        work_queue_path = f"{work_queue.node.path}/Resource" if work_queue is not None else None
+        # The dead-letter queues and the quarantine: what waits there waits for an operator.
+        self.queues = [queue for queue in _queues(self.stack) if queue.node.path != work_queue_path]
         self.alarms: dict[str, list[cw.Alarm]] = {}
 
         self.key = kms.Key(
@@ -600,6 +678,7 @@ class Observability(Construct):
         self._stream_alarms()
         self._queue_alarms()
         self._quarantine_alarms()
+        self._migration_alarms()
         self._rule_alarms()
         self._guard_alarms()
         self._authorizer_alarms()
@@ -655,6 +734,7 @@ class Observability(Construct):
                 raise ValueError("a per-queue metric needs the queue")
             return queue.attr_queue_name
         resources = {
+            Ref.WORK_QUEUE: self.work_queue.queue_name if self.work_queue is not None else None,
             Ref.REST_API: self.rest_api.rest_api_name,
             Ref.REST_STAGE: self.rest_api.deployment_stage.stage_name,
             Ref.STREAM: self.stream.stream_name,
@@ -679,6 +759,8 @@ class Observability(Construct):
                 metrics += [self.metric(spec, rule=name) for name in rules]
             elif spec.service is None or spec.service in self.functions:
                 if any(value is Ref.WEBSOCKET_API for _, value in spec.dimensions) and self.websocket is None:
+                    continue
+                if any(value is Ref.WORK_QUEUE for _, value in spec.dimensions) and self.work_queue is None:
                     continue
                 metrics.append(self.metric(spec))
         return metrics
@@ -886,6 +968,40 @@ class Observability(Construct):
                 "(a producer sending undecodable or unknown events, or tenants not provisioned here). "
                 "See `ddgui quarantine list` and the consumers' logs.",
             )
+
+    def _migration_alarms(self) -> None:
+        failures = self._sum(
+            (emf(MIGRATION_FAILURES_METRIC, s) for s in migration_functions(self.manifest)),
+            "migration failures",
+        )
+        if failures is not None:
+            self._alarm(
+                "MigrationFailures",
+                failures,
+                threshold=MIGRATION_FAILURES,
+                description="A schema migration failed (in the deploy step, which fails the deploy, in "
+                "`ddgui migrate apply`, or in the worker's backfill of a tenant); the ledger keeps the error "
+                "and the tenant's checkpoint. See `ddgui migrate status` and the function's log group.",
+            )
+        if self.work_queue is None:
+            return
+        self._alarm(
+            "MigrationBacklogStalled",
+            cw.MathExpression(
+                expression="IF(waiting > 0 AND FILL(taken, 0) == 0, 1, 0)",
+                using_metrics={
+                    "waiting": self.metric(WORK_ITEMS_WAITING),
+                    "taken": self.metric(WORK_ITEMS_TAKEN),
+                },
+                label="work items waiting, none taken",
+                period=PERIOD,
+            ),
+            threshold=0,
+            evaluation_periods=MIGRATION_STALLED_PERIODS,
+            description=f"Migration work items wait in the work queue and none was taken off it for "
+            f"{MIGRATION_STALLED_PERIODS * 5} minutes: the worker does not consume (its mapping disabled, "
+            "the function throttled or failing). See the worker's errors, throttles and mapping.",
+        )
 
     def _rule_alarms(self) -> None:
         subjects = [(rule_metric, name) for name in self.rule_names] + [
@@ -1099,6 +1215,15 @@ _GRAFANA_VARIABLES: tuple[tuple[Ref, str, str, str, str, dict[str, str], bool], 
     (Ref.STREAM, "Events stream", "AWS/Kinesis", "IncomingRecords", "StreamName", {}, False),
     (Ref.FUNCTION, "Functions", "AWS/Lambda", "Invocations", "FunctionName", {}, True),
     (Ref.QUEUE, "Dead-letter queues", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", {}, True),
+    (
+        Ref.WORK_QUEUE,
+        "Migration work queue",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        {},
+        False,
+    ),
     (Ref.BUS, "Event bus", "AWS/Events", "InvocationAttempts", "EventBusName", {}, False),
     (Ref.RULE, "Bus rules", "AWS/Events", "InvocationAttempts", "RuleName", {"EventBusName": "$bus"}, True),
     (Ref.SCHEDULE, "Schedules", "AWS/Events", "Invocations", "RuleName", {}, True),
@@ -1159,10 +1284,8 @@ def grafana_dashboard(manifest: Manifest) -> dict[str, Any]:
             "includeAll": False,
         },
     ]
+    regexes = _grafana_regexes(manifest, prefix)
     for ref, label, namespace, metric, key, filters, multi in _GRAFANA_VARIABLES:
-        # Rules are named `<stack>-<name>`; CloudFormation names the stream, functions and queues
-        # after the stack; the bus is named by the CDK, `DdGui<region without dashes>...`.
-        named_by_stack = ref in (Ref.STREAM, Ref.FUNCTION, Ref.QUEUE, Ref.RULE, Ref.SCHEDULE)
         variables.append(
             {
                 "name": ref.value,
@@ -1178,7 +1301,7 @@ def grafana_dashboard(manifest: Manifest) -> dict[str, Any]:
                     "dimensionFilters": filters,
                     "refId": "CloudWatchVariableQueryEditor-VariableQuery",
                 },
-                "regex": f"/^{prefix}-/" if named_by_stack else f"/^{prefix}/" if ref is Ref.BUS else "",
+                "regex": regexes.get(ref, ""),
                 "current": {},
                 "hide": 0,
                 "refresh": 2,
@@ -1206,6 +1329,28 @@ def grafana_dashboard(manifest: Manifest) -> dict[str, Any]:
         "templating": {"list": variables},
         "panels": panels,
     }
+
+
+def work_queue_logical_prefix(manifest: Manifest) -> str | None:
+    """How the logical id (and so the name CloudFormation gives it, `<stack>-<logical id>-<suffix>`)
+    of the migrations' work queue begins: State's `<Name>Queue`."""
+    if manifest.migration_queue is None:
+        return None
+    return f"State{pascal_case(manifest.migration_queue.name)}Queue"
+
+
+def _grafana_regexes(manifest: Manifest, prefix: str) -> dict[Ref, str]:
+    """Which dimension values of the region each variable lists. Rules are named `<stack>-<name>`;
+    CloudFormation names the stream, functions and queues after the stack (the migrations' work queue
+    after its logical id too, which tells it from the dead-letter queues); the bus is named by the
+    CDK, `DdGui<region without dashes>...`."""
+    regexes = dict.fromkeys((Ref.STREAM, Ref.FUNCTION, Ref.QUEUE, Ref.RULE, Ref.SCHEDULE), f"/^{prefix}-/")
+    regexes[Ref.BUS] = f"/^{prefix}/"
+    work_queue = work_queue_logical_prefix(manifest)
+    if work_queue is not None:
+        regexes[Ref.QUEUE] = f"/^{prefix}-(?!.*-{work_queue})/"
+        regexes[Ref.WORK_QUEUE] = f"/^{prefix}-.*-{work_queue}/"
+    return regexes
 
 
 def _grafana_panel(panel: Panel, panel_id: int, *, x: int, y: int) -> dict[str, Any]:

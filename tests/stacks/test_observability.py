@@ -100,15 +100,27 @@ def test_alarm_names_are_unique_and_carry_the_stack(template: dict[str, Any], re
     assert all(name.startswith(f"{stack_name(region)}-") and len(name) <= 255 for name in names)
 
 
-def test_every_queue_has_a_depth_alarm(template: dict[str, Any]) -> None:
+def _work_queue(template: dict[str, Any], manifest: Manifest) -> str:
+    """The migrations' work queue (State's `MigrationWorkQueue`), by the logical id Grafana knows it by."""
+    prefix = obs.work_queue_logical_prefix(manifest)
+    assert prefix is not None
+    (queue,) = [q for q in cfn.resources(template, "AWS::SQS::Queue") if q.startswith(prefix)]
+    return queue
+
+
+def test_every_queue_has_a_depth_alarm(template: dict[str, Any], manifest: Manifest) -> None:
+    """Every dead-letter queue and the quarantine: what waits there waits for an operator. Not the
+    migrations' work queue, where work items wait by design (`MigrationBacklogStalled` watches it)."""
     queues = cfn.resources(template, "AWS::SQS::Queue")
     assert queues, "the stack has dead-letter queues"
     watched: dict[str, dict[str, Any]] = {}
     for alarm in _alarms(template).values():
+        if "MetricName" not in alarm:
+            continue  # an expression over several metrics (the stalled backlog's) is no depth alarm
         for namespace, name, dims in _metrics(alarm):
             if (namespace, name) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible"):
                 watched[dims["QueueName"]["Fn::GetAtt"][0]] = alarm
-    assert set(watched) == set(queues)
+    assert set(watched) == set(queues) - {_work_queue(template, manifest)}
     for alarm in watched.values():
         assert alarm["Statistic"] == "Maximum"
         assert alarm["Threshold"] == obs.DLQ_VISIBLE_MESSAGES == 0
@@ -349,7 +361,8 @@ def test_alarm_count_by_kind(template: dict[str, Any], manifest: Manifest) -> No
         "IteratorAge": len(obs.stream_consumers(manifest)),
         "StreamIteratorAge": 1,
         "StreamWriteThrottles": 1,
-        "DlqDepth": len(cfn.resources(template, "AWS::SQS::Queue")) - 1,  # all but the quarantine
+        # All but the quarantine and the migrations' work queue.
+        "DlqDepth": len(cfn.resources(template, "AWS::SQS::Queue")) - 2,
         "QuarantineDepth": 1,
         "RecordsQuarantined": 1,
         "RateLimitBreaches": 1,
@@ -365,7 +378,39 @@ def test_alarm_count_by_kind(template: dict[str, Any], manifest: Manifest) -> No
         "SseRequests": 1,
         "AuthorizerUnavailable": 1,
         "JwksFetchFailures": 1,
+        "MigrationFailures": 1,
+        "MigrationBacklogStalled": 1,
     }
+
+
+def test_the_migrations_alarm_on_failures_and_on_a_stalled_backlog(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    named = _alarms(template)
+    failures = named["MigrationFailures"]
+    assert _emf_alarm(failures) == {
+        ("MigrationFailures", "gui_migrate"),
+        ("MigrationFailures", "gui_migrate_worker"),
+    }
+    assert obs.migration_functions(manifest) == ("gui_migrate", "gui_migrate_worker")
+    assert _expression(failures) == "SUM([m0, m1])"
+    assert (failures["Threshold"], failures["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+    queue = _work_queue(template, manifest)
+    stalled = named["MigrationBacklogStalled"]
+    assert {(name, dims["QueueName"]["Fn::GetAtt"][0]) for _, name, dims in _metrics(stalled)} == {
+        ("ApproximateNumberOfMessagesVisible", queue),
+        ("NumberOfMessagesDeleted", queue),
+    }
+    # Work items waiting and none taken off (done, or re-queued by a worker out of time) for 15
+    # minutes: a large backfill waiting its turn is no alarm, a worker that stopped is.
+    assert _expression(stalled) == "IF(waiting > 0 AND FILL(taken, 0) == 0, 1, 0)"
+    assert (stalled["Threshold"], stalled["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert stalled["EvaluationPeriods"] == obs.MIGRATION_STALLED_PERIODS == 3
+    assert stalled.get("DatapointsToAlarm", 3) == 3
+    assert not [name for name in named if name.startswith("DlqDepth-") and "MigrationWorkQueue" in name]
+    # Its dead-letter queue is one like the others: a work item received too often waits there.
+    assert "DlqDepth-State-MigrationWorkDlq" in named
 
 
 # --- the topic ------------------------------------------------------------------------------------
@@ -616,6 +661,25 @@ def test_grafana_and_cloudwatch_dashboards_draw_the_same_metrics(template: dict[
     cloudwatch_titles = {w["properties"].get("title") for w in body["widgets"] if w["type"] == "metric"}
     grafana_titles = {p["title"] for p in grafana["panels"] if p["type"] == "timeseries"}
     assert grafana_titles == cloudwatch_titles
+
+
+def test_grafana_tells_the_work_queue_from_the_dead_letter_queues(
+    template: dict[str, Any], manifest: Manifest, region: str
+) -> None:
+    """CloudFormation names a queue `<stack>-<logical id>-<suffix>`: the `queue` variable lists every
+    queue of the stack but the work queue, the `work_queue` variable that one only."""
+    grafana = json.loads(obs.GRAFANA_DASHBOARD.read_text())
+    variables = {v["name"]: v for v in grafana["templating"]["list"]}
+
+    def lists(variable: str, name: str) -> bool:
+        pattern = variables[variable]["regex"].strip("/")  # a JavaScript regex: Python reads this one alike
+        return re.search(pattern, name) is not None
+
+    work_queue = _work_queue(template, manifest)
+    for queue in cfn.resources(template, "AWS::SQS::Queue"):
+        name = f"{stack_name(region)}-{queue}-1A2B3C4D5E6F"[:80]
+        assert lists("queue", name) == (queue != work_queue), queue
+        assert lists("work_queue", name) == (queue == work_queue), queue
 
 
 def test_grafana_dimensions_match_the_metric_descriptions(manifest: Manifest) -> None:
