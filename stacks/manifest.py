@@ -697,12 +697,25 @@ PREFERENCES_FUNCTION = Function(
 ADMIN_FUNCTION = Function(
     name="gui_admin",
     handler="gui_admin.handler.handler",
-    purpose="Tenant administration: the audit trail and the tenant's feature flags.",
-    stores={**PLATFORM_STORES, "tenants": Access.READ_WRITE, "audit": Access.READ_APPEND},
+    purpose="Tenant administration: the audit trail, the tenant's feature flags, and the region's "
+    "schema migrations with the tenant's part of each.",
+    stores={
+        **PLATFORM_STORES,
+        "tenants": Access.READ_WRITE,
+        "audit": Access.READ_APPEND,
+        "migrations": Access.READ,
+    },
     routes=(
         Route("GET", "/audit", ADMIN_SCOPE, "The tenant's audit trail, newest first."),
         Route("GET", "/admin/tenant", ADMIN_SCOPE, "The caller's tenant: plan, flags, limits, license tag."),
         Route("PUT", "/admin/tenant/flags", ADMIN_SCOPE, "Replace the tenant's feature flags."),
+        Route(
+            "GET",
+            "/admin/migrations",
+            ADMIN_SCOPE,
+            "The region's schema migrations (phase, status, when, code version) and the tenant's "
+            "checkpoint of each.",
+        ),
     ),
 )
 

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gui_core.migrations.model import Phase, Status
+
 FlagName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=64)]
 
 _FLAGS_BODY_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -111,3 +113,96 @@ class FlagsInput(BaseModel):
     )
 
     flags: dict[FlagName, bool] = Field(max_length=100)
+
+
+class MigrationCounts(BaseModel):
+    scanned: int = Field(description="Items (or objects) read.")
+    changed: int = Field(description="Items changed into the new shape.")
+    skipped: int = Field(
+        description="Items already in the new shape, or changed by another writer meanwhile."
+    )
+
+
+class TenantMigrationPart(BaseModel):
+    """The caller's tenant's checkpoint of one migration."""
+
+    status: Status = Field(
+        description="`pending` with no `updated_at`: nothing of the tenant's was touched by this run "
+        "(none of its data needed it, or the tenant came after the run)."
+    )
+    pages: int = Field(description="Pages of the tenant's data done.")
+    counts: MigrationCounts
+    updated_at: str | None = Field(description="When the tenant's part last moved (ISO 8601).")
+    error: str | None = Field(description="Why the tenant's part stopped, when it failed.")
+
+
+class MigrationFailure(BaseModel):
+    """Why a run stopped. The message is the tenant's own only: a failure in another tenant's part
+    answers when and which version, not that tenant's id or data."""
+
+    at: str | None
+    version: int | None = Field(description="The migration's version that failed.")
+    in_your_tenant: bool = Field(description="The failure was in the caller's tenant's part.")
+    message: str | None = Field(description="The error, when `in_your_tenant`.")
+
+
+class MigrationRun(BaseModel):
+    id: str = Field(description="`<4-digit number>_<name>`: the number orders the migrations.")
+    description: str
+    phase: Phase = Field(description="expand, migrate, or contract (a later release removes the old shape).")
+    target: str = Field(description="What it changes: `store:<name>` or `objects:<prefix>`.")
+    version: int
+    status: Status
+    mode: str | None = Field(
+        description="`inline` (inside the deploy step) or `queued` (per tenant, by a worker)."
+    )
+    planned_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    duration_s: float | None
+    started_by: str | None = Field(
+        description="What started it: `deploy` (a deploy of the region), `operator` "
+        "(`ddgui migrate apply`) or `worker` (the backfill, after the previous migration)."
+    )
+    code_version: str | None = Field(description="The version of the code that ran it.")
+    error: MigrationFailure | None
+    tenant: TenantMigrationPart = Field(description="The caller's tenant's part of it.")
+
+
+class MigrationList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "0001_inbox_audience_key",
+                            "description": "Inbox items carry their audience's key (tenant_audience), "
+                            "the partition of the by_audience index.",
+                            "phase": "expand",
+                            "target": "store:inbox",
+                            "version": 1,
+                            "status": "done",
+                            "mode": "queued",
+                            "planned_at": "2026-12-08T09:00:02.118+00:00",
+                            "started_at": "2026-12-08T09:00:02.412+00:00",
+                            "finished_at": "2026-12-08T09:04:40.905+00:00",
+                            "duration_s": 278.493,
+                            "started_by": "deploy",
+                            "code_version": "7 (75f99c2)",
+                            "error": None,
+                            "tenant": {
+                                "status": "done",
+                                "pages": 3,
+                                "counts": {"scanned": 251, "changed": 248, "skipped": 3},
+                                "updated_at": "2026-12-08T09:01:13.027+00:00",
+                                "error": None,
+                            },
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    items: list[MigrationRun] = Field(description="The region's migrations, in the order they apply.")

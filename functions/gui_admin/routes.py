@@ -1,4 +1,5 @@
-"""Routes of the admin group: the tenant's audit trail and its feature flags."""
+"""Routes of the admin group: the tenant's audit trail, its feature flags, and the region's schema
+migrations with the tenant's part of each."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
 
-from gui_admin.models import AuditEntry, AuditPage, FlagsInput, TenantDocument
+from gui_admin.migrations import LedgerReader, tenant_migrations
+from gui_admin.models import AuditEntry, AuditPage, FlagsInput, MigrationList, TenantDocument
 from gui_core import rbac
 from gui_core.context import RequestContext
 from gui_core.dependencies import require_scope
@@ -20,6 +22,7 @@ from gui_core.tenancy import TENANT_SK, Tenant
 POLICY = GroupPolicy("admin", read_class="admin", write_class="admin")
 audit_router = group_router(prefix="/service/gui/audit", policy=POLICY)
 tenant_router = group_router(prefix="/service/gui/admin/tenant", policy=POLICY)
+migrations_router = group_router(prefix="/service/gui/admin/migrations", policy=POLICY)
 
 Admin = Annotated[RequestContext, Depends(require_scope(rbac.ADMIN))]
 # The admin feature cannot be turned off through the API: it is the way back.
@@ -34,6 +37,11 @@ def _audit_table(request: Request) -> Table:
 def _tenants_table(request: Request) -> Table:
     table: Table = request.app.state.tenants_table
     return table
+
+
+def _ledger(request: Request) -> LedgerReader:
+    ledger: LedgerReader = request.app.state.migrations_ledger
+    return ledger
 
 
 def _iso(value: datetime | None, default: str) -> str:
@@ -137,3 +145,12 @@ def put_flags(
     tenant = Tenant.from_item(updated)
     response.headers["ETag"] = _etag(tenant.version)
     return _document(tenant)
+
+
+@migrations_router.get(
+    "",
+    response_model=MigrationList,
+    summary="The region's schema migrations, with the tenant's part of each",
+)
+def list_migrations(caller: Admin, ledger: Annotated[LedgerReader, Depends(_ledger)]) -> MigrationList:
+    return tenant_migrations(ledger, tenant=caller.tenant)

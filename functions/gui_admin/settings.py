@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from pydantic import Field
+
 from gui_core.settings import ApiSettings
 
 
 class AdminSettings(ApiSettings):
-    """The admin group needs nothing beyond the platform stores every REST function has."""
+    """The platform stores every REST function has, and the region's ledger of migrations (read)."""
+
+    migrations_table: str = Field(alias="MIGRATIONS_TABLE")

@@ -1,12 +1,22 @@
-"""Contract of the admin group: the audit trail and the tenant's feature flags."""
+"""Contract of the admin group: the audit trail, the tenant's feature flags, and the region's schema
+migrations with the tenant's part of each."""
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
-from gui_admin.models import AuditPage, TenantDocument
-from tests.contract.conftest import Client, problem
+from gui_admin.models import AuditPage, MigrationList, TenantDocument
+from gui_core.dynamo import Table
+from gui_core.migrations.ledger import Ledger
+from gui_core.migrations.model import Counts, ItemChange, ItemMigration, Migration, Phase, Status
+from local.keys import DevKeys
+from local.runtime import LocalBackend
+from tests.contract.conftest import Client, aws, problem, table
 
 VIEW = {"name": "V", "module": "coverage"}
 
@@ -107,3 +117,136 @@ def test_the_admin_feature_cannot_be_turned_off(admin: Client) -> None:
         422,
         "validation_failed",
     )
+
+
+# --- the region's schema migrations ---------------------------------------------------------------
+
+_migration_numbers = itertools.count(9100)
+
+
+def _ledger(backend: LocalBackend) -> Ledger:
+    """The region's ledger on the local runtime's migrations store, written as gui_migrate writes it."""
+    return Ledger(Table(table("migrations"), aws(backend, "dynamodb")))
+
+
+def _migration(description: str) -> Migration:
+    """A migration of the inbox, recorded here only (no registry runs it)."""
+
+    class Recorded(ItemMigration):
+        id = f"{next(_migration_numbers)}_contract_{description.split(maxsplit=1)[0].lower()}"
+        store = "inbox"
+        phase = Phase.EXPAND
+
+        def upgrade(self, item: Mapping[str, Any]) -> ItemChange | None:
+            return None
+
+    Recorded.description = description
+    return Recorded()
+
+
+def _listed(admin: Client, migration: Migration) -> tuple[dict[str, Any], str]:
+    """The migration as the admin API lists it, and the whole answer's text."""
+    answer = admin.call("GET", "/admin/migrations")
+    assert answer.status == 200, answer.body[:500]
+    listing = MigrationList.model_validate(answer.json())
+    ids = [run.id for run in listing.items]
+    assert ids == sorted(ids)  # in the order they apply
+    (run,) = [run for run in answer.json()["items"] if run["id"] == migration.id]
+    return run, answer.body.decode()
+
+
+def test_migrations_list_each_run_with_the_tenants_own_part_only(
+    backend: LocalBackend, client: Client, admin: Client
+) -> None:
+    ledger = _ledger(backend)
+    migration = _migration("Backfilled for the contract")
+    other = f"{client.tenant}-other"
+    ledger.record(migration)
+    started = ledger.start(
+        migration,
+        tenants=[client.tenant, other],
+        mode="queued",
+        started_by="deploy arn:aws:lambda:eu-west-1:123456789012:function:DdGui-eu-west-1-GuiMigrate:7",
+        code_version="7 (abc1234)",
+        from_status=Status.PENDING,
+    )
+    assert started is not None
+    for tenant, counts in ((client.tenant, Counts(5, 4, 1)), (other, Counts(700, 700, 0))):
+        first = ledger.advance(ledger.checkpoint(migration.id, tenant), {"pk": tenant, "sk": "n#1"}, counts)
+        assert first is not None
+        assert ledger.finish_tenant(first, Counts(1, 1, 0))
+    assert ledger.complete(migration.id)
+
+    run, body = _listed(admin, migration)
+    assert run["description"] == "Backfilled for the contract"
+    assert (run["phase"], run["target"], run["version"]) == ("expand", "store:inbox", 1)
+    assert (run["status"], run["mode"], run["error"]) == ("done", "queued", None)
+    assert run["started_at"]
+    assert run["finished_at"]
+    assert run["planned_at"]
+    assert run["duration_s"] is not None
+    assert run["code_version"] == "7 (abc1234)"
+    # What started it, not whose credentials or which account's function.
+    assert run["started_by"] == "deploy"
+    assert "123456789012" not in body
+    # The tenant's own part, in full.
+    part = run["tenant"]
+    assert (part["status"], part["pages"]) == ("done", 2)
+    assert part["counts"] == {"scanned": 6, "changed": 5, "skipped": 1}
+    assert part["updated_at"]
+    # Nothing of the other tenant's: not its id, nor the region's totals its items add to.
+    assert other not in body
+    assert "700" not in json.dumps(run)
+    assert "tenants" not in run
+    assert "counts" not in run
+
+
+def test_a_failure_in_another_tenants_part_names_neither_that_tenant_nor_its_error(
+    backend: LocalBackend, client: Client, admin: Client, keys: DevKeys
+) -> None:
+    ledger = _ledger(backend)
+    migration = _migration("Failing for the contract")
+    other = f"{client.tenant}-other"
+    ledger.record(migration)
+    assert ledger.start(
+        migration,
+        tenants=[client.tenant, other],
+        mode="inline",
+        started_by="arn:aws:sts::123456789012:assumed-role/Ops/ada@ops.example via arn:aws:lambda:x",
+        code_version="8",
+        from_status=Status.PENDING,
+    )
+    ledger.fail(migration, ledger.checkpoint(migration.id, other), f"item {other}#n#9 has no audience")
+
+    run, body = _listed(admin, migration)
+    assert (run["status"], run["started_by"]) == ("failed", "operator")
+    assert run["error"]["in_your_tenant"] is False
+    assert run["error"]["message"] is None
+    assert run["error"]["version"] == 1
+    assert run["error"]["at"]
+    assert run["tenant"] == {
+        "status": "pending",
+        "pages": 0,
+        "counts": {"scanned": 0, "changed": 0, "skipped": 0},
+        "updated_at": None,
+        "error": None,
+    }
+    assert other not in body
+    assert "ada@ops" not in body
+
+    # The other tenant's admin sees its own failure, message and all.
+    theirs = Client(backend, keys, other, f"{client.subject}-other-admin", roles=("admin",))
+    run, body = _listed(theirs, migration)
+    assert run["error"]["in_your_tenant"] is True
+    assert run["error"]["message"] == f"item {other}#n#9 has no audience"
+    assert (run["tenant"]["status"], run["tenant"]["error"]) == (
+        "failed",
+        f"item {other}#n#9 has no audience",
+    )
+    assert client.tenant not in body.replace(other, "<their own id>")
+
+
+def test_migrations_are_for_admins_of_the_tenant_only(client: Client, admin: Client) -> None:
+    problem(client.call("GET", "/admin/migrations"), 403, "insufficient_scope")
+    problem(admin.call("GET", "/admin/migrations", query="tenant=someone-else"), 403, "tenant_mismatch")
+    problem(admin.call("GET", "/admin/migrations", token=None), 401, "unauthorized")

@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/service/gui/admin/migrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The region's schema migrations, with the tenant's part of each */
+        get: operations["list_migrations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/service/gui/admin/tenant": {
         parameters: {
             query?: never;
@@ -1609,6 +1626,133 @@ export interface components {
             /** Out Degree */
             out_degree?: number | null;
         };
+        /** MigrationCounts */
+        MigrationCounts: {
+            /**
+             * Scanned
+             * @description Items (or objects) read.
+             */
+            scanned: number;
+            /**
+             * Changed
+             * @description Items changed into the new shape.
+             */
+            changed: number;
+            /**
+             * Skipped
+             * @description Items already in the new shape, or changed by another writer meanwhile.
+             */
+            skipped: number;
+        };
+        /**
+         * MigrationFailure
+         * @description Why a run stopped. The message is the tenant's own only: a failure in another tenant's part
+         *     answers when and which version, not that tenant's id or data.
+         */
+        MigrationFailure: {
+            /** At */
+            at: string | null;
+            /**
+             * Version
+             * @description The migration's version that failed.
+             */
+            version: number | null;
+            /**
+             * In Your Tenant
+             * @description The failure was in the caller's tenant's part.
+             */
+            in_your_tenant: boolean;
+            /**
+             * Message
+             * @description The error, when `in_your_tenant`.
+             */
+            message: string | null;
+        };
+        /**
+         * MigrationList
+         * @example {
+         *       "items": [
+         *         {
+         *           "code_version": "7 (75f99c2)",
+         *           "description": "Inbox items carry their audience's key (tenant_audience), the partition of the by_audience index.",
+         *           "duration_s": 278.493,
+         *           "finished_at": "2026-12-08T09:04:40.905+00:00",
+         *           "id": "0001_inbox_audience_key",
+         *           "mode": "queued",
+         *           "phase": "expand",
+         *           "planned_at": "2026-12-08T09:00:02.118+00:00",
+         *           "started_at": "2026-12-08T09:00:02.412+00:00",
+         *           "started_by": "deploy",
+         *           "status": "done",
+         *           "target": "store:inbox",
+         *           "tenant": {
+         *             "counts": {
+         *               "changed": 248,
+         *               "scanned": 251,
+         *               "skipped": 3
+         *             },
+         *             "pages": 3,
+         *             "status": "done",
+         *             "updated_at": "2026-12-08T09:01:13.027+00:00"
+         *           },
+         *           "version": 1
+         *         }
+         *       ]
+         *     }
+         */
+        MigrationList: {
+            /**
+             * Items
+             * @description The region's migrations, in the order they apply.
+             */
+            items: components["schemas"]["MigrationRun"][];
+        };
+        /** MigrationRun */
+        MigrationRun: {
+            /**
+             * Id
+             * @description `<4-digit number>_<name>`: the number orders the migrations.
+             */
+            id: string;
+            /** Description */
+            description: string;
+            /** @description expand, migrate, or contract (a later release removes the old shape). */
+            phase: components["schemas"]["Phase"];
+            /**
+             * Target
+             * @description What it changes: `store:<name>` or `objects:<prefix>`.
+             */
+            target: string;
+            /** Version */
+            version: number;
+            status: components["schemas"]["Status"];
+            /**
+             * Mode
+             * @description `inline` (inside the deploy step) or `queued` (per tenant, by a worker).
+             */
+            mode: string | null;
+            /** Planned At */
+            planned_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Duration S */
+            duration_s: number | null;
+            /**
+             * Started By
+             * @description What started it: `deploy` (a deploy of the region), `operator` (`ddgui migrate apply`) or `worker` (the backfill, after the previous migration).
+             */
+            started_by: string | null;
+            /**
+             * Code Version
+             * @description The version of the code that ran it.
+             */
+            code_version: string | null;
+            error: components["schemas"]["MigrationFailure"] | null;
+            /** @description The caller's tenant's part of it. */
+            tenant: components["schemas"]["TenantMigrationPart"];
+        };
         /** ModuleFigures */
         ModuleFigures: {
             /**
@@ -1897,6 +2041,11 @@ export interface components {
             /** Job Id */
             job_id?: string | null;
         };
+        /**
+         * Phase
+         * @enum {string}
+         */
+        Phase: "expand" | "migrate" | "contract";
         /** Point */
         Point: {
             /** Start */
@@ -2297,6 +2446,11 @@ export interface components {
              */
             direction: "asc" | "desc";
         };
+        /**
+         * Status
+         * @enum {string}
+         */
+        Status: "pending" | "running" | "done" | "failed";
         /**
          * StatusCounts
          * @description Items per status over the caller's whole inbox (all filters but status ignored).
@@ -3070,6 +3224,30 @@ export interface components {
             version: number;
         };
         /**
+         * TenantMigrationPart
+         * @description The caller's tenant's checkpoint of one migration.
+         */
+        TenantMigrationPart: {
+            /** @description `pending` with no `updated_at`: nothing of the tenant's was touched by this run (none of its data needed it, or the tenant came after the run). */
+            status: components["schemas"]["Status"];
+            /**
+             * Pages
+             * @description Pages of the tenant's data done.
+             */
+            pages: number;
+            counts: components["schemas"]["MigrationCounts"];
+            /**
+             * Updated At
+             * @description When the tenant's part last moved (ISO 8601).
+             */
+            updated_at: string | null;
+            /**
+             * Error
+             * @description Why the tenant's part stopped, when it failed.
+             */
+            error: string | null;
+        };
+        /**
          * TenantPolicyDocument
          * @example {
          *       "defaults": {
@@ -3347,6 +3525,98 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_migrations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MigrationList"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_tenant: {
         parameters: {
             query?: never;
