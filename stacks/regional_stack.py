@@ -181,6 +181,13 @@ class RegionalStack(cdk.Stack):
             *((self.realtime.stage,) if self.realtime is not None else ()),
             *self.stream_sources.mappings.values(),
         )
+        # What `ddgui migrate` invokes against a deployed region (status, plan, apply).
+        cdk.CfnOutput(
+            self,
+            "MigrateFunctionName",
+            value=self.functions[MIGRATE_FUNCTION.name].function.function_name,
+            description="The schema migrations' function (ddgui migrate status/plan/apply).",
+        )
         return step
 
     def _concern(self, name: str) -> Construct:

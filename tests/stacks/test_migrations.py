@@ -123,3 +123,8 @@ def test_the_provider_may_invoke_the_deploy_step_only(template: dict[str, Any]) 
             "Resource": [{"Fn::Join": ["", [{"Fn::GetAtt": [function, "Arn"]}, ":*"]]}],
         }
     ]
+
+
+def test_the_stack_outputs_the_function_ddgui_migrate_invokes(template: dict[str, Any]) -> None:
+    output = template["Outputs"]["MigrateFunctionName"]
+    assert output["Value"] == {"Ref": cfn.functions_by_name(template)[MIGRATE_FUNCTION.name]}
