@@ -17,7 +17,8 @@ help:
 	@echo "make test  - set up and run every test suite, synthesize and check the CDK app"
 	@echo "make bench - run the benchmarks (not a gate; results in bench/results/)"
 
-$(STAMP): pyproject.toml
+# A new package under functions/ is found only once the editable install is made again.
+$(STAMP): pyproject.toml $(wildcard functions/*/__init__.py)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -12,6 +12,8 @@ ddgui quarantine list|replay|discard [--endpoint-url URL | --region R [--stack S
           [--stream-name S]] [--function F] [--reason R] [--tenant T] [--limit N] [--dry-run] [--json]
                                                       the stream's poison records: inspect, put
                                                       back on the stream, or delete (local/quarantine.py)
+ddgui migrate status|plan|apply [--dry-run] [--tenant T] [--endpoint-url URL | --region R [--stack S]
+          [--function-name F]] [--json]               the region's schema migrations (local/migrate.py)
 """
 
 from __future__ import annotations
@@ -106,7 +108,29 @@ def _parser() -> argparse.ArgumentParser:
     openapi.add_argument("--output", type=Path, help="write here instead of printing")
 
     _quarantine_parser(commands)
+    _migrate_parser(commands)
     return parser
+
+
+def _migrate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    migrate = commands.add_parser("migrate", help="the region's schema migrations: status, plan, apply")
+    actions = migrate.add_subparsers(dest="action", required=True)
+    for action, summary in (
+        ("status", "each migration's run: status, who, when, code version, counts, checkpoints, error"),
+        ("plan", "what the pending migrations would change, with counts and examples (writes nothing)"),
+        ("apply", "start or resume the pending migrations in order (a failed one too)"),
+    ):
+        sub = actions.add_parser(action, help=summary)
+        where = sub.add_argument_group("where (the local runtime, or a deployed region)")
+        where.add_argument("--endpoint-url", help="the local AWS endpoint `ddgui dev` prints")
+        where.add_argument("--region", help="default: AWS_REGION, AWS_DEFAULT_REGION (locally: eu-west-1)")
+        where.add_argument("--stack", help="the region's stack (default DdGui-<region>), for its outputs")
+        where.add_argument("--function-name", help="default: the stack's output MigrateFunctionName")
+        if action != "status":
+            sub.add_argument("--tenant", help="only this tenant (homed in the region)")
+        if action == "apply":
+            sub.add_argument("--dry-run", action="store_true", help="say what would change; change nothing")
+        sub.add_argument("--json", action="store_true", help="the answer as one JSON document")
 
 
 def _quarantine_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -148,7 +172,35 @@ def main(argv: list[str] | None = None) -> int:
         return _openapi(args)
     if args.command == "quarantine":
         return _quarantine(args)
+    if args.command == "migrate":
+        return _migrate(args)
     return _dev(args, started)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    import json
+
+    from local import migrate as m
+
+    try:
+        target = m.where_to(
+            endpoint_url=args.endpoint_url,
+            region=args.region,
+            stack=args.stack,
+            function_name=args.function_name,
+        )
+        answer = target.run(
+            args.action, tenant=getattr(args, "tenant", None), dry_run=getattr(args, "dry_run", False)
+        )
+    except m.MigrateError as exc:
+        print(f"ddgui migrate: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(answer, indent=2, sort_keys=True))
+    else:
+        m.render(answer, print)
+    print(f"ddgui migrate {args.action}: {target.where}", file=sys.stderr)
+    return 0
 
 
 def _quarantine(args: argparse.Namespace) -> int:
@@ -369,6 +421,14 @@ def _print_banner(backend: LocalBackend, ready_s: float, *, seeded: bool) -> Non
         homed = ", ".join(t.tenant for t in TENANTS if t.home_region == region) or "none"
         lines.append(f"  {region}: {url}   (healthz: {url}/healthz; demo tenants homed here: {homed})")
     lines.append(f"  CORS origins: {', '.join(backend.cors_origins) or 'none'}")
+    if backend.migration_steps:
+        from local.runtime import migration_summary
+
+        done = "; ".join(f"{r}: {migration_summary(steps)}" for r, steps in backend.migration_steps.items())
+        lines.append(
+            f"  schema migrations at start: {done} "
+            f"(ddgui migrate status --endpoint-url {backend.aws_endpoint_url} --region <region>)"
+        )
     sweep = f"every {backend.ttl_sweep_s:g} s" if backend.ttl_sweep_s else "off"
     lines.append(
         f"  TTL expiry and archiving ({backend.manifest.bucket.local_bucket_name('<region>')}): {sweep}"

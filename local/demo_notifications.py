@@ -1,8 +1,10 @@
 """Demo inbox of the local runtime: every category, severity and status, personal and tenant-wide.
 
-Written through `InboxRepository.append`, the writer the notification fan-out uses, so the seed
-exercises it. The items are dated relative to the time of seeding, so their ids differ from one
-start to the next: a tenant whose inbox already holds items (a persistent endpoint) is left alone.
+Made by `InboxRepository.new_item`, what the notification fan-out's writer stores, but written in the
+shape before migration 0001_inbox_audience_key (version N: without `tenant_audience`), so the
+migration the runtime applies at start does real work on every start. The items are dated relative
+to the time of seeding, so their ids differ from one start to the next: a tenant whose inbox already
+holds items (a persistent endpoint) is left alone.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from gui_core.dynamo import Table
+from gui_core.dynamo import ConditionFailed, Table, item_absent
 from gui_notifications.logic import iso, notification_id
 from gui_notifications.models import CATEGORIES, SEVERITIES, STATUSES, TENANT_WIDE
-from gui_notifications.repository import InboxRepository
+from gui_notifications.repository import AUDIENCE_KEY, InboxRepository
 from local.aws import aws_client
 
 if TYPE_CHECKING:
@@ -104,9 +106,16 @@ def seed_notifications(
     repository = InboxRepository(table, retention_days=RETENTION_DAYS)
     if repository.inbox(tenant)[0]:
         return 0
-    return sum(
-        repository.append(tenant, item) for item in demo_notifications(tenant, users, now=datetime.now(UTC))
-    )
+    written = 0
+    for notification in demo_notifications(tenant, users, now=datetime.now(UTC)):
+        item = repository.new_item(tenant, notification)
+        del item[AUDIENCE_KEY]  # the shape before migration 0001
+        try:
+            table.put(item, condition=item_absent("sk"))
+        except ConditionFailed:
+            continue
+        written += 1
+    return written
 
 
 def seed_demo_inboxes(manifest: Manifest, *, endpoint_url: str, regions: Sequence[str]) -> None:

@@ -43,14 +43,17 @@ SESSION_S = 12 * 3600  # IAM's longest role session; moto never expires one anyw
 CALLS_KEPT = 50_000
 
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-# moto asks for these actions where IAM asks for the transaction's item actions (dynamodb:PutItem...
-# per item): they are added to the roles' policies in moto only; CallCheck evaluates the item actions.
+# moto asks for these actions where IAM asks for others (a transaction's item actions, dynamodb:PutItem...
+# per item; a batch's single action): they are added to the roles' policies in moto only; CallCheck
+# evaluates the actions IAM asks for.
 MOTO_ONLY_ACTIONS = {
     "dynamodb:PutItem": ("dynamodb:TransactWriteItems",),
     "dynamodb:UpdateItem": ("dynamodb:TransactWriteItems",),
     "dynamodb:DeleteItem": ("dynamodb:TransactWriteItems",),
     "dynamodb:ConditionCheckItem": ("dynamodb:TransactWriteItems",),
     "dynamodb:GetItem": ("dynamodb:TransactGetItems",),
+    # IAM authorizes SendMessageBatch with sqs:SendMessage; moto asks for an action of its own.
+    "sqs:SendMessage": ("sqs:SendMessageBatch",),
 }
 
 

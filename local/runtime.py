@@ -6,6 +6,12 @@ relay and the Kinesis pollers (`local.kinesis`) move events (every `bus_poll_s`)
 in a pool of containers (`local.pool`) shared by everything that invokes it. Local-only routes:
 `GET /dev/token` (a development token) and the dev console (`local.console`).
 
+At start, after the demo data is seeded, the migrations' deploy step (`gui_migrate`) runs in each
+region as the stack's trigger runs it after a deploy: invoked in its container, with its role's
+credentials, with the trigger's empty event; a migration it cannot apply fails the start
+(`migration_steps` holds what it did). The work items it queues go to the worker through the local
+SQS mapping (`local.queues`).
+
 `LocalBackend.start()` returns once every gateway accepts connections; the servers run in a
 background thread with their own event loop, so tests and the CLI drive it alike.
 """
@@ -17,11 +23,13 @@ import ipaddress
 import logging
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +40,7 @@ from starlette.routing import BaseRoute
 from starlette.routing import Route as HttpRoute
 
 from gui_core.bus import EventPublisher
+from local.apigw import sample_event
 from local.aws import MotoServer, aws_client, create_resources, function_environment
 from local.bus import BusRelay
 from local.containers import Container, Handler
@@ -47,6 +56,7 @@ from local.iam import CallCheck, Identity, assume, ensure_role, local_statements
 from local.keys import DEFAULT_KEYS_DIR, DevKeys
 from local.kinesis import DEFAULT_POLL_S, KinesisPoller
 from local.pool import DEFAULT_CAP, FunctionPool
+from local.queues import QueuePoller
 from local.scheduler import Scheduler
 from local.ttl import Consumer, SweepReport, TtlSweeper
 from stacks.manifest import DEFAULT_REGIONS, MANIFEST, WebSocketApi
@@ -64,6 +74,35 @@ DEFAULT_TTL_SWEEP_S = 5.0
 DEFAULT_BUS_POLL_S = 0.2
 TOKEN_PATH = "/dev/token"  # noqa: S105 - a path
 DEV_TOKEN_TTL_S = 3600
+MIGRATE_FUNCTION = "gui_migrate"  # the migrations' deploy step (stacks/manifest.py)
+TRIGGER_SAMPLE = "cdk_trigger_invoke"  # what the CDK's trigger invokes it with: an empty event
+
+
+@cache
+def code_revision() -> str | None:
+    """The checkout's commit (with `+` when its tree has changes), which the ledger records as the
+    local code version; None when git cannot tell."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from the PATH
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"git {head}{'+' if dirty else ''}" if head else None
 
 
 class StartupError(RuntimeError):
@@ -94,6 +133,7 @@ class LocalBackend:
         demo_ticker_s: float | None = None,
         environment: Mapping[str, Mapping[str, str]] | None = None,
         schedule_s: float | None = None,
+        migrate: bool = True,
     ) -> None:
         """`port=0` gives every region a free port. `aws_endpoint_url` uses a running AWS endpoint
         (a moto server or LocalStack) instead of starting moto's server on `moto_port`.
@@ -108,7 +148,8 @@ class LocalBackend:
         never). `environment` adds to or overrides variables of functions by name (tests shorten
         the SSE hold, `{"gui_stream": {"STREAM_HOLD_S": "1"}}`). `schedule_s`: fire every manifest
         schedule once the backend is up and then this often (`ddgui dev`; None: only when
-        `fire_schedule` is called)."""
+        `fire_schedule` is called). `migrate`: run the migrations' deploy step at start, as a deploy
+        does (tests of the migrations themselves start without it)."""
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the local runtime binds to loopback only, not {host}")
         if not regions:
@@ -134,9 +175,13 @@ class LocalBackend:
         self.environment = {name: dict(values) for name, values in (environment or {}).items()}
         self.demo_ticker_s = demo_ticker_s
         self.schedule_s = schedule_s
+        self.migrate = migrate
         self.schedulers: dict[str, Scheduler] = {}
         self.ticker: DemoTicker | None = None
         self.pollers: dict[str, list[KinesisPoller]] = {}
+        self.queue_pollers: dict[str, list[QueuePoller]] = {}
+        # What the migrations' deploy step answered at start, per region (its steps).
+        self.migration_steps: dict[str, list[dict[str, Any]]] = {}
         self.pools: dict[tuple[str, str], FunctionPool] = {}
         self._given_endpoint = aws_endpoint_url
         self._moto: MotoServer | None = None
@@ -171,6 +216,8 @@ class LocalBackend:
                     relay.start()
                 for poller in self._all_pollers():
                     poller.start()
+                for queue_poller in self._all_queue_pollers():
+                    queue_poller.start()
             if self.ticker is not None:
                 self.ticker.start()
             self._thread = threading.Thread(target=self._run, name="ddgui-gateways", daemon=True)
@@ -204,9 +251,7 @@ class LocalBackend:
         for scheduler in self.schedulers.values():
             scheduler.stop()
         self.schedulers.clear()
-        for poller in self._all_pollers():
-            poller.stop()
-        self.pollers.clear()
+        self._stop_pollers()
         for relay in self.relays.values():
             relay.stop()
         self.relays.clear()
@@ -225,6 +270,15 @@ class LocalBackend:
         if self.iam_check is not None:
             self.iam_check.forget(c["AWS_ACCESS_KEY_ID"] for c in self.credentials.values())
         shutil.rmtree(self._tmp_root, ignore_errors=True)
+
+    def _stop_pollers(self) -> None:
+        """The event source mappings: the Kinesis pollers and the queue pollers."""
+        for poller in self._all_pollers():
+            poller.stop()
+        self.pollers.clear()
+        for queue_poller in self._all_queue_pollers():
+            queue_poller.stop()
+        self.queue_pollers.clear()
 
     def hurry(self) -> None:
         """Stop without waiting for open connections (a second Ctrl-C); `stop` still joins."""
@@ -248,6 +302,11 @@ class LocalBackend:
         """Deliver every record waiting on the regions' streams to their functions now (retries
         included); the number of records the functions took."""
         return sum(poller.pump() for poller in self._all_pollers())
+
+    def pump_queues(self) -> int:
+        """Deliver every message waiting on the queues that feed functions (the migrations' work
+        items) now; the number of messages the functions took."""
+        return sum(poller.pump() for poller in self._all_queue_pollers())
 
     def fire_schedule(self, name: str, region: str | None = None) -> Any:
         """Fire the manifest schedule `name` in `region` (default: the first) now; its function's
@@ -274,6 +333,9 @@ class LocalBackend:
 
     def _all_pollers(self) -> list[KinesisPoller]:
         return [poller for pollers in self.pollers.values() for poller in pollers]
+
+    def _all_queue_pollers(self) -> list[QueuePoller]:
+        return [poller for pollers in self.queue_pollers.values() for poller in pollers]
 
     def sweep_now(self) -> SweepReport:
         """Expire the TTL items due now and deliver their removal records, as a sweep would."""
@@ -316,6 +378,27 @@ class LocalBackend:
                 done.result()
         finally:
             seeders.shutdown(wait=True, cancel_futures=True)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """The migrations' deploy step in every region, as the stack's trigger runs it (see the
+        module doc); a region whose step raises fails the start with its message."""
+        if not self.migrate or not any(fn.name == MIGRATE_FUNCTION for fn in self.manifest.functions):
+            return
+        for region in self.regions:
+            try:
+                answer = self.deploy_migrations(region)
+            except Exception as exc:
+                raise StartupError(f"the migrations of {region} failed: {exc}") from exc
+            steps = list(answer.get("steps") or [])
+            self.migration_steps[region] = steps
+            logger.info("migrations (%s): %s", region, migration_summary(steps))
+
+    def deploy_migrations(self, region: str) -> dict[str, Any]:
+        """Invoke the migrations' deploy step in `region` now, as the stack's trigger does after a
+        deploy; its answer, or what it raised."""
+        answer = self._pool(region, MIGRATE_FUNCTION).invoke(sample_event(TRIGGER_SAMPLE))
+        return dict(answer) if isinstance(answer, dict) else {}
 
     def _roles(self) -> None:
         """A role per function with its deployed permissions, and a session of it per region: the
@@ -375,6 +458,17 @@ class LocalBackend:
                 )
                 for fn in self.manifest.functions
                 for source in fn.kinesis_sources
+            ]
+            self.queue_pollers[region] = [
+                QueuePoller(
+                    self._pool(region, fn.name),
+                    source,
+                    self.manifest.queue(source.queue),
+                    endpoint_url=self.aws_endpoint_url,
+                    poll_s=self.bus_poll_s or 0.2,
+                )
+                for fn in self.manifest.functions
+                for source in fn.queue_sources
             ]
         for region in self.regions:
             self.schedulers[region] = Scheduler(
@@ -451,6 +545,8 @@ class LocalBackend:
             connections_url=self.connections_url(region),
             credentials=self.credentials.get((region, name)),
         )
+        if fn.concern == "migrations" and (revision := code_revision()):
+            env["GUI_CODE_REVISION"] = revision  # the ledger's code version, with Lambda's `$LATEST`
         return Container.cold_start(
             fn, region, {**env, **self.environment.get(name, {})}, tmp_root=self._tmp_root
         )
@@ -573,6 +669,23 @@ class LocalBackend:
                     report.retrying,
                     report.dead_lettered,
                 )
+
+
+def migration_summary(steps: Sequence[Mapping[str, Any]]) -> str:
+    """One line: what the migrations' deploy step did (its answer's steps)."""
+    if not steps:
+        return "none pending"
+    parts = []
+    for step in steps:
+        counts = step.get("counts") or {}
+        text = f"{step.get('migration')} {step.get('action')}"
+        if step.get("tenants"):
+            text += f" ({step['tenants']} tenant(s)"
+            if counts.get("scanned"):
+                text += f", {counts.get('changed', 0)} of {counts['scanned']} item(s) changed"
+            text += ")"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def _task_error(task: asyncio.Task[Any]) -> str:

@@ -4,6 +4,11 @@ One table, partition = tenant, sort key `NOTE#<notification id>`; the id starts 
 time, so a descending query is newest first. Tenant-wide items (`audience` `*`) and personal items
 (`audience` = a subject) share the partition; visibility is decided by the pure rules.
 
+Every item carries `tenant_audience` (`<tenant>#<audience>`), the partition of the store's
+`by_audience` index: written by `append` and `save` (a command's full put must not drop it), and set
+on the items written before by migration 0001_inbox_audience_key. The reads below do not use the
+index yet, and take items with or without it.
+
 Scale assumption: retention (90 days by default) keeps a tenant's inbox to a few thousand items, so
 a list reads the partition newest first in pages of `QUERY_PAGE` up to `READ_LIMIT` items and
 filters, counts and pages in memory. A larger inbox answers with `counts_complete` false over its
@@ -26,8 +31,16 @@ QUERY_PAGE = 500
 READ_LIMIT = 5000
 
 
+AUDIENCE_KEY = "tenant_audience"
+
+
 def note_sk(notification_id: str) -> str:
     return f"{PREFIX}{notification_id}"
+
+
+def audience_key(tenant: str, audience: str) -> str:
+    """The partition key of the `by_audience` index: `<tenant>#<audience>` (`*`: tenant-wide)."""
+    return f"{tenant}#{audience}"
 
 
 class InboxRepository:
@@ -63,6 +76,14 @@ class InboxRepository:
 
         The inbox writer of the fan-out: the conditional put makes it idempotent on the id.
         """
+        try:
+            self._table.put(self.new_item(tenant, notification), condition=item_absent("sk"))
+        except ConditionFailed:
+            return False
+        return True
+
+    def new_item(self, tenant: str, notification: Mapping[str, Any] | NewNotification) -> dict[str, Any]:
+        """The stored item of a new notification (what `append` writes)."""
         note = (
             notification
             if isinstance(notification, NewNotification)
@@ -70,11 +91,12 @@ class InboxRepository:
         )
         now = datetime.now(UTC)
         created = note.created_at or now
-        item = {
+        return {
             "pk": tenant,
             "sk": note_sk(note.id),
             "kind": "notification",
             **note.model_dump(mode="json", exclude={"created_at", "snoozed_until"}),
+            AUDIENCE_KEY: audience_key(tenant, note.audience),
             "snoozed_until": iso(note.snoozed_until) if note.snoozed_until else None,
             "version": 1,
             "created_at": iso(created),
@@ -83,16 +105,13 @@ class InboxRepository:
             # Retention counts from creation, so a late redelivery cannot extend an item's life.
             "expires_at": int(created.timestamp()) + self._retention_s,
         }
-        try:
-            self._table.put(item, condition=item_absent("sk"))
-        except ConditionFailed:
-            return False
-        return True
 
     def save(self, updated: dict[str, Any]) -> None:
-        """Write an item a command changed, if nobody changed it since it was read."""
+        """Write an item a command changed, if nobody changed it since it was read. The item is
+        written whole, with its audience's key: one read before the migration set it keeps it."""
+        item = {**updated, AUDIENCE_KEY: audience_key(str(updated["pk"]), str(updated["audience"]))}
         try:
-            self._table.put(updated, condition=version_is(int(updated["version"]) - 1))
+            self._table.put(item, condition=version_is(int(updated["version"]) - 1))
         except ConditionFailed as exc:
             raise Conflict(
                 "The notification changed while the command ran; read it again.",

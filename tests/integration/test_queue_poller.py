@@ -1,0 +1,128 @@
+"""The local SQS event source mapping (local/queues.py) on moto's queue: batches in Lambda's SQS
+shape, partial batch failures, a raising invocation failing its batch, retries, and the dead-letter
+queue after the mapping's receives."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from local.queues import dead_letter_queue_name
+from local.runtime import LocalBackend
+from stacks.manifest import MANIFEST, MIGRATION_QUEUE, QueueSource
+
+from .support import aws
+
+REGION = "eu-west-1"
+WORKER = "gui_migrate_worker"
+
+
+class Worker:
+    """A stand-in of the worker: fails the messages whose body says so, raises on `raise`."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with self._lock:
+            self.events.append(event)
+        if any(json.loads(r["body"]).get("raise") for r in event["Records"]):
+            raise RuntimeError("the worker broke")
+        failed = [r["messageId"] for r in event["Records"] if json.loads(r["body"]).get("fail")]
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+
+
+@pytest.fixture(scope="module")
+def worker() -> Worker:
+    return Worker()
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory, worker: Worker) -> Iterator[LocalBackend]:
+    consumer = replace(
+        MANIFEST.function(WORKER),
+        queue_sources=(QueueSource(MIGRATION_QUEUE.name, batch_size=5, max_receives=2),),
+    )
+    manifest = replace(MANIFEST.only(WORKER), functions=(consumer,))
+    with LocalBackend(
+        regions=(REGION,),
+        port=0,
+        keys_dir=tmp_path_factory.mktemp("keys"),
+        seed=False,
+        ttl_sweep_s=None,
+        bus_poll_s=None,
+        manifest=manifest,
+        handlers={WORKER: worker},
+    ) as started:
+        yield started
+
+
+def send(backend: LocalBackend, *bodies: dict[str, Any]) -> None:
+    (poller,) = backend.queue_pollers[REGION]
+    sqs = aws(backend, "sqs", REGION)
+    for body in bodies:
+        sqs.send_message(QueueUrl=poller.queue_url, MessageBody=json.dumps(body))
+
+
+def drain(backend: LocalBackend, worker: Worker, *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        backend.pump_queues()
+        time.sleep(0.2)
+
+
+def test_messages_arrive_in_lambdas_sqs_shape_and_are_deleted_once_taken(
+    backend: LocalBackend, worker: Worker
+) -> None:
+    worker.events.clear()
+    send(backend, {"n": 1}, {"n": 2}, {"n": 3})
+
+    taken = backend.pump_queues()
+
+    assert taken == 3
+    records = [r for e in worker.events for r in e["Records"]]
+    assert sorted(json.loads(r["body"])["n"] for r in records) == [1, 2, 3]
+    assert all(len(e["Records"]) <= 5 for e in worker.events)
+    record = records[0]
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"].endswith(f":{MIGRATION_QUEUE.local_queue_name()}")
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert backend.pump_queues() == 0  # deleted
+
+
+def test_a_failed_message_comes_back_and_after_its_receives_goes_to_the_dead_letter_queue(
+    backend: LocalBackend, worker: Worker
+) -> None:
+    worker.events.clear()
+    (poller,) = backend.queue_pollers[REGION]
+    before = len(poller.dead_letters)
+    send(backend, {"n": 10}, {"n": 11, "fail": True})
+
+    drain(backend, worker, seconds=3.5)
+
+    bodies = [json.loads(r["body"]) for e in worker.events for r in e["Records"]]
+    assert bodies.count({"n": 10}) == 1  # taken once: the partial failure failed only its neighbour
+    assert bodies.count({"n": 11, "fail": True}) == 2  # received twice (max_receives), then dead
+    (dead,) = poller.dead_letters[before:]
+    assert (json.loads(dead.body), dead.receives) == ({"n": 11, "fail": True}, 2)
+    dlq = aws(backend, "sqs", REGION).get_queue_url(QueueName=dead_letter_queue_name(MIGRATION_QUEUE))
+    kept = aws(backend, "sqs", REGION).receive_message(QueueUrl=dlq["QueueUrl"], MaxNumberOfMessages=10)
+    assert [json.loads(m["Body"]) for m in kept.get("Messages", [])] == [{"n": 11, "fail": True}]
+
+
+def test_an_invocation_that_raises_fails_its_whole_batch(backend: LocalBackend, worker: Worker) -> None:
+    worker.events.clear()
+    send(backend, {"n": 20, "raise": True})
+
+    drain(backend, worker, seconds=3.5)
+
+    assert len(worker.events) == 2  # delivered again, then dead-lettered
+    (poller,) = backend.queue_pollers[REGION]
+    assert json.loads(poller.dead_letters[-1].body) == {"n": 20, "raise": True}
