@@ -15,6 +15,8 @@ from gui_core.migrations.ledger import Checkpoint, Ledger
 from gui_core.migrations.model import Counts, Migration, Status
 from gui_core.migrations.targets import Pager
 
+MAX_ERROR_CHARS = 1500
+
 
 class Outcome(StrEnum):
     DONE = "done"  # the tenant's last page is done
@@ -107,7 +109,8 @@ def run_tenant(
                 written = pending is not None and pager.apply(pending)
                 page += Counts(1, 1, 0) if written else Counts(1, 0, 1)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            # Bounded: the message ends up in CloudFormation's reason, which takes 4 KB in all.
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
             ledger.fail(migration, checkpoint, error)
             raise MigrationFailed(migration, tenant, error, checkpoint) from exc
         budget.spend_page()
