@@ -288,6 +288,11 @@ def test_an_interrupted_run_resumes_without_repeating_or_skipping_and_a_second_r
 def test_a_regions_run_touches_only_the_tenants_homed_there(queued: LocalBackend) -> None:
     old_shape(queued)
     here, elsewhere = new_tenant(queued, REGION), new_tenant(queued, OTHER)
+    # Every region knows the tenants homed elsewhere (to answer them 421 with their region's URL).
+    record = aws(queued, "dynamodb", OTHER).get_item(
+        TableName=table("tenants"), Key={"pk": {"S": elsewhere}, "sk": {"S": "tenant"}}
+    )["Item"]
+    aws(queued, "dynamodb", REGION).put_item(TableName=table("tenants"), Item=record)
     seed_old_items(queued, REGION, here, 30)
     seed_old_items(queued, REGION, elsewhere, 30)  # a tenant homed in us-east-1, with data here
     seed_old_items(queued, OTHER, elsewhere, 30)
