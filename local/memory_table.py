@@ -19,13 +19,23 @@ from gui_core.dynamo import (
 )
 
 _TOKEN = re.compile(
-    r"attribute_not_exists\(#\w+\)|attribute_exists\(#\w+\)|#\w+\s*=\s*:\w+|\(|\)|\bAND\b|\bOR\b"
+    r"attribute_not_exists\(#\w+\)|attribute_exists\(#\w+\)|#\w+\s*(?:<>|<=|>=|=|<|>)\s*:\w+"
+    r"|\(|\)|\bAND\b|\bOR\b"
 )
+_COMPARISON = re.compile(r"(#\w+)\s*(<>|<=|>=|=|<|>)\s*(:\w+)")
+_COMPARE = {
+    "=": lambda a, b: a == b,
+    "<>": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 
 
 class MemoryTable:
     """The `gui_core.dynamo.Table` contract in memory: the conditions this app writes (absent, exists,
-    one attribute equal to a value), paging by key, transactions. Unit tests use it as the fake
+    one attribute compared with a value), paging by key, transactions. Unit tests use it as the fake
     behind the adapter; the local runtime applies demo events to it before writing the result to
     moto in batches."""
 
@@ -41,7 +51,8 @@ class MemoryTable:
     @staticmethod
     def _holds(existing: Mapping[str, Any] | None, condition: Condition | None) -> bool:
         """Whether `condition` holds on `existing`: the forms this app writes (absent, exists, one
-        attribute equal to a value), joined by AND, OR and parentheses."""
+        attribute compared with a value: DynamoDB's comparison is false when the attribute is
+        missing), joined by AND, OR and parentheses."""
         if condition is None:
             return True
         tokens = _TOKEN.findall(condition.expression)
@@ -54,8 +65,13 @@ class MemoryTable:
                 return existing is None or condition.names[text[21:-1]] not in existing
             if text.startswith("attribute_exists("):
                 return existing is not None and condition.names[text[17:-1]] in existing
-            name, _, value = (piece.strip() for piece in text.partition("="))
-            return existing is not None and existing.get(condition.names[name]) == condition.values[value]
+            found = _COMPARISON.fullmatch(text)
+            assert found is not None, text
+            name, operator, value = found.groups()
+            attribute = condition.names[name]
+            if existing is None or attribute not in existing:
+                return False
+            return bool(_COMPARE[operator](existing[attribute], condition.values[value]))
 
         def factor() -> bool:
             nonlocal position

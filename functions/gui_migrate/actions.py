@@ -12,7 +12,13 @@ ACTIONS = ("deploy", "status", "plan", "apply")
 
 
 def run_action(
-    engine: Engine, action: str, budget: Budget, *, tenant: str | None = None, dry_run: bool = False
+    engine: Engine,
+    action: str,
+    budget: Budget,
+    *,
+    tenant: str | None = None,
+    dry_run: bool = False,
+    function_version: int | None = None,
 ) -> dict[str, Any]:
     """`deploy` (the trigger's), `status`, `plan` (and `apply` with `dry_run`: what would change,
     nothing written) or `apply`. A migration that fails or cannot proceed raises
@@ -25,7 +31,11 @@ def run_action(
         plans = engine.plan(budget, tenant=tenant)
         return {"action": action, "dry_run": True, "plans": [plan.as_dict() for plan in plans]}
     try:
-        steps = engine.deploy(budget) if action == "deploy" else engine.apply(budget, tenant=tenant)
+        steps = (
+            engine.deploy(budget, function_version=function_version)
+            if action == "deploy"
+            else engine.apply(budget, tenant=tenant)
+        )
     except MigrationFailed as exc:
         raise MigrationBlocked(
             f"{exc}. The ledger keeps the error and the tenant's checkpoint: fix the migration and raise "

@@ -63,9 +63,15 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     who = f"deploy {function}" if action == "deploy" else f"{requested_by or 'unknown'} via {function}"
     tenant = event.get("tenant")
     logger.append_keys(action=action, tenant=tenant)
+    version = str(getattr(context, "function_version", "") or "")
     try:
         answer = run_action(
-            engine(who), action, budget(context), tenant=tenant, dry_run=bool(event.get("dry_run"))
+            engine(who),
+            action,
+            budget(context),
+            tenant=tenant,
+            dry_run=bool(event.get("dry_run")),
+            function_version=int(version) if version.isdigit() else None,  # `$LATEST`: no version
         )
     except MigrationBlocked:
         logger.exception("the migrations cannot proceed")

@@ -285,6 +285,30 @@ def test_a_fixed_version_resumes_from_the_checkpoint() -> None:
     assert set(store.updates.values()) == {1}
 
 
+def test_a_rollback_re_running_an_older_release_step_does_nothing() -> None:
+    """CloudFormation rolling a failed update back sends the trigger the old properties, which invoke
+    the previous version of the deploy step: with a failed migration in the ledger it would raise
+    and leave the stack in UPDATE_ROLLBACK_FAILED. An older version than the highest that ran the
+    step does nothing; the same or a newer one runs (and still blocks on the failure)."""
+    store = CountingTable(bad_rows())
+    ledger_table = MemoryTable()
+    queue = MemoryWorkQueue()
+    with pytest.raises(MigrationFailed):
+        engine(store, ledger_table, queue, migrations=[BrokenColor()]).deploy(Budget(), function_version=8)
+
+    steps = engine(store, ledger_table, queue, migrations=[BrokenColor()]).deploy(
+        Budget(), function_version=7
+    )
+
+    assert [(s.migration, s.action) for s in steps] == [("*", "skipped")]
+    assert "version 7 of the deploy step is older than version 8" in steps[0].detail
+    for version in (8, 9):
+        with pytest.raises(MigrationBlocked):
+            engine(store, ledger_table, queue, migrations=[BrokenColor()]).deploy(
+                Budget(), function_version=version
+            )
+
+
 # -- the deploy step and the worker ------------------------------------------------------------
 
 

@@ -210,10 +210,25 @@ class Engine:
 
     # -- the deploy step and the operator's apply ----------------------------------------------
 
-    def deploy(self, budget: Budget) -> list[Step]:
+    def deploy(self, budget: Budget, *, function_version: int | None = None) -> list[Step]:
         """Record the pending migrations, then run them in order (inline or queued). Raises
         `MigrationBlocked` when a migration failed before and is not fixed, fails now, or is a
-        contract whose prerequisites are not done."""
+        contract whose prerequisites are not done.
+
+        `function_version` (the published version the trigger invoked; None locally, `$LATEST`):
+        a version older than the highest that ran the step is a rollback's re-run of an earlier
+        release and does nothing, so a failed update's rollback never fails on the ledger."""
+        if function_version is not None:
+            newer = self.ledger.claim_deploy(function_version)
+            if newer is not None:
+                return [
+                    Step(
+                        "*",
+                        "skipped",
+                        detail=f"version {function_version} of the deploy step is older than version "
+                        f"{newer}, which ran it already: a rollback to an earlier release",
+                    )
+                ]
         for migration in self.migrations:
             run = self.ledger.record(migration)
             if run.status is Status.FAILED and run.version >= migration.version:

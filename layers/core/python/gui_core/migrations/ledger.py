@@ -9,6 +9,7 @@ Layout (partition = the migration's id; region-level data, not a tenant's):
 - `TENANT#<tenant>`: the tenant's checkpoint: its status, the position after the last page done
   (a query's LastEvaluatedKey, an object key), the pages done and their counts, its error.
 A catalog partition (`LEDGER`, one item per migration recorded) lists the runs without a Scan.
+`DEPLOY`/`STEP` holds the highest function version that ran the deploy step (`claim_deploy`).
 
 A checkpoint advances only from the page count its runner read (a conditional write): two runners of
 one tenant (a redelivered work item) never both advance it, and the one that loses stops. A tenant's
@@ -31,6 +32,7 @@ from gui_core.migrations.targets import Position
 RUN_SK = "RUN"
 TENANT_PREFIX = "TENANT#"
 CATALOG_PK = "LEDGER"
+DEPLOY_KEY = {"pk": "DEPLOY", "sk": "STEP"}
 MAX_ERROR_CHARS = 2000
 
 
@@ -243,6 +245,23 @@ class Ledger:
             if page.last_key is None:
                 return
             start = page.last_key
+
+    def claim_deploy(self, version: int) -> int | None:
+        """Record that function `version` runs the deploy step; the higher version that ran it
+        before, when there is one (this call is then an older release's: CloudFormation rolling
+        a failed update back invokes the previous version through the trigger)."""
+        try:
+            self._table.update(
+                DEPLOY_KEY,
+                {"version": version, "at": _iso(self._clock())},
+                condition=Condition(
+                    "attribute_not_exists(#v) OR #v <= :v", names={"#v": "version"}, values={":v": version}
+                ),
+            )
+        except ConditionFailed:
+            claimed = self._table.get(DEPLOY_KEY) or {}
+            return int(claimed.get("version") or 0)
+        return None
 
     # -- the run record -------------------------------------------------------------------------
 
