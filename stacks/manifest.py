@@ -283,15 +283,19 @@ class QueueSource:
     `batch_size` messages per invocation, the failed ones reported by the function
     (ReportBatchItemFailures) and received again after the queue's visibility timeout; a message
     received `max_receives` times goes to the queue's dead-letter queue (the queue's redrive policy,
-    rendered with the queue)."""
+    rendered with the queue). At most `max_concurrency` invocations run at once (the mapping's
+    scaling limit): a backfill of many tenants must not take the region's concurrency from the API."""
 
     queue: str
     batch_size: int = 1
     max_receives: int = 3
+    max_concurrency: int = 5
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 10_000:
             raise ValueError(f"queue source {self.queue!r}: Lambda takes 1 to 10,000 messages a batch")
+        if not 2 <= self.max_concurrency <= 1000:
+            raise ValueError(f"queue source {self.queue!r}: an SQS mapping's concurrency is 2 to 1,000")
         if not 1 <= self.max_receives <= 1000:
             raise ValueError(f"queue source {self.queue!r}: SQS redrives after 1 to 1,000 receives")
 

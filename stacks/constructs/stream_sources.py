@@ -70,7 +70,8 @@ class StreamSources(Construct):
         """The manifest's batch size; the function reports the messages that failed, which SQS
         delivers again once the queue's visibility timeout (at least the function's timeout: the
         manifest checks it, Lambda refuses the mapping otherwise) has passed, and after the source's
-        `max_receives` moves to the queue's dead-letter queue. The poller's grants (receive, delete,
+        `max_receives` moves to the queue's dead-letter queue; at most `max_concurrency` invocations
+        at once. The poller's grants (receive, delete,
         attributes) are the function's own, on that one queue."""
         mapping = lambda_.EventSourceMapping(
             self,
@@ -79,6 +80,7 @@ class StreamSources(Construct):
             event_source_arn=queue.queue_arn,
             batch_size=source.batch_size,
             report_batch_item_failures=True,
+            max_concurrency=source.max_concurrency,
         )
         # Lambda checks the role's access to the queue when it creates the mapping: it waits for the
         # role's policy, as the stream mappings do.

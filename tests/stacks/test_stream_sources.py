@@ -152,6 +152,8 @@ def test_a_queue_feeds_its_consumer_in_the_manifest_batches_with_partial_failure
         ]
         assert mapping["BatchSize"] == source.batch_size
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        # A backfill of many tenants must not take the region's concurrency from the API.
+        assert mapping["ScalingConfig"] == {"MaximumConcurrency": source.max_concurrency}
         # A queue has no position to start from, and its failures go to its own dead-letter queue.
         assert "StartingPosition" not in mapping
         assert "DestinationConfig" not in mapping
