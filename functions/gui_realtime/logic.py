@@ -235,8 +235,7 @@ class RealtimeService:
             raise InvalidCursor("Not a cursor this API issued: resume from an event's `cursor`.")
         # Subscribe first: an event logged while the replay is read is then pushed live too, and the
         # client keeps whichever copy has the greater cursor than what it applied.
-        if channel not in connection.channels:
-            self.registry.subscribe(connection, [channel])
+        self.registry.subscribe(connection, [channel])
         events: list[LiveEvent] = []
         cursor, latest, more = message.cursor, None, False
         while True:

@@ -7,16 +7,23 @@ in the report (`record_property`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from gui_core.dynamo import Table
+
 from .support import (
+    Events,
     LiveClient,
+    connection_ids,
+    fresh_subject,
     read_sse,
     refused_status,
+    registry,
     sse_url,
     ticket,
     ws_aws_url,
@@ -133,3 +140,53 @@ def test_each_websocket_credential_alone_connects(
     headers = {"Authorization": f"Bearer {token}"} if how == "header" else None
     with LiveClient.connect(url, token if how == "subprotocol" else None, headers=headers) as client:
         assert client.request("ping", "pong")["type"] == "pong"
+
+
+# -- 7. subscriptions raced on one connection --------------------------------------------------
+
+CHANNELS = ("jobs", "notifications", "readiness", "prompt-pack")
+QUIET_S = 1.0  # how long a client must stay silent, after a control client got the events
+
+
+def _answers(client: LiveClient, kind: str, request_ids: list[str], after: int) -> None:
+    for request_id in request_ids:
+        answer = client.wait_for(lambda m, rid=request_id: m.get("request_id") == rid, after=after)
+        assert answer["type"] == kind, answer
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_subscribes_and_unsubscribes_sent_at_once_are_all_applied(
+    round_: int,
+    base: str,
+    tenant: str,
+    events: Events,
+    mint: Callable[..., str],
+    connections_table: Table,
+) -> None:
+    """API Gateway invokes a connection's messages concurrently: four `subscribe`s sent at once
+    each add their channel, and four `unsubscribe`s sent at once each drop theirs, so after their
+    answers nothing of the four channels reaches the connection (a control client shows the
+    events went out). Three rounds: a lost update shows in almost every one."""
+    subject = fresh_subject(tenant)
+    with (
+        LiveClient.connect(ws_aws_url(base, tenant), mint(tenant, subject=subject)) as raced,
+        LiveClient.connect(ws_aws_url(base, tenant, CHANNELS), mint(tenant)) as control,
+    ):
+        (connection_id,) = connection_ids(connections_table, tenant, subject)
+        start = raced.mark()
+        _answers(raced, "subscribed", [raced.send("subscribe", channels=[c]) for c in CHANNELS], start)
+        sent = [events.publish(tenant, channel)["event_id"] for channel in CHANNELS]
+        for event_id in sent:
+            raced.wait_event(event_id)
+
+        start = raced.mark()
+        _answers(raced, "unsubscribed", [raced.send("unsubscribe", channels=[c]) for c in CHANNELS], start)
+        quiet_from = raced.mark()
+        later = [events.publish(tenant, channel)["event_id"] for channel in CHANNELS]
+        for event_id in later:
+            control.wait_event(event_id)
+        time.sleep(QUIET_S)
+        leaked = [(m["channel"], m["event_id"]) for m in raced.events(after=quiet_from)]
+        assert leaked == [], f"round {round_}: events after every unsubscribe was answered: {leaked}"
+        still = [c for c in CHANNELS if connection_id in registry(connections_table).subscribers(tenant, c)]
+        assert still == [], f"round {round_}: still subscribed to {still}"

@@ -222,7 +222,7 @@ def test_connect_with_the_token_in_the_query_registers_and_subscribes_the_channe
     connection = backend.registry.get("acme", CONNECTION)
     assert connection is not None
     assert connection.subject == "user-ada"
-    assert connection.channels == {"jobs", "notifications"}
+    assert backend.registry.channels("acme", CONNECTION) == {"jobs", "notifications"}
     assert connection.expires_at == int(NOW) + 3600  # the token's expiry, before the 2 h limit
     assert backend.registry.subscribers("acme", "jobs") == [CONNECTION]
     assert backend.registry.subscribers("acme", "readiness") == []
@@ -237,7 +237,7 @@ def test_connect_with_the_channel_parameter_repeated_subscribes_every_value(back
     assert backend.handle(event) == {"statusCode": 200}
     connection = backend.registry.get("acme", CONNECTION)
     assert connection is not None
-    assert connection.channels == {"jobs", "readiness", "prompt-pack"}
+    assert backend.registry.channels("acme", CONNECTION) == {"jobs", "readiness", "prompt-pack"}
 
 
 def test_connect_with_the_token_as_subprotocol_selects_ddgui_v1(backend: Backend) -> None:
@@ -248,7 +248,7 @@ def test_connect_with_the_token_as_subprotocol_selects_ddgui_v1(backend: Backend
     assert answer == {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "ddgui.v1"}}
     connection = backend.registry.get("acme", CONNECTION)
     assert connection is not None
-    assert connection.channels == frozenset()  # no channel given: subscribe later
+    assert backend.registry.channels("acme", CONNECTION) == frozenset()  # no channel given: subscribe later
 
 
 @pytest.mark.parametrize("named", ["globex", "no-such-tenant"])
@@ -355,6 +355,24 @@ def test_unsubscribe_drops_the_subscription(backend: Backend) -> None:
     assert message == {"type": "unsubscribed", "channels": ["jobs"]}
     assert backend.registry.subscribers("acme", "jobs") == []
     assert backend.registry.subscribers("acme", "notifications") == [CONNECTION]
+
+
+def test_subscriptions_made_from_one_read_of_the_connection_are_all_kept_and_all_dropped(
+    backend: Backend,
+) -> None:
+    """What concurrent messages of one connection do: each works from its own read of the
+    connection, so no subscription may depend on what that read said of the others."""
+    backend.connect(query={"tenant": "acme"})
+    connection = backend.registry.get("acme", CONNECTION)
+    assert connection is not None
+    for channel in ("jobs", "readiness", "prompt-pack"):
+        backend.registry.subscribe(connection, [channel])
+    assert backend.registry.channels("acme", CONNECTION) == {"jobs", "readiness", "prompt-pack"}
+    for channel in ("jobs", "readiness"):
+        backend.registry.unsubscribe(connection, [channel])
+    assert backend.registry.subscribers("acme", "jobs") == []
+    assert backend.registry.subscribers("acme", "readiness") == []
+    assert backend.registry.channels("acme", CONNECTION) == {"prompt-pack"}
 
 
 def test_a_message_on_an_unregistered_connection_is_an_error(backend: Backend) -> None:

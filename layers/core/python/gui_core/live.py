@@ -23,9 +23,13 @@ first cursor the channel ever had: a resume from `ORIGIN` is continuous while th
 in the log, and a gap once it has expired.
 
 Connection registry (store `connections`), partition `<tenant>`:
-- `CONN#<connection id>`: subject, scopes, channels, connected and expiry times;
+- `CONN#<connection id>`: subject, scopes, connected and expiry times;
 - `SUB#<channel>#<connection id>`: one per subscription, so the subscribers of a channel are one
-  query.
+  query. These items are the connection's subscriptions, and the only record of them: subscribing
+  puts one, unsubscribing deletes one, each a single write that reads nothing first. API Gateway
+  invokes a connection's messages concurrently, so a list of channels on the connection's item,
+  read then written back whole, lost updates (two `subscribe`s at once kept one channel; the later
+  `unsubscribe` of the other found nothing to drop while its events kept coming).
 """
 
 from __future__ import annotations
@@ -263,7 +267,6 @@ class Connection:
     connection_id: str
     subject: str
     scopes: frozenset[str]
-    channels: frozenset[str] = frozenset()
     connected_at: int = 0
     expires_at: int = 0
 
@@ -274,7 +277,6 @@ class Connection:
             "connection_id": self.connection_id,
             "subject": self.subject,
             "scopes": " ".join(sorted(self.scopes)),
-            "channels": sorted(self.channels),
             "connected_at": self.connected_at,
             "expires_at": self.expires_at,
         }
@@ -286,7 +288,6 @@ class Connection:
             connection_id=str(item["connection_id"]),
             subject=str(item["subject"]),
             scopes=frozenset(str(item.get("scopes", "")).split()),
-            channels=frozenset(item.get("channels") or ()),
             connected_at=int(item.get("connected_at", 0)),
             expires_at=int(item.get("expires_at", 0)),
         )
@@ -330,9 +331,10 @@ class ConnectionRegistry:
             return None
         return Connection.from_item(tenant, item)
 
-    def subscribe(self, connection: Connection, channels: Iterable[str]) -> Connection:
-        wanted = frozenset(channels)
-        for channel in sorted(wanted - connection.channels):
+    def subscribe(self, connection: Connection, channels: Iterable[str]) -> None:
+        """Subscribe the connection to `channels`: one item per channel, put whatever is there
+        (subscribing twice is subscribing once), until the connection's expiry."""
+        for channel in sorted(set(channels)):
             self._table.put(
                 {
                     **_subscription_key(connection.tenant, channel, connection.connection_id),
@@ -341,23 +343,22 @@ class ConnectionRegistry:
                     "expires_at": connection.expires_at,
                 }
             )
-        updated = Connection(**{**connection.__dict__, "channels": connection.channels | wanted})
-        self._table.update(
-            {"pk": connection.tenant, "sk": f"{CONNECTION_PREFIX}{connection.connection_id}"},
-            {"channels": sorted(updated.channels)},
-        )
-        return updated
 
-    def unsubscribe(self, connection: Connection, channels: Iterable[str]) -> Connection:
-        dropped = frozenset(channels) & connection.channels
-        for channel in sorted(dropped):
+    def unsubscribe(self, connection: Connection, channels: Iterable[str]) -> None:
+        """Drop the connection's subscriptions to `channels`, whichever it has (idempotent)."""
+        for channel in sorted(set(channels)):
             self._table.delete(_subscription_key(connection.tenant, channel, connection.connection_id))
-        updated = Connection(**{**connection.__dict__, "channels": connection.channels - dropped})
-        self._table.update(
-            {"pk": connection.tenant, "sk": f"{CONNECTION_PREFIX}{connection.connection_id}"},
-            {"channels": sorted(updated.channels)},
+
+    def channels(self, tenant: str, connection_id: str) -> frozenset[str]:
+        """The channels the connection is subscribed to now: a read per known channel, for tests
+        and operators (no route needs it)."""
+        now = self._clock()
+        return frozenset(
+            channel
+            for channel in CHANNELS
+            if (item := self._table.get(_subscription_key(tenant, channel, connection_id))) is not None
+            and int(item.get("expires_at", 0)) > now
         )
-        return updated
 
     def subscribers(self, tenant: str, channel: str) -> list[str]:
         """Connection ids subscribed to the channel now."""
@@ -378,9 +379,8 @@ class ConnectionRegistry:
 
     def remove(self, tenant: str, connection_id: str) -> None:
         """Forget the connection and its subscriptions (idempotent)."""
-        old = self._table.delete({"pk": tenant, "sk": f"{CONNECTION_PREFIX}{connection_id}"})
-        channels = set((old or {}).get("channels") or ()) | set(CHANNELS)
-        for channel in sorted(channels):
+        self._table.delete({"pk": tenant, "sk": f"{CONNECTION_PREFIX}{connection_id}"})
+        for channel in sorted(CHANNELS):  # a subscription exists only for a known channel
             self._table.delete(_subscription_key(tenant, channel, connection_id))
 
 
