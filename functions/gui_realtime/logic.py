@@ -63,7 +63,7 @@ ACK_CLASS = "writes"
 ACK_ENDPOINT = "/service/gui/notifications/{id}/{command}"  # audited as the REST command is
 PAGE_LIMIT = 100  # events per read of the replay log
 RESUME_CAP = 1000  # events per resume message; then `more` asks the client to resume again
-EXPIRY_LEEWAY_S = 30  # as gui_core.dependencies
+EXPIRY_LEEWAY_S = 30  # as gui_core.dependencies (not imported: it imports FastAPI)
 ACTIONS = ("subscribe", "unsubscribe", "resume", "ack", "ping")
 
 Message = dict[str, Any]
@@ -158,7 +158,7 @@ class RealtimeService:
             request.connection_id,
             subject=caller.subject,
             scopes=caller.scopes,
-            token_expires_at=caller.expires_at or None,
+            served_until=served_until(caller),
         )
         if channels:
             self.registry.subscribe(connection, channels)
@@ -333,7 +333,8 @@ class RealtimeService:
         return connection
 
     def _check_expiry(self, caller: RequestContext) -> None:
-        if caller.expires_at and caller.expires_at + EXPIRY_LEEWAY_S < self.clock():
+        until = served_until(caller)
+        if until is not None and until < self.clock():
             raise Unauthorized("The token has expired.")
 
     def _allow(self, caller: RequestContext, channels: Iterable[str]) -> None:
@@ -359,6 +360,13 @@ class RealtimeService:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
+
+
+def served_until(caller: RequestContext) -> int | None:
+    """The last moment the caller's token is served: its expiry plus the clock leeway that the
+    authorizer and every guard grant. One rule for the handshake and for the connection after it,
+    so a token admitted at connect is not refused by the next message; None: no expiry."""
+    return caller.expires_at + EXPIRY_LEEWAY_S if caller.expires_at else None
 
 
 def _document(body: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from gui_core.dynamo import Table
+from local.keys import DevKeys
 
 from .support import (
     Events,
@@ -190,3 +191,20 @@ def test_subscribes_and_unsubscribes_sent_at_once_are_all_applied(
         assert leaked == [], f"round {round_}: events after every unsubscribe was answered: {leaked}"
         still = [c for c in CHANNELS if connection_id in registry(connections_table).subscribers(tenant, c)]
         assert still == [], f"round {round_}: still subscribed to {still}"
+
+
+# -- 9. one rule for a token's expiry, at connect and after ---------------------------------------
+
+
+def test_a_token_just_past_its_expiry_connects_and_is_served_until_the_leeway_ends(
+    base: str, tenant: str, keys: DevKeys
+) -> None:
+    """The clock leeway (30 s) that admits the token at connect holds for the connection's messages
+    too: a handshake that succeeds is followed by answers, not by `not_connected`."""
+    issued = int(time.time()) - 3605
+    token = keys.mint(tenant=tenant, subject=fresh_subject(tenant), roles=("operator",), issued_at=issued)
+    with LiveClient.connect(ws_aws_url(base, tenant, ["jobs"]), token) as client:
+        answer = client.request("ping", "pong")
+        assert answer["type"] == "pong", answer
+        subscribed = client.request("subscribe", "subscribed", channels=["readiness"])
+        assert subscribed["type"] == "subscribed", subscribed

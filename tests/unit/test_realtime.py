@@ -223,7 +223,7 @@ def test_connect_with_the_token_in_the_query_registers_and_subscribes_the_channe
     assert connection is not None
     assert connection.subject == "user-ada"
     assert backend.registry.channels("acme", CONNECTION) == {"jobs", "notifications"}
-    assert connection.expires_at == int(NOW) + 3600  # the token's expiry, before the 2 h limit
+    assert connection.expires_at == int(NOW) + 3630  # the token's expiry and leeway, before the 2 h limit
     assert backend.registry.subscribers("acme", "jobs") == [CONNECTION]
     assert backend.registry.subscribers("acme", "readiness") == []
     assert ("Connects", None) in backend.metrics
@@ -299,6 +299,23 @@ def test_connects_beyond_the_tenants_live_limit_are_429(backend: Backend) -> Non
 
 def test_connect_with_an_expired_token_context_is_401(backend: Backend) -> None:
     problem(backend.connect(expires_at=int(NOW) - 3600), 401, "unauthorized")
+
+
+def test_a_token_admitted_at_connect_is_served_by_the_same_rule_until_its_leeway_ends(
+    backend: Backend,
+) -> None:
+    """A token 5 s past its expiry is admitted (30 s of clock leeway): its messages are answered
+    until the same 30 s have passed, then `not_connected`, as the next connect would be refused."""
+    assert backend.connect(expires_at=int(NOW) - 5) == {"statusCode": 200}
+    (pong,) = backend.send({"action": "ping"})
+    assert pong["type"] == "pong"
+    backend.clock.now = NOW + 24
+    (pong,) = backend.send({"action": "ping"})
+    assert pong["type"] == "pong"
+    backend.clock.now = NOW + 26
+    error(backend.send({"action": "ping"}), 401, "not_connected")
+    assert backend.registry.subscribers("acme", "jobs") == []
+    problem(backend.connect(expires_at=int(NOW) - 5), 401, "unauthorized")
 
 
 def test_disconnect_forgets_the_connection_and_its_subscriptions(backend: Backend) -> None:

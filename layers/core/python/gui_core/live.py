@@ -310,15 +310,16 @@ class ConnectionRegistry:
         *,
         subject: str,
         scopes: Iterable[str],
-        token_expires_at: int | None = None,
+        served_until: int | None = None,
     ) -> Connection:
-        """Record a connection until API Gateway's connection limit or its token's expiry, whichever
-        comes first: past it, nothing is pushed to it and its messages answer `not_connected`, so
-        the client reconnects with a fresh token."""
+        """Record a connection until API Gateway's connection limit or `served_until`, whichever
+        comes first: the last moment its token is served, by the same rule as at connect (the
+        token's expiry plus the clock leeway every check grants). Past it, nothing is pushed to it
+        and its messages answer `not_connected`, so the client reconnects with a fresh token."""
         now = int(self._clock())
         expires_at = now + self.ttl_s
-        if token_expires_at:
-            expires_at = min(expires_at, token_expires_at)
+        if served_until:
+            expires_at = min(expires_at, served_until)
         connection = Connection(
             tenant, connection_id, subject, frozenset(scopes), connected_at=now, expires_at=expires_at
         )
