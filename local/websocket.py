@@ -276,9 +276,10 @@ class WebSocketGateway:
             task.add_done_callback(connection.tasks.discard)
 
     def route_key(self, text: str | None) -> str:
-        """`$request.body.action`: the message's `action` when it names a route, else `$default`."""
+        """`$request.body.action`: the message's `action` when it names a route, else `$default`
+        (also when the body cannot be read: not JSON, or nested deeper than the parser goes)."""
         if text is not None:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 body = json.loads(text)
                 action = body.get("action") if isinstance(body, dict) else None
                 if isinstance(action, str) and action in self._routes and not action.startswith("$"):
@@ -286,21 +287,25 @@ class WebSocketGateway:
         return "$default"
 
     async def _message(self, connection: Connection, body: str, binary: bool, text: str | None) -> None:
+        """One message: its route's function invoked; whatever fails on the way (the function, its
+        timeout, the throttle, this gateway itself) answers the client API Gateway's
+        `Internal server error` message, never silence."""
         request_id = str(uuid.uuid4())
-        route_key = self.route_key(text)
-        function = self._routes.get(route_key)
-        if function is None:  # no route, no $default: API Gateway answers the client itself
-            self._offer(connection, _error_frame("Forbidden", connection.id, request_id))
-            return
-        event = websocket_event(
-            connection.request,
-            route_key=route_key,
-            request_id=request_id,
-            authorizer=connection.authorizer,
-            body=body,
-            binary=binary,
-        )
+        route_key, function = "$default", None
         try:
+            route_key = self.route_key(text)
+            function = self._routes.get(route_key)
+            if function is None:  # no route, no $default: API Gateway answers the client itself
+                self._offer(connection, _error_frame("Forbidden", connection.id, request_id))
+                return
+            event = websocket_event(
+                connection.request,
+                route_key=route_key,
+                request_id=request_id,
+                authorizer=connection.authorizer,
+                body=body,
+                binary=binary,
+            )
             await self._call(self._functions[function], event)
         except Exception:
             logger.exception("%s failed on route %s", function, route_key)

@@ -38,6 +38,7 @@ from gui_core.tenancy import admit_tenant
 from gui_notifications.logic import apply_command, as_seen, visible_to
 from gui_notifications.models import Notification
 from gui_realtime.models import (
+    REQUEST_ID_MAX,
     SUBPROTOCOL,
     AckMessage,
     ChannelsMessage,
@@ -178,7 +179,7 @@ class RealtimeService:
         try:
             document = _document(request.body)
             given = document.get("request_id")
-            request_id = given if isinstance(given, str) else None
+            request_id = given if isinstance(given, str) and len(given) <= REQUEST_ID_MAX else None
             caller = self._caller(request, check_expiry=False)
             answers = self._route(request, document, caller, self._connection(request, caller))
         except ProblemError as error:
@@ -193,7 +194,13 @@ class RealtimeService:
         for answer in answers:
             if request_id is not None:
                 answer["request_id"] = request_id
-            failure = self.sender.send(request.connection_id, encode(answer))
+            try:
+                data = encode(answer)
+            except Exception:  # a bug, not the client's: the socket stays, the log has the cause
+                self.logger.exception("answer not encodable", extra={"route": request.route_key})
+                self.count("MessageFailures")
+                data = encode(error_message(ProblemError(), request_id=None))
+            failure = self.sender.send(request.connection_id, data)
             if failure is not None:
                 self.logger.warning("could not answer the connection", extra={"error_code": failure})
                 break
@@ -370,13 +377,40 @@ def served_until(caller: RequestContext) -> int | None:
 
 
 def _document(body: str) -> dict[str, Any]:
+    """The message as a JSON object of Unicode strings; MalformedJson (400) for anything else."""
     try:
         document = json.loads(body) if body else None
+    except RecursionError:
+        raise MalformedJson("The message is nested too deeply to be read.") from None
     except ValueError as exc:
         raise MalformedJson("The message is not valid JSON.") from exc
     if not isinstance(document, dict):
         raise MalformedJson("A message is a JSON object with an `action`.")
+    if not _unicode(document):
+        raise MalformedJson(
+            "The message holds a string that is not Unicode text (a lone surrogate escape such as \\ud800)."
+        )
     return document
+
+
+def _unicode(document: dict[str, Any]) -> bool:
+    """Whether every string of the document, keys too, is Unicode text: JSON's escapes can spell a
+    lone surrogate, which Python keeps in a str and no UTF-8 answer, log line or store can carry.
+    Walked without recursion (the parser already bounded the depth)."""
+    pending: list[Any] = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return False
+    return True
 
 
 def _validate(model: type[M], document: Mapping[str, Any]) -> M:

@@ -15,7 +15,8 @@ from gui_core.errors import ProblemError
 SUBPROTOCOL = "ddgui.v1"  # what a browser offers first in Sec-WebSocket-Protocol, the token second
 
 ChannelName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-RequestId = Annotated[str, StringConstraints(max_length=128)]
+REQUEST_ID_MAX = 128  # longer: refused, and not echoed
+RequestId = Annotated[str, StringConstraints(max_length=REQUEST_ID_MAX)]
 
 
 @dataclass(frozen=True)

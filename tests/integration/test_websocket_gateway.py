@@ -313,6 +313,24 @@ def test_unknown_action_goes_to_default_and_a_crash_answers_internal_server_erro
     assert crashed["connectionId"]
 
 
+def test_a_body_the_route_selection_cannot_read_goes_to_default_and_its_failure_is_answered(
+    backend: LocalBackend, keys: DevKeys, realtime: RealtimeStandIn
+) -> None:
+    """JSON nested deeper than the parser goes: no `action` to select, so `$default`; the stand-in
+    fails on it as any function may, and the client gets API Gateway's message, not silence."""
+    jwt = token(keys)
+
+    async def run() -> dict[str, Any]:
+        async with connect(ws_url(backend, f"tenant={TENANT}"), **_offer(jwt)) as ws:
+            await ws.send("[" * 5000 + "]" * 5000)
+            answer: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            return answer
+
+    answer = asyncio.run(run())
+    assert answer["message"] == "Internal server error"
+    assert realtime.of(_connection_id(realtime, jwt), "$default")
+
+
 def test_frame_over_32_kb_closes_the_connection_with_1009(backend: LocalBackend, keys: DevKeys) -> None:
     async def run() -> int | None:
         async with connect(ws_url(backend, f"tenant={TENANT}"), **_offer(token(keys))) as ws:

@@ -208,3 +208,40 @@ def test_a_token_just_past_its_expiry_connects_and_is_served_until_the_leeway_en
         assert answer["type"] == "pong", answer
         subscribed = client.request("subscribe", "subscribed", channels=["readiness"])
         assert subscribed["type"] == "subscribed", subscribed
+
+
+# -- 10. messages the function cannot read ------------------------------------------------------
+
+LONE_SURROGATE = '{"action":"ping","request_id":"\\ud800"}'  # valid JSON text, no Unicode string
+DEPTH = 5000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LONE_SURROGATE,
+        '{"action":"ping","request_id":"r","x":' + "[" * DEPTH + "]" * DEPTH + "}",
+        "[" * DEPTH + "]" * DEPTH,
+        '{"action":"subscribe","channels":["\\udfff"]}',
+    ],
+    ids=[
+        "lone surrogate in request_id",
+        "nested 5000 deep",
+        "an array 5000 deep",
+        "lone surrogate in a channel",
+    ],
+)
+def test_a_message_that_is_no_unicode_json_object_is_a_400_and_the_socket_stays(
+    text: str, base: str, tenant: str, mint: Callable[..., str]
+) -> None:
+    with LiveClient.connect(ws_aws_url(base, tenant, ["jobs"]), mint(tenant)) as client:
+        start = client.mark()
+        client.ws.send(text)
+        answer = client.wait_for(lambda m: True, after=start)
+        assert (answer.get("type"), answer.get("code"), answer.get("status")) == (
+            "error",
+            "malformed_json",
+            400,
+        ), answer
+        assert "request_id" not in answer  # nothing of the message is echoed that is no string
+        assert client.request("ping", "pong")["type"] == "pong"

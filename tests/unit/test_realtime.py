@@ -578,6 +578,42 @@ def test_a_body_that_is_not_json_is_a_400_malformed_json_error(backend: Backend)
     error(backend.send("[1, 2]", route="$default"), 400, "malformed_json")
 
 
+@pytest.mark.parametrize(
+    ("body", "route"),
+    [
+        ('{"action":"ping","request_id":"\\ud800"}', "ping"),
+        ('{"action":"ping","\\udc00":1}', "ping"),
+        ('{"action":"subscribe","channels":["a\\udfffb"]}', "subscribe"),
+        ('{"action":"ping","x":' + "[" * 5000 + "]" * 5000 + "}", "ping"),
+        ("{" * 3000, "$default"),
+        ("[" * 5000 + "]" * 5000, "$default"),
+    ],
+    ids=[
+        "surrogate request_id",
+        "surrogate key",
+        "surrogate channel",
+        "deep value",
+        "deep garbage",
+        "deep array",
+    ],
+)
+def test_a_message_of_lone_surrogates_or_deep_nesting_is_a_400_without_echo(
+    backend: Backend, body: str, route: str
+) -> None:
+    """JSON's escapes can spell a lone surrogate, which no UTF-8 answer can carry, and Python's
+    parser gives up on deep nesting with RecursionError: both are messages that cannot be read."""
+    backend.connect()
+    message = error(backend.send(body, route=route), 400, "malformed_json")
+    assert "request_id" not in message
+    assert ("MessageFailures", None) not in backend.metrics
+
+
+def test_a_request_id_too_long_to_echo_is_refused_without_it(backend: Backend) -> None:
+    backend.connect()
+    message = error(backend.send({"action": "ping", "request_id": "r" * 129}), 422, "validation_failed")
+    assert "request_id" not in message
+
+
 def test_wrong_fields_are_a_validation_error_with_the_field(backend: Backend) -> None:
     backend.connect()
     message = error(backend.send({"action": "subscribe", "channels": []}), 422, "validation_failed")
