@@ -59,6 +59,7 @@ from local.pool import DEFAULT_CAP, FunctionPool
 from local.queues import QueuePoller
 from local.scheduler import Scheduler
 from local.ttl import Consumer, SweepReport, TtlSweeper
+from local.websocket import FrameSizedProtocol
 from stacks.manifest import DEFAULT_REGIONS, MANIFEST, WebSocketApi
 
 if TYPE_CHECKING:
@@ -620,7 +621,7 @@ class LocalBackend:
             config = uvicorn.Config(
                 self.gateways[region].app,
                 lifespan="off",
-                ws="websockets-sansio",
+                ws=FrameSizedProtocol,  # uvicorn's websockets-sansio, telling each message's frames
                 ws_max_size=max(api.message_limit_bytes, api.frame_limit_bytes) * 2,
                 access_log=self.access_log,
                 log_level="info" if self.access_log else "warning",

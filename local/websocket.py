@@ -15,10 +15,13 @@ sends them).
 
 Then each message is one event, its route chosen by the route selection expression
 (`$request.body.action`: a route key of the manifest, else `$default`), invoked concurrently with
-every other (as API Gateway does, even for one connection); a message over the frame quota (32 KB)
-closes the connection with 1009. A function's failure sends the client API Gateway's
-`Internal server error` message. A close, from either side, invokes `$disconnect`. Connections idle
-for `idle_limit_s` or open for `connection_limit_s` are closed (1001, "Going away").
+every other (as API Gateway does, even for one connection). API Gateway's quotas, the manifest's:
+a frame over 32 KB, or a message over 128 KB (up to four frames of 32 KB), closes the connection
+with 1009. ASGI gives the app whole messages, so the server's protocol (`FrameSizedProtocol`,
+which the runtime gives uvicorn) tells the largest frame of each. A function's failure sends the
+client API Gateway's `Internal server error` message. A close, from either side, invokes
+`$disconnect`. Connections idle for `idle_limit_s` or open for `connection_limit_s` are closed
+(1001, "Going away").
 
 Management API at `/<stage>/@connections/{id}`: POST sends the body as one frame (through a bounded
 queue per connection: a client that does not read never blocks the caller; when its queue is full
@@ -49,10 +52,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.routing import Route as HttpRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from local.apigw import WebSocketRequest, websocket_event
 
 if TYPE_CHECKING:
+    from websockets.frames import Frame
+
     from local.pool import Invoker
     from stacks.manifest import WebSocketApi
 
@@ -64,6 +70,8 @@ MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
 API_PATHS = ("/service/gui/ws/{channel}/{tenant}", "/service/gui/notifications/{tenant}")
 SUBPROTOCOL_HEADER = "sec-websocket-protocol"
+# The largest frame of a message, in its `websocket.receive` event (FrameSizedProtocol).
+FRAME_BYTES_KEY = "ddgui.frame_bytes"
 
 
 class Refused(Exception):
@@ -263,7 +271,8 @@ class WebSocketGateway:
                 return int(message.get("code") or 1005), str(message.get("reason") or "")
             text, data = message.get("text"), message.get("bytes")
             size = len(text.encode()) if text is not None else len(data or b"")
-            if size > self.api.frame_limit_bytes:
+            largest_frame = int(message.get(FRAME_BYTES_KEY, size))  # untold: one frame
+            if largest_frame > self.api.frame_limit_bytes or size > self.api.message_limit_bytes:
                 await self.close(connection, MESSAGE_TOO_BIG, "Message too big")
                 continue
             connection.last_active = self._clock()
@@ -416,6 +425,44 @@ class WebSocketGateway:
         if not self.post(connection_id, data):
             return _gone(request_id)
         return Response(status_code=200, headers={"x-amzn-RequestId": request_id})
+
+
+class FrameSizedProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's `websockets-sansio` protocol, telling the app the largest frame of each message
+    (`FRAME_BYTES_KEY` in its `websocket.receive` event): API Gateway's quotas are per frame and
+    per message, and ASGI hands over whole messages only. Give it to uvicorn as `ws=`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.largest_frame = 0
+        self.queue = _FrameSizedEvents(self)
+
+    def handle_text(self, event: Frame) -> None:
+        self.largest_frame = len(event.data)
+        super().handle_text(event)
+
+    def handle_bytes(self, event: Frame) -> None:
+        self.largest_frame = len(event.data)
+        super().handle_bytes(event)
+
+    def handle_cont(self, event: Frame) -> None:
+        self.largest_frame = max(self.largest_frame, len(event.data))
+        super().handle_cont(event)
+
+
+class _FrameSizedEvents(asyncio.Queue[Any]):
+    """The protocol's queue of ASGI events, which adds the message's largest frame to each
+    `websocket.receive` as the protocol puts it in."""
+
+    def __init__(self, protocol: FrameSizedProtocol) -> None:
+        super().__init__()
+        self._protocol = protocol
+
+    def put_nowait(self, item: Any) -> None:
+        if isinstance(item, dict) and item.get("type") == "websocket.receive":
+            item = {**item, FRAME_BYTES_KEY: self._protocol.largest_frame}
+            self._protocol.largest_frame = 0
+        super().put_nowait(item)
 
 
 def _token(request: WebSocketRequest) -> str | None:

@@ -342,6 +342,54 @@ def test_frame_over_32_kb_closes_the_connection_with_1009(backend: LocalBackend,
     assert asyncio.run(run()) == 1009
 
 
+def _fragments(action: str, request_id: str, total: int, frame: int) -> list[str]:
+    """A JSON message of `total` bytes cut into frames of `frame` bytes (the last one shorter)."""
+    head = f'{{"action":"{action}","request_id":"{request_id}","pad":"'
+    text = head + "x" * (total - len(head) - 2) + '"}'
+    assert len(text) == total
+    return [text[i : i + frame] for i in range(0, total, frame)]
+
+
+@pytest.mark.parametrize(
+    ("total", "frame"),
+    [(100 * 1024, 25 * 1024), (128 * 1024, 32 * 1024), (32 * 1024, 32 * 1024)],
+    ids=["100 KB in frames of 25 KB", "128 KB in frames of 32 KB", "32 KB in one frame"],
+)
+def test_a_message_up_to_128_kb_in_frames_up_to_32_kb_is_delivered(
+    backend: LocalBackend, keys: DevKeys, total: int, frame: int
+) -> None:
+    """API Gateway's quotas: 32 KB per frame, 128 KB per message, so a bigger message comes as
+    several frames (a fragmented message)."""
+
+    async def run() -> dict[str, Any]:
+        async with connect(ws_url(backend, f"tenant={TENANT}"), **_offer(token(keys))) as ws:
+            parts = _fragments("ping", "big", total, frame)
+            await ws.send(parts if len(parts) > 1 else parts[0])
+            answer: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            return answer
+
+    assert asyncio.run(run()) == {"type": "answer", "route": "ping", "request_id": "big"}
+
+
+@pytest.mark.parametrize(
+    ("total", "frame"),
+    [(128 * 1024 + 1, 32 * 1024), (40 * 1024, 40 * 1024), (64 * 1024, 32 * 1024 + 1)],
+    ids=["128 KB and a byte in frames of 32 KB", "40 KB in one frame", "frames of 32 KB and a byte"],
+)
+def test_a_message_over_128_kb_or_a_frame_over_32_kb_closes_the_connection_with_1009(
+    backend: LocalBackend, keys: DevKeys, total: int, frame: int
+) -> None:
+    async def run() -> int | None:
+        async with connect(ws_url(backend, f"tenant={TENANT}"), **_offer(token(keys))) as ws:
+            parts = _fragments("ping", "too-big", total, frame)
+            await ws.send(parts if len(parts) > 1 else parts[0])
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            return closed.value.rcvd.code if closed.value.rcvd else None
+
+    assert asyncio.run(run()) == 1009
+
+
 def test_idle_connection_is_closed_going_away(backend: LocalBackend, keys: DevKeys) -> None:
     api = backend.gateways[REGION].websocket
     saved = api.idle_limit_s
