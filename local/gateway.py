@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import decimal
 import json
 import logging
@@ -60,7 +61,7 @@ from local.apigw import (
     websocket_authorizer_event,
 )
 from local.openapi import OPENAPI_PATH, combined_openapi
-from local.pool import Throttled
+from local.pool import Invocation, Throttled
 from local.websocket import Refused, WebSocketGateway
 from stacks import cors
 from stacks.manifest import WebSocketApi
@@ -528,21 +529,65 @@ class RegionalGateway:
         return _header(request.headers, "host") or "127.0.0.1"
 
     async def _call(self, container: Invoker, event: dict[str, Any]) -> Any:
-        """Invoke a handler on its container's thread. Past the timeout the answer is abandoned, as
-        Lambda would end the invocation (the thread itself cannot be stopped)."""
-        timeout = min(float(container.fn.timeout_s), INTEGRATION_TIMEOUT_S)
+        """Invoke a handler on its container's thread, on two clocks: API Gateway's integration
+        timeout (29 s) runs from the request, the function's timeout from the moment a container
+        takes the invocation, as Lambda counts it (time queued behind the pool's cap, which stands
+        for Lambda's scaling, is not the function's). Past either the answer is abandoned, as Lambda
+        would end the invocation (the thread itself cannot be stopped); an invocation still queued
+        at API Gateway's deadline is dropped."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + INTEGRATION_TIMEOUT_S
+        submitted = container.submit(event)
+        answer = asyncio.wrap_future(submitted)
+        if not await _taken(loop, submitted, answer, deadline):
+            answer.cancel()  # still queued: dropped, as API Gateway gave up on it
+            raise IntegrationTimeout(
+                f"{container.fn.name}: no container within {INTEGRATION_TIMEOUT_S:.0f} s"
+            )
+        function_timeout = float(container.fn.timeout_s)
+        remaining = deadline - loop.time()
         try:
-            answer = await asyncio.wait_for(asyncio.wrap_future(container.submit(event)), timeout)
+            result = await asyncio.wait_for(answer, min(function_timeout, remaining))
         except TimeoutError as exc:
-            if timeout >= INTEGRATION_TIMEOUT_S:
-                raise IntegrationTimeout(f"{container.fn.name}: no answer within {timeout:.0f} s") from exc
-            raise IntegrationError(f"{container.fn.name} timed out after {timeout:.0f} s") from exc
+            if remaining <= function_timeout:
+                raise IntegrationTimeout(
+                    f"{container.fn.name}: no answer within {INTEGRATION_TIMEOUT_S:.0f} s"
+                ) from exc
+            raise IntegrationError(f"{container.fn.name} timed out after {function_timeout:.0f} s") from exc
         except Throttled as exc:
             raise IntegrationThrottled(str(exc)) from exc
         except Exception as exc:
             raise IntegrationError(f"{container.fn.name} raised {type(exc).__name__}: {exc}") from exc
-        _check_response_payload(container.fn.name, answer)
-        return answer
+        _check_response_payload(container.fn.name, result)
+        return result
+
+
+async def _taken(
+    loop: asyncio.AbstractEventLoop, submitted: Any, answer: asyncio.Future[Any], deadline: float
+) -> bool:
+    """Whether a container took the invocation (or it ended without one: refused) by `deadline`.
+    Only a pool's invocation can wait for a container; any other starts at once."""
+    if not isinstance(submitted, Invocation):
+        return True
+    started = asyncio.Event()
+    submitted.add_start_callback(lambda: _notify(loop, started))
+    waiting = asyncio.ensure_future(started.wait())
+    try:
+        await asyncio.wait(
+            {waiting, answer}, timeout=max(0.0, deadline - loop.time()), return_when=asyncio.FIRST_COMPLETED
+        )
+    except asyncio.CancelledError:
+        answer.cancel()  # the caller is gone: a queued invocation is dropped
+        raise
+    finally:
+        waiting.cancel()
+    return started.is_set() or answer.done()
+
+
+def _notify(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    """Set `event` on its loop from another thread (a loop closed since: nobody waits any more)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(event.set)
 
 
 def _new_request_id() -> str:

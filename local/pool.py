@@ -8,6 +8,10 @@ invocations (an idle one is reused before a new one is started). An invocation w
 request to the same function, and the REST gateway, the WebSocket gateway, the bus relay and the
 stream pollers all invoke through the same pool, as they would reach the same Lambda function.
 
+An invocation's future (`Invocation`) says when a container takes it: Lambda's timeout counts from
+the start of the invocation, so the gateway starts the function's clock then, and time queued
+behind `cap` counts toward API Gateway's integration timeout only.
+
 A function with a reserved concurrency (`Function.reserved_concurrency`) never runs more invocations
 at once than that, as in Lambda: past it an invocation is throttled at once, not queued (its future
 fails with `Throttled`, Lambda's TooManyRequestsException). Each caller then does what Lambda's
@@ -51,6 +55,36 @@ class Throttled(Exception):
         )
         self.function = fn.name
         self.region = region
+
+
+class Invocation(Future[Any]):
+    """A pool's invocation: the future of its answer, which also tells when a container takes it
+    (Lambda's timeout counts from the start of the invocation, not from the time it waited)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start_lock = threading.Lock()
+        self._started = False
+        self._on_start: list[Callable[[], None]] = []
+
+    def add_start_callback(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the pool's thread) when a container takes the invocation; at once if
+        one has. Never called for an invocation that ends without starting (throttled, cancelled)."""
+        with self._start_lock:
+            if not self._started:
+                self._on_start.append(callback)
+                return
+        callback()
+
+    def mark_started(self) -> None:
+        with self._start_lock:
+            self._started = True
+            callbacks, self._on_start = self._on_start, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("a start callback failed")
 
 
 class Invoker(Protocol):
@@ -99,7 +133,7 @@ class FunctionPool:
         self._containers: list[Container] = [first] if first is not None else []
         self._idle: list[Container] = [first] if first is not None else []
         self._starting = 0
-        self._waiting: deque[tuple[dict[str, Any], Future[Any]]] = deque()
+        self._waiting: deque[tuple[dict[str, Any], Invocation]] = deque()
         self._closed = False
         self.cold_starts = 1 if first is not None else 0
         self.throttles = 0
@@ -118,11 +152,11 @@ class FunctionPool:
         with self._lock:
             return len(self._containers)
 
-    def submit(self, event: dict[str, Any]) -> Future[Any]:
+    def submit(self, event: dict[str, Any]) -> Invocation:
         """Queue an invocation; the future holds the handler's answer or its exception (`Throttled`
-        at once when the reserved concurrency is in use). Cancelling the future before a container
-        takes it drops the invocation."""
-        future: Future[Any] = Future()
+        at once when the reserved concurrency is in use) and says when a container takes it.
+        Cancelling the future before a container takes it drops the invocation."""
+        future = Invocation()
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"the {self._fn.name} pool is closed")
@@ -162,6 +196,7 @@ class FunctionPool:
             event, future = self._waiting.popleft()
             if not future.set_running_or_notify_cancel():
                 continue  # cancelled while it waited (the caller's timeout)
+            future.mark_started()
             self._run(self._idle.pop(), event, future)
         while self._waiting and self._starting < len(self._waiting):
             if len(self._containers) + self._starting >= self.cap:
