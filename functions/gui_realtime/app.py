@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from gui_core.audit import AuditSink, DynamoAuditSink
 from gui_core.dynamo import DynamoCounters, Table, dynamodb_client
 from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client
-from gui_core.rate_limit import RateLimiter
+from gui_core.rate_limit import MessageLimiter, RateLimiter
 from gui_core.tenancy import TenantDirectory
 from gui_notifications.repository import InboxRepository
 from gui_realtime.logic import Counter, RealtimeService, Sender
@@ -49,6 +49,7 @@ def create_service(
         # Only `send` is used: one post per answer, so the pool stays small.
         sender=sender or Pusher(connections_client(settings.connections_url, settings.region), concurrency=2),
         rate_limiter=limiter,
+        message_limiter=MessageLimiter(limiter) if limiter is not None else None,
         logger=logger,
     )
     if count is not None:

@@ -32,8 +32,17 @@ from gui_core.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from gui_core.live import CHANNELS, ReplayPage, channel_scope, encode, is_cursor, replay_frames
-from gui_core.rate_limit import enforce_limit
+from gui_core.live import (
+    CHANNELS,
+    ORIGIN,
+    ReplayPage,
+    channel_scope,
+    encode,
+    fit,
+    is_cursor,
+    replay_frames,
+)
+from gui_core.rate_limit import enforce_limit, enforce_message_limit
 from gui_core.tenancy import admit_tenant
 from gui_notifications.logic import apply_command, as_seen, visible_to
 from gui_notifications.models import Notification
@@ -53,7 +62,7 @@ if TYPE_CHECKING:
 
     from gui_core.context import RequestContext
     from gui_core.live import Connection, ConnectionRegistry, LiveEvent, ReplayLog
-    from gui_core.rate_limit import RateLimiter
+    from gui_core.rate_limit import MessageLimiter, RateLimiter
     from gui_core.tenancy import Tenant, TenantDirectory
     from gui_notifications.repository import InboxRepository
 
@@ -62,8 +71,13 @@ LIVE_CLASS = "live"  # the rate-limit class of connects (and of the SSE route)
 ACK_FEATURE = "notifications"  # the REST acknowledge command's group
 ACK_CLASS = "writes"
 ACK_ENDPOINT = "/service/gui/notifications/{id}/{command}"  # audited as the REST command is
+# What one `resume` may cost; past any of these its last frame says `more` and the client resumes
+# again from its cursor (each resume a message, counted against the connection's limit).
 PAGE_LIMIT = 100  # events per read of the replay log
-RESUME_CAP = 1000  # events per resume message; then `more` asks the client to resume again
+RESUME_PAGES = 5  # reads of the replay log
+RESUME_CAP = 500  # events
+RESUME_BYTES = 256 * 1024  # of events posted (8 frames of 32 KB)
+RESUME_BUDGET_S = 2.0  # no read of a further page after this
 EXPIRY_LEEWAY_S = 30  # as gui_core.dependencies (not imported: it imports FastAPI)
 ACTIONS = ("subscribe", "unsubscribe", "resume", "ack", "ping")
 
@@ -112,8 +126,10 @@ class RealtimeService:
     sender: Sender
     rate_limiter: RateLimiter | None
     logger: Logger
+    message_limiter: MessageLimiter | None = None
     count: Counter = _no_count
     clock: Callable[[], float] = field(default=time.time)
+    timer: Callable[[], float] = field(default=time.monotonic)  # a resume's time budget
 
     def handle(self, request: SocketRequest) -> dict[str, Any]:
         if request.route_key == "$connect":
@@ -181,6 +197,9 @@ class RealtimeService:
             given = document.get("request_id")
             request_id = given if isinstance(given, str) and len(given) <= REQUEST_ID_MAX else None
             caller = self._caller(request, check_expiry=False)
+            # The limits before anything that reads the stores: a refused flood costs little.
+            tenant = self._tenant(caller, feature=LIVE_FEATURE)
+            enforce_message_limit(self.message_limiter, tenant, request.connection_id, count=self.count)
             answers = self._route(request, document, caller, self._connection(request, caller))
         except ProblemError as error:
             self.logger.info("message refused", extra={"route": request.route_key, "code": error.code})
@@ -244,8 +263,9 @@ class RealtimeService:
         # client keeps whichever copy has the greater cursor than what it applied.
         self.registry.subscribe(connection, [channel])
         events: list[LiveEvent] = []
-        cursor, latest, more = message.cursor, None, False
-        while True:
+        size, cursor, latest, more = 0, message.cursor, ORIGIN, False
+        deadline = self.timer() + RESUME_BUDGET_S
+        for _ in range(RESUME_PAGES):
             page = self.replay.after(
                 caller.tenant, channel, cursor, limit=min(PAGE_LIMIT, RESUME_CAP - len(events))
             )
@@ -255,9 +275,21 @@ class RealtimeService:
                     return [{"type": "gap", "channel": channel, "cursor": message.cursor, "latest": latest}]
                 more = True  # the log expired under this read: the next resume answers the gap
                 break
-            events += page.events
             more = page.more
-            if not page.more or not page.events or len(events) >= RESUME_CAP:
+            for event in page.events:
+                length = len(encode(fit(event.message()))) + 1
+                if events and size + length > RESUME_BYTES:
+                    more = True  # the rest of this page comes with the next resume
+                    break
+                events.append(event)
+                size += length
+            if (
+                not more
+                or not page.events
+                or events[-1] is not page.events[-1]
+                or len(events) >= RESUME_CAP
+                or self.timer() >= deadline
+            ):
                 break
             cursor = page.events[-1].cursor
         return replay_frames(channel, ReplayPage(events, gap=False, latest=latest, more=more))

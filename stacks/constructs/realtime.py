@@ -23,9 +23,15 @@ from stacks.manifest import Manifest, WebSocketApi
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
 
-# A backstop in front of the per-tenant connect limits the function enforces in DynamoDB.
-STAGE_RATE_LIMIT = 200  # messages and connects per second
+# Backstops in front of the limits the function enforces in DynamoDB (connects per tenant; messages
+# per connection and per tenant, gui_core.rate_limit.MessageLimiter): API Gateway throttles each
+# route of the stage, for every connection of every tenant together, before the function runs.
+STAGE_RATE_LIMIT = 200  # messages (or connects) per second, each route
 STAGE_BURST_LIMIT = 400
+# Routes dearer than the default: a resume reads up to 5 pages and posts up to 256 KB in 2 s, so
+# at 50 a second resumes hold at most about 100 functions however many clients reconnect at once
+# (a throttled client resumes again later, from the same cursor).
+ROUTE_THROTTLES: dict[str, tuple[int, int]] = {"resume": (50, 100)}  # route key -> (rate, burst)
 ACCESS_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 
 _ACCESS_LOG_FIELDS = {
@@ -134,6 +140,7 @@ class Realtime(Construct):
                     "on no other route); every later message of the connection carries the "
                     "authorizer's context, which the function checks before acting.",
                 )
+        self._throttle_routes()
         acknowledge(
             self.stage,
             "AwsSolutions-APIG1",
@@ -146,6 +153,21 @@ class Realtime(Construct):
             value=self.url,
             description=f"WebSocket URL of the live channels ({pascal_case(self.spec.stage)} stage).",
         )
+
+    def _throttle_routes(self) -> None:
+        """The stage's settings of the routes in ROUTE_THROTTLES; the stage waits for those routes,
+        as CloudFormation refuses settings of a route key the API does not have yet."""
+        cfn_stage = self.stage.node.default_child
+        assert isinstance(cfn_stage, apigwv2.CfnStage)
+        missing = set(ROUTE_THROTTLES) - set(self.routes)
+        if missing:
+            raise ValueError(f"throttles of routes the API does not have: {sorted(missing)}")
+        cfn_stage.route_settings = {
+            key: {"ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}
+            for key, (rate, burst) in ROUTE_THROTTLES.items()
+        }
+        for key in ROUTE_THROTTLES:
+            self.stage.node.add_dependency(self.routes[key])
 
 
 def _as_finding(resolved: object) -> str:

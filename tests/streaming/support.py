@@ -324,6 +324,27 @@ class LiveClient:
         with self._arrived:
             return len(self.messages)
 
+    def received(self, after: int = 0) -> list[dict[str, Any]]:
+        """The messages received from index `after` on, as they are now."""
+        with self._arrived:
+            return list(self.messages[after:])
+
+    def wait_until(
+        self, done: Callable[[list[dict[str, Any]]], bool], *, after: int = 0, timeout_s: float = 15.0
+    ) -> list[dict[str, Any]]:
+        """The messages from index `after` on, once `done(messages)` holds; AssertionError after
+        the timeout or the close."""
+        deadline = time.monotonic() + timeout_s
+        with self._arrived:
+            while True:
+                received = list(self.messages[after:])
+                if done(received):
+                    return received
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed.is_set():
+                    raise AssertionError(f"not done in {timeout_s} s: {len(received)} after #{after}")
+                self._arrived.wait(remaining)
+
     def send(self, action: str, **fields: Any) -> str:
         request_id = fields.pop("request_id", None) or f"r{next(_counter)}"
         self.ws.send(json.dumps({"action": action, "request_id": request_id, **fields}))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from gui_core.dynamo import Table
+from gui_core.live import ORIGIN
 from local.keys import DevKeys
 
 from .support import (
@@ -27,6 +29,7 @@ from .support import (
     registry,
     sse_url,
     ticket,
+    wait_logged,
     ws_aws_url,
 )
 
@@ -245,3 +248,61 @@ def test_a_message_that_is_no_unicode_json_object_is_a_400_and_the_socket_stays(
         ), answer
         assert "request_id" not in answer  # nothing of the message is echoed that is no string
         assert client.request("ping", "pong")["type"] == "pong"
+
+
+# -- 8. a flood of messages from one connection ---------------------------------------------------
+
+FLOOD = 400  # messages from one connection, every tenth a resume from the channel's origin
+PINGS = 20  # from another client of the same tenant, during the flood
+HANG_S = 90.0  # a deadline for hangs only, never a measure
+
+
+def test_a_flood_from_one_connection_is_refused_while_another_client_of_the_tenant_is_served(
+    base: str,
+    tenant: str,
+    events: Events,
+    mint: Callable[..., str],
+    events_table: Table,
+    record_property: Callable[[str, object], None],
+) -> None:
+    """The flooding connection gets `rate_limited` errors past its own limit, each message still
+    answered (none lost, none an internal error); the tenant's other client gets every pong.
+    Latencies are recorded, not asserted: this machine is shared."""
+    logged = [events.publish(tenant, "jobs") for _ in range(30)]
+    wait_logged(events_table, tenant, "jobs", logged[-1]["event_id"], timeout_s=30)
+    with (
+        LiveClient.connect(ws_aws_url(base, tenant, ["jobs"]), mint(tenant)) as flooder,
+        LiveClient.connect(ws_aws_url(base, tenant), mint(tenant)) as neighbour,
+    ):
+        start = flooder.mark()
+        sent = [
+            flooder.send("resume", channel="jobs", cursor=ORIGIN) if n % 10 == 0 else flooder.send("ping")
+            for n in range(FLOOD)
+        ]
+        latencies = []
+        for n in range(PINGS):
+            asked = time.monotonic()
+            pong = neighbour.request("ping", "pong", timeout_s=HANG_S, request_id=f"n{n}")
+            assert pong["type"] == "pong", pong
+            latencies.append(time.monotonic() - asked)
+            time.sleep(0.05)
+
+        wanted = set(sent)
+
+        def all_answered(received: list[dict[str, Any]]) -> bool:
+            """Every message answered, or failed with API Gateway's message (which has no id)."""
+            ids = {m.get("request_id") for m in received} & wanted
+            return len(ids) + sum(1 for m in received if "message" in m) >= FLOOD
+
+        received = flooder.wait_until(all_answered, after=start, timeout_s=HANG_S)
+        answered = {str(m["request_id"]): m for m in received if m.get("request_id") in wanted}
+        internal = [m for m in received if m.get("message") == "Internal server error"]
+        refused = [m for m in answered.values() if m.get("code") == "rate_limited"]
+        record_property("flood_refused", len(refused))
+        record_property("neighbour_ping_max_s", round(max(latencies), 3))
+        record_property("neighbour_ping_median_s", round(sorted(latencies)[len(latencies) // 2], 3))
+
+        assert internal == [], f"{len(internal)} internal errors: {internal[:3]}"
+        assert len(answered) == FLOOD
+        assert len(refused) >= FLOOD // 2, f"only {len(refused)} of {FLOOD} refused"
+        assert {m.get("status") for m in refused} == {429}

@@ -27,12 +27,12 @@ from gui_core.live import (
     ReplayLog,
     to_cursor,
 )
-from gui_core.rate_limit import RateLimiter
+from gui_core.rate_limit import MessageLimiter, RateLimiter
 from gui_core.tenancy import TenantDirectory
 from gui_notifications.logic import notification_id
 from gui_notifications.repository import InboxRepository
 from gui_realtime.app import create_service
-from gui_realtime.logic import RESUME_CAP, RealtimeService
+from gui_realtime.logic import PAGE_LIMIT, RESUME_BYTES, RESUME_CAP, RESUME_PAGES, RealtimeService
 from gui_realtime.models import SocketRequest
 from gui_realtime.settings import RealtimeSettings
 from local.apigw import sample_event
@@ -82,6 +82,12 @@ TENANTS = [
     {"pk": "initech", "sk": "tenant", "home_region": "eu-west-1", "flags": {"realtime": False}},
     {"pk": "umbrella", "sk": "tenant", "home_region": "eu-west-1", "rate_limits": {"live": 1}},
     {"pk": "hooli", "sk": "tenant", "home_region": "eu-west-1", "flags": {"notifications": False}},
+    {
+        "pk": "stark",
+        "sk": "tenant",
+        "home_region": "eu-west-1",
+        "rate_limits": {"live_messages": 5, "live_connection_messages": 3},
+    },
 ]
 
 SETTINGS = RealtimeSettings(
@@ -396,6 +402,71 @@ def test_a_message_on_an_unregistered_connection_is_an_error(backend: Backend) -
     error(backend.send({"action": "subscribe", "channels": ["jobs"]}), 401, "not_connected")
 
 
+# --- message limits ----------------------------------------------------------------------------
+
+OTHER_CONNECTION = "Dr8oLeXiEpFDK0B="
+
+
+def _on(connection_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    event["requestContext"]["connectionId"] = connection_id
+    return event
+
+
+def _ping(backend: Backend, connection_id: str, tenant: str = "stark") -> dict[str, Any]:
+    before = len(backend.management.sent.get(connection_id, []))
+    backend.handle(_on(connection_id, message_event({"action": "ping"}, tenant=tenant)))
+    (answer,) = backend.management.sent[connection_id][before:]
+    return answer
+
+
+def _connect_stark(backend: Backend, connection_id: str) -> None:
+    event = connect_event(query={"tenant": "stark"}, tenant="stark")
+    assert backend.handle(_on(connection_id, event))["statusCode"] == 200
+
+
+def test_past_its_own_limit_a_connection_is_refused_and_the_tenants_other_connection_is_not(
+    backend: Backend,
+) -> None:
+    _connect_stark(backend, CONNECTION)
+    _connect_stark(backend, OTHER_CONNECTION)
+    assert [_ping(backend, CONNECTION)["type"] for _ in range(3)] == ["pong"] * 3
+    refused = [_ping(backend, CONNECTION) for _ in range(5)]
+    assert {(m["type"], m["status"], m["code"], m["route_class"]) for m in refused} == {
+        ("error", 429, "rate_limited", "live_connection_messages")
+    }
+    assert all(1 <= m["retry_after"] <= 60 for m in refused)
+    # The refused ones did not count against the tenant: the other connection has its 2 of 5.
+    assert [_ping(backend, OTHER_CONNECTION)["type"] for _ in range(2)] == ["pong"] * 2
+    refused_by_tenant = _ping(backend, OTHER_CONNECTION)
+    assert (refused_by_tenant["code"], refused_by_tenant["route_class"]) == ("rate_limited", "live_messages")
+    assert ("RateLimitBreaches", None) in backend.metrics
+
+
+def test_a_refusal_is_remembered_so_the_rest_of_a_flood_costs_no_store_call(backend: Backend) -> None:
+    counters = FakeCounters()
+    calls = []
+    increment = counters.increment_below
+
+    def counted(*args: Any, **kwargs: Any) -> int | None:
+        calls.append(args[0]["sk"])
+        return increment(*args, **kwargs)
+
+    counters.increment_below = counted  # type: ignore[method-assign]
+    limiter = RateLimiter(counters, clock=backend.clock)
+    backend.service.message_limiter = MessageLimiter(limiter, clock=backend.clock)
+    _connect_stark(backend, CONNECTION)
+    for _ in range(50):
+        _ping(backend, CONNECTION)
+    own = [sk for sk in calls if sk.startswith("RATE#live_connection_messages#")]
+    assert len(own) == 4  # three admitted, one refused; the 46 others refused from memory
+    backend.clock.now += 61  # a new window: the connection may send again
+    assert _ping(backend, CONNECTION)["type"] == "pong"
+
+
+def test_a_message_of_a_tenant_whose_live_feature_is_off_is_refused(backend: Backend) -> None:
+    error(backend.send({"action": "ping"}, tenant="initech"), 404, "feature_disabled")
+
+
 # --- resume ------------------------------------------------------------------------------------
 
 
@@ -409,14 +480,13 @@ def test_resume_replays_in_order_in_frames_under_32_kb_and_subscribes(backend: B
     cursors = backend.log("jobs", 250, size=1000)  # ~1.2 KB each: several frames
     frames = backend.send({"action": "resume", "channel": "jobs", "cursor": cursors[9], "request_id": "r-2"})
     assert len(frames) > 5
-    assert _replayed(frames) == cursors[10:]
     assert all(size <= FRAME_LIMIT_BYTES for size in backend.management.sizes)
-    assert all(frame["more"] is True for frame in frames[:-1])
-    assert (frames[-1]["more"], frames[-1]["cursor"], frames[-1]["latest"]) == (
-        False,
-        cursors[-1],
-        cursors[-1],
-    )
+    assert sum(backend.management.sizes) <= RESUME_BYTES + len(frames) * 300  # the events' bytes, bounded
+    assert all(frame["more"] is True for frame in frames)  # ~290 KB of events: a second resume
+    rest = backend.send({"action": "resume", "channel": "jobs", "cursor": frames[-1]["cursor"]})
+    assert _replayed(frames) + _replayed(rest) == cursors[10:]
+    assert all(frame["more"] is True for frame in rest[:-1])
+    assert (rest[-1]["more"], rest[-1]["cursor"], rest[-1]["latest"]) == (False, cursors[-1], cursors[-1])
     assert all(frame["request_id"] == "r-2" for frame in frames)
     first = frames[0]["events"][0]
     assert first["type"] == "event"
@@ -434,6 +504,34 @@ def test_resume_stops_at_the_cap_and_says_more_then_carries_on(backend: Backend)
     second = backend.send({"action": "resume", "channel": "jobs", "cursor": first[-1]["cursor"]})
     assert _replayed(second) == cursors[RESUME_CAP + 1 :]
     assert second[-1]["more"] is False
+
+
+def test_resume_reads_no_further_page_past_its_time_budget(backend: Backend) -> None:
+    """A slow store must not make one message hold a container: past the budget, `more`."""
+    backend.connect()
+    cursors = backend.log("jobs", 350)
+    ticks = iter(range(0, 100, 3))  # 3 s per read of the timer: the budget ends after the first page
+    backend.service.timer = lambda: float(next(ticks))
+    first = backend.send({"action": "resume", "channel": "jobs", "cursor": cursors[0]})
+    assert _replayed(first) == cursors[1:101]
+    assert (first[-1]["more"], first[-1]["cursor"]) == (True, cursors[100])
+
+
+def test_resume_reads_at_most_its_pages(backend: Backend) -> None:
+    backend.connect()
+    cursors = backend.log("jobs", RESUME_PAGES * PAGE_LIMIT + 50)
+    reads = []
+    after = backend.replay.after
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(kwargs.get("limit"))
+        return after(*args, **kwargs)
+
+    backend.replay.after = counted  # type: ignore[method-assign]
+    first = backend.send({"action": "resume", "channel": "jobs", "cursor": cursors[0]})
+    assert len(reads) <= RESUME_PAGES
+    assert len(_replayed(first)) <= RESUME_CAP
+    assert first[-1]["more"] is True
 
 
 def test_resume_from_the_latest_cursor_answers_an_empty_last_frame(backend: Backend) -> None:

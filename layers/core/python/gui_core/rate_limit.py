@@ -36,6 +36,10 @@ DEFAULT_LIMITS: Mapping[str, int] = {
     # WebSocket connects and SSE requests: an SSE client comes back after every answer that
     # carried events, so this class is the busiest per user.
     "live": 600,
+    # WebSocket messages: of the tenant's connections together, and of each connection alone (a
+    # GUI sends a few a minute: subscribes, pings, acknowledgements, a resume page after another).
+    "live_messages": 3000,
+    "live_connection_messages": 120,
 }
 
 PLAN_LIMITS: Mapping[str, Mapping[str, int]] = {
@@ -47,8 +51,11 @@ PLAN_LIMITS: Mapping[str, Mapping[str, int]] = {
         "writes": 180,
         "search": 360,
         "live": 1800,
+        "live_messages": 9000,
     },
 }
+LIVE_MESSAGES = "live_messages"
+CONNECTION_MESSAGES = "live_connection_messages"
 
 
 def limit_for(route_class: str, *, plan: str, overrides: Mapping[str, int]) -> int:
@@ -147,5 +154,79 @@ def enforce_limit(
             f"The {route_class} limit of {limit} requests per minute is reached.",
             headers=decision.headers(),
             route_class=route_class,
+        )
+    return decision
+
+
+class MessageLimiter:
+    """The limits on a WebSocket connection's messages: the connection's own first
+    (`live_connection_messages`, counted per connection under its tenant), then the tenant's
+    (`live_messages`, all its connections together). A message the connection's limit refuses is
+    not counted against the tenant, so a flood from one connection never takes the budget of the
+    tenant's other clients.
+
+    Refusing is cheap: a refusal is remembered in the container until its `retry_after_s` ends, and
+    the rest of a flood reaching that container is refused without a call to the store (a slot can
+    free no sooner than that). Another container pays one call to learn it."""
+
+    MEMORY = 10_000  # refusals remembered per container
+
+    def __init__(self, limiter: RateLimiter, *, clock: Callable[[], float] = time.time) -> None:
+        self._limiter = limiter
+        self._clock = clock
+        self._refused: dict[tuple[str, str], tuple[float, Decision]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, tenant: Tenant, connection_id: str) -> tuple[str, Decision]:
+        """Count one message of the connection; the class that decided and its decision."""
+        own = f"{CONNECTION_MESSAGES}#{connection_id}"
+        for key, route_class in ((own, CONNECTION_MESSAGES), (LIVE_MESSAGES, LIVE_MESSAGES)):
+            limit = limit_for(route_class, plan=tenant.plan, overrides=tenant.rate_limits)
+            decision = self._remembered(tenant.id, key) or self._limiter.hit(tenant.id, key, limit)
+            if not decision.allowed:
+                self._remember(tenant.id, key, decision)
+                return route_class, decision
+        return LIVE_MESSAGES, decision
+
+    def _remembered(self, tenant: str, key: str) -> Decision | None:
+        now = self._clock()
+        with self._lock:
+            found = self._refused.get((tenant, key))
+            if found is None:
+                return None
+            until, decision = found
+            if until <= now:
+                del self._refused[(tenant, key)]
+                return None
+        return Decision(False, decision.limit, 0, decision.reset_epoch, max(1, math.ceil(until - now)))
+
+    def _remember(self, tenant: str, key: str, decision: Decision) -> None:
+        now = self._clock()
+        with self._lock:
+            if (tenant, key) in self._refused:
+                return
+            if len(self._refused) >= self.MEMORY:
+                self._refused = {k: v for k, v in self._refused.items() if v[0] > now}
+                if len(self._refused) >= self.MEMORY:
+                    self._refused.clear()
+            self._refused[(tenant, key)] = (now + decision.retry_after_s, decision)
+
+
+def enforce_message_limit(
+    limiter: MessageLimiter | None, tenant: Tenant, connection_id: str, *, count: Callable[[str], None]
+) -> Decision | None:
+    """Count one WebSocket message against the connection's and the tenant's limits; 429 past
+    either (`route_class` says which, `retry_after` when to send again). None when limiting is off."""
+    if limiter is None:
+        return None
+    route_class, decision = limiter.hit(tenant, connection_id)
+    if not decision.allowed:
+        count("RateLimitBreaches")
+        whose = "this connection's" if route_class == CONNECTION_MESSAGES else "the tenant's"
+        raise RateLimited(
+            f"The {route_class} limit of {decision.limit} messages per minute ({whose}) is reached.",
+            headers=decision.headers(),
+            route_class=route_class,
+            retry_after=decision.retry_after_s,
         )
     return decision
