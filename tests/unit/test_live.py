@@ -76,7 +76,7 @@ def test_a_connection_lasts_until_its_token_expires_when_that_comes_first() -> N
     clock = Clock(1_800_000_000.0)
     registry = ConnectionRegistry(MemoryTable(), ttl_s=7200, clock=clock)
     short = registry.register(
-        "acme", "c-short", subject="ada", scopes=["gui:jobs"], token_expires_at=int(clock.now) + 600
+        "acme", "c-short", subject="ada", scopes=["gui:jobs"], served_until=int(clock.now) + 600
     )
     long = registry.register("acme", "c-long", subject="bob", scopes=["gui:jobs"])
     registry.subscribe(short, ["jobs"])
