@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from gui_core.migrations.model import Phase, Status
 
@@ -112,7 +112,7 @@ class FlagsInput(BaseModel):
         json_schema_extra={"examples": [{"flags": {"realtime": False, "search": True}}]},
     )
 
-    flags: dict[FlagName, bool] = Field(max_length=100)
+    flags: dict[FlagName, StrictBool] = Field(max_length=100)  # "yes" or 1 is refused, not read as true
 
 
 class MigrationCounts(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from pydantic.config import JsonDict
 
 from gui_core.domain_events import (
@@ -18,6 +18,7 @@ from gui_core.domain_events import (
     JobStatusChanged,
     Verb,
 )
+from gui_core.storable import StoredFloat, StoredInt
 
 # Re-exported: the event models and the verbs moved to gui_core.domain_events.
 __all__ = [
@@ -58,20 +59,20 @@ class IngestParameters(_Parameters):
     source_uri: SourceUri = Field(description="Where to read the source (s3:// or https://).")
     format: Literal["csv", "json", "parquet", "owl", "skos"]
     dataset: Identifier
-    full_refresh: bool = False
+    full_refresh: StrictBool = False
 
 
 class CoverageParameters(_Parameters):
     concept_scheme: Identifier
-    target_depth: int = Field(default=3, ge=1, le=10)
-    include_deprecated: bool = False
+    target_depth: StoredInt = Field(default=3, ge=1, le=10)
+    include_deprecated: StrictBool = False
 
 
 class MappingParameters(_Parameters):
     source_scheme: Identifier
     target_scheme: Identifier
-    threshold: float = Field(default=0.8, ge=0, le=1)
-    max_candidates: int = Field(default=5, ge=1, le=50)
+    threshold: StoredFloat = Field(default=0.8, ge=0, le=1)
+    max_candidates: StoredInt = Field(default=5, ge=1, le=50)
 
 
 class OverlayParameters(_Parameters):
@@ -93,13 +94,13 @@ class ReadinessParameters(_Parameters):
 
 class PromptPackCalibrationParameters(_Parameters):
     prompt_pack_id: Identifier
-    sample_size: int = Field(default=200, ge=10, le=10_000)
-    temperature: float = Field(default=0.0, ge=0, le=2)
+    sample_size: StoredInt = Field(default=200, ge=10, le=10_000)
+    temperature: StoredFloat = Field(default=0.0, ge=0, le=2)
 
 
 class ReindexParameters(_Parameters):
     index: Literal["artifacts", "search", "lineage"]
-    full: bool = False
+    full: StrictBool = False
 
 
 PARAMETER_MODELS: dict[str, type[_Parameters]] = {

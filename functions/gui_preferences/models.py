@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.config import JsonDict
 
+from gui_core.storable import JsonUnion
+
 Module = Literal[
     "dashboard",
     "ingestion",
@@ -26,7 +28,10 @@ MODULES: tuple[str, ...] = Module.__args__  # type: ignore[attr-defined]
 
 FilterName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
 FilterText = Annotated[str, StringConstraints(max_length=256)]
-FilterValue = FilterText | int | float | bool | Annotated[list[FilterText], Field(max_length=50)]
+# One member per JSON type, each strict and storable (gui_core.storable): a string stays a string.
+FilterValue = Annotated[
+    FilterText | int | float | bool | Annotated[list[FilterText], Field(max_length=50)], JsonUnion()
+]
 Filters = Annotated[dict[FilterName, FilterValue], Field(max_length=50)]
 DashboardId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")]

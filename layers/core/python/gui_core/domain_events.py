@@ -41,6 +41,8 @@ from pydantic import (
     model_validator,
 )
 
+from gui_core.storable import Storable
+
 SCHEMA_VERSION = "1"  # what EventPublisher stamps today
 SUPPORTED_SCHEMA_VERSIONS = frozenset({SCHEMA_VERSION})
 
@@ -81,7 +83,12 @@ class InvalidEvent(DomainEventError):
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+05:00: a ValueError makes it an invalid event
+        raise ValueError("the time is outside the years 1 to 9999 in UTC") from exc
 
 
 Instant = Annotated[datetime, AfterValidator(_utc)]
@@ -92,8 +99,11 @@ RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9
 ModuleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Text = Annotated[str, StringConstraints(max_length=4000)]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
-Usd = Annotated[float, Field(ge=0)]
+# Every number of an event is stored (inbox, replay log, registry, facts): one DynamoDB cannot hold
+# makes the event invalid (quarantined) rather than a write that fails on every redelivery.
+Count = Annotated[int, Storable]
+Fraction = Annotated[float, Field(ge=0, le=1), Storable]
+Usd = Annotated[float, Field(ge=0), Storable]
 
 # Inbox vocabulary; the same values as gui_notifications.models (a unit test holds them together).
 Severity = Literal["info", "warning", "critical"]
@@ -145,7 +155,7 @@ class JobRequested(_JobEventDetail):
     verb: Verb
     parameters: dict[str, object]
     requested_by: str
-    attempt: int = Field(ge=1)
+    attempt: Count = Field(ge=1)
 
 
 class JobCancelRequested(_JobEventDetail):
@@ -191,7 +201,7 @@ class _ArtifactEvent(BaseModel):
     event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     schema_version: Literal["1"]
     artifact_id: ArtifactId
-    version: int = Field(ge=1)
+    version: Count = Field(ge=1)
     region: str | None = None
     time: str | None = Field(default=None, description="When it was sent (EventPublisher adds it).")
 
@@ -299,7 +309,7 @@ class PromptPackCalibrationStatus(EventDetail):
     job_id: Identifier | None = None
     progress: int | None = Field(default=None, ge=0, le=100)
     accuracy: Fraction | None = None
-    sample_size: int | None = Field(default=None, ge=1)
+    sample_size: Annotated[int, Field(ge=1), Storable] | None = None
     error: JobError | None = None
 
 
@@ -309,8 +319,8 @@ class ConstraintAdherenceReported(EventDetail):
     prompt_pack_id: Identifier
     adherence: Fraction
     threshold: Fraction | None = None
-    violations: int = Field(default=0, ge=0)
-    sample_size: int = Field(ge=1)
+    violations: Count = Field(default=0, ge=0)
+    sample_size: Count = Field(ge=1)
     constraint_set: Identifier | None = None
 
 
@@ -322,7 +332,7 @@ class CostAlert(EventDetail):
     budget_id: Identifier
     period: Literal["day", "week", "month"]
     spent_usd: Usd
-    budget_usd: Annotated[float, Field(gt=0)]
+    budget_usd: Annotated[float, Field(gt=0), Storable]
     forecast_usd: Usd | None = None
     module: ModuleName | None = None
 
@@ -353,8 +363,8 @@ class MetricsReported(EventDetail):
     """A module's figures for a window (telemetry; not shown live)."""
 
     module: ModuleName
-    window_s: int | None = Field(default=None, ge=1)
-    metrics: dict[MetricName, float] = Field(max_length=100)
+    window_s: Annotated[int, Field(ge=1), Storable] | None = None
+    metrics: dict[MetricName, Annotated[float, Storable]] = Field(max_length=100)
 
 
 # -- registry and routing --------------------------------------------------------------------------

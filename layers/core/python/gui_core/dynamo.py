@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from gui_core.credentials import client_credentials, signing_identity
 from gui_core.errors import InvalidCursor
+from gui_core.storable import dynamo_number
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -75,8 +76,13 @@ def from_dynamo(item: Mapping[str, Any]) -> Item:
 
 
 def _to_decimal(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
+    """Numbers as the Decimals DynamoDB keeps. The last line: a model types what it stores
+    (gui_core.storable), so a number DynamoDB cannot hold raises UnstorableValue here before
+    anything is sent, rather than failing in boto3 or being refused as a cancelled transaction."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return dynamo_number(value)
     if isinstance(value, dict):
         return {k: _to_decimal(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -384,6 +390,8 @@ class Table:
                 message = exc.response["Error"].get("Message", "")
                 inside = message.partition("[")[2].partition("]")[0]
                 reasons = [r.strip() for r in inside.split(",")] if inside else []
+            if "ValidationError" in reasons:  # an item DynamoDB refused: no condition failed, no race
+                raise
             failed = [i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
             raise TransactionCancelled(failed, reasons) from exc
 
