@@ -12,6 +12,7 @@ from gui_admin.migrations import LedgerReader, tenant_migrations
 from gui_admin.models import AuditEntry, AuditPage, FlagsInput, MigrationList, TenantDocument
 from gui_core import rbac
 from gui_core.context import RequestContext
+from gui_core.date_times import QueryTime
 from gui_core.dependencies import require_scope
 from gui_core.dynamo import ConditionFailed, Table, decode_cursor, encode_cursor, version_is
 from gui_core.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
@@ -52,8 +53,8 @@ def _iso(value: datetime | None, default: str) -> str:
 def list_audit(
     caller: Admin,
     table: Annotated[Table, Depends(_audit_table)],
-    from_: Annotated[datetime | None, Query(alias="from", description="ISO 8601, inclusive.")] = None,
-    to: Annotated[datetime | None, Query(description="ISO 8601, inclusive.")] = None,
+    from_: Annotated[QueryTime | None, Query(alias="from", description="ISO 8601, inclusive.")] = None,
+    to: Annotated[QueryTime | None, Query(description="ISO 8601, inclusive.")] = None,
     actor: Annotated[str | None, Query(max_length=256)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=4096)] = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -38,6 +38,7 @@ from gui_artifacts.models import (
 from gui_artifacts.repository import MAX_REGISTRY_READ, ArtifactsRepository
 from gui_core import rbac
 from gui_core.context import RequestContext
+from gui_core.date_times import QueryTime
 from gui_core.dependencies import require_scope
 from gui_core.dynamo import decode_cursor, encode_cursor
 from gui_core.errors import InvalidCursor, NotFound, ValidationFailed
@@ -107,10 +108,10 @@ def search_artifacts(
     owner: Annotated[str | None, Query(max_length=200)] = None,
     license_tag: Annotated[str | None, Query(max_length=200)] = None,
     governance_status: GovernanceStatus | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    updated_from: datetime | None = None,
-    updated_to: datetime | None = None,
+    created_from: QueryTime | None = None,
+    created_to: QueryTime | None = None,
+    updated_from: QueryTime | None = None,
+    updated_to: QueryTime | None = None,
     sort: SortField = "updated",
     order: SortOrder = "desc",
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
@@ -156,9 +157,7 @@ def search_artifacts(
 
 
 def _bound(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return iso(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return None if value is None else iso(value)
 
 
 @router.get(

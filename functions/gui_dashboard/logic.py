@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gui_core.date_times import EARLIEST, LATEST
 from gui_core.errors import NotFound, ValidationFailed
 
 PRESETS: dict[str, timedelta] = {
@@ -137,34 +138,43 @@ def parse_time(value: Any) -> datetime | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def _parse_bound(name: str, value: str) -> datetime:
-    parsed = parse_time(value)
-    if parsed is None:
-        raise InvalidRange(f"`{name}` is not an ISO 8601 time.", parameter=name)
-    return parsed.replace(microsecond=0)
-
-
 def _ceil_minute(at: datetime) -> datetime:
     floor = at.replace(second=0, microsecond=0)
     return floor if floor == at else floor + timedelta(minutes=1)
 
 
-def resolve_range(*, start: str | None, end: str | None, preset: str | None, now: datetime) -> TimeRange:
-    """`from`/`to` or a preset (default 7d) ending now. A range ending now ends at the next full
-    minute, so calls within a minute share one cache entry. `from` alone ends now; `to` alone
-    starts one preset (7d) earlier. Times are kept to the second."""
+# A range and the previous period before it, with a bucket's room on each side, within the years
+# 1 to 9999: a bound at the calendar's edge (gui_core.date_times holds one there) is refused, not
+# an overflow (an answer of 500 before).
+_EDGE = max(BUCKETS.values())
+
+
+def _fits_calendar(span: timedelta, end: datetime) -> bool:
+    return end - EARLIEST >= 2 * span + _EDGE and LATEST - end >= _EDGE
+
+
+def resolve_range(
+    *, start: datetime | None, end: datetime | None, preset: str | None, now: datetime
+) -> TimeRange:
+    """`from`/`to` (aware, UTC: gui_core.date_times.QueryTime) or a preset (default 7d) ending now.
+    A range ending now ends at the next full minute, so calls within a minute share one cache
+    entry. `from` alone ends now; `to` alone starts one preset (7d) earlier. Times are kept to the
+    second."""
     if preset is not None and (start is not None or end is not None):
         raise InvalidRange("Give either `range` or `from`/`to`, not both.")
     length = PRESETS.get(preset or DEFAULT_PRESET)
     if length is None:
         raise InvalidRange(f"Unknown range {preset!r}; known: {', '.join(PRESETS)}.", parameter="range")
-    upper = _parse_bound("to", end) if end is not None else _ceil_minute(now)
-    lower = _parse_bound("from", start) if start is not None else upper - length
-    if lower >= upper:
+    upper = end.replace(microsecond=0) if end is not None else _ceil_minute(now)
+    lower = start.replace(microsecond=0) if start is not None else None
+    span = upper - lower if lower is not None else length
+    if span <= timedelta(0):
         raise InvalidRange("`from` must be before `to`.")
-    if upper - lower > MAX_SPAN:
+    if span > MAX_SPAN:
         raise InvalidRange(f"A range spans at most {MAX_SPAN.days} days.")
-    return TimeRange(lower, upper)
+    if not _fits_calendar(span, upper):
+        raise InvalidRange("The range and the period before it must lie within the years 1 to 9999.")
+    return TimeRange(upper - span, upper)
 
 
 # -- trends --------------------------------------------------------------------------------------

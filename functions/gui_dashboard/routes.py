@@ -10,6 +10,7 @@ from fastapi import Depends, Path, Query, Request
 from gui_core import rbac
 from gui_core.api import count
 from gui_core.context import RequestContext
+from gui_core.date_times import QueryTime
 from gui_core.dependencies import require_scope
 from gui_core.guard import GroupPolicy, group_router
 from gui_dashboard.cache import (
@@ -41,8 +42,8 @@ router = group_router(
 )
 
 Viewer = Annotated[RequestContext, Depends(require_scope(rbac.DASHBOARD))]
-From = Annotated[str | None, Query(alias="from", description="Start, ISO 8601 (UTC if no offset).")]
-To = Annotated[str | None, Query(alias="to", description="End, ISO 8601; default now.")]
+From = Annotated[QueryTime | None, Query(alias="from", description="Start, ISO 8601 (UTC if no offset).")]
+To = Annotated[QueryTime | None, Query(alias="to", description="End, ISO 8601; default now.")]
 Preset = Annotated[
     str | None, Query(alias="range", description="`24h`, `7d` or `30d` ending now (default `7d`).")
 ]

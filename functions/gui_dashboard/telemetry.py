@@ -14,6 +14,7 @@ here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from gui_dashboard.logic import DEFAULT_PRESET, MODULES
@@ -21,7 +22,7 @@ from gui_dashboard.logic import DEFAULT_PRESET, MODULES
 FRESH, PENDING, PRESET_ONLY = "fresh", "pending", "preset_only"
 
 
-def telemetry_preset(*, start: str | None, end: str | None, preset: str | None) -> str | None:
+def telemetry_preset(*, start: datetime | None, end: datetime | None, preset: str | None) -> str | None:
     """The preset of a request's range, None for an explicit `from`/`to`."""
     if start is not None or end is not None:
         return None

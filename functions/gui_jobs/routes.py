@@ -13,6 +13,7 @@ from fastapi import Body, Depends, Header, Query, Request, Response, status
 from gui_core import rbac
 from gui_core.bus import Publisher
 from gui_core.context import RequestContext
+from gui_core.date_times import QueryTime
 from gui_core.dependencies import require_scope
 from gui_core.dynamo import decode_cursor, encode_cursor
 from gui_core.errors import BadRequest, NotFound
@@ -233,8 +234,8 @@ def list_jobs(
     actor: Annotated[
         str | None, Query(max_length=256, description="Who requested the job; `me` for the caller.")
     ] = None,
-    from_: Annotated[datetime | None, Query(alias="from", description="Requested at or after.")] = None,
-    to: Annotated[datetime | None, Query(description="Requested at or before.")] = None,
+    from_: Annotated[QueryTime | None, Query(alias="from", description="Requested at or after.")] = None,
+    to: Annotated[QueryTime | None, Query(description="Requested at or before.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> JobPage:

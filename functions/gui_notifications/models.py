@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
+from gui_core.date_times import IsoOnly
+
 Category = Literal["governance", "readiness", "prompt_pack", "cost", "incident", "job"]
 Severity = Literal["info", "warning", "critical"]
 Status = Literal["unread", "read", "acknowledged", "snoozed", "archived"]
@@ -153,7 +155,7 @@ class CommandInput(_Strict):
         json_schema_extra={"examples": [{"until": "2026-11-21T08:00:00Z"}, {"assignee": "otto@acme"}]},
     )
 
-    until: AwareDatetime | None = Field(
+    until: Annotated[AwareDatetime, IsoOnly] | None = Field(  # a number is no date-time
         default=None, description="Snooze: at least 5 minutes ahead, at most 30 days, with an offset."
     )
     assignee: Subject | None = Field(

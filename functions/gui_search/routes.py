@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
 from gui_core import rbac
 from gui_core.context import RequestContext
+from gui_core.date_times import QueryTime
 from gui_core.dependencies import require_scope
 from gui_core.domain_events import ArtifactKind, GovernanceStatus
 from gui_core.dynamo import decode_cursor, encode_cursor
@@ -78,8 +78,8 @@ async def search(  # async: see gui_core.guard.group_router (one request per con
     owner: Annotated[str | None, Query(max_length=200)] = None,
     license: Annotated[list[str] | None, Query(max_length=20, description="License tags, any of.")] = None,
     status: Annotated[list[GovernanceStatus] | None, Query(max_length=10)] = None,
-    updated_from: datetime | None = None,
-    updated_to: datetime | None = None,
+    updated_from: QueryTime | None = None,
+    updated_to: QueryTime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
@@ -90,8 +90,8 @@ async def search(  # async: see gui_core.guard.group_router (one request per con
         owner=owner,
         license_tags=tuple(sorted(set(license or ()))),
         statuses=tuple(sorted(set(status or ()))),
-        updated_from=_utc(updated_from),
-        updated_to=_utc(updated_to),
+        updated_from=updated_from,
+        updated_to=updated_to,
         limit=limit,
         hidden_fields=_hidden_fields(tenant, caller.scopes),
     )
@@ -136,12 +136,6 @@ def _fingerprint(query: SearchQuery) -> str:
     parts = [query.text, query.kinds, query.tags, query.owner, query.license_tags, query.statuses,
              query.updated_from, query.updated_to]  # fmt: skip
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _offset(cursor: str | None, *, tenant: str, fingerprint: str) -> int:

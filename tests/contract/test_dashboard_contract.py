@@ -299,12 +299,19 @@ def test_an_unknown_module_is_404(viewer: Client) -> None:
         "from=2025-01-01T00:00:00Z&to=2026-01-03T00:00:00Z",
         "range=90d",
         "range=7d&from=2026-02-01T00:00:00Z",
-        "from=last-tuesday",
+        "from=0001-01-01T00:00:00Z&to=0001-01-02T00:00:00Z",  # no previous period before it
     ],
 )
 @pytest.mark.parametrize("path", ["/dashboard", "/metrics/mapping"])
 def test_invalid_ranges_are_422(viewer: Client, path: str, query: str) -> None:
     problem(viewer.call("GET", path, query=query), 422, "invalid_range")
+
+
+@pytest.mark.parametrize("query", ["from=last-tuesday", "to=1700000000"])
+@pytest.mark.parametrize("path", ["/dashboard", "/metrics/mapping"])
+def test_a_bound_that_is_no_date_time_is_422_at_its_parameter(viewer: Client, path: str, query: str) -> None:
+    body = problem(viewer.call("GET", path, query=query), 422, "validation_failed")
+    assert [e["pointer"] for e in body["errors"]] == ["/" + query.partition("=")[0]]
 
 
 def test_an_unknown_bucket_is_422(viewer: Client) -> None:

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
+from gui_core.date_times import QueryTime
 from gui_dashboard.cache import cache_item, cached_document, dashboard_key, series_key, ttl_s
 from gui_dashboard.logic import (
     MAX_POINTS,
@@ -29,6 +31,11 @@ from gui_dashboard.logic import (
 )
 
 NOW = datetime(2026, 11, 27, 12, 30, 15, tzinfo=UTC)
+
+
+def query_time(text: str | None) -> datetime | None:
+    """A `from`/`to` as the route parses it."""
+    return None if text is None else TypeAdapter(QueryTime).validate_python(text)
 
 
 def at(hours_ago: float) -> str:
@@ -66,17 +73,19 @@ def test_two_calls_within_a_minute_resolve_to_the_same_range() -> None:
 
 def test_explicit_bounds_are_kept_to_the_second_in_utc() -> None:
     period = resolve_range(
-        start="2026-11-01T10:00:00.750+02:00", end="2026-11-02T00:00:00Z", preset=None, now=NOW
+        start=query_time("2026-11-01T10:00:00.750+02:00"),
+        end=query_time("2026-11-02T00:00:00Z"),
+        preset=None,
+        now=NOW,
     )
     assert iso(period.start) == "2026-11-01T08:00:00Z"
     assert iso(period.end) == "2026-11-02T00:00:00Z"
 
 
 def test_from_alone_ends_now_and_to_alone_starts_seven_days_earlier() -> None:
-    assert resolve_range(start="2026-11-27T00:00:00Z", end=None, preset=None, now=NOW).end.minute == 31
-    assert resolve_range(start=None, end="2026-11-20T00:00:00Z", preset=None, now=NOW).span == timedelta(
-        days=7
-    )
+    start, end = query_time("2026-11-27T00:00:00Z"), query_time("2026-11-20T00:00:00Z")
+    assert resolve_range(start=start, end=None, preset=None, now=NOW).end.minute == 31
+    assert resolve_range(start=None, end=end, preset=None, now=NOW).span == timedelta(days=7)
 
 
 @pytest.mark.parametrize(
@@ -86,13 +95,15 @@ def test_from_alone_ends_now_and_to_alone_starts_seven_days_earlier() -> None:
         ("2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", None),  # empty
         ("2025-01-01T00:00:00Z", "2026-01-03T00:00:00Z", None),  # over 366 days
         (None, None, "90d"),  # unknown preset
-        ("yesterday", None, None),  # not ISO
+        ("0001-01-01T00:00:00+05:00", "0001-01-02T00:00:00+05:00", None),  # no period before it
+        (None, "0001-01-03T00:00:00Z", None),  # its 7 days begin before the year 1
+        ("9999-12-30T00:00:00Z", "9999-12-31T23:59:59-05:00", None),  # no room for its last bucket
         ("2026-11-01T00:00:00Z", None, "7d"),  # both ways
     ],
 )
 def test_invalid_ranges_are_refused(start: str | None, end: str | None, preset: str | None) -> None:
     with pytest.raises(InvalidRange) as raised:
-        resolve_range(start=start, end=end, preset=preset, now=NOW)
+        resolve_range(start=query_time(start), end=query_time(end), preset=preset, now=NOW)
     assert raised.value.status == 422
 
 
