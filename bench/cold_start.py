@@ -332,6 +332,9 @@ def function_env(fn: Function, keys: DevKeys) -> dict[str, str]:
         stage="bench",
         connections_url=f"{CLOSED}/live" if fn.manages_connections else None,
         quarantine_url=f"{CLOSED}/123456789012/quarantine" if fn.quarantines else None,
+        secret_arns={
+            name: f"arn:aws:secretsmanager:{REGION}:123456789012:secret:{name}" for name in fn.secrets
+        },
         extra=extra,
     )
     path = os.pathsep.join([str(CORE_LAYER), str(FUNCTIONS_DIR)])

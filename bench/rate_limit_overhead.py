@@ -36,6 +36,7 @@ from gui_core.tokens import Principal  # noqa: E402
 from local.apigw import HttpRequest, authorizer_answer_context, proxy_event  # noqa: E402
 from local.aws import DUMMY_CREDENTIALS, MotoServer, aws_client, create_resources, table_names  # noqa: E402
 from local.containers import lambda_context  # noqa: E402
+from local.iam import local_secret_arn  # noqa: E402
 from stacks.manifest import MANIFEST  # noqa: E402
 
 REGION = "eu-west-1"
@@ -56,6 +57,7 @@ def _handler(endpoint: str, *, rate_limiting: bool) -> Any:
         bus_name=MANIFEST.bus.local_bus_name(),
         region=REGION,
         stage="bench",
+        secret_arns={name: local_secret_arn(MANIFEST, name, region=REGION) for name in FUNCTION.secrets},
         extra={
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_REGION": REGION,

@@ -88,8 +88,9 @@ from gui_search.engine import FIELD_BOOSTS, SEARCHABLE_FIELDS, SearchIndex, Sear
 from gui_search.settings import SearchSettings  # noqa: E402
 from gui_search.store import IndexManifest, IndexStore, LocalIndexes, archive  # noqa: E402
 from local.apigw import HttpRequest, authorizer_answer_context, proxy_event  # noqa: E402
-from local.aws import DUMMY_CREDENTIALS, MotoServer, aws_client, table_names  # noqa: E402
+from local.aws import DUMMY_CREDENTIALS, MotoServer, aws_client, create_secrets, table_names  # noqa: E402
 from local.containers import lambda_context, runtime_environment  # noqa: E402
+from local.iam import local_secret_arn  # noqa: E402
 from local.memory_table import MemoryTable  # noqa: E402
 from stacks.manifest import MANIFEST  # noqa: E402
 
@@ -1289,6 +1290,7 @@ def _environment(endpoint: str) -> dict[str, str]:
             bus_name=MANIFEST.bus.local_bus_name(),
             region=REGION,
             stage="bench",
+            secret_arns={name: local_secret_arn(MANIFEST, name, region=REGION) for name in FUNCTION.secrets},
         ),
         "AWS_ENDPOINT_URL": endpoint,
         **DUMMY_CREDENTIALS,
@@ -1316,6 +1318,7 @@ def _arguments() -> argparse.Namespace:
 def run(args: argparse.Namespace, moto: MotoServer, work: Path) -> dict[str, Any]:
     s3 = aws_client("s3", endpoint_url=moto.endpoint_url, region=REGION)
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    create_secrets(MANIFEST, endpoint_url=moto.endpoint_url, region=REGION)  # the cursor key
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     store = TimedStore(TimedObjects(BUCKET, s3))
     batch_size = max(1, args.changes // 10)

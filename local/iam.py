@@ -39,6 +39,9 @@ OPERATOR_KEY_ID = "testing"
 OPERATOR_SECRET = "testing"  # noqa: S105 - moto's dummy secret, never a real one
 LOCAL_WEBSOCKET_API_ID = "localws"  # the API id of the local WebSocket API (local/apigw.py)
 ROLE_PREFIX = "ddgui-local-"
+# The six characters Secrets Manager appends to a secret's name in its ARN: fixed locally (moto's
+# custom-id tag, local/aws.py), so a function's environment names a secret without asking moto.
+LOCAL_SECRET_SUFFIX = "Xlocal"  # noqa: S105 - a fixed part of an ARN, no secret
 SESSION_S = 12 * 3600  # IAM's longest role session; moto never expires one anyway
 CALLS_KEPT = 50_000
 
@@ -90,6 +93,12 @@ def role_name(fn: Function) -> str:
     return f"{ROLE_PREFIX}{fn.name}"
 
 
+def local_secret_arn(manifest: Manifest, name: str, *, region: str) -> str:
+    """The ARN of a secret of the manifest in `region` of the local endpoint."""
+    secret = manifest.secret(name).local_secret_name()
+    return f"arn:aws:secretsmanager:{region}:{LOCAL_ACCOUNT}:secret:{secret}-{LOCAL_SECRET_SUFFIX}"
+
+
 def local_arn(manifest: Manifest, fn: Function, target: Target, *, region: str, stage: str) -> str:
     """The ARN of a grant's target among the local resources of `region` (local/aws.py names them)."""
     prefix = f"arn:aws:{{}}:{region}:{LOCAL_ACCOUNT}:"
@@ -123,6 +132,7 @@ def local_arn(manifest: Manifest, fn: Function, target: Target, *, region: str, 
         "queue": lambda: prefix.format("sqs") + f"{ROLE_PREFIX}{fn.name}-{target.name}-failures",
         "quarantine": quarantine,
         "work_queue": work_queue,
+        "secret": lambda: local_secret_arn(manifest, target.name, region=region),
     }
     if target.kind not in arns:
         raise ValueError(f"no local ARN for {target}")
@@ -271,6 +281,18 @@ def _sqs_requests(operation: str, params: Mapping[str, Any], where: str, url: st
     return [Request("sqs:SendMessage", f"arn:aws:sqs:{where}:{name}")]
 
 
+def _secretsmanager_requests(
+    operation: str, params: Mapping[str, Any], where: str, url: str
+) -> list[Request]:
+    """A secret read by its ARN, as the functions read theirs (the ARN is in their environment). A
+    name or a partial ARN would need the secret's full ARN, which only the endpoint knows: refused
+    here rather than guessed."""
+    secret = str(params.get("SecretId", ""))
+    if operation != "GetSecretValue" or not secret.startswith(f"arn:aws:secretsmanager:{where}:secret:"):
+        raise AccessDenied(f"the local IAM check has no model of secretsmanager:{operation} of {secret!r}")
+    return [Request("secretsmanager:GetSecretValue", secret)]
+
+
 def _connections_requests(operation: str, params: Mapping[str, Any], where: str, url: str) -> list[Request]:
     if operation not in _CONNECTION_METHODS:
         raise AccessDenied(f"the local IAM check has no model of execute-api:{operation}")
@@ -343,6 +365,7 @@ _SERVICES = {
     "events": _events_requests,
     "kinesis": _kinesis_requests,
     "sqs": _sqs_requests,
+    "secretsmanager": _secretsmanager_requests,
     "execute-api": _connections_requests,
 }
 

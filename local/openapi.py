@@ -1,8 +1,9 @@
 """One OpenAPI document for the whole REST API, made from each function's own FastAPI app.
 
 Each group's app describes its routes (FastAPI builds that from the route signatures and pydantic
-models); this module joins them, adds the bearer security scheme, the problem-details error schema
-and the error answers every route can give, and is what the local gateway serves at
+models, `gui_core.api_document` makes it exact); this module joins them, adds the security schemes
+(the bearer token; the stream ticket where a route takes one), the problem-details error schema and
+the error answers every route can give, and is what the local gateway serves at
 `/service/gui/openapi.json` and `ddgui openapi` writes to `docs/gui/openapi.json`.
 """
 
@@ -12,6 +13,7 @@ import importlib
 import inspect
 from typing import Any
 
+from gui_core.api_document import SECURITY_SCHEMES
 from gui_core.errors import PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA
 from gui_core.settings import ApiSettings
 from local.containers import environment
@@ -58,6 +60,7 @@ def function_openapi(manifest: Manifest, fn: Function, *, region: str = "eu-west
         bus_name=DUMMY_ENVIRONMENT_VALUE,
         region=region,
         stage="local",
+        secret_arns=dict.fromkeys(fn.secrets, DUMMY_ENVIRONMENT_VALUE),
     )
     with environment(env):  # settings parse the environment as the function would at cold start
         settings = _settings_class(fn)()  # type: ignore[call-arg]  # fields come from the environment
@@ -96,7 +99,7 @@ def combined_openapi(manifest: Manifest, *, version: str = "1") -> dict[str, Any
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(schemas.items())),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }
 

@@ -53,6 +53,9 @@ QUEUE_SEND_ACTIONS = ("sqs:SendMessage",)
 # What Lambda's poller needs of a queue feeding a function (`Function.queue_sources`), on that one
 # queue: AWS's AWSLambdaSQSQueueExecutionRole lists the same three.
 QUEUE_SOURCE_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
+# A secret of the manifest a function reads (`Function.secrets`: the cursor key), on that one secret. It
+# is encrypted with the AWS-managed key aws/secretsmanager, which needs no KMS grant.
+SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 
 
 @dataclass(frozen=True, order=True)
@@ -64,7 +67,7 @@ class Target:
     `stream`, `connections` (`name`: the HTTP method of the management API), `queue` (`name`: which
     on-failure queue: `<source>` of an event source mapping, or `async`), `quarantine` (the
     manifest's quarantine queue), `work_queue` (`name`: another queue of the manifest, such as
-    `migration-work`).
+    `migration-work`), `secret` (`name`: a secret of the manifest, such as `cursor-key`).
     """
 
     kind: str
@@ -116,6 +119,7 @@ def grants(manifest: Manifest, fn: Function) -> tuple[Grant, ...]:
         )
     if fn.quarantines:
         found.append(Grant(QUARANTINE_ACTIONS, (Target("quarantine"),)))
+    found += [Grant(SECRET_READ_ACTIONS, (Target("secret", secret),)) for secret in fn.secrets]
     found += _queue_grants(fn)
     for source in fn.stream_sources:
         found.append(Grant(STREAM_READ_ACTIONS, (Target("table_stream", source.store),), service_only=True))

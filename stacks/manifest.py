@@ -190,6 +190,26 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """A Secrets Manager secret of the region, its value generated at its creation (the stacks:
+    `generate_secret_string`; locally: random bytes in moto) and never written anywhere else. A
+    function reading it (`Function.secrets`) learns its ARN (`Secret.env_var`) and may
+    secretsmanager:GetSecretValue on it alone."""
+
+    name: str
+    purpose: str
+    length: int = 64  # characters of the generated value (letters and digits)
+
+    @property
+    def env_var(self) -> str:
+        """Environment variable through which a function learns the secret's ARN."""
+        return f"{self.name.upper().replace('-', '_')}_SECRET_ARN"
+
+    def local_secret_name(self) -> str:
+        return f"{APP_NAME}-{self.name}"
+
+
+@dataclass(frozen=True)
 class Rule:
     """An EventBridge rule on the bus: matching events go to the stream or to a function.
 
@@ -361,6 +381,8 @@ class Function:
     # sends messages to (it learns each one's URL, `Queue.env_var`, and may sqs:SendMessage on it).
     queue_sources: tuple[QueueSource, ...] = ()
     sends_to: tuple[str, ...] = ()
+    # The manifest's secrets the function reads (it learns each one's ARN, `Secret.env_var`).
+    secrets: tuple[str, ...] = ()
     # Other packages of functions/ shipped with this one (their pure modules: models, rules,
     # repositories), so two functions apply one set of rules without copying it.
     shared_packages: tuple[str, ...] = ()
@@ -461,11 +483,15 @@ class Manifest:
     # The per-tenant work items of the schema migrations (gui_migrate): the deploy step queues them,
     # the migration worker consumes them.
     migration_queue: Queue | None = None
+    secrets: tuple[Secret, ...] = ()
 
     def __post_init__(self) -> None:
         names = {queue.name for queue in self.queues()}
         consumers: dict[str, str] = {}
         for fn in self.all_functions():
+            for secret in fn.secrets:
+                if secret not in {s.name for s in self.secrets}:
+                    raise ValueError(f"{fn.name}: no secret {secret!r} in the manifest")
             for queue in (*fn.sends_to, *(source.queue for source in fn.queue_sources)):
                 if queue not in names:
                     raise ValueError(f"{fn.name}: no queue {queue!r} in the manifest")
@@ -496,6 +522,9 @@ class Manifest:
             ((fn, source) for fn in self.functions for source in fn.queue_sources if source.queue == queue),
             None,
         )
+
+    def secret(self, name: str) -> Secret:
+        return next(s for s in self.secrets if s.name == name)
 
     def function(self, name: str) -> Function:
         return next(f for f in self.all_functions() if f.name == name)
@@ -539,6 +568,7 @@ class Manifest:
         connections_url: str | None = None,
         quarantine_url: str | None = None,
         queue_urls: Mapping[str, str] | None = None,
+        secret_arns: Mapping[str, str] | None = None,
         extra: dict[str, str] | None = None,
     ) -> dict[str, str]:
         """The environment a function runs with, given the physical names of the resources.
@@ -547,7 +577,9 @@ class Manifest:
         region) and the origins a browser may call them from; functions that post to WebSocket
         connections learn the management API's URL (`GUI_CONNECTIONS_URL`); functions that quarantine
         poison records, the quarantine queue's URL (`QUARANTINE_QUEUE_URL`); functions that send to a
-        queue (`sends_to`), its URL from `queue_urls` by queue name (`MIGRATION_WORK_QUEUE_URL`).
+        queue (`sends_to`), its URL from `queue_urls` by queue name (`MIGRATION_WORK_QUEUE_URL`);
+        functions that read a secret (`secrets`), its ARN from `secret_arns` by secret name
+        (`CURSOR_KEY_SECRET_ARN`).
         """
         env = {
             "POWERTOOLS_SERVICE_NAME": fn.name,
@@ -578,6 +610,10 @@ class Manifest:
             if queue_name not in (queue_urls or {}):
                 raise ValueError(f"{fn.name} sends to {queue_name}: give the queue's URL")
             env[self.queue(queue_name).env_var] = (queue_urls or {})[queue_name]
+        for secret_name in fn.secrets:
+            if secret_name not in (secret_arns or {}):
+                raise ValueError(f"{fn.name} reads the secret {secret_name}: give its ARN")
+            env[self.secret(secret_name).env_var] = (secret_arns or {})[secret_name]
         return env
 
 
@@ -655,6 +691,13 @@ MIGRATIONS = Store(
     "data, not a tenant's: the one store whose keys begin with the migration, not the tenant.",
 )
 
+# The key the paged routes sign their cursors with (gui_core.cursors): one per region, read once per
+# container at the first cursor a function issues or reads.
+CURSOR_KEY = Secret(
+    "cursor-key",
+    "The HMAC key of the page cursors the REST functions issue (gui_core.cursors): a cursor comes back "
+    "only to the route, tenant and query that issued it.",
+)
 # What every REST function reaches through gui_core: the caller's tenant record (residency, flags,
 # limits, license), the rate-limit and replay counters, and the audit trail.
 PLATFORM_STORES: dict[str, Access] = {
@@ -695,6 +738,7 @@ PREFERENCES_FUNCTION = Function(
     purpose="Preferences group: user preferences, saved views, tenant defaults and policy.",
     stores={**PLATFORM_STORES, "preferences": Access.READ_WRITE},
     environment={"PREFERENCE_HISTORY_DAYS": "180"},
+    secrets=(CURSOR_KEY.name,),
     routes=_PREFS_ROUTES,
 )
 
@@ -709,6 +753,7 @@ ADMIN_FUNCTION = Function(
         "audit": Access.READ_APPEND,
         "migrations": Access.READ,
     },
+    secrets=(CURSOR_KEY.name,),
     routes=(
         Route("GET", "/audit", ADMIN_SCOPE, "The tenant's audit trail, newest first."),
         Route("GET", "/admin/tenant", ADMIN_SCOPE, "The caller's tenant: plan, flags, limits, license tag."),
@@ -745,6 +790,7 @@ ARTIFACTS_FUNCTION = Function(
     handler="gui_artifacts.handler.handler",
     purpose="Artifacts group: the registry, lineage graphs and structured artifact search.",
     stores={**PLATFORM_STORES, "artifacts": Access.READ},
+    secrets=(CURSOR_KEY.name,),
     routes=(
         Route("GET", "/artifacts/search", ARTIFACTS_SCOPE, "Structured artifact search."),
         Route("GET", "/artifacts/{id}", ARTIFACTS_SCOPE, "One artifact."),
@@ -788,6 +834,7 @@ JOBS_FUNCTION = Function(
     handler="gui_jobs.handler.handler",
     purpose="Jobs group: start, retry and cancel the domain's operations; list and read jobs.",
     stores={**PLATFORM_STORES, "jobs": Access.READ_WRITE},
+    secrets=(CURSOR_KEY.name,),
     publishes_to_bus=True,
     # API Gateway allows one variable name per level: {id} is the verb when POSTing a new job.
     routes=(
@@ -813,6 +860,7 @@ NOTIFICATIONS_FUNCTION = Function(
     handler="gui_notifications.handler.handler",
     purpose="Notification inbox: list with badge counts; read, acknowledge, snooze, assign, archive.",
     stores={**PLATFORM_STORES, "inbox": Access.READ_WRITE},
+    secrets=(CURSOR_KEY.name,),
     environment={"NOTIFICATION_RETENTION_DAYS": "90"},
     routes=(
         Route("GET", "/notifications", NOTIFICATIONS_SCOPE, "The caller's inbox with badge counts."),
@@ -936,6 +984,7 @@ SEARCH_FUNCTION = Function(
     # about 470 MB for 100,000-artifact tenants (48.2 MB folder, 34.5 MB archive), 4x that here.
     ephemeral_storage_mb=2048,
     stores=PLATFORM_STORES,
+    secrets=(CURSOR_KEY.name,),
     bucket_access=Access.READ,
     bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
     layers=("deps", "search"),
@@ -1115,6 +1164,7 @@ MANIFEST = Manifest(
         "Poison records of the stream's consumers, each with its raw data and why it was refused.",
     ),
     migration_queue=MIGRATION_QUEUE,
+    secrets=(CURSOR_KEY,),
     rules=(
         Rule(
             name="gui-events-to-stream",

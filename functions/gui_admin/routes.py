@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from gui_admin.migrations import LedgerReader, tenant_migrations
 from gui_admin.models import AuditEntry, AuditPage, FlagsInput, MigrationList, TenantDocument
 from gui_core import rbac
+from gui_core.api_document import required_header
 from gui_core.context import RequestContext
 from gui_core.date_times import QueryTime
-from gui_core.dependencies import require_scope
-from gui_core.dynamo import ConditionFailed, Table, decode_cursor, encode_cursor, version_is
+from gui_core.dependencies import CursorQuery, PageCursors, require_scope
+from gui_core.dynamo import ConditionFailed, Table, version_is
 from gui_core.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
 from gui_core.guard import GroupPolicy, Guard, group_router
 from gui_core.rate_limit import DEFAULT_LIMITS, limit_for
@@ -53,17 +54,20 @@ def _iso(value: datetime | None, default: str) -> str:
 def list_audit(
     caller: Admin,
     table: Annotated[Table, Depends(_audit_table)],
+    pages: PageCursors,
     from_: Annotated[QueryTime | None, Query(alias="from", description="ISO 8601, inclusive.")] = None,
     to: Annotated[QueryTime | None, Query(description="ISO 8601, inclusive.")] = None,
     actor: Annotated[str | None, Query(max_length=256)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+    cursor: CursorQuery = None,
 ) -> AuditPage:
     if from_ and to and from_ > to:
         raise ValidationFailed("`from` is after `to`.", errors=[{"pointer": "/from", "message": "after to"}])
     # Records are keyed `<ISO time>#<request id>`: "0" sorts before and "~" after any such key.
     low, high = _iso(from_, "0"), _iso(to, "~") + "~"
-    start = decode_cursor(cursor, tenant=caller.tenant)
+    # The position is the store's own last key (the index's keys too when by actor): signed, it is
+    # the key this query's page ended on.
+    start = pages.read(cursor)
     if actor:
         page = table.query(
             ("tenant_actor", f"{caller.tenant}#{actor}"),
@@ -78,7 +82,7 @@ def list_audit(
             ("pk", caller.tenant), sort_between=("sk", low, high), limit=limit, start_key=start, forward=False
         )
     return AuditPage(
-        items=[AuditEntry.model_validate(i) for i in page.items], next_cursor=encode_cursor(page.last_key)
+        items=[AuditEntry.model_validate(i) for i in page.items], next_cursor=pages.issue(page.last_key)
     )
 
 
@@ -122,7 +126,9 @@ def put_flags(
     request: Request,
     table: Annotated[Table, Depends(_tenants_table)],
     response: Response,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    if_match: Annotated[
+        str | None, required_header("If-Match", "The ETag of GET /service/gui/admin/tenant, or `*`.")
+    ] = None,
 ) -> TenantDocument:
     item = _fresh_record(table, caller.tenant)
     version = int(item.get("version") or 0)

@@ -38,10 +38,10 @@ from gui_artifacts.models import (
 from gui_artifacts.repository import MAX_REGISTRY_READ, ArtifactsRepository
 from gui_core import rbac
 from gui_core.context import RequestContext
+from gui_core.cursors import Pages, position_text
 from gui_core.date_times import QueryTime
-from gui_core.dependencies import require_scope
-from gui_core.dynamo import decode_cursor, encode_cursor
-from gui_core.errors import InvalidCursor, NotFound, ValidationFailed
+from gui_core.dependencies import CursorQuery, PageCursors, cursor_query, require_scope
+from gui_core.errors import NotFound, ValidationFailed
 from gui_core.guard import GroupPolicy, current_tenant, group_router
 from gui_core.tenancy import Tenant
 
@@ -79,8 +79,9 @@ class _TenantGraph:
 _SEARCH_DESCRIPTION = (
     "Filters combine (all must hold; `tag` may repeat and every tag must be present). Sorted by "
     "`sort` then by id, so the order is total. `cursor` is the `next_cursor` of the page before: it "
-    "holds the position (sort value and id) of that page's last item and the sort it was made for, "
-    "and is bound to the tenant; artifacts published meanwhile do not make pages repeat or skip items. "
+    "holds the position (sort value and id) of that page's last item, and is bound to the tenant and "
+    "to this query (filters, sort and order; `limit` may change); artifacts published meanwhile do "
+    "not make pages repeat or skip items. "
     "`total` counts every match. Scale assumption: the search reads the tenant's registry (up to "
     f"{MAX_REGISTRY_READ} artifacts) and filters in memory; structured queries over the telemetry "
     "store replace this when registries grow."
@@ -93,7 +94,7 @@ _SEARCH_DESCRIPTION = (
     summary="Structured artifact search",
     description=_SEARCH_DESCRIPTION,
     responses={
-        400: {"description": "A cursor not issued for this tenant and sort (`invalid_cursor`)"},
+        400: {"description": "A cursor not issued for this tenant, sort and filters (`invalid_cursor`)"},
         422: {"description": "An unknown filter value, sort or order; a limit out of 1..100"},
     },
 )
@@ -101,6 +102,7 @@ def search_artifacts(
     caller: Reader,
     tenant: CallerTenant,
     repository: Repository,
+    pages: PageCursors,
     kind: Kind | None = None,
     tag: Annotated[
         list[str] | None, Query(max_length=20, description="Every tag given must be present.")
@@ -115,19 +117,10 @@ def search_artifacts(
     sort: SortField = "updated",
     order: SortOrder = "desc",
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    cursor: CursorQuery = None,
 ) -> ArtifactPage:
-    after: tuple[str, str] | None = None
-    if cursor:
-        position = decode_cursor(cursor, tenant=caller.tenant)
-        assert position is not None
-        if (
-            (position.get("s"), position.get("o")) != (sort, order)
-            or "k" not in position
-            or "id" not in position
-        ):
-            raise InvalidCursor("The cursor was made for another sort.")
-        after = (str(position["k"]), str(position["id"]))
+    position = pages.read(cursor)
+    after = (position_text(position, "k"), position_text(position, "id")) if position else None
     filters = Filters(
         kind=kind,
         tags=tuple(tag or ()),
@@ -143,11 +136,7 @@ def search_artifacts(
         repository.registry(caller.tenant), filters, sort=sort, order=order, after=after, limit=limit
     )
     items, license_block = mask_all((public(r) for r in page), tenant.license, caller.scopes)
-    next_cursor = (
-        encode_cursor({"pk": caller.tenant, "s": sort, "o": order, "k": last[0], "id": last[1]})
-        if last
-        else None
-    )
+    next_cursor = pages.issue({"k": last[0], "id": last[1]} if last else None)
     return ArtifactPage(
         items=[Artifact.model_validate(i) for i in items],
         total=total,
@@ -197,9 +186,9 @@ diamond.
 **Layer mode** (`layer=<side>:<hop>`, e.g. `downstream:2`): every node whose shortest distance from the
 artifact on that side is `hop`, with no fan-out cut, ordered by id, `fan_out` per page, with the edges
 reaching them from the layer before. The layer's entry in `layers` gives its `total` and a
-`next_cursor`; pass it back as `cursor` with the same `layer` for the next page (a cursor is bound to
-the tenant, the artifact and the layer). `depth` and `direction` are ignored in layer mode. This is
-how a GUI shows what `cut` hid.
+`next_cursor`; pass it back as `cursor` with the same request for the next page (a cursor is bound
+to the tenant, the artifact and the query; `fan_out` may change). `depth` and `direction` are
+ignored in layer mode. This is how a GUI shows what `cut` hid.
 
 At most {MAX_NODES} nodes are visited per answer (`truncated` says when that stopped the walk).
 Nodes carry degree counts, metadata, diff hashes and licensing notes, masked like the artifact;
@@ -222,6 +211,7 @@ def get_artifact_lineage(
     caller: Reader,
     tenant: CallerTenant,
     repository: Repository,
+    pages: PageCursors,
     direction: Direction = "both",
     depth: Annotated[int, Query(ge=1, le=10, description="Hops on each side.")] = 1,
     fan_out: Annotated[
@@ -231,7 +221,9 @@ def get_artifact_lineage(
         str | None,
         Query(pattern=r"^(upstream|downstream):([1-9]|10)$", description="`<side>:<hop>`: layer mode."),
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=2048, description="Layer mode: the next page.")] = None,
+    cursor: Annotated[
+        str | None, cursor_query("Layer mode: the layer's `next_cursor`, with the request that gave it.")
+    ] = None,
 ) -> LineageGraph:
     root = repository.artifact(caller.tenant, artifact_id) if _valid_id(artifact_id) else None
     if root is None:
@@ -244,16 +236,8 @@ def get_artifact_lineage(
     else:
         side_name, _, hop_text = layer.partition(":")
         side: Side = "upstream" if side_name == "upstream" else "downstream"
-        after = None
-        if cursor:
-            position = decode_cursor(cursor, tenant=caller.tenant)
-            assert position is not None
-            if (position.get("root"), position.get("layer")) != (
-                artifact_id,
-                layer,
-            ) or "after" not in position:
-                raise InvalidCursor("The cursor was made for another artifact or layer.")
-            after = str(position["after"])
+        position = pages.read(cursor)  # bound to the artifact (the path) and the layer (the query)
+        after = position_text(position, "after") if position else None
         walk = layer_page(graph, artifact_id, side, int(hop_text), after=after, limit=fan_out)
     return _graph_answer(
         walk,
@@ -263,6 +247,7 @@ def get_artifact_lineage(
         root=artifact_id,
         root_record=root,
         request=(direction, depth, fan_out, layer),
+        pages=pages,
     )
 
 
@@ -275,6 +260,7 @@ def _graph_answer(
     root: str,
     root_record: dict[str, Any],
     request: tuple[Direction, int, int, str | None],
+    pages: Pages,
 ) -> LineageGraph:
     direction, depth, fan_out, layer = request
     documents = []
@@ -289,11 +275,7 @@ def _graph_answer(
             "nodes": entry.nodes,
             "cut": entry.cut,
             "total": entry.total,
-            "next_cursor": encode_cursor(
-                {"pk": caller.tenant, "root": root, "layer": layer, "after": entry.next_after}
-            )
-            if entry.next_after
-            else None,
+            "next_cursor": pages.issue({"after": entry.next_after} if entry.next_after else None),
         }
         for entry in walk.layers
     ]

@@ -3,6 +3,7 @@ event executors wait for, answers."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from datetime import datetime
@@ -13,9 +14,9 @@ from fastapi import Body, Depends, Header, Query, Request, Response, status
 from gui_core import rbac
 from gui_core.bus import Publisher
 from gui_core.context import RequestContext
+from gui_core.cursors import position_text
 from gui_core.date_times import QueryTime
-from gui_core.dependencies import require_scope
-from gui_core.dynamo import decode_cursor, encode_cursor
+from gui_core.dependencies import CursorQuery, PageCursors, require_scope
 from gui_core.errors import BadRequest, NotFound
 from gui_core.guard import GroupPolicy, group_router
 from gui_jobs.logic import (
@@ -30,7 +31,7 @@ from gui_jobs.logic import (
     url_verb,
     validate_parameters,
 )
-from gui_jobs.models import VERBS, AttemptSummary, Job, JobDetail, JobPage, JobStatus
+from gui_jobs.models import PARAMETER_MODELS, VERBS, AttemptSummary, Job, JobDetail, JobPage, JobStatus
 from gui_jobs.repository import JobsRepository, now_iso
 
 PREFIX = "/service/gui/jobs"
@@ -98,8 +99,13 @@ def _dispatch(
     return job
 
 
-_VERB_EXAMPLES = {
+_VERB_EXAMPLES: dict[str, dict[str, Any]] = {
     "ingest": {"source_uri": "s3://raw/concepts.csv", "format": "csv", "dataset": "concepts"},
+    "coverage": {"concept_scheme": "icd10", "target_depth": 3},
+    "mapping": {"source_scheme": "icd10", "target_scheme": "snomed", "threshold": 0.8, "max_candidates": 5},
+    "overlay": {"base_artifact_id": "icd10-2026", "overlay_name": "German labels", "languages": ["de"]},
+    "readiness": {"artifact_id": "icd10-2026", "checks": ["coverage", "licensing"]},
+    "prompt_pack_calibration": {"prompt_pack_id": "triage-v3", "sample_size": 200, "temperature": 0.0},
     "reindex": {"index": "search", "full": False},
 }
 
@@ -157,6 +163,37 @@ def start_job(
     job = _dispatch(repository, bus, caller, job)
     response.headers["Location"] = f"{PREFIX}/{job['id']}"
     return Job.model_validate(job)
+
+
+def document_per_verb(document: dict[str, Any]) -> dict[str, Any]:
+    """The app's OpenAPI document with `POST /jobs/{verb}` as one operation per verb, each with its
+    own parameters schema (`start_<verb>_job`): which body a verb takes is a rule between the path
+    and the body no schema of one operation can state. The route stays one (it validates the verb's
+    model on use, so a cold start builds none of them)."""
+    start = document["paths"].get(f"{PREFIX}/{{verb}}", {}).pop("post", None)
+    if start is None:
+        return document  # done already
+    del document["paths"][f"{PREFIX}/{{verb}}"]
+    schemas = document["components"]["schemas"]
+    for verb, model in PARAMETER_MODELS.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+        body: dict[str, Any] = {
+            "schema": {"$ref": f"#/components/schemas/{model.__name__}"},
+            "examples": {verb: {"value": _VERB_EXAMPLES[verb]}},
+        }
+        operation = copy.deepcopy(start)
+        operation.update(
+            operationId=f"start_{verb}_job",
+            summary=f"Start a job: {url_verb(verb)}",
+            description="The body is the verb's parameters.",
+            requestBody={"required": True, "content": {"application/json": body}},
+        )
+        operation["parameters"] = [p for p in operation.get("parameters", []) if p.get("in") != "path"]
+        operation["responses"].pop("404", None)  # an unknown verb: no such operation
+        document["paths"][f"{PREFIX}/{url_verb(verb)}"] = {"post": operation}
+    return document
 
 
 def _earlier(
@@ -229,6 +266,7 @@ def _id_bound(value: datetime | None, *, high: bool) -> str:
 def list_jobs(
     caller: Operator,
     repository: Repository,
+    pages: PageCursors,
     verb: Annotated[str | None, Query(description="Only jobs of this verb.")] = None,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     actor: Annotated[
@@ -237,11 +275,12 @@ def list_jobs(
     from_: Annotated[QueryTime | None, Query(alias="from", description="Requested at or after.")] = None,
     to: Annotated[QueryTime | None, Query(description="Requested at or before.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    cursor: CursorQuery = None,
 ) -> JobPage:
     wanted_verb = canonical_verb(verb) if verb else None
     who = caller.subject if actor == "me" else actor
-    start_key = decode_cursor(cursor, tenant=caller.tenant)
+    position = pages.read(cursor)
+    start_key = {"pk": caller.tenant, "sk": position_text(position, "sk")} if position else None
     low, high = _id_bound(from_, high=False), _id_bound(to, high=True)
     found: list[Job] = []
     while True:
@@ -258,7 +297,7 @@ def list_jobs(
                 more = item is not items[-1] or last_key is not None
                 return JobPage(
                     items=found,
-                    next_cursor=encode_cursor({"pk": caller.tenant, "sk": item["sk"]}) if more else None,
+                    next_cursor=pages.issue({"sk": item["sk"]}) if more else None,
                 )
         if last_key is None:
             return JobPage(items=found, next_cursor=None)

@@ -9,8 +9,8 @@ from fastapi import Depends, Header, Path, Query, Request, Response
 
 from gui_core import rbac
 from gui_core.context import RequestContext
-from gui_core.dependencies import require_scope
-from gui_core.dynamo import decode_cursor, encode_cursor
+from gui_core.cursors import position_text
+from gui_core.dependencies import CursorQuery, PageCursors, require_scope
 from gui_core.errors import Conflict, NotFound, PreconditionFailed
 from gui_core.guard import GroupPolicy, group_router
 from gui_notifications.logic import (
@@ -81,14 +81,15 @@ def _load(repository: InboxRepository, caller: RequestContext, notification_id: 
 def list_notifications(
     caller: User,
     repository: Repository,
+    pages: PageCursors,
     status: Annotated[Status | None, Query(description="A due snooze counts as unread.")] = None,
     severity: Annotated[Severity | None, Query()] = None,
     category: Annotated[Category | None, Query()] = None,
     assignee: Annotated[str | None, Query(max_length=128, description="A subject, or `me`.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    cursor: CursorQuery = None,
 ) -> NotificationPage:
-    start_key = decode_cursor(cursor, tenant=caller.tenant)
+    position = pages.read(cursor)
     now = _now()
     items, complete = repository.inbox(caller.tenant)
     mine = [i for i in items if visible_to(i, caller.subject)]
@@ -102,12 +103,12 @@ def list_notifications(
     counts = status_counts([i for i in mine if filters.matches(i, now, ignore_status=True)], now)
     page, next_sk = page_after(
         [i for i in mine if filters.matches(i, now)],
-        after_sk=str(start_key["sk"]) if start_key else None,
+        after_sk=position_text(position, "sk") if position else None,
         limit=limit,
     )
     return NotificationPage(
         items=[_model(i, now) for i in page],
-        next_cursor=encode_cursor({"pk": caller.tenant, "sk": next_sk}) if next_sk else None,
+        next_cursor=pages.issue({"sk": next_sk} if next_sk else None),
         counts=StatusCounts(**counts),
         counts_complete=complete,
     )

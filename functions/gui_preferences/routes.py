@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request, Response, status
 
 from gui_core import rbac
+from gui_core.api_document import required_header
 from gui_core.context import RequestContext
-from gui_core.dependencies import require_scope
-from gui_core.dynamo import decode_cursor, encode_cursor
+from gui_core.cursors import position_text
+from gui_core.dependencies import CursorQuery, PageCursors, require_scope
 from gui_core.errors import NotFound, NotOwner, PreferenceLocked
 from gui_core.guard import GroupPolicy, group_router
 from gui_preferences.logic import (
@@ -38,7 +39,7 @@ views_router = group_router(prefix=f"{PREFIX}/views", policy=GroupPolicy("prefer
 
 User = Annotated[RequestContext, Depends(require_scope(rbac.PREFERENCES))]
 Admin = Annotated[RequestContext, Depends(require_scope(rbac.ADMIN))]
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag you read; required.")]
+IfMatch = Annotated[str | None, required_header("If-Match", "The ETag you read, or `*`; without it, 428.")]
 OptionalIfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag you read; optional.")]
 
 
@@ -191,12 +192,14 @@ def _new_view_id() -> str:
 def list_views(
     caller: User,
     repository: Repository,
+    pages: PageCursors,
     module: Annotated[str | None, Query(description="Only views of this module.")] = None,
     owner: Annotated[str | None, Query(description="`me` for the caller's own views only.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    cursor: CursorQuery = None,
 ) -> ViewPage:
-    start_key = decode_cursor(cursor, tenant=caller.tenant)
+    position = pages.read(cursor)
+    start_key = {"pk": caller.tenant, "sk": position_text(position, "sk")} if position else None
     found: list[View] = []
     while True:
         items, last_key = repository.views_page(caller.tenant, start_key=start_key, limit=limit)
@@ -210,7 +213,7 @@ def list_views(
                 more = item is not items[-1] or last_key is not None
                 return ViewPage(
                     items=found,
-                    next_cursor=encode_cursor({"pk": caller.tenant, "sk": item["sk"]}) if more else None,
+                    next_cursor=pages.issue({"sk": item["sk"]}) if more else None,
                 )
         if last_key is None:
             return ViewPage(items=found, next_cursor=None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -11,10 +9,10 @@ from fastapi import Depends, Query, Request
 
 from gui_core import rbac
 from gui_core.context import RequestContext
+from gui_core.cursors import Pages
 from gui_core.date_times import QueryTime
-from gui_core.dependencies import require_scope
+from gui_core.dependencies import CursorQuery, PageCursors, require_scope
 from gui_core.domain_events import ArtifactKind, GovernanceStatus
-from gui_core.dynamo import decode_cursor, encode_cursor
 from gui_core.errors import InvalidCursor
 from gui_core.guard import GroupPolicy, current_tenant, group_router
 from gui_core.masking import apply_license
@@ -70,6 +68,7 @@ async def search(  # async: see gui_core.guard.group_router (one request per con
     request: Request,
     caller: Searcher,
     tenant: CallerTenant,
+    pages: PageCursors,
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The query; blank: browse.")] = "",
     kind: Annotated[list[ArtifactKind] | None, Query(max_length=10)] = None,
     tag: Annotated[
@@ -81,7 +80,7 @@ async def search(  # async: see gui_core.guard.group_router (one request per con
     updated_from: QueryTime | None = None,
     updated_to: QueryTime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
     query = SearchQuery(
         text=q.strip(),
@@ -95,8 +94,7 @@ async def search(  # async: see gui_core.guard.group_router (one request per con
         limit=limit,
         hidden_fields=_hidden_fields(tenant, caller.scopes),
     )
-    fingerprint = _fingerprint(query)
-    query = replace(query, offset=_offset(cursor, tenant=caller.tenant, fingerprint=fingerprint))
+    query = replace(query, offset=_offset(pages, cursor))
     index, manifest = _indexes(request).get(caller.tenant)
     masked_fields: set[str] = set(query.hidden_fields)
     hits: list[dict[str, Any]] = []
@@ -117,11 +115,7 @@ async def search(  # async: see gui_core.guard.group_router (one request per con
         "total": total,
         "hits": hits,
         "facets": {"kind": facets},
-        "next_cursor": (
-            encode_cursor({"pk": caller.tenant, "o": next_offset, "h": fingerprint})
-            if next_offset < reach
-            else None
-        ),
+        "next_cursor": pages.issue({"o": next_offset} if next_offset < reach else None),
         "index": (
             {"version": manifest.version, "documents": manifest.documents, "built_at": manifest.built_at}
             if manifest is not None
@@ -131,20 +125,12 @@ async def search(  # async: see gui_core.guard.group_router (one request per con
     }
 
 
-def _fingerprint(query: SearchQuery) -> str:
-    """What a cursor is bound to: the query and its filters (not the page, not the caller's masks)."""
-    parts = [query.text, query.kinds, query.tags, query.owner, query.license_tags, query.statuses,
-             query.updated_from, query.updated_to]  # fmt: skip
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
-
-
-def _offset(cursor: str | None, *, tenant: str, fingerprint: str) -> int:
-    position = decode_cursor(cursor, tenant=tenant)
+def _offset(pages: Pages, cursor: str | None) -> int:
+    """Where the page starts: the cursor is bound to the query and its filters (gui_core.cursors)."""
+    position = pages.read(cursor)
     if position is None:
         return 0
     offset = position.get("o")
-    if position.get("h") != fingerprint:
-        raise InvalidCursor("The cursor was made for another query or other filters.")
     if not isinstance(offset, int) or not 0 <= offset < MAX_RESULTS:
         raise InvalidCursor
     return offset

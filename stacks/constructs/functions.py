@@ -102,6 +102,7 @@ class GuiFunction(Construct):
             connections_url=connections_url,
             quarantine_url=state.quarantine.queue_url if fn.quarantines and state.quarantine else None,
             queue_urls={name: state.queues[name].queue_url for name in fn.sends_to},
+            secret_arns={name: state.secrets[name].secret_arn for name in fn.secrets},
             extra={**stream_environment(manifest, fn, table_names), **(extra_environment or {})},
         )
         self.function = lambda_.Function(
@@ -139,10 +140,10 @@ class GuiFunction(Construct):
         )
 
     def _grant(self, manifest: Manifest, fn: Function, *, state: State, events: Events) -> None:
-        """The manifest's grants on the stores, the bucket, the bus, the quarantine queue and the
-        work queues (stacks/grants.py; a queue source's poller grants too: its mapping adds none).
-        The stream, connection and on-failure queue grants are the constructs' that make those
-        resources; the log group's and tracing's are the CDK's own."""
+        """The manifest's grants on the stores, the bucket, the bus, the quarantine queue, the work
+        queues and the secrets (stacks/grants.py; a queue source's poller grants too: its mapping
+        adds none). The stream, connection and on-failure queue grants are the constructs' that make
+        those resources; the log group's and tracing's are the CDK's own."""
         resolve: dict[str, Callable[[str], str]] = {
             "table": lambda store: state.tables[store].table_arn,
             "table_indexes": lambda store: f"{state.tables[store].table_arn}/index/*",
@@ -152,6 +153,7 @@ class GuiFunction(Construct):
             "quarantine": lambda _: _quarantine(state).queue_arn,
             # The send grants, and the poller's grants of a queue source (the mapping adds none).
             "work_queue": lambda queue: state.queues[queue].queue_arn,
+            "secret": lambda name: state.secrets[name].secret_arn,
         }
         for grant in grants(manifest, fn):
             if not all(target.kind in resolve for target in grant.targets):

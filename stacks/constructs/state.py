@@ -1,16 +1,17 @@
-"""State of a region: the manifest's DynamoDB stores, the data bucket, the quarantine queue and the
-migrations' work queue."""
+"""State of a region: the manifest's DynamoDB stores, the data bucket, the quarantine queue, the
+migrations' work queue and the secrets (the cursor key)."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.constructs.events import dead_letter_queue
-from stacks.manifest import Key, Manifest, Queue, Store
+from stacks.manifest import Key, Manifest, Queue, Secret, Store
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
 
@@ -96,6 +97,10 @@ class State(Construct):
             )
             if spec is not None and queue is not None
         }
+        # The secrets the functions read, by manifest name (their ARNs and grants).
+        self.secrets: dict[str, secretsmanager.Secret] = {
+            spec.name: self._secret(spec) for spec in manifest.secrets
+        }
 
     def _work_queue(self, manifest: Manifest, spec: Queue) -> sqs.Queue:
         """A queue of work items feeding a function: encrypted (SQS-managed key), TLS only, hiding a
@@ -138,6 +143,27 @@ class State(Construct):
             "there is no failed processing for a dead-letter queue of its own to catch.",
         )
         return queue
+
+    def _secret(self, spec: Secret) -> secretsmanager.Secret:
+        """A secret whose value Secrets Manager generates at creation (letters and digits), encrypted
+        with the AWS-managed key aws/secretsmanager (its readers need no KMS grant)."""
+        secret = secretsmanager.Secret(
+            self,
+            f"{pascal_case(spec.name)}Secret",
+            description=spec.purpose,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=spec.length, exclude_punctuation=True, include_space=False
+            ),
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            f"The {spec.name} signs page cursors, which live for the length of a list a user pages "
+            "through: an operator rotates it (docs/gui/backend_support_runbook.md), and the readers "
+            "accept the previous version's cursors until the next rotation (docs/decision_log.md); "
+            "a rotation function would only schedule the same step.",
+        )
+        return secret
 
     def _table(self, store: Store) -> dynamodb.Table:
         table = dynamodb.Table(

@@ -41,6 +41,7 @@ REGIONS = (HOME, OTHER)
 CASES: Counter[str] = Counter()
 FUZZED_OPERATIONS: set[str] = set()  # operations schemathesis sent cases to
 FAILED_OPERATIONS: set[str] = set()  # ... and those where one of them failed
+EXCUSED_BY_RULE: Counter[str] = Counter()  # cases a named rule of the fuzzing excused (test_fuzz.RULES)
 
 # What a problem answer may hold: the RFC 9457 members, our code and ids; a test names the
 # extensions that explain its refusal (`problem(..., allowed=...)`). Anything else would be data.
@@ -255,6 +256,9 @@ def build_app(fn: Function) -> FastAPI:
         region=HOME,
         stage="test",
         region_urls={HOME: "https://home.example", OTHER: "https://other.example"},
+        secret_arns={
+            name: f"arn:aws:secretsmanager:{HOME}:123456789012:secret:{name}" for name in fn.secrets
+        },
     )
     with mock.patch.dict(os.environ, environment):
         create_app: Callable[..., FastAPI] = importlib.import_module(f"{fn.package}.app").create_app
@@ -342,11 +346,15 @@ class Caller:
         query: str = "",
         authorization: str | None = "mint",
         region: str = HOME,
+        content_type: str | None = "application/json",
     ) -> HttpResponse:
         """`path` is the full path (`/service/gui/...`); `authorization` is the header's value,
         "mint" for a fresh token of this user, or None for no header (every route takes the header;
-        the SSE route also takes a stream ticket, which the streaming suite covers)."""
-        sent: list[tuple[str, str]] = [("Content-Type", "application/json"), ("Accept", "application/json")]
+        the SSE route also takes a stream ticket, which the streaming suite covers); `content_type`
+        None sends no Content-Type."""
+        sent: list[tuple[str, str]] = [("Accept", "application/json")]
+        if content_type is not None:
+            sent.append(("Content-Type", content_type))
         if authorization == "mint":
             sent.append(("Authorization", f"Bearer {self.token()}"))
         elif authorization is not None:

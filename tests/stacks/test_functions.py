@@ -11,7 +11,7 @@ import pytest
 from stacks.app_builder import build_app, stack_name
 from stacks.bytecode import CODE_ROOT, runtime_python, stage_sources
 from stacks.config import DeploymentConfig, cdk_json_context
-from stacks.grants import KINESIS_READ_ACTIONS, QUEUE_SOURCE_ACTIONS, STREAM_READ_ACTIONS
+from stacks.grants import KINESIS_READ_ACTIONS, QUEUE_SOURCE_ACTIONS, SECRET_READ_ACTIONS, STREAM_READ_ACTIONS
 from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
 from stacks.naming import pascal_case
 from stacks.stream_sources import stream_environment
@@ -104,6 +104,13 @@ def test_environment_is_the_manifest_environment(
         for logical_id in cfn.resources(template, "AWS::SQS::Queue")
         if logical_id.startswith(f"State{pascal_case(spec.name)}Queue")
     }
+    # The secrets of State by manifest name (`State.<Name>Secret`), as their Refs (the ARN).
+    secret_arns = {
+        spec.name: {"Ref": logical_id}
+        for spec in manifest.secrets
+        for logical_id in cfn.resources(template, "AWS::SecretsManager::Secret")
+        if logical_id.startswith(f"State{pascal_case(spec.name)}Secret")
+    }
     (region_config,) = [r for r in deployment.regions if r.region == region]
     for fn in manifest.all_functions():
         extra: dict[str, Any] = {}
@@ -125,6 +132,7 @@ def test_environment_is_the_manifest_environment(
             connections_url=_connections_url(template, region) if fn.manages_connections else None,
             quarantine_url=quarantine_url if fn.quarantines else None,
             queue_urls=queue_urls,  # type: ignore[arg-type]
+            secret_arns=secret_arns,  # type: ignore[arg-type]
             extra=extra,
         )
         variables = _function(template, fn.name)["Environment"]["Variables"]
@@ -212,6 +220,8 @@ def test_each_function_has_exactly_its_store_grants(template: dict[str, Any], ma
             allowed.add("sqs:SendMessage")
         if fn.queue_sources:
             allowed |= set(QUEUE_SOURCE_ACTIONS)
+        if fn.secrets:
+            allowed |= set(SECRET_READ_ACTIONS)
         assert other <= allowed | {a for a in other if a.startswith("s3:") and fn.bucket_access}, fn.name
 
 

@@ -25,6 +25,7 @@ class Targets:
         self.queues = self._queue_names()
         self.quarantine = self._quarantine()
         self.work_queues = self._work_queues()
+        self.secrets = self._secrets()
         (self.websocket_api, _) = cfn.one(template, "AWS::ApiGatewayV2::Api")
 
     def _quarantine(self) -> str | None:
@@ -57,6 +58,19 @@ class Targets:
                         found[queue] = spec.name
         return found
 
+    def _secrets(self) -> dict[str, str]:
+        """The secrets' logical ids -> their manifest names: the secret whose ARN a reading function
+        learns from its environment (`Secret.env_var`)."""
+        found: dict[str, str] = {}
+        for spec in self.manifest.secrets:
+            for function in cfn.resources(self.template, "AWS::Lambda::Function").values():
+                variables = cfn.props(function).get("Environment", {}).get("Variables", {})
+                if spec.env_var in variables:
+                    for secret in cfn.references(variables[spec.env_var]):
+                        assert found.get(secret, spec.name) == spec.name, (secret, spec.name)
+                        found[secret] = spec.name
+        return found
+
     def _queue_names(self) -> dict[str, str]:
         """On-failure queue logical id -> the grants' name: the source of an event source mapping
         (a store, or the Kinesis stream), or `async` for a function's asynchronous invocations."""
@@ -76,6 +90,8 @@ class Targets:
     def of(self, resource: Any) -> Target:
         if resource == "*":
             return Target("any")
+        if "Ref" in resource and resource["Ref"] in self.secrets:
+            return Target("secret", self.secrets[resource["Ref"]])
         if "Fn::GetAtt" in resource:
             logical_id, attribute = resource["Fn::GetAtt"]
             kind = self.template["Resources"][logical_id]["Type"]

@@ -94,3 +94,26 @@ def test_no_bucket_policy_grants_public_access(template: dict[str, Any]) -> None
             if statement["Effect"] == "Allow":
                 assert statement["Principal"] != "*"
                 assert statement["Principal"] != {"AWS": "*"}
+
+
+def test_each_secret_is_generated_by_secrets_manager_and_read_by_its_functions_alone(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    """The cursor key's value is Secrets Manager's (never in the template), and the functions that
+    read it learn its ARN; the roles' grants on it are the grants test's."""
+    secrets = cfn.resources(template, "AWS::SecretsManager::Secret")
+    assert len(secrets) == len(manifest.secrets)
+    for secret_id, resource in secrets.items():
+        properties = cfn.props(resource)
+        assert "SecretString" not in properties
+        generated = properties["GenerateSecretString"]
+        assert generated["ExcludePunctuation"] is True
+        readers = {
+            name
+            for name, function_id in cfn.functions_by_name(template).items()
+            if secret_id
+            in cfn.references(cfn.props(template["Resources"][function_id]).get("Environment", {}))
+        }
+        (spec,) = [s for s in manifest.secrets if properties["Description"] == s.purpose]
+        assert generated["PasswordLength"] == spec.length
+        assert readers == {fn.name for fn in manifest.all_functions() if spec.name in fn.secrets}

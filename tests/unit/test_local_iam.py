@@ -16,6 +16,7 @@ from local.iam import (
     Request,
     Statement,
     allows,
+    local_secret_arn,
     local_statements,
     moto_policy,
     requests_of,
@@ -74,6 +75,27 @@ def test_a_push_names_the_stage_method_and_connection():
     assert (
         request.resource == f"arn:aws:execute-api:{REGION}:123456789012:localws/live/POST/@connections/abc="
     )
+
+
+def test_a_secret_is_read_by_its_arn_and_only_the_paged_functions_may():
+    arn = local_secret_arn(MANIFEST, "cursor-key", region=REGION)
+    (request,) = requests_of("secretsmanager", "GetSecretValue", {"SecretId": arn}, region=REGION, url=None)
+    assert request == Request("secretsmanager:GetSecretValue", arn)
+    for fn in MANIFEST.all_functions():
+        statements = local_statements(MANIFEST, fn, region=REGION, stage="live")
+        assert allows(statements, request) == ("cursor-key" in fn.secrets), fn.name
+    other_region = local_secret_arn(MANIFEST, "cursor-key", region="us-east-1")
+    assert not allows(
+        local_statements(MANIFEST, MANIFEST.function("gui_jobs"), region=REGION, stage="live"),
+        Request("secretsmanager:GetSecretValue", other_region),
+    )
+    # By name, the ARN IAM checks is the endpoint's to know: not guessed, refused.
+    with pytest.raises(AccessDenied):
+        requests_of(
+            "secretsmanager", "GetSecretValue", {"SecretId": "ddgui-cursor-key"}, region=REGION, url=None
+        )
+    with pytest.raises(AccessDenied):
+        requests_of("secretsmanager", "PutSecretValue", {"SecretId": arn}, region=REGION, url=None)
 
 
 def test_a_call_without_a_model_is_refused_not_passed():

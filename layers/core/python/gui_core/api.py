@@ -1,14 +1,16 @@
 """FastAPI application factory shared by every REST function.
 
 One place maps errors to problem details, decodes the caller's context from the API Gateway event,
-bounds request bodies, adds security headers, counts requests and audits every mutation. A new
-route gets all of it by being on an app built here.
+bounds request bodies (their size, their media type: JSON only, and their nesting), adds security
+headers, counts requests and audits every mutation. A new route gets all of it by being on an app
+built here.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -17,23 +19,24 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gui_core.api_document import document_of
 from gui_core.audit import AuditRecord, AuditSink, DynamoAuditSink, payload_digest
 from gui_core.context import CONTEXT_KEY, REQUEST_ID_KEY, RequestContext, request_context
+from gui_core.cursors import CursorKeys, Cursors, NoCursorKeys, SecretsManagerCursorKeys
 from gui_core.dynamo import DynamoCounters, Table, dynamodb_client
 from gui_core.errors import (
     EXPOSED_HEADERS,
     PROBLEM_CONTENT_TYPE,
-    PROBLEM_SCHEMA,
     MalformedJson,
     MethodNotAllowed,
     MisdirectedRequest,
     NotFound,
     PayloadTooLarge,
     ProblemError,
+    UnsupportedMediaType,
     ValidationFailed,
     problem_body,
 )
@@ -65,6 +68,14 @@ SECURITY_HEADERS = {
 }
 
 logger = logging.getLogger("gui_core.api")
+# A request body is JSON: `application/json`, in UTF-8 (RFC 8259) whatever its `charset` says otherwise.
+JSON_MEDIA_TYPE = "application/json"
+# Deeper than any body of this API (a saved view's filters are 3 levels), and DynamoDB's own limit of
+# a stored document: past it a body is refused before anything parses it (Python's parser raises
+# RecursionError, a 500, at about 1,000 levels).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 def problem_response(request_scope: Scope, error: ProblemError) -> JSONResponse:
@@ -175,10 +186,10 @@ class GuiMiddleware:
             await send(message)
 
         try:
-            if len(body) > self.max_body_bytes:
-                scope["gui.problem_code"] = PayloadTooLarge.code
-                too_large = PayloadTooLarge(f"The body exceeds {self.max_body_bytes} bytes.")
-                await problem_response(scope, too_large)(scope, receive, send_with_headers)
+            refusal = self._refusal(body, headers.get("content-type"))
+            if refusal is not None:
+                scope["gui.problem_code"] = refusal.code
+                await problem_response(scope, refusal)(scope, receive, send_with_headers)
             else:
                 await self.app(scope, receive, send_with_headers)
         except Exception:
@@ -197,6 +208,22 @@ class GuiMiddleware:
             misdirected = scope.get("gui.problem_code") == MisdirectedRequest.code
             if scope["method"] in MUTATING_METHODS and caller is not None and not misdirected:
                 self._audit(scope, caller, body, status, latency_ms)
+
+    def _refusal(self, body: bytes, content_type: str | None) -> ProblemError | None:
+        """What no route may read: a body too large, one that is not JSON (415), or JSON nested
+        deeper than MAX_JSON_DEPTH (400 `malformed_json`). A request without a body needs no
+        Content-Type."""
+        if len(body) > self.max_body_bytes:
+            return PayloadTooLarge(f"The body exceeds {self.max_body_bytes} bytes.")
+        if not body:
+            return None
+        if not is_json_media_type(content_type):
+            return UnsupportedMediaType(
+                f"The body must be sent as {JSON_MEDIA_TYPE} (UTF-8), not {content_type or 'without a type'}."
+            )
+        if json_depth_exceeds(body, MAX_JSON_DEPTH):
+            return MalformedJson(f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels.")
+        return None
 
     def _release_failed_mutation(self, scope: Scope, status: int) -> None:
         """A refused or failed mutation did not happen: its identity may be sent again."""
@@ -246,37 +273,41 @@ class GuiMiddleware:
                 self.metrics.add_metric(name="AuditWriteFailures", unit="Count", value=1)
 
 
+def is_json_media_type(content_type: str | None) -> bool:
+    """`application/json`, in any case, with no charset but UTF-8 (other parameters are ignored)."""
+    if not content_type:
+        return False
+    media_type, *parameters = (part.strip() for part in content_type.split(";"))
+    if media_type.lower() != JSON_MEDIA_TYPE:
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
+
+
+def json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """Whether the arrays and objects of a JSON text nest deeper than `limit`, counted without
+    parsing it (its strings left out). A text with fewer brackets than the limit is not read at all."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub(b"", body)):
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def _event_body(event: dict[str, Any]) -> bytes:
     raw = event.get("body") or ""
     if event.get("isBase64Encoded"):
         return base64.b64decode(raw)
     return raw.encode() if isinstance(raw, str) else bytes(raw)
-
-
-def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """FastAPI's document with this API's error format: its default 422 body is never sent here."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-        schemas.pop("HTTPValidationError", None)
-        schemas.pop("ValidationError", None)
-        schemas["Problem"] = PROBLEM_SCHEMA
-        problem = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                responses = operation.get("responses", {})
-                if "422" in responses:
-                    responses["422"] = {
-                        "description": "Invalid input, with field errors.",
-                        "content": problem,
-                    }
-        app.openapi_schema = schema
-        return schema
-
-    return openapi
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -307,11 +338,13 @@ def create_api(
     metrics: Metrics | None = None,
     audit: AuditSink | None = None,
     guard: Guard | None = None,
+    cursor_keys: CursorKeys | None = None,
     version: str = "1",
 ) -> FastAPI:
     """A REST function's app: its routers behind the shared middleware, guard and error mapping.
 
-    `audit` and `guard` default to the DynamoDB-backed ones named by `settings`; tests pass fakes.
+    `audit` and `guard` default to the DynamoDB-backed ones named by `settings`, `cursor_keys` to the
+    region's cursor key when the settings name it (read at the first cursor); tests pass fakes.
     """
     app = FastAPI(
         title=title,
@@ -327,12 +360,16 @@ def create_api(
     )
     for router in routers:
         app.include_router(router)
-    app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
+    app.openapi = document_of(app)  # type: ignore[method-assign]  # exact: gui_core.api_document
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.state.guard = guard or platform_guard(settings, metrics=metrics)
     app.state.metrics = metrics  # routes count their own figures (`count(request, name)`)
+    if cursor_keys is None:
+        arn = settings.cursor_key_secret_arn
+        cursor_keys = SecretsManagerCursorKeys(arn, settings.region) if arn else NoCursorKeys()
+    app.state.cursors = Cursors(cursor_keys)  # the paged routes' (gui_core.dependencies.PageCursors)
     app.add_middleware(
         GuiMiddleware,
         audit=audit or DynamoAuditSink(Table(settings.audit_table, dynamodb_client(settings.region))),

@@ -1,14 +1,16 @@
-"""FastAPI dependencies: the caller, the scope a route demands, the tenant named in a request."""
+"""FastAPI dependencies: the caller, the scope a route demands, the tenant named in a request, the
+paging of a paged route."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from gui_core.context import CONTEXT_KEY, RequestContext
+from gui_core.cursors import CURSOR_PATTERN, MAX_CURSOR_CHARS, CursorPlace, Cursors, Pages
 from gui_core.errors import InsufficientScope, TenantMismatch, Unauthorized
 
 EXPIRY_LEEWAY_S = 30
@@ -45,3 +47,28 @@ def require_scope(scope: str) -> Callable[[RequestContext], Awaitable[RequestCon
 def scoped(scope: str) -> type[RequestContext]:
     """`Annotated` alias of a caller holding `scope`, for route signatures."""
     return Annotated[RequestContext, Depends(require_scope(scope))]  # type: ignore[return-value]
+
+
+async def current_pages(request: Request, caller: Caller) -> Pages:
+    """The paging of a paged route: its cursors belong to the route, the caller's tenant and the
+    request's filters (gui_core.cursors)."""
+    cursors: Cursors = request.app.state.cursors
+    return Pages(cursors, CursorPlace.of(request, tenant=caller.tenant))
+
+
+PageCursors = Annotated[Pages, Depends(current_pages)]
+CURSOR_DESCRIPTION = (
+    "The `next_cursor` of the previous page, as it came: the same request with it (any page size) "
+    "gives the next page. A cursor of another list, tenant or query is 400 `invalid_cursor`."
+)
+
+
+def cursor_query(description: str = CURSOR_DESCRIPTION) -> Any:
+    """The `cursor` query parameter of a paged route. Its pattern is documented, not checked here:
+    whatever is not a cursor this route issued, well formed or not, is 400 `invalid_cursor`."""
+    return Query(
+        max_length=MAX_CURSOR_CHARS, description=description, json_schema_extra={"pattern": CURSOR_PATTERN}
+    )
+
+
+CursorQuery = Annotated[str | None, cursor_query()]

@@ -6,8 +6,6 @@ with the same methods) and never see boto3.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +19,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gui_core.credentials import client_credentials, signing_identity
-from gui_core.errors import InvalidCursor
 from gui_core.storable import dynamo_number
 
 if TYPE_CHECKING:
@@ -415,26 +412,3 @@ def _condition_error(exc: ClientError) -> Exception:
         return ConditionFailed(str(exc))
     error: Exception = exc
     return error
-
-
-def encode_cursor(last_key: Mapping[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    raw = json.dumps(last_key, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(
-    cursor: str | None, *, tenant: str, partition_attribute: str = "pk"
-) -> dict[str, Any] | None:
-    """Decode a cursor and check it belongs to the caller's tenant (a cursor is not a capability)."""
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise InvalidCursor from exc
-    if not isinstance(key, dict) or key.get(partition_attribute) != tenant:
-        raise InvalidCursor
-    return key

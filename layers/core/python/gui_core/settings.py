@@ -42,6 +42,8 @@ class ApiSettings(FunctionSettings):
     rate_limiting: bool = Field(default=True, alias="GUI_RATE_LIMITING")
     replay_window_s: int = Field(default=600, alias="GUI_REPLAY_WINDOW_S", ge=0)
     tenant_cache_s: float = Field(default=30.0, alias="GUI_TENANT_CACHE_S", ge=0)
+    # The region's cursor key (gui_core.cursors), given to the functions with paged routes only.
+    cursor_key_secret_arn: str | None = Field(default=None, alias="CURSOR_KEY_SECRET_ARN", min_length=1)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
