@@ -133,19 +133,32 @@ class Endpoint:
         return str(tags[0])
 
 
+def instance_of(shape: str, path: str) -> bool:
+    """Whether `path` is the route `shape` with literal values for some of its parameters (the
+    document gives `POST /jobs/{verb}` as one operation per verb: `/jobs/ingest`, ...)."""
+    template, concrete = shape.split("/"), _shape(path).split("/")
+    return len(template) == len(concrete) and all(
+        t in (c, "{}") for t, c in zip(template, concrete, strict=True)
+    )
+
+
 def endpoints(sources: Sources) -> list[Endpoint]:
     """Every operation of the OpenAPI document with its manifest route; raises when the two differ."""
     routes = {(route.method, _shape(route.full_path)): route for route, _ in sources.manifest.routes()}
     policies = route_policies(sources.manifest)
     found: list[Endpoint] = []
+    documented: set[tuple[str, str]] = set()
     for path, operations in sources.openapi["paths"].items():
         for method, operation in operations.items():
             key = (method.upper(), _shape(path))
+            if key not in routes:  # an operation per value of a parameter
+                key = next((k for k in routes if k[0] == key[0] and instance_of(k[1], path)), key)
             if key not in routes:
                 raise LookupError(f"{method.upper()} {path} is in the OpenAPI document, not in the manifest")
-            found.append(Endpoint(method.upper(), path, operation, routes.pop(key), policies.get(key)))
-    if routes:
-        missing = sorted(f"{m} {p}" for m, p in routes)
+            documented.add(key)
+            found.append(Endpoint(method.upper(), path, operation, routes[key], policies.get(key)))
+    missing = sorted(f"{m} {p}" for m, p in set(routes) - documented)
+    if missing:
         raise LookupError(f"manifest routes missing from the OpenAPI document: {missing}")
     return sorted(found, key=lambda e: (e.group, e.path, METHOD_ORDER.index(e.method.lower())))
 
@@ -240,6 +253,19 @@ def _parameter(parameter: Mapping[str, Any]) -> str:
     return f"{text} ({'; '.join(facts)})" if facts else text
 
 
+def _credentials_in_query(document: Mapping[str, Any], operation: Mapping[str, Any]) -> str:
+    """The operation's security schemes sent in the query, as `name` (credential, instead of the
+    bearer token)."""
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    names = [
+        schemes[name]["name"]
+        for requirement in operation.get("security", [])
+        for name in requirement
+        if schemes.get(name, {}).get("in") == "query"
+    ]
+    return ", ".join(f"{_code(name)} (credential, instead of the bearer token)" for name in names)
+
+
 def render_parameters(sources: Sources) -> list[str]:
     rows = []
     for endpoint in endpoints(sources):
@@ -250,6 +276,9 @@ def render_parameters(sources: Sources) -> list[str]:
             place: ", ".join(_parameter(p) for p in parameters if p.get("in") == place) or "-"
             for place in ("path", "query", "header")
         }
+        credentials = _credentials_in_query(sources.openapi, endpoint.operation)
+        if credentials:  # a security scheme in the query (the SSE route's stream ticket)
+            by_place["query"] = ", ".join(q for q in (by_place["query"], credentials) if q != "-")
         rows.append([_code(endpoint.operation.get("operationId", "")), *by_place.values()])
     return [
         _note("`docs/gui/openapi.json`"),

@@ -162,7 +162,7 @@ def resolve_range(
     second."""
     if preset is not None and (start is not None or end is not None):
         raise InvalidRange("Give either `range` or `from`/`to`, not both.")
-    length = PRESETS.get(preset or DEFAULT_PRESET)
+    length = PRESETS.get(DEFAULT_PRESET if preset is None else preset)  # `range=` names no range
     if length is None:
         raise InvalidRange(f"Unknown range {preset!r}; known: {', '.join(PRESETS)}.", parameter="range")
     upper = end.replace(microsecond=0) if end is not None else _ceil_minute(now)

@@ -24,6 +24,9 @@ from gui_dashboard.cache import (
     ttl_s,
 )
 from gui_dashboard.logic import (
+    BUCKETS,
+    MODULES,
+    PRESETS,
     TimeRange,
     choose_bucket,
     dashboard_document,
@@ -44,8 +47,15 @@ router = group_router(
 Viewer = Annotated[RequestContext, Depends(require_scope(rbac.DASHBOARD))]
 From = Annotated[QueryTime | None, Query(alias="from", description="Start, ISO 8601 (UTC if no offset).")]
 To = Annotated[QueryTime | None, Query(alias="to", description="End, ISO 8601; default now.")]
+# The enums are documented, not checked by FastAPI: an unknown one is the route's 422 `invalid_range`
+# (404 `unknown_module`), with the names it knows.
 Preset = Annotated[
-    str | None, Query(alias="range", description="`24h`, `7d` or `30d` ending now (default `7d`).")
+    str | None,
+    Query(
+        alias="range",
+        description="`24h`, `7d` or `30d` ending now (default `7d`).",
+        json_schema_extra={"enum": list(PRESETS)},
+    ),
 ]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid range (`invalid_range`) or too many points (`too_many_points`)"},
@@ -118,12 +128,22 @@ def get_dashboard(
 def get_module_metrics(
     request: Request,
     caller: Viewer,
-    module: Annotated[str, Path(description="ingestion, coverage, mapping, overlay, readiness, ...")],
+    module: Annotated[
+        str,
+        Path(
+            description="ingestion, coverage, mapping, overlay, readiness, ...",
+            json_schema_extra={"enum": list(MODULES)},
+        ),
+    ],
     start: From = None,
     end: To = None,
     preset: Preset = None,
     bucket: Annotated[
-        str | None, Query(description="`1h`, `6h`, `1d` or `7d`; default the finest within 200 points.")
+        str | None,
+        Query(
+            description="`1h`, `6h`, `1d` or `7d`; default the finest within 200 points.",
+            json_schema_extra={"enum": list(BUCKETS)},
+        ),
     ] = None,
 ) -> dict[str, Any]:
     module_spec(module)

@@ -10,7 +10,7 @@ from gui_core.api import create_api
 from gui_core.bus import EventPublisher, Publisher, events_client
 from gui_core.dynamo import Table, dynamodb_client
 from gui_jobs.repository import JobsRepository
-from gui_jobs.routes import router
+from gui_jobs.routes import document_per_verb, router
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
@@ -37,6 +37,8 @@ def create_app(
         guard=guard,
         metrics=metrics,
     )
+    document = app.openapi
+    app.openapi = lambda: document_per_verb(document())  # type: ignore[method-assign]
     app.state.repository = repository or JobsRepository(
         Table(settings.jobs_table, dynamodb_client(settings.region)),
         idempotency_s=settings.idempotency_hours * 3600,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -44,7 +45,11 @@ LOCKABLE_KEYS: tuple[str, ...] = (
     "pinned_dashboards",
     *(f"default_filters.{m}" for m in MODULES),
 )
-LockKey = Annotated[str, StringConstraints(pattern=r"^[a-z_.]{1,64}$")]
+# The document's pattern is exactly the lockable keys; the policy's validator refuses any other,
+# naming them all in one error.
+LockKey = Annotated[
+    str, Field(json_schema_extra={"pattern": "^(" + "|".join(re.escape(k) for k in LOCKABLE_KEYS) + ")$"})
+]
 
 
 class _Strict(BaseModel):
@@ -85,7 +90,9 @@ class PreferenceValues(_Strict):
     locale: Locale | None = None
     density: Literal["comfortable", "compact"] | None = None
     default_filters: dict[Module, Filters] | None = Field(default=None, description="Filters per module.")
-    pinned_dashboards: list[DashboardId] | None = Field(default=None, max_length=20)
+    pinned_dashboards: list[DashboardId] | None = Field(
+        default=None, max_length=20, json_schema_extra={"uniqueItems": True}
+    )
 
     @field_validator("pinned_dashboards")
     @classmethod

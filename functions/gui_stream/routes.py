@@ -10,11 +10,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 
+from gui_core.api_document import TICKET_SECURITY
 from gui_core.context import RequestContext
 from gui_core.dependencies import EXPIRY_LEEWAY_S, Caller
 from gui_core.errors import InsufficientScope, InvalidCursor, NotFound
 from gui_core.guard import GroupPolicy, group_router
-from gui_core.live import CHANNELS, ReplayLog, channel_scope, is_cursor
+from gui_core.live import CHANNELS, LENGTH_DIGITS, SEQUENCE_DIGITS, ReplayLog, channel_scope, is_cursor
 from gui_stream.logic import collect, render
 
 PREFIX = "/service/gui/stream"
@@ -23,13 +24,33 @@ EVENT_STREAM = "text/event-stream"
 MARGIN_S = 2.0  # of the Lambda's remaining time, to write the answer
 
 router = group_router(prefix=PREFIX, policy=GroupPolicy(LIVE_FEATURE, read_class="live"))
+# Documented, not checked by FastAPI: an unknown channel is 404 `unknown_channel`, and what is not an
+# event's id 400 `invalid_cursor` (an id's first digits count the rest, which no pattern states).
+CHANNEL_SCHEMA = {"enum": list(CHANNELS)}
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "description": "One event: `ready` first, then each `event` of the channel or a `gap` "
+    "(docs/gui/live_channels.md); `data` is a JSON message of docs/gui/asyncapi.yaml, `id` the cursor "
+    "to resume after (empty on `ready` of a new stream).",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["ready", "event", "gap"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
+# Empty is no cursor (a new stream), as EventSource's `id:` of nothing clears its last event id.
+LIVE_CURSOR_SCHEMA = {"pattern": rf"^([0-9]{{{LENGTH_DIGITS + 1},{LENGTH_DIGITS + SEQUENCE_DIGITS}}})?$"}
 
 
 class UnknownChannel(NotFound):
     code, title = "unknown_channel", "No such live channel"
 
 
-def channel_reader(channel: Annotated[str, Path(max_length=64)], caller: Caller) -> RequestContext:
+def channel_reader(
+    channel: Annotated[str, Path(max_length=64, json_schema_extra=CHANNEL_SCHEMA)], caller: Caller
+) -> RequestContext:
     """The caller, holding the scope of the channel in the path (each channel has its own)."""
     scope = channel_scope(channel)
     if scope is None:
@@ -62,24 +83,38 @@ def _budget(request: Request, hold_s: float, caller: RequestContext) -> float:
     responses={
         200: {
             "description": "`retry`, a `ready` event, then the events after the cursor or a `gap`.",
-            "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+            # Before OpenAPI 3.2's `itemSchema`, the schema of an event stream is one event's.
+            "content": {EVENT_STREAM: {"schema": SSE_EVENT_SCHEMA}},
         }
     },
+    # The bearer token, or for EventSource a single-use `?ticket=`: the authorizer reads either (the
+    # route reads neither), so the document gives them as the operation's security schemes.
+    openapi_extra=TICKET_SECURITY,
 )
 def stream(
     request: Request,
-    channel: Annotated[str, Path(max_length=64, description="jobs, notifications, readiness, prompt-pack.")],
+    channel: Annotated[
+        str,
+        Path(
+            max_length=64,
+            description="jobs, notifications, readiness, prompt-pack.",
+            json_schema_extra=CHANNEL_SCHEMA,
+        ),
+    ],
     tenant: Annotated[str, Path(max_length=128, description="The caller's tenant.")],
     caller: Reader,
     last_event_id: Annotated[
-        str | None, Header(alias="Last-Event-ID", description="What EventSource sends on reconnect.")
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="What EventSource sends on reconnect.",
+            json_schema_extra=LIVE_CURSOR_SCHEMA,
+        ),
     ] = None,
-    since: Annotated[str | None, Query(description="The cursor to resume after (no Last-Event-ID).")] = None,
-    ticket: Annotated[
+    since: Annotated[
         str | None,
         Query(
-            description="A single-use stream ticket (`POST /service/gui/live/tickets`), for EventSource, "
-            "which cannot send `Authorization`; read by the authorizer. Never a token."
+            description="The cursor to resume after (no Last-Event-ID).", json_schema_extra=LIVE_CURSOR_SCHEMA
         ),
     ] = None,
 ) -> Response:

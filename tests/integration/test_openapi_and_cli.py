@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from local import cli
+from local.api_doc import instance_of
 from local.cli_api import operations
 from local.openapi import OPENAPI_PATH, combined_openapi
 from local.runtime import LocalBackend
@@ -31,8 +32,17 @@ def document() -> dict:
 
 
 def test_the_document_covers_every_manifest_route_and_nothing_else(document: dict) -> None:
-    documented = {(m.upper(), _shape(p)) for p, ops in document["paths"].items() for m in ops}
     routed = {(route.method, _shape(route.full_path)) for route, _ in MANIFEST.routes()}
+
+    def route_of(method: str, path: str) -> tuple[str, str]:
+        """The manifest route of an operation: its own shape, or the route it is an instance of (an
+        operation per verb of `POST /jobs/{id}`)."""
+        if (method, _shape(path)) in routed:
+            return method, _shape(path)
+        (found,) = [(m, shape) for m, shape in routed if m == method and instance_of(shape, path)]
+        return found
+
+    documented = {route_of(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
     assert documented == routed
 
 

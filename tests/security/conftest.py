@@ -13,6 +13,7 @@ import pytest
 from local.runtime import LocalBackend
 from tests.security.support import (
     CASES,
+    EXCUSED_BY_RULE,
     FAILED_OPERATIONS,
     FUZZED_OPERATIONS,
     HOME,
@@ -95,3 +96,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{len(FAILED_OPERATIONS)} operation(s) with a failing case"
             + (f", {unsent} generated past their operation's time budget and not sent" if unsent else "")
         )
+        if EXCUSED_BY_RULE:
+            terminalreporter.write_line(
+                "schemathesis: refusals excused by a named rule: "
+                + ", ".join(f"{name} {count}" for name, count in sorted(EXCUSED_BY_RULE.items()))
+            )

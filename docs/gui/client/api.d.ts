@@ -64,7 +64,7 @@ export interface paths {
         };
         /**
          * Structured artifact search
-         * @description Filters combine (all must hold; `tag` may repeat and every tag must be present). Sorted by `sort` then by id, so the order is total. `cursor` is the `next_cursor` of the page before: it holds the position (sort value and id) of that page's last item and the sort it was made for, and is bound to the tenant; artifacts published meanwhile do not make pages repeat or skip items. `total` counts every match. Scale assumption: the search reads the tenant's registry (up to 10000 artifacts) and filters in memory; structured queries over the telemetry store replace this when registries grow.
+         * @description Filters combine (all must hold; `tag` may repeat and every tag must be present). Sorted by `sort` then by id, so the order is total. `cursor` is the `next_cursor` of the page before: it holds the position (sort value and id) of that page's last item, and is bound to the tenant and to this query (filters, sort and order; `limit` may change); artifacts published meanwhile do not make pages repeat or skip items. `total` counts every match. Scale assumption: the search reads the tenant's registry (up to 10000 artifacts) and filters in memory; structured queries over the telemetry store replace this when registries grow.
          */
         get: operations["search_artifacts"];
         put?: never;
@@ -116,9 +116,9 @@ export interface paths {
          *     **Layer mode** (`layer=<side>:<hop>`, e.g. `downstream:2`): every node whose shortest distance from the
          *     artifact on that side is `hop`, with no fan-out cut, ordered by id, `fan_out` per page, with the edges
          *     reaching them from the layer before. The layer's entry in `layers` gives its `total` and a
-         *     `next_cursor`; pass it back as `cursor` with the same `layer` for the next page (a cursor is bound to
-         *     the tenant, the artifact and the layer). `depth` and `direction` are ignored in layer mode. This is
-         *     how a GUI shows what `cut` hid.
+         *     `next_cursor`; pass it back as `cursor` with the same request for the next page (a cursor is bound
+         *     to the tenant, the artifact and the query; `fan_out` may change). `depth` and `direction` are
+         *     ignored in layer mode. This is how a GUI shows what `cut` hid.
          *
          *     At most 1000 nodes are visited per answer (`truncated` says when that stopped the walk).
          *     Nodes carry degree counts, metadata, diff hashes and licensing notes, masked like the artifact;
@@ -184,6 +184,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/service/gui/jobs/coverage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a job: coverage
+         * @description The body is the verb's parameters.
+         */
+        post: operations["start_coverage_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/service/gui/jobs/ingest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a job: ingest
+         * @description The body is the verb's parameters.
+         */
+        post: operations["start_ingest_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/service/gui/jobs/mapping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a job: mapping
+         * @description The body is the verb's parameters.
+         */
+        post: operations["start_mapping_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/service/gui/jobs/overlay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a job: overlay
+         * @description The body is the verb's parameters.
+         */
+        post: operations["start_overlay_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/service/gui/jobs/prompt-pack-calibration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a job: prompt-pack-calibration
+         * @description The body is the verb's parameters.
+         */
+        post: operations["start_prompt_pack_calibration_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/service/gui/jobs/readiness": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a job: readiness
+         * @description The body is the verb's parameters.
+         */
+        post: operations["start_readiness_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/service/gui/jobs/reindex": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a job: reindex
+         * @description The body is the verb's parameters.
+         */
+        post: operations["start_reindex_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/service/gui/jobs/{job_id}": {
         parameters: {
             query?: never;
@@ -236,26 +376,6 @@ export interface paths {
         head?: never;
         /** Retry a failed or cancelled job as a new attempt */
         patch: operations["retry_job"];
-        trace?: never;
-    };
-    "/service/gui/jobs/{verb}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Start a job
-         * @description `verb` is one of: ingest, coverage, mapping, overlay, readiness, prompt-pack-calibration, reindex. The body is the verb's parameters (see the `*Parameters` schemas).
-         */
-        post: operations["start_job"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
         trace?: never;
     };
     "/service/gui/live/tickets": {
@@ -852,6 +972,27 @@ export interface components {
              */
             assignee?: string | null;
         };
+        /** CoverageParameters */
+        CoverageParameters: {
+            /**
+             * Simulate
+             * @description Local demo executor only: end the job as failed.
+             * @default null
+             */
+            simulate: "failure" | null;
+            /** Concept Scheme */
+            concept_scheme: string;
+            /**
+             * Target Depth
+             * @default 3
+             */
+            target_depth: number;
+            /**
+             * Include Deprecated
+             * @default false
+             */
+            include_deprecated: boolean;
+        };
         /** CutCounts */
         CutCounts: {
             /**
@@ -993,7 +1134,7 @@ export interface components {
             /** Default Filters */
             default_filters: {
                 [key: string]: {
-                    [key: string]: string | number | boolean | string[];
+                    [key: string]: string | number | (number | 0 | unknown | unknown) | boolean | string[];
                 };
             };
             /** Pinned Dashboards */
@@ -1099,6 +1240,32 @@ export interface components {
             documents: number;
             /** Built At */
             built_at: string;
+        };
+        /** IngestParameters */
+        IngestParameters: {
+            /**
+             * Simulate
+             * @description Local demo executor only: end the job as failed.
+             * @default null
+             */
+            simulate: "failure" | null;
+            /**
+             * Source Uri
+             * @description Where to read the source (s3:// or https://).
+             */
+            source_uri: string;
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "csv" | "json" | "parquet" | "owl" | "skos";
+            /** Dataset */
+            dataset: string;
+            /**
+             * Full Refresh
+             * @default false
+             */
+            full_refresh: boolean;
         };
         /** InputRef */
         InputRef: {
@@ -1626,6 +1793,29 @@ export interface components {
             /** Out Degree */
             out_degree?: number | null;
         };
+        /** MappingParameters */
+        MappingParameters: {
+            /**
+             * Simulate
+             * @description Local demo executor only: end the job as failed.
+             * @default null
+             */
+            simulate: "failure" | null;
+            /** Source Scheme */
+            source_scheme: string;
+            /** Target Scheme */
+            target_scheme: string;
+            /**
+             * Threshold
+             * @default 0.8
+             */
+            threshold: number | 0 | unknown | unknown;
+            /**
+             * Max Candidates
+             * @default 5
+             */
+            max_candidates: number;
+        };
         /** MigrationCounts */
         MigrationCounts: {
             /**
@@ -2041,6 +2231,21 @@ export interface components {
             /** Job Id */
             job_id?: string | null;
         };
+        /** OverlayParameters */
+        OverlayParameters: {
+            /**
+             * Simulate
+             * @description Local demo executor only: end the job as failed.
+             * @default null
+             */
+            simulate: "failure" | null;
+            /** Base Artifact Id */
+            base_artifact_id: string;
+            /** Overlay Name */
+            overlay_name: string;
+            /** Languages */
+            languages?: string[];
+        };
         /**
          * Phase
          * @enum {string}
@@ -2094,7 +2299,7 @@ export interface components {
              */
             default_filters?: {
                 [key: string]: {
-                    [key: string]: string | number | boolean | string[];
+                    [key: string]: string | number | (number | 0 | unknown | unknown) | boolean | string[];
                 };
             } | null;
             /** Pinned Dashboards */
@@ -2194,6 +2399,27 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** PromptPackCalibrationParameters */
+        PromptPackCalibrationParameters: {
+            /**
+             * Simulate
+             * @description Local demo executor only: end the job as failed.
+             * @default null
+             */
+            simulate: "failure" | null;
+            /** Prompt Pack Id */
+            prompt_pack_id: string;
+            /**
+             * Sample Size
+             * @default 200
+             */
+            sample_size: number;
+            /**
+             * Temperature
+             * @default 0
+             */
+            temperature: number | 0 | unknown | unknown;
+        };
         /** Range */
         Range: {
             /**
@@ -2225,6 +2451,38 @@ export interface components {
              * @description True when unread items are left (call again).
              */
             remaining: boolean;
+        };
+        /** ReadinessParameters */
+        ReadinessParameters: {
+            /**
+             * Simulate
+             * @description Local demo executor only: end the job as failed.
+             * @default null
+             */
+            simulate: "failure" | null;
+            /** Artifact Id */
+            artifact_id: string;
+            /** Checks */
+            checks?: ("coverage" | "mapping" | "licensing" | "governance")[];
+        };
+        /** ReindexParameters */
+        ReindexParameters: {
+            /**
+             * Simulate
+             * @description Local demo executor only: end the job as failed.
+             * @default null
+             */
+            simulate: "failure" | null;
+            /**
+             * Index
+             * @enum {string}
+             */
+            index: "artifacts" | "search" | "lineage";
+            /**
+             * Full
+             * @default false
+             */
+            full: boolean;
         };
         /**
          * SearchHit
@@ -3401,7 +3659,7 @@ export interface components {
             module: "dashboard" | "ingestion" | "coverage" | "mapping" | "overlay" | "readiness" | "prompt_pack" | "governance" | "cost" | "artifacts" | "jobs" | "notifications" | "search";
             /** Filters */
             filters?: {
-                [key: string]: string | number | boolean | string[];
+                [key: string]: string | number | (number | 0 | unknown | unknown) | boolean | string[];
             };
             /** Sort */
             sort?: components["schemas"]["SortKey"][];
@@ -3459,7 +3717,7 @@ export interface components {
             module: "dashboard" | "ingestion" | "coverage" | "mapping" | "overlay" | "readiness" | "prompt_pack" | "governance" | "cost" | "artifacts" | "jobs" | "notifications" | "search";
             /** Filters */
             filters?: {
-                [key: string]: string | number | boolean | string[];
+                [key: string]: string | number | (number | 0 | unknown | unknown) | boolean | string[];
             };
             /** Sort */
             sort?: components["schemas"]["SortKey"][];
@@ -3712,8 +3970,9 @@ export interface operations {
     put_flags: {
         parameters: {
             query?: never;
-            header?: {
-                "If-Match"?: string | null;
+            header: {
+                /** @description The ETag of GET /service/gui/admin/tenant, or `*`. */
+                "If-Match": string;
             };
             path?: never;
             cookie?: never;
@@ -3796,6 +4055,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
             421: {
                 headers: {
@@ -3837,20 +4105,21 @@ export interface operations {
     search_artifacts: {
         parameters: {
             query?: {
-                kind?: ("coverage" | "mapping" | "overlay" | "readiness" | "prompt_pack" | "ingestion" | "governance") | null;
+                kind?: "coverage" | "mapping" | "overlay" | "readiness" | "prompt_pack" | "ingestion" | "governance";
                 /** @description Every tag given must be present. */
-                tag?: string[] | null;
-                owner?: string | null;
-                license_tag?: string | null;
-                governance_status?: ("draft" | "in_review" | "approved" | "deprecated" | "blocked") | null;
-                created_from?: string | null;
-                created_to?: string | null;
-                updated_from?: string | null;
-                updated_to?: string | null;
+                tag?: string[];
+                owner?: string;
+                license_tag?: string;
+                governance_status?: "draft" | "in_review" | "approved" | "deprecated" | "blocked";
+                created_from?: string;
+                created_to?: string;
+                updated_from?: string;
+                updated_to?: string;
                 sort?: "updated" | "created" | "title";
                 order?: "asc" | "desc";
                 limit?: number;
-                cursor?: string | null;
+                /** @description The `next_cursor` of the previous page, as it came: the same request with it (any page size) gives the next page. A cursor of another list, tenant or query is 400 `invalid_cursor`. */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -3867,7 +4136,7 @@ export interface operations {
                     "application/json": components["schemas"]["ArtifactPage"];
                 };
             };
-            /** @description A cursor not issued for this tenant and sort (`invalid_cursor`) */
+            /** @description A cursor not issued for this tenant, sort and filters (`invalid_cursor`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4044,9 +4313,9 @@ export interface operations {
                 /** @description Neighbours followed per node and hop; page size in layer mode. */
                 fan_out?: number;
                 /** @description `<side>:<hop>`: layer mode. */
-                layer?: string | null;
-                /** @description Layer mode: the next page. */
-                cursor?: string | null;
+                layer?: string;
+                /** @description Layer mode: the layer's `next_cursor`, with the request that gave it. */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -4143,12 +4412,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description ISO 8601, inclusive. */
-                from?: string | null;
+                from?: string;
                 /** @description ISO 8601, inclusive. */
-                to?: string | null;
-                actor?: string | null;
+                to?: string;
+                actor?: string;
                 limit?: number;
-                cursor?: string | null;
+                /** @description The `next_cursor` of the previous page, as it came: the same request with it (any page size) gives the next page. A cursor of another list, tenant or query is 400 `invalid_cursor`. */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -4243,11 +4513,11 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Start, ISO 8601 (UTC if no offset). */
-                from?: string | null;
+                from?: string;
                 /** @description End, ISO 8601; default now. */
-                to?: string | null;
+                to?: string;
                 /** @description `24h`, `7d` or `30d` ending now (default `7d`). */
-                range?: string | null;
+                range?: "24h" | "7d" | "30d";
             };
             header?: never;
             path?: never;
@@ -4342,16 +4612,17 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only jobs of this verb. */
-                verb?: string | null;
-                status?: ("queued" | "running" | "succeeded" | "failed" | "cancelling" | "cancelled") | null;
+                verb?: string;
+                status?: "queued" | "running" | "succeeded" | "failed" | "cancelling" | "cancelled";
                 /** @description Who requested the job; `me` for the caller. */
-                actor?: string | null;
+                actor?: string;
                 /** @description Requested at or after. */
-                from?: string | null;
+                from?: string;
                 /** @description Requested at or before. */
-                to?: string | null;
+                to?: string;
                 limit?: number;
-                cursor?: string | null;
+                /** @description The `next_cursor` of the previous page, as it came: the same request with it (any page size) gives the next page. A cursor of another list, tenant or query is 400 `invalid_cursor`. */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -4424,6 +4695,1000 @@ export interface operations {
             };
             /** @description Invalid input, with field errors (`validation_failed`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_coverage_job: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key with the same body returns the same job; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CoverageParameters"];
+            };
+        };
+        responses: {
+            /** @description The job an earlier request with the same Idempotency-Key started */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict, or a replayed mutation (`replayed_request`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not match the current version (`precondition_failed`). */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` is required (`precondition_required`). */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_ingest_job: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key with the same body returns the same job; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IngestParameters"];
+            };
+        };
+        responses: {
+            /** @description The job an earlier request with the same Idempotency-Key started */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict, or a replayed mutation (`replayed_request`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not match the current version (`precondition_failed`). */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` is required (`precondition_required`). */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_mapping_job: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key with the same body returns the same job; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MappingParameters"];
+            };
+        };
+        responses: {
+            /** @description The job an earlier request with the same Idempotency-Key started */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict, or a replayed mutation (`replayed_request`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not match the current version (`precondition_failed`). */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` is required (`precondition_required`). */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_overlay_job: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key with the same body returns the same job; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OverlayParameters"];
+            };
+        };
+        responses: {
+            /** @description The job an earlier request with the same Idempotency-Key started */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict, or a replayed mutation (`replayed_request`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not match the current version (`precondition_failed`). */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` is required (`precondition_required`). */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_prompt_pack_calibration_job: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key with the same body returns the same job; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromptPackCalibrationParameters"];
+            };
+        };
+        responses: {
+            /** @description The job an earlier request with the same Idempotency-Key started */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict, or a replayed mutation (`replayed_request`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not match the current version (`precondition_failed`). */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` is required (`precondition_required`). */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_readiness_job: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key with the same body returns the same job; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReadinessParameters"];
+            };
+        };
+        responses: {
+            /** @description The job an earlier request with the same Idempotency-Key started */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict, or a replayed mutation (`replayed_request`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not match the current version (`precondition_failed`). */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` is required (`precondition_required`). */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_reindex_job: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key with the same body returns the same job; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReindexParameters"];
+            };
+        };
+        responses: {
+            /** @description The job an earlier request with the same Idempotency-Key started */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`, `invalid_cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict, or a replayed mutation (`replayed_request`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not match the current version (`precondition_failed`). */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` is required (`precondition_required`). */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4778,143 +6043,6 @@ export interface operations {
             };
         };
     };
-    start_job: {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description The same key with the same body returns the same job; with another body, 422. */
-                "Idempotency-Key"?: string | null;
-            };
-            path: {
-                verb: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": {
-                    [key: string]: unknown;
-                } | null;
-            };
-        };
-        responses: {
-            /** @description The job an earlier request with the same Idempotency-Key started */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Job"];
-                };
-            };
-            /** @description Malformed request (`malformed_json`, `invalid_cursor`). */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token (`unauthorized`). */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unknown verb (`unknown_verb`) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Conflict, or a replayed mutation (`replayed_request`, ...). */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `If-Match` does not match the current version (`precondition_failed`). */
-            412: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Body too large (`payload_too_large`). */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
-            421: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Invalid input, with field errors (`validation_failed`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `If-Match` is required (`precondition_required`). */
-            428: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
     issue_ticket: {
         parameters: {
             query?: never;
@@ -5000,6 +6128,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
             421: {
                 headers: {
@@ -5042,18 +6179,18 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Start, ISO 8601 (UTC if no offset). */
-                from?: string | null;
+                from?: string;
                 /** @description End, ISO 8601; default now. */
-                to?: string | null;
+                to?: string;
                 /** @description `24h`, `7d` or `30d` ending now (default `7d`). */
-                range?: string | null;
+                range?: "24h" | "7d" | "30d";
                 /** @description `1h`, `6h`, `1d` or `7d`; default the finest within 200 points. */
-                bucket?: string | null;
+                bucket?: "1h" | "6h" | "1d" | "7d";
             };
             header?: never;
             path: {
                 /** @description ingestion, coverage, mapping, overlay, readiness, ... */
-                module: string;
+                module: "ingestion" | "coverage" | "mapping" | "overlay" | "readiness" | "prompt_pack" | "governance" | "cost";
             };
             cookie?: never;
         };
@@ -5146,13 +6283,14 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description A due snooze counts as unread. */
-                status?: ("unread" | "read" | "acknowledged" | "snoozed" | "archived") | null;
-                severity?: ("info" | "warning" | "critical") | null;
-                category?: ("governance" | "readiness" | "prompt_pack" | "cost" | "incident" | "job") | null;
+                status?: "unread" | "read" | "acknowledged" | "snoozed" | "archived";
+                severity?: "info" | "warning" | "critical";
+                category?: "governance" | "readiness" | "prompt_pack" | "cost" | "incident" | "job";
                 /** @description A subject, or `me`. */
-                assignee?: string | null;
+                assignee?: string;
                 limit?: number;
-                cursor?: string | null;
+                /** @description The `next_cursor` of the previous page, as it came: the same request with it (any page size) gives the next page. A cursor of another list, tenant or query is 400 `invalid_cursor`. */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -5462,7 +6600,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description The ETag you read (`"n<version>"`); optional. */
-                "If-Match"?: string | null;
+                "If-Match"?: string;
             };
             path: {
                 /** @description The notification's id. */
@@ -5542,6 +6680,15 @@ export interface operations {
             };
             /** @description Body too large (`payload_too_large`). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5682,9 +6829,9 @@ export interface operations {
     put_preferences: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The ETag you read; required. */
-                "If-Match"?: string | null;
+            header: {
+                /** @description The ETag you read, or `*`; without it, 428. */
+                "If-Match": string;
             };
             path?: never;
             cookie?: never;
@@ -5760,6 +6907,15 @@ export interface operations {
             };
             /** @description Body too large (`payload_too_large`). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5900,9 +7056,9 @@ export interface operations {
     put_tenant_policy: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The ETag you read; required. */
-                "If-Match"?: string | null;
+            header: {
+                /** @description The ETag you read, or `*`; without it, 428. */
+                "If-Match": string;
             };
             path?: never;
             cookie?: never;
@@ -5978,6 +7134,15 @@ export interface operations {
             };
             /** @description Body too large (`payload_too_large`). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6146,11 +7311,12 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only views of this module. */
-                module?: string | null;
+                module?: string;
                 /** @description `me` for the caller's own views only. */
-                owner?: string | null;
+                owner?: string;
                 limit?: number;
-                cursor?: string | null;
+                /** @description The `next_cursor` of the previous page, as it came: the same request with it (any page size) gives the next page. A cursor of another list, tenant or query is 400 `invalid_cursor`. */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -6326,6 +7492,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
             421: {
                 headers: {
@@ -6463,7 +7638,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description The ETag you read; optional. */
-                "If-Match"?: string | null;
+                "If-Match"?: string;
             };
             path: {
                 view_id: string;
@@ -6548,6 +7723,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
             421: {
                 headers: {
@@ -6591,7 +7775,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description The ETag you read; optional. */
-                "If-Match"?: string | null;
+                "If-Match"?: string;
             };
             path: {
                 view_id: string;
@@ -6713,17 +7897,18 @@ export interface operations {
             query?: {
                 /** @description The query; blank: browse. */
                 q?: string;
-                kind?: ("coverage" | "mapping" | "overlay" | "readiness" | "prompt_pack" | "ingestion" | "governance")[] | null;
+                kind?: ("coverage" | "mapping" | "overlay" | "readiness" | "prompt_pack" | "ingestion" | "governance")[];
                 /** @description Every tag given must be present. */
-                tag?: string[] | null;
-                owner?: string | null;
+                tag?: string[];
+                owner?: string;
                 /** @description License tags, any of. */
-                license?: string[] | null;
-                status?: ("draft" | "in_review" | "approved" | "deprecated" | "blocked")[] | null;
-                updated_from?: string | null;
-                updated_to?: string | null;
+                license?: string[];
+                status?: ("draft" | "in_review" | "approved" | "deprecated" | "blocked")[];
+                updated_from?: string;
+                updated_to?: string;
                 limit?: number;
-                cursor?: string | null;
+                /** @description The `next_cursor` of the previous page, as it came: the same request with it (any page size) gives the next page. A cursor of another list, tenant or query is 400 `invalid_cursor`. */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -6818,16 +8003,14 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The cursor to resume after (no Last-Event-ID). */
-                since?: string | null;
-                /** @description A single-use stream ticket (`POST /service/gui/live/tickets`), for EventSource, which cannot send `Authorization`; read by the authorizer. Never a token. */
-                ticket?: string | null;
+                since?: string;
             };
             header?: {
                 /** @description What EventSource sends on reconnect. */
-                "Last-Event-ID"?: string | null;
+                "Last-Event-ID"?: string;
             };
             path: {
-                channel: string;
+                channel: "jobs" | "notifications" | "readiness" | "prompt-pack";
                 /** @description The caller's tenant. */
                 tenant: string;
             };
@@ -6841,7 +8024,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @enum {string} */
+                        event: "ready" | "event" | "gap";
+                        data: string;
+                        id?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description Malformed request (`malformed_json`, `invalid_cursor`). */

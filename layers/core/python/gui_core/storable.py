@@ -18,7 +18,15 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import AfterValidator, GetCoreSchemaHandler, Strict, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
 MAX_DIGITS = 38
@@ -75,11 +83,43 @@ def _number_error(exc: UnstorableValue) -> PydanticCustomError:
     return PydanticCustomError("unstorable_number", "Number cannot be stored: {reason}", {"reason": str(exc)})
 
 
+# The magnitudes of `dynamo_number` as a JSON schema says them (its 38 significant digits no JSON
+# schema can count: the API reference states that rule, and the fuzzing excuses it by name).
+_LARGEST = 1e126  # exclusive: 9.99...E+125 is the largest
+_SMALLEST = 1e-130
+_MAGNITUDES: list[dict[str, float]] = [
+    {"const": 0},
+    {"minimum": _SMALLEST, "exclusiveMaximum": _LARGEST},
+    {"exclusiveMinimum": -_LARGEST, "maximum": -_SMALLEST},
+]
+
+
+def storable_numbers(schema: JsonSchemaValue) -> JsonSchemaValue:
+    """`schema` (a number's, an integer's or a union's) saying which numbers DynamoDB can hold."""
+    for member in schema.get("anyOf", []):
+        storable_numbers(member)
+    if schema.get("type") == "integer":
+        schema.setdefault("exclusiveMinimum", -_LARGEST)
+        schema.setdefault("exclusiveMaximum", _LARGEST)
+    elif schema.get("type") == "number":
+        schema["anyOf"] = [dict(m) for m in _MAGNITUDES]
+    return schema
+
+
+class StorableJsonSchema:
+    """Metadata giving a number's JSON schema DynamoDB's magnitudes (`storable_numbers`)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return storable_numbers(handler(schema))
+
+
 Storable = AfterValidator(_number_field)
 """The check alone, for a number parsed leniently (a domain event's: a producer's `"0.5"` is 0.5)."""
-StoredInt = Annotated[int, Strict(), Storable]
+StoredInt = Annotated[int, Strict(), Storable, StorableJsonSchema()]
 """An integer DynamoDB can hold; a string or a boolean is refused, never converted."""
-StoredFloat = Annotated[float, Strict(), Storable]
+StoredFloat = Annotated[float, Strict(), Storable, StorableJsonSchema()]
 """A number DynamoDB can hold (an integer is taken as it is); a string or a boolean is refused."""
 
 
@@ -122,6 +162,11 @@ class JsonUnion:
         # Around the union's own schema, whose validation it never calls: the schema gives the
         # JSON schema (of requests and answers) and the serialization.
         return core_schema.no_info_wrap_validator_function(validate, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return storable_numbers(handler(schema))  # the union's, its numbers storable
 
 
 def _unstorable(value: Any, at: tuple[str | int, ...]) -> Iterator[InitErrorDetails]:
