@@ -154,3 +154,24 @@ def test_the_burst_catches_a_limiter_that_reads_then_writes(moto_endpoint: str) 
     decisions = _burst(limiters, tenant, limit)
 
     assert sum(d.allowed for d in decisions) > limit
+
+
+def test_a_flood_past_the_limit_writes_nothing_to_the_store(moto_endpoint: str) -> None:
+    """A tenant sending far past its limit on one container: the refusals send no UpdateItem (a
+    refused conditional write still costs a write unit on the counter's hot key, and a throttled key
+    answered 5xx), and the stored count is the limit."""
+    CASES["concurrency"] += 1
+    tenant, limit, window = unique("sec-flood"), 30, _next_window()
+    limiter = _container(moto_endpoint, lambda: window * WINDOW_S + 10)
+    client = limiter._counters._table._client  # type: ignore[attr-defined]
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+
+    admitted = [limiter.hit(tenant, "writes", limit) for _ in range(limit)]
+    refused = [limiter.hit(tenant, "writes", limit) for _ in range(500)]
+
+    assert all(d.allowed for d in admitted)
+    assert not any(d.allowed for d in refused)
+    assert calls.count("UpdateItem") == limit  # one per admitted request, none for a refusal
+    assert calls.count("GetItem") == 1  # the previous window's count, once
+    assert _stored_count(moto_endpoint, tenant, window) == limit

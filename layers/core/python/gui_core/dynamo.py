@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gui_core.credentials import client_credentials, signing_identity
+from gui_core.rate_limit import CounterThrottled
 from gui_core.storable import dynamo_number
 
 if TYPE_CHECKING:
@@ -393,6 +394,13 @@ class Table:
             raise TransactionCancelled(failed, reasons) from exc
 
 
+# What DynamoDB answers when a key's partition (or the table's account quota) takes no more writes;
+# the SDK's own retries came first.
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
 class DynamoCounters:
     """Atomic counters (the rate limiter's store)."""
 
@@ -400,7 +408,14 @@ class DynamoCounters:
         self._table = table
 
     def increment_below(self, key: Mapping[str, Any], *, ceiling: int, expires_at: int) -> int | None:
-        return self._table.increment(key, "count", below=ceiling, set_if_absent={"expires_at": expires_at})
+        try:
+            return self._table.increment(
+                key, "count", below=ceiling, set_if_absent={"expires_at": expires_at}
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in THROTTLING_CODES:
+                raise CounterThrottled(str(exc)) from exc
+            raise
 
     def read_count(self, key: Mapping[str, Any]) -> int:
         item = self._table.get(key, consistent=False)

@@ -8,6 +8,13 @@ cached per container: usually one DynamoDB call per request.
 
 The key is the tenant and the route class only, both taken from the verified token and the matched
 route: no header, path spelling, query string or client id enters it, so none can evade it.
+
+Refusing is cheap. A refusal, and an admission that took the window's last slot, are remembered in
+the container until a slot can free (the refusal's `retry_after_s`), so the rest of a flood reaching
+that container is refused without a call to the store; another container pays one call to learn it.
+The conditional `ADD` writes nothing when the count is at its ceiling, and a store that throttles the
+counter's key (a flood of one tenant's requests on one partition) answers 429 for one second, never
+a 5xx.
 """
 
 from __future__ import annotations
@@ -86,12 +93,56 @@ class Decision:
         return headers
 
 
+class CounterThrottled(Exception):
+    """The store refused the counter's write for want of capacity (its partition is hot)."""
+
+
 class CounterStore(Protocol):
     def increment_below(self, key: Mapping[str, Any], *, ceiling: int, expires_at: int) -> int | None:
-        """Add 1 to the counter unless it is already >= ceiling; the new count, or None if refused."""
+        """Add 1 to the counter unless it is already >= ceiling; the new count, or None if refused
+        (and then nothing is written). Raises CounterThrottled when the store throttles the key."""
         ...
 
     def read_count(self, key: Mapping[str, Any]) -> int: ...
+
+
+# A counter the store throttled is refused for this long: the store's own retries already waited.
+THROTTLED_RETRY_S = 1
+
+
+class RefusalMemory:
+    """Refusals remembered in the container until they end, by (tenant, key): the rest of a flood is
+    refused without a store call. Bounded: past `capacity` entries the ended ones go, then all."""
+
+    def __init__(self, *, clock: Callable[[], float], capacity: int = 10_000) -> None:
+        self._clock = clock
+        self.capacity = capacity
+        self._refused: dict[tuple[str, str], tuple[float, Decision]] = {}
+        self._lock = threading.Lock()
+
+    def recall(self, tenant: str, key: str) -> Decision | None:
+        """The remembered refusal, its `retry_after_s` counted down; None when there is none (now)."""
+        now = self._clock()
+        with self._lock:
+            found = self._refused.get((tenant, key))
+            if found is None:
+                return None
+            until, decision = found
+            if until <= now:
+                del self._refused[(tenant, key)]
+                return None
+        return Decision(False, decision.limit, 0, decision.reset_epoch, max(1, math.ceil(until - now)))
+
+    def remember(self, tenant: str, key: str, decision: Decision) -> None:
+        now = self._clock()
+        with self._lock:
+            if (tenant, key) in self._refused:
+                return
+            if len(self._refused) >= self.capacity:
+                self._refused = {k: v for k, v in self._refused.items() if v[0] > now}
+                if len(self._refused) >= self.capacity:
+                    self._refused.clear()
+            self._refused[(tenant, key)] = (now + decision.retry_after_s, decision)
 
 
 class RateLimiter:
@@ -100,8 +151,12 @@ class RateLimiter:
         self._clock = clock
         self._previous: dict[tuple[str, str, int], int] = {}
         self._lock = threading.Lock()
+        self.refusals = RefusalMemory(clock=clock)
 
     def hit(self, tenant: str, route_class: str, limit: int) -> Decision:
+        remembered = self.refusals.recall(tenant, route_class)
+        if remembered is not None:
+            return Decision(False, limit, 0, remembered.reset_epoch, remembered.retry_after_s)
         now = self._clock()
         window = int(now // WINDOW_S)
         window_end = (window + 1) * WINDOW_S
@@ -109,18 +164,30 @@ class RateLimiter:
         previous = self._previous_count(tenant, route_class, window - 1)
         carried = math.floor(previous * (1.0 - elapsed))
         ceiling = limit - carried
+        # One slot frees when the carried share of the previous window drops by one request, and all
+        # of them at the end of the window: a refusal tells the client the sooner of the two.
+        until_end = max(1, math.ceil(window_end - now))
+        retry = until_end if previous == 0 else min(until_end, max(1, math.ceil(WINDOW_S / previous)))
         count = None
         if ceiling > 0:
-            count = self._counters.increment_below(
-                _key(tenant, route_class, window), ceiling=ceiling, expires_at=window_end + 2 * WINDOW_S
-            )
+            try:
+                count = self._counters.increment_below(
+                    _key(tenant, route_class, window), ceiling=ceiling, expires_at=window_end + 2 * WINDOW_S
+                )
+            except CounterThrottled:
+                refused = Decision(False, limit, 0, window_end, THROTTLED_RETRY_S)
+                self.refusals.remember(tenant, route_class, refused)
+                return refused
         if count is None:
-            # One slot frees when the carried share of the previous window drops by one request,
-            # and all of them at the end of the window: tell the client the sooner of the two.
-            until_end = max(1, math.ceil(window_end - now))
-            retry = until_end if previous == 0 else min(until_end, max(1, math.ceil(WINDOW_S / previous)))
-            return Decision(False, limit, 0, window_end, retry)
-        return Decision(True, limit, max(0, ceiling - count), window_end, 0)
+            refused = Decision(False, limit, 0, window_end, retry)
+            self.refusals.remember(tenant, route_class, refused)
+            return refused
+        remaining = max(0, ceiling - count)
+        if remaining == 0:
+            # The last slot: the next request here would be refused by the store, so it is refused
+            # from memory instead, until a slot can free.
+            self.refusals.remember(tenant, route_class, Decision(False, limit, 0, window_end, retry))
+        return Decision(True, limit, remaining, window_end, 0)
 
     def _previous_count(self, tenant: str, route_class: str, window: int) -> int:
         cache_key = (tenant, route_class, window)
@@ -165,51 +232,24 @@ class MessageLimiter:
     not counted against the tenant, so a flood from one connection never takes the budget of the
     tenant's other clients.
 
-    Refusing is cheap: a refusal is remembered in the container until its `retry_after_s` ends, and
-    the rest of a flood reaching that container is refused without a call to the store (a slot can
-    free no sooner than that). Another container pays one call to learn it."""
-
-    MEMORY = 10_000  # refusals remembered per container
+    Refusing is cheap: the limiter remembers a refusal in the container until its `retry_after_s`
+    ends (`RefusalMemory`), and the rest of a flood reaching that container is refused without a
+    call to the store (a slot can free no sooner than that). Another container pays one call to
+    learn it."""
 
     def __init__(self, limiter: RateLimiter, *, clock: Callable[[], float] = time.time) -> None:
         self._limiter = limiter
         self._clock = clock
-        self._refused: dict[tuple[str, str], tuple[float, Decision]] = {}
-        self._lock = threading.Lock()
 
     def hit(self, tenant: Tenant, connection_id: str) -> tuple[str, Decision]:
         """Count one message of the connection; the class that decided and its decision."""
         own = f"{CONNECTION_MESSAGES}#{connection_id}"
         for key, route_class in ((own, CONNECTION_MESSAGES), (LIVE_MESSAGES, LIVE_MESSAGES)):
             limit = limit_for(route_class, plan=tenant.plan, overrides=tenant.rate_limits)
-            decision = self._remembered(tenant.id, key) or self._limiter.hit(tenant.id, key, limit)
+            decision = self._limiter.hit(tenant.id, key, limit)
             if not decision.allowed:
-                self._remember(tenant.id, key, decision)
                 return route_class, decision
         return LIVE_MESSAGES, decision
-
-    def _remembered(self, tenant: str, key: str) -> Decision | None:
-        now = self._clock()
-        with self._lock:
-            found = self._refused.get((tenant, key))
-            if found is None:
-                return None
-            until, decision = found
-            if until <= now:
-                del self._refused[(tenant, key)]
-                return None
-        return Decision(False, decision.limit, 0, decision.reset_epoch, max(1, math.ceil(until - now)))
-
-    def _remember(self, tenant: str, key: str, decision: Decision) -> None:
-        now = self._clock()
-        with self._lock:
-            if (tenant, key) in self._refused:
-                return
-            if len(self._refused) >= self.MEMORY:
-                self._refused = {k: v for k, v in self._refused.items() if v[0] > now}
-                if len(self._refused) >= self.MEMORY:
-                    self._refused.clear()
-            self._refused[(tenant, key)] = (now + decision.retry_after_s, decision)
 
 
 def enforce_message_limit(
