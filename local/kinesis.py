@@ -18,7 +18,11 @@ the mapping's semantics:
   the on-failure destination, and the shard moves on; so do records older than
   `max_record_age_s`. The destination is a local SQS queue (`ddgui-<function>-failures`, the
   description Lambda sends: `KinesisBatchInfo` and the condition) and `failures`, a list tests read;
-- a failing shard waits (a short backoff) without holding up the other shards.
+- a failing shard waits (a short backoff) without holding up the other shards;
+- `parallelization_factor` N: a shard's records are dealt to N lanes by their partition key (the MD5
+  of the key, as Kinesis maps keys to shards), each lane delivered in order with its own batches,
+  retries and backoff, and the lanes' batches invoked at once: records of one key stay in order
+  while a key with a backlog (one large tenant) holds back only the keys of its own lane.
 
 Each poller starts at LATEST (the shard's newest sequence number when the poller is made): moto
 keeps one state per process, shared by every backend a test process starts, so a poller never
@@ -26,20 +30,21 @@ reads another backend's history. For the same reason, only one fan-out should po
 region: a second backend's poller would deliver the same records again. `LocalBackend` starts the
 pollers together with the bus relay (`bus_poll_s`); suites that start extra backends (contract,
 security) start them without polling, and `pump()` (`LocalBackend.pump_stream`) delivers on demand.
-Not played: `parallelization_factor` (one batch per shard at a time), resharding after the start,
-tumbling windows.
+Not played: resharding after the start, tumbling windows.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -80,13 +85,34 @@ class _Pending:
 
 
 @dataclass
+class _Lane:
+    """The records of a shard whose partition keys Lambda hands to one of its concurrent batchers
+    (one lane per shard without a parallelization factor)."""
+
+    pending: list[_Pending] = field(default_factory=list)
+    limit: int = 0  # the size of the next batch (halved while bisecting)
+    not_before: float = 0.0  # monotonic time before which a failing lane is not retried
+
+
+@dataclass
 class _Shard:
     shard_id: str
     iterator: str | None
     last_read: str | None = None  # the last sequence number read, to get a new iterator
-    pending: list[_Pending] = field(default_factory=list)
-    limit: int = 0  # the size of the next batch (halved while bisecting)
-    not_before: float = 0.0  # monotonic time before which a failing shard is not retried
+    lanes: list[_Lane] = field(default_factory=list)
+
+    @property
+    def pending(self) -> list[_Pending]:
+        """Every record waiting, lane by lane."""
+        return [record for lane in self.lanes for record in lane.pending]
+
+
+def lane_of(partition_key: str, lanes: int) -> int:
+    """The lane of a partition key among a shard's `lanes` (the MD5 of the key, as Kinesis hashes a
+    key to its shard): one key, one lane, so its records keep their order."""
+    if lanes <= 1:
+        return 0
+    return int.from_bytes(hashlib.md5(partition_key.encode(), usedforsecurity=False).digest()) % lanes
 
 
 @dataclass(frozen=True)
@@ -139,7 +165,7 @@ class KinesisPoller:
             _Shard(
                 shard["ShardId"],
                 self._iterator(shard["ShardId"], source.starting_position),
-                limit=source.batch_size,
+                lanes=[_Lane(limit=source.batch_size) for _ in range(max(1, source.parallelization_factor))],
             )
             for shard in self._kinesis.list_shards(StreamName=stream_name)["Shards"]
         ]
@@ -203,7 +229,8 @@ class KinesisPoller:
             for record in records:
                 # The mapping's filter: a record it does not let through is done without an invocation.
                 if kinesis_accepts(self.source, record["Data"]):
-                    shard.pending.append(self._lambda_record(shard.shard_id, record))
+                    lane = shard.lanes[lane_of(str(record["PartitionKey"]), len(shard.lanes))]
+                    lane.pending.append(self._lambda_record(shard.shard_id, record))
                 shard.last_read = record["SequenceNumber"]
             if len(records) < READ_LIMIT:
                 return
@@ -233,53 +260,79 @@ class KinesisPoller:
     # -- delivery ----------------------------------------------------------------------------
 
     def _pump_shard(self, shard: _Shard, *, backoff: bool) -> int:
-        """Deliver one shard's waiting records in order; stop at a failure when `backoff`."""
+        """Deliver one shard's waiting records, each lane in order, the lanes' batches at once; a
+        lane stops at a failure when `backoff`, the others go on."""
         self._read(shard)
         delivered = 0
-        while shard.pending and not self._stop.is_set():
-            if backoff and time.monotonic() < shard.not_before:
-                break
-            self._drop_old(shard)
-            if not shard.pending:
-                break
-            batch = shard.pending[: max(1, shard.limit)]
-            try:
-                failed_at, raised = self._invoke(batch)
-            except Throttled:
-                # Lambda refused the invocation (reserved concurrency in use): the same batch again
-                # later, neither split nor counted as a retry, until the records' maximum age.
-                shard.not_before = time.monotonic() + THROTTLE_BACKOFF_S
-                break
-            if failed_at is None:  # the whole batch is done
-                del shard.pending[: len(batch)]
-                delivered += len(batch)
-                shard.limit = self.source.batch_size
-                continue
-            if raised and len(batch) > 1:  # split the batch; not counted as a retry
-                shard.limit = len(batch) // 2
-            else:
-                # Checkpoint before the failed record; the batch is retried from it.
-                del shard.pending[:failed_at]
-                delivered += failed_at
-                retried = batch[failed_at:]
-                retried[0].retries += 1
-                if retried[0].retries > self.source.max_retries:
-                    self._to_destination(shard, retried, "RetryAttemptsExhausted", retried[0].retries)
-                    del shard.pending[: len(retried)]
-                    shard.limit = self.source.batch_size
+        active = list(shard.lanes)
+        while active and not self._stop.is_set():
+            batches: list[tuple[_Lane, list[_Pending], Future[Any] | None]] = []
+            for lane in active:
+                if backoff and time.monotonic() < lane.not_before:
                     continue
-                shard.limit = self.source.batch_size if not raised else 1
-            if backoff:
-                attempt = max(1, batch[0].retries)
-                shard.not_before = time.monotonic() + min(MAX_BACKOFF_S, 0.1 * 2**attempt)
+                self._drop_old(shard, lane)
+                if lane.pending:
+                    batch = lane.pending[: max(1, lane.limit)]
+                    batches.append((lane, batch, self._submit(batch)))
+            if not batches:
                 break
+            active = []
+            for lane, batch, future in batches:
+                done, again = self._settle(shard, lane, batch, future, backoff=backoff)
+                delivered += done
+                if again:
+                    active.append(lane)
         return delivered
 
-    def _invoke(self, batch: list[_Pending]) -> tuple[int | None, bool]:
-        """Invoke with one batch: (index of the first record to retry or None, whether it raised)."""
-        event = {"Records": [copy.deepcopy(p.record) for p in batch]}
+    def _submit(self, batch: list[_Pending]) -> Future[Any] | None:
+        """Invoke with one batch; None when Lambda refused the invocation (throttled) at once."""
         try:
-            answer = self.invoker.submit(event).result(timeout=float(self.fn.timeout_s))
+            return self.invoker.submit({"Records": [copy.deepcopy(p.record) for p in batch]})
+        except Throttled:
+            return None
+
+    def _settle(
+        self, shard: _Shard, lane: _Lane, batch: list[_Pending], future: Future[Any] | None, *, backoff: bool
+    ) -> tuple[int, bool]:
+        """A lane's batch answered: (records done, whether the lane goes on now)."""
+        try:
+            failed_at, raised = self._outcome(batch, future)
+        except Throttled:
+            # Lambda refused the invocation (reserved concurrency in use): the same batch again
+            # later, neither split nor counted as a retry, until the records' maximum age.
+            lane.not_before = time.monotonic() + THROTTLE_BACKOFF_S
+            return 0, False
+        if failed_at is None:  # the whole batch is done
+            del lane.pending[: len(batch)]
+            lane.limit = self.source.batch_size
+            return len(batch), True
+        delivered = 0
+        if raised and len(batch) > 1:  # split the batch; not counted as a retry
+            lane.limit = len(batch) // 2
+        else:
+            # Checkpoint before the failed record; the batch is retried from it.
+            del lane.pending[:failed_at]
+            delivered = failed_at
+            retried = batch[failed_at:]
+            retried[0].retries += 1
+            if retried[0].retries > self.source.max_retries:
+                self._to_destination(shard, retried, "RetryAttemptsExhausted", retried[0].retries)
+                del lane.pending[: len(retried)]
+                lane.limit = self.source.batch_size
+                return delivered, True
+            lane.limit = self.source.batch_size if not raised else 1
+        if backoff:
+            attempt = max(1, batch[0].retries)
+            lane.not_before = time.monotonic() + min(MAX_BACKOFF_S, 0.1 * 2**attempt)
+            return delivered, False
+        return delivered, True
+
+    def _outcome(self, batch: list[_Pending], future: Future[Any] | None) -> tuple[int | None, bool]:
+        """A batch's answer: (index of the first record to retry or None, whether it raised)."""
+        if future is None:
+            raise Throttled(self.fn, self.region)
+        try:
+            answer = future.result(timeout=float(self.fn.timeout_s))
         except Throttled:
             raise
         except Exception:
@@ -298,14 +351,14 @@ class KinesisPoller:
             indexes.append(positions[identifier])
         return min(indexes), False
 
-    def _drop_old(self, shard: _Shard) -> None:
+    def _drop_old(self, shard: _Shard, lane: _Lane) -> None:
         now = self._clock()
         old = 0
-        while old < len(shard.pending) and now - shard.pending[old].arrival > self.source.max_record_age_s:
+        while old < len(lane.pending) and now - lane.pending[old].arrival > self.source.max_record_age_s:
             old += 1
         if old:
-            self._to_destination(shard, shard.pending[:old], "RecordAgeExceeded", 0)
-            del shard.pending[:old]
+            self._to_destination(shard, lane.pending[:old], "RecordAgeExceeded", 0)
+            del lane.pending[:old]
 
     def _to_destination(
         self, shard: _Shard, records: list[_Pending], condition: str, invocations: int

@@ -12,7 +12,14 @@ from stacks.config import DeploymentConfig, cdk_json_context, parse_regions
 from stacks.manifest import MANIFEST, Manifest
 from stacks.regional_stack import RegionalStack
 
-CONTEXT_KEYS = ("regions", "stage", "region_config", "cors_origins", "reserved_concurrency")
+CONTEXT_KEYS = (
+    "regions",
+    "stage",
+    "region_config",
+    "cors_origins",
+    "reserved_concurrency",
+    "stream_capacity",
+)
 
 
 def stack_name(region: str) -> str:
@@ -50,6 +57,7 @@ def build_app(
             region_urls=config.region_urls,
             cors_origins=config.cors_origins,
             reserved_concurrency=config.reserved_concurrency,
+            stream_capacity=config.stream_capacity,
         )
     if validate:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

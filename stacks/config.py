@@ -1,5 +1,5 @@
 """Deployment settings read from CDK context: regions, stage, each region's auth and URL, CORS origins,
-reserved concurrency.
+reserved concurrency, the events stream's capacity.
 
 A plain `cdk.App()` (as in pytest) does not read cdk.json, so `cdk_json_context` reads its context
 for callers that build the app themselves; the CLI's own context (`-c`) still wins over it.
@@ -213,6 +213,59 @@ def parse_reserved_concurrency(value: Any, stage: str) -> ReservedConcurrency:
     return ReservedConcurrency(overrides=overrides)
 
 
+STREAM_MODES = ("provisioned", "on_demand")
+# Kinesis' own bounds: a provisioned stream's shards per UpdateShardCount-able stream (the account's
+# default shard quota is 200 in the large regions, 50 elsewhere: a figure above it fails the deploy).
+MAX_SHARDS = 200
+
+
+@dataclass(frozen=True)
+class StreamCapacity:
+    """How a stage sizes the GUI events stream: provisioned with `shards` shards (1,000 records or
+    1 MB written per second each, 2 MB read per second shared by the consumers), or on demand
+    (Kinesis scales it, billed per stream hour and per GB). docs/decision_log.md says which and why."""
+
+    mode: str = "provisioned"
+    shards: int = 1
+
+    def __post_init__(self) -> None:
+        if self.mode not in STREAM_MODES:
+            raise ValueError(f"a stream's mode is one of {STREAM_MODES}, not {self.mode!r}")
+        if not 1 <= self.shards <= MAX_SHARDS:
+            raise ValueError(f"a provisioned stream has 1 to {MAX_SHARDS} shards, not {self.shards}")
+
+    @property
+    def on_demand(self) -> bool:
+        return self.mode == "on_demand"
+
+
+def parse_stream_capacity(value: Any, stage: str, *, default_shards: int = 1) -> StreamCapacity:
+    """`stream_capacity` from context: `{stage: shards}`, `{stage: "on_demand"}` or
+    `{stage: {"mode": ..., "shards": n}}`, or one of those for every stage; on the command line a
+    JSON string or a bare number. A stage without an entry gets the manifest's shards, provisioned."""
+    if isinstance(value, str) and value.strip()[:1] in "[{":
+        value = json.loads(value)
+    if isinstance(value, Mapping) and not ({"mode", "shards"} & set(value)):
+        value = value.get(stage)
+    if value is None or value == "":
+        return StreamCapacity(shards=default_shards)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, str):
+        return StreamCapacity(mode=value.strip().lower().replace("-", "_"), shards=default_shards)
+    if isinstance(value, bool) or not isinstance(value, int | Mapping):
+        raise TypeError(
+            f"context 'stream_capacity' for {stage!r} must be a number of shards, 'on_demand' or "
+            f"{{'mode': ..., 'shards': n}}, not {value!r}"
+        )
+    if isinstance(value, int):
+        return StreamCapacity(shards=value)
+    shards = value.get("shards", default_shards)
+    if isinstance(shards, bool) or not isinstance(shards, int):
+        raise TypeError(f"context 'stream_capacity.{stage}.shards' must be a whole number")
+    return StreamCapacity(mode=str(value.get("mode", "provisioned")), shards=shards)
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     """Who issues the bearer tokens a region accepts, and where their signing keys are."""
@@ -257,6 +310,7 @@ class DeploymentConfig:
     region_urls: dict[str, str] = field(default_factory=dict)
     cors_origins: tuple[str, ...] = ()
     reserved_concurrency: ReservedConcurrency = field(default_factory=ReservedConcurrency)
+    stream_capacity: StreamCapacity = field(default_factory=StreamCapacity)
 
     @classmethod
     def from_context(
@@ -275,6 +329,7 @@ class DeploymentConfig:
             region_urls=region_urls(region_config),
             cors_origins=parse_cors_origins(context.get("cors_origins"), stage),
             reserved_concurrency=parse_reserved_concurrency(context.get("reserved_concurrency"), stage),
+            stream_capacity=parse_stream_capacity(context.get("stream_capacity"), stage),
         )
         refuse_placeholders(stage, region_config, chosen, config.cors_origins)
         return config

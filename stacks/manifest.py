@@ -149,6 +149,8 @@ class Bus:
 class Stream:
     name: str
     purpose: str
+    # The local runtime's and the default stage's; a stage sizes its own (`stream_capacity` in the
+    # CDK context: shards, or on demand).
     shards: int = 1
     retention_hours: int = 24
 
@@ -288,6 +290,8 @@ class KinesisSource:
     batching_window_s: int = 1
     max_retries: int = 3
     max_record_age_s: int = 3600
+    # Concurrent batches per shard (1 to 10): Lambda deals a shard's records to them by partition
+    # key, each key's records in order.
     parallelization_factor: int = 1
     # Where a new mapping starts: the oldest record kept (a mapping created or replaced while events
     # arrive must not skip them; handlers are idempotent on event ids, so a replay is harmless).
@@ -295,6 +299,10 @@ class KinesisSource:
     # Only records whose EventBridge envelope has one of these `detail-type`s reach the function (the
     # mapping's filter criteria on the record's JSON data; Lambda drops the others); empty: every one.
     detail_types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.parallelization_factor <= 10:
+            raise ValueError(f"kinesis source {self.stream!r}: a parallelization factor is 1 to 10")
 
 
 @dataclass(frozen=True)
@@ -923,7 +931,13 @@ FANOUT_FUNCTION = Function(
     manages_connections=True,
     shared_packages=("gui_notifications",),
     environment={**LIVE_ENVIRONMENT, "NOTIFICATION_RETENTION_DAYS": "90", "PUSH_CONCURRENCY": "16"},
-    kinesis_sources=(KinesisSource("gui-events", batch_size=100, batching_window_s=1, max_retries=3),),
+    # Ten batches of each shard at once, the records dealt by partition key (the tenant), each
+    # tenant's in order: a large tenant's backlog holds back the tenants of its own lane only.
+    kinesis_sources=(
+        KinesisSource(
+            "gui-events", batch_size=100, batching_window_s=1, max_retries=3, parallelization_factor=10
+        ),
+    ),
     quarantines=True,
     concern="fanout",
 )

@@ -8,7 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from stacks.config import RegionConfig, ReservedConcurrency
+from stacks.config import RegionConfig, ReservedConcurrency, StreamCapacity
 from stacks.constructs.api import RestApi
 from stacks.constructs.events import Events
 from stacks.constructs.functions import ARCHITECTURE, RUNTIME, GuiFunction
@@ -36,11 +36,13 @@ class RegionalStack(cdk.Stack):
         region_urls: Mapping[str, str] | None = None,
         cors_origins: Sequence[str] = (),
         reserved_concurrency: ReservedConcurrency | None = None,
+        stream_capacity: StreamCapacity | None = None,
         **kwargs: Any,
     ) -> None:
         """`region_urls` ({region: base URL}, this region's included) tells the REST functions where
         each tenant's home region is; `cors_origins` are the browser origins the API allows;
-        `reserved_concurrency`, the stage's changes to the manifest's reservations."""
+        `reserved_concurrency`, the stage's changes to the manifest's reservations;
+        `stream_capacity`, the stage's size of the events stream (default: the manifest's shards)."""
         super().__init__(
             scope,
             construct_id,
@@ -51,7 +53,12 @@ class RegionalStack(cdk.Stack):
         self.reserved_concurrency = reserved_concurrency or ReservedConcurrency()
         self.reserved_concurrency.check(manifest)
         self.state = State(self, "State", manifest=manifest)
-        self.events = Events(self, "Events", manifest=manifest)
+        self.events = Events(
+            self,
+            "Events",
+            manifest=manifest,
+            capacity=stream_capacity or StreamCapacity(shards=manifest.stream.shards),
+        )
         self.layers = Layers(self, "Layers", manifest=manifest, runtime=RUNTIME, architecture=ARCHITECTURE)
 
         auth = region_config.auth

@@ -16,6 +16,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.config import StreamCapacity
 from stacks.manifest import Manifest, Rule, Schedule
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
@@ -70,14 +71,25 @@ class Events(Construct):
     refuses after the retries lands in the rule's dead-letter queue instead of being lost.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, manifest: Manifest) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        manifest: Manifest,
+        capacity: StreamCapacity | None = None,
+    ) -> None:
+        """`capacity`: the stage's size of the stream (`stream_capacity` in the CDK context; default
+        the manifest's shards, provisioned)."""
         super().__init__(scope, construct_id)
+        capacity = capacity or StreamCapacity(shards=manifest.stream.shards)
+        mode = kinesis.StreamMode.ON_DEMAND if capacity.on_demand else kinesis.StreamMode.PROVISIONED
         self.bus = events.EventBus(self, "Bus", description=manifest.bus.purpose)
         self.stream = kinesis.Stream(
             self,
             "Stream",
-            shard_count=manifest.stream.shards,
-            stream_mode=kinesis.StreamMode.PROVISIONED,
+            shard_count=None if capacity.on_demand else capacity.shards,
+            stream_mode=mode,
             retention_period=cdk.Duration.hours(manifest.stream.retention_hours),
             # The AWS-managed key: a customer key would bill every producer and consumer call.
             encryption=kinesis.StreamEncryption.MANAGED,

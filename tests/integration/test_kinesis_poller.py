@@ -23,7 +23,7 @@ import pytest
 
 from local.apigw import sample_event
 from local.containers import Container
-from local.kinesis import KinesisPoller, failure_queue_name
+from local.kinesis import KinesisPoller, failure_queue_name, lane_of
 from local.pool import Throttled
 from local.runtime import LocalBackend
 from stacks.manifest import FANOUT_FUNCTION, MANIFEST, KinesisSource
@@ -68,11 +68,11 @@ class Stream:
         self.kinesis.create_stream(StreamName=self.name, ShardCount=shards)
         self.shards = list(self.kinesis.list_shards(StreamName=self.name)["Shards"])
 
-    def put(self, payload: str, shard: int = 0) -> str:
+    def put(self, payload: str, shard: int = 0, key: str = "tenant") -> str:
         answer = self.kinesis.put_record(
             StreamName=self.name,
             Data=payload.encode(),
-            PartitionKey="tenant",
+            PartitionKey=key,
             ExplicitHashKey=self.shards[shard]["HashKeyRange"]["StartingHashKey"],
         )
         return str(answer["SequenceNumber"])
@@ -279,6 +279,31 @@ def test_a_failing_shard_does_not_hold_up_another(moto_endpoint: str) -> None:
     finally:
         poller.stop()
         stream.kinesis.delete_stream(StreamName=stream.name)
+
+
+def test_a_tenant_with_a_backlog_holds_back_only_the_tenants_of_its_own_lane(stream: Stream) -> None:
+    """The fan-out's parallelization factor (10): a shard's records go to 10 lanes by partition key
+    (the tenant), each in order, the lanes' batches at once. A large tenant's 200 events ahead of a
+    small tenant's one delay it by one batch, not twenty; a tenant sharing the large one's lane
+    waits behind it, as in Lambda."""
+    stand_in = StandIn()
+    poller = stream.poller(stand_in, batch_size=10, parallelization_factor=10)
+    big = "tenant-large"
+    small = next(f"tenant-{n}" for n in range(100) if lane_of(f"tenant-{n}", 10) != lane_of(big, 10))
+    neighbour = next(f"tenant-{n}" for n in range(1000) if lane_of(f"tenant-{n}", 10) == lane_of(big, 10))
+    for n in range(200):
+        stream.put(f"big-{n}", key=big)
+    stream.put("small", key=small)
+    stream.put("neighbour", key=neighbour)
+
+    assert poller.pump() == 202
+
+    order = [payload for batch in stand_in.batches for payload in batch]
+    assert ["small"] in stand_in.batches[:2]  # with the large tenant's first batch
+    assert stand_in.batches.index(["small"]) < stand_in.batches.index(["neighbour"])
+    assert order.index("neighbour") > order.index("big-199")  # its lane's order: after the backlog
+    assert [p for p in order if p.startswith("big-")] == [f"big-{n}" for n in range(200)]
+    assert all(len(batch) <= 10 for batch in stand_in.batches)
 
 
 def test_backend_pump_stream_takes_bus_events_to_the_consumer(keys_dir: Path) -> None:

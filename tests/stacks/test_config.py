@@ -11,10 +11,12 @@ from stacks.config import (
     PLACEHOLDER_STAGES,
     DeploymentConfig,
     ReservedConcurrency,
+    StreamCapacity,
     cdk_json_context,
     parse_cors_origins,
     parse_regions,
     parse_reserved_concurrency,
+    parse_stream_capacity,
 )
 from stacks.manifest import DEFAULT_REGIONS, Manifest
 
@@ -231,3 +233,41 @@ def test_a_reservation_for_a_function_the_app_lacks_is_refused(manifest: Manifes
     with pytest.raises(ValueError, match="gui_strem"):
         DeploymentConfig.from_context(context).reserved_concurrency.check(manifest)
     assert DeploymentConfig.from_context(cdk_json_context()).reserved_concurrency == ReservedConcurrency()
+
+
+def test_the_stream_s_capacity_is_the_stage_s_or_the_manifest_s(manifest: Manifest) -> None:
+    assert parse_stream_capacity(None, "prod") == StreamCapacity("provisioned", 1)
+    assert parse_stream_capacity(None, "prod", default_shards=manifest.stream.shards).shards == (
+        manifest.stream.shards
+    )
+    per_stage = {"prod": {"shards": 4}, "dev": "on_demand", "test": 2}
+    assert parse_stream_capacity(per_stage, "prod") == StreamCapacity("provisioned", 4)
+    assert parse_stream_capacity(per_stage, "dev").on_demand
+    assert parse_stream_capacity(per_stage, "test") == StreamCapacity("provisioned", 2)
+    assert parse_stream_capacity(per_stage, "staging") == StreamCapacity("provisioned", 1)
+    # On the command line: a JSON string, a bare number or a mode for every stage.
+    assert parse_stream_capacity('{"prod": {"mode": "on_demand"}}', "prod").on_demand
+    assert parse_stream_capacity("3", "prod") == StreamCapacity("provisioned", 3)
+    assert parse_stream_capacity("on-demand", "prod").on_demand
+    assert parse_stream_capacity({"shards": 6}, "prod") == StreamCapacity("provisioned", 6)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ({"prod": 0}, ValueError),
+        ({"prod": 201}, ValueError),
+        ({"prod": "sharded"}, ValueError),
+        ({"prod": True}, TypeError),
+        ({"prod": {"shards": "four"}}, TypeError),
+        ({"prod": [2]}, TypeError),
+    ],
+)
+def test_a_bad_stream_capacity_is_refused(value: object, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse_stream_capacity(value, "prod")
+
+
+def test_the_deployment_reads_the_stream_capacity_from_context() -> None:
+    config = DeploymentConfig.from_context({**cdk_json_context(), "stream_capacity": {"test": 3}})
+    assert config.stream_capacity == StreamCapacity("provisioned", 3)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk import aws_events as events
 from aws_cdk.assertions import Match, Template
 
+from stacks.app_builder import build_app, stack_name
 from stacks.constructs.events import event_pattern
 from stacks.manifest import Manifest, Rule
 from tests.stacks import cfn
@@ -158,3 +160,16 @@ def test_patterns_of_several_prefixes_detail_types_and_required_keys_render_as_t
     events.Rule(stack, "Rule", event_pattern=event_pattern(rule))
     (rendered,) = Template.from_stack(stack).find_resources("AWS::Events::Rule").values()
     assert rendered["Properties"]["EventPattern"] == rule.event_pattern()
+
+
+@pytest.mark.parametrize(
+    ("capacity", "expected"),
+    [
+        ("on_demand", {"StreamModeDetails": {"StreamMode": "ON_DEMAND"}, "ShardCount": Match.absent()}),
+        ({"test": 4}, {"StreamModeDetails": {"StreamMode": "PROVISIONED"}, "ShardCount": 4}),
+    ],
+)
+def test_a_stage_sizes_the_stream_from_its_context(capacity: object, expected: dict[str, Any]) -> None:
+    app = build_app(validate=False, regions=["eu-west-1"], context={"stream_capacity": capacity})
+    template = Template.from_stack(app.node.find_child(stack_name("eu-west-1")))  # type: ignore[arg-type]
+    template.has_resource_properties("AWS::Kinesis::Stream", expected)
