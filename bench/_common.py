@@ -5,8 +5,21 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gui_core.tokens import Principal
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """The value of rank round(q * (n - 1)) among the n values sorted (nearest rank, no
+    interpolation): every bench's p50, p95 and p99. ValueError when there is none."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values to take a percentile of")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def load() -> str:
@@ -48,3 +61,23 @@ def children_cpu() -> dict[int, float]:
             if int(fields[1]) == os.getpid():
                 found[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
     return found
+
+
+def authorized_get(path: str, principal: Principal, region: str, *, query: str = "") -> dict[str, Any]:
+    """The proxy event API Gateway delivers for `GET path?query` once the authorizer has let
+    `principal` in: what a bench hands a REST function's handler without a gateway."""
+    from gui_core.context import authorizer_context
+    from local.apigw import HttpRequest, authorizer_answer_context, proxy_event
+
+    answer = {"principalId": principal.subject, "context": authorizer_context(principal, region)}
+    request = HttpRequest(
+        "GET", path, headers=(("Accept", "application/json"), ("Host", "127.0.0.1")), query=query
+    )
+    return proxy_event(
+        request,
+        resource=path,
+        path_parameters={},
+        authorizer=authorizer_answer_context(answer),
+        stage="bench",
+        host="127.0.0.1",
+    )

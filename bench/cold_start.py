@@ -74,7 +74,7 @@ from local.keys import DevKeys  # noqa: E402
 from stacks.bytecode import runtime_python, staged_core_layer, staged_functions  # noqa: E402
 from stacks.layer_build import build_layer  # noqa: E402
 from stacks.manifest import LAMBDA_PYTHON_VERSION, MANIFEST, Function  # noqa: E402
-from stacks.stream_sources import stream_environment  # noqa: E402
+from stacks.source_filters import stream_environment  # noqa: E402
 
 EVENTS = ROOT / "events" / "aws"
 CORE_LAYER = ROOT / "layers" / "core" / "python"

@@ -63,7 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
 import httpx  # noqa: E402
-from _common import children_cpu, load, stdout_to  # noqa: E402
+from _common import children_cpu, load, percentile, stdout_to  # noqa: E402
 
 if TYPE_CHECKING:
     from local.runtime import LocalBackend
@@ -216,19 +216,14 @@ def _clients(connection: Connection) -> None:
 # --- figures --------------------------------------------------------------------------------------
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def _stats(timings: list[float], errors: dict[str, int]) -> dict[str, Any]:
     if not timings:
         return {"count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "errors": 0, "error_kinds": {}}
     return {
         "count": len(timings),
-        "p50_ms": round(_percentile(timings, 0.50), 2),
-        "p95_ms": round(_percentile(timings, 0.95), 2),
-        "p99_ms": round(_percentile(timings, 0.99), 2),
+        "p50_ms": round(percentile(timings, 0.50), 2),
+        "p95_ms": round(percentile(timings, 0.95), 2),
+        "p99_ms": round(percentile(timings, 0.99), 2),
         "max_ms": round(max(timings), 2),
         "errors": sum(errors.values()),
         "error_kinds": errors,

@@ -26,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
-from _common import stdout_to  # noqa: E402
+from _common import percentile, stdout_to  # noqa: E402
 
 from local.demo import DemoTenant, DemoUser  # noqa: E402
 from local.demo_artifacts import seed_artifacts  # noqa: E402
@@ -91,11 +91,6 @@ def _requests(first_view: str, first_job: str, first_note: str, artifact: str) -
             {"Idempotency-Key": uuid.uuid4().hex},  # a new mutation each time: no replay
         ),
     }
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _measure(requests: int) -> list[dict[str, Any]]:
@@ -171,7 +166,7 @@ def _measure(requests: int) -> list[dict[str, Any]]:
                 {
                     "endpoint": name,
                     "p50_ms": round(statistics.median(timings), 2),
-                    "p95_ms": round(_percentile(timings, 0.95), 2),
+                    "p95_ms": round(percentile(timings, 0.95), 2),
                     "statuses": sorted(statuses),
                 }
             )

@@ -2,9 +2,9 @@
 
 Rows, all measured in one run (the machine is noisy: compare a row with its baseline, not across runs):
 
-1. fan-out code: the real `gui_fanout.handler` (imported as tests/unit/test_fanout.py does, its
+1. fan-out code: the real `gui_fanout.handler` (imported as tests/unit/fanout_support.py does, its
    module globals built from the environment, then its `fanout` swapped) on in-memory stores
-   (`MemoryTable` of tests/unit/test_realtime.py) and a management client that only counts; batches
+   (`MemoryTable` of local/memory_table.py) and a management client that only counts; batches
    of 100 GovernanceAlert records of one tenant, 100 connections subscribed to `notifications`.
    The consumer's own ceiling: the goal ">= 1,000 events/s per consumer" applies here. Its
    baseline: base64-decoding and JSON-parsing the same records, nothing else.
@@ -55,12 +55,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
 import httpx  # noqa: E402
-from _common import load, stdout_to  # noqa: E402
+from _common import load, percentile, stdout_to  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
+from gui_core.connections import ConnectionRegistry  # noqa: E402
 from gui_core.domain_events import kinesis_envelope as decode  # noqa: E402
 from gui_core.dynamo import Table  # noqa: E402
-from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client  # noqa: E402
+from gui_core.metric_names import FanoutMetric  # noqa: E402
+from gui_core.pusher import Pusher, connections_client  # noqa: E402
+from gui_core.replay_log import ReplayLog  # noqa: E402
 from gui_core.tenancy import TenantDirectory  # noqa: E402
 from gui_fanout.fanout import Fanout, FanoutBatch  # noqa: E402
 from gui_notifications.repository import InboxRepository  # noqa: E402
@@ -70,13 +73,13 @@ from local.runtime import LocalBackend  # noqa: E402
 from stacks.manifest import MANIFEST  # noqa: E402
 
 # The unit tests' fakes, imported at run time (the tests are not type-checked: mypy stays out of them).
-_test_fanout = importlib.import_module("tests.unit.test_fanout")
-_test_realtime = importlib.import_module("tests.unit.test_realtime")
+_fanout_support = importlib.import_module("tests.unit.fanout_support")
+_realtime_support = importlib.import_module("tests.unit.realtime_support")
 _fakes = importlib.import_module("tests.fakes")
-ENV: dict[str, str] = _test_fanout.ENV
-LambdaContext: Any = _test_fanout.LambdaContext
-MemoryTable: Any = _test_realtime.MemoryTable  # gui_core.dynamo.Table's contract in memory
-TENANTS: list[dict[str, Any]] = _test_realtime.TENANTS
+ENV: dict[str, str] = _fanout_support.ENV
+FAN_OUT_CONTEXT: Any = _fanout_support.FAN_OUT_CONTEXT
+MemoryTable: Any = _realtime_support.MemoryTable  # gui_core.dynamo.Table's contract in memory
+TENANTS: list[dict[str, Any]] = _realtime_support.TENANTS
 
 RESULTS = ROOT / "bench" / "results" / "live_fanout.json"
 CHANNEL = "notifications"
@@ -93,11 +96,6 @@ REGION = ENV["GUI_REGION"]
 MEMORY_TENANT = str(TENANTS[0]["pk"])  # homed in REGION
 
 # --- records ------------------------------------------------------------------------------------
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _alert(tenant: str, region: str, marker: str, sent: float) -> dict[str, Any]:
@@ -163,7 +161,7 @@ class _Sequences:
 
 
 class CountingManagement:
-    """A management client that counts its posts (FakeManagement of test_realtime keeps and parses
+    """A management client that counts its posts (FakeManagement of tests/fakes.py keeps and parses
     every message: its own cost would dominate 100 pushes per event)."""
 
     def __init__(self) -> None:
@@ -192,7 +190,7 @@ class CountedFanout(Fanout):
 
 
 def import_handler() -> ModuleType:
-    """gui_fanout.handler imported under the test environment (as tests/unit/test_fanout.py does);
+    """gui_fanout.handler imported under the test environment (as tests/unit/fanout_support.py does);
     its own `fanout` is replaced per row. Its EMF documents are printed to stdout: see `_quiet`."""
     os.environ.update({**ENV, **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": REGION})
     os.environ.pop("PUSH_CONCURRENCY", None)  # the manifest's 16 (the test's 4 is for its fakes)
@@ -238,8 +236,8 @@ def _run_batches(
     warm_up: int = BATCH,
 ) -> dict[str, Any]:
     """Warm up with a batch of `warm_up` records, then time `batches` invocations of the handler."""
-    setattr(handler, "fanout", fanout)  # noqa: B010 - as test_fanout monkeypatches it
-    context = LambdaContext()
+    setattr(handler, "fanout", fanout)  # noqa: B010 - as the fan-out's tests monkeypatch it
+    context = FAN_OUT_CONTEXT
     with _quiet():
         handler.handler(_records(tenant, region, sequences.take(warm_up), warm_up), context)
     fanout.batches.clear()
@@ -252,7 +250,7 @@ def _run_batches(
             answer = handler.handler(event, context)
             timings.append(time.perf_counter() - started)
         failures += len(answer["batchItemFailures"])
-    pushed = sum(run.counts["Pushed"] for run in fanout.batches)
+    pushed = sum(run.counts[FanoutMetric.PUSHED] for run in fanout.batches)
     seconds = sum(timings)
     return {
         "events": batches * BATCH,
@@ -279,13 +277,18 @@ def decode_baseline(tenant: str, region: str, sequences: _Sequences, batches: in
     return {"events": count, "seconds": round(seconds, 3), "events_per_s": round(count / seconds, 1)}
 
 
+def _subscribed(connections: Table, tenant: str) -> None:
+    """`CONNECTIONS` connections of `tenant` registered in `connections`, each subscribed to `CHANNEL`."""
+    registry = ConnectionRegistry(connections, ttl_s=7200)
+    for i in range(CONNECTIONS):
+        connection = registry.register(tenant, f"c{i:03d}", subject="bench", scopes=["gui:jobs"])
+        registry.subscribe(connection, [CHANNEL])
+
+
 def in_memory(handler: ModuleType, batches: int) -> dict[str, Any]:
     """Row 1: the handler on in-memory stores, the counting management client."""
     connections = MemoryTable()
-    registry = ConnectionRegistry(connections, ttl_s=7200)
-    for i in range(CONNECTIONS):
-        connection = registry.register(MEMORY_TENANT, f"c{i:03d}", subject="bench", scopes=["gui:jobs"])
-        registry.subscribe(connection, [CHANNEL])
+    _subscribed(connections, MEMORY_TENANT)
     client = CountingManagement()
     fanout = _fanout(
         handler,
@@ -328,10 +331,7 @@ def on_moto(handler: ModuleType, batches: int, profile: Path | None) -> dict[str
         tenant = f"bench{uuid.uuid4().hex[:6]}"
         _provision(moto.endpoint_url, REGION, tenant, REGION)
         tables = _moto_tables(moto.endpoint_url, REGION)
-        registry = ConnectionRegistry(tables["connections"], ttl_s=7200)
-        for i in range(CONNECTIONS):
-            connection = registry.register(tenant, f"c{i:03d}", subject="bench", scopes=["gui:jobs"])
-            registry.subscribe(connection, [CHANNEL])
+        _subscribed(tables["connections"], tenant)
         client = CountingManagement()
         fanout = _fanout(
             handler,
@@ -543,7 +543,7 @@ def latency(
     # An event that never arrived counts as infinitely late: percentiles over every event sent.
     latencies = arrived + [math.inf] * (len(sent) - len(arrived))
     goal = (BUS_POLL_S + STREAM_POLL_S) * 1000 + GOAL_MARGIN_MS
-    p95 = _percentile(latencies, 0.95) if latencies else math.inf
+    p95 = percentile(latencies, 0.95) if latencies else math.inf
 
     def ms(value: float) -> float | None:
         return round(value, 1) if math.isfinite(value) else None  # None: not delivered in time
@@ -557,11 +557,11 @@ def latency(
         "put_failures": run.failures,
         "received": len(arrived),
         "drain_s": DRAIN_S,
-        "p50_ms": ms(_percentile(latencies, 0.5)) if latencies else None,
+        "p50_ms": ms(percentile(latencies, 0.5)) if latencies else None,
         "p95_ms": ms(p95),
         "max_ms": ms(max(latencies, default=math.inf)),
-        "received_only_p50_ms": ms(_percentile(arrived, 0.5)) if arrived else None,
-        "received_only_p95_ms": ms(_percentile(arrived, 0.95)) if arrived else None,
+        "received_only_p50_ms": ms(percentile(arrived, 0.5)) if arrived else None,
+        "received_only_p95_ms": ms(percentile(arrived, 0.95)) if arrived else None,
         "goal_p95_ms": goal,
         "goal_met": p95 <= goal,
     }

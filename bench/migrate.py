@@ -28,41 +28,17 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / 
 
 from _common import load, stdout_to  # noqa: E402
 
-from gui_core.dynamo import to_dynamo  # noqa: E402
-from gui_notifications.repository import AUDIENCE_KEY, InboxRepository  # noqa: E402
+from gui_notifications.repository import AUDIENCE_KEY  # noqa: E402
 from local.aws import aws_client  # noqa: E402
-from local.memory_table import MemoryTable  # noqa: E402
 from local.runtime import LocalBackend  # noqa: E402
 from stacks.manifest import DEFAULT_REGIONS, MANIFEST  # noqa: E402
+from tests.integration.support import seed_old_items  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "migrate.json"
 LOG = ROOT / "bench" / "results" / "migrate.log"
 REGION, ELSEWHERE = DEFAULT_REGIONS
 INBOX = MANIFEST.store("inbox").local_table_name()
 MIGRATION = "0001_inbox_audience_key"
-
-
-def seed(dynamodb: Any, tenant: str, count: int) -> None:
-    repository = InboxRepository(MemoryTable(), retention_days=90)
-    batch: list[dict[str, Any]] = []
-    for n in range(count):
-        item = repository.new_item(
-            tenant,
-            {
-                "id": f"n{n:012x}{uuid.uuid4().hex[:8]}",
-                "category": "job",
-                "severity": "info",
-                "title": f"bench {n}",
-                "audience": "*" if n % 3 else f"ada@{tenant}",
-            },
-        )
-        del item[AUDIENCE_KEY]
-        batch.append({"PutRequest": {"Item": to_dynamo({k: v for k, v in item.items() if v is not None})}})
-        if len(batch) == 25:
-            dynamodb.batch_write_item(RequestItems={INBOX: batch})
-            batch = []
-    if batch:
-        dynamodb.batch_write_item(RequestItems={INBOX: batch})
 
 
 def add_tenant(dynamodb: Any, tenant: str, region: str) -> None:
@@ -138,8 +114,8 @@ def measure(items: int, page_size: int) -> dict[str, Any]:
         migrated, plain = f"bench-{uuid.uuid4().hex[:8]}", f"plain-{uuid.uuid4().hex[:8]}"
         add_tenant(dynamodb, migrated, REGION)
         add_tenant(dynamodb, plain, ELSEWHERE)  # never the migration's: not homed here
-        seed(dynamodb, migrated, items)
-        seed(dynamodb, plain, items)
+        seed_old_items(backend, REGION, migrated, items, title="bench")
+        seed_old_items(backend, REGION, plain, items, title="bench")
         print(f"seeded {items} items for each of two tenants", file=sys.stderr)
 
         baseline_items, baseline_s = baseline(dynamodb, plain, page_size)

@@ -75,7 +75,7 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
-from _common import children_cpu, load, stdout_to  # noqa: E402
+from _common import children_cpu, load, percentile, stdout_to  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ class _Clients:
         def pct(q: float) -> float | None:
             if not latencies:
                 return None
-            return round(latencies[min(len(latencies) - 1, round(q * (len(latencies) - 1)))], 1)
+            return round(percentile(latencies, q), 1)
 
         first_sent = min(sent.values(), default=0.0)
         return {
@@ -495,8 +495,8 @@ def _steps(run: Run) -> list[dict[str, Any]]:
 def _wait_disconnected(backend: LocalBackend, timeout_s: float = 30.0) -> int:
     """Wait until `$disconnect` has removed the clients' connections (the backend stops without
     cancelling them); the number still registered."""
+    from gui_core.connections import CONNECTION_PREFIX
     from gui_core.dynamo import Table
-    from gui_core.live import CONNECTION_PREFIX
     from local.aws import aws_client
 
     region = backend.regions[0]

@@ -26,14 +26,13 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
+from _common import authorized_get, percentile  # noqa: E402
 from mangum import Mangum  # noqa: E402
 
-from gui_core.context import authorizer_context  # noqa: E402
 from gui_core.dynamo import DynamoCounters, Table, to_dynamo  # noqa: E402
 from gui_core.observability import TEXT_MIME_TYPES  # noqa: E402
 from gui_core.rate_limit import RateLimiter  # noqa: E402
 from gui_core.tokens import Principal  # noqa: E402
-from local.apigw import HttpRequest, authorizer_answer_context, proxy_event  # noqa: E402
 from local.aws import DUMMY_CREDENTIALS, MotoServer, aws_client, create_resources, table_names  # noqa: E402
 from local.containers import lambda_context  # noqa: E402
 from local.iam import local_secret_arn  # noqa: E402
@@ -82,16 +81,8 @@ def _event(subject: str) -> dict[str, Any]:
         issued_at=now,
         expires_at=now + 3600,
     )
-    answer = {"principalId": subject, "context": authorizer_context(principal, REGION)}
-    request = HttpRequest("GET", PATH, headers=(("Accept", "application/json"), ("Host", "127.0.0.1")))
-    return proxy_event(
-        request,
-        resource=PATH,
-        path_parameters={},
-        authorizer=authorizer_answer_context(answer),
-        stage="bench",
-        host="127.0.0.1",
-    )
+    event: dict[str, Any] = authorized_get(PATH, principal, REGION)
+    return event
 
 
 def _timed(handler: Any, event: dict[str, Any], *, limited: bool) -> float:
@@ -113,7 +104,7 @@ def _summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {
         "median_ms": statistics.median(ordered) * 1000,
-        "p95_ms": ordered[max(0, round(0.95 * len(ordered)) - 1)] * 1000,
+        "p95_ms": percentile(ordered, 0.95) * 1000,
         "mean_ms": statistics.fmean(ordered) * 1000,
     }
 

@@ -8,11 +8,15 @@ Rows, all measured in one run (the machine is noisy: compare a row with its base
    governance records) -> `SearchIndex.upsert` (which runs `document_of`) + `commit`. Baseline: the
    same documents, already converted, added to a bare tantivy writer of the same schema (tantivy's
    own indexing cost). Also the folder and archive sizes.
-2. publish: `IndexStore.publish` (archive + upload + manifest switch) to moto's S3 server, started
-   here on loopback. Baseline: one plain PutObject of the same archive bytes.
+2. publish the whole index: `IndexStore.publish` (the files layout: hash every file, upload them
+   in parallel, switch the manifest) to moto's S3 server, started here on loopback; and, for a
+   second tenant, `IndexStore.publish_archive` (the layout before: archive + upload + switch).
+   Baseline: one plain PutObject of the archive's bytes.
 3. cold path, 3 times, each with a fresh `LocalIndexes` root and a fresh app: `LocalIndexes.get`
-   (manifest GET, download, checksum + unpack, open) then the first query through the handler.
-   Baselines: a plain GetObject of the archive; the same query warm (15 more calls after row 4).
+   (manifest GET, download, check, open) then the first query through the handler, for the files
+   layout with parallel GETs (as deployed), the same with one GET at a time, and the archive
+   layout (download, checksum + unpack). Baselines: a plain GetObject of the archive; the same
+   query warm (15 more calls after row 4).
 4. warm queries: a fixed list of queries (words, pairs, phrases, `word*`, boolean, with filters on
    kind/tag/status/dates, browsing with filters; every 10th as a caller holding
    `gui:license:restricted`, the others as viewers, for whom the tenant's policy removes
@@ -25,15 +29,20 @@ Rows, all measured in one run (the machine is noisy: compare a row with its base
    of the handler's stack. The four are interleaved per query in rotating order, over several rounds
    after an untimed warm-up round. Goal: (c) within 3x of (a), at p50 and p95. Timing wrappers
    (installed for this step only) split the engine's time into its facet pass (`SearchIndex._facets`),
-   its highlighting (`_Highlighter.highlights`) and the rest, and the handler's into the engine, the
-   route's masking (`routes._masked_hit`), `LocalIndexes.get`, `json.loads` and the rest.
+   its highlighting (`Highlighter.highlights`) and the rest, and the handler's into the engine, the
+   use case's masking (`use_cases.masked_hit`), `LocalIndexes.get`, `json.loads` and the rest.
 5. incremental: 1,000 changes (80% new versions of existing artifacts, 15% new artifacts, 5%
    deprecations) as domain events through `TenantIndexes.apply` in one batch, on a fresh indexer
-   container (so it fetches its working copy first), then 10 batches of 100 (the copy reused).
-   Baseline: a full build + publish (rows 1 + 2).
+   container (so it fetches its working copy first), then 10 batches of 100 and 10 of 1 (the copy
+   reused). Per batch: apply + commit + merges, the publication (time, files and bytes uploaded),
+   and a search container's refresh to the new version (`LocalIndexes.get`: files and bytes
+   downloaded, files linked). Baselines: the layout before, `publish_archive` of the same folder
+   after the first batch of each size, and a full build + publish (rows 1 + 2).
 
 Usage: `python bench/search.py [--artifacts 100000] [--queries 200] [--rounds 3] [--changes 1000]`
 (about 2 minutes on 2 cores with the defaults; `--artifacts 5000 --queries 50` for a quick look).
+`--publishing [--batch 10] [--batches 5]`: rows 1, 2, 3 (once) and 5 only, row 5 as that many batches
+of that many changes: what publishing a change and fetching cold cost, without the warm queries.
 The result goes to bench/results/search.json unless `--json` says otherwise; the handler's stdout
 (Powertools logs and EMF) to search.log beside it.
 """
@@ -56,6 +65,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -70,24 +80,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / "functions")]
 
 import tantivy  # noqa: E402
-from _common import load, stdout_to  # noqa: E402
+from _common import authorized_get, load, percentile, stdout_to  # noqa: E402
 
 from gui_core import rbac  # noqa: E402
-from gui_core.context import authorizer_context  # noqa: E402
 from gui_core.domain_events import ArtifactDeprecated, ArtifactPublished  # noqa: E402
 from gui_core.guard import Guard  # noqa: E402
 from gui_core.objects import ObjectStore  # noqa: E402
 from gui_core.observability import observability, rest_handler  # noqa: E402
 from gui_core.rate_limit import RateLimiter  # noqa: E402
+from gui_core.registry_fingerprint import Fingerprint  # noqa: E402
 from gui_core.tenancy import TenantDirectory  # noqa: E402
 from gui_core.tokens import Principal  # noqa: E402
 from gui_indexer.indexer import TenantIndexes  # noqa: E402
-from gui_search import engine, routes  # noqa: E402
+from gui_search import analysis, highlights, use_cases  # noqa: E402
+from gui_search import index as search_index  # noqa: E402
+from gui_search.analysis import SEARCHABLE_FIELDS  # noqa: E402
 from gui_search.app import create_app  # noqa: E402
-from gui_search.engine import FIELD_BOOSTS, SEARCHABLE_FIELDS, SearchIndex, SearchQuery  # noqa: E402
+from gui_search.documents import document_of  # noqa: E402
+from gui_search.index import SearchIndex  # noqa: E402
+from gui_search.query import FIELD_BOOSTS, SearchQuery  # noqa: E402
 from gui_search.settings import SearchSettings  # noqa: E402
-from gui_search.store import IndexManifest, IndexStore, LocalIndexes, archive  # noqa: E402
-from local.apigw import HttpRequest, authorizer_answer_context, proxy_event  # noqa: E402
+from gui_search.store import WORKERS, Fetched, IndexManifest, IndexStore, LocalIndexes, archive  # noqa: E402
 from local.aws import DUMMY_CREDENTIALS, MotoServer, aws_client, create_secrets, table_names  # noqa: E402
 from local.containers import lambda_context, runtime_environment  # noqa: E402
 from local.iam import local_secret_arn  # noqa: E402
@@ -98,6 +111,7 @@ RESULTS = ROOT / "bench" / "results" / "search.json"
 REGION = "eu-west-1"
 TENANT = "bench"
 EMPTY_TENANT = "bench-empty"  # provisioned alike, without an index: the handler's fixed cost
+ARCHIVE_TENANT = "bench-archive"  # the same index in the layout before (an archive per version)
 PATH = "/service/gui/search"
 FUNCTION = MANIFEST.function("gui_search")
 BUCKET = MANIFEST.bucket.local_bucket_name(REGION)
@@ -519,12 +533,15 @@ class NullAudit:
 
 
 class TimedObjects(ObjectStore):
-    """The S3 adapter, with the seconds spent in each of its calls added up per method."""
+    """The S3 adapter, with the seconds spent in each of its calls added up per method (calls in
+    parallel threads add up: more than the wall time), and the bytes each moved."""
 
     def __init__(self, bucket: str, client: Any) -> None:
         super().__init__(bucket, client)
         self.spent: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
+        self.moved: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def _timed(self, name: str) -> Iterator[None]:
@@ -532,12 +549,30 @@ class TimedObjects(ObjectStore):
         try:
             yield
         finally:
-            self.spent[name] += time.perf_counter() - started
-            self.calls[name] += 1
+            with self._lock:
+                self.spent[name] += time.perf_counter() - started
+                self.calls[name] += 1
 
-    def put_bytes(self, *args: Any, **kwargs: Any) -> Any:
+    def _moved(self, name: str, size: int) -> None:
+        with self._lock:
+            self.moved[name] += size
+
+    def put_bytes(self, key: str, body: bytes, **kwargs: Any) -> Any:
         with self._timed("put"):
-            return super().put_bytes(*args, **kwargs)
+            etag = super().put_bytes(key, body, **kwargs)
+        self._moved("put", len(body))
+        return etag
+
+    def upload(self, key: str, path: str, **kwargs: Any) -> None:
+        with self._timed("put"):
+            super().upload(key, path, **kwargs)
+        self._moved("put", Path(path).stat().st_size)
+
+    def download_hashed(self, key: str, path: str) -> tuple[int, str] | None:
+        with self._timed("download"):
+            got = super().download_hashed(key, path)
+        self._moved("download", got[0] if got else 0)
+        return got
 
     def get_bytes(self, *args: Any, **kwargs: Any) -> Any:
         with self._timed("get"):
@@ -546,6 +581,7 @@ class TimedObjects(ObjectStore):
     def download(self, key: str, path: str) -> None:
         with self._timed("download"):
             super().download(key, path)
+        self._moved("download", Path(path).stat().st_size)
 
     def delete(self, key: str) -> None:
         with self._timed("delete"):
@@ -555,8 +591,8 @@ class TimedObjects(ObjectStore):
 class TimedStore(IndexStore):
     """The index store, with the seconds spent in `manifest`, `fetch` and `publish` added up."""
 
-    def __init__(self, objects: TimedObjects) -> None:
-        super().__init__(objects)
+    def __init__(self, objects: TimedObjects, *, workers: int = WORKERS) -> None:
+        super().__init__(objects, workers=workers)
         self.objects = objects
         self.spent: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
@@ -572,24 +608,46 @@ class TimedStore(IndexStore):
         finally:
             self._add("manifest", started)
 
-    def fetch(self, manifest: IndexManifest, folder: Path) -> None:
+    def fetch(self, manifest: IndexManifest, folder: Path, *, held: Any = None) -> Fetched:
         started = time.perf_counter()
         try:
-            super().fetch(manifest, folder)
+            return super().fetch(manifest, folder, held=held)
         finally:
             self._add("fetch", started)
 
     def publish(
+        self,
+        tenant: str,
+        folder: Path,
+        *,
+        documents: int,
+        previous: IndexManifest | None,
+        fingerprint: Fingerprint | None = None,
+    ) -> IndexManifest:
+        started = time.perf_counter()
+        try:
+            return super().publish(
+                tenant, folder, documents=documents, previous=previous, fingerprint=fingerprint
+            )
+        finally:
+            self._add("publish", started)
+
+    def publish_archive(
         self, tenant: str, folder: Path, *, documents: int, previous: IndexManifest | None
     ) -> IndexManifest:
         started = time.perf_counter()
         try:
-            return super().publish(tenant, folder, documents=documents, previous=previous)
+            return super().publish_archive(tenant, folder, documents=documents, previous=previous)
         finally:
-            self._add("publish", started)
+            self._add("publish_archive", started)
 
     def snapshot(self) -> dict[str, float]:
-        return {**self.spent, **{f"s3 {k}": v for k, v in self.objects.spent.items()}}
+        return {
+            **self.spent,
+            **{f"s3 {k}": v for k, v in self.objects.spent.items()},
+            **{f"calls {k}": float(v) for k, v in self.objects.calls.items()},
+            **{f"bytes {k}": float(v) for k, v in self.objects.moved.items()},
+        }
 
 
 def _delta(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
@@ -624,12 +682,12 @@ def timing_wrappers() -> Iterator[Split]:
 
         return wrapper
 
-    highlighter = getattr(engine, "_Highlighter", None)
+    highlighter = getattr(highlights, "Highlighter", None)
     targets: tuple[tuple[str, Any, str], ...] = (
         ("engine", SearchIndex, "search"),
         ("facets", SearchIndex, "_facets"),
         ("highlights", highlighter, "highlights"),
-        ("masking", routes, "_masked_hit"),
+        ("masking", use_cases, "masked_hit"),
         ("indexes.get", LocalIndexes, "get"),
     )
     with contextlib.ExitStack() as patches:
@@ -665,11 +723,11 @@ def build(records: Sequence[Mapping[str, Any]], folder: Path, raw_folder: Path) 
     closed = time.perf_counter()
     seconds = committed - started
     # Baseline: the documents converted beforehand (untimed), then added to a bare writer.
-    prepared = [engine._tantivy_document(engine.document_of(r)) for r in records]
+    prepared = [search_index.tantivy_document(document_of(r)) for r in records]
     raw_folder.mkdir(parents=True)
-    raw = tantivy.Index(engine._schema(), path=str(raw_folder), reuse=False)
-    raw.register_tokenizer(engine.TEXT_TOKENIZER, engine._analyzer())
-    writer = raw.writer(heap_size=engine.WRITER_HEAP_BYTES, num_threads=engine.WRITER_THREADS)
+    raw = tantivy.Index(analysis.schema(), path=str(raw_folder), reuse=False)
+    raw.register_tokenizer(analysis.TEXT_TOKENIZER, analysis.analyzer())
+    writer = raw.writer(heap_size=search_index.WRITER_HEAP_BYTES, num_threads=search_index.WRITER_THREADS)
     raw_started = time.perf_counter()
     for document in prepared:
         writer.add_document(document)
@@ -688,13 +746,17 @@ def build(records: Sequence[Mapping[str, Any]], folder: Path, raw_folder: Path) 
         "raw_tantivy_s": raw_seconds,
         "raw_docs_per_s": len(records) / raw_seconds,
         "folder_bytes": _folder_bytes(folder),
+        "segments": _segments(folder),
         "ratio": seconds / raw_seconds,
     }
 
 
-def publish(store: TimedStore, s3: Any, folder: Path, documents: int) -> tuple[IndexManifest, dict[str, Any]]:
-    """Row 2: archive + upload + manifest switch; baseline: one PutObject of the archive's bytes."""
-    body = archive(folder)  # the baseline's bytes (publish makes them again, timed)
+def publish(
+    store: TimedStore, s3: Any, folder: Path, documents: int
+) -> tuple[dict[str, IndexManifest], dict[str, Any]]:
+    """Row 2: the whole index published in files (as deployed) and, for a second tenant, as one
+    archive (the layout before); baseline: one PutObject of the archive's bytes."""
+    body = archive(folder)  # the baseline's bytes (publish_archive makes them again, timed)
     started = time.perf_counter()
     s3.put_object(Bucket=BUCKET, Key="bench/raw-upload.tar.gz", Body=body)
     raw_put_s = time.perf_counter() - started
@@ -703,13 +765,22 @@ def publish(store: TimedStore, s3: Any, folder: Path, documents: int) -> tuple[I
     manifest = store.publish(TENANT, folder, documents=documents, previous=None)
     seconds = time.perf_counter() - started
     spent = _delta(store.snapshot(), before)
-    return manifest, {
+    before = store.snapshot()
+    started = time.perf_counter()
+    legacy = store.publish_archive(ARCHIVE_TENANT, folder, documents=documents, previous=None)
+    archive_s = time.perf_counter() - started
+    legacy_spent = _delta(store.snapshot(), before)
+    return {TENANT: manifest, ARCHIVE_TENANT: legacy}, {
         "seconds": seconds,
-        "archive_s": seconds - spent.get("s3 put", 0.0),
-        "uploads_s": spent.get("s3 put", 0.0),
+        "files": len(manifest.files),
+        "bytes": spent.get("bytes put", 0.0),
+        "uploads_s": spent.get("s3 put", 0.0),  # added up over the parallel uploads
+        "archive_layout_s": archive_s,
+        "archive_layout_uploads_s": legacy_spent.get("s3 put", 0.0),
         "archive_bytes": len(body),
         "raw_put_s": raw_put_s,
         "ratio": seconds / raw_put_s,
+        "archive_layout_ratio": archive_s / raw_put_s,
     }
 
 
@@ -721,13 +792,20 @@ class SearchFunction:
         settings = SearchSettings()  # type: ignore[call-arg]  # from the environment the stack gives it
         logger, metrics = observers
         self.indexes = LocalIndexes(
-            store, root, check_s=settings.manifest_check_s, max_tenants=settings.max_tenants
+            store,
+            root,
+            check_s=settings.manifest_check_s,
+            max_bytes=settings.cache_mb << 20,
+            max_tenants=settings.max_tenants,
         )
         guard = Guard(
             region=settings.region,
             region_urls=settings.region_urls,
             tenants=TenantDirectory(
-                MemoryTable([TENANT_ITEM, {**TENANT_ITEM, "pk": EMPTY_TENANT}]), ttl_s=settings.tenant_cache_s
+                MemoryTable(
+                    [TENANT_ITEM, *({**TENANT_ITEM, "pk": t} for t in (EMPTY_TENANT, ARCHIVE_TENANT))]
+                ),
+                ttl_s=settings.tenant_cache_s,
             ),
             rate_limiter=RateLimiter(MemoryCounters()) if settings.rate_limiting else None,
             replay=None,
@@ -757,67 +835,80 @@ def event_for(query: BenchQuery, tenant: str = TENANT) -> dict[str, Any]:
     scopes = rbac.ROLE_SCOPES["viewer"] | ({rbac.LICENSE_RESTRICTED} if query.licensed else set())
     subject = "licensed@bench" if query.licensed else "viewer@bench"
     principal = Principal(tenant, subject, frozenset(scopes), ("viewer",), None, now, now + 3600)
-    answer = {"principalId": subject, "context": authorizer_context(principal, REGION)}
-    request = HttpRequest(
-        "GET",
-        PATH,
-        headers=(("Accept", "application/json"), ("Host", "127.0.0.1")),
-        query=urlencode(query.params()),
-    )
-    return proxy_event(
-        request,
-        resource=PATH,
-        path_parameters={},
-        authorizer=authorizer_answer_context(answer),
-        stage="bench",
-        host="127.0.0.1",
-    )
+    event: dict[str, Any] = authorized_get(PATH, principal, REGION, query=urlencode(query.params()))
+    return event
+
+
+COLD_VARIANTS = (  # name, workers (None: the archive layout's tenant)
+    ("files, parallel GETs", WORKERS),
+    ("files, one GET at a time", 1),
+    ("archive (before)", None),
+)
 
 
 def cold_path(
-    store: TimedStore, s3: Any, manifest: IndexManifest, work: Path, observers: tuple[Any, Any]
+    store: TimedStore,
+    s3: Any,
+    manifests: Mapping[str, IndexManifest],
+    work: Path,
+    observers: tuple[Any, Any],
+    repetitions_wanted: int = COLD_REPETITIONS,
 ) -> tuple[SearchFunction, list[dict[str, Any]]]:
-    """Row 3: per repetition, a raw GetObject of the archive (baseline), then a new container:
-    `LocalIndexes.get` and the first query through the handler. The last container is kept."""
+    """Row 3: per repetition, a raw GetObject of the archive (baseline), then per variant a new
+    container: `LocalIndexes.get` and the first query through the handler. The last container of
+    the first variant (as deployed) is kept."""
     repetitions: list[dict[str, Any]] = []
-    function: SearchFunction | None = None
-    event = event_for(BenchQuery("word", COLD_QUERY))
-    for repetition in range(COLD_REPETITIONS):
+    kept: SearchFunction | None = None
+    for repetition in range(repetitions_wanted):
         started = time.perf_counter()
-        size = len(s3.get_object(Bucket=BUCKET, Key=manifest.archive)["Body"].read())
+        size = len(s3.get_object(Bucket=BUCKET, Key=manifests[ARCHIVE_TENANT].archive)["Body"].read())
         raw_get_s = time.perf_counter() - started
-        if function is not None:
-            shutil.rmtree(work / f"container-{repetition - 1}", ignore_errors=True)  # its /tmp
-        function = SearchFunction(store, work / f"container-{repetition}", observers)
-        before = store.snapshot()
-        started = time.perf_counter()
-        index, _ = function.indexes.get(TENANT)
-        get_s = time.perf_counter() - started
-        spent = _delta(store.snapshot(), before)
-        assert index is not None
-        first_s, _, body = function.call(event)
-        download = spent.get("s3 download", 0.0)
-        repetitions.append(
-            {
-                "get_s": get_s,
-                "manifest_s": spent.get("manifest", 0.0),
-                "download_s": download,
-                "checksum_unpack_s": spent.get("fetch", 0.0) - download,
-                "open_s": get_s - spent.get("manifest", 0.0) - spent.get("fetch", 0.0),
-                "first_query_s": first_s,
-                "first_query_total": body["total"],
-                "app_create_s": function.create_s,
-                "raw_get_s": raw_get_s,
-                "archive_bytes": size,
-                "folder_bytes": _folder_bytes(index.path),
-            }
-        )
-        print(
-            f"  cold {repetition + 1}: get {get_s:.2f} s, first query {first_s * 1000:.0f} ms",
-            file=sys.stderr,
-        )
-    assert function is not None
-    return function, repetitions
+        for number, (variant, workers) in enumerate(COLD_VARIANTS):
+            tenant = TENANT if workers is not None else ARCHIVE_TENANT
+            variant_store = (
+                store if workers in (None, WORKERS) else TimedStore(store.objects, workers=workers)
+            )
+            root = work / f"container-{repetition}-{number}"
+            function = SearchFunction(variant_store, root, observers)
+            before = variant_store.snapshot()
+            started = time.perf_counter()
+            index, _ = function.indexes.get(tenant)
+            get_s = time.perf_counter() - started
+            spent = _delta(variant_store.snapshot(), before)
+            assert index is not None
+            first_s, _, body = function.call(event_for(BenchQuery("word", COLD_QUERY), tenant))
+            fetch = spent.get("fetch", 0.0)
+            fetched = function.indexes.fetched.by_tenant[tenant]
+            repetitions.append(
+                {
+                    "variant": variant,
+                    "repetition": repetition + 1,
+                    "get_s": get_s,
+                    "manifest_s": spent.get("manifest", 0.0),
+                    "fetch_s": fetch,
+                    "download_s": spent.get("s3 download", 0.0),  # added up over parallel GETs
+                    "files": fetched.downloaded,
+                    "downloaded_bytes": fetched.downloaded_bytes,
+                    "open_s": get_s - spent.get("manifest", 0.0) - fetch,
+                    "first_query_s": first_s,
+                    "first_query_total": body["total"],
+                    "app_create_s": function.create_s,
+                    "raw_get_s": raw_get_s,
+                    "archive_bytes": size,
+                    "folder_bytes": _folder_bytes(index.path),
+                }
+            )
+            print(
+                f"  cold {repetition + 1} ({variant}): get {get_s:.2f} s, "
+                f"first query {first_s * 1000:.0f} ms",
+                file=sys.stderr,
+            )
+            if number == 0 and repetition == repetitions_wanted - 1:
+                kept = function
+            else:
+                shutil.rmtree(root, ignore_errors=True)  # its /tmp
+    assert kept is not None
+    return kept, repetitions
 
 
 class RawTantivy:
@@ -826,7 +917,7 @@ class RawTantivy:
 
     def __init__(self, folder: Path) -> None:
         self.index = tantivy.Index.open(str(folder))
-        self.index.register_tokenizer(engine.TEXT_TOKENIZER, engine._analyzer())
+        self.index.register_tokenizer(analysis.TEXT_TOKENIZER, analysis.analyzer())
         self.schema = self.index.schema
 
     def _filters(self, query: BenchQuery) -> list[tantivy.Query]:
@@ -875,16 +966,11 @@ class RawTantivy:
         return int(getattr(found, "count", 0) or 0)
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def _summary(seconds: Sequence[float]) -> dict[str, float]:
     return {
-        "p50_ms": _percentile(seconds, 0.5) * 1000,
-        "p95_ms": _percentile(seconds, 0.95) * 1000,
-        "p99_ms": _percentile(seconds, 0.99) * 1000,
+        "p50_ms": percentile(seconds, 0.5) * 1000,
+        "p95_ms": percentile(seconds, 0.95) * 1000,
+        "p99_ms": percentile(seconds, 0.99) * 1000,
         "mean_ms": statistics.fmean(seconds) * 1000,
     }
 
@@ -992,7 +1078,7 @@ def warm(
                 "median_matches": statistics.median(samples.matches[category]),
             },
         )
-        figures[f"{path}_p50_ms"] = _percentile(values, 0.5) * 1000
+        figures[f"{path}_p50_ms"] = percentile(values, 0.5) * 1000
     return {
         "queries": len(queries),
         "rounds": rounds,
@@ -1073,11 +1159,21 @@ def change_batches(
     return batches
 
 
+def _segments(folder: Path) -> int:
+    return len(json.loads((folder / "meta.json").read_text())["segments"])
+
+
 def incremental(
     store: TimedStore, work: Path, batches: Sequence[Sequence[ArtifactPublished | ArtifactDeprecated]]
 ) -> list[dict[str, Any]]:
-    """Row 5: each batch through `TenantIndexes.apply` of one indexer container, timed by part."""
-    indexer = TenantIndexes(store, work)
+    """Row 5: each batch through `TenantIndexes.apply` of one indexer container, timed by part; then
+    a warm search container's refresh to the version published; and, for the first batch of each
+    size, the same folder published in the layout before (`publish_archive`, another tenant)."""
+    indexer = TenantIndexes(store, work / "indexer")
+    refresh = LocalIndexes(store, work / "refresh", check_s=0.0)
+    refresh.get(TENANT)  # a container holding the current version
+    legacy = store.manifest(ARCHIVE_TENANT)
+    sizes_seen: set[int] = set()
     results = []
     for number, batch in enumerate(batches):
         before = store.snapshot()
@@ -1090,23 +1186,51 @@ def incremental(
                 f"batch {number}: {applied.applied} of {len(batch)} applied: {applied.skipped}"
             )
         fetch, publish_s = spent.get("fetch", 0.0), spent.get("publish", 0.0)
-        uploads = spent.get("s3 put", 0.0) + spent.get("s3 delete", 0.0)
-        results.append(
+        folder = indexer._copies[TENANT].folder  # the working copy, read by the bench only
+        row: dict[str, Any] = {
+            "changes": len(batch),
+            "seconds": seconds,
+            "manifest_s": spent.get("manifest", 0.0),
+            "fetch_s": fetch,
+            "apply_commit_merge_s": seconds - spent.get("manifest", 0.0) - fetch - publish_s,
+            "publish_s": publish_s,
+            "publish_uploads": int(spent.get("calls put", 0.0)) - 1,  # the manifest's switch apart
+            "publish_bytes": spent.get("bytes put", 0.0),
+            "publish_deletes": int(spent.get("calls delete", 0.0)),
+            "version": applied.version,
+            "documents": applied.documents,
+            "segments": _segments(folder),
+        }
+        before = store.snapshot()
+        started = time.perf_counter()
+        _, manifest = refresh.get(TENANT)
+        fetched = refresh.fetched.by_tenant[TENANT]
+        assert manifest is not None
+        row.update(
             {
-                "changes": len(batch),
-                "seconds": seconds,
-                "manifest_s": spent.get("manifest", 0.0),
-                "fetch_s": fetch,
-                "apply_commit_s": seconds - spent.get("manifest", 0.0) - fetch - publish_s,
-                "publish_s": publish_s,
-                "publish_archive_s": publish_s - uploads,
-                "publish_uploads_s": uploads,
-                "version": applied.version,
-                "documents": applied.documents,
+                "refresh_s": time.perf_counter() - started,
+                "refresh_files": fetched.downloaded,
+                "refresh_bytes": fetched.downloaded_bytes,
+                "refresh_linked": fetched.linked,
+                "index_files": len(manifest.files),
+                "index_bytes": manifest.total_bytes,
             }
         )
+        if len(batch) not in sizes_seen:
+            sizes_seen.add(len(batch))
+            before = store.snapshot()
+            started = time.perf_counter()
+            legacy = store.publish_archive(
+                ARCHIVE_TENANT, folder, documents=applied.documents, previous=legacy
+            )
+            row["archive_publish_s"] = time.perf_counter() - started
+            row["archive_publish_bytes"] = _delta(store.snapshot(), before).get("bytes put", 0.0)
+        results.append(row)
         print(
-            f"  batch {number + 1}/{len(batches)}: {len(batch)} changes in {seconds:.2f} s", file=sys.stderr
+            f"  batch {number + 1}/{len(batches)}: {len(batch)} changes in {seconds:.2f} s "
+            f"(publish {publish_s:.2f} s, {row['publish_uploads']} files, "
+            f"{row['publish_bytes'] / 1e6:.2f} MB)",
+            file=sys.stderr,
         )
     return results
 
@@ -1119,7 +1243,7 @@ def _ms(seconds: float) -> str:
 
 
 def _mb(size: float) -> str:
-    return f"{size / 1e6:,.1f} MB"
+    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{size / 1e3:,.1f} kB"
 
 
 def _row(
@@ -1129,9 +1253,8 @@ def _row(
 
 
 def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    built, published, cold, warmed, changes = (
-        result[k] for k in ("build", "publish", "cold", "warm", "incremental")
-    )
+    built, published, cold, changes = (result[k] for k in ("build", "publish", "cold", "incremental"))
+    warmed = result.get("warm")  # None: --publishing
     rows = [
         _row(
             f"1 build {built['documents']:,} docs (upsert + commit)",
@@ -1141,37 +1264,61 @@ def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         _row(
             "  index size",
-            f"folder {_mb(built['folder_bytes'])}, archive {_mb(published['archive_bytes'])}",
+            f"folder {_mb(built['folder_bytes'])} ({published['files']} files, {_mb(published['bytes'])} "
+            f"uploaded, {built['segments']} segments), archive {_mb(published['archive_bytes'])}",
             "",
             f"{published['archive_bytes'] / built['folder_bytes']:.2f} of folder",
         ),
         _row(
-            "2 publish (archive + upload + manifest)",
-            f"{published['seconds']:.2f} s (archive {published['seconds'] - published['uploads_s']:.2f} s, "
-            f"uploads {published['uploads_s']:.2f} s)",
-            f"PutObject alone {published['raw_put_s']:.2f} s",
+            "2 publish whole index, files (hash + uploads + switch)",
+            f"{published['seconds']:.2f} s ({published['files']} files in parallel)",
+            f"PutObject of the archive {published['raw_put_s']:.2f} s",
             f"{published['ratio']:.1f}x",
         ),
+        _row(
+            "2 publish whole index, archive (before)",
+            f"{published['archive_layout_s']:.2f} s (archive "
+            f"{published['archive_layout_s'] - published['archive_layout_uploads_s']:.2f} s, upload "
+            f"{published['archive_layout_uploads_s']:.2f} s)",
+            f"PutObject of the archive {published['raw_put_s']:.2f} s",
+            f"{published['archive_layout_ratio']:.1f}x",
+        ),
     ]
-    warm_p50 = warmed["cold_query_warm_p50_s"]
-    for number, rep in enumerate(cold, start=1):
+    warm_p50 = warmed["cold_query_warm_p50_s"] if warmed else None
+    for rep in cold:
+        name = f"3 cold {rep['repetition']} {rep['variant']}"
+        if rep["variant"].startswith("archive"):
+            parts = (
+                f"download {_mb(rep['downloaded_bytes'])} in {_ms(rep['download_s'])}, "
+                f"sum+unpack {_ms(rep['fetch_s'] - rep['download_s'])}"
+            )
+        else:
+            parts = f"{rep['files']} files, {_mb(rep['downloaded_bytes'])} in {_ms(rep['fetch_s'])}"
         rows.append(
             _row(
-                f"3 cold {number}: LocalIndexes.get",
-                f"{_ms(rep['get_s'])} (manifest {_ms(rep['manifest_s'])}, download {_ms(rep['download_s'])}, "
-                f"sum+unpack {_ms(rep['checksum_unpack_s'])}, open {_ms(rep['open_s'])})",
-                f"GetObject alone {_ms(rep['raw_get_s'])}",
+                f"{name}: get",
+                f"{_ms(rep['get_s'])} (manifest {_ms(rep['manifest_s'])}, {parts}, "
+                f"open {_ms(rep['open_s'])})",
+                f"GetObject of the archive {_ms(rep['raw_get_s'])}",
                 f"{rep['get_s'] / rep['raw_get_s']:.1f}x",
             )
         )
         rows.append(
             _row(
-                f"3 cold {number}: first query (handler)",
+                f"{name}: first query",
                 _ms(rep["first_query_s"]),
-                f"same query warm {warm_p50 * 1000:.1f} ms",
-                f"{rep['first_query_s'] / warm_p50:.1f}x",
+                f"same query warm {warm_p50 * 1000:.1f} ms" if warm_p50 else "",
+                f"{rep['first_query_s'] / warm_p50:.1f}x" if warm_p50 else "",
             )
         )
+    if warmed is not None:
+        rows += _warm_rows(warmed)
+    rows += _incremental_rows(built, published, changes)
+    return rows
+
+
+def _warm_rows(warmed: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
     paths = warmed["paths"]
     raw = paths["raw"]
     rows.append(
@@ -1214,27 +1361,61 @@ def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{figures['p50_ms'] / raw['p50_ms']:.2f}x p50",
             )
         )
+    return rows
+
+
+def _incremental_rows(
+    built: dict[str, Any], published: dict[str, Any], changes: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    rows = []
     rebuild = built["seconds"] + published["seconds"]
-    first, *rest = changes
+    first = changes[0]
     rows.append(
         _row(
-            f"5 incremental {first['changes']:,} changes, 1 batch",
-            f"{first['seconds']:.2f} s (fetch {first['fetch_s']:.2f}, apply+commit "
-            f"{first['apply_commit_s']:.2f}, publish {first['publish_s']:.2f})",
+            f"5 incremental {first['changes']:,} changes, 1 batch, fresh indexer",
+            f"{first['seconds']:.2f} s (fetch {first['fetch_s']:.2f}, apply+commit+merges "
+            f"{first['apply_commit_merge_s']:.2f}, publish {first['publish_s']:.2f})",
             f"rebuild + publish {rebuild:.1f} s",
             f"{first['seconds'] / rebuild:.2f}x",
         )
     )
-    if rest:
-        per_batch = [batch["seconds"] for batch in rest]
-        median = statistics.median(per_batch)
+    by_size: dict[int, list[dict[str, Any]]] = {}
+    for batch in changes:
+        by_size.setdefault(batch["changes"], []).append(batch)
+    for size, group in by_size.items():
+        legacy = next(b for b in group if "archive_publish_s" in b)
+        label = f"{len(group)} x {size:,}" if len(group) > 1 else f"1 x {size:,}"
+        median = statistics.median(b["publish_s"] for b in group)
         rows.append(
             _row(
-                f"5 incremental {len(rest)} x {rest[0]['changes']:,} changes",
-                f"{sum(per_batch):.2f} s, median batch {median:.2f} s (publish "
-                f"{statistics.median(b['publish_s'] for b in rest):.2f})",
-                f"1 batch of {first['changes']:,} w/o fetch {first['seconds'] - first['fetch_s']:.2f} s",
-                f"{median / (first['seconds'] - first['fetch_s']):.2f}x per batch",
+                f"5 publish {label} change(s): median / max",
+                f"{median:.2f} / {max(b['publish_s'] for b in group):.2f} s, "
+                f"{statistics.median(b['publish_uploads'] for b in group):.0f} files, "
+                f"{_mb(statistics.median(b['publish_bytes'] for b in group))} (max "
+                f"{_mb(max(b['publish_bytes'] for b in group))})",
+                f"archive (before) {legacy['archive_publish_s']:.2f} s, "
+                f"{_mb(legacy['archive_publish_bytes'])}",
+                f"{median / legacy['archive_publish_s']:.2f}x",
+            )
+        )
+        rows.append(
+            _row(
+                f"  apply+commit+merges, {label}: median / max",
+                f"{statistics.median(b['apply_commit_merge_s'] for b in group):.2f} / "
+                f"{max(b['apply_commit_merge_s'] for b in group):.2f} s; segments after "
+                f"{min(b['segments'] for b in group)}-{max(b['segments'] for b in group)}",
+            )
+        )
+        rows.append(
+            _row(
+                f"  a warm container's refresh, {label}: median",
+                f"{_ms(statistics.median(b['refresh_s'] for b in group))}, "
+                f"{statistics.median(b['refresh_files'] for b in group):.0f} files, "
+                f"{_mb(statistics.median(b['refresh_bytes'] for b in group))} downloaded, "
+                f"{statistics.median(b['refresh_linked'] for b in group):.0f} linked",
+                f"whole index {_mb(group[-1]['index_bytes'])} in {group[-1]['index_files']} files",
+                f"{statistics.median(b['refresh_bytes'] for b in group) / group[-1]['index_bytes']:.3f}"
+                " of it",
             )
         )
     return rows
@@ -1242,11 +1423,13 @@ def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _print_table(result: dict[str, Any]) -> None:
     machine = result["machine"]
+    warmed = result.get("warm")
+    queries = f"{warmed['queries']} queries x {warmed['rounds']} rounds" if warmed else "publishing only"
     print()
     print(
-        f"search: {result['artifacts']:,} artifacts, {result['warm']['queries']} queries x "
-        f"{result['warm']['rounds']} rounds, python {machine['python']}, tantivy {machine['tantivy']}, "
-        f"{machine['cpus']} CPUs, load before {result['load_before']}, after {result['load_after']}"
+        f"search: {result['artifacts']:,} artifacts, {queries}, python {machine['python']}, tantivy "
+        f"{machine['tantivy']}, {machine['cpus']} CPUs, load before {result['load_before']}, after "
+        f"{result['load_after']}"
     )
     widths = (44, 74, 38, 16, 14)
     header = ("name", "value", "baseline", "ratio", "goal")
@@ -1255,6 +1438,8 @@ def _print_table(result: dict[str, Any]) -> None:
         met = "" if row["met"] is None else ("met" if row["met"] else "NOT met")
         cells = (row["name"], row["value"], row["baseline"], row["ratio"], row["goal"])
         print("  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + met)
+    if warmed is None:
+        return
     print()
     columns = (
         "queries",
@@ -1308,6 +1493,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=6, help="of the tenant, the queries and the changes")
     parser.add_argument("--json", type=Path, default=RESULTS)
     parser.add_argument("--profile", type=Path, help="cProfile one more handler round into this file")
+    parser.add_argument(
+        "--publishing", action="store_true", help="rows 1, 2, 3 (once) and 5 only: no warm queries"
+    )
+    parser.add_argument("--batch", type=int, default=10, help="--publishing: changes per batch (default 10)")
+    parser.add_argument("--batches", type=int, default=5, help="--publishing: batches (default 5)")
     args = parser.parse_args()
     args.changes = min(args.changes, args.artifacts // 4)  # 1.7x as many distinct artifacts are changed
     if args.artifacts < 100 or args.queries < 1 or args.rounds < 1:
@@ -1322,7 +1512,7 @@ def run(args: argparse.Namespace, moto: MotoServer, work: Path) -> dict[str, Any
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     store = TimedStore(TimedObjects(BUCKET, s3))
     batch_size = max(1, args.changes // 10)
-    sizes = [args.changes] + [batch_size] * 10
+    sizes = [args.batch] * args.batches if args.publishing else [args.changes] + [batch_size] * 10 + [1] * 10
     started = time.perf_counter()
     everything = generate_records(args.artifacts + sum(round(s * 0.15) for s in sizes), args.seed)
     records, extra = everything[: args.artifacts], everything[args.artifacts :]
@@ -1331,10 +1521,16 @@ def run(args: argparse.Namespace, moto: MotoServer, work: Path) -> dict[str, Any
     )
     result: dict[str, Any] = {"build": build(records, work / "built", work / "raw-built")}
     print(f"  built in {result['build']['seconds']:.1f} s", file=sys.stderr)
-    manifest, result["publish"] = publish(store, s3, work / "built", result["build"]["documents"])
+    manifests, result["publish"] = publish(store, s3, work / "built", result["build"]["documents"])
     shutil.rmtree(work / "built")
     observers = observability()
-    function, result["cold"] = cold_path(store, s3, manifest, work, observers)
+    repetitions = 1 if args.publishing else COLD_REPETITIONS
+    function, result["cold"] = cold_path(store, s3, manifests, work, observers, repetitions)
+    if args.publishing:
+        result["incremental"] = incremental(
+            store, work / "indexer", change_batches(records, extra, sizes, args.seed + 2)
+        )
+        return result
     index, _ = function.indexes.get(TENANT)
     assert index is not None
     queries = make_queries(args.queries, args.seed + 1)

@@ -189,7 +189,7 @@ def _body(content: Mapping[str, Any] | None) -> str:
 def _scope(endpoint: Endpoint) -> str:
     scope = endpoint.route.scope
     if "{channel}" in endpoint.route.path:  # the live stream: the scope of the channel asked for
-        from gui_core.live import CHANNELS
+        from gui_core.replay_log import CHANNELS
 
         return " / ".join(_code(s) for s in sorted(set(CHANNELS.values()))) + " (the channel's)"
     return _code(scope) if scope else "public"

@@ -26,7 +26,8 @@ from botocore.exceptions import ClientError
 
 from local.containers import ENVIRONMENT_LOCK, LOCAL_ACCOUNT
 from local.iam import LOCAL_SECRET_SUFFIX, local_secret_arn
-from stacks.stream_sources import stream_environment
+from local.moto_process import stop_server
+from stacks.source_filters import stream_environment
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -92,18 +93,8 @@ class MotoServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(OSError):
-            assert process.stdin is not None
-            process.stdin.close()  # the server shuts down at EOF
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        if process.stdout is not None:
-            process.stdout.close()
+        if process is not None:
+            stop_server(process, wait_s=5)
 
     @property
     def pid(self) -> int | None:

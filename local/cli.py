@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from local.keys import DEFAULT_KEYS_DIR
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator, Sequence
     from types import FrameType
 
     from local.runtime import LocalBackend
@@ -112,19 +112,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _migrate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    migrate = commands.add_parser("migrate", help="the region's schema migrations: status, plan, apply")
-    actions = migrate.add_subparsers(dest="action", required=True)
-    for action, summary in (
-        ("status", "each migration's run: status, who, when, code version, counts, checkpoints, error"),
-        ("plan", "what the pending migrations would change, with counts and examples (writes nothing)"),
-        ("apply", "start or resume the pending migrations in order (a failed one too)"),
-    ):
-        sub = actions.add_parser(action, help=summary)
+def _region_actions(
+    command: argparse.ArgumentParser, actions: Sequence[tuple[str, str]]
+) -> Iterator[tuple[str, argparse.ArgumentParser, argparse._ArgumentGroup]]:
+    """The actions (name, summary) of a command on one region (`migrate`, `quarantine`): each one's
+    parser and its group of options naming the region (the local runtime's endpoint, or a deployed
+    region and its stack), to which the caller adds the stack output it defaults from."""
+    parsers = command.add_subparsers(dest="action", required=True)
+    for action, summary in actions:
+        sub = parsers.add_parser(action, help=summary)
         where = sub.add_argument_group("where (the local runtime, or a deployed region)")
         where.add_argument("--endpoint-url", help="the local AWS endpoint `ddgui dev` prints")
         where.add_argument("--region", help="default: AWS_REGION, AWS_DEFAULT_REGION (locally: eu-west-1)")
         where.add_argument("--stack", help="the region's stack (default DdGui-<region>), for its outputs")
+        yield action, sub, where
+
+
+def _migrate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    migrate = commands.add_parser("migrate", help="the region's schema migrations: status, plan, apply")
+    for action, sub, where in _region_actions(
+        migrate,
+        (
+            ("status", "each migration's run: status, who, when, code version, counts, checkpoints, error"),
+            ("plan", "what the pending migrations would change, with counts and examples (writes nothing)"),
+            ("apply", "start or resume the pending migrations in order (a failed one too)"),
+        ),
+    ):
         where.add_argument("--function-name", help="default: the stack's output MigrateFunctionName")
         if action != "status":
             sub.add_argument("--tenant", help="only this tenant (homed in the region)")
@@ -137,17 +150,14 @@ def _quarantine_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     quarantine = commands.add_parser(
         "quarantine", help="the stream's poison records: list, replay onto the stream, or discard"
     )
-    actions = quarantine.add_subparsers(dest="action", required=True)
-    for action, summary in (
-        ("list", "print the quarantined records (none is consumed)"),
-        ("replay", "put each record back on the stream with its partition key, then delete its messages"),
-        ("discard", "delete the messages (records no replay can cure)"),
+    for action, sub, where in _region_actions(
+        quarantine,
+        (
+            ("list", "print the quarantined records (none is consumed)"),
+            ("replay", "put each record back on the stream with its partition key, then delete its messages"),
+            ("discard", "delete the messages (records no replay can cure)"),
+        ),
     ):
-        sub = actions.add_parser(action, help=summary)
-        where = sub.add_argument_group("where (the local runtime, or a deployed region)")
-        where.add_argument("--endpoint-url", help="the local AWS endpoint `ddgui dev` prints")
-        where.add_argument("--region", help="default: AWS_REGION, AWS_DEFAULT_REGION (locally: eu-west-1)")
-        where.add_argument("--stack", help="the region's stack (default DdGui-<region>), for its outputs")
         where.add_argument("--queue-url", help="default: the stack's output QuarantineQueueUrl")
         if action == "replay":
             where.add_argument("--stream-name", help="default: the stack's output EventStreamName")

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gui_core.live import CHANNELS
+from gui_core.replay_log import CHANNELS
 
 CONSOLE_PATH = "/dev/console"
 STATIC_DIR = Path(__file__).resolve().parent / "console"

@@ -125,9 +125,15 @@ def environment(env: Mapping[str, str]) -> Iterator[None]:
 
 
 def _take_package(package: str) -> dict[str, ModuleType]:
-    """Remove the package's modules from `sys.modules` and return them."""
-    names = [name for name in sys.modules if name == package or name.startswith(f"{package}.")]
-    return {name: sys.modules.pop(name) for name in names}
+    """Remove the package's modules from `sys.modules` and return them.
+
+    Other threads import while this runs (a running handler's lazy imports), so the keys are copied
+    in one step (`list` of a dict holds the GIL throughout) rather than iterated live.
+    """
+    prefix = f"{package}."
+    names = [name for name in list(sys.modules) if name == package or name.startswith(prefix)]
+    taken = {name: sys.modules.pop(name, None) for name in names}
+    return {name: module for name, module in taken.items() if module is not None}
 
 
 def load_handler(fn: Function, env: Mapping[str, str]) -> Handler:

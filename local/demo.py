@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gui_core import rbac
 from gui_core.dynamo import to_dynamo
 from local.apigw import HttpRequest
 from local.aws import aws_client
@@ -128,7 +129,7 @@ def _users(tenant: str) -> tuple[DemoUser, ...]:
         DemoUser(f"ada@{tenant}", roles=("admin",), note="admin: every scope"),
         DemoUser(f"otto@{tenant}", roles=("operator",), note="operator: viewer scopes + gui:jobs"),
         DemoUser(f"vic@{tenant}", roles=("viewer",), note="viewer: read scopes + gui:preferences"),
-        DemoUser(f"dana@{tenant}", scopes=("gui:dashboard",), note="gui:dashboard only"),
+        DemoUser(f"dana@{tenant}", scopes=(rbac.DASHBOARD,), note=f"{rbac.DASHBOARD} only"),
     )
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from local.apigw import sample_event
+from local.background import BackgroundLoop
 
 logger = logging.getLogger("local.demo_live")
 
@@ -64,7 +64,7 @@ def demo_event(kind: str, tenant: str, region: str, n: int) -> tuple[str, str, d
     return str(sample["source"]), str(sample["detail-type"]), detail
 
 
-class DemoTicker:
+class DemoTicker(BackgroundLoop):
     """Publishes the demo events every `interval_s` on a thread of its own."""
 
     def __init__(
@@ -79,8 +79,7 @@ class DemoTicker:
         self.tenants = [(t, r) for t, r in tenants if r in self.publishers]
         self.interval_s = interval_s
         self.published = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("ddgui-demo-ticker")
         self._ticks: Iterator[int] = itertools.count()
 
     def tick(self) -> int:
@@ -96,16 +95,6 @@ class DemoTicker:
                 logger.exception("demo ticker: could not publish %s for %s", detail_type, tenant)
         self.published += published
         return published
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="ddgui-demo-ticker", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from gui_core.date_times import iso
 from gui_core.dynamo import ConditionFailed, Table, item_absent
-from gui_notifications.logic import iso, notification_id
+from gui_notifications.logic import notification_id
 from gui_notifications.models import CATEGORIES, SEVERITIES, STATUSES, TENANT_WIDE
 from gui_notifications.repository import AUDIENCE_KEY, InboxRepository
 from local.aws import aws_client
@@ -104,7 +105,7 @@ def seed_notifications(
         aws_client("dynamodb", endpoint_url=endpoint_url, region=region),
     )
     repository = InboxRepository(table, retention_days=RETENTION_DAYS)
-    if repository.inbox(tenant)[0]:
+    if repository.has_items(tenant):
         return 0
     written = 0
     for notification in demo_notifications(tenant, users, now=datetime.now(UTC)):

@@ -51,9 +51,10 @@ from typing import TYPE_CHECKING, Any
 
 from local.apigw import sample_event
 from local.aws import aws_client
+from local.background import BackgroundLoop
 from local.containers import LOCAL_ACCOUNT, function_arn
 from local.pool import Throttled
-from stacks.stream_sources import kinesis_accepts
+from stacks.source_filters import kinesis_accepts
 
 if TYPE_CHECKING:
     from local.pool import Invoker
@@ -127,7 +128,7 @@ class FailedBatch:
     description: dict[str, Any]  # the message sent to the destination queue
 
 
-class KinesisPoller:
+class KinesisPoller(BackgroundLoop):
     """One function's mapping of the stream in one region. `pump()` delivers what is waiting;
     `start()` pumps in a thread every `poll_s`."""
 
@@ -150,8 +151,7 @@ class KinesisPoller:
         self.failures: list[FailedBatch] = []
         self._clock = clock
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(f"ddgui-kinesis-{self.region}-{self.fn.name}")
         self._kinesis = aws_client("kinesis", endpoint_url=endpoint_url, region=self.region)
         self._sqs = aws_client("sqs", endpoint_url=endpoint_url, region=self.region)
         summary = self._kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
@@ -177,18 +177,6 @@ class KinesisPoller:
         the number of records the function took."""
         with self._lock:
             return sum(self._pump_shard(shard, backoff=False) for shard in self._shards)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._loop, name=f"ddgui-kinesis-{self.region}-{self.fn.name}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
 
     # -- polling -----------------------------------------------------------------------------
 

@@ -140,6 +140,12 @@ class MemoryTable:
         self.items[k] = item
         return copy.deepcopy(item) if returning else None
 
+    def batch_get(
+        self, keys: Sequence[Mapping[str, Any]], *, consistent: bool = True
+    ) -> list[dict[str, Any]]:
+        found = {self._key(key): self.items.get(self._key(key)) for key in keys}
+        return [copy.deepcopy(item) for item in found.values() if item is not None]
+
     def approximate_count(self) -> int:
         return len(self.items)
 

@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from local.quarantine import STACK_NAME, QuarantineError, region_of, stack_outputs
+from local.quarantine import QuarantineError, region_of, stack_outputs
+from stacks.naming import stack_name
 
 FUNCTION_OUTPUT = "MigrateFunctionName"
 INVOKE_READ_TIMEOUT_S = 960  # beyond the function's timeout (stacks/manifest.py)
@@ -70,6 +71,10 @@ class LocalMigrations:
         except dynamodb.exceptions.ResourceNotFoundException as exc:
             raise MigrateError(f"no migrations store at {self.where}: is `ddgui dev` running?") from exc
         tables = {store.name: Table(store.local_table_name(), dynamodb) for store in MANIFEST.stores}
+        from gui_dashboard.rollup_store import RollupStore
+        from gui_migrate.migrations.m0020_dashboard_rollups_jobs import use_rollups
+
+        use_rollups(RollupStore(tables["metrics"]))  # the rollups' backfill writes the metrics store
         caller = aws_client("sts", endpoint_url=self.endpoint_url, region=self.region).get_caller_identity()
         engine = build_engine(
             region=self.region,
@@ -131,9 +136,7 @@ def deployed(
     session = boto3.session.Session(region_name=region)
     if function_name is None:
         try:
-            outputs = stack_outputs(
-                session.client("cloudformation"), stack or STACK_NAME.format(region=region)
-            )
+            outputs = stack_outputs(session.client("cloudformation"), stack or stack_name(region))
         except QuarantineError as exc:
             raise MigrateError(str(exc)) from exc
         if FUNCTION_OUTPUT not in outputs:

@@ -20,11 +20,29 @@ own role, made by the runtime from the manifest's grants.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from typing import Any
+
+
+def stop_server(process: subprocess.Popen[str], *, wait_s: float) -> None:
+    """The parent's end of the protocol: close the server's stdin (it shuts down at EOF), wait up to
+    `wait_s` for it to end, kill it if it has not, close its stdout. `local.aws.MotoServer` and the
+    scale bench's server (`bench/_scale_moto.py`) stop theirs so."""
+    with contextlib.suppress(OSError):
+        assert process.stdin is not None
+        process.stdin.close()
+    try:
+        process.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(wait_s)
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def main(host: str, port: int, *, enforce_iam: bool = False) -> None:

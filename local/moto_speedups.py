@@ -2,24 +2,51 @@
 
 moto 5.2 writes every answer through its generic, model-driven serializer, which walks the
 service model for each value: an item's attributes, each one an `AttributeValue` structure, cost
-most of an answer's time (`bench/moto_serializer.py` measures both: a query of 70 items of 17
-attributes costs about 6x the CPU through moto's serializer).
+most of an answer's time (`bench/moto_serializer.py` measures both serializers; the figures are in
+docs/performance.md).
 In AWS JSON 1.0, which DynamoDB speaks, an `AttributeValue` is written as it is held: `{"S": ...}`,
 `{"N": "1"}`, `{"M": {...}}`, blobs in base64. `FastDynamoDBSerializer` writes those structures
 directly and hands every other shape to moto's serializer; it is registered through moto's own
 table of per-service serializers (`SERVICE_SPECIFIC_SERIALIZERS`), never by replacing moto's code.
 `tests/unit/test_moto_speedups.py` checks that both give the same answer for every attribute type.
+
+A TransactWriteItems rolls back only the items it touched (`journaled_transactions`): moto deep-copies
+every table a transaction names before each one, to restore it whole if the transaction fails, so a
+transaction's cost grew with what the tables held (seconds at a few thousand items; the inbox's
+counters, the jobs' and views' key items, the lineage's degrees and the dashboard's rollups write
+in transactions). The journal keeps each touched item as it was and each table's stream records'
+count, and restores them when the transaction fails: what moto's copy restored, no more.
+
+An update expression is checked once, at its root (`root_only_validators`): moto checks the clause
+counts and the overlapping paths at every node of the expression's tree (each clause and action is
+an `UpdateExpression`), each check walking the node's subtree, so an expression of n actions cost
+n² (a rollup bucket's first write names its 122 counters: about 0.8 s a transaction of three, most
+of the local backend's start). The root's check sees every action: the same refusals.
+
+A TransactWriteItems is idempotent by its `ClientRequestToken`, as in DynamoDB
+(`idempotent_transactions`): botocore fills the token and sends it again when it retries a call
+whose answer timed out; moto ignored it and applied the transaction a second time, whose conditions
+then failed, so a transaction that took longer than the client's read timeout looked refused though
+it was applied. A token seen in the last 10 minutes gets the first call's answer and changes nothing,
+or `IdempotentParameterMismatchException` with other parameters.
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
+import copy
+import hashlib
+import json
+import threading
+import time
 from typing import Any
 
 from moto.core import serialize
 from moto.core.serialize import JSONSerializer
 
 ATTRIBUTE_VALUE = "AttributeValue"
+IDEMPOTENCY_WINDOW_S = 600.0  # DynamoDB keeps a client request token 10 minutes
 
 
 def _blob(value: str | bytes) -> str:
@@ -59,5 +86,140 @@ class FastDynamoDBSerializer(JSONSerializer):
 
 
 def install() -> None:
-    """Use the fast serializer for DynamoDB's answers in this process."""
+    """Use the fast serializer for DynamoDB's answers, journaled transactions, update expressions
+    checked at their root and idempotent transactions, in this process."""
     serialize.SERVICE_SPECIFIC_SERIALIZERS.setdefault("dynamodb", {})["json"] = FastDynamoDBSerializer
+    journaled_transactions()
+    root_only_validators()
+    idempotent_transactions()
+
+
+def root_only_validators() -> None:
+    """moto's clause-count and overlapping-path checks of an update expression done at its root
+    alone (see the module's doc). Idempotent."""
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import UpdateExpression
+
+    checks = (
+        (validators.ActionCountValidator, "verify_action_counts"),
+        (validators.OverlappingPathsValidator, "check_for_overlapping_paths"),
+    )
+    for validator, name in checks:
+        check = getattr(validator, name)
+        if getattr(check, "root_only", False):
+            continue
+
+        def at_root(self: Any, node: Any, check: Any = check) -> Any:
+            if isinstance(node.parent, UpdateExpression):
+                return node  # a part of the expression: its root's check covers it
+            return check(self, node)
+
+        at_root.root_only = True  # type: ignore[attr-defined]
+        at_root.moto_check = check  # type: ignore[attr-defined]  # moto's own (the tests compare)
+        setattr(validator, name, at_root)
+
+
+# Set while a journaled transaction runs: moto's copy of a table for its rollback is the table itself.
+_JOURNALED: contextvars.ContextVar[bool] = contextvars.ContextVar("journaled", default=False)
+
+
+def journaled_transactions() -> None:
+    """TransactWriteItems restores the items it touched when it fails, instead of moto's copy of
+    every table it names (see the module's doc). Idempotent."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    if getattr(DynamoDBBackend.transact_write_items, "journaled", False):
+        return
+    transact = DynamoDBBackend.transact_write_items
+
+    def table_copy(self: Table, memo: dict[int, Any]) -> Table:
+        if _JOURNALED.get():
+            return self  # the journal restores what the transaction touched
+        clone: Table = object.__new__(type(self))
+        memo[id(self)] = clone
+        for name, value in self.__dict__.items():
+            setattr(clone, name, copy.deepcopy(value, memo))
+        return clone
+
+    def journaled(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        items: list[tuple[Table, Any, Any, Any]] = []
+        streams: dict[int, tuple[Any, int]] = {}
+        for entry in transact_items:
+            try:
+                (_, op), *_ = entry.items()
+                table = self.tables[op["TableName"]]
+                key = op.get("Key") or op["Item"]
+                hash_key = DynamoType(key[table.hash_key_attr])
+                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+                before = copy.deepcopy(table.get_item(hash_key, range_key))
+            except Exception:  # noqa: S112  # moto refuses the entry below, before writing any of it
+                continue
+            items.append((table, hash_key, range_key, before))
+            if table.stream_shard is not None:
+                streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
+        token = _JOURNALED.set(True)
+        try:
+            transact(self, transact_items)
+        except BaseException:
+            for table, hash_key, range_key, item in reversed(items):
+                if range_key is None:
+                    if item is None:
+                        table.items.pop(hash_key, None)
+                    else:
+                        table.items[hash_key] = item
+                elif item is None:
+                    table.items.get(hash_key, {}).pop(range_key, None)
+                else:
+                    table.items[hash_key][range_key] = item
+            for shard, count in streams.values():
+                del shard.items[count:]  # no stream record of a write that did not happen
+            raise
+        finally:
+            _JOURNALED.reset(token)
+
+    journaled.journaled = True  # type: ignore[attr-defined]
+    Table.__deepcopy__ = table_copy  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = journaled  # type: ignore[method-assign]
+
+
+def idempotent_transactions() -> None:
+    """TransactWriteItems applied once per client request token (see the module's doc). Idempotent."""
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.transact_write_items, "idempotent", False):
+        return
+    handle = DynamoHandler.transact_write_items
+    done: dict[tuple[str, str, str], tuple[float, str, Any]] = {}  # token -> (when, parameters, answer)
+    lock = threading.Lock()
+
+    def idempotent(self: DynamoHandler) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return handle(self)
+        others = {
+            k: v for k, v in self.body.items() if k not in ("ClientRequestToken", "ReturnConsumedCapacity")
+        }
+        parameters = hashlib.sha256(json.dumps(others, sort_keys=True).encode()).hexdigest()
+        key = (self.current_account, self.region, str(token))
+        with lock:
+            now = time.monotonic()
+            for old in [k for k, (at, _, _) in done.items() if now - at > IDEMPOTENCY_WINDOW_S]:
+                del done[old]
+            seen = done.get(key)
+        if seen is not None:
+            if seen[1] != parameters:
+                raise DynamodbException(
+                    ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+                    "The request uses the same client token as a previous, but non-identical request.",
+                )
+            return seen[2]
+        answer = handle(self)
+        with lock:
+            done[key] = (time.monotonic(), parameters, answer)
+        return answer
+
+    idempotent.idempotent = True  # type: ignore[attr-defined]
+    DynamoHandler.transact_write_items = idempotent  # type: ignore[method-assign]

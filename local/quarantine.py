@@ -30,10 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gui_core.quarantine import Quarantined
+from stacks.naming import stack_name
 
-# `stacks.app_builder.stack_name`, which imports the CDK (seconds): tests/unit/test_quarantine_cli.py
-# keeps the two equal.
-STACK_NAME = "DdGui-{region}"
 QUEUE_OUTPUT, STREAM_OUTPUT = "QuarantineQueueUrl", "EventStreamName"
 # How long a message read stays hidden from others: the listing's or the replay's time, at most.
 LIST_HOLD_S = 60
@@ -107,7 +105,7 @@ def deployed_target(
 
     session = boto3.session.Session(region_name=region)
     if queue_url is None or (needs_stream and stream_name is None):
-        outputs = stack_outputs(session.client("cloudformation"), stack or STACK_NAME.format(region=region))
+        outputs = stack_outputs(session.client("cloudformation"), stack or stack_name(region))
         queue_url = queue_url or _output(outputs, QUEUE_OUTPUT, "--queue-url")
         stream_name = stream_name or (
             _output(outputs, STREAM_OUTPUT, "--stream-name") if needs_stream else ""

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from local.apigw import sample_event
 from local.aws import aws_client
+from local.background import BackgroundLoop
 from local.containers import LOCAL_ACCOUNT
 from local.pool import Throttled
 
@@ -60,7 +61,7 @@ class DeadLetter:
     receives: int
 
 
-class QueuePoller:
+class QueuePoller(BackgroundLoop):
     """One function's mapping of one queue in one region."""
 
     def __init__(
@@ -83,8 +84,7 @@ class QueuePoller:
         self.dead_letters: list[DeadLetter] = []
         self.invocations = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(f"ddgui-sqs-{self.region}-{self.fn.name}")
         self._sqs = aws_client("sqs", endpoint_url=endpoint_url, region=self.region)
         self.queue_url: str = self._sqs.get_queue_url(QueueName=queue.local_queue_name())["QueueUrl"]
         self.dead_letter_url: str = self._sqs.create_queue(QueueName=dead_letter_queue_name(queue))[
@@ -105,18 +105,6 @@ class QueuePoller:
                 taken += done
                 batches += 1
         return taken
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._loop, name=f"ddgui-sqs-{self.region}-{self.fn.name}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -58,6 +58,7 @@ from local.kinesis import DEFAULT_POLL_S, KinesisPoller
 from local.pool import DEFAULT_CAP, FunctionPool
 from local.queues import QueuePoller
 from local.scheduler import Scheduler
+from local.table_streams import FullConsumer, TableStreams
 from local.ttl import Consumer, SweepReport, TtlSweeper
 from local.websocket import FrameSizedProtocol
 from stacks.manifest import DEFAULT_REGIONS, MANIFEST, WebSocketApi
@@ -65,7 +66,7 @@ from stacks.manifest import DEFAULT_REGIONS, MANIFEST, WebSocketApi
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from stacks.manifest import Manifest
+    from stacks.manifest import Manifest, Schedule
 
 logger = logging.getLogger("local.runtime")
 
@@ -111,6 +112,9 @@ class StartupError(RuntimeError):
 
 
 class LocalBackend:
+    # The stores' streams read in full (local.table_streams), when a function reads one so.
+    table_streams: TableStreams | None = None
+
     def __init__(
         self,
         regions: tuple[str, ...] = DEFAULT_REGIONS,
@@ -219,6 +223,8 @@ class LocalBackend:
                     poller.start()
                 for queue_poller in self._all_queue_pollers():
                     queue_poller.start()
+                if self.table_streams is not None:
+                    self.table_streams.start()
             if self.ticker is not None:
                 self.ticker.start()
             self._thread = threading.Thread(target=self._run, name="ddgui-gateways", daemon=True)
@@ -257,6 +263,9 @@ class LocalBackend:
             relay.stop()
         self.relays.clear()
         self.sweeper = None
+        if self.table_streams is not None:
+            self.table_streams.stop()
+            self.table_streams = None
         for pool in self.pools.values():
             pool.close()
         self.pools.clear()
@@ -304,15 +313,33 @@ class LocalBackend:
         included); the number of records the functions took."""
         return sum(poller.pump() for poller in self._all_pollers())
 
+    def pump_table_streams(self) -> int:
+        """Deliver every change waiting on the stores' streams to the functions that read them in
+        full (the dashboard's rollups) now; the number of records the functions took."""
+        return self.table_streams.pump() if self.table_streams is not None else 0
+
     def pump_queues(self) -> int:
         """Deliver every message waiting on the queues that feed functions (the migrations' work
         items) now; the number of messages the functions took."""
         return sum(poller.pump() for poller in self._all_queue_pollers())
 
-    def fire_schedule(self, name: str, region: str | None = None) -> Any:
+    def fire_schedule(self, name: str, region: str | None = None, *, drain: bool = True) -> Any:
         """Fire the manifest schedule `name` in `region` (default: the first) now; its function's
-        answer."""
-        return self.schedulers[region or self.regions[0]].fire(name)
+        answer. A schedule whose function fans its work out per tenant (it sends to one of the
+        manifest's `work_queues`) has queued this cycle's work items: with `drain` they are delivered
+        to their worker before this returns, as the queue's mapping would soon after."""
+        region = region or self.regions[0]
+        answer = self.schedulers[region].fire(name)
+        if drain:
+            fn = self.manifest.function(self.manifest_schedule(name).function)
+            work = {queue.name for queue in self.manifest.work_queues} & set(fn.sends_to)
+            for poller in self.queue_pollers.get(region, []):
+                if poller.queue.name in work:
+                    poller.pump()
+        return answer
+
+    def manifest_schedule(self, name: str) -> Schedule:
+        return next(s for s in self.manifest.schedules if s.name == name)
 
     def pool(self, region: str, name: str) -> FunctionPool:
         """The containers of function `name` in `region` (started with the backend)."""
@@ -338,11 +365,12 @@ class LocalBackend:
     def _all_queue_pollers(self) -> list[QueuePoller]:
         return [poller for pollers in self.queue_pollers.values() for poller in pollers]
 
-    def sweep_now(self) -> SweepReport:
-        """Expire the TTL items due now and deliver their removal records, as a sweep would."""
+    def sweep_now(self, stores: Collection[str] | None = None) -> SweepReport:
+        """Expire the TTL items due now (of every TTL store, or of those named in `stores`) and
+        deliver their removal records, as a sweep would."""
         if self.sweeper is None:
             raise RuntimeError("the local backend is not started")
-        return self.sweeper.sweep()
+        return self.sweeper.sweep(stores)
 
     def __enter__(self) -> LocalBackend:
         return self.start()
@@ -432,6 +460,20 @@ class LocalBackend:
         self.sweeper = TtlSweeper(
             self.manifest, endpoint_url=self.aws_endpoint_url, regions=self.regions, consumers=consumers
         )
+        # Every change of a store, to the functions that read its stream in full (local.table_streams).
+        full = [
+            FullConsumer(c.fn, c.source, c.region, c.container)
+            for c in consumers
+            if not c.source.ttl_removals_only
+        ]
+        if full:
+            self.table_streams = TableStreams(
+                self.manifest,
+                endpoint_url=self.aws_endpoint_url,
+                consumers=full,
+                # At most once a second: a pump asks moto for every shard of three stores per region.
+                poll_s=max(self.bus_poll_s or 0.0, 1.0),
+            )
         targets = sorted({rule.function for rule in self.manifest.rules if rule.function})
         for region in self.regions:
             self.relays[region] = BusRelay(

@@ -10,8 +10,8 @@ Delivery keeps Lambda's stream semantics: batches of the source's batch size, in
 the function reports in `batchItemFailures` (and those after the first of them, as Lambda resumes
 from that checkpoint), or a whole batch whose invocation failed, are delivered again on the next
 sweep; after the source's retries they go to `dead_letters`, the local on-failure destination.
-Not played: bisecting a failing batch, and records of other changes than TTL removals (the local
-runtime does not read moto's streams), which a source without `ttl_removals_only` would also get.
+Not played: bisecting a failing batch. A source without `ttl_removals_only` gets every other change
+from `local.table_streams` (moto's streams), and these removals too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 from local.apigw import sample_event
 from local.aws import aws_client
 from local.containers import LOCAL_ACCOUNT
-from stacks.stream_sources import accepts
+from stacks.source_filters import accepts
 
 if TYPE_CHECKING:
     from local.pool import Invoker
@@ -110,21 +110,15 @@ class TtlSweeper:
         self._lock = threading.Lock()
         self._sequence = itertools.count(10**20)  # stream sequence numbers: increasing digit strings
         self._stream_arns: dict[tuple[str, str], str] = {}
-        for consumer in self.consumers:
-            if not consumer.source.ttl_removals_only:
-                logger.warning(
-                    "%s reads every change of the %s stream; locally it gets its TTL removals only",
-                    consumer.fn.name,
-                    consumer.source.store,
-                )
 
-    def sweep(self) -> SweepReport:
+    def sweep(self, stores: Collection[str] | None = None) -> SweepReport:
+        """One sweep of every TTL store (or of those named in `stores`)."""
         report = SweepReport()
         with self._lock:
             now = self._clock()
             for region in self.regions:
                 for store in self.manifest.stores:
-                    if store.ttl_attribute:
+                    if store.ttl_attribute and (stores is None or store.name in stores):
                         report.expired[(region, store.name)] = self._expire(region, store, now)
             for consumer in self.consumers:
                 self._deliver(consumer, report)

@@ -9,7 +9,9 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import DeploymentConfig, cdk_json_context, parse_regions
-from stacks.manifest import MANIFEST, Manifest
+from stacks.manifest import MANIFEST
+from stacks.manifest_model import Manifest
+from stacks.naming import stack_name
 from stacks.regional_stack import RegionalStack
 
 CONTEXT_KEYS = (
@@ -20,10 +22,6 @@ CONTEXT_KEYS = (
     "reserved_concurrency",
     "stream_capacity",
 )
-
-
-def stack_name(region: str) -> str:
-    return f"DdGui-{region}"
 
 
 def build_app(

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gui_core.errors import EXPOSED_HEADERS, problem_body
-from stacks.manifest import Manifest
+from stacks.manifest_model import Manifest
 
 # What the GUI sends besides the CORS-safelisted headers: the bearer token, JSON bodies, the
 # optimistic-concurrency precondition and the replay-protection key of mutations.

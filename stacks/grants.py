@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from stacks.manifest import BUCKET_ACTIONS, STORE_ACTIONS, Function, Manifest
+from stacks.manifest_model import BUCKET_ACTIONS, STORE_ACTIONS, Function, Manifest
 
 # What Lambda's poller needs of a DynamoDB stream, granted on that one stream (AWS documents the
 # same list on the stream ARN; the CDK's grantStreamRead would add ListStreams on '*').

@@ -26,7 +26,8 @@ from typing import Any
 
 from stacks.bytecode import LAYER_ROOT, RuntimePython, bytecode_stamp, runtime_python
 from stacks.config import ROOT
-from stacks.manifest import LAMBDA_PYTHON_VERSION, Layer
+from stacks.manifest import LAMBDA_PYTHON_VERSION
+from stacks.manifest_model import Layer
 
 BUILD_DIR = ROOT / ".build" / "layers"
 PYPROJECT = ROOT / "pyproject.toml"

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from stacks.config import RegionConfig, ReservedConcurrency, StreamCapacity
 from stacks.constructs.api import RestApi
+from stacks.constructs.event_source_mappings import EventSourceMappings
 from stacks.constructs.events import Events
 from stacks.constructs.functions import ARCHITECTURE, RUNTIME, GuiFunction
 from stacks.constructs.layers import Layers
@@ -17,8 +18,8 @@ from stacks.constructs.migrations import DeployMigrations
 from stacks.constructs.observability import Observability
 from stacks.constructs.realtime import Realtime
 from stacks.constructs.state import State
-from stacks.constructs.stream_sources import StreamSources
-from stacks.manifest import APP_NAME, MIGRATE_FUNCTION, MIGRATE_WORKER_FUNCTION, Function, Manifest
+from stacks.manifest import MIGRATE_FUNCTION, MIGRATE_WORKER_FUNCTION
+from stacks.manifest_model import APP_NAME, Function, Manifest
 from stacks.naming import pascal_case
 
 
@@ -96,9 +97,9 @@ class RegionalStack(cdk.Stack):
             for built in self.functions.values():
                 if built.spec.manages_connections:
                     self.realtime.grant_manage_connections(built.function)
-        self.stream_sources = StreamSources(
+        self.event_source_mappings = EventSourceMappings(
             self,
-            "StreamSources",
+            "StreamSources",  # the id names the deployed dead-letter queues (the runbook's too): it stays
             manifest=manifest,
             state=self.state,
             stream=self.events.stream,
@@ -156,6 +157,7 @@ class RegionalStack(cdk.Stack):
             schedule_names=self.events.schedule_names,
             quarantine=self.state.quarantine,
             work_queue=self.state.migration_queue,
+            tenant_work=self.state.work_queues,
         )
 
     def _deploy_migrations(self, manifest: Manifest) -> DeployMigrations | None:
@@ -186,7 +188,7 @@ class RegionalStack(cdk.Stack):
             *((self.api.api.latest_deployment,) if self.api.api.latest_deployment else ()),
             self.api.api.deployment_stage,
             *((self.realtime.stage,) if self.realtime is not None else ()),
-            *self.stream_sources.mappings.values(),
+            *self.event_source_mappings.mappings.values(),
         )
         # What `ddgui migrate` invokes against a deployed region (status, plan, apply).
         cdk.CfnOutput(

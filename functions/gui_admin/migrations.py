@@ -1,5 +1,5 @@
-"""The region's schema migrations as a tenant admin sees them: every run of the ledger, with the
-caller's tenant's part of each.
+"""The region's schema migrations as a tenant admin sees them (pure rules; the use case
+`gui_admin.use_cases.list_migrations` reads the ledger): every run, with the caller's tenant's part.
 
 A tenant admin sees a run as a whole (phase, status, when, how long, which code, what started it,
 whether and when it failed) and its own tenant's part in full. Nothing of another tenant's is
@@ -11,33 +11,17 @@ not whose credentials did; `ddgui migrate status` shows an operator everything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from gui_admin.models import (
     MigrationCounts,
     MigrationFailure,
-    MigrationList,
     MigrationRun,
     TenantMigrationPart,
 )
 
 if TYPE_CHECKING:
     from gui_core.migrations.ledger import Checkpoint, RunRecord
-
-
-class LedgerReader(Protocol):
-    """What this use case reads of `gui_core.migrations.ledger.Ledger`."""
-
-    def runs(self) -> list[RunRecord]: ...
-
-    def checkpoint(self, migration_id: str, tenant: str) -> Checkpoint: ...
-
-
-def tenant_migrations(ledger: LedgerReader, *, tenant: str) -> MigrationList:
-    """Every migration run the region recorded, in order, each with `tenant`'s checkpoint."""
-    return MigrationList(
-        items=[_run(record, ledger.checkpoint(record.migration, tenant), tenant) for record in ledger.runs()]
-    )
 
 
 def started_by_kind(started_by: str | None) -> str | None:
@@ -51,7 +35,8 @@ def started_by_kind(started_by: str | None) -> str | None:
     return "operator"
 
 
-def _run(record: RunRecord, checkpoint: Checkpoint, tenant: str) -> MigrationRun:
+def migration_run(record: RunRecord, checkpoint: Checkpoint, tenant: str) -> MigrationRun:
+    """A run of the ledger as `tenant`'s admin sees it, with the tenant's checkpoint of it."""
     return MigrationRun(
         id=record.migration,
         description=record.description,

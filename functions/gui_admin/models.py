@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
@@ -206,3 +207,13 @@ class MigrationList(BaseModel):
     )
 
     items: list[MigrationRun] = Field(description="The region's migrations, in the order they apply.")
+
+
+class AuditQuery(BaseModel):
+    """Which records of the audit trail a page asks for: between two times (inclusive), of one actor."""
+
+    requested_from: datetime | None = None
+    requested_to: datetime | None = None
+    actor: str | None = None
+    limit: int = 50
+    cursor: str | None = None

@@ -92,9 +92,18 @@ def archive_key(*, store: str, tenant: str, removed_at: datetime, record_id: str
 class Archiver:
     """Archives TTL removals through an `ObjectWriter` (the S3 adapter, or a fake in tests)."""
 
-    def __init__(self, objects: ObjectWriter, *, stream_stores: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        objects: ObjectWriter,
+        *,
+        stream_stores: Mapping[str, str],
+        kept: Mapping[str, str] | None = None,
+    ) -> None:
+        """`kept`: {store: sort key prefix} of the stores whose other items (the inbox's counters'
+        guards) expire without an archive."""
         self._objects = objects
         self._store_by_table = {table: store for store, table in stream_stores.items()}
+        self._kept = dict(kept or {})
 
     def store_for(self, stream_arn: str) -> tuple[str, bool]:
         """The store a stream belongs to, and whether it was unknown (its table name is used then:
@@ -120,6 +129,9 @@ class Archiver:
 
         store, unknown = self.store_for(str(record.get("eventSourceARN") or ""))
         keys = plain_image(change.get("Keys") or {})
+        prefix = self._kept.get(store)
+        if prefix is not None and not str(keys.get("sk", "")).startswith(prefix):
+            return None
         item = plain_image(old_image)
         tenant = tenant_of(keys or item)
         removed_at = datetime.fromtimestamp(float(created), UTC)

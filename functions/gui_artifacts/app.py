@@ -2,40 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from fastapi import FastAPI
 
 from gui_artifacts.repository import ArtifactsRepository
 from gui_artifacts.routes import router
-from gui_core.api import create_api
+from gui_artifacts.use_cases import ArtifactsPorts
+from gui_core.api import PlatformParts, create_api
 from gui_core.dynamo import Table, dynamodb_client
+from gui_core.migrations.gate import Gate, settings_gate
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Metrics
-
     from gui_artifacts.settings import ArtifactsSettings
-    from gui_core.audit import AuditSink
-    from gui_core.guard import Guard
 
 
 def create_app(
     settings: ArtifactsSettings,
     *,
     repository: ArtifactsRepository | None = None,
-    audit: AuditSink | None = None,
-    guard: Guard | None = None,
-    metrics: Metrics | None = None,
+    gate: Gate | None = None,
+    **platform: Unpack[PlatformParts],
 ) -> FastAPI:
     app = create_api(
         title="DomainDetermine GUI: artifacts",
         routers=[router],
         settings=settings,
-        audit=audit,
-        guard=guard,
-        metrics=metrics,
+        **platform,
     )
-    app.state.repository = repository or ArtifactsRepository(
-        Table(settings.artifacts_table, dynamodb_client(settings.region))
+    app.state.ports = ArtifactsPorts(
+        repository=repository
+        or ArtifactsRepository(Table(settings.artifacts_table, dynamodb_client(settings.region))),
+        # Whether a tenant's order items and edge counts are backfilled (migrations 0030, 0031).
+        gate=gate or settings_gate(settings),
+        search_read_budget=settings.search_read_budget,
     )
     return app

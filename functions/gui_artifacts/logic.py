@@ -7,23 +7,21 @@ X's edges in, downstream the targets of its edges out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from gui_artifacts.models import ArtifactDeprecated, ArtifactPublished, Side
+from gui_artifacts.models import MAX_INPUTS, ArtifactDeprecated, ArtifactPublished, Side
+from gui_core.date_times import iso
 from gui_core.masking import LicensePolicy, Masked, apply_license
 
 MAX_EVENT_IDS = 20  # recent event ids kept on the record, to drop redeliveries
 MAX_NODES = 1000  # nodes one lineage answer (or one layer scan) may visit
+MAX_EDGES_READ = 5000  # edges one layer walk may read (a deeper layer's walk: bounded, says so)
+EDGE_CHUNK = 200  # edges one query of a layer walk reads
+ORDER_TITLE_CHARS = 200  # a title's case-folded characters that order it (the index key's limit)
 
 NotApplied = Literal["duplicate", "stale", "conflict", "unknown_artifact"]
-
-
-def iso(value: datetime) -> str:
-    """One timestamp format everywhere, so strings compare in time order."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -50,9 +48,7 @@ def _event_ids(stored: Mapping[str, Any] | None, event_id: str) -> list[str]:
     return [*list((stored or {}).get("event_ids") or []), event_id][-MAX_EVENT_IDS:]
 
 
-def apply_published(
-    stored: Mapping[str, Any] | None, event: ArtifactPublished, *, out_degree: int
-) -> Publication | NotApplied:
+def apply_published(stored: Mapping[str, Any] | None, event: ArtifactPublished) -> Publication | NotApplied:
     """The record and edge changes a publication makes, or why it changes nothing.
 
     A redelivery (event id seen, or same version and content hash) is a `duplicate`; an older
@@ -88,7 +84,9 @@ def apply_published(
         "deprecated_at": at if event.governance_status == "deprecated" else None,
         "inputs": [{"id": i.id, "relation": i.relation} for i in event.inputs],
         "in_degree": len(event.inputs),
-        "out_degree": out_degree,
+        # The count the releases before issue 14 kept (a recount, up to 1,000): answered only until
+        # migration 0031 has counted the tenant's edges in their DEG items.
+        "out_degree": int((stored or {}).get("out_degree") or 0),
         "event_ids": _event_ids(stored, event.event_id),
         "revision": int(stored.get("revision") or 0) + 1 if stored else 1,
     }
@@ -127,8 +125,13 @@ def apply_deprecated(
 
 
 class Graph(Protocol):
-    def neighbours(self, artifact_id: str, side: Side) -> list[Edge]:
-        """Every edge of the artifact on `side`, ordered by the neighbour's id."""
+    def neighbours(self, artifact_id: str, side: Side, *, limit: int, after: str | None = None) -> list[Edge]:
+        """The first `limit` edges of the artifact on `side` whose neighbour's id is after `after`,
+        ordered by the neighbour's id."""
+        ...
+
+    def degree(self, artifact_id: str, side: Side) -> int:
+        """How many edges the artifact has on `side` (exact, whatever their number)."""
         ...
 
 
@@ -168,10 +171,10 @@ def traverse(
 ) -> Traversal:
     """Breadth-first from `root`, hop by hop, on each side asked for.
 
-    From each node at most `fan_out` neighbours (the first by id) are followed; the rest are
-    counted in the node's `cut`. A node is placed once, at the first hop it is reached (the upstream
-    walk goes first), so cycles and diamonds end; an edge to a node already placed is still listed,
-    once."""
+    From each node at most `fan_out` neighbours (the first by id) are followed, and only those are
+    read; the rest (its degree on that side less the followed) are counted in the node's `cut`. A
+    node is placed once, at the first hop it is reached (the upstream walk goes first), so cycles and
+    diamonds end; an edge to a node already placed is still listed, once."""
     result = Traversal(places={root: Place("root", 0)})
     for side in _sides(direction):
         frontier = [root]
@@ -179,8 +182,8 @@ def traverse(
             reached: list[str] = []
             layer_cut = 0
             for node in frontier:
-                edges = graph.neighbours(node, side)
-                kept, cut = edges[:fan_out], len(edges) - min(len(edges), fan_out)
+                kept = graph.neighbours(node, side, limit=fan_out)
+                cut = max(0, graph.degree(node, side) - len(kept))
                 if cut:
                     result.cut.setdefault(node, {"upstream": 0, "downstream": 0})[side] += cut
                     layer_cut += cut
@@ -200,31 +203,66 @@ def traverse(
     return result
 
 
+@dataclass
+class _Budget:
+    """Edges a layer walk may still read (`MAX_EDGES_READ`): the walk stops, truncated, beyond."""
+
+    left: int
+    spent: bool = False
+
+
+def _every_neighbour(graph: Graph, node: str, side: Side, budget: _Budget, chunk: int) -> Iterator[Edge]:
+    """The node's edges on `side`, a query of `chunk` at a time, while the budget lasts."""
+    after: str | None = None
+    while budget.left > 0:
+        want = min(chunk, budget.left)
+        edges = graph.neighbours(node, side, limit=want, after=after)
+        budget.left -= len(edges)
+        yield from edges
+        if len(edges) < want:
+            return
+        after = edges[-1].neighbour(side)
+    budget.spent = True
+
+
 def layer_members(
-    graph: Graph, root: str, side: Side, hop: int, *, max_nodes: int = MAX_NODES
-) -> tuple[list[str], list[str], bool]:
+    graph: Graph,
+    root: str,
+    side: Side,
+    hop: int,
+    *,
+    max_nodes: int = MAX_NODES,
+    max_edges: int = MAX_EDGES_READ,
+    chunk: int = EDGE_CHUNK,
+) -> tuple[list[str], dict[tuple[str, str], Edge], bool]:
     """Every node whose shortest distance from `root` on `side` is `hop` (no fan-out), sorted by
-    id; with the layer before it (sorted) and whether the node limit stopped the walk."""
+    id; the edges reaching them from the layer before; and whether the node or edge limit stopped
+    the walk."""
     seen = {root}
-    previous: list[str] = []
     frontier = [root]
     truncated = False
-    for _ in range(hop):
+    budget = _Budget(max_edges)
+    into: dict[tuple[str, str], Edge] = {}
+    for step in range(1, hop + 1):
         reached: set[str] = set()
         for node in frontier:
-            for edge in graph.neighbours(node, side):
+            for edge in _every_neighbour(graph, node, side, budget, chunk):
                 other = edge.neighbour(side)
+                if other in reached and step == hop:
+                    into.setdefault((edge.source, edge.target), edge)
                 if other in seen:
                     continue
                 if len(seen) >= max_nodes:
                     truncated = True
-                    continue
+                    break
                 seen.add(other)
                 reached.add(other)
-        previous, frontier = frontier, sorted(reached)
+                if step == hop:
+                    into.setdefault((edge.source, edge.target), edge)
+        frontier = sorted(reached)
         if not frontier:
             break
-    return frontier, previous, truncated
+    return frontier, into, truncated or budget.spent
 
 
 def layer_page(
@@ -238,18 +276,33 @@ def layer_page(
     max_nodes: int = MAX_NODES,
 ) -> Traversal:
     """One page of one layer: the nodes at distance `hop` after id `after`, and the edges that
-    reach them from the layer before."""
-    members, previous, truncated = layer_members(graph, root, side, hop, max_nodes=max_nodes)
+    reach them from the layer before.
+
+    The first layer is the root's neighbours: the page reads `limit + 1` of them after `after` (one
+    more tells that more follow) and its total is the root's degree, whatever its size. A deeper
+    layer is found by walking the layers before it, at most `MAX_NODES` nodes and `MAX_EDGES_READ`
+    edges (`truncated` says when that stopped the walk)."""
+    if hop == 1:
+        edges = [
+            e for e in graph.neighbours(root, side, limit=limit + 2, after=after) if e.neighbour(side) != root
+        ]
+        page = edges[:limit]
+        # An edge from the root to itself (it named itself as an input) is no member of a layer.
+        looped = any(e.source == root for e in graph.neighbours(root, "upstream", limit=MAX_INPUTS))
+        total = graph.degree(root, side) - (1 if looped else 0)
+        result = Traversal(places={e.neighbour(side): Place(side, hop) for e in page})
+        result.edges = {(e.source, e.target): e for e in page}
+        next_after = page[-1].neighbour(side) if len(edges) > limit else None
+        result.layers.append(Layer(side, hop, len(page), 0, total=total, next_after=next_after))
+        return result
+    members, into, truncated = layer_members(graph, root, side, hop, max_nodes=max_nodes)
     remaining = [m for m in members if after is None or m > after]
-    page = remaining[:limit]
-    result = Traversal(places={m: Place(side, hop) for m in page}, truncated=truncated)
-    wanted = set(page)
-    for node in previous:
-        for edge in graph.neighbours(node, side):
-            if edge.neighbour(side) in wanted:
-                result.edges.setdefault((edge.source, edge.target), edge)
-    next_after = page[-1] if len(remaining) > limit else None
-    result.layers.append(Layer(side, hop, len(page), 0, total=len(members), next_after=next_after))
+    page_members = remaining[:limit]
+    result = Traversal(places={m: Place(side, hop) for m in page_members}, truncated=truncated)
+    wanted = set(page_members)
+    result.edges = {k: e for k, e in sorted(into.items()) if e.neighbour(side) in wanted}
+    next_after = page_members[-1] if len(remaining) > limit else None
+    result.layers.append(Layer(side, hop, len(page_members), 0, total=len(members), next_after=next_after))
     return result
 
 
@@ -344,11 +397,47 @@ class Filters:
             return False
         return set(self.tags) <= set(record.get("tags") or [])
 
+    def any(self) -> bool:
+        return any(value not in (None, ()) for value in vars(self).values())
 
-def sort_key(record: Mapping[str, Any], sort: SortField) -> str:
+    def residual(self, sort: SortField) -> Filters:
+        """What is left to filter once the order's key range (`key_range`) is read."""
+        if sort == "created":
+            return replace(self, created_from=None, created_to=None)
+        if sort == "updated":
+            return replace(self, updated_from=None, updated_to=None)
+        return self
+
+    def key_range(self, sort: SortField, separator: str) -> tuple[str, str] | None:
+        """The order's key range the time bounds of its own timestamp give (`updated` by
+        updated_from/to, `created` by created_from/to): read as a key condition, not filtered."""
+        if sort == "title":
+            return None
+        low, high = (
+            (self.created_from, self.created_to)
+            if sort == "created"
+            else (
+                self.updated_from,
+                self.updated_to,
+            )
+        )
+        if low is None and high is None:
+            return None
+        # Timestamps have one length (`iso`), so `<value><separator><id>` compares as the value.
+        # Open ends: "0" comes before and "A" after every year (0001 to 9999); a key condition takes
+        # no empty string.
+        return (low or "0"), (high + chr(ord(separator) + 1)) if high else "A"
+
+
+def order_value(record: Mapping[str, Any], sort: SortField) -> str:
+    """What orders a record in `sort`: a timestamp, or the first 200 case-folded characters of its
+    title (an index key holds at most 1,024 bytes); the id breaks ties."""
     if sort == "title":
-        return str(record.get("title") or "").casefold()
+        return str(record.get("title") or "").casefold()[:ORDER_TITLE_CHARS]
     return str(record.get("created_at" if sort == "created" else "updated_at") or "")
+
+
+sort_key = order_value
 
 
 def search(

@@ -106,7 +106,9 @@ class Artifact(BaseModel):
     deprecation_reason: str | None = None
     replaced_by: str | None = None
     in_degree: int = Field(default=0, description="Lineage edges into the artifact (its inputs).")
-    out_degree: int = Field(default=0, description="Lineage edges out of it (artifacts made from it).")
+    out_degree: int = Field(
+        default=0, description="Lineage edges out of it (artifacts made from it), exact at any number."
+    )
     inputs: list[InputRef] = Field(default_factory=list)
 
 
@@ -281,6 +283,7 @@ class ArtifactPage(BaseModel):
                     "items": [_ARTIFACT_EXAMPLE],
                     "total": 14,
                     "next_cursor": "eyJwayI6ImFjbWUiLCJzayI6ImFydGlmYWN0I21hcC1pY2QxMC1zbm9tZWQifQ",
+                    "partial": False,
                     "license": _LICENSE_EXAMPLE,
                 }
             ]
@@ -288,6 +291,14 @@ class ArtifactPage(BaseModel):
     )
 
     items: list[Artifact]
-    total: int = Field(description="Artifacts matching the filters (every page, not this one).")
+    total: int | None = Field(
+        description="The tenant's artifacts when nothing is filtered; with filters, the matches when "
+        "this first page read them all, else null (counting them would read every artifact)."
+    )
     next_cursor: str | None = None
+    partial: bool = Field(
+        default=False,
+        description="The page's read budget ran out before the page was full: it holds the matches "
+        "found (perhaps none) and `next_cursor` continues where the reading stopped.",
+    )
     license: LicenseBlock

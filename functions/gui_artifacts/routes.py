@@ -1,90 +1,65 @@
-"""Routes of the artifacts group: one artifact, its lineage graph, structured search. Every answer
-passes through the tenant's license policy (`gui_core.masking`) and says what it masked."""
+"""Routes of the artifacts group: one artifact, its lineage graph, structured search. Each parses, calls
+one use case (`gui_artifacts.use_cases`, where the license policy masks every answer) and answers its
+model."""
 
 from __future__ import annotations
 
-import logging
-import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from gui_artifacts.logic import (
-    MAX_NODES,
-    Filters,
-    SortField,
-    SortOrder,
-    Traversal,
-    iso,
-    layer_page,
-    mask_all,
-    node_document,
-    public,
-    search,
-    traverse,
-)
+from gui_artifacts import use_cases
+from gui_artifacts.logic import MAX_EDGES_READ, MAX_NODES, Filters, SortField, SortOrder
 from gui_artifacts.models import (
-    ARTIFACT_ID_PATTERN,
-    Artifact,
     ArtifactPage,
     ArtifactView,
     Direction,
     GovernanceStatus,
     Kind,
     LineageGraph,
-    Side,
 )
-from gui_artifacts.repository import MAX_REGISTRY_READ, ArtifactsRepository
+from gui_artifacts.settings import ArtifactsSettings
+from gui_artifacts.use_cases import ArtifactsPorts
 from gui_core import rbac
 from gui_core.context import RequestContext
-from gui_core.cursors import Pages, position_text
-from gui_core.date_times import QueryTime
+from gui_core.date_times import QueryTime, iso
 from gui_core.dependencies import CursorQuery, PageCursors, cursor_query, require_scope
-from gui_core.errors import NotFound, ValidationFailed
 from gui_core.guard import GroupPolicy, current_tenant, group_router
 from gui_core.tenancy import Tenant
 
 PREFIX = "/service/gui/artifacts"
 router = group_router(prefix=PREFIX, policy=GroupPolicy("artifacts"))
-logger = logging.getLogger("gui_artifacts")
 
 Reader = Annotated[RequestContext, Depends(require_scope(rbac.ARTIFACTS))]
 CallerTenant = Annotated[Tenant, Depends(current_tenant)]
 
 
-def _repository(request: Request) -> ArtifactsRepository:
-    repository: ArtifactsRepository = request.app.state.repository
-    return repository
+def _ports(request: Request) -> ArtifactsPorts:
+    ports: ArtifactsPorts = request.app.state.ports
+    return ports
 
 
-Repository = Annotated[ArtifactsRepository, Depends(_repository)]
-
-
-class _TenantGraph:
-    """The tenant's lineage edges, read once per node and side within one request."""
-
-    def __init__(self, repository: ArtifactsRepository, tenant: str) -> None:
-        self._repository = repository
-        self._tenant = tenant
-        self._seen: dict[tuple[str, Side], list[Any]] = {}
-
-    def neighbours(self, artifact_id: str, side: Side) -> list[Any]:
-        key = (artifact_id, side)
-        if key not in self._seen:
-            self._seen[key] = self._repository.neighbours(self._tenant, artifact_id, side)
-        return self._seen[key]
-
+Ports = Annotated[ArtifactsPorts, Depends(_ports)]
+# The order items one search page reads at most, unless the function's settings say otherwise.
+SEARCH_READ_BUDGET = ArtifactsSettings.model_fields["search_read_budget"].default
 
 _SEARCH_DESCRIPTION = (
     "Filters combine (all must hold; `tag` may repeat and every tag must be present). Sorted by "
-    "`sort` then by id, so the order is total. `cursor` is the `next_cursor` of the page before: it "
-    "holds the position (sort value and id) of that page's last item, and is bound to the tenant and "
-    "to this query (filters, sort and order; `limit` may change); artifacts published meanwhile do "
-    "not make pages repeat or skip items. "
-    "`total` counts every match. Scale assumption: the search reads the tenant's registry (up to "
-    f"{MAX_REGISTRY_READ} artifacts) and filters in memory; structured queries over the telemetry "
-    "store replace this when registries grow."
+    "`sort` then by id, so the order is total (a title orders by its first 200 case-folded "
+    "characters). `cursor` is the `next_cursor` of the page before: it holds the position (sort "
+    "value and id) where that page stopped, and is bound to the tenant and to this query (filters, "
+    "sort and order; `limit` may change); artifacts published meanwhile do not make pages repeat or "
+    "skip items. Every match is reachable by paging. "
+    "A page reads the artifacts in the sort's order (an index) from its position and keeps those "
+    "that match, one more than `limit` to know that more follow, so a `next_cursor` leads to a page "
+    "that is not empty; the bounds of the sort's own time (`created_*` with sort=created, "
+    "`updated_*` with sort=updated) are read as a key range, not filtered. A page reads at most "
+    f"{SEARCH_READ_BUDGET} artifacts: when filters match fewer than that before the page is full, "
+    "`partial` is true and the page holds the matches found (perhaps none) with a `next_cursor` "
+    "where the reading stopped. `total` counts the tenant's artifacts when nothing is filtered "
+    "(a count kept with each publication), and the matches when the first page read them all; "
+    "otherwise it is null."
 )
 
 
@@ -101,7 +76,7 @@ _SEARCH_DESCRIPTION = (
 def search_artifacts(
     caller: Reader,
     tenant: CallerTenant,
-    repository: Repository,
+    ports: Ports,
     pages: PageCursors,
     kind: Kind | None = None,
     tag: Annotated[
@@ -119,8 +94,6 @@ def search_artifacts(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: CursorQuery = None,
 ) -> ArtifactPage:
-    position = pages.read(cursor)
-    after = (position_text(position, "k"), position_text(position, "id")) if position else None
     filters = Filters(
         kind=kind,
         tags=tuple(tag or ()),
@@ -132,16 +105,8 @@ def search_artifacts(
         updated_from=_bound(updated_from),
         updated_to=_bound(updated_to),
     )
-    page, total, last = search(
-        repository.registry(caller.tenant), filters, sort=sort, order=order, after=after, limit=limit
-    )
-    items, license_block = mask_all((public(r) for r in page), tenant.license, caller.scopes)
-    next_cursor = pages.issue({"k": last[0], "id": last[1]} if last else None)
-    return ArtifactPage(
-        items=[Artifact.model_validate(i) for i in items],
-        total=total,
-        next_cursor=next_cursor,
-        license=license_block,  # type: ignore[arg-type]
+    return use_cases.search_artifacts(
+        ports, caller, tenant, pages, filters, sort=sort, order=order, limit=limit, cursor=cursor
     )
 
 
@@ -160,25 +125,16 @@ def _bound(value: datetime | None) -> str | None:
         422: {"description": "Invalid input (`validation_failed`)"},
     },
 )
-def get_artifact(
-    artifact_id: str, caller: Reader, tenant: CallerTenant, repository: Repository
-) -> ArtifactView:
-    record = repository.artifact(caller.tenant, artifact_id) if _valid_id(artifact_id) else None
-    if record is None:
-        raise NotFound(f"No artifact {artifact_id!r}.")
-    (document,), license_block = mask_all([public(record)], tenant.license, caller.scopes)
-    return ArtifactView.model_validate({**document, "license": license_block})
-
-
-def _valid_id(artifact_id: str) -> bool:
-    return re.fullmatch(ARTIFACT_ID_PATTERN, artifact_id) is not None
+def get_artifact(artifact_id: str, caller: Reader, tenant: CallerTenant, ports: Ports) -> ArtifactView:
+    return use_cases.read_artifact(ports, caller, tenant, artifact_id)
 
 
 _LINEAGE_DESCRIPTION = f"""The artifact's lineage: `upstream` (what it was made from), `downstream`
 (what was made from it) or `both`, up to `depth` hops.
 
 **Graph mode** (no `layer`): breadth-first, hop by hop. From each node at most `fan_out` neighbours
-(the first by id) are followed; each node's `cut` counts, per side, the neighbours not followed, and
+(the first by id) are read and followed; each node's `cut` counts, per side, the neighbours not
+followed (its degree on that side less those followed: exact, whatever the degree), and
 each entry of `layers` (one per side and hop) sums them. A node appears once, at the first hop it is
 reached (upstream first), so cycles end; an edge appears once, even when it closes a cycle or a
 diamond.
@@ -188,9 +144,12 @@ artifact on that side is `hop`, with no fan-out cut, ordered by id, `fan_out` pe
 reaching them from the layer before. The layer's entry in `layers` gives its `total` and a
 `next_cursor`; pass it back as `cursor` with the same request for the next page (a cursor is bound
 to the tenant, the artifact and the query; `fan_out` may change). `depth` and `direction` are
-ignored in layer mode. This is how a GUI shows what `cut` hid.
+ignored in layer mode. This is how a GUI shows what `cut` hid. The first layer (`<side>:1`) is read
+a page at a time (`fan_out` + 1 neighbours), its `total` the artifact's degree: exact at any size. A
+deeper layer is found by walking the layers before it, reading at most {MAX_EDGES_READ} edges.
 
-At most {MAX_NODES} nodes are visited per answer (`truncated` says when that stopped the walk).
+At most {MAX_NODES} nodes are visited per answer (`truncated` says when that, or the edge limit of a
+deeper layer's walk, stopped the walk). `out_degree` and `in_degree` are exact at any size.
 Nodes carry degree counts, metadata, diff hashes and licensing notes, masked like the artifact;
 an input never published to the registry is a node with `known: false`."""
 
@@ -210,7 +169,7 @@ def get_artifact_lineage(
     artifact_id: str,
     caller: Reader,
     tenant: CallerTenant,
-    repository: Repository,
+    ports: Ports,
     pages: PageCursors,
     direction: Direction = "both",
     depth: Annotated[int, Query(ge=1, le=10, description="Hops on each side.")] = 1,
@@ -225,75 +184,15 @@ def get_artifact_lineage(
         str | None, cursor_query("Layer mode: the layer's `next_cursor`, with the request that gave it.")
     ] = None,
 ) -> LineageGraph:
-    root = repository.artifact(caller.tenant, artifact_id) if _valid_id(artifact_id) else None
-    if root is None:
-        raise NotFound(f"No artifact {artifact_id!r}.")
-    graph = _TenantGraph(repository, caller.tenant)
-    if layer is None:
-        if cursor is not None:
-            raise ValidationFailed("A cursor pages one layer: give `layer` with it.")
-        walk = traverse(graph, artifact_id, direction=direction, depth=depth, fan_out=fan_out)
-    else:
-        side_name, _, hop_text = layer.partition(":")
-        side: Side = "upstream" if side_name == "upstream" else "downstream"
-        position = pages.read(cursor)  # bound to the artifact (the path) and the layer (the query)
-        after = position_text(position, "after") if position else None
-        walk = layer_page(graph, artifact_id, side, int(hop_text), after=after, limit=fan_out)
-    return _graph_answer(
-        walk,
-        caller=caller,
-        tenant=tenant,
-        repository=repository,
-        root=artifact_id,
-        root_record=root,
-        request=(direction, depth, fan_out, layer),
-        pages=pages,
-    )
-
-
-def _graph_answer(
-    walk: Traversal,
-    *,
-    caller: RequestContext,
-    tenant: Tenant,
-    repository: ArtifactsRepository,
-    root: str,
-    root_record: dict[str, Any],
-    request: tuple[Direction, int, int, str | None],
-    pages: Pages,
-) -> LineageGraph:
-    direction, depth, fan_out, layer = request
-    documents = []
-    for node_id, place in walk.places.items():
-        record = root_record if node_id == root else repository.artifact(caller.tenant, node_id)
-        documents.append(node_document(node_id, place, record, walk.cut.get(node_id)))
-    nodes, license_block = mask_all(documents, tenant.license, caller.scopes)
-    layers = [
-        {
-            "side": entry.side,
-            "hop": entry.hop,
-            "nodes": entry.nodes,
-            "cut": entry.cut,
-            "total": entry.total,
-            "next_cursor": pages.issue({"after": entry.next_after} if entry.next_after else None),
-        }
-        for entry in walk.layers
-    ]
-    edges = [
-        {"source": e.source, "target": e.target, "relation": e.relation}
-        for e in sorted(walk.edges.values(), key=lambda e: (e.source, e.target))
-    ]
-    return LineageGraph.model_validate(
-        {
-            "root": root,
-            "direction": direction,
-            "depth": depth,
-            "fan_out": fan_out,
-            "layer": layer,
-            "nodes": nodes,
-            "edges": edges,
-            "layers": layers,
-            "truncated": walk.truncated,
-            "license": license_block,
-        }
+    return use_cases.read_lineage(
+        ports,
+        caller,
+        tenant,
+        pages,
+        artifact_id,
+        direction=direction,
+        depth=depth,
+        fan_out=fan_out,
+        layer=layer,
+        cursor=cursor,
     )

@@ -37,13 +37,17 @@ with coldstart.init():  # the garbage collector held off until the init is done
     logger = LeanLogger()  # Powertools' line shape without its import (gui_core.lean_log)
 
     def _fetch_failed(failure: FetchFailure) -> None:
+        from gui_core.metric_names import AuthorizerMetric  # an outage's path, not the cold start's
+
         details = {
             "error": failure.error,
             "failures": failure.failures,
             "retry_in_s": failure.retry_in_s,
             "keys_age_s": failure.keys_age_s,
         }
-        logger.warning("jwks fetch failed", extra={**details, **counted("JwksFetchFailures")})
+        logger.warning(
+            "jwks fetch failed", extra={**details, **counted(AuthorizerMetric.JWKS_FETCH_FAILURES)}
+        )
 
     settings = AuthorizerSettings.from_environ(os.environ)
     verifier = TokenVerifier(
@@ -68,9 +72,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.info("credential refused", extra={"reason": exc.reason})
         raise Exception("Unauthorized") from None  # noqa: TRY002 - the contract API Gateway reads
     except Unverifiable as exc:
+        from gui_core.metric_names import AuthorizerMetric  # an outage's path, not the cold start's
+
         # An outage, not a bug of this function: no traceback, the reason says what failed.
         logger.error(  # noqa: TRY400
-            "cannot verify tokens now", extra={"reason": exc.reason, **counted("AuthorizerUnavailable")}
+            "cannot verify tokens now", extra={"reason": exc.reason, **counted(AuthorizerMetric.UNAVAILABLE)}
         )
         raise AuthorizerUnavailable("cannot verify tokens now") from None
     logger.append_keys(tenant=principal.tenant)

@@ -25,10 +25,10 @@ from typing import Any
 from gui_core.tokens import TokenError, bearer_token
 
 SUBPROTOCOL = "ddgui.v1"
-TICKET_PARAMETER = "ticket"  # stacks.manifest.Authorizer.ticket_parameter
+TICKET_PARAMETER = "ticket"  # stacks.manifest_model.Authorizer.ticket_parameter
 URL_TOKEN_PARAMETER = "token"  # noqa: S105 - a parameter name; never a credential: refused
-# The resources of the routes that take a ticket (stacks.manifest Route.accepts_ticket; a unit test
-# holds the two together): their authorizer has no identity source and no cache.
+# The resources of the routes that take a ticket (stacks.manifest_model.Route.accepts_ticket; a unit
+# test holds the two together): their authorizer has no identity source and no cache.
 TICKET_RESOURCES = frozenset({"/service/gui/stream/{channel}/{tenant}"})
 
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where a failure is counted, not at the cold start
+    from gui_core.metric_names import AuthorizerMetric
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DomainDetermine/GUI")
 
 
-def counted(name: str, value: int = 1) -> dict[str, Any]:
-    """The keys that make a LeanLogger line count `value` of the metric `name`."""
+def counted(metric: AuthorizerMetric, value: int = 1) -> dict[str, Any]:
+    """The keys that make a LeanLogger line count `value` of the metric `metric`."""
+    name = str(metric)
     return {
         "_aws": {
             "Timestamp": int(time.time() * 1000),

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from fastapi import FastAPI
 
-from gui_core.api import create_api
+from gui_core.api import PlatformParts, create_api
 from gui_core.dynamo import Table, dynamodb_client
-from gui_dashboard.repository import MetricsCacheTable, StoreSources
+from gui_core.metric_names import DashboardMetric, add
+from gui_core.migrations.gate import Gate, settings_gate
+from gui_dashboard.repository import ContainerLeases, MetricsCacheTable, StoreSources
+from gui_dashboard.rollup_store import RollupStore
 from gui_dashboard.routes import router
+from gui_dashboard.use_cases import DashboardPorts
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Metrics
-
-    from gui_core.audit import AuditSink
-    from gui_core.guard import Guard
-    from gui_dashboard.cache import CacheStore
+    from gui_dashboard.cache import CacheStore, LeaseStore
     from gui_dashboard.settings import DashboardSettings
 
 
@@ -25,24 +25,39 @@ def create_app(
     *,
     sources: StoreSources | None = None,
     cache: CacheStore | None = None,
-    audit: AuditSink | None = None,
-    guard: Guard | None = None,
-    metrics: Metrics | None = None,
+    leases: LeaseStore | None = None,
+    rollups: RollupStore | None = None,
+    gate: Gate | None = None,
+    **platform: Unpack[PlatformParts],
 ) -> FastAPI:
     app = create_api(
         title="DomainDetermine GUI: dashboard",
         routers=[router],
         settings=settings,
-        audit=audit,
-        guard=guard,
-        metrics=metrics,
+        **platform,
     )
     client = dynamodb_client(settings.region)
-    app.state.settings = settings
-    app.state.sources = sources or StoreSources(
-        jobs=Table(settings.jobs_table, client),
-        inbox=Table(settings.inbox_table, client),
-        artifacts=Table(settings.artifacts_table, client),
+    store = MetricsCacheTable(Table(settings.metrics_table, client))
+
+    def count(name: DashboardMetric) -> None:
+        """One more of the cache's Count metrics (hits, misses, stale answers, waits)."""
+        if (metrics := platform.get("metrics")) is not None:
+            add(metrics, name)
+
+    app.state.ports = DashboardPorts(
+        settings=settings,
+        sources=sources
+        or StoreSources(
+            jobs=Table(settings.jobs_table, client),
+            inbox=Table(settings.inbox_table, client),
+            artifacts=Table(settings.artifacts_table, client),
+        ),
+        cache=cache or store,
+        # The store's leases (one recompute per key across containers) unless a cache is given
+        # (tests): then the container's.
+        leases=leases or (ContainerLeases() if cache is not None else store),
+        rollups=rollups or RollupStore(Table(settings.metrics_table, client)),
+        gate=gate or settings_gate(settings, client),
+        count=count,
     )
-    app.state.cache = cache or MetricsCacheTable(Table(settings.metrics_table, client))
     return app

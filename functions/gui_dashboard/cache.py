@@ -7,30 +7,42 @@ One item per answer, in the `metrics` store:
                  kind    `dashboard` (module `all`, bucket `-`), `series` (one module, a bucket) or
                          `telemetry` (module `all`, bucket `-`): the aggregate gui_telemetry computes
                          ahead of time for a preset range ending when it runs
-                 from/to the range as `iso()` spells it: UTC, seconds, `Z` (2026-11-27T19:35:00Z);
-                         for `telemetry`, the preset (`24h`, `7d`, `30d`) and `now`
-                         (CACHE#telemetry#all#7d#now#-)
+                 from/to the range as `key_time()` spells it: UTC, seconds, `Z` (2026-11-27T19:35:00Z);
+                         for a preset range ending now (`telemetry` always, `dashboard` and
+                         `series` when asked by preset), the preset (`24h`, `7d`, `30d`) and `now`
+                         (CACHE#telemetry#all#7d#now#-, CACHE#dashboard#all#24h#now#-): one stable
+                         key per preset, replaced by each recompute; the document's `range` says
+                         which range it answers
   kind         `metrics_cache`
   schema       DOCUMENT_SCHEMA: the version of the document's format
   document     the answer as JSON text, without `source` (the reader says `cache`); it carries
                `as_of`, the time its figures were computed
   producer     who wrote it (`dashboard`, `telemetry`)
   computed_at  = document.as_of
+  fresh_until  epoch seconds until which the document is fresh (absent: `expires_at`); after it
+               and until `expires_at` it is stale: served at once while one caller recomputes
   expires_at   epoch seconds (the store's TTL attribute)
 An item past `expires_at` is a miss even before DynamoDB's lazy TTL deletes it, and so is an item
 of another schema version.
+
+Beside each preset item, its recompute lease (`LEASE#<sk of the item>`, kind `metrics_lease`):
+`owner` (a random token of the caller recomputing), `lease_until` (epoch seconds; past it, another
+caller may take the lease over) and `expires_at`. A caller takes it with a conditional put (absent
+or lapsed), so one caller at a time recomputes a key, whatever the number of containers.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from gui_dashboard.logic import TimeRange, iso
+from gui_core.date_times import iso, parse_time
+from gui_dashboard.logic import TimeRange
 
 CACHE_PREFIX = "CACHE#"
+LEASE_PREFIX = "LEASE#"
 DOCUMENT_SCHEMA = 1
 DASHBOARD_KIND = "dashboard"
 SERIES_KIND = "series"
@@ -39,6 +51,12 @@ ALL_MODULES = "all"
 NO_BUCKET = "-"
 ENDS_NOW = "now"
 TELEMETRY_PRODUCER = "telemetry"
+
+
+def key_time(at: datetime) -> str:
+    """A range's bound as the cache's keys spell it: UTC, seconds, `Z`. Stored keys are spelled so;
+    answers spell times with `gui_core.date_times.iso`."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -56,8 +74,8 @@ class CacheKey:
                 CACHE_PREFIX.rstrip("#"),
                 self.kind,
                 self.module,
-                iso(self.time_range.start),
-                iso(self.time_range.end),
+                key_time(self.time_range.start),
+                key_time(self.time_range.end),
                 self.bucket,
             )
         )
@@ -84,7 +102,31 @@ class TelemetryKey:
         return {"pk": self.tenant, "sk": self.sk}
 
 
-AnyKey = CacheKey | TelemetryKey
+@dataclass(frozen=True)
+class PresetKey:
+    """A dashboard or series answer of a preset range ending now: one item per tenant, kind,
+    module, preset and bucket, replaced by each recompute (its document's `range` says which one)."""
+
+    tenant: str
+    kind: str
+    module: str
+    preset: str
+    bucket: str
+
+    @property
+    def sk(self) -> str:
+        return "#".join(
+            (CACHE_PREFIX.rstrip("#"), self.kind, self.module, self.preset, ENDS_NOW, self.bucket)
+        )
+
+    def item_key(self) -> dict[str, str]:
+        return {"pk": self.tenant, "sk": self.sk}
+
+    def lease_key(self) -> dict[str, str]:
+        return {"pk": self.tenant, "sk": LEASE_PREFIX + self.sk}
+
+
+AnyKey = CacheKey | TelemetryKey | PresetKey
 
 
 def telemetry_key(tenant: str, preset: str) -> TelemetryKey:
@@ -99,15 +141,31 @@ def series_key(tenant: str, module: str, time_range: TimeRange, bucket: str) -> 
     return CacheKey(tenant, SERIES_KIND, module, time_range, bucket)
 
 
+def preset_dashboard_key(tenant: str, preset: str) -> PresetKey:
+    return PresetKey(tenant, DASHBOARD_KIND, ALL_MODULES, preset, NO_BUCKET)
+
+
+def preset_series_key(tenant: str, module: str, preset: str, bucket: str) -> PresetKey:
+    return PresetKey(tenant, SERIES_KIND, module, preset, bucket)
+
+
 def ttl_s(time_range: TimeRange, now: datetime, *, open_s: int, closed_s: int) -> int:
     """Short for a range that may still receive records, longer for a closed past one."""
     return open_s if time_range.is_open(now) else closed_s
 
 
 def cache_item(
-    key: AnyKey, document: dict[str, Any], *, now: datetime, ttl: int, producer: str
+    key: AnyKey,
+    document: dict[str, Any],
+    *,
+    now: datetime,
+    ttl: int,
+    producer: str,
+    fresh_s: int | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The item of `document`, live `ttl` seconds; with `fresh_s`, fresh for that long and stale
+    (served while one caller recomputes) for the rest of `ttl`."""
+    item = {
         **key.item_key(),
         "kind": "metrics_cache",
         "schema": DOCUMENT_SCHEMA,
@@ -116,6 +174,9 @@ def cache_item(
         "computed_at": document.get("as_of", iso(now)),
         "expires_at": int(now.timestamp()) + ttl,
     }
+    if fresh_s is not None:
+        item["fresh_until"] = int(now.timestamp()) + min(fresh_s, ttl)
+    return item
 
 
 def cached_document(item: dict[str, Any] | None, *, now: datetime) -> dict[str, Any] | None:
@@ -131,7 +192,36 @@ def cached_document(item: dict[str, Any] | None, *, now: datetime) -> dict[str, 
     return document if isinstance(document, dict) else None
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A live cached document: `fresh` until its `fresh_until`, stale after; `age_s`, the seconds
+    since its figures were computed (its `as_of`)."""
+
+    document: dict[str, Any]
+    fresh: bool
+    age_s: int
+
+
+def cached_entry(item: dict[str, Any] | None, *, now: datetime) -> Entry | None:
+    """The live document of an item with its freshness; None for a miss."""
+    document = cached_document(item, now=now)
+    if document is None or item is None:
+        return None
+    fresh_until = int(item.get("fresh_until", item.get("expires_at", 0)))
+    computed = parse_time(document.get("as_of"))
+    age = int((now - computed).total_seconds()) if computed is not None else 0
+    return Entry(document, fresh=int(now.timestamp()) < fresh_until, age_s=max(age, 0))
+
+
 class CacheStore(Protocol):
-    def get(self, key: AnyKey) -> dict[str, Any] | None: ...
+    def get(self, key: AnyKey, *, consistent: bool = False) -> dict[str, Any] | None: ...
 
     def put(self, item: dict[str, Any]) -> None: ...
+
+
+class LeaseStore(Protocol):
+    """Who recomputes a preset key: one caller at a time."""
+
+    def acquire(self, key: PresetKey, owner: str, *, now: datetime, lease_s: int) -> bool: ...
+
+    def release(self, key: PresetKey, owner: str) -> None: ...

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gui_core.date_times import EARLIEST, LATEST
+from gui_core.date_times import EARLIEST, LATEST, iso, parse_time
 from gui_core.errors import NotFound, ValidationFailed
 
 PRESETS: dict[str, timedelta] = {
@@ -120,22 +120,6 @@ class TimeRange:
 
     def is_open(self, now: datetime) -> bool:
         return self.end > now - OPEN_RANGE_GRACE
-
-
-def iso(at: datetime) -> str:
-    """The one spelling of a time in answers and cache keys: UTC, seconds, `Z`."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A stored ISO time as an aware UTC datetime; None when absent or unreadable (naive = UTC)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _ceil_minute(at: datetime) -> datetime:
@@ -288,7 +272,7 @@ def _is_open_alert(alert: Mapping[str, Any]) -> bool:
 
 # -- figures -------------------------------------------------------------------------------------
 
-_UNITS = {
+UNITS = {  # each figure's unit, as answers give it (the rollups' answers too)
     "jobs": "count",
     "jobs_succeeded": "count",
     "jobs_failed": "count",
@@ -391,33 +375,52 @@ def breakdown(spec: ModuleSpec, period: TimeRange, records: SourceRecords) -> di
     return result
 
 
-def module_figures(module: str, period: TimeRange, records: SourceRecords) -> dict[str, Any]:
-    """One module's figures for the range, each with its previous-period value and trend."""
-    spec = module_spec(module)
-    current = _period_values(spec, period, records)
-    previous = _period_values(spec, period.previous(), records)
+def figures_entry(
+    module: str,
+    current: Mapping[str, float | None],
+    previous: Mapping[str, float | None],
+    module_breakdown: dict[str, dict[str, float]],
+) -> dict[str, Any]:
+    """One module's entry of the dashboard answer, each figure with its previous-period value and
+    trend: the one shape the records' reader and the rollups' reader (`rollups`) both give."""
     figures = [
         {
             "name": name,
-            "unit": _UNITS[name],
+            "unit": UNITS[name],
             "value": value,
             "previous": previous.get(name),
             "trend": trend(value, previous.get(name)),
         }
         for name, value in current.items()
     ]
-    return {"module": module, "figures": figures, "breakdown": breakdown(spec, period, records)}
+    return {"module": module, "figures": figures, "breakdown": module_breakdown}
 
 
-def dashboard_document(period: TimeRange, records: SourceRecords, *, as_of: datetime) -> dict[str, Any]:
-    """The dashboard answer without `source` (which the reader adds)."""
+def dashboard_answer(
+    period: TimeRange, modules: list[dict[str, Any]], *, complete: bool, as_of: datetime
+) -> dict[str, Any]:
+    """The dashboard answer around its modules' entries, without `source` (which the reader adds)."""
     return {
         "as_of": iso(as_of),
         "range": {"from": iso(period.start), "to": iso(period.end)},
         "previous_range": {"from": iso(period.previous().start), "to": iso(period.previous().end)},
-        "complete": records.complete,
-        "modules": [module_figures(module, period, records) for module in MODULES],
+        "complete": complete,
+        "modules": modules,
     }
+
+
+def module_figures(module: str, period: TimeRange, records: SourceRecords) -> dict[str, Any]:
+    """One module's figures for the range, each with its previous-period value and trend."""
+    spec = module_spec(module)
+    current = _period_values(spec, period, records)
+    previous = _period_values(spec, period.previous(), records)
+    return figures_entry(module, current, previous, breakdown(spec, period, records))
+
+
+def dashboard_document(period: TimeRange, records: SourceRecords, *, as_of: datetime) -> dict[str, Any]:
+    """The dashboard answer without `source` (which the reader adds)."""
+    modules = [module_figures(module, period, records) for module in MODULES]
+    return dashboard_answer(period, modules, complete=records.complete, as_of=as_of)
 
 
 def series_names(spec: ModuleSpec) -> list[str]:
@@ -429,6 +432,31 @@ def series_names(spec: ModuleSpec) -> list[str]:
     if spec.alert_categories:
         names += ["alerts_raised"]
     return names
+
+
+def metrics_answer(
+    module: str,
+    period: TimeRange,
+    bucket: str,
+    series: list[str],
+    points: list[dict[str, Any]],
+    module_breakdown: dict[str, dict[str, float]],
+    *,
+    complete: bool,
+    as_of: datetime,
+) -> dict[str, Any]:
+    """One module's metrics answer around its points, without `source`: the one shape the records'
+    reader and the rollups' reader both give."""
+    return {
+        "module": module,
+        "as_of": iso(as_of),
+        "range": {"from": iso(period.start), "to": iso(period.end)},
+        "bucket": bucket,
+        "complete": complete,
+        "series": series,
+        "points": points,
+        "breakdown": module_breakdown,
+    }
 
 
 def metrics_document(
@@ -466,13 +494,13 @@ def metrics_document(
         }
         for b, point in zip(bounds, values, strict=True)
     ]
-    return {
-        "module": module,
-        "as_of": iso(as_of),
-        "range": {"from": iso(period.start), "to": iso(period.end)},
-        "bucket": bucket,
-        "complete": records.complete,
-        "series": names,
-        "points": points,
-        "breakdown": breakdown(spec, period, records),
-    }
+    return metrics_answer(
+        module,
+        period,
+        bucket,
+        names,
+        points,
+        breakdown(spec, period, records),
+        complete=records.complete,
+        as_of=as_of,
+    )

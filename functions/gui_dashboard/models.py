@@ -216,9 +216,9 @@ class TelemetryIncidents(BaseModel):
 _FRESH_TELEMETRY: JsonDict = {
     "status": "fresh",
     "preset": "24h",
-    "as_of": "2026-11-28T00:00:00Z",
-    "range": {"from": "2026-11-27T00:00:00Z", "to": "2026-11-28T00:00:00Z"},
-    "previous_range": {"from": "2026-11-26T00:00:00Z", "to": "2026-11-27T00:00:00Z"},
+    "as_of": "2026-11-28T00:00:00.000+00:00",
+    "range": {"from": "2026-11-27T00:00:00.000+00:00", "to": "2026-11-28T00:00:00.000+00:00"},
+    "previous_range": {"from": "2026-11-26T00:00:00.000+00:00", "to": "2026-11-27T00:00:00.000+00:00"},
     "facts": 42,
     "sla": [
         {
@@ -242,7 +242,7 @@ _FRESH_TELEMETRY: JsonDict = {
                 "module": "mapping",
                 "severity": "critical",
                 "spent_usd": 4800.0,
-                "at": "2026-11-27T14:00:00Z",
+                "at": "2026-11-27T14:00:00.000+00:00",
             }
         ],
     },
@@ -262,7 +262,12 @@ _FRESH_TELEMETRY: JsonDict = {
             }
         ],
         "reported": [
-            {"module": "mapping", "metric": "queue.length", "value": 2.0, "at": "2026-11-27T12:00:00Z"}
+            {
+                "module": "mapping",
+                "metric": "queue.length",
+                "value": 2.0,
+                "at": "2026-11-27T12:00:00.000+00:00",
+            }
         ],
     },
     "trends": {
@@ -270,8 +275,8 @@ _FRESH_TELEMETRY: JsonDict = {
         "series": ["jobs_requested", "jobs_failed", "cost_usd"],
         "points": [
             {
-                "start": "2026-11-27T00:00:00Z",
-                "end": "2026-11-28T00:00:00Z",
+                "start": "2026-11-27T00:00:00.000+00:00",
+                "end": "2026-11-28T00:00:00.000+00:00",
                 "values": {"jobs_requested": 8, "jobs_failed": 1, "cost_usd": 13.8},
             }
         ],
@@ -283,7 +288,7 @@ _FRESH_TELEMETRY: JsonDict = {
                 {
                     "name": "queue.length",
                     "latest": 2.0,
-                    "at": "2026-11-27T12:00:00Z",
+                    "at": "2026-11-27T12:00:00.000+00:00",
                     "sum": 6.0,
                     "reports": 2,
                 }
@@ -305,7 +310,7 @@ _FRESH_TELEMETRY: JsonDict = {
                 "artifact_id": "map-icd10-snomed",
                 "status": "open",
                 "score": 0.85,
-                "at": "2026-11-27T10:00:00Z",
+                "at": "2026-11-27T10:00:00.000+00:00",
             }
         ],
     },
@@ -316,9 +321,9 @@ _FRESH_TELEMETRY: JsonDict = {
                 "prompt_pack_id": "pp-clinical-coder",
                 "calibration_status": "calibrated",
                 "accuracy": 0.934,
-                "accuracy_at": "2026-11-27T02:00:00Z",
+                "accuracy_at": "2026-11-27T02:00:00.000+00:00",
                 "adherence": 0.962,
-                "adherence_at": "2026-11-27T03:00:00Z",
+                "adherence_at": "2026-11-27T03:00:00.000+00:00",
                 "below_threshold": False,
             }
         ],
@@ -389,11 +394,14 @@ class Dashboard(_Answer):
         json_schema_extra={
             "examples": [
                 {
-                    "as_of": "2026-11-20T10:05:00Z",
+                    "as_of": "2026-11-20T10:05:00.000+00:00",
                     "source": "cache",
-                    "range": {"from": "2026-11-13T10:00:00Z", "to": "2026-11-20T10:00:00Z"},
+                    "range": {"from": "2026-11-13T10:00:00.000+00:00", "to": "2026-11-20T10:00:00.000+00:00"},
                     "complete": True,
-                    "previous_range": {"from": "2026-11-06T10:00:00Z", "to": "2026-11-13T10:00:00Z"},
+                    "previous_range": {
+                        "from": "2026-11-06T10:00:00.000+00:00",
+                        "to": "2026-11-13T10:00:00.000+00:00",
+                    },
                     "modules": [
                         {
                             "module": "mapping",
@@ -448,17 +456,17 @@ class ModuleMetrics(_Answer):
         json_schema_extra={
             "examples": [
                 {
-                    "as_of": "2026-11-20T10:05:00Z",
+                    "as_of": "2026-11-20T10:05:00.000+00:00",
                     "source": "computed",
-                    "range": {"from": "2026-11-17T00:00:00Z", "to": "2026-11-20T00:00:00Z"},
+                    "range": {"from": "2026-11-17T00:00:00.000+00:00", "to": "2026-11-20T00:00:00.000+00:00"},
                     "complete": True,
                     "module": "mapping",
                     "bucket": "1d",
                     "series": ["jobs", "jobs_succeeded", "jobs_failed", "cost_usd", "artifacts_published"],
                     "points": [
                         {
-                            "start": "2026-11-17T00:00:00Z",
-                            "end": "2026-11-18T00:00:00Z",
+                            "start": "2026-11-17T00:00:00.000+00:00",
+                            "end": "2026-11-18T00:00:00.000+00:00",
                             "values": {
                                 "jobs": 6.0,
                                 "jobs_succeeded": 5.0,
@@ -468,8 +476,8 @@ class ModuleMetrics(_Answer):
                             },
                         },
                         {
-                            "start": "2026-11-18T00:00:00Z",
-                            "end": "2026-11-19T00:00:00Z",
+                            "start": "2026-11-18T00:00:00.000+00:00",
+                            "end": "2026-11-19T00:00:00.000+00:00",
                             "values": {
                                 "jobs": 7.0,
                                 "jobs_succeeded": 7.0,
@@ -479,8 +487,8 @@ class ModuleMetrics(_Answer):
                             },
                         },
                         {
-                            "start": "2026-11-19T00:00:00Z",
-                            "end": "2026-11-20T00:00:00Z",
+                            "start": "2026-11-19T00:00:00.000+00:00",
+                            "end": "2026-11-20T00:00:00.000+00:00",
                             "values": {
                                 "jobs": 5.0,
                                 "jobs_succeeded": 4.0,

@@ -9,10 +9,13 @@ read defensively: a missing or odd field makes a record count less, never fail t
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from datetime import datetime
 from typing import Any
 
-from gui_core.dynamo import Table
-from gui_dashboard.cache import AnyKey
+from gui_core.dynamo import Condition, ConditionFailed, Table, read_up_to
+from gui_dashboard.cache import AnyKey, PresetKey
 from gui_dashboard.logic import SourceRecords, TimeRange
 
 QUERY_PAGE = 1000
@@ -51,32 +54,74 @@ class StoreSources:
     def _read(
         table: Table, tenant: str, *, between: tuple[str, str] | None = None, prefix: str | None = None
     ) -> tuple[list[dict[str, Any]], bool]:
-        items: list[dict[str, Any]] = []
-        start_key: dict[str, Any] | None = None
-        while True:
-            page = table.query(
-                ("pk", tenant),
-                sort_prefix=("sk", prefix) if prefix else None,
-                sort_between=("sk", *between) if between else None,
-                limit=min(QUERY_PAGE, READ_LIMIT - len(items)),
-                start_key=start_key,
-            )
-            items.extend(page.items)
-            if page.last_key is None:
-                return items, True
-            if len(items) >= READ_LIMIT:
-                return items, False
-            start_key = page.last_key
+        read = read_up_to(
+            table,
+            ("pk", tenant),
+            limit=READ_LIMIT,
+            chunk=QUERY_PAGE,
+            sort_prefix=("sk", prefix) if prefix else None,
+            sort_between=("sk", *between) if between else None,
+        )
+        return read.items, read.complete
 
 
 class MetricsCacheTable:
-    """The metrics store as the cache: items as `gui_dashboard.cache` describes them."""
+    """The metrics store as the cache: items as `gui_dashboard.cache` describes them, and the
+    recompute leases beside the preset items (a conditional put: absent or lapsed)."""
 
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def get(self, key: AnyKey) -> dict[str, Any] | None:
-        return self._table.get(key.item_key(), consistent=False)
+    def get(self, key: AnyKey, *, consistent: bool = False) -> dict[str, Any] | None:
+        return self._table.get(key.item_key(), consistent=consistent)
 
     def put(self, item: dict[str, Any]) -> None:
         self._table.put(item)
+
+    def acquire(self, key: PresetKey, owner: str, *, now: datetime, lease_s: int) -> bool:
+        at = int(now.timestamp())
+        lapsed = Condition(
+            "attribute_not_exists(#k) OR #u < :now",
+            names={"#k": "pk", "#u": "lease_until"},
+            values={":now": at},
+        )
+        item = {
+            **key.lease_key(),
+            "kind": "metrics_lease",
+            "owner": owner,
+            "lease_until": at + lease_s,
+            "expires_at": at + lease_s + 3600,
+        }
+        try:
+            self._table.put(item, condition=lapsed)
+        except ConditionFailed:
+            return False
+        return True
+
+    def release(self, key: PresetKey, owner: str) -> None:
+        mine = Condition("#o = :o", names={"#o": "owner"}, values={":o": owner})
+        with contextlib.suppress(ConditionFailed):  # lapsed and taken over by another caller: theirs now
+            self._table.delete(key.lease_key(), condition=mine)
+
+
+class ContainerLeases:
+    """Leases within one container (a test's in-memory cache, or in front of the store's): one
+    recompute of a key at a time among the container's threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def acquire(self, key: PresetKey, owner: str, *, now: datetime, lease_s: int) -> bool:
+        at = now.timestamp()
+        with self._lock:
+            held = self._held.get((key.tenant, key.sk))
+            if held is not None and held[1] >= at:
+                return False
+            self._held[(key.tenant, key.sk)] = (owner, at + lease_s)
+            return True
+
+    def release(self, key: PresetKey, owner: str) -> None:
+        with self._lock:
+            if self._held.get((key.tenant, key.sk), ("", 0.0))[0] == owner:
+                del self._held[(key.tenant, key.sk)]

@@ -1,43 +1,23 @@
-"""Routes of the dashboard group: resolve the range, read the cache, compute on a miss, answer."""
+"""Routes of the dashboard group. Each parses the range, calls one use case (`gui_dashboard.use_cases`,
+where the cache, its leases and the rollups are decided) and answers its model, with the `Age` header
+(seconds) saying how old its figures are.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request, Response
 
 from gui_core import rbac
-from gui_core.api import count
 from gui_core.context import RequestContext
 from gui_core.date_times import QueryTime
 from gui_core.dependencies import require_scope
 from gui_core.guard import GroupPolicy, group_router
-from gui_dashboard.cache import (
-    CacheKey,
-    CacheStore,
-    cache_item,
-    cached_document,
-    dashboard_key,
-    series_key,
-    telemetry_key,
-    ttl_s,
-)
-from gui_dashboard.logic import (
-    BUCKETS,
-    MODULES,
-    PRESETS,
-    TimeRange,
-    choose_bucket,
-    dashboard_document,
-    metrics_document,
-    module_spec,
-    resolve_range,
-)
+from gui_dashboard import use_cases
+from gui_dashboard.logic import BUCKETS, MODULES, PRESETS
 from gui_dashboard.models import Dashboard, ModuleMetrics
-from gui_dashboard.repository import StoreSources
-from gui_dashboard.settings import DashboardSettings
-from gui_dashboard.telemetry import telemetry_block, telemetry_preset
+from gui_dashboard.use_cases import Answer, DashboardPorts, Served
 
 PREFIX = "/service/gui"
 router = group_router(
@@ -45,8 +25,20 @@ router = group_router(
 )
 
 Viewer = Annotated[RequestContext, Depends(require_scope(rbac.DASHBOARD))]
-From = Annotated[QueryTime | None, Query(alias="from", description="Start, ISO 8601 (UTC if no offset).")]
-To = Annotated[QueryTime | None, Query(alias="to", description="End, ISO 8601; default now.")]
+# Counted from hourly rollups, a range is widened to the whole hours it touches; the answer's `range`
+# says what was counted.
+From = Annotated[
+    QueryTime | None,
+    Query(
+        alias="from",
+        description="Start, ISO 8601 (UTC if no offset). Figures count whole hours (from the tenant's "
+        "rollups), so it is taken down to its hour; the answer's `range` says what was counted.",
+    ),
+]
+To = Annotated[
+    QueryTime | None,
+    Query(alias="to", description="End, ISO 8601; default now; taken up to the end of its hour."),
+]
 # The enums are documented, not checked by FastAPI: an unknown one is the route's 422 `invalid_range`
 # (404 `unknown_module`), with the names it knows.
 Preset = Annotated[
@@ -60,74 +52,61 @@ Preset = Annotated[
 _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid range (`invalid_range`) or too many points (`too_many_points`)"},
 }
+# A preset's answer may be served stale while one caller recomputes it (docs/decision_log.md).
+_AGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Age": {
+                "description": "Seconds since the figures were computed: 0 for a fresh answer, more "
+                "for a preset's cached answer (served stale while another call recomputes it).",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        }
+    }
+}
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _ports(request: Request) -> DashboardPorts:
+    ports: DashboardPorts = request.app.state.ports
+    return ports
 
 
-def _read_through(request: Request, key: CacheKey, compute: Any, *, now: datetime) -> dict[str, Any]:
-    cache: CacheStore = request.app.state.cache
-    document = cached_document(cache.get(key), now=now)
-    count(request, "CacheHits" if document is not None else "CacheMisses")  # the hit rate's terms
-    if document is not None:
-        return {**document, "source": "cache"}
-    document = compute()
-    settings: DashboardSettings = request.app.state.settings
-    ttl = ttl_s(key.time_range, now, open_s=settings.cache_s, closed_s=settings.closed_cache_s)
-    if ttl > 0:
-        cache.put(cache_item(key, document, now=now, ttl=ttl, producer="dashboard"))
-    return {**document, "source": "computed"}
+Ports = Annotated[DashboardPorts, Depends(_ports)]
 
 
-def _telemetry(
-    request: Request, tenant: str, preset: str | None, *, now: datetime, module: str | None = None
-) -> dict[str, Any]:
-    """The telemetry block: the aggregate the scheduled aggregation cached for the preset, if any."""
-    document = None
-    if preset is not None:
-        cache: CacheStore = request.app.state.cache
-        document = cached_document(cache.get(telemetry_key(tenant, preset)), now=now)
-    return telemetry_block(document, preset=preset, module=module)
-
-
-def _sources(request: Request) -> StoreSources:
-    sources: StoreSources = request.app.state.sources
-    return sources
+def _aged(response: Response, served: Served[Answer]) -> Answer:
+    """The answer; how old its figures are in the `Age` header."""
+    response.headers["Age"] = str(served.age_s)
+    return served.answer
 
 
 @router.get(
     "/dashboard",
     response_model=Dashboard,
     summary="Figures of every module for a range, with trends against the previous period",
-    responses=_ERRORS,
+    responses={**_AGED, **_ERRORS},
 )
 def get_dashboard(
-    request: Request, caller: Viewer, start: From = None, end: To = None, preset: Preset = None
-) -> dict[str, Any]:
-    now = _now()
-    period = resolve_range(start=start, end=end, preset=preset, now=now)
-
-    def compute() -> dict[str, Any]:
-        records = _sources(request).records(caller.tenant, TimeRange(period.previous().start, period.end))
-        return dashboard_document(period, records, as_of=now)
-
-    answer = _read_through(request, dashboard_key(caller.tenant, period), compute, now=now)
-    telemetry = _telemetry(
-        request, caller.tenant, telemetry_preset(start=start, end=end, preset=preset), now=now
-    )
-    return {**answer, "telemetry": telemetry}
+    response: Response,
+    caller: Viewer,
+    ports: Ports,
+    start: From = None,
+    end: To = None,
+    preset: Preset = None,
+) -> Dashboard:
+    return _aged(response, use_cases.read_dashboard(ports, caller, start=start, end=end, preset=preset))
 
 
 @router.get(
     "/metrics/{module}",
     response_model=ModuleMetrics,
     summary="One module's time series and breakdown",
-    responses={404: {"description": "Unknown module (`unknown_module`)"}, **_ERRORS},
+    responses={**_AGED, 404: {"description": "Unknown module (`unknown_module`)"}, **_ERRORS},
 )
 def get_module_metrics(
-    request: Request,
+    response: Response,
     caller: Viewer,
+    ports: Ports,
     module: Annotated[
         str,
         Path(
@@ -145,19 +124,8 @@ def get_module_metrics(
             json_schema_extra={"enum": list(BUCKETS)},
         ),
     ] = None,
-) -> dict[str, Any]:
-    module_spec(module)
-    now = _now()
-    period = resolve_range(start=start, end=end, preset=preset, now=now)
-    size = choose_bucket(period, bucket)
-
-    def compute() -> dict[str, Any]:
-        records = _sources(request).records(caller.tenant, period)
-        return metrics_document(module, period, size, records, as_of=now)
-
-    answer = _read_through(request, series_key(caller.tenant, module, period, size), compute, now=now)
-    preset_of_range = telemetry_preset(start=start, end=end, preset=preset)
-    return {
-        **answer,
-        "telemetry": _telemetry(request, caller.tenant, preset_of_range, now=now, module=module),
-    }
+) -> ModuleMetrics:
+    served = use_cases.read_module_metrics(
+        ports, caller, module, start=start, end=end, preset=preset, bucket=bucket
+    )
+    return _aged(response, served)

@@ -39,16 +39,18 @@ from opentelemetry.trace import SpanKind
 
 from gui_core import tracing
 from gui_core.domain_events import (
-    ROUTES,
+    EVENT_ROUTING,
     InvalidEvent,
     UnknownKind,
     UnknownSchemaVersion,
     kinesis_envelope,
     parse,
 )
-from gui_core.live import Appended, LiveEvent, PushReport, encode, fit, to_cursor
-from gui_core.quarantine import QUARANTINED_METRIC, Quarantine, Reason
-from gui_core.tenancy import Tenant
+from gui_core.metric_names import FanoutMetric, MetricName, QuarantineMetric
+from gui_core.pusher import PushReport, fit
+from gui_core.quarantine import Quarantine, Reason
+from gui_core.replay_log import Appended, LiveEvent, encode, to_cursor
+from gui_core.tenancy import NotHomedHere, TenantLookup, homed_here
 from gui_fanout.transform import GuiEvent, to_gui
 from gui_notifications.models import NewNotification
 
@@ -69,12 +71,8 @@ Outcome = Literal[
 ]
 
 
-class Tenants(Protocol):
-    def get(self, tenant_id: str) -> Tenant | None: ...
-
-
 class EventLog(Protocol):
-    """What the fan-out needs of `gui_core.live.ReplayLog`."""
+    """What the fan-out needs of `gui_core.replay_log.ReplayLog`."""
 
     def append(self, event: LiveEvent) -> Appended: ...
 
@@ -82,7 +80,7 @@ class EventLog(Protocol):
 
 
 class Subscribers(Protocol):
-    """What the fan-out needs of `gui_core.live.ConnectionRegistry`."""
+    """What the fan-out needs of `gui_core.connections.ConnectionRegistry`."""
 
     def subscribers(self, tenant: str, channel: str) -> list[str]: ...
 
@@ -90,7 +88,7 @@ class Subscribers(Protocol):
 
 
 class Push(Protocol):
-    """What the fan-out needs of `gui_core.live.Pusher`."""
+    """What the fan-out needs of `gui_core.pusher.Pusher`."""
 
     def push(self, connection_ids: Sequence[str], message: bytes) -> PushReport: ...
 
@@ -105,7 +103,9 @@ class _Dropped(Exception):
     """A record that no retry can deliver: counted under `metric`, quarantined when it is poison
     (`reason`), then skipped."""
 
-    def __init__(self, outcome: Outcome, metric: str, reason: Reason | None = None, error: str = "") -> None:
+    def __init__(
+        self, outcome: Outcome, metric: FanoutMetric, reason: Reason | None = None, error: str = ""
+    ) -> None:
         super().__init__(outcome)
         self.outcome: Outcome = outcome
         self.metric = metric
@@ -122,7 +122,7 @@ class Fanout:
         self,
         *,
         region: str,
-        tenants: Tenants,
+        tenants: TenantLookup,
         replay_log: EventLog,
         registry: Subscribers,
         pusher: Push,
@@ -190,7 +190,7 @@ class Fanout:
             return self._drop(record, drop, batch)
         if gui.notification is not None:
             written = self._inbox.append(gui.tenant, gui.notification)
-            counts["InboxWritten" if written else "InboxRepeats"] += 1
+            counts[FanoutMetric.INBOX_WRITTEN if written else FanoutMetric.INBOX_REPEATS] += 1
         for channel in gui.channels:
             self._publish(gui, channel, cursor, batch)
         return "delivered"
@@ -200,7 +200,7 @@ class Fanout:
         (a failure to keep it raises: the record is reported failed and delivered again)."""
         if drop.reason is not None:
             self._quarantine.keep(record, drop.reason, drop.error)
-            batch.counts[QUARANTINED_METRIC] += 1
+            batch.counts[QuarantineMetric.RECORDS_QUARANTINED] += 1
         batch.counts[drop.metric] += 1
         return drop.outcome
 
@@ -216,7 +216,7 @@ class Fanout:
             return kinesis_envelope(kinesis)
         except ValueError as exc:
             logger.warning("undecodable record %s: %s", kinesis.get("sequenceNumber"), exc)
-            raise _Dropped("invalid", "InvalidEvent", "undecodable", str(exc)) from exc
+            raise _Dropped("invalid", FanoutMetric.INVALID_EVENT, "undecodable", str(exc)) from exc
 
     def _admit(
         self, kinesis: Mapping[str, Any], envelope: Mapping[str, Any], kind: str, detail: Mapping[str, Any]
@@ -225,43 +225,37 @@ class Fanout:
         try:
             event = parse(kind, detail)
         except UnknownKind as exc:
-            raise _Dropped("not_for_gui", "NotForGui") from exc
+            raise _Dropped("not_for_gui", FanoutMetric.NOT_FOR_GUI) from exc
         except UnknownSchemaVersion as exc:
             logger.warning("refused: %s", exc)
             raise _Dropped(
-                "unknown_schema_version", "UnknownSchemaVersion", "unknown_schema_version", str(exc)
+                "unknown_schema_version",
+                FanoutMetric.UNKNOWN_SCHEMA_VERSION,
+                "unknown_schema_version",
+                str(exc),
             ) from exc
         except InvalidEvent as exc:
             logger.warning("invalid %s %s: %s", kind, envelope.get("id"), exc.errors)
-            raise _Dropped("invalid", "InvalidEvent", "invalid", str(exc)) from exc
-        routing = ROUTES[kind]
+            raise _Dropped("invalid", FanoutMetric.INVALID_EVENT, "invalid", str(exc)) from exc
+        routing = EVENT_ROUTING[kind]
         if not routing.channels and not routing.inbox:
-            raise _Dropped("not_for_gui", "NotForGui")
+            raise _Dropped("not_for_gui", FanoutMetric.NOT_FOR_GUI)
         gui = to_gui(kind, event, routing)
-        tenant = self._tenants.get(gui.tenant)
-        if tenant is None or tenant.home_region != self.region:
-            logger.warning(
-                "refused %s %s: tenant %s is not homed in %s", kind, gui.event_id, gui.tenant, self.region
-            )
-            if tenant is None:
-                raise _Dropped(
-                    "wrong_region",
-                    "ResidencyRefused",
-                    "unknown_tenant",
-                    f"tenant {gui.tenant} is unknown here",
-                )
+        try:
+            homed_here(self._tenants, gui.tenant, region=self.region, what=f"{kind} {gui.event_id}")
+        except NotHomedHere as refused:
             raise _Dropped(
-                "wrong_region",
-                "ResidencyRefused",
-                "wrong_region",
-                f"tenant {gui.tenant} is homed in {tenant.home_region}, not {self.region}",
-            )
+                "wrong_region", FanoutMetric.RESIDENCY_REFUSED, refused.reason, str(refused)
+            ) from refused
         try:
             cursor = to_cursor(str(kinesis.get("sequenceNumber")))
         except ValueError as exc:
             logger.warning("sequence number %s does not fit a cursor", kinesis.get("sequenceNumber"))
             raise _Dropped(
-                "unrepresentable_cursor", "CursorUnrepresentable", "unrepresentable_cursor", str(exc)
+                "unrepresentable_cursor",
+                FanoutMetric.CURSOR_UNREPRESENTABLE,
+                "unrepresentable_cursor",
+                str(exc),
             ) from exc
         return gui, cursor
 
@@ -271,7 +265,7 @@ class Fanout:
             LiveEvent(gui.tenant, channel, cursor, gui.event_id, gui.kind, gui.at, gui.payload)
         )
         if not appended.new and appended.pushed:
-            counts["AlreadyPushed"] += 1
+            counts[FanoutMetric.ALREADY_PUSHED] += 1
             return
         logged = appended.event  # a repeat: as first logged (its cursor), pushed now
         connections = batch.subscribers(logged.tenant, channel)
@@ -281,9 +275,9 @@ class Fanout:
             batch.forget(logged.tenant, connection_id)
         if report.failed:
             logger.warning("push of %s to %s failed for %s", logged.event_id, channel, report.failed)
-        counts["Pushed"] += len(report.sent)
-        counts["Gone"] += len(report.gone)
-        counts["PushFailed"] += len(report.failed)
+        counts[FanoutMetric.PUSHED] += len(report.sent)
+        counts[FanoutMetric.GONE] += len(report.gone)
+        counts[FanoutMetric.PUSH_FAILED] += len(report.failed)
         self._log.mark_pushed(logged)
 
     def lag_ms(self, kinesis: Mapping[str, Any]) -> float | None:
@@ -305,7 +299,7 @@ class FanoutBatch:
     def __init__(self, fanout: Fanout) -> None:
         self._fanout = fanout
         self.blocked: set[str] = set()
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[MetricName] = Counter()
         self.max_lag_ms: float | None = None
         self._subscribers: dict[tuple[str, str], tuple[float, list[str]]] = {}
 
@@ -315,7 +309,7 @@ class FanoutBatch:
         if read is None or now - read[0] > SUBSCRIBERS_MAX_AGE_S:
             read = (now, self._fanout.subscribers(tenant, channel))
             self._subscribers[(tenant, channel)] = read
-            self.counts["SubscriberReads"] += 1
+            self.counts[FanoutMetric.SUBSCRIBER_READS] += 1
         return read[1]
 
     def forget(self, tenant: str, connection_id: str) -> None:
@@ -326,19 +320,19 @@ class FanoutBatch:
 
     def handle(self, record: Mapping[str, Any]) -> Outcome:
         """One record of Lambda's Kinesis event; raises to report it failed."""
-        self.counts["Records"] += 1
+        self.counts[FanoutMetric.RECORDS] += 1
         kinesis = record.get("kinesis") or {}
         lag = self._fanout.lag_ms(kinesis)
         if lag is not None:
             self.max_lag_ms = lag if self.max_lag_ms is None else max(self.max_lag_ms, lag)
         key = str(kinesis.get("partitionKey") or "")
         if key in self.blocked:
-            self.counts["RecordsDeferred"] += 1
+            self.counts[FanoutMetric.RECORDS_DEFERRED] += 1
             raise BlockedByEarlierFailure(f"an earlier record of {key!r} failed in this batch")
         try:
             return self._fanout.deliver(record, self)
         except Exception:
             self.blocked.add(key)
-            self.counts["RecordsFailed"] += 1
+            self.counts[FanoutMetric.RECORDS_FAILED] += 1
             logger.exception("record %s of %s failed", kinesis.get("sequenceNumber"), key)
             raise

@@ -15,16 +15,17 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
 with coldstart.init():  # the garbage collector held off until the init is done
-    from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     from opentelemetry.trace import SpanKind
 
     from gui_core import tracing
+    from gui_core.connections import ConnectionRegistry
+    from gui_core.consumers import queue_quarantine, tenant_directory
     from gui_core.dynamo import Table, dynamodb_client
-    from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client
+    from gui_core.metric_names import FanoutMetric, add
     from gui_core.observability import observability
-    from gui_core.quarantine import QuarantineSettings, QueueQuarantine, sqs_client
-    from gui_core.tenancy import TenantDirectory
+    from gui_core.pusher import Pusher, connections_client
+    from gui_core.replay_log import ReplayLog
     from gui_fanout.fanout import Fanout, FanoutBatch
     from gui_fanout.settings import FanoutSettings
     from gui_notifications.repository import InboxRepository
@@ -34,7 +35,7 @@ with coldstart.init():  # the garbage collector held off until the init is done
     _client = dynamodb_client(settings.region)
     fanout = Fanout(
         region=settings.region,
-        tenants=TenantDirectory(Table(settings.tenants_table, _client), ttl_s=settings.tenant_cache_s),
+        tenants=tenant_directory(settings, _client),
         replay_log=ReplayLog(Table(settings.events_table, _client), window_s=settings.replay_window_s),
         registry=ConnectionRegistry(
             Table(settings.connections_table, _client), ttl_s=settings.connection_ttl_s
@@ -44,12 +45,7 @@ with coldstart.init():  # the garbage collector held off until the init is done
             concurrency=settings.push_concurrency,
         ),
         inbox=InboxRepository(Table(settings.inbox_table, _client), retention_days=settings.retention_days),
-        quarantine=QueueQuarantine(
-            QuarantineSettings().queue_url,  # type: ignore[call-arg]  # from the environment
-            sqs_client(settings.region),
-            function=settings.service_name,
-            region=settings.region,
-        ),
+        quarantine=queue_quarantine(settings),
     )
     # Every record failed is an answer too (its list of failures), not an exception: Lambda then
     # retries from the first one like for any partial failure.
@@ -60,9 +56,9 @@ with coldstart.init():  # the garbage collector held off until the init is done
 def emit(batch: FanoutBatch) -> None:
     """One value per metric and batch (a batch has up to 100 records; EMF takes 100 values)."""
     for name, value in sorted(batch.counts.items()):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        add(metrics, name, value)
     if batch.max_lag_ms is not None:
-        metrics.add_metric(name="FanoutLagMs", unit=MetricUnit.Milliseconds, value=batch.max_lag_ms)
+        add(metrics, FanoutMetric.LAG_MS, batch.max_lag_ms, unit="Milliseconds")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,6 +1,6 @@
 """Domain event -> what the GUI receives: a small payload per kind (the `payload` of a live event,
-docs/gui/asyncapi.yaml, versioned by `gui_core.live.PAYLOAD_VERSION`) and, for inbox kinds, the
-inbox item.
+docs/gui/asyncapi.yaml, versioned by `gui_core.replay_log.PAYLOAD_VERSION`) and, for inbox kinds,
+the inbox item.
 
 Payloads carry ids, statuses and short texts, never a whole record (an artifact's source text,
 a job's parameters): the GUI fetches the rest through REST. An inbox item's id is derived from the
@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from gui_core.date_times import aware_time, iso
 from gui_core.domain_events import (
     VERBS,
     ArtifactDeprecated,
@@ -33,7 +34,7 @@ from gui_core.domain_events import (
     WaiverExpired,
     WaiverGranted,
 )
-from gui_notifications.logic import iso, notification_id, parse_time
+from gui_notifications.logic import notification_id
 from gui_notifications.models import NewNotification, NotificationSource
 
 TITLE_LIMIT = 200
@@ -67,7 +68,7 @@ class _Note:
 
 
 def to_gui(kind: str, event: BaseModel, routing: Routing) -> GuiEvent:
-    """The GUI form of a parsed domain event of `kind` (a detail-type of ROUTES)."""
+    """The GUI form of a parsed domain event of `kind` (a detail-type of EVENT_ROUTING)."""
     tenant = str(getattr(event, "tenant"))  # noqa: B009  # every detail model has it
     event_id = str(getattr(event, "event_id"))  # noqa: B009
     at = occurred_at(event)
@@ -78,13 +79,13 @@ def to_gui(kind: str, event: BaseModel, routing: Routing) -> GuiEvent:
         assert routing.category is not None  # Routing checks both for an inbox kind
         assert routing.severity is not None
         notification = NewNotification(
-            id=notification_id(parse_time(at), event_id),
+            id=notification_id(aware_time(at), event_id),
             category=routing.category,
             severity=note.severity or routing.severity,
             title=_clip(note.title, TITLE_LIMIT),
             body=_clip(note.body, BODY_LIMIT),
             source=NotificationSource(module=note.module, artifact_id=note.artifact_id, job_id=note.job_id),
-            created_at=parse_time(at),
+            created_at=aware_time(at),
         )
         payload = {
             "notification_id": notification.id,
@@ -107,7 +108,7 @@ def occurred_at(event: BaseModel) -> str:
         value = event.deprecated_at
     if isinstance(value, datetime):
         return iso(value)
-    return iso(parse_time(str(value)))
+    return iso(aware_time(str(value)))
 
 
 def _clip(text: str, limit: int) -> str:

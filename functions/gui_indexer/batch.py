@@ -30,11 +30,17 @@ from gui_core.domain_events import (
     UnknownKind,
     UnknownSchemaVersion,
 )
+from gui_core.metric_names import IndexerMetric, MetricName
 from gui_core.quarantine import PoisonRecord, Quarantine, keep_counted
-from gui_core.tenancy import TenantLookup
+from gui_core.tenancy import NotHomedHere, TenantLookup, homed_here
 from gui_indexer.indexer import Applied, ArtifactEvent
 
 logger = logging.getLogger("gui_indexer")
+# The metric of each residency refusal (gui_core.tenancy.homed_here).
+_REFUSED_METRICS = {
+    "unknown_tenant": IndexerMetric.EVENTS_UNKNOWN_TENANT,
+    "wrong_region": IndexerMetric.EVENTS_OTHER_REGION,
+}
 
 
 class Indexes(Protocol):
@@ -45,7 +51,7 @@ class Indexes(Protocol):
 
 @dataclass
 class BatchResult:
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[MetricName] = field(default_factory=Counter)
     failed: list[str] = field(default_factory=list)  # sequence numbers
     published: list[Applied] = field(default_factory=list)  # the tenants that got a new version
 
@@ -77,7 +83,7 @@ class IndexBatches:
                     result.failed.append(sequence)
                 continue
             if model is None:
-                counts["IndexEventsIgnored"] += 1
+                counts[IndexerMetric.EVENTS_IGNORED] += 1
                 continue
             by_tenant[model.tenant].append((sequence, model))
         for tenant, items in by_tenant.items():
@@ -85,13 +91,13 @@ class IndexBatches:
                 applied = self._indexes.apply(tenant, [model for _, model in items])
             except Exception:
                 logger.exception("the index of a tenant could not be updated", extra={"tenant": tenant})
-                counts["IndexTenantFailures"] += 1
+                counts[IndexerMetric.TENANT_FAILURES] += 1
                 result.failed += [sequence for sequence, _ in items]
                 continue
-            counts["IndexEventsApplied"] += applied.applied
-            counts["IndexEventsSkipped"] += sum(applied.skipped.values())
+            counts[IndexerMetric.EVENTS_APPLIED] += applied.applied
+            counts[IndexerMetric.EVENTS_SKIPPED] += sum(applied.skipped.values())
             if applied.version is not None:
-                counts["IndexVersionsPublished"] += 1
+                counts[IndexerMetric.VERSIONS_PUBLISHED] += 1
                 result.published.append(applied)
         return result
 
@@ -100,26 +106,24 @@ class IndexBatches:
         try:
             envelope = domain_events.kinesis_envelope(kinesis)
         except ValueError as exc:
-            raise PoisonRecord("undecodable", "IndexEventsInvalid", str(exc)) from exc
+            raise PoisonRecord("undecodable", IndexerMetric.EVENTS_INVALID, str(exc)) from exc
         try:
             model = domain_events.parse(str(envelope["detail-type"]), envelope.get("detail") or {})
         except UnknownKind:
             return None
         except UnknownSchemaVersion as exc:
-            raise PoisonRecord("unknown_schema_version", "IndexEventsInvalid", str(exc)) from exc
+            raise PoisonRecord("unknown_schema_version", IndexerMetric.EVENTS_INVALID, str(exc)) from exc
         except InvalidEvent as exc:
-            raise PoisonRecord("invalid", "IndexEventsInvalid", str(exc)) from exc
+            raise PoisonRecord("invalid", IndexerMetric.EVENTS_INVALID, str(exc)) from exc
         if not isinstance(model, ArtifactPublished | ArtifactDeprecated):
             return None
-        tenant = self._tenants.get(model.tenant)
-        if tenant is None:
-            raise PoisonRecord(
-                "unknown_tenant", "IndexEventsUnknownTenant", f"tenant {model.tenant} is unknown here"
+        try:
+            homed_here(
+                self._tenants,
+                model.tenant,
+                region=self.region,
+                what=f"record {kinesis.get('sequenceNumber')}",
             )
-        if tenant.home_region != self.region:
-            raise PoisonRecord(
-                "wrong_region",
-                "IndexEventsOtherRegion",
-                f"tenant {model.tenant} is homed in {tenant.home_region}, not {self.region}",
-            )
+        except NotHomedHere as refused:
+            raise PoisonRecord(refused.reason, _REFUSED_METRICS[refused.reason], str(refused)) from refused
         return model

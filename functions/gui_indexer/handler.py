@@ -10,13 +10,10 @@ from typing import Any
 from gui_core import coldstart
 
 with coldstart.init():  # the garbage collector held off until the init is done
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    from gui_core.dynamo import Table, dynamodb_client
+    from gui_core.consumers import queue_quarantine, tenant_directory
+    from gui_core.metric_names import add
     from gui_core.objects import ObjectStore, s3_client
     from gui_core.observability import observability
-    from gui_core.quarantine import QuarantineSettings, QueueQuarantine, sqs_client
-    from gui_core.tenancy import TenantDirectory
     from gui_indexer.batch import IndexBatches
     from gui_indexer.indexer import TenantIndexes
     from gui_indexer.settings import IndexerSettings
@@ -26,21 +23,15 @@ with coldstart.init():  # the garbage collector held off until the init is done
     logger, metrics = observability()
     batches = IndexBatches(
         region=settings.region,
-        tenants=TenantDirectory(
-            Table(settings.tenants_table, dynamodb_client(settings.region)), ttl_s=settings.tenant_cache_s
-        ),
+        tenants=tenant_directory(settings),
         indexes=TenantIndexes(
             IndexStore(
                 ObjectStore(settings.data_bucket, s3_client(settings.region)), prefix=settings.search_prefix
             ),
             settings.work_dir,
+            max_bytes=settings.work_mb << 20 if settings.work_mb else None,
         ),
-        quarantine=QueueQuarantine(
-            QuarantineSettings().queue_url,  # type: ignore[call-arg]  # from the environment
-            sqs_client(settings.region),
-            function=settings.service_name,
-            region=settings.region,
-        ),
+        quarantine=queue_quarantine(settings),
     )
 
 
@@ -55,5 +46,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                    "applied": applied.applied, "skipped": dict(applied.skipped)},
         )  # fmt: skip
     for name, value in sorted(result.counts.items()):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        add(metrics, name, value)
     return result.response()

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from fastapi import FastAPI
 
-from gui_core.api import create_api
+from gui_core.api import PlatformParts, create_api
 from gui_core.bus import EventPublisher, Publisher, events_client
 from gui_core.dynamo import Table, dynamodb_client
+from gui_core.migrations.gate import Gate, settings_gate
 from gui_jobs.repository import JobsRepository
 from gui_jobs.routes import document_per_verb, router
+from gui_jobs.use_cases import JobsPorts
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Metrics
-
-    from gui_core.audit import AuditSink
-    from gui_core.guard import Guard
     from gui_jobs.settings import JobsSettings
 
 
@@ -25,25 +23,26 @@ def create_app(
     *,
     repository: JobsRepository | None = None,
     publisher: Publisher | None = None,
-    audit: AuditSink | None = None,
-    guard: Guard | None = None,
-    metrics: Metrics | None = None,
+    gate: Gate | None = None,
+    **platform: Unpack[PlatformParts],
 ) -> FastAPI:
     app = create_api(
         title="DomainDetermine GUI: jobs",
         routers=[router],
         settings=settings,
-        audit=audit,
-        guard=guard,
-        metrics=metrics,
+        **platform,
     )
     document = app.openapi
     app.openapi = lambda: document_per_verb(document())  # type: ignore[method-assign]
-    app.state.repository = repository or JobsRepository(
-        Table(settings.jobs_table, dynamodb_client(settings.region)),
-        idempotency_s=settings.idempotency_hours * 3600,
-    )
-    app.state.publisher = publisher or EventPublisher(
-        settings.domain_bus, events_client(settings.region), region=settings.region
+    app.state.ports = JobsPorts(
+        repository=repository
+        or JobsRepository(
+            Table(settings.jobs_table, dynamodb_client(settings.region)),
+            idempotency_s=settings.idempotency_hours * 3600,
+        ),
+        publisher=publisher
+        or EventPublisher(settings.domain_bus, events_client(settings.region), region=settings.region),
+        # Whether the filters' keys are there for a tenant (migration 0010): the ledger says.
+        gate=gate or settings_gate(settings),
     )
     return app

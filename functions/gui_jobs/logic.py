@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -76,6 +78,19 @@ def request_digest(verb: str, parameters: dict[str, Any]) -> str:
 def new_job_id(now_ms: int) -> str:
     """Sorts by creation time (12 hex digits of milliseconds), then 10 random hex digits."""
     return f"{now_ms:012x}{secrets.token_hex(5)}"
+
+
+def id_bound(value: datetime | None, *, high: bool) -> str:
+    """A bound on job ids from a time: ids begin with the creation time in hex milliseconds."""
+    if value is None:
+        return "~" if high else ""
+    ms = max(0, int(value.timestamp() * 1000))
+    return f"{ms:012x}~" if high else f"{ms:012x}"
+
+
+def matches(job: Mapping[str, Any], criteria: Mapping[str, str | None]) -> bool:
+    """Whether the job holds every criterion given (field -> wanted value; None: any)."""
+    return all(job.get(field) == wanted for field, wanted in criteria.items() if wanted is not None)
 
 
 def history_entry(

@@ -4,7 +4,8 @@ fan-out reads them too) and are re-exported here."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from pydantic.config import JsonDict
@@ -278,3 +279,34 @@ class JobPage(BaseModel):
 
     items: list[Job]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+# -- the use cases' inputs and outputs that are not a route's schema (gui_jobs.use_cases) ----------
+
+
+class StartJob(BaseModel):
+    """A request to start a job: the verb as the URL names it, its parameters as sent, and the
+    Idempotency-Key (the same key with the same parameters answers the job it started)."""
+
+    verb: str
+    body: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+
+
+class StartedJob(BaseModel):
+    """The job a start request answers; `earlier` when a request before it with the same key started it."""
+
+    job: Job
+    earlier: bool = False
+
+
+class JobQuery(BaseModel):
+    """Which jobs a list asks for: the filters combine (all must hold); `actor` `me` is the caller."""
+
+    verb: str | None = None
+    status: JobStatus | None = None
+    actor: str | None = None
+    requested_from: datetime | None = None
+    requested_to: datetime | None = None
+    limit: int = 50
+    cursor: str | None = None

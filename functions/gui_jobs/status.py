@@ -15,6 +15,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
+from gui_core.metric_names import JobEventsMetric
+from gui_core.tenancy import NotHomedHere, TenantLookup, homed_here
 from gui_jobs.logic import apply_status
 from gui_jobs.models import JobStatusChanged
 from gui_jobs.repository import JobChanged, now_iso
@@ -23,10 +25,6 @@ logger = logging.getLogger("gui_jobs.status")
 MAX_RACES = 5
 
 Outcome = Literal["applied", "ignored", "unknown_job", "wrong_region", "invalid"]
-
-
-class Tenants(Protocol):
-    def get(self, tenant_id: str) -> Any: ...
 
 
 class JobStore(Protocol):
@@ -40,9 +38,9 @@ class JobStore(Protocol):
 @dataclass
 class StatusConsumer:
     region: str
-    tenants: Tenants
+    tenants: TenantLookup
     repository: JobStore
-    count: Callable[[str], None] = lambda _name: None
+    count: Callable[[JobEventsMetric], None] = lambda _name: None
 
     def handle(self, event: dict[str, Any]) -> Outcome:
         """One EventBridge event (the envelope, as Lambda receives it)."""
@@ -51,28 +49,28 @@ class StatusConsumer:
         except ValidationError as exc:
             # Redelivering a malformed report cannot fix it: drop it, with a count for the alarm.
             logger.warning("invalid JobStatusChanged: %s", exc.errors(include_url=False))
-            self.count("InvalidStatusEvents")
+            self.count(JobEventsMetric.INVALID)
             return "invalid"
-        tenant = self.tenants.get(report.tenant)
-        if tenant is None or tenant.home_region != self.region:
-            self.count("ResidencyRefusals")
-            logger.warning(
-                "JobStatusChanged refused: tenant %s is not homed in %s", report.tenant, self.region
+        try:
+            homed_here(
+                self.tenants, report.tenant, region=self.region, what=f"JobStatusChanged of {report.job_id}"
             )
+        except NotHomedHere:
+            self.count(JobEventsMetric.RESIDENCY_REFUSALS)
             return "wrong_region"
         for _ in range(MAX_RACES):
             job = self.repository.job(report.tenant, report.job_id)
             if job is None:
-                self.count("UnknownJobEvents")
+                self.count(JobEventsMetric.UNKNOWN_JOB)
                 return "unknown_job"
             updated = apply_status(job, report, at=now_iso())
             if updated is None:
-                self.count("StatusEventsIgnored")
+                self.count(JobEventsMetric.IGNORED)
                 return "ignored"
             try:
                 self.repository.replace(report.tenant, job, updated)
             except JobChanged:
                 continue  # a command or another report won: decide again on what it wrote
-            self.count("StatusEventsApplied")
+            self.count(JobEventsMetric.APPLIED)
             return "applied"
         raise JobChanged(f"job {report.job_id} kept changing; the event will be delivered again")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gui_core.dynamo import Table
+from gui_core.metric_names import MetricName
 from gui_core.migrations.engine import Engine, RunIdentity, WorkQueue
 from gui_core.migrations.ledger import Ledger
 from gui_core.migrations.model import Migration
@@ -24,7 +25,7 @@ def build_engine(
     queue: WorkQueue,
     identity: RunIdentity,
     files: ObjectFiles | None = None,
-    count: Callable[[str, float], None] | None = None,
+    count: Callable[[MetricName, float], None] | None = None,
     page_size: int = 100,
     inline_max_items: int = 2000,
     registry: tuple[Migration, ...] = MIGRATIONS,

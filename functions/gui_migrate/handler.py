@@ -17,6 +17,7 @@ from gui_core import coldstart
 
 with coldstart.init():
     from gui_core.dynamo import Table, dynamodb_client
+    from gui_core.metric_names import add
     from gui_core.migrations.engine import Engine, MigrationBlocked, RunIdentity
     from gui_core.migrations.runner import Budget
     from gui_core.migrations.work_queue import SqsWorkQueue
@@ -42,7 +43,7 @@ with coldstart.init():
             tables=_tables,
             queue=_queue,
             identity=RunIdentity(who=who, code_version=settings.code_version),
-            count=lambda name, value: metrics.add_metric(name=name, unit="Count", value=value),
+            count=lambda name, value: add(metrics, name, value),
             page_size=settings.page_size,
             inline_max_items=settings.inline_max_items,
         )

@@ -13,6 +13,10 @@ class MigrateSettings(FunctionSettings):
     tenants_table: str = Field(alias="TENANTS_TABLE", min_length=1)
     migrations_table: str = Field(alias="MIGRATIONS_TABLE", min_length=1)
     inbox_table: str = Field(alias="INBOX_TABLE", min_length=1)
+    jobs_table: str = Field(alias="JOBS_TABLE", min_length=1)
+    preferences_table: str = Field(alias="PREFERENCES_TABLE", min_length=1)
+    artifacts_table: str = Field(alias="ARTIFACTS_TABLE", min_length=1)
+    metrics_table: str = Field(alias="METRICS_TABLE", min_length=1)
     work_queue_url: str = Field(alias="MIGRATION_WORK_QUEUE_URL", min_length=1)
     # A migration whose target holds at most this many items runs inside the call that starts it.
     inline_max_items: int = Field(default=2000, alias="MIGRATION_INLINE_MAX_ITEMS", ge=0)
@@ -33,4 +37,10 @@ class MigrateSettings(FunctionSettings):
 
     def table_names(self) -> dict[str, str]:
         """The stores a migration may change, by manifest name."""
-        return {"inbox": self.inbox_table}
+        return {
+            "inbox": self.inbox_table,
+            "jobs": self.jobs_table,
+            "preferences": self.preferences_table,
+            "artifacts": self.artifacts_table,
+            "metrics": self.metrics_table,
+        }

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from fastapi import FastAPI
 
-from gui_core.api import create_api
+from gui_core.api import PlatformParts, create_api
 from gui_core.dynamo import Table, dynamodb_client
+from gui_core.migrations.gate import Always, Gate, settings_gate
 from gui_notifications.repository import InboxRepository
 from gui_notifications.routes import router
+from gui_notifications.use_cases import NotificationsPorts
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Metrics
-
-    from gui_core.audit import AuditSink
-    from gui_core.guard import Guard
     from gui_notifications.settings import NotificationsSettings
 
 
@@ -23,20 +21,20 @@ def create_app(
     settings: NotificationsSettings,
     *,
     repository: InboxRepository | None = None,
-    audit: AuditSink | None = None,
-    guard: Guard | None = None,
-    metrics: Metrics | None = None,
+    gate: Gate | None = None,
+    **platform: Unpack[PlatformParts],
 ) -> FastAPI:
     app = create_api(
         title="DomainDetermine GUI: notifications",
         routers=[router],
         settings=settings,
-        audit=audit,
-        guard=guard,
-        metrics=metrics,
+        **platform,
     )
-    app.state.repository = repository or InboxRepository(
-        Table(settings.inbox_table, dynamodb_client(settings.region)),
-        retention_days=settings.retention_days,
+    client = dynamodb_client(settings.region)
+    repository = repository or InboxRepository(
+        Table(settings.inbox_table, client), retention_days=settings.retention_days
     )
+    # The ledger says when the counters' migration is done for a tenant; without a ledger (a test's
+    # settings) there is no migration to wait for.
+    app.state.ports = NotificationsPorts(repository, gate=gate or settings_gate(settings, client) or Always())
     return app

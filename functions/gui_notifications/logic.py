@@ -1,15 +1,23 @@
-"""Pure rules of the notifications group: visibility, effective status, filters, counts, commands."""
+"""Pure rules of the notifications group: visibility, effective status, filters, commands.
+
+An item's effective status is its stored one read with its audience's mark (`counting.Mark`): an
+unread item stamped with an earlier generation than its audience's is read (a read-all came since),
+and a snooze whose time has come is unread, or read when a read-all came after that time."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from gui_core.date_times import aware_time, iso
 from gui_core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
-from gui_notifications.models import COMMANDS, STATUSES, TENANT_WIDE
+from gui_notifications.counting import UNREAD_GEN, Mark
+from gui_notifications.models import COMMANDS, TENANT_WIDE
+
+NO_MARK = Mark()
 
 SNOOZE_MIN = timedelta(minutes=5)
 SNOOZE_MAX = timedelta(days=30)
@@ -41,15 +49,6 @@ _TARGET: dict[str, str | None] = {
     "assign": None,  # keeps the status
     "archive": "archived",
 }
-
-
-def iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def notification_id(created_at: datetime, discriminator: str | None = None) -> str:
@@ -86,18 +85,24 @@ def visible_to(item: dict[str, Any], subject: str) -> bool:
     return item.get("audience") in (TENANT_WIDE, subject)
 
 
-def effective_status(item: dict[str, Any], now: datetime) -> str:
-    """A snooze whose time has come reads as unread, before any write persists it."""
+def effective_status(item: dict[str, Any], now: datetime, mark: Mark = NO_MARK) -> str:
+    """The status answers show, with `mark` the read mark of the item's audience: an unread item of
+    an earlier generation than the mark's is read; a snooze whose time has come is unread (read
+    when the audience's last read-all came after that time), before any write persists it."""
     status = str(item.get("status", "unread"))
+    if status == "unread":
+        return "read" if int(item.get(UNREAD_GEN) or 0) < mark.gen else "unread"
     until = item.get("snoozed_until")
-    if status == "snoozed" and (until is None or parse_time(str(until)) <= now):
+    if status == "snoozed" and (until is None or aware_time(str(until)) <= now):
+        if mark.read_at and (until is None or aware_time(str(until)) <= aware_time(mark.read_at)):
+            return "read"
         return "unread"
     return status
 
 
-def as_seen(item: dict[str, Any], now: datetime) -> dict[str, Any]:
+def as_seen(item: dict[str, Any], now: datetime, mark: Mark = NO_MARK) -> dict[str, Any]:
     """The item with its effective status (and no stale snooze time), as answers show it."""
-    status = effective_status(item, now)
+    status = effective_status(item, now, mark)
     seen = {**item, "status": status, "etag": etag(int(item["version"]))}
     if status != "snoozed":
         seen["snoozed_until"] = None
@@ -111,35 +116,16 @@ class InboxFilter:
     category: str | None = None
     assignee: str | None = None  # already resolved: `me` is the caller's subject
 
-    def matches(self, item: dict[str, Any], now: datetime, *, ignore_status: bool = False) -> bool:
-        if not ignore_status and self.status and effective_status(item, now) != self.status:
+    def matches(
+        self, item: dict[str, Any], now: datetime, mark: Mark = NO_MARK, *, ignore_status: bool = False
+    ) -> bool:
+        if not ignore_status and self.status and effective_status(item, now, mark) != self.status:
             return False
         if self.severity and item.get("severity") != self.severity:
             return False
         if self.category and item.get("category") != self.category:
             return False
         return not (self.assignee and item.get("assignee") != self.assignee)
-
-
-def status_counts(items: list[dict[str, Any]], now: datetime) -> dict[str, int]:
-    counts = dict.fromkeys(STATUSES, 0)
-    for item in items:
-        counts[effective_status(item, now)] += 1
-    return counts
-
-
-def page_after(
-    items: list[dict[str, Any]], *, after_sk: str | None, limit: int
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Items newest first (descending sk) strictly after the cursor's key, and the next cursor's key.
-
-    Keyed on the sort key, not an offset: items arriving meanwhile sort before the cursor, so a walk
-    through the pages neither repeats nor skips an item.
-    """
-    remaining = [i for i in items if after_sk is None or str(i["sk"]) < after_sk]
-    page = remaining[:limit]
-    more = len(remaining) > limit
-    return page, (str(page[-1]["sk"]) if more and page else None)
 
 
 def check_command(command: str) -> None:
@@ -177,16 +163,18 @@ def apply_command(
     *,
     actor: str,
     now: datetime,
+    mark: Mark = NO_MARK,
     until: datetime | None = None,
     assignee: str | None = None,
 ) -> dict[str, Any] | None:
     """The item after `command` by `actor`, with its version raised; None when nothing changes.
 
-    The transition starts from the effective status, so a write after a due snooze also persists
-    the item's return to unread.
+    The transition starts from the effective status (`mark`: the read mark of the item's
+    audience), so a write after a due snooze or a read-all also persists what the item reads as. An
+    item that becomes unread is stamped with the mark's generation.
     """
     check_command(command)
-    current = effective_status(item, now)
+    current = effective_status(item, now, mark)
     if current not in _ALLOWED_FROM[command]:
         raise InvalidTransition(
             f"Cannot {command} a notification that is {current}.", current_status=current, command=command
@@ -196,18 +184,33 @@ def apply_command(
     if command == "snooze":
         snoozed_until = iso(check_snooze_until(until, now))
     new_assignee = assignee if command == "assign" else item.get("assignee")
-    if (
-        status == item.get("status")
-        and snoozed_until == item.get("snoozed_until")
-        and new_assignee == item.get("assignee")
-    ):
+    # Nothing changes for the reader (the effective status, snooze time and assignee stay): a repeated
+    # command, or `read` on an item a read-all marked read, writes nothing.
+    seen_until = item.get("snoozed_until") if current == "snoozed" else None
+    if status == current and snoozed_until == seen_until and new_assignee == item.get("assignee"):
         return None
     return {
         **item,
         "status": status,
+        UNREAD_GEN: mark.gen if status == "unread" else None,
         "snoozed_until": snoozed_until,
         "assignee": new_assignee,
         "version": int(item["version"]) + 1,
         "updated_at": iso(now),
         "acted_by": actor,
+    }
+
+
+def persisted(item: dict[str, Any], now: datetime, mark: Mark) -> dict[str, Any] | None:
+    """The item with its effective status stored (a due snooze woken, an unread item of an earlier
+    generation stored read), version and times unchanged: nothing a reader sees changes, so its
+    ETag stays. None when the stored status is the effective one already."""
+    status = effective_status(item, now, mark)
+    if status == item.get("status"):
+        return None
+    return {
+        **item,
+        "status": status,
+        UNREAD_GEN: mark.gen if status == "unread" else None,
+        "snoozed_until": None,
     }

@@ -116,7 +116,8 @@ class Notification(BaseModel):
 
 
 class StatusCounts(BaseModel):
-    """Items per status over the caller's whole inbox (all filters but status ignored)."""
+    """Items per effective status over the caller's whole inbox (tenant-wide and personal items),
+    following every filter but `status`: counters kept with each change, whatever the inbox's size."""
 
     unread: int = 0
     read: int = 0
@@ -143,7 +144,9 @@ class NotificationPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
     counts: StatusCounts
     counts_complete: bool = Field(
-        description="False when the inbox holds more items than one request reads (see the docs)."
+        description="False while the counts may leave items out: the tenant's items stored before the "
+        "counters are still being counted (after an upgrade), or more snoozes came due than one "
+        "request wakes (the next requests catch up)."
     )
 
 
@@ -167,4 +170,18 @@ class ReadAllResult(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"marked": 4, "remaining": False}]})
 
     marked: int = Field(description="Items this call marked read.")
-    remaining: bool = Field(description="True when unread items are left (call again).")
+    remaining: bool = Field(
+        description="True when unread items are left (call again). Always false: one call marks every "
+        "unread item, whatever their number."
+    )
+
+
+class InboxQuery(BaseModel):
+    """What a list of the inbox asks (the list route's query parameters; not a request body)."""
+
+    status: Status | None = None
+    severity: Severity | None = None
+    category: Category | None = None
+    assignee: str | None = Field(default=None, description="A subject, or `me`.")
+    limit: int = 25
+    cursor: str | None = None

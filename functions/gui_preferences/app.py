@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from fastapi import FastAPI
 
-from gui_core.api import create_api
+from gui_core.api import PlatformParts, create_api
 from gui_core.dynamo import Table, dynamodb_client
+from gui_core.migrations.gate import Gate, settings_gate
 from gui_preferences.repository import PreferencesRepository
 from gui_preferences.routes import router, views_router
+from gui_preferences.use_cases import PreferencesPorts
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Metrics
-
-    from gui_core.audit import AuditSink
-    from gui_core.guard import Guard
     from gui_preferences.settings import PreferencesSettings
 
 
@@ -23,20 +21,22 @@ def create_app(
     settings: PreferencesSettings,
     *,
     repository: PreferencesRepository | None = None,
-    audit: AuditSink | None = None,
-    guard: Guard | None = None,
-    metrics: Metrics | None = None,
+    gate: Gate | None = None,
+    **platform: Unpack[PlatformParts],
 ) -> FastAPI:
     app = create_api(
         title="DomainDetermine GUI: preferences",
         routers=[router, views_router],
         settings=settings,
-        audit=audit,
-        guard=guard,
-        metrics=metrics,
+        **platform,
     )
-    app.state.repository = repository or PreferencesRepository(
-        Table(settings.preferences_table, dynamodb_client(settings.region)),
-        history_days=settings.history_days,
+    app.state.ports = PreferencesPorts(
+        repository=repository
+        or PreferencesRepository(
+            Table(settings.preferences_table, dynamodb_client(settings.region)),
+            history_days=settings.history_days,
+        ),
+        # Whether the views' list keys are there for a tenant (migration 0011): the ledger says.
+        gate=gate or settings_gate(settings),
     )
     return app

@@ -1,10 +1,10 @@
-"""Pure rules of the preferences group: merging, policy locks and entity tags."""
+"""Pure rules of the preferences group: merging, policy locks and entity tags, and the group's errors."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gui_core.errors import PreconditionFailed, PreconditionRequired
+from gui_core.errors import Forbidden, PreconditionFailed, PreconditionRequired
 
 SYSTEM_DEFAULTS: dict[str, Any] = {
     "theme": "system",
@@ -14,6 +14,14 @@ SYSTEM_DEFAULTS: dict[str, Any] = {
     "pinned_dashboards": [],
 }
 _WHOLE_VALUE_KEYS = ("theme", "locale", "density", "pinned_dashboards")
+
+
+class PreferenceLocked(Forbidden):
+    code, title = "preference_locked", "A preference is locked by tenant policy"
+
+
+class NotOwner(Forbidden):
+    code, title = "not_owner", "Only the owner may change this resource"
 
 
 def effective_preferences(

@@ -6,20 +6,38 @@ One table, partition = tenant; sort keys by kind of item:
   TENANT#POLICY                       tenant defaults and locked keys (version)
   VIEW#<view id>                      a saved view
   VIEWNAME#<owner>#<module>#<name>    guard making a view name unique per owner and module
+  VK#<list>#<values>#<view id>        a key item of one list of views (below), naming the view
 Key components taken from callers are percent-encoded so `#` in a subject cannot forge a key.
+
+The lists of saved views are served from key items, written in the same transaction as the view:
+  VK#t#<view id>                      a view shared with the tenant (visibility `tenant`)
+  VK#tm#<module>#<view id>            the same, by module
+  VK#o#<owner>#<view id>              a view of its owner (any visibility)
+  VK#om#<owner>#<module>#<view id>    the same, by module
+so a caller's list is the shared range merged with its own (`gui_core.key_pages`), in view id order,
+and a page reads its page of key items and the views they name, whatever the tenant holds. The owner
+and the id never change; a change of visibility or module moves the key items that hold them. The
+view records what its key items were written for (`keyed_as`: `<visibility>#<module>`; absent: no
+key items yet), so a writer removes exactly the ones that exist, even after a release that did not
+know them rewrote the view (it carries the attribute over). Migration 0011_view_list_keys wrote them
+for the views stored before.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from gui_core.date_times import iso
 from gui_core.dynamo import (
     Check,
+    Condition,
     ConditionFailed,
     Delete,
+    Page,
     Put,
     Table,
     TransactionCancelled,
@@ -29,6 +47,16 @@ from gui_core.dynamo import (
 from gui_core.errors import Conflict, PreconditionFailed
 
 POLICY_SK = "TENANT#POLICY"
+VIEW_PREFIX = "VIEW#"
+VIEW_KEY_PREFIX = "VK#"
+KEYED = "keyed_as"  # `<visibility>#<module>`: what the view's key items were written for
+# A write that lost a race with the migration writing the view's key items is written again (the
+# view itself did not change); this many times at most.
+KEY_RACES = 3
+# The migration that wrote the key items of the views stored before them, and the release before wrote
+# during its deploy: the list is served from the keys once its second pass is done for the tenant
+# (gui_core.migrations.gate).
+VIEW_KEYS_MIGRATION = "0013_view_list_keys_again"
 
 
 class ViewNameTaken(Conflict):
@@ -49,7 +77,55 @@ def history_sk(subject: str, at: str, version: int) -> str:
 
 
 def view_sk(view_id: str) -> str:
-    return f"VIEW#{_part(view_id)}"
+    return f"{VIEW_PREFIX}{_part(view_id)}"
+
+
+def shared_prefix(module: str | None = None) -> str:
+    """The key range of the views shared with the tenant (of one module)."""
+    return f"{VIEW_KEY_PREFIX}t#" if module is None else f"{VIEW_KEY_PREFIX}tm#{_part(module)}#"
+
+
+def owned_prefix(owner: str, module: str | None = None) -> str:
+    """The key range of one owner's views (of one module)."""
+    if module is None:
+        return f"{VIEW_KEY_PREFIX}o#{_part(owner)}#"
+    return f"{VIEW_KEY_PREFIX}om#{_part(owner)}#{_part(module)}#"
+
+
+def keyed_as(view: Mapping[str, Any]) -> str:
+    """What a view's key items hold besides its owner and id."""
+    return f"{view['visibility']}#{view['module']}"
+
+
+def view_keys(tenant: str, view: Mapping[str, Any], keyed: str | None = None) -> list[dict[str, Any]]:
+    """The view's key items; with `keyed`, those written for that visibility and module."""
+    visibility, _, module = (keyed or keyed_as(view)).partition("#")
+    prefixes = [owned_prefix(str(view["owner"])), owned_prefix(str(view["owner"]), module)]
+    if visibility == "tenant":
+        prefixes += [shared_prefix(), shared_prefix(module)]
+    return [
+        {"pk": tenant, "sk": prefix + _part(str(view["id"])), "kind": "view_key", "view_id": view["id"]}
+        for prefix in prefixes
+    ]
+
+
+def key_changes(tenant: str, keyed: str | None, view: Mapping[str, Any]) -> list[Put | Delete]:
+    """The writes that make the view's key items those of its visibility and module, from the ones
+    that exist (`keyed`, the stored view's `keyed_as`: None for none)."""
+    new = {item["sk"]: item for item in view_keys(tenant, view)}
+    old = {item["sk"] for item in view_keys(tenant, view, keyed)} if keyed is not None else set()
+    return [
+        *(Delete({"pk": tenant, "sk": sk}) for sk in sorted(old - new.keys())),
+        *(Put(new[sk]) for sk in sorted(new.keys() - old)),
+    ]
+
+
+def _version_and_keys(version: int, keyed: str | None) -> Condition:
+    """The stored view is the one read: its version and the key items it had then."""
+    names = {"#v": "version", "#k": KEYED}
+    if keyed is None:
+        return Condition("#v = :v AND attribute_not_exists(#k)", names=names, values={":v": version})
+    return Condition("#v = :v AND #k = :k", names=names, values={":v": version, ":k": keyed})
 
 
 def view_name_sk(owner: str, module: str, name: str) -> str:
@@ -57,7 +133,7 @@ def view_name_sk(owner: str, module: str, name: str) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return iso(datetime.now(UTC))
 
 
 class PreferencesRepository:
@@ -195,47 +271,96 @@ class PreferencesRepository:
         guard = self._guard(tenant, view)
         try:
             self._table.transact(
-                [Put(guard, item_absent("sk")), Put(self._view_item(tenant, view), item_absent("sk"))]
+                [
+                    Put(guard, item_absent("sk")),
+                    Put(self._view_item(tenant, view), item_absent("sk")),
+                    *key_changes(tenant, None, view),
+                ]
             )
         except TransactionCancelled as exc:
             raise self._name_taken(view) from exc
 
     def replace_view(self, tenant: str, old: dict[str, Any], new: dict[str, Any]) -> None:
-        operations: list[Put | Delete | Check] = [
-            Put(self._view_item(tenant, new), version_is(int(old["version"])))
-        ]
+        """Write `new` with its name guard and key items if the stored view is still `old`."""
         old_guard, new_guard = self._guard(tenant, old), self._guard(tenant, new)
+        guards: list[Put | Delete] = []
         if old_guard["sk"] != new_guard["sk"]:
-            operations += [Delete({"pk": tenant, "sk": old_guard["sk"]}), Put(new_guard, item_absent("sk"))]
+            guards = [Delete({"pk": tenant, "sk": old_guard["sk"]}), Put(new_guard, item_absent("sk"))]
+
+        def operations(keyed: str | None) -> list[Put | Delete]:
+            condition = _version_and_keys(int(old["version"]), keyed)
+            return [Put(self._view_item(tenant, new), condition), *key_changes(tenant, keyed, new), *guards]
+
         try:
-            self._table.transact(operations)
+            self._write(tenant, old, operations)
         except TransactionCancelled as exc:
-            if 0 in exc.failed:
-                raise PreconditionFailed("The view changed since it was read; read it again.") from exc
             raise self._name_taken(new) from exc
 
     def delete_view(self, tenant: str, view: dict[str, Any]) -> None:
-        try:
-            self._table.transact(
-                [
-                    Delete({"pk": tenant, "sk": view_sk(view["id"])}, version_is(int(view["version"]))),
-                    Delete({"pk": tenant, "sk": self._guard(tenant, view)["sk"]}),
-                ]
-            )
-        except TransactionCancelled as exc:
-            raise PreconditionFailed("The view changed since it was read; read it again.") from exc
+        """Remove the view, its name guard and its key items if the stored view is still `view`."""
+
+        def operations(keyed: str | None) -> list[Put | Delete]:
+            existing = view_keys(tenant, view, keyed) if keyed is not None else []
+            return [
+                Delete(
+                    {"pk": tenant, "sk": view_sk(view["id"])}, _version_and_keys(int(view["version"]), keyed)
+                ),
+                Delete({"pk": tenant, "sk": self._guard(tenant, view)["sk"]}),
+                *(Delete({"pk": tenant, "sk": item["sk"]}) for item in existing),
+            ]
+
+        self._write(tenant, view, operations)
+
+    def _write(self, tenant: str, old: dict[str, Any], operations: Any) -> None:
+        """One transaction whose first write is the view's, conditional on `old` (its version and
+        key items). When the migration wrote the view's key items since `old` was read (the version
+        is the same, `keyed_as` moved), it is made again from them; any other change of the view is
+        PreconditionFailed. A failure of another write is the caller's (TransactionCancelled)."""
+        keyed = old.get(KEYED)
+        for _ in range(KEY_RACES):
+            try:
+                self._table.transact(operations(keyed))
+            except TransactionCancelled as exc:
+                if 0 not in exc.failed:
+                    raise
+                stored = self.view(tenant, str(old["id"]))
+                if (
+                    stored is None
+                    or int(stored["version"]) != int(old["version"])
+                    or stored.get(KEYED) == keyed
+                ):
+                    raise PreconditionFailed("The view changed since it was read; read it again.") from exc
+                keyed = stored.get(KEYED)
+            else:
+                return
+        raise PreconditionFailed("The view's list keys kept changing; read it again.")
 
     def views_page(
-        self, tenant: str, *, start_key: dict[str, Any] | None, limit: int
+        self, tenant: str, *, start_key: Mapping[str, Any] | None, limit: int
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Every view of the tenant in id order (the path before the key items)."""
         page = self._table.query(
-            ("pk", tenant), sort_prefix=("sk", "VIEW#"), limit=limit, start_key=start_key
+            ("pk", tenant), sort_prefix=("sk", VIEW_PREFIX), limit=limit, start_key=start_key
         )
         return page.items, page.last_key
 
+    def view_keys_page(
+        self, tenant: str, prefix: str, *, after: str | None, start_key: Mapping[str, Any] | None, limit: int
+    ) -> Page:
+        """Key items of one range in view id order, after the view `after`."""
+        first = {"pk": tenant, "sk": prefix + _part(after)} if after is not None else None
+        return self._table.query(
+            ("pk", tenant), sort_prefix=("sk", prefix), limit=limit, start_key=start_key or first
+        )
+
+    def views(self, tenant: str, view_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored views among `view_ids`, by id (one BatchGetItem per 100)."""
+        found = self._table.batch_get([{"pk": tenant, "sk": view_sk(i)} for i in view_ids])
+        return {str(view["id"]): view for view in found}
+
     @staticmethod
     def _view_item(tenant: str, view: dict[str, Any]) -> dict[str, Any]:
-        return {"pk": tenant, "sk": view_sk(view["id"]), "kind": "view", **view}
+        return {"pk": tenant, "sk": view_sk(view["id"]), "kind": "view", **view, KEYED: keyed_as(view)}
 
     @staticmethod
     def _guard(tenant: str, view: dict[str, Any]) -> dict[str, Any]:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gui_core.audit import AuditSink, DynamoAuditSink
+from gui_core.connections import ConnectionRegistry
 from gui_core.dynamo import DynamoCounters, Table, dynamodb_client
-from gui_core.live import ConnectionRegistry, Pusher, ReplayLog, connections_client
+from gui_core.pusher import Pusher, connections_client
 from gui_core.rate_limit import MessageLimiter, RateLimiter
+from gui_core.replay_log import ReplayLog
 from gui_core.tenancy import TenantDirectory
 from gui_notifications.repository import InboxRepository
-from gui_realtime.logic import Counter, RealtimeService, Sender
+from gui_realtime.routes import RealtimeService, Sender
+from gui_realtime.use_cases import Counter, RealtimePorts, no_count
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -30,13 +35,14 @@ def create_service(
     audit: AuditSink | None = None,
     sender: Sender | None = None,
     rate_limiter: RateLimiter | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> RealtimeService:
     """The service on the region's tables and management API; tests pass fakes instead."""
     client = dynamodb_client(settings.region)
     limiter = rate_limiter
     if limiter is None and settings.rate_limiting:
         limiter = RateLimiter(DynamoCounters(Table(settings.limits_table, client)))
-    service = RealtimeService(
+    ports = RealtimePorts(
         region=settings.region,
         tenants=tenants
         or TenantDirectory(Table(settings.tenants_table, client), ttl_s=settings.tenant_cache_s),
@@ -45,13 +51,15 @@ def create_service(
         replay=replay or ReplayLog(Table(settings.events_table, client), window_s=settings.replay_window_s),
         inbox=inbox
         or InboxRepository(Table(settings.inbox_table, client), retention_days=settings.retention_days),
+        rate_limiter=limiter,
+        count=count or no_count,
+        clock=clock,
+    )
+    return RealtimeService(
+        ports=ports,
         audit=audit or DynamoAuditSink(Table(settings.audit_table, client)),
         # Only `send` is used: one post per answer, so the pool stays small.
         sender=sender or Pusher(connections_client(settings.connections_url, settings.region), concurrency=2),
-        rate_limiter=limiter,
         message_limiter=MessageLimiter(limiter) if limiter is not None else None,
         logger=logger,
     )
-    if count is not None:
-        service.count = count
-    return service

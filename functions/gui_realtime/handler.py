@@ -17,6 +17,7 @@ with coldstart.init():  # the garbage collector held off until the init is done
     from opentelemetry.trace import SpanKind
 
     from gui_core import tracing
+    from gui_core.metric_names import GuardMetric, RealtimeMetric, add
     from gui_core.observability import observability
     from gui_realtime.app import create_service
     from gui_realtime.models import SocketRequest
@@ -27,12 +28,12 @@ with coldstart.init():  # the garbage collector held off until the init is done
     # Read once at cold start: a figure recorded later must not depend on the environment of the moment.
     NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DomainDetermine/GUI")
 
-    def count(name: str, *, reason: str | None = None) -> None:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    def count(name: RealtimeMetric | GuardMetric, *, reason: str | None = None) -> None:
+        add(metrics, name)
         if reason is None:
             return
         # And one figure per reason: a dimension of its own, so the other metrics keep theirs.
-        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+        with single_metric(name=str(name), unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
             metric.add_dimension(name="service", value=settings.service_name)
             metric.add_dimension(name="reason", value=reason)
 

@@ -1,6 +1,8 @@
-"""Answers of the search group (they are its OpenAPI schema)."""
+"""What a search asks (`SearchCriteria`) and answers (its OpenAPI schema)."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -105,3 +107,19 @@ class SearchPage(BaseModel):
         description="The tenant's index version; null while the tenant has none yet (no hits then)."
     )
     license: SearchLicense
+
+
+class SearchCriteria(BaseModel):
+    """What a search asks (the route's query parameters; not a request body): the query text
+    (blank: browse), the filters, the page size and the cursor of the page before."""
+
+    text: str = ""
+    kinds: list[ArtifactKind] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    owner: str | None = None
+    license_tags: list[str] = Field(default_factory=list)
+    statuses: list[GovernanceStatus] = Field(default_factory=list)
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+    limit: int = 20
+    cursor: str | None = None

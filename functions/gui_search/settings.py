@@ -12,5 +12,9 @@ class SearchSettings(ApiSettings):
     search_prefix: str = Field(default="search/", alias="SEARCH_PREFIX")
     # How often a container asks S3 whether a tenant's index has a new version (a conditional GET).
     manifest_check_s: float = Field(default=2.0, alias="SEARCH_MANIFEST_CHECK_S", ge=0)
-    max_tenants: int = Field(default=8, alias="SEARCH_MAX_TENANTS", ge=1)
+    # The bytes of open indexes a container keeps in /tmp (the least recently used tenant leaves
+    # first): the function's ephemeral storage less room for an archive-layout fetch (stacks.manifest).
+    cache_mb: int = Field(default=1536, alias="SEARCH_CACHE_MB", ge=16)
+    # A bound on the count of open indexes as well; none unless set.
+    max_tenants: int | None = Field(default=None, alias="SEARCH_MAX_TENANTS", ge=1)
     cache_dir: Path = Field(default_factory=lambda: lambda_tmp("gui-search"), alias="SEARCH_CACHE_DIR")

@@ -5,25 +5,23 @@ The caller is authorized by `Authorization: Bearer` (fetch-based clients) or by 
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 
 from gui_core.api_document import TICKET_SECURITY
-from gui_core.context import RequestContext
-from gui_core.dependencies import EXPIRY_LEEWAY_S, Caller
-from gui_core.errors import InsufficientScope, InvalidCursor, NotFound
+from gui_core.dependencies import Caller
 from gui_core.guard import GroupPolicy, group_router
-from gui_core.live import CHANNELS, LENGTH_DIGITS, SEQUENCE_DIGITS, ReplayLog, channel_scope, is_cursor
-from gui_stream.logic import collect, render
+from gui_core.replay_log import CHANNELS, LENGTH_DIGITS, LIVE_CLASS, LIVE_FEATURE, SEQUENCE_DIGITS
+from gui_stream import use_cases
+from gui_stream.logic import render
+from gui_stream.use_cases import StreamPorts
 
 PREFIX = "/service/gui/stream"
-LIVE_FEATURE = "realtime"  # the tenant flag of live updates, as gui_realtime reads it
 EVENT_STREAM = "text/event-stream"
 MARGIN_S = 2.0  # of the Lambda's remaining time, to write the answer
 
-router = group_router(prefix=PREFIX, policy=GroupPolicy(LIVE_FEATURE, read_class="live"))
+router = group_router(prefix=PREFIX, policy=GroupPolicy(LIVE_FEATURE, read_class=LIVE_CLASS))
 # Documented, not checked by FastAPI: an unknown channel is 404 `unknown_channel`, and what is not an
 # event's id 400 `invalid_cursor` (an id's first digits count the rest, which no pattern states).
 CHANNEL_SCHEMA = {"enum": list(CHANNELS)}
@@ -44,36 +42,18 @@ SSE_EVENT_SCHEMA = {
 LIVE_CURSOR_SCHEMA = {"pattern": rf"^([0-9]{{{LENGTH_DIGITS + 1},{LENGTH_DIGITS + SEQUENCE_DIGITS}}})?$"}
 
 
-class UnknownChannel(NotFound):
-    code, title = "unknown_channel", "No such live channel"
+async def _ports(request: Request) -> StreamPorts:
+    ports: StreamPorts = request.app.state.ports
+    return ports
 
 
-def channel_reader(
-    channel: Annotated[str, Path(max_length=64, json_schema_extra=CHANNEL_SCHEMA)], caller: Caller
-) -> RequestContext:
-    """The caller, holding the scope of the channel in the path (each channel has its own)."""
-    scope = channel_scope(channel)
-    if scope is None:
-        raise UnknownChannel(f"No channel {channel[:64]!r}; one of {', '.join(CHANNELS)}.")
-    if not caller.has_scope(scope):
-        raise InsufficientScope(f"The channel {channel} needs the scope {scope}.", required_scope=scope)
-    return caller
+Ports = Annotated[StreamPorts, Depends(_ports)]
 
 
-Reader = Annotated[RequestContext, Depends(channel_reader)]
-
-
-def _budget(request: Request, hold_s: float, caller: RequestContext) -> float:
-    """The hold, cut to what the invocation has left (Mangum leaves Lambda's context in the scope)
-    and to the caller's token: no event goes out past its expiry (with the guard's leeway)."""
-    budget = hold_s
-    context = request.scope.get("aws.context")
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if remaining is not None:
-        budget = min(budget, float(remaining()) / 1000 - MARGIN_S)
-    if caller.expires_at:
-        budget = min(budget, caller.expires_at + EXPIRY_LEEWAY_S - time.time())
-    return max(0.0, budget)
+def _time_left(request: Request) -> float | None:
+    """What the invocation has left to answer in (Mangum leaves Lambda's context in the scope)."""
+    remaining = getattr(request.scope.get("aws.context"), "get_remaining_time_in_millis", None)
+    return float(remaining()) / 1000 - MARGIN_S if remaining is not None else None
 
 
 @router.get(
@@ -93,16 +73,11 @@ def _budget(request: Request, hold_s: float, caller: RequestContext) -> float:
 )
 def stream(
     request: Request,
-    channel: Annotated[
-        str,
-        Path(
-            max_length=64,
-            description="jobs, notifications, readiness, prompt-pack.",
-            json_schema_extra=CHANNEL_SCHEMA,
-        ),
-    ],
+    # The document gave this parameter no description while a dependency declared it first: kept so.
+    channel: Annotated[str, Path(max_length=64, json_schema_extra=CHANNEL_SCHEMA)],
     tenant: Annotated[str, Path(max_length=128, description="The caller's tenant.")],
-    caller: Reader,
+    caller: Caller,
+    ports: Ports,
     last_event_id: Annotated[
         str | None,
         Header(
@@ -119,18 +94,5 @@ def stream(
     ] = None,
 ) -> Response:
     cursor = last_event_id or since or None
-    if cursor is not None and not is_cursor(cursor):
-        raise InvalidCursor("Not a cursor this API issued: resume from an event's `id`.")
-    replay: ReplayLog = request.app.state.replay
-    collected = collect(
-        replay,
-        tenant=caller.tenant,
-        channel=channel,
-        cursor=cursor,
-        budget_s=_budget(request, request.app.state.hold_s, caller),
-        poll_s=request.app.state.poll_s,
-        poll_max_s=request.app.state.poll_max_s,
-        clock=request.app.state.clock,
-        sleep=request.app.state.sleep,
-    )
+    collected = use_cases.follow_channel(ports, caller, channel, cursor, time_left_s=_time_left(request))
     return Response(render(collected), media_type=EVENT_STREAM, headers={"Cache-Control": "no-cache"})

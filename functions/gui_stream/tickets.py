@@ -4,22 +4,21 @@ bearer token, so that no long-lived credential rides in a URL (gui_core.stream_t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from fastapi import Request, Response
+from fastapi import Response
 
 from gui_core.dependencies import Caller
-from gui_core.errors import InsufficientScope
 from gui_core.guard import GroupPolicy, group_router
-from gui_core.live import CHANNELS, channel_scope
-from gui_core.stream_tickets import StreamTickets
+from gui_core.replay_log import LIVE_CLASS, LIVE_FEATURE
+from gui_stream import use_cases
 from gui_stream.models import Ticket, TicketRequest
-from gui_stream.routes import LIVE_FEATURE, UnknownChannel
+from gui_stream.routes import Ports
 
 PREFIX = "/service/gui/live/tickets"
 
 # A ticket is asked for per live connection: counted in the live class, like the connection itself.
-router = group_router(prefix=PREFIX, policy=GroupPolicy(LIVE_FEATURE, read_class="live", write_class="live"))
+router = group_router(
+    prefix=PREFIX, policy=GroupPolicy(LIVE_FEATURE, read_class=LIVE_CLASS, write_class=LIVE_CLASS)
+)
 
 
 @router.post(
@@ -28,19 +27,7 @@ router = group_router(prefix=PREFIX, policy=GroupPolicy(LIVE_FEATURE, read_class
     response_model=Ticket,
     summary="A single-use ticket (valid 60 s) for one live connection's URL: SSE or WebSocket",
 )
-def issue_ticket(request: Request, response: Response, body: TicketRequest, caller: Caller) -> Ticket:
-    for channel in body.channels:
-        scope = channel_scope(channel)
-        if scope is None:
-            raise UnknownChannel(f"No channel {channel[:64]!r}; one of {', '.join(CHANNELS)}.")
-        if not caller.has_scope(scope):
-            raise InsufficientScope(f"The channel {channel} needs the scope {scope}.", required_scope=scope)
-    tickets: StreamTickets = request.app.state.tickets
-    issued = tickets.issue(caller, body.channels)
+def issue_ticket(response: Response, body: TicketRequest, caller: Caller, ports: Ports) -> Ticket:
+    ticket = use_cases.issue_ticket(ports, caller, body)
     response.headers["Cache-Control"] = "no-store"  # a credential: no cache keeps it
-    return Ticket(
-        ticket=issued.ticket,
-        channels=list(issued.channels),
-        expires_in=tickets.ttl_s,
-        expires_at=datetime.fromtimestamp(issued.expires_at, UTC),
-    )
+    return ticket

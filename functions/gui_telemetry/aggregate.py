@@ -44,8 +44,9 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from gui_core.date_times import iso
 from gui_core.domain_events import VERBS
-from gui_dashboard.logic import COST_PER_MINUTE_USD, TimeRange, bucket_bounds, iso, trend
+from gui_dashboard.logic import COST_PER_MINUTE_USD, TimeRange, bucket_bounds, trend
 from gui_telemetry.facts import COLUMNS, VERB_MODULES
 
 if TYPE_CHECKING:

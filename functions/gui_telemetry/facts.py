@@ -29,8 +29,8 @@ A fact is what an event says that can be counted, timed or summed later; `facts_
 
 `occurred_at` is when it happened: `published_at`/`deprecated_at` for artifacts (their `time` is
 optional), the detail's `time` otherwise. A severity left out takes the default the inbox gives it
-(`gui_core.domain_events.ROUTES`). (event_id, metric) identifies a row: the aggregation keeps one
-row per pair, so a redelivered event never counts twice.
+(`gui_core.domain_events.EVENT_ROUTING`). (event_id, metric) identifies a row: the aggregation keeps
+one row per pair, so a redelivered event never counts twice.
 
 Job statuses carry the verb only when the executor names it; the aggregation takes a job's verb
 from its `JobRequested` row. An executor may add `cost_usd` (the job's cost so far) to its
@@ -48,7 +48,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from gui_core import domain_events as de
-from gui_dashboard.logic import MODULES, parse_time
+from gui_core.date_times import parse_time
+from gui_dashboard.logic import MODULES
 
 # The columns of a fact file, in order, with their DuckDB types. A column added later is read as
 # NULL from older files (the aggregation reads with `union_by_name`); FACT_SCHEMA names the
@@ -145,7 +146,7 @@ def _number(value: Any) -> float | None:
 
 
 def _default_severity(kind: str, given: str | None) -> str | None:
-    return given or de.ROUTES[kind].severity
+    return given or de.EVENT_ROUTING[kind].severity
 
 
 def _facts(kind: str, event: BaseModel, raw: Mapping[str, Any]) -> list[Fact] | None:  # noqa: PLR0911, PLR0912

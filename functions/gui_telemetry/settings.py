@@ -38,5 +38,12 @@ class AggregateSettings(TelemetrySettings):
     cache_s: int = Field(default=900, alias="TELEMETRY_CACHE_S", ge=60, le=86_400)
     # Merge the files of closed days into one per day.
     compact: bool = Field(default=True, alias="TELEMETRY_COMPACT")
-    # No tenant is started with less than this left before the function's timeout.
+    # Compaction stops with less than this left before the function's timeout.
     reserve_s: float = Field(default=30.0, alias="TELEMETRY_RESERVE_S", ge=0)
+    # The work queue of the per-tenant aggregations (gui_core.tenant_work) and its cycle: the
+    # schedule's rate, which the manifest gives.
+    work_queue_url: str = Field(alias="TELEMETRY_WORK_QUEUE_URL", min_length=1)
+    cycle_s: int = Field(default=300, alias="TENANT_WORK_CYCLE_S", ge=60)
+    # The copies of fact files a container keeps across invocations: past this the least recently
+    # aggregated tenants' go (a container meets many tenants, one an invocation).
+    fact_cache_mb: int = Field(default=2048, alias="TELEMETRY_FACT_CACHE_MB", ge=64)

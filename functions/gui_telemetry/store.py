@@ -115,7 +115,7 @@ def parquet_bytes(
     facts: Sequence[Fact], *, work_dir: Path, connection: DuckDBPyConnection | None = None
 ) -> bytes:
     """The facts as one Parquet file (zstd, sorted by time), made with DuckDB. A caller writing many
-    files passes its own `connection` (opening one costs ~30 ms); the table is replaced each time."""
+    files passes its own `connection` (opening one is dear); the table is replaced each time."""
     with tempfile.TemporaryDirectory(dir=_ensure(work_dir), prefix="write-") as scratch:
         own = connection is None
         duck = connect(Path(scratch), threads=1) if connection is None else connection
@@ -206,8 +206,33 @@ class FactCache:
             os.replace(partial, path)  # a copy is whole or absent, even after a timeout
             downloaded += 1
         evicted = _evict(tenant_dir, keep=set(wanted))
+        if tenant_dir.is_dir():
+            os.utime(tenant_dir)  # the tenant's copies were used now: the last to go (`trim`)
         paths = {info.key: path for path, info in wanted.items()}
         return listed, LocalFacts(paths, downloaded, reused, evicted)
+
+    def trim(self, max_bytes: int, *, keep: str) -> int:
+        """Delete the copies of the least recently synced tenants but `keep` until the copies take at
+        most `max_bytes`; the number of tenants whose copies went."""
+        if not self.root.is_dir():
+            return 0
+        folders = [
+            child for child in self.root.iterdir() if child.is_dir() and not child.name.startswith(".")
+        ]
+        sizes = {
+            folder: sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) for folder in folders
+        }
+        total = sum(sizes.values())
+        gone = 0
+        for folder in sorted(folders, key=lambda f: f.stat().st_mtime):
+            if total <= max_bytes:
+                break
+            if folder.name == segment(keep):
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            total -= sizes[folder]
+            gone += 1
+        return gone
 
     def hold(self, tenant: str, info: ObjectInfo, body: bytes) -> Path:
         """Keep `body`, just written at `info.key`, as that object's copy."""

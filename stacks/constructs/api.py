@@ -14,7 +14,7 @@ from constructs import Construct
 
 from gui_core.errors import PROBLEM_CONTENT_TYPE, problem_type
 from stacks import cors
-from stacks.manifest import GatewayResponse, Manifest
+from stacks.manifest_model import GatewayResponse, Manifest
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
 

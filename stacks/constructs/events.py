@@ -17,7 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import StreamCapacity
-from stacks.manifest import Manifest, Rule, Schedule
+from stacks.manifest_model import Manifest, Rule, Schedule
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
 

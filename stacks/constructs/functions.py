@@ -20,9 +20,10 @@ from stacks.constructs.events import Events
 from stacks.constructs.layers import ASSET_EXCLUDE, Layers
 from stacks.constructs.state import State
 from stacks.grants import grants
-from stacks.manifest import LAMBDA_PYTHON_VERSION, Function, Manifest
+from stacks.manifest import LAMBDA_PYTHON_VERSION
+from stacks.manifest_model import Function, Manifest
 from stacks.nag import acknowledge, logical_id
-from stacks.stream_sources import stream_environment
+from stacks.source_filters import stream_environment
 
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON_VERSION.replace(".", "_"))
 ARCHITECTURE = lambda_.Architecture.X86_64  # the platform the deps layer's wheels are built for

@@ -13,7 +13,7 @@ from constructs import Construct
 
 from stacks.bytecode import staged_core_layer
 from stacks.layer_build import build_layer
-from stacks.manifest import Layer, Manifest
+from stacks.manifest_model import Layer, Manifest
 from stacks.naming import pascal_case
 
 # The built folders hold no bytecode but the runtime version's (stacks.bytecode), which is kept.

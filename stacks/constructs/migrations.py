@@ -20,7 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import triggers
 from constructs import Construct, IConstruct
 
-from stacks.manifest import Function
+from stacks.manifest_model import Function
 
 # The CDK's trigger provider is a `CustomResourceProvider` made with its defaults: 15 minutes, Lambda's
 # maximum (a test reads it from the template).

@@ -19,7 +19,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.grants import CONNECTION_METHODS, MANAGE_CONNECTIONS_ACTION
-from stacks.manifest import Manifest, WebSocketApi
+from stacks.manifest_model import Manifest, WebSocketApi
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
 

@@ -1,5 +1,6 @@
 """State of a region: the manifest's DynamoDB stores, the data bucket, the quarantine queue, the
-migrations' work queue and the secrets (the cursor key)."""
+migrations' work queue, the per-tenant work queues of the schedules and the secrets (the cursor
+key)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.constructs.events import dead_letter_queue
-from stacks.manifest import Key, Manifest, Queue, Secret, Store
+from stacks.manifest_model import Key, Manifest, Queue, Secret, Store
 from stacks.nag import acknowledge
 from stacks.naming import pascal_case
 
@@ -69,12 +70,15 @@ class State(Construct):
                     noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
                 ),
-                # Where rules overlap S3 applies the shorter expiration.
+                # Where rules overlap S3 applies the shorter expiration. Keys under these prefixes
+                # are deleted often (a search index's retired files: several per publication), so
+                # the delete marker a key keeps once its last version expired goes too.
                 *(
                     s3.LifecycleRule(
                         id=f"expire-old-versions-{prefix.strip('/').replace('/', '-')}",
                         prefix=prefix,
                         noncurrent_version_expiration=cdk.Duration.days(days),
+                        expired_object_delete_marker=True,
                     )
                     for prefix, days in manifest.bucket.short_lived_versions
                 ),
@@ -84,10 +88,18 @@ class State(Construct):
         self.quarantine = self._queue(manifest.quarantine) if manifest.quarantine else None
         # The migrations' per-tenant work items (gui_migrate), and where a work item received too
         # often ends; the worker's mapping is the stack's (its consumer's `QueueSource`).
-        self.migration_dead_letter_queue: sqs.Queue | None = None
+        # Each work queue's dead-letter queue, by the work queue's manifest name.
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
         self.migration_queue = (
             self._work_queue(manifest, manifest.migration_queue) if manifest.migration_queue else None
         )
+        self.migration_dead_letter_queue = (
+            self.dead_letter_queues.get(manifest.migration_queue.name) if manifest.migration_queue else None
+        )
+        # The per-tenant work items of region-wide batch work (the schedules' fan-out), by manifest name.
+        self.work_queues: dict[str, sqs.Queue] = {
+            spec.name: self._work_queue(manifest, spec) for spec in manifest.work_queues
+        }
         # The queues the functions send to, by manifest name (their URLs and grants).
         self.queues: dict[str, sqs.Queue] = {
             spec.name: queue
@@ -97,6 +109,7 @@ class State(Construct):
             )
             if spec is not None and queue is not None
         }
+        self.queues.update(self.work_queues)
         # The secrets the functions read, by manifest name (their ARNs and grants).
         self.secrets: dict[str, secretsmanager.Secret] = {
             spec.name: self._secret(spec) for spec in manifest.secrets
@@ -109,11 +122,11 @@ class State(Construct):
         consumer = manifest.queue_source(spec.name)
         dead_letter = None
         if consumer is not None:
-            self.migration_dead_letter_queue = dead_letter_queue(
+            self.dead_letter_queues[spec.name] = dead_letter_queue(
                 self, f"{pascal_case(spec.name)}Dlq", of=f"the {spec.name} queue"
             )
             dead_letter = sqs.DeadLetterQueue(
-                queue=self.migration_dead_letter_queue, max_receive_count=consumer[1].max_receives
+                queue=self.dead_letter_queues[spec.name], max_receive_count=consumer[1].max_receives
             )
         return sqs.Queue(
             self,

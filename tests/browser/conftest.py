@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from gui_core.live import CHANNELS, LiveEvent, to_cursor
+from gui_core.replay_log import CHANNELS, LiveEvent, to_cursor
 from local.console import console_routes
 
 if TYPE_CHECKING:
@@ -282,7 +282,7 @@ class FakeLive:
                 await websocket.send_json(after[-1])
             page = after[: self.page_size]
             more = len(after) > self.page_size
-            if len(page) > 1:  # a page cut into frames, as gui_core.live.replay_frames cuts it
+            if len(page) > 1:  # a page cut into frames, as gui_core.pusher.replay_frames cuts it
                 await websocket.send_json(
                     {"type": "replay", "channel": channel, "events": page[:1], "more": True}
                 )

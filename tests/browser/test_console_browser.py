@@ -20,7 +20,7 @@ import boto3
 import httpx
 import pytest
 
-from gui_core.live import CHANNELS
+from gui_core.replay_log import CHANNELS
 from stacks.manifest import MANIFEST
 
 from .conftest import FAKE_TOKEN, FakeLive, PageProblems, base_url_of, state, wait_state

@@ -27,9 +27,11 @@ _subjects = itertools.count()
 
 
 @contextlib.contextmanager
-def group_backend(tmp_path_factory: pytest.TempPathFactory, *functions: str) -> Iterator[LocalBackend]:
+def group_backend(
+    tmp_path_factory: pytest.TempPathFactory, *functions: str, **options: Any
+) -> Iterator[LocalBackend]:
     """A backend with only these functions (and the rules that feed them), nothing moving on its own:
-    no TTL sweeps, no bus deliveries unless a test pumps them."""
+    no TTL sweeps, no bus deliveries unless a test pumps them; `options`: LocalBackend's others."""
     with LocalBackend(
         regions=(REGION,),
         port=0,
@@ -38,6 +40,7 @@ def group_backend(tmp_path_factory: pytest.TempPathFactory, *functions: str) -> 
         ttl_sweep_s=None,
         bus_poll_s=None,
         manifest=MANIFEST.only(*functions),
+        **options,
     ) as running:
         yield running
 

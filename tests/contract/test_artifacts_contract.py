@@ -8,21 +8,20 @@ import copy
 import itertools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
 from gui_artifacts.models import ArtifactPage, ArtifactView, LineageGraph
+from local.apigw import sample_event
 from local.containers import Container
 from local.runtime import LocalBackend
 from stacks.manifest import ARTIFACT_EVENTS_FUNCTION, ARTIFACTS_FUNCTION, MANIFEST
 from tests.contract.conftest import REGION, Client, aws, group_backend, problem, provision
 
-EVENTS = Path(__file__).parents[2] / "events" / "aws"
-PUBLISHED = json.loads((EVENTS / "eventbridge_artifact_published.json").read_text())
-DEPRECATED = json.loads((EVENTS / "eventbridge_artifact_deprecated.json").read_text())
+PUBLISHED = sample_event("eventbridge_artifact_published")
+DEPRECATED = sample_event("eventbridge_artifact_deprecated")
 ARTIFACT_ROUTES = [(r.method, r.path) for r in MANIFEST.function("gui_artifacts").routes]
 POLICY = {
     "license_tag": "acme-enterprise",
@@ -49,9 +48,15 @@ LEAVES = [f"leaf-{i:02d}" for i in range(30)]
 # -- a backend with the artifacts functions only ----------------------------------------------------
 
 
+MIGRATION_FUNCTIONS = ("gui_migrate", "gui_migrate_worker")
+
+
 @pytest.fixture(scope="module")
 def artifacts_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
-    with group_backend(tmp_path_factory, ARTIFACTS_FUNCTION.name, ARTIFACT_EVENTS_FUNCTION.name) as running:
+    # With the migrations' deploy step, as a deploy runs it: the order items and edge counts are done.
+    with group_backend(
+        tmp_path_factory, ARTIFACTS_FUNCTION.name, ARTIFACT_EVENTS_FUNCTION.name, *MIGRATION_FUNCTIONS
+    ) as running:
         yield running
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from gui_core.date_times import parse_time
 from gui_core.dynamo import Table, to_dynamo
 from gui_dashboard.cache import dashboard_key
-from gui_dashboard.logic import TimeRange, parse_time
+from gui_dashboard.logic import TimeRange
 from gui_dashboard.models import Dashboard, ModuleMetrics
 from gui_jobs.logic import new_job, new_job_id
 from gui_jobs.repository import JobsRepository
@@ -210,7 +211,10 @@ def test_a_bucket_is_chosen_from_the_range_or_taken_as_given(viewer: Client) -> 
 
 def test_explicit_from_and_to(viewer: Client) -> None:
     document = _get(viewer, "/dashboard", "from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z")
-    assert document["range"] == {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}
+    assert document["range"] == {
+        "from": "2026-01-01T00:00:00.000+00:00",
+        "to": "2026-01-02T00:00:00.000+00:00",
+    }
     assert _figures(document, "mapping")["jobs"]["value"] == 0
 
 

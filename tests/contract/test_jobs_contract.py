@@ -10,25 +10,26 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gui_core.dynamo import Table
-from gui_jobs.logic import cancel_requested
+from gui_core.dynamo import Table, to_dynamo
+from gui_jobs.logic import cancel_requested, new_job
 from gui_jobs.models import Job, JobDetail, JobPage
 from gui_jobs.repository import JobChanged, JobsRepository
+from local.apigw import sample_event
 from local.containers import Container
 from local.keys import DevKeys
+from local.memory_table import MemoryTable
 from local.runtime import LocalBackend
 from stacks.manifest import JOB_EVENTS_FUNCTION, JOBS_FUNCTION, MANIFEST
 from tests.contract.conftest import REGION, Client, aws, group_backend, problem, provision, table
+from tests.contract.items_read import ItemsRead
 
-SAMPLE_STATUS = json.loads(
-    (Path(__file__).parents[2] / "events" / "aws" / "eventbridge_job_status_changed.json").read_text()
-)
+SAMPLE_STATUS = sample_event("eventbridge_job_status_changed")
 JOB_ROUTES = [(r.method, r.path) for r in MANIFEST.function("gui_jobs").routes]
+MIGRATION_FUNCTIONS = ("gui_migrate", "gui_migrate_worker")
 REINDEX = {"index": "search"}
 _numbers = itertools.count()
 _event_numbers = itertools.count()
@@ -38,8 +39,19 @@ _event_numbers = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def jobs_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
-    with group_backend(tmp_path_factory, JOBS_FUNCTION.name, JOB_EVENTS_FUNCTION.name) as running:
+def items_read() -> Iterator[ItemsRead]:
+    """Installed before the backend starts, so its functions' clients carry the hook."""
+    meter = ItemsRead().install()
+    yield meter
+    meter.uninstall()
+
+
+@pytest.fixture(scope="module")
+def jobs_backend(tmp_path_factory: pytest.TempPathFactory, items_read: ItemsRead) -> Iterator[LocalBackend]:
+    # With the migrations' deploy step, as a deploy runs it: the list's keys are done at start.
+    with group_backend(
+        tmp_path_factory, JOBS_FUNCTION.name, JOB_EVENTS_FUNCTION.name, *MIGRATION_FUNCTIONS
+    ) as running:
         yield running
 
 
@@ -423,6 +435,142 @@ def test_list_filters_on_status_actor_and_time(operator: Client) -> None:
     assert ids("from=2000-01-01T00:00:00Z&to=2000-12-31T00:00:00Z") == []
     assert set(ids("from=2000-01-01T00:00:00Z")) == {mine["id"], theirs["id"]}
     assert ids("to=2000-01-01T00:00:00Z") == []
+
+
+def _pages(client: Client, query: str, limit: int) -> list[list[str]]:
+    """Every page of a list, following cursors: the ids of each page."""
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        answer = client.call(
+            "GET", "/jobs", query=f"{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        )
+        assert answer.status == 200, answer.body[:500]
+        page = JobPage.model_validate(answer.json())
+        pages.append([j.id for j in page.items])
+        cursor = page.next_cursor
+        if cursor is None:
+            return pages
+
+
+def test_every_filter_pages_exactly_and_never_answers_an_empty_page_with_a_cursor(
+    operator: Client, job_events: Container
+) -> None:
+    colleague = _as(operator, "colleague")
+    made: list[dict[str, Any]] = []
+    for n in range(9):
+        who = colleague if n % 3 == 0 else operator
+        made.append(
+            _start(who, *(("coverage", {"concept_scheme": f"s{n}"}) if n % 2 else ("reindex", REINDEX)))
+        )
+    for one in made[::4]:
+        operator.call("PATCH", f"/jobs/{one['id']}/cancel")
+    _report(job_events, operator, made[1]["id"], "running", progress=10)
+    stored = {j["id"]: j for j in (operator.call("GET", f"/jobs/{m['id']}").json() for m in made)}
+    queries = {
+        "": lambda j: True,
+        "verb=coverage": lambda j: j["verb"] == "coverage",
+        "status=cancelling": lambda j: j["status"] == "cancelling",
+        "status=queued": lambda j: j["status"] == "queued",
+        "status=running": lambda j: j["status"] == "running",
+        "actor=colleague": lambda j: j["requested_by"] == "colleague",
+        "actor=me&status=queued": lambda j: j["requested_by"] == operator.subject and j["status"] == "queued",
+        "verb=reindex&actor=colleague": lambda j: j["verb"] == "reindex" and j["requested_by"] == "colleague",
+        "verb=coverage&status=queued&actor=me": lambda j: (
+            (j["verb"], j["status"], j["requested_by"]) == ("coverage", "queued", operator.subject)
+        ),
+        "verb=ingest": lambda j: False,
+    }
+    for query, wanted in queries.items():
+        expected = sorted((i for i, j in stored.items() if wanted(j)), reverse=True)
+        for limit in (1, 2, 3, len(expected) or 1):
+            pages = _pages(operator, query, limit)
+            assert [i for page in pages for i in page] == expected, (query, limit)
+            assert all(len(page) == limit for page in pages[:-1]), (query, limit, pages)
+            assert pages[-1] or len(pages) == 1, (query, limit, "an empty page after a cursor")
+
+
+def test_a_job_leaves_the_status_it_left_at_once(operator: Client, job_events: Container) -> None:
+    job = _start(operator)
+
+    def listed(status: str) -> list[str]:
+        return [j["id"] for j in operator.call("GET", "/jobs", query=f"status={status}").json()["items"]]
+
+    assert listed("queued") == [job["id"]]
+    operator.call("PATCH", f"/jobs/{job['id']}/cancel")
+    assert (listed("queued"), listed("cancelling")) == ([], [job["id"]])
+    assert _report(job_events, operator, job["id"], "cancelled") == "applied"
+    assert (listed("cancelling"), listed("cancelled")) == ([], [job["id"]])
+    retried = operator.call("PATCH", f"/jobs/{job['id']}/retry").json()
+    assert (listed("queued"), listed("cancelled")) == ([retried["id"]], [job["id"]])
+
+
+def _seed_jobs(ddb: Any, tenant: str, count: int) -> None:
+    """`count` jobs of otto (a third failed, verbs alternating) and 5 of rare among the oldest, written
+    as the repository writes them (with their key items), straight into the store (BatchWriteItem)."""
+    memory = MemoryTable()
+    repository = JobsRepository(memory)
+    for n in range(count + 5):
+        created = new_job(
+            job_id=f"{n + 1:012x}0000000000",
+            verb=("reindex", "coverage")[n % 2],
+            parameters={},
+            actor="rare" if n < 5 else "otto",
+            at="2026-12-01T00:00:00.000+00:00",
+        )
+        repository.create(tenant, {**created, "status": "failed" if n % 3 == 0 else "queued"})
+    items = [to_dynamo(i) for i in memory.items.values()]
+    for start in range(0, len(items), 25):
+        requests = [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+        answer = ddb.batch_write_item(RequestItems={table("jobs"): requests})
+        assert not answer.get("UnprocessedItems")
+
+
+FILTERED = (
+    "actor=rare",
+    "status=failed",
+    "verb=coverage&status=queued",
+    "verb=reindex&status=failed&actor=otto",
+)
+
+
+SIZES = (200, 2_000)
+
+
+@pytest.fixture(scope="module")
+def sized_tenants(ddb: Any) -> dict[int, str]:
+    """A tenant of each size, seeded once for the module."""
+    tenants = {}
+    for count in SIZES:
+        tenant = f"jobs-size-{count}"
+        provision(ddb, tenant)
+        _seed_jobs(ddb, tenant, count)
+        tenants[count] = tenant
+    return tenants
+
+
+@pytest.mark.parametrize("query", FILTERED)
+def test_a_filtered_page_reads_its_page_plus_a_constant_at_any_tenant_size(
+    query: str, operator: Client, sized_tenants: dict[int, str], items_read: ItemsRead
+) -> None:
+    """The same filtered page of 20 at 200 and at 2,000 jobs reads the same items of the jobs store:
+    its key items and the jobs they name, one more of each (before the filters' keys, a filter that
+    finds few read every job of the tenant, newest first)."""
+    reads = []
+    for count in SIZES:
+        items_read.reset()
+        reader = _as(operator, "otto", tenant=sized_tenants[count])
+        answer = reader.call("GET", "/jobs", query=f"{query}&limit=20")
+        assert answer.status == 200, answer.body[:500]
+        page = JobPage.model_validate(answer.json())
+        reads.append(items_read.items[table("jobs")])
+        if query == "actor=rare":
+            assert (len(page.items), page.next_cursor) == (5, None)
+        else:
+            assert len(page.items) == 20
+            assert page.next_cursor is not None
+    assert reads[0] <= 2 * (20 + 1), (query, reads)
+    assert reads[1] == reads[0], (query, reads)
 
 
 @pytest.mark.parametrize(

@@ -401,6 +401,9 @@ def test_view_list_pages_with_cursor_and_filters(client: Client) -> None:
     assert pages == 3
     problem(client.call("GET", "/preferences/views", query="cursor=not-a-cursor"), 400, "invalid_cursor")
     problem(client.call("GET", "/preferences/views", query="limit=0"), 422, "validation_failed")
+    # Another user's views are listed by nobody but their owner: `owner` other than `me` is refused.
+    refused = problem(client.call("GET", "/preferences/views", query="owner=bob"), 422, "validation_failed")
+    assert [e["pointer"] for e in refused["errors"]] == ["/owner"], refused
 
 
 def test_a_cursor_of_another_tenant_is_refused(client: Client, backend: Any, keys: Any) -> None:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -19,14 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from local.apigw import sample_event
 from local.containers import Container
 from local.gateway import HttpResponse
 from local.runtime import LocalBackend
 from stacks.manifest import ARTIFACT_EVENTS_FUNCTION, INDEX_REBUILD_FUNCTION, SEARCH_FUNCTION
 from tests.contract.conftest import REGION, Client, aws, group_backend, problem, provision
 
-EVENTS = Path(__file__).parents[2] / "events" / "aws"
-PUBLISHED = json.loads((EVENTS / "eventbridge_artifact_published.json").read_text())
+PUBLISHED = sample_event("eventbridge_artifact_published")
 EARLY = "0001-01-01T00:00:00+05:00"  # 0000-12-31T19:00:00Z, before the calendar
 LATE = "9999-12-31T23:59:59-05:00"  # 10000-01-01T04:59:59Z, after it
 _tenants = itertools.count()
@@ -133,7 +131,10 @@ def test_a_search_bounded_at_the_calendar_s_ends_is_answered_never_a_500(
 def test_a_dashboard_range_within_the_calendar_at_its_end_is_answered(caller: Client) -> None:
     answer = get(caller, "/metrics/mapping", **{"from": "9999-12-20T00:00:00Z", "to": "9999-12-21T00:00:00Z"})
     assert answer.status == 200, answer.body[:500]
-    assert answer.json()["range"] == {"from": "9999-12-20T00:00:00Z", "to": "9999-12-21T00:00:00Z"}
+    assert answer.json()["range"] == {
+        "from": "9999-12-20T00:00:00.000+00:00",
+        "to": "9999-12-21T00:00:00.000+00:00",
+    }
 
 
 @pytest.mark.parametrize("value", ["0.5", "1700000000", "-1", "2026-11-20", "2026-11-20T10:00:00 05:00"])

@@ -1,6 +1,6 @@
 """What API Gateway and Lambda enforce, the local gateway enforces: paths passed as AWS passes them,
 Lambda's 6 MB response limit, gateway responses with the template's headers, a function's reserved
-concurrency, the authorizer result cache. Stub handlers, no servers."""
+concurrency, the authorizer result cache. StubHandler handlers, no servers."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from local.gateway import LAMBDA_RESPONSE_LIMIT_BYTES, HttpResponse, RegionalGat
 from local.pool import FunctionPool
 from stacks import cors
 from stacks.manifest import MANIFEST, GatewayResponse, Manifest
+from tests.fakes import ManualClock, StubHandler
 
-from .test_local_runtime import ALLOW_ALL, PREFS, REGION, Clock, Stub, ok
+from .test_local_runtime import ALLOW_ALL, PREFS, REGION, ok
 
 ORIGIN = "http://localhost:5173"
 OTHER_ORIGIN = "http://localhost:4173"
@@ -42,7 +43,7 @@ def build() -> Iterator[Build]:
         authorizer: Any = None,
         manifest: Manifest = MANIFEST,
         cors_origins: Sequence[str] = (),
-        clock: Clock | None = None,
+        clock: ManualClock | None = None,
         reserved: int | None = None,
     ) -> RegionalGateway:
         functions: dict[str, Any] = {}
@@ -57,10 +58,10 @@ def build() -> Iterator[Build]:
         gw = RegionalGateway(
             manifest=manifest,
             region=REGION,
-            authorizer=Container(manifest.authorizer.function, REGION, authorizer or Stub(ALLOW_ALL)),
+            authorizer=Container(manifest.authorizer.function, REGION, authorizer or StubHandler(ALLOW_ALL)),
             functions=functions,
             cors_origins=cors_origins,
-            clock=clock or Clock(),
+            clock=clock or ManualClock(1000.0),
         )
         built.append(gw)
         return gw
@@ -84,7 +85,7 @@ def serve(gw: RegionalGateway, req: HttpRequest) -> HttpResponse:
 
 
 def test_a_trailing_slash_is_routed_to_the_resource_and_passed_on_in_path(build: Build) -> None:
-    function = Stub(ok())
+    function = StubHandler(ok())
 
     response = serve(build(function), request(path=f"{PREFS}/"))
 
@@ -96,7 +97,7 @@ def test_a_trailing_slash_is_routed_to_the_resource_and_passed_on_in_path(build:
 
 
 def test_a_trailing_slash_after_a_path_parameter_is_not_part_of_it(build: Build) -> None:
-    function = Stub(ok())
+    function = StubHandler(ok())
 
     assert serve(build(function), request(path=f"{VIEWS}/v-1/")).status == 200
 
@@ -107,7 +108,7 @@ def test_a_trailing_slash_after_a_path_parameter_is_not_part_of_it(build: Build)
 def test_an_encoded_path_and_its_parameters_are_passed_as_sent(build: Build) -> None:
     """As a REST API passes them (live captures: `path` `/capture/space%20value`, the parameter
     `capture/space%20value`); an encoded slash does not split a parameter."""
-    function = Stub(ok())
+    function = StubHandler(ok())
 
     response = serve(build(function), request("DELETE", f"{VIEWS}/v%2F1%20%C3%A9"))
 
@@ -121,7 +122,7 @@ def test_an_encoded_path_and_its_parameters_are_passed_as_sent(build: Build) -> 
 
 @pytest.mark.parametrize("path", [f"{PREFS}//", f"{PREFS}/%2F", "/service/gui//preferences"])
 def test_other_spellings_are_no_route(build: Build, path: str) -> None:
-    function = Stub(ok())
+    function = StubHandler(ok())
 
     response = serve(build(function), request(path=path))
 
@@ -132,7 +133,7 @@ def test_other_spellings_are_no_route(build: Build, path: str) -> None:
 
 def test_the_preflight_of_a_resource_answers_its_trailing_slash_too(build: Build) -> None:
     response = serve(
-        build(Stub(ok()), cors_origins=(ORIGIN,)),
+        build(StubHandler(ok()), cors_origins=(ORIGIN,)),
         HttpRequest("OPTIONS", f"{PREFS}/", headers=(("Origin", ORIGIN),)),
     )
 
@@ -152,7 +153,7 @@ def _answer_of_size(size: int) -> dict[str, Any]:
 
 
 def test_a_function_answer_over_6_mb_fails_the_invocation_with_a_502(build: Build) -> None:
-    response = serve(build(Stub(_answer_of_size(LAMBDA_RESPONSE_LIMIT_BYTES + 1))), request())
+    response = serve(build(StubHandler(_answer_of_size(LAMBDA_RESPONSE_LIMIT_BYTES + 1))), request())
 
     assert response.status == 502
     body = response.json()
@@ -161,14 +162,14 @@ def test_a_function_answer_over_6_mb_fails_the_invocation_with_a_502(build: Buil
 
 
 def test_a_function_answer_of_exactly_6_mb_is_served(build: Build) -> None:
-    response = serve(build(Stub(_answer_of_size(LAMBDA_RESPONSE_LIMIT_BYTES))), request())
+    response = serve(build(StubHandler(_answer_of_size(LAMBDA_RESPONSE_LIMIT_BYTES))), request())
 
     assert response.status == 200
     assert len(response.body) > 6_000_000
 
 
 def test_an_answer_lambda_cannot_serialise_is_a_502(build: Build) -> None:
-    response = serve(build(Stub({**ok(), "body": {1, 2}})), request())
+    response = serve(build(StubHandler({**ok(), "body": {1, 2}})), request())
 
     assert response.status == 502
 
@@ -267,7 +268,7 @@ def _refusals(gw: RegionalGateway, origin: str | None) -> dict[str, HttpResponse
 
 
 def test_with_one_allowed_origin_every_gateway_response_names_it(build: Build) -> None:
-    refusals = _refusals(build(Stub(ok()), cors_origins=(ORIGIN,)), ORIGIN)
+    refusals = _refusals(build(StubHandler(ok()), cors_origins=(ORIGIN,)), ORIGIN)
 
     for status, response in refusals.items():
         assert str(response.status) == status
@@ -278,7 +279,7 @@ def test_with_one_allowed_origin_every_gateway_response_names_it(build: Build) -
 
 
 def test_with_several_origins_a_gateway_response_echoes_the_request_origin(build: Build) -> None:
-    gw = build(Stub(ok()), cors_origins=(ORIGIN, OTHER_ORIGIN))
+    gw = build(StubHandler(ok()), cors_origins=(ORIGIN, OTHER_ORIGIN))
 
     for origin in (ORIGIN, OTHER_ORIGIN):
         for status, response in _refusals(gw, origin).items():
@@ -290,7 +291,7 @@ def test_with_several_origins_a_gateway_response_echoes_the_request_origin(build
 
 
 def test_without_allowed_origins_gateway_responses_carry_no_cors_header(build: Build) -> None:
-    for response in _refusals(build(Stub(ok())), ORIGIN).values():
+    for response in _refusals(build(StubHandler(ok())), ORIGIN).values():
         assert not [k for k, _ in response.headers if k.lower().startswith("access-control-")]
 
 
@@ -304,7 +305,7 @@ def test_a_gateway_response_carries_its_own_headers_from_the_manifest(build: Bui
     )
 
     response = serve(
-        build(Stub(ok()), manifest=manifest, cors_origins=(ORIGIN,)),
+        build(StubHandler(ok()), manifest=manifest, cors_origins=(ORIGIN,)),
         HttpRequest("GET", PREFS, headers=(("Origin", ORIGIN),)),
     )
 
@@ -325,7 +326,7 @@ def test_a_gateway_responses_own_header_is_a_literal_even_when_it_reads_like_a_m
     )
 
     response = serve(
-        build(Stub(ok()), manifest=manifest), HttpRequest("GET", PREFS, headers=(("Origin", ORIGIN),))
+        build(StubHandler(ok()), manifest=manifest), HttpRequest("GET", PREFS, headers=(("Origin", ORIGIN),))
     )
 
     assert response.header("X-Note") == "method.request.header.Origin"
@@ -342,7 +343,7 @@ def test_a_type_the_manifest_does_not_customise_falls_back_to_default_5xx_with_i
         ),
     )
 
-    response = serve(build(Stub({"no": "status"}), manifest=manifest), request())
+    response = serve(build(StubHandler({"no": "status"}), manifest=manifest), request())
 
     assert response.status == 502
     assert response.header("X-Fallback") == "5xx"
@@ -352,7 +353,7 @@ def test_a_type_the_manifest_does_not_customise_falls_back_to_default_5xx_with_i
 def test_without_any_customisation_api_gateway_answers_its_own_message(build: Build) -> None:
     manifest = replace(MANIFEST, gateway_responses=())
 
-    unauthorized = serve(build(Stub(ok()), manifest=manifest), HttpRequest("GET", PREFS))
+    unauthorized = serve(build(StubHandler(ok()), manifest=manifest), HttpRequest("GET", PREFS))
 
     assert unauthorized.status == 401
     assert unauthorized.json() == {"message": "Unauthorized"}
@@ -367,9 +368,9 @@ def _with_ttl(ttl_s: int) -> Manifest:
 
 
 def test_an_answer_is_cached_until_the_ttl_has_passed_and_not_a_moment_longer(build: Build) -> None:
-    clock = Clock()
-    authorizer = Stub(ALLOW_ALL)
-    gw = build(Stub(ok()), authorizer=authorizer, manifest=_with_ttl(60), clock=clock)
+    clock = ManualClock(1000.0)
+    authorizer = StubHandler(ALLOW_ALL)
+    gw = build(StubHandler(ok()), authorizer=authorizer, manifest=_with_ttl(60), clock=clock)
 
     serve(gw, request())
     clock.now += 59.9
@@ -381,8 +382,8 @@ def test_an_answer_is_cached_until_the_ttl_has_passed_and_not_a_moment_longer(bu
 
 
 def test_a_ttl_of_zero_calls_the_authorizer_on_every_request(build: Build) -> None:
-    authorizer = Stub(ALLOW_ALL)
-    gw = build(Stub(ok()), authorizer=authorizer, manifest=_with_ttl(0))
+    authorizer = StubHandler(ALLOW_ALL)
+    gw = build(StubHandler(ok()), authorizer=authorizer, manifest=_with_ttl(0))
 
     for _ in range(3):
         assert serve(gw, request()).status == 200
@@ -405,8 +406,8 @@ def test_a_cached_deny_is_still_evaluated_against_each_method(build: Build) -> N
             ],
         },
     }
-    authorizer = Stub(deny_views)
-    gw = build(Stub(ok()), authorizer=authorizer)
+    authorizer = StubHandler(deny_views)
+    gw = build(StubHandler(ok()), authorizer=authorizer)
 
     assert serve(gw, request(path=VIEWS)).status == 403
     assert serve(gw, request()).status == 200
@@ -416,7 +417,7 @@ def test_a_cached_deny_is_still_evaluated_against_each_method(build: Build) -> N
 @pytest.mark.parametrize("ttl_s", [-1, 3601])
 def test_a_ttl_api_gateway_refuses_is_refused(ttl_s: int) -> None:
     manifest = _with_ttl(ttl_s)
-    stub = Stub(ok())
+    stub = StubHandler(ok())
 
     with pytest.raises(ValueError, match="0 to 3600"):
         RegionalGateway(

@@ -19,8 +19,9 @@ from local.containers import Container
 from local.gateway import HttpResponse, RegionalGateway
 from local.pool import FunctionPool
 from stacks.manifest import MANIFEST
+from tests.fakes import StubHandler
 
-from .test_local_runtime import ALLOW_ALL, PREFS, REGION, Stub, ok
+from .test_local_runtime import ALLOW_ALL, PREFS, REGION, ok
 
 FUNCTION = "gui_preferences"
 
@@ -56,7 +57,7 @@ def _gateway(built: list[RegionalGateway], handler: Slow, *, timeout_s: int, cap
     gw = RegionalGateway(
         manifest=manifest,
         region=REGION,
-        authorizer=Container(manifest.authorizer.function, REGION, Stub(ALLOW_ALL)),
+        authorizer=Container(manifest.authorizer.function, REGION, StubHandler(ALLOW_ALL)),
         functions={FUNCTION: pool},
     )
     built.append(gw)

@@ -24,6 +24,7 @@ from local.containers import Container, load_handler
 from local.gateway import HttpResponse, RegionalGateway
 from local.keys import DEV_AUDIENCE, DEV_ISSUER, DevKeys, key_thumbprint
 from stacks.manifest import MANIFEST, Function
+from tests.fakes import ManualClock, StubHandler
 
 REGION = "eu-west-1"
 PREFS = "/service/gui/preferences"
@@ -44,30 +45,6 @@ ALLOW_ALL = {
 }
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Stub:
-    """A handler that records its events and answers what it is told."""
-
-    def __init__(self, answer: Any = None, error: Exception | None = None) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.answer = answer
-        self.error = error
-
-    def __call__(self, event: dict[str, Any], context: Any) -> Any:
-        self.events.append(event)
-        assert context.get_remaining_time_in_millis() > 0
-        if self.error is not None:
-            raise self.error
-        return self.answer
-
-
 GatewayFactory = Callable[..., RegionalGateway]
 
 
@@ -76,7 +53,9 @@ def gateway() -> Iterator[GatewayFactory]:
     """Builds gateways in front of stub handlers; their containers' threads end with the test."""
     built: list[RegionalGateway] = []
 
-    def build(authorizer: Stub, function: Stub, clock: Clock | None = None) -> RegionalGateway:
+    def build(
+        authorizer: StubHandler, function: StubHandler, clock: ManualClock | None = None
+    ) -> RegionalGateway:
         # Every routed function gets the same stub: the tests call preferences routes only.
         routed = {fn.name: fn for _, fn in MANIFEST.routes()}
         gw = RegionalGateway(
@@ -84,7 +63,7 @@ def gateway() -> Iterator[GatewayFactory]:
             region=REGION,
             authorizer=Container(MANIFEST.authorizer.function, REGION, authorizer),
             functions={name: Container(fn, REGION, function) for name, fn in routed.items()},
-            clock=clock or Clock(),
+            clock=clock or ManualClock(1000.0),
         )
         built.append(gw)
         return gw
@@ -104,9 +83,9 @@ def ok(body: str = "{}", **extra: Any) -> dict[str, Any]:
 
 
 def test_authorizer_answer_is_cached_per_token_for_the_manifest_ttl(gateway: GatewayFactory) -> None:
-    clock = Clock()
-    authorizer = Stub(ALLOW_ALL)
-    gw = gateway(authorizer, Stub(ok()), clock)
+    clock = ManualClock(1000.0)
+    authorizer = StubHandler(ALLOW_ALL)
+    gw = gateway(authorizer, StubHandler(ok()), clock)
 
     assert call(gw).status == 200
     assert call(gw).status == 200
@@ -120,8 +99,8 @@ def test_authorizer_answer_is_cached_per_token_for_the_manifest_ttl(gateway: Gat
 
 
 def test_authorizer_unauthorized_is_401_and_not_cached(gateway: GatewayFactory) -> None:
-    authorizer = Stub(error=Exception("Unauthorized"))
-    gw = gateway(authorizer, Stub(ok()))
+    authorizer = StubHandler(error=Exception("Unauthorized"))
+    gw = gateway(authorizer, StubHandler(ok()))
 
     first, second = call(gw), call(gw)
 
@@ -133,7 +112,7 @@ def test_authorizer_unauthorized_is_401_and_not_cached(gateway: GatewayFactory) 
 def test_authorizer_crash_is_the_authorizer_failure_response(gateway: GatewayFactory) -> None:
     """API Gateway answers AUTHORIZER_FAILURE (500 by default); the stage customises it to a 503 the
     GUI retries after Retry-After (the identity provider's keys unreachable, say)."""
-    gw = gateway(Stub(error=RuntimeError("boom")), Stub(ok()))
+    gw = gateway(StubHandler(error=RuntimeError("boom")), StubHandler(ok()))
 
     response = call(gw)
 
@@ -153,7 +132,7 @@ def test_invalid_authorizer_answer_is_the_configuration_error_response(
     gateway: GatewayFactory, answer: Any
 ) -> None:
     """AUTHORIZER_CONFIGURATION_ERROR (500 by default), customised by the stage as the failure is."""
-    response = call(gateway(Stub(answer), Stub(ok())))
+    response = call(gateway(StubHandler(answer), StubHandler(ok())))
     assert (response.status, response.json()["code"]) == (503, "authorizer_unavailable")
 
 
@@ -167,9 +146,9 @@ def test_explicit_deny_is_403_access_denied(gateway: GatewayFactory) -> None:
             ],
         },
     }
-    function = Stub(ok())
+    function = StubHandler(ok())
 
-    response = call(gateway(Stub(deny), function))
+    response = call(gateway(StubHandler(deny), function))
 
     assert response.status == 403
     assert response.json()["code"] == "forbidden"
@@ -178,8 +157,8 @@ def test_explicit_deny_is_403_access_denied(gateway: GatewayFactory) -> None:
 
 
 def test_function_receives_a_rest_proxy_event_with_the_authorizer_context(gateway: GatewayFactory) -> None:
-    function = Stub(ok())
-    gw = gateway(Stub(ALLOW_ALL), function)
+    function = StubHandler(ok())
+    gw = gateway(StubHandler(ALLOW_ALL), function)
 
     response = call(gw, method="DELETE", path="/service/gui/preferences/views/v%2F1", query="a=1&a=2")
 
@@ -197,8 +176,8 @@ def test_function_receives_a_rest_proxy_event_with_the_authorizer_context(gatewa
 
 
 def test_function_error_and_malformed_answer_are_502(gateway: GatewayFactory) -> None:
-    failing = call(gateway(Stub(ALLOW_ALL), Stub(error=ValueError("bug"))))
-    malformed = call(gateway(Stub(ALLOW_ALL), Stub({"body": "no status"})))
+    failing = call(gateway(StubHandler(ALLOW_ALL), StubHandler(error=ValueError("bug"))))
+    malformed = call(gateway(StubHandler(ALLOW_ALL), StubHandler({"body": "no status"})))
 
     assert (failing.status, malformed.status) == (502, 502)
     assert failing.json()["code"] == malformed.json()["code"] == "gateway_error"
@@ -213,7 +192,7 @@ def test_proxy_answer_headers_are_merged_and_binary_bodies_decoded(gateway: Gate
         "isBase64Encoded": True,
     }
 
-    response = call(gateway(Stub(ALLOW_ALL), Stub(answer)))
+    response = call(gateway(StubHandler(ALLOW_ALL), StubHandler(answer)))
 
     assert response.status == 201
     assert response.body == b"\x00\xff"
@@ -222,9 +201,9 @@ def test_proxy_answer_headers_are_merged_and_binary_bodies_decoded(gateway: Gate
 
 
 def test_missing_identity_source_is_401_without_calling_the_authorizer(gateway: GatewayFactory) -> None:
-    authorizer = Stub(ALLOW_ALL)
+    authorizer = StubHandler(ALLOW_ALL)
 
-    response = asyncio.run(gateway(authorizer, Stub(ok())).invoke(HttpRequest("GET", PREFS)))
+    response = asyncio.run(gateway(authorizer, StubHandler(ok())).invoke(HttpRequest("GET", PREFS)))
 
     assert response.status == 401
     assert authorizer.events == []

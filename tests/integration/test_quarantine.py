@@ -11,7 +11,6 @@ partition key, a filter of the commands) and discards what it quarantined.
 from __future__ import annotations
 
 import base64
-import copy
 import inspect
 import json
 import subprocess
@@ -27,6 +26,7 @@ import pytest
 
 from gui_core.quarantine import Quarantined
 from gui_core.tenancy import TenantDirectory
+from local.apigw import sample_event
 from local.cli import main
 from local.quarantine import Filters, Target, discard, list_quarantined, local_target, replay
 from local.runtime import LocalBackend
@@ -35,14 +35,12 @@ from stacks.manifest import MANIFEST
 from .support import add_tenant, aws, table
 
 REGION = "eu-west-1"
-EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 60.0
 
 
 def sample(name: str, **detail: Any) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / f"eventbridge_{name}.json").read_text())
-    event = copy.deepcopy(event)
+    event = sample_event(f"eventbridge_{name}")
     event["detail"].update(detail, event_id=str(uuid.uuid4()))
     return event
 

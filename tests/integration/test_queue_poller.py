@@ -1,6 +1,7 @@
 """The local SQS event source mapping (local/queues.py) on moto's queue: batches in Lambda's SQS
-shape, partial batch failures, a raising invocation failing its batch, retries, and the dead-letter
-queue after the mapping's receives."""
+shape, partial batch failures, a raising invocation failing its batch, retries, the dead-letter
+queue after the mapping's receives, and a schedule's per-tenant work items delivered by
+`fire_schedule`."""
 
 from __future__ import annotations
 
@@ -126,3 +127,55 @@ def test_an_invocation_that_raises_fails_its_whole_batch(backend: LocalBackend, 
     assert len(worker.events) == 2  # delivered again, then dead-lettered
     (poller,) = backend.queue_pollers[REGION]
     assert json.loads(poller.dead_letters[-1].body) == {"n": 20, "raise": True}
+
+
+class FannedOut:
+    """A stand-in of a schedule's function that fans its work out per tenant: its scheduled run
+    queues a work item per tenant, its queue's mapping brings each back."""
+
+    def __init__(self) -> None:
+        self.backend: LocalBackend | None = None
+        self.taken: list[str] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if "Records" in event:
+            self.taken += [json.loads(r["body"])["tenant"] for r in event["Records"]]
+            return {"batchItemFailures": []}
+        assert self.backend is not None
+        (poller,) = self.backend.queue_pollers[REGION]
+        for tenant in ("acme", "beta", "gamma"):
+            aws(self.backend, "sqs", REGION).send_message(
+                QueueUrl=poller.queue_url, MessageBody=json.dumps({"tenant": tenant})
+            )
+        return {"tenants": 3, "queued": 3}
+
+
+def test_firing_a_schedule_that_fans_out_delivers_its_work_items_before_it_returns(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`fire_schedule` of a function sending to one of the manifest's `work_queues` (the telemetry
+    aggregation) returns once the queue's mapping took the items its run queued, as the mapping
+    would soon after in AWS; with `drain=False` they wait for the mapping."""
+    fanned = FannedOut()
+    with LocalBackend(
+        regions=(REGION,),
+        port=0,
+        keys_dir=tmp_path_factory.mktemp("keys"),
+        seed=False,
+        ttl_sweep_s=None,
+        bus_poll_s=None,
+        manifest=MANIFEST.only("gui_telemetry"),
+        handlers={"gui_telemetry": fanned},
+    ) as backend:
+        fanned.backend = backend
+        (poller,) = backend.queue_pollers[REGION]
+        assert poller.queue.name == "telemetry-work"
+        assert backend.fire_schedule("telemetry-aggregate", REGION) == {"tenants": 3, "queued": 3}
+        assert sorted(fanned.taken) == ["acme", "beta", "gamma"]
+        assert backend.pump_queues() == 0
+
+        fanned.taken.clear()
+        backend.fire_schedule("telemetry-aggregate", REGION, drain=False)
+        assert fanned.taken == []
+        assert backend.pump_queues() == 3
+        assert sorted(fanned.taken) == ["acme", "beta", "gamma"]

@@ -12,18 +12,18 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gui_core.dynamo import from_dynamo, to_dynamo
+from local.apigw import sample_event
 from local.aws import aws_client, create_resources
 from local.containers import Container
 from local.runtime import LocalBackend
 from local.ttl import Consumer, TtlSweeper
 from stacks.manifest import MANIFEST
-from stacks.stream_sources import TTL_REMOVAL_PATTERN, matches
+from stacks.source_filters import TTL_REMOVAL_PATTERN, matches
 
 pytestmark = pytest.mark.slow
 
@@ -205,9 +205,7 @@ def test_delivered_records_are_ttl_removals_in_the_aws_shape(
 
     assert report.delivered == 1
     ((record,),) = recorder.batches
-    sample = json.loads(
-        (Path(__file__).resolve().parents[2] / "events/aws/dynamodb_stream_ttl_remove.json").read_text()
-    )["Records"][0]
+    sample = sample_event("dynamodb_stream_ttl_remove")["Records"][0]
     assert set(record) == set(sample)
     assert set(record["dynamodb"]) == set(sample["dynamodb"])
     assert matches(TTL_REMOVAL_PATTERN, record)

@@ -6,6 +6,7 @@ the answers keep tenants apart and mask what the license policy restricts."""
 from __future__ import annotations
 
 import copy
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -14,6 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from gui_artifacts.logic import Publication, apply_published
+from gui_artifacts.repository import ArtifactsRepository
+from gui_core.domain_events import ArtifactPublished
+from gui_core.dynamo import Table
 from local.apigw import sample_event
 from local.keys import DevKeys
 from local.runtime import LocalBackend
@@ -69,11 +74,29 @@ def _until(probe: Callable[[], Any], timeout_s: float = 30.0) -> Any:
         time.sleep(0.3)
 
 
-def test_the_drift_check_builds_every_demo_index(indexed: dict[str, Any]) -> None:
-    eu = {entry["tenant"]: entry for entry in indexed[EU]["tenants"]}
-    assert "acme" in eu
-    assert not eu["acme"].get("failed")
-    assert all(entry["tenant"] != "acme" for entry in indexed[US]["tenants"])  # homed in eu-west-1 only
+def test_the_drift_check_builds_every_demo_index(
+    indexed: dict[str, Any], local_backend: LocalBackend
+) -> None:
+    # One work item per homed tenant, each checked (and built) by the worker before fire_schedule
+    # returned; acme is homed in eu-west-1 only.
+    assert all(report["queued"] == report["tenants"] >= 1 for report in indexed.values()), indexed
+    us = aws(local_backend, "s3", US).list_objects_v2(
+        Bucket=local_backend.manifest.bucket.local_bucket_name(US), Prefix="search/t-acme/"
+    )
+    assert us.get("KeyCount", 0) == 0
+
+
+def test_the_drift_check_publishes_each_index_as_its_files(
+    indexed: dict[str, Any], local_backend: LocalBackend
+) -> None:
+    """Each file under its content's SHA-256, written with the function's own role; no archive."""
+    s3 = aws(local_backend, "s3", EU)
+    bucket = local_backend.manifest.bucket.local_bucket_name(EU)
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key="search/t-acme/manifest.json")["Body"].read())
+    assert manifest["layout"] == 2
+    stored = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="search/t-acme/files/")["Contents"]}
+    assert {f"search/t-acme/files/{f['sha256']}" for f in manifest["files"]} <= stored
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="search/t-acme/versions/").get("KeyCount", 0) == 0
 
 
 def test_a_query_ranks_every_kind_with_highlights_and_facets(
@@ -219,37 +242,33 @@ def test_the_drift_check_repairs_an_index_the_events_missed(
 ) -> None:
     artifact_id = f"it-{uuid.uuid4().hex[:10]}"
     word = f"driftword{uuid.uuid4().hex[:8]}"
-    dynamodb = aws(local_backend, "dynamodb", EU)
-    # Written straight into the registry, as if its event had been lost on the way to the indexer.
-    dynamodb.put_item(
-        TableName=table("artifacts"),
-        Item={
-            "pk": {"S": "acme"},
-            "sk": {"S": f"ART#{artifact_id}"},
-            "id": {"S": artifact_id},
-            "kind": {"S": "overlay"},
-            "title": {"S": f"Overlay {word}"},
-            "version": {"N": "1"},
-            "owner": {"S": "otto@acme"},
-            "tags": {"L": []},
-            "license_tag": {"S": "internal"},
-            "governance_status": {"S": "draft"},
-            "created_at": {"S": "2026-11-28T09:00:00.000+00:00"},
-            "updated_at": {"S": "2026-11-28T09:00:00.000+00:00"},
-        },
-    )
+    _registered_only(local_backend, artifact_id, f"Overlay {word}")
     headers = _headers(dev_keys, "acme")
     assert _search(http, url(EU, SEARCH), headers, q=word).json()["total"] == 0
-    report = local_backend.fire_schedule("index-rebuild", EU)
-    (acme,) = [entry for entry in report["tenants"] if entry["tenant"] == "acme"]
-    assert acme["rebuilt"] is True
-    assert acme["missing"] >= 1
-    assert artifact_id in acme["examples"] or acme["missing"] > 10
-    _until(lambda: _search(http, url(EU, SEARCH), headers, q=word).json()["hits"])
-    again = local_backend.fire_schedule("index-rebuild", EU)
-    (acme,) = [entry for entry in again["tenants"] if entry["tenant"] == "acme"]
-    assert acme["rebuilt"] is False
-    assert acme["missing"] == acme["extra"] == acme["stale"] == 0
+    local_backend.fire_schedule("index-rebuild", EU)  # acme's work item checked and rebuilt its index
+    hits = _until(lambda: _search(http, url(EU, SEARCH), headers, q=word).json()["hits"])
+    assert [hit["id"] for hit in hits] == [artifact_id]
+    version = _index_version(local_backend, "acme")
+    local_backend.fire_schedule("index-rebuild", EU)
+    assert _index_version(local_backend, "acme") == version  # no drift: nothing published
+
+
+def _registered_only(backend: LocalBackend, artifact_id: str, title: str) -> None:
+    """A publication written into acme's registry by its consumer's own writer, as if its event had
+    been lost on the way to the indexer: the registry's fingerprint moves, the index's does not."""
+    event = ArtifactPublished.model_validate(_published("acme", artifact_id, title=title))
+    publication = apply_published(None, event)
+    assert isinstance(publication, Publication)
+    registry = ArtifactsRepository(Table(table("artifacts"), aws(backend, "dynamodb", EU)))
+    registry.publish("acme", None, publication)
+
+
+def _index_version(backend: LocalBackend, tenant: str) -> int:
+    s3 = aws(backend, "s3", EU)
+    body = s3.get_object(
+        Bucket=backend.manifest.bucket.local_bucket_name(EU), Key=f"search/t-{tenant}/manifest.json"
+    )["Body"].read()
+    return int(json.loads(body)["version"])
 
 
 def test_one_tenants_broken_index_does_not_stop_the_others(
@@ -264,8 +283,18 @@ def test_one_tenants_broken_index_does_not_stop_the_others(
         Body=b'{"tenant": "acme", "version": 1, "documents": 0, "checksum": "sha256:0", '
         b'"archive": "x", "built_at": "2026-11-28T00:00:00Z"}',
     )
+    # acme's registry gains an artifact its index lacks: its work item must still rebuild it.
+    _registered_only(local_backend, f"it-{uuid.uuid4().hex[:10]}", "Overlay beside a broken tenant")
+    before = _index_version(local_backend, "acme")
     report = local_backend.fire_schedule("index-rebuild", EU)
-    entries = {entry["tenant"]: entry for entry in report["tenants"]}
-    assert entries[broken] == {"tenant": broken, "failed": True}
-    assert not entries["acme"].get("failed")
-    assert report["SearchIndexCheckFailures"] >= 1
+    assert report["queued"] == report["tenants"]
+    assert _index_version(local_backend, "acme") > before  # rebuilt, whatever the broken tenant did
+    # The broken tenant's failure is counted (SearchIndexCheckFailures) and its item consumed: the
+    # queue holds nothing, its dead-letter queue neither.
+    (poller,) = [p for p in local_backend.queue_pollers[EU] if p.fn.name == "gui_index_rebuild"]
+    assert poller.dead_letters == []
+    sqs = aws(local_backend, "sqs", EU)
+    waiting = sqs.get_queue_attributes(
+        QueueUrl=poller.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert waiting["ApproximateNumberOfMessages"] == "0"

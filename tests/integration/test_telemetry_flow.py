@@ -46,8 +46,9 @@ def test_the_dashboard_answers_the_scheduled_aggregate_of_the_demo_facts(
     http: httpx.Client, url: Callable[[str, str], str], dev_keys: DevKeys, local_backend: LocalBackend
 ) -> None:
     assert len(_fact_keys(local_backend, "acme")) >= 28  # a file per day of the demo month
+    # A work item per homed tenant, each aggregated by the worker before fire_schedule returned.
     report = local_backend.fire_schedule("telemetry-aggregate", EU)
-    assert report["failed"] == 0, report
+    assert report["queued"] == report["tenants"] >= 1, report
     answer = http.get(
         url(EU, "/service/gui/dashboard"), params={"range": "7d"}, headers=_headers(dev_keys, "acme")
     )
@@ -83,15 +84,11 @@ def test_a_job_reported_through_the_bus_counts_after_the_next_aggregation(
     add_tenant(local_backend, tenant, EU)
     now = datetime.now(UTC)
     job_id = f"it-{uuid.uuid4().hex[:12]}"
-    requested, started, ended = (
-        now - timedelta(minutes=30),
-        now - timedelta(minutes=29),
-        now - timedelta(minutes=9),
-    )
+    started, ended = now - timedelta(minutes=29), now - timedelta(minutes=9)
     publish = local_backend.relays[EU].publish
+    # The job's status reports alone: a JobRequested would start the local demo executor on the job,
+    # whose own `succeeded` (now, 2 s later) would race the aggregation and end the job then.
     for detail_type, sample, at, fields in (
-        ("JobRequested", "eventbridge_job_requested", requested,
-         {"verb": "mapping", "parameters": {}, "requested_by": "it@x", "attempt": 1}),
         ("JobStatusChanged", "eventbridge_job_status_changed", started,
          {"status": "running", "verb": "mapping"}),
         ("JobStatusChanged", "eventbridge_job_status_changed", ended,
@@ -105,9 +102,9 @@ def test_a_job_reported_through_the_bus_counts_after_the_next_aggregation(
     while not _fact_keys(local_backend, tenant) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert _fact_keys(local_backend, tenant), "no fact file was written"
-    time.sleep(1.0)  # the three events may arrive in two batches
+    time.sleep(1.0)  # the two events may arrive in two batches
     report = local_backend.fire_schedule("telemetry-aggregate", EU)
-    assert report["failed"] == 0, report
+    assert report["queued"] == report["tenants"], report
 
     token = dev_keys.mint(tenant=tenant, subject=f"it@{tenant}", roles=["viewer"])
     telemetry = http.get(

@@ -24,19 +24,10 @@ from local.containers import Container, load_handler
 from local.gateway import HttpResponse, RegionalGateway
 from local.keys import DevKeys
 from stacks.manifest import MANIFEST
+from tests.fakes import StubHandler
 
 REGION = "eu-west-1"
 PREFS = "/service/gui/preferences"
-
-
-class Stub:
-    def __init__(self, answer: Any) -> None:
-        self.answer = answer
-        self.events: list[dict[str, Any]] = []
-
-    def __call__(self, event: dict[str, Any], context: Any) -> Any:
-        self.events.append(event)
-        return self.answer
 
 
 def _allow(expires_at: int) -> dict[str, Any]:
@@ -93,8 +84,8 @@ def _get(gw: RegionalGateway, token: str = "t1") -> HttpResponse:
 def test_a_rest_function_gets_the_authorizer_context_as_strings_as_aws_passes_it(
     gateways: list[RegionalGateway],
 ) -> None:
-    function = Stub({"statusCode": 200, "body": "{}"})
-    gw = _gateway(gateways, Stub(_allow(2_000_000_000)), function)
+    function = StubHandler({"statusCode": 200, "body": "{}"})
+    gw = _gateway(gateways, StubHandler(_allow(2_000_000_000)), function)
     assert _get(gw).status == 200
     assert _get(gw).status == 200  # from the cache: the same strings
     for event in function.events:
@@ -110,7 +101,7 @@ def test_a_cached_answer_outliving_its_token_is_refused_by_the_function(
 ) -> None:
     """Already so before issue 12: the functions check the expiry the cached answer carries."""
     expired = int(time.time()) - 31  # past the 30 s of leeway
-    authorizer = Stub(_allow(expired))
+    authorizer = StubHandler(_allow(expired))
     gw = _gateway(gateways, authorizer)
     for _ in range(3):
         answer = _get(gw)

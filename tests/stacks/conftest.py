@@ -20,9 +20,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk.assertions import Template
 
-from stacks.app_builder import build_app, stack_name
+from stacks.app_builder import build_app
 from stacks.config import DeploymentConfig, cdk_json_context
 from stacks.manifest import MANIFEST, Manifest
+from stacks.naming import stack_name
 
 
 @dataclass(frozen=True)

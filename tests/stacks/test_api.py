@@ -11,10 +11,11 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from stacks import cors
-from stacks.app_builder import build_app, stack_name
+from stacks.app_builder import build_app
 from stacks.config import DeploymentConfig
 from stacks.constructs.api import STAGE_BURST_LIMIT, STAGE_RATE_LIMIT
 from stacks.manifest import MANIFEST, GatewayResponse, Manifest
+from stacks.naming import stack_name
 from tests.stacks import cfn
 
 PROBLEM_TYPE = "urn:domaindetermine:gui:problem:"

@@ -9,9 +9,10 @@ import pytest
 from aws_cdk import aws_events as events
 from aws_cdk.assertions import Match, Template
 
-from stacks.app_builder import build_app, stack_name
+from stacks.app_builder import build_app
 from stacks.constructs.events import event_pattern
 from stacks.manifest import Manifest, Rule
+from stacks.naming import stack_name
 from tests.stacks import cfn
 
 
@@ -55,6 +56,8 @@ def test_rule_targets_have_a_dead_letter_queue_and_retries(
     queues += 1 if manifest.quarantine else 0  # the quarantine of the stream's poison records
     # The migrations' work queue, and its dead-letter queue since a function consumes it.
     queues += 2 if manifest.migration_queue else 0
+    # The schedules' per-tenant work queues, each with its dead-letter queue.
+    queues += 2 * len(manifest.work_queues)
     cdk_template.resource_count_is("AWS::SQS::Queue", queues)
     cdk_template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from stacks.app_builder import build_app, stack_name
+from stacks.app_builder import build_app
 from stacks.bytecode import CODE_ROOT, runtime_python, stage_sources
 from stacks.config import DeploymentConfig, cdk_json_context
 from stacks.grants import KINESIS_READ_ACTIONS, QUEUE_SOURCE_ACTIONS, SECRET_READ_ACTIONS, STREAM_READ_ACTIONS
 from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
-from stacks.naming import pascal_case
-from stacks.stream_sources import stream_environment
+from stacks.naming import pascal_case, stack_name
+from stacks.source_filters import stream_environment
 from tests.stacks import cfn
 from tests.stacks.conftest import Synthesized
 from tests.stacks.test_layer_build import assert_runtime_bytecode

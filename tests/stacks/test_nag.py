@@ -11,8 +11,9 @@ import aws_cdk as cdk
 import pytest
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.app_builder import build_app, stack_name
+from stacks.app_builder import build_app
 from stacks.manifest import BUCKET_ACTIONS, Access, Manifest
+from stacks.naming import stack_name
 from tests.stacks import cfn
 from tests.stacks.conftest import Synthesized, synth_with_checks
 

@@ -1,5 +1,5 @@
 """Alarms, the alarm topic and the dashboards: every queue and function watched, every alarm heard,
-both dashboards over the same metrics, and those metrics really emitted."""
+both dashboards over the same metrics, and each application metric one its function declares."""
 
 from __future__ import annotations
 
@@ -16,10 +16,19 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
-from stacks.app_builder import stack_name
+from gui_core.metric_names import EMITTED_BY, ApiMetric, FanoutMetric, GuardMetric, declared
 from stacks.config import ROOT
-from stacks.constructs import observability as obs
+from stacks.constructs.observability import panels, thresholds
+from stacks.constructs.observability.alarms import ALARM_EMAILS_CONTEXT, Observability, alarm_emails
+from stacks.constructs.observability.grafana import (
+    GRAFANA_DASHBOARD,
+    GRAFANA_UID,
+    grafana_json,
+    work_queue_logical_prefix,
+)
+from stacks.constructs.observability.grafana import main as write_grafana
 from stacks.manifest import METRICS_NAMESPACE, Manifest
+from stacks.naming import pascal_case, stack_name
 from tests.stacks import cfn
 
 Metric = tuple[str, str, dict[str, Any]]  # namespace, name, dimensions
@@ -102,10 +111,23 @@ def test_alarm_names_are_unique_and_carry_the_stack(template: dict[str, Any], re
 
 def _work_queue(template: dict[str, Any], manifest: Manifest) -> str:
     """The migrations' work queue (State's `MigrationWorkQueue`), by the logical id Grafana knows it by."""
-    prefix = obs.work_queue_logical_prefix(manifest)
+    prefix = work_queue_logical_prefix(manifest)
     assert prefix is not None
     (queue,) = [q for q in cfn.resources(template, "AWS::SQS::Queue") if q.startswith(prefix)]
     return queue
+
+
+def _tenant_work(template: dict[str, Any], manifest: Manifest) -> dict[str, str]:
+    """The schedules' per-tenant work queues (State's `<Name>Queue`): logical id -> manifest name."""
+    found = {}
+    for spec in manifest.work_queues:
+        (queue,) = [
+            q
+            for q in cfn.resources(template, "AWS::SQS::Queue")
+            if q.startswith(f"State{pascal_case(spec.name)}Queue")
+        ]
+        found[queue] = spec.name
+    return found
 
 
 def test_every_queue_has_a_depth_alarm(template: dict[str, Any], manifest: Manifest) -> None:
@@ -120,10 +142,10 @@ def test_every_queue_has_a_depth_alarm(template: dict[str, Any], manifest: Manif
         for namespace, name, dims in _metrics(alarm):
             if (namespace, name) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible"):
                 watched[dims["QueueName"]["Fn::GetAtt"][0]] = alarm
-    assert set(watched) == set(queues) - {_work_queue(template, manifest)}
+    assert set(watched) == set(queues) - {_work_queue(template, manifest), *_tenant_work(template, manifest)}
     for alarm in watched.values():
         assert alarm["Statistic"] == "Maximum"
-        assert alarm["Threshold"] == obs.DLQ_VISIBLE_MESSAGES == 0
+        assert alarm["Threshold"] == thresholds.DLQ_VISIBLE_MESSAGES == 0
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
         assert alarm["Period"] == 300
 
@@ -139,7 +161,7 @@ def test_every_function_has_an_error_rate_and_a_throttle_alarm(template: dict[st
         }
         assert all(dims == {"FunctionName": {"Ref": logical_id}} for _, _, dims in _metrics(errors))
         assert _expression(errors) == "IF(invocations > 0, 100 * errors / invocations, 0)"
-        assert errors["Threshold"] == obs.FUNCTION_ERROR_RATE_PERCENT
+        assert errors["Threshold"] == thresholds.FUNCTION_ERROR_RATE_PERCENT
         assert errors["TreatMissingData"] == "notBreaching"
 
         throttles = named[f"FunctionThrottles-{name}"]
@@ -152,7 +174,7 @@ def test_every_function_has_an_error_rate_and_a_throttle_alarm(template: dict[st
 def test_stream_consumers_alarm_on_iterator_age(template: dict[str, Any], manifest: Manifest) -> None:
     functions = cfn.functions_by_name(template)
     named = _alarms(template)
-    consumers = obs.stream_consumers(manifest)
+    consumers = panels.stream_consumers(manifest)
     assert {"gui_fanout", "gui_indexer", "gui_telemetry_facts"} <= set(consumers)
     for name in consumers:
         alarm = named[f"IteratorAge-{name}"]
@@ -162,13 +184,13 @@ def test_stream_consumers_alarm_on_iterator_age(template: dict[str, Any], manife
             "Maximum",
         )
         assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": functions[name]}}]
-        assert alarm["Threshold"] == obs.ITERATOR_AGE_MS == 60_000
+        assert alarm["Threshold"] == thresholds.ITERATOR_AGE_MS == 60_000
         assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (60, 5, 3)
     stream_id, _ = cfn.one(template, "AWS::Kinesis::Stream")
     stream_age = named["StreamIteratorAge"]
     assert stream_age["MetricName"] == "GetRecords.IteratorAgeMilliseconds"
     assert stream_age["Dimensions"] == [{"Name": "StreamName", "Value": {"Ref": stream_id}}]
-    assert stream_age["Threshold"] == obs.ITERATOR_AGE_MS
+    assert stream_age["Threshold"] == thresholds.ITERATOR_AGE_MS
     throttles = named["StreamWriteThrottles"]
     assert (throttles["Namespace"], throttles["MetricName"]) == (
         "AWS/Kinesis",
@@ -184,20 +206,20 @@ def test_rest_api_alarms_on_5xx_rate_and_p99_latency(template: dict[str, Any], m
         ("AWS/ApiGateway", "Count"),
     }
     assert all(set(dims) == {"ApiName", "Stage"} for _, _, dims in _metrics(rate))
-    assert _expression(rate) == f"IF(requests >= {obs.API_MIN_REQUESTS}, 100 * errors / requests, 0)"
+    assert _expression(rate) == f"IF(requests >= {thresholds.API_MIN_REQUESTS}, 100 * errors / requests, 0)"
     assert (rate["Threshold"], rate["ComparisonOperator"]) == (1, "GreaterThanThreshold")
     assert rate["TreatMissingData"] == "notBreaching"
 
     latency = named["ApiLatencyP99"]
     functions = cfn.functions_by_name(template)
     read = {dims["FunctionName"]["Ref"] for _, _, dims in _metrics(latency)}
-    expected = {functions[name] for name in obs.latency_functions(manifest)}
+    expected = {functions[name] for name in panels.latency_functions(manifest)}
     assert read == expected
     assert functions["gui_authorizer"] in read
     assert functions["gui_stream"] not in read, "the SSE long poll holds 20 s by design"
     assert _stat(latency) == {"p99"}
     assert _expression(latency) == f"MAX([{', '.join(f'd{i}' for i in range(len(expected)))}])"
-    assert latency["Threshold"] == obs.LATENCY_P99_MS == 2000
+    assert latency["Threshold"] == thresholds.LATENCY_P99_MS == 2000
     assert (latency["EvaluationPeriods"], latency["DatapointsToAlarm"]) == (5, 3)
 
 
@@ -224,29 +246,29 @@ def test_the_authorizer_alarms_when_it_cannot_verify_and_when_its_keys_go_stale(
     assert (unavailable["Threshold"], unavailable["ComparisonOperator"]) == (0, "GreaterThanThreshold")
     fetches = named["JwksFetchFailures"]
     assert _emf_alarm(fetches) == {("JwksFetchFailures", authorizer)}
-    assert fetches["Threshold"] == obs.JWKS_FETCH_FAILURES
+    assert fetches["Threshold"] == thresholds.JWKS_FETCH_FAILURES
     assert (fetches["DatapointsToAlarm"], fetches["EvaluationPeriods"]) == (
-        obs.JWKS_FETCH_DATAPOINTS,
-        obs.JWKS_FETCH_PERIODS,
+        thresholds.JWKS_FETCH_DATAPOINTS,
+        thresholds.JWKS_FETCH_PERIODS,
     )
 
 
 def test_application_metric_alarms(template: dict[str, Any], manifest: Manifest) -> None:
     named = _alarms(template)
-    guarded = set(obs.guarded_functions(manifest))
+    guarded = set(panels.guarded_functions(manifest))
     assert {"gui_preferences", "gui_search", "gui_stream", "gui_realtime"} <= guarded
 
     breaches = named["RateLimitBreaches"]
     assert _emf_alarm(breaches) == {("RateLimitBreaches", s) for s in guarded}
     assert _expression(breaches) == f"SUM([{', '.join(f'm{i}' for i in range(len(guarded)))}])"
     assert (breaches["Threshold"], breaches["ComparisonOperator"]) == (
-        obs.RATE_LIMIT_BREACHES,
+        thresholds.RATE_LIMIT_BREACHES,
         "GreaterThanThreshold",
     )
 
     refusals = named["ResidencyRefusals"]
     assert _emf_alarm(refusals) == {("ResidencyRefusals", s) for s in guarded}
-    assert refusals["Threshold"] == obs.RESIDENCY_REFUSALS
+    assert refusals["Threshold"] == thresholds.RESIDENCY_REFUSALS
 
     events = named["ResidencyEventsRefused"]
     assert _emf_alarm(events) == {
@@ -269,7 +291,7 @@ def test_application_metric_alarms(template: dict[str, Any], manifest: Manifest)
 
     sse = named["SseRequests"]
     assert _emf_alarm(sse) == {("Requests", "gui_stream")}
-    assert sse["Threshold"] == obs.SSE_REQUESTS
+    assert sse["Threshold"] == thresholds.SSE_REQUESTS
 
 
 def test_websocket_connects_alarm(template: dict[str, Any], manifest: Manifest) -> None:
@@ -285,7 +307,7 @@ def test_websocket_connects_alarm(template: dict[str, Any], manifest: Manifest) 
         {"Name": "ApiId", "Value": {"Ref": api_id}},
         {"Name": "Stage", "Value": manifest.websocket.stage},
     ]
-    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (obs.WEBSOCKET_CONNECTS, 2)
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (thresholds.WEBSOCKET_CONNECTS, 2)
 
 
 def test_each_schedule_alarms_when_its_function_does_not_run(
@@ -299,7 +321,7 @@ def test_each_schedule_alarms_when_its_function_does_not_run(
         assert alarm["Dimensions"] == [
             {"Name": "FunctionName", "Value": {"Ref": functions[schedule.function]}}
         ]
-        assert alarm["Period"] == schedule.every_s * obs.SCHEDULE_MISSED_FACTOR
+        assert alarm["Period"] == schedule.every_s * thresholds.SCHEDULE_MISSED_FACTOR
         assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "LessThanThreshold")
         assert alarm["TreatMissingData"] == "breaching"
 
@@ -358,11 +380,11 @@ def test_alarm_count_by_kind(template: dict[str, Any], manifest: Manifest) -> No
         "ApiLatencyP99": 1,
         "FunctionErrors": functions,
         "FunctionThrottles": functions,
-        "IteratorAge": len(obs.stream_consumers(manifest)),
+        "IteratorAge": len(panels.stream_consumers(manifest)),
         "StreamIteratorAge": 1,
         "StreamWriteThrottles": 1,
-        # All but the quarantine and the migrations' work queue.
-        "DlqDepth": len(cfn.resources(template, "AWS::SQS::Queue")) - 2,
+        # All but the quarantine, the migrations' work queue and the schedules' per-tenant work queues.
+        "DlqDepth": len(cfn.resources(template, "AWS::SQS::Queue")) - 2 - len(manifest.work_queues),
         "QuarantineDepth": 1,
         "RecordsQuarantined": 1,
         "RateLimitBreaches": 1,
@@ -380,6 +402,8 @@ def test_alarm_count_by_kind(template: dict[str, Any], manifest: Manifest) -> No
         "JwksFetchFailures": 1,
         "MigrationFailures": 1,
         "MigrationBacklogStalled": 1,
+        "WorkBehindCycle": len(manifest.work_queues),
+        "WorkItemsExpired": len(panels.tenant_work_functions(manifest)),
     }
 
 
@@ -392,7 +416,7 @@ def test_the_migrations_alarm_on_failures_and_on_a_stalled_backlog(
         ("MigrationFailures", "gui_migrate"),
         ("MigrationFailures", "gui_migrate_worker"),
     }
-    assert obs.migration_functions(manifest) == ("gui_migrate", "gui_migrate_worker")
+    assert panels.migration_functions(manifest) == ("gui_migrate", "gui_migrate_worker")
     assert _expression(failures) == "SUM([m0, m1])"
     assert (failures["Threshold"], failures["ComparisonOperator"]) == (0, "GreaterThanThreshold")
 
@@ -406,11 +430,43 @@ def test_the_migrations_alarm_on_failures_and_on_a_stalled_backlog(
     # minutes: a large backfill waiting its turn is no alarm, a worker that stopped is.
     assert _expression(stalled) == "IF(waiting > 0 AND FILL(taken, 0) == 0, 1, 0)"
     assert (stalled["Threshold"], stalled["ComparisonOperator"]) == (0, "GreaterThanThreshold")
-    assert stalled["EvaluationPeriods"] == obs.MIGRATION_STALLED_PERIODS == 3
+    assert stalled["EvaluationPeriods"] == thresholds.MIGRATION_STALLED_PERIODS == 3
     assert stalled.get("DatapointsToAlarm", 3) == 3
     assert not [name for name in named if name.startswith("DlqDepth-") and "MigrationWorkQueue" in name]
     # Its dead-letter queue is one like the others: a work item received too often waits there.
     assert "DlqDepth-State-MigrationWorkDlq" in named
+
+
+def test_per_tenant_work_alarms_when_a_cycle_is_not_done_in_its_cycle_and_when_items_expire(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    """Each schedule's per-tenant work queue: its oldest item older than the cycle for 10 minutes
+    (the workers do not get round every tenant in a cycle); each worker's dropped items (their cycle
+    ended before they were taken: a tenant missed a cycle), any at all. Items wait there by design:
+    no depth alarm; its dead-letter queue has one like the others."""
+    named = _alarms(template)
+    work = _tenant_work(template, manifest)
+    assert sorted(work.values()) == ["index-rebuild-work", "telemetry-work"]
+    for queue, name in work.items():
+        behind = named[f"WorkBehindCycle-State-{pascal_case(name)}Queue"]
+        assert _metrics(behind) == [
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}})
+        ]
+        assert behind["Statistic"] == "Maximum"
+        assert behind["Threshold"] == manifest.cycle_s(name)
+        assert behind["ComparisonOperator"] == "GreaterThanThreshold"
+        assert behind["EvaluationPeriods"] == thresholds.WORK_BEHIND_PERIODS == 2
+        assert not [k for k in named if k.startswith("DlqDepth-") and pascal_case(name) + "Queue" in k]
+        assert f"DlqDepth-State-{pascal_case(name)}Dlq" in named
+    assert {named["WorkBehindCycle-State-TelemetryWorkQueue"]["Threshold"],
+            named["WorkBehindCycle-State-IndexRebuildWorkQueue"]["Threshold"]} == {300, 21600}  # fmt: skip
+    assert panels.tenant_work_functions(manifest) == ("gui_index_rebuild", "gui_telemetry")
+    for function in panels.tenant_work_functions(manifest):
+        expired = named[f"WorkItemsExpired-{function}"]
+        assert _emf_alarm(expired) == {("WorkItemsExpired", function)}
+        assert expired["Statistic"] == "Sum"
+        assert (expired["Threshold"], expired["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert expired["TreatMissingData"] == "notBreaching"
 
 
 # --- the topic ------------------------------------------------------------------------------------
@@ -461,22 +517,22 @@ def test_alarm_topic_arn_is_an_output_and_has_no_subscription_by_default(templat
 
 
 def test_alarm_emails_from_context() -> None:
-    assert obs.alarm_emails(None) == ()
-    assert obs.alarm_emails("") == ()
-    assert obs.alarm_emails("ops@example.com, oncall@example.com,ops@example.com") == (
+    assert alarm_emails(None) == ()
+    assert alarm_emails("") == ()
+    assert alarm_emails("ops@example.com, oncall@example.com,ops@example.com") == (
         "ops@example.com",
         "oncall@example.com",
     )
-    assert obs.alarm_emails(["ops@example.com"]) == ("ops@example.com",)
+    assert alarm_emails(["ops@example.com"]) == ("ops@example.com",)
     with pytest.raises(ValueError, match="not an email address"):
-        obs.alarm_emails("ops")
+        alarm_emails("ops")
     with pytest.raises(TypeError):
-        obs.alarm_emails(42)
+        alarm_emails(42)
 
 
 def test_alarm_emails_subscribe_and_alarms_follow_the_given_parts(manifest: Manifest) -> None:
     """A stack of a few parts: only their alarms, every queue of it watched, the emails subscribed."""
-    app = cdk.App(context={obs.ALARM_EMAILS_CONTEXT: "ops@example.com,oncall@example.com"})
+    app = cdk.App(context={ALARM_EMAILS_CONTEXT: "ops@example.com,oncall@example.com"})
     stack = cdk.Stack(app, "Small", env=cdk.Environment(region="eu-west-1"))
     function = lambda_.Function(
         stack,
@@ -488,7 +544,7 @@ def test_alarm_emails_subscribe_and_alarms_follow_the_given_parts(manifest: Mani
     api = apigw.RestApi(stack, "Api")
     api.root.add_method("GET", apigw.MockIntegration())
     sqs.Queue(stack, "SomeDlq")
-    obs.Observability(
+    Observability(
         stack,
         "Observability",
         manifest=manifest,
@@ -593,7 +649,7 @@ def test_dashboard_draws_every_queue_and_function(template: dict[str, Any]) -> N
 def test_every_alarm_metric_is_on_both_dashboards(template: dict[str, Any]) -> None:
     _, body = _dashboard(template)
     dashboard = _dashboard_metrics(body)
-    grafana = _grafana_metrics(json.loads(obs.GRAFANA_DASHBOARD.read_text()))
+    grafana = _grafana_metrics(json.loads(GRAFANA_DASHBOARD.read_text()))
     for name, alarm in _alarms(template).items():
         for namespace, metric, _ in _metrics(alarm):
             assert (namespace, metric) in dashboard, (name, metric)
@@ -613,20 +669,20 @@ def _grafana_metrics(dashboard: dict[str, Any]) -> set[tuple[str, str]]:
 
 def test_grafana_dashboard_is_generated_from_the_panels(manifest: Manifest) -> None:
     """Regenerate: `python -m stacks.constructs.observability --grafana docs/gui/grafana_dashboard.json`."""
-    assert obs.GRAFANA_DASHBOARD == ROOT / "docs" / "gui" / "grafana_dashboard.json"
-    assert obs.GRAFANA_DASHBOARD.read_text() == obs.grafana_json(manifest), "stale: regenerate it"
+    assert GRAFANA_DASHBOARD == ROOT / "docs" / "gui" / "grafana_dashboard.json"
+    assert GRAFANA_DASHBOARD.read_text() == grafana_json(manifest), "stale: regenerate it"
 
 
 def test_grafana_writer(tmp_path: Path, manifest: Manifest) -> None:
     out = tmp_path / "dashboard.json"
-    assert obs.main(["--grafana", str(out)]) == 0
-    assert out.read_text() == obs.grafana_json(manifest)
+    assert write_grafana(["--grafana", str(out)]) == 0
+    assert out.read_text() == grafana_json(manifest)
 
 
 def test_grafana_dashboard_is_a_cloudwatch_dashboard_with_variables() -> None:
-    dashboard = json.loads(obs.GRAFANA_DASHBOARD.read_text())
+    dashboard = json.loads(GRAFANA_DASHBOARD.read_text())
     assert dashboard["schemaVersion"] == 39
-    assert dashboard["uid"] == obs.GRAFANA_UID
+    assert dashboard["uid"] == GRAFANA_UID
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "cloudwatch"
@@ -656,7 +712,7 @@ def test_grafana_dashboard_is_a_cloudwatch_dashboard_with_variables() -> None:
 
 def test_grafana_and_cloudwatch_dashboards_draw_the_same_metrics(template: dict[str, Any]) -> None:
     _, body = _dashboard(template)
-    grafana = json.loads(obs.GRAFANA_DASHBOARD.read_text())
+    grafana = json.loads(GRAFANA_DASHBOARD.read_text())
     assert _grafana_metrics(grafana) == _dashboard_metrics(body)
     cloudwatch_titles = {w["properties"].get("title") for w in body["widgets"] if w["type"] == "metric"}
     grafana_titles = {p["title"] for p in grafana["panels"] if p["type"] == "timeseries"}
@@ -668,7 +724,7 @@ def test_grafana_tells_the_work_queue_from_the_dead_letter_queues(
 ) -> None:
     """CloudFormation names a queue `<stack>-<logical id>-<suffix>`: the `queue` variable lists every
     queue of the stack but the work queue, the `work_queue` variable that one only."""
-    grafana = json.loads(obs.GRAFANA_DASHBOARD.read_text())
+    grafana = json.loads(GRAFANA_DASHBOARD.read_text())
     variables = {v["name"]: v for v in grafana["templating"]["list"]}
 
     def lists(variable: str, name: str) -> bool:
@@ -676,16 +732,19 @@ def test_grafana_tells_the_work_queue_from_the_dead_letter_queues(
         return re.search(pattern, name) is not None
 
     work_queue = _work_queue(template, manifest)
+    tenant_work = _tenant_work(template, manifest)
+    assert tenant_work
     for queue in cfn.resources(template, "AWS::SQS::Queue"):
         name = f"{stack_name(region)}-{queue}-1A2B3C4D5E6F"[:80]
-        assert lists("queue", name) == (queue != work_queue), queue
+        assert lists("queue", name) == (queue != work_queue and queue not in tenant_work), queue
         assert lists("work_queue", name) == (queue == work_queue), queue
+        assert lists("tenant_work", name) == (queue in tenant_work), queue
 
 
 def test_grafana_dimensions_match_the_metric_descriptions(manifest: Manifest) -> None:
-    grafana = json.loads(obs.GRAFANA_DASHBOARD.read_text())
+    grafana = json.loads(GRAFANA_DASHBOARD.read_text())
     targets = [t for p in grafana["panels"] for t in p.get("targets", [])]
-    specs = obs.all_metric_specs(manifest)
+    specs = panels.all_metric_specs(manifest)
     assert len(targets) == len(specs)
     for target, spec in zip(targets, specs, strict=True):
         assert (target["namespace"], target["metricName"], target["statistic"]) == (
@@ -696,36 +755,46 @@ def test_grafana_dimensions_match_the_metric_descriptions(manifest: Manifest) ->
         assert set(target["dimensions"]) == {key for key, _ in spec.dimensions}
 
 
-# --- the application metrics are the ones the code emits ------------------------------------------
+# --- the application metrics are the ones their functions declare ---------------------------------
 
 
-def _source(manifest: Manifest, service: str) -> str:
-    """The code a function ships: its packages, and gui_core (the layer every function has)."""
-    fn = manifest.function(service)
-    dirs = [ROOT / "functions" / package for package in fn.packages]
-    dirs.append(ROOT / "layers" / "core" / "python" / "gui_core")
-    return "\n".join(path.read_text() for d in dirs for path in sorted(d.rglob("*.py")))
+def test_every_function_of_the_manifest_declares_what_it_emits(manifest: Manifest) -> None:
+    """gui_core.metric_names.EMITTED_BY names each function once, and every REST group counts its
+    requests and the guard's refusals (gui_core.api, gui_core.guard)."""
+    assert set(EMITTED_BY) == {fn.name for fn in manifest.all_functions()}
+    for fn in manifest.functions:
+        if fn.routes:
+            assert {ApiMetric, GuardMetric} <= set(EMITTED_BY[fn.name]), fn.name
 
 
-def test_every_application_metric_is_emitted_by_the_function_it_names(
+def test_every_application_metric_drawn_or_alarmed_on_is_one_its_function_declares(
     template: dict[str, Any], manifest: Manifest
 ) -> None:
-    """A metric name as a string literal or a keyword (`Counter.update(Name=...)`) in that code."""
-    used = {(spec.name, spec.service) for spec in obs.all_metric_specs(manifest) if spec.service is not None}
+    """Every (name, service) of the namespace in the template's alarms and in the panels is a member
+    of a name set that service declares (which emitters count with: tests/unit/test_metric_names)."""
+    used = {
+        (spec.name, spec.service) for spec in panels.all_metric_specs(manifest) if spec.service is not None
+    }
     for alarm in _alarms(template).values():
         for namespace, name, dims in _metrics(alarm):
             if namespace == METRICS_NAMESPACE:
                 used.add((name, dims["service"]))
-    assert len(used) > 20
-    sources: dict[str, str] = {}
-    for name, service in sorted(used):
-        assert service is not None
-        source = sources.setdefault(service, _source(manifest, service))
-        emitted = re.search(rf"[\"']{re.escape(name)}[\"']|\b{re.escape(name)}=", source)
-        assert emitted, f"{service} does not emit {name}"
-    for spec in obs.all_metric_specs(manifest):
+    assert len(used) > 60
+    undeclared = sorted((name, service) for name, service in used if name not in declared(service))
+    assert undeclared == []
+    for spec in panels.all_metric_specs(manifest):
         if spec.namespace == METRICS_NAMESPACE:
             assert [key for key, _ in spec.dimensions] == ["service"], spec
+
+
+def test_a_panel_metric_of_a_function_that_does_not_emit_it_is_refused() -> None:
+    """The stacks name a metric by its member; its function comes from the table, and one that does
+    not emit it, or a member several functions emit named without one, is refused at synthesis."""
+    assert panels.emf(FanoutMetric.PUSHED).service == "gui_fanout"
+    with pytest.raises(ValueError, match="gui_indexer does not emit Pushed"):
+        panels.emf(FanoutMetric.PUSHED, "gui_indexer")
+    with pytest.raises(ValueError, match="name the service"):
+        panels.emf(ApiMetric.REQUESTS)
 
 
 RUNBOOK = ROOT / "docs" / "gui" / "backend_support_runbook.md"

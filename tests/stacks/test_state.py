@@ -73,6 +73,19 @@ def test_data_bucket_is_versioned_encrypted_private_and_logged(template: dict[st
     assert resource["DeletionPolicy"] == "Retain"
 
 
+def test_replaced_and_deleted_search_files_leave_no_versions_nor_delete_markers_behind(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    """Each search index publication deletes the files two versions back: their data goes a day
+    later (a reader still fetching one is then long gone), and their delete markers after it."""
+    rules = cfn.props(_data_bucket(template)[1])["LifecycleConfiguration"]["Rules"]
+    (search,) = [rule for rule in rules if rule.get("Prefix") == "search/"]
+    assert search["Status"] == "Enabled"
+    assert search["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert search["ExpiredObjectDeleteMarker"] is True
+    assert dict(manifest.bucket.short_lived_versions)["search/"] == 1
+
+
 def test_every_bucket_refuses_requests_without_tls(template: dict[str, Any]) -> None:
     buckets = set(cfn.resources(template, "AWS::S3::Bucket"))
     tls_only: set[str] = set()

@@ -24,8 +24,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from gui_core.bus import EventPublisher
+from gui_core.connections import CONNECTION_PREFIX, ConnectionRegistry
 from gui_core.dynamo import Table
-from gui_core.live import CONNECTION_PREFIX, GUARD_PREFIX, ConnectionRegistry, log_partition, to_cursor
+from gui_core.replay_log import GUARD_PREFIX, log_partition, to_cursor
 from local.aws import aws_client
 from local.demo import provision_tenant
 from stacks.manifest import MANIFEST

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from gui_core.connections import CONNECTION_PREFIX, SUBSCRIPTION_PREFIX
 from gui_core.dynamo import Table
-from gui_core.live import CONNECTION_PREFIX, SUBSCRIPTION_PREFIX
 from local.aws import aws_client
 from local.runtime import LocalBackend
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from gui_core.dynamo import Table
-from gui_core.live import ORIGIN
+from gui_core.replay_log import ORIGIN
 from local.keys import DevKeys
 
 from .support import (

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from gui_core.dynamo import Table
-from gui_core.live import is_cursor
+from gui_core.replay_log import is_cursor
 from gui_stream.settings import StreamSettings
 from local.runtime import LocalBackend
 

@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from gui_core.dynamo import Table
-from gui_core.live import ORIGIN, is_cursor, to_cursor
+from gui_core.replay_log import ORIGIN, is_cursor, to_cursor
 from local.keys import DevKeys
 from local.runtime import LocalBackend
+from tests.inbox_shape import migrate_inbox
 
 from .support import (
     HOME,
@@ -27,6 +28,7 @@ from .support import (
     fresh_tenant,
     parse_time,
     refused_status,
+    table,
     ticket,
     wait_logged,
     ws_aws_url,
@@ -275,6 +277,7 @@ def test_ack_over_websocket_changes_the_notification_as_rest_acknowledge_does(
     assert seed_notifications(
         backend.manifest, endpoint_url=backend.aws_endpoint_url, region=HOME, tenant=tenant, users=[subject]
     )
+    migrate_inbox(table("inbox", HOME, backend.aws_endpoint_url), tenant)  # seeded in the shape before 0001
     token = mint(tenant, roles=("viewer",), subject=subject)
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, headers=auth, timeout=30) as rest:

@@ -12,7 +12,6 @@ from mangum import Mangum
 from pydantic import BaseModel
 
 from gui_core.api import SECURITY_HEADERS, create_api
-from gui_core.audit import AuditRecord
 from gui_core.context import RequestContext
 from gui_core.dependencies import current_caller, require_scope
 from gui_core.errors import PROBLEM_CONTENT_TYPE, Conflict, NotFound
@@ -20,6 +19,7 @@ from gui_core.guard import Guard
 from gui_core.settings import ApiSettings
 from gui_core.tenancy import TenantDirectory
 from local.apigw import HttpRequest, proxy_event, response_headers
+from tests.fakes import FakeAudit
 
 router = APIRouter(prefix="/service/gui/test")
 Reader = Annotated[RequestContext, Depends(require_scope("gui:dashboard"))]
@@ -55,14 +55,6 @@ def missing(caller: Reader) -> None:
 @router.delete("/boom")
 def boom(caller: Reader) -> None:
     raise RuntimeError("secret internals")
-
-
-class FakeAudit:
-    def __init__(self) -> None:
-        self.records: list[AuditRecord] = []
-
-    def append(self, record: AuditRecord) -> None:
-        self.records.append(record)
 
 
 AUTH = {

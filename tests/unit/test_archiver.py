@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,17 +11,16 @@ import pytest
 from gui_archiver.archive import ArchiveError, Archiver, archive_key, is_ttl_removal, table_name
 from gui_archiver.settings import ArchiverSettings
 from gui_core.objects import json_line
+from local.apigw import sample_event
 from local.containers import lambda_context, load_handler
 from stacks.manifest import MANIFEST
-from stacks.stream_sources import STREAM_STORES_ENV, TTL_REMOVAL_PATTERN, matches
+from stacks.source_filters import STREAM_STORES_ENV, TTL_REMOVAL_PATTERN, matches
 
-SAMPLE = Path(__file__).resolve().parents[2] / "events" / "aws" / "dynamodb_stream_ttl_remove.json"
 STORES = {"preferences": "ddgui-preferences"}
 
 
 def sample() -> dict[str, Any]:
-    event: dict[str, Any] = json.loads(SAMPLE.read_text())
-    return event
+    return sample_event("dynamodb_stream_ttl_remove")
 
 
 class FakeObjects:

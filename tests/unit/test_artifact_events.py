@@ -4,70 +4,69 @@ to an in-memory registry behind the repository interface."""
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from gui_artifacts.logic import Edge, Publication
+from gui_artifacts.logic import Edge
 from gui_artifacts.registry_feed import RegistryFeed
-from gui_artifacts.repository import ArtifactChanged
+from gui_artifacts.repository import ArtifactChanged, ArtifactsRepository
+from gui_core.registry_fingerprint import Fingerprint
 from gui_core.tenancy import Tenant
+from local.apigw import sample_event
+from local.memory_table import MemoryTable
 
-EVENTS = Path(__file__).parents[2] / "events" / "aws"
-PUBLISHED = json.loads((EVENTS / "eventbridge_artifact_published.json").read_text())
-DEPRECATED = json.loads((EVENTS / "eventbridge_artifact_deprecated.json").read_text())
+PUBLISHED = sample_event("eventbridge_artifact_published")
+DEPRECATED = sample_event("eventbridge_artifact_deprecated")
 ARTIFACT = PUBLISHED["detail"]["artifact_id"]
 
 
-class MemoryRegistry:
-    """Records and edges as the DynamoDB repository keeps them, with its revision checks."""
+class MemoryRegistry(ArtifactsRepository):
+    """The DynamoDB repository itself over an in-memory table: its transactions, conditions and
+    counts; `races` refuses writes as if another event had won first."""
 
     def __init__(self) -> None:
-        self.records: dict[tuple[str, str], dict[str, Any]] = {}
-        self.edges: dict[tuple[str, str, str], Edge] = {}  # (tenant, from, to)
-        self.races = 0  # writes to refuse as if another event had won first
+        self.table = MemoryTable()
+        super().__init__(self.table)  # type: ignore[arg-type]
+        self.races = 0
         self.writes = 0
+        self.largest = 0  # operations of the largest transaction written
+        self.meanwhile: list[Callable[[], object]] = []  # each run once, before a write: a racing writer
 
-    def artifact(self, tenant: str, artifact_id: str) -> dict[str, Any] | None:
-        found = self.records.get((tenant, artifact_id))
-        return copy.deepcopy(found) if found else None
+    @property
+    def records(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return {
+            (pk, sk.removeprefix("ART#")): {k: v for k, v in item.items() if k not in {"pk", "sk", "type"}}
+            for (pk, sk), item in self.table.items.items()
+            if sk.startswith("ART#")
+        }
 
-    def count_downstream(self, tenant: str, artifact_id: str) -> int:
-        return sum(1 for (t, f, _to) in self.edges if t == tenant and f == artifact_id)
+    def out_degree(self, tenant: str, artifact_id: str) -> int:
+        return self.out_degrees(tenant, [artifact_id])[artifact_id]
 
     def neighbours(self, tenant: str, artifact_id: str, side: str) -> list[Edge]:
-        found = [
-            e
-            for (t, _f, _to), e in self.edges.items()
-            if t == tenant and (e.target if side == "upstream" else e.source) == artifact_id
+        edges = [
+            Edge(str(i["from"]), str(i["to"]), str(i["relation"]))
+            for (pk, sk), i in self.table.items.items()
+            if pk == tenant and sk.startswith("OUT#")
         ]
+        found = [e for e in edges if (e.target if side == "upstream" else e.source) == artifact_id]
         return sorted(found, key=lambda e: e.neighbour(side))  # type: ignore[arg-type]
 
-    def _check(self, tenant: str, artifact_id: str, stored: dict[str, Any] | None) -> None:
-        current = self.records.get((tenant, artifact_id))
+    def _write(self, operations: list[Any]) -> None:
+        while self.meanwhile:
+            self.meanwhile.pop(0)()
         if self.races:
             self.races -= 1
-            if current:
-                current["revision"] += 1
             raise ArtifactChanged("raced")
-        if (current or {}).get("revision") != (stored or {}).get("revision"):
-            raise ArtifactChanged("raced")
-
-    def publish(self, tenant: str, stored: dict[str, Any] | None, publication: Publication) -> None:
-        self._check(tenant, publication.record["id"], stored)
-        self.records[(tenant, publication.record["id"])] = copy.deepcopy(publication.record)
-        for edge in publication.added:
-            self.edges[(tenant, edge.source, edge.target)] = edge
-        for edge in publication.removed:
-            self.edges.pop((tenant, edge.source, edge.target), None)
+        super()._write(operations)
         self.writes += 1
+        self.largest = max(self.largest, len(operations))
 
-    def replace(self, tenant: str, stored: dict[str, Any], record: dict[str, Any]) -> None:
-        self._check(tenant, record["id"], stored)
-        self.records[(tenant, record["id"])] = copy.deepcopy(record)
-        self.writes += 1
+    def pairs_of_records(self, tenant: str) -> Fingerprint:
+        """The fingerprint of the tenant's records, read whole."""
+        return Fingerprint.of({i: int(r["version"]) for (t, i), r in self.records.items() if t == tenant})
 
 
 class Tenants:
@@ -115,7 +114,7 @@ def test_the_sample_publication_records_the_artifact_and_both_edge_directions(
         detail["previous_diff_hash"],
     )
     assert record["created_at"] == record["updated_at"] == "2026-11-27T09:42:04.512+00:00"
-    assert (record["in_degree"], record["out_degree"]) == (2, 0)
+    assert (record["in_degree"], registry.out_degree("acme", ARTIFACT)) == (2, 0)
     assert [e.source for e in registry.neighbours("acme", ARTIFACT, "upstream")] == [
         "cov-icd10",
         "ing-snomed-2026",
@@ -140,7 +139,7 @@ def test_a_new_version_updates_the_record_and_replaces_its_edges(
 ) -> None:
     feed.handle(published(artifact_id="cov-icd10", kind="coverage", version=1, inputs=[]))
     assert feed.handle(PUBLISHED) == "applied"
-    assert registry.records[("acme", "cov-icd10")]["out_degree"] == 1
+    assert registry.out_degree("acme", "cov-icd10") == 1
     newer = published(
         event_id="v4",
         version=4,
@@ -163,7 +162,8 @@ def test_a_new_version_updates_the_record_and_replaces_its_edges(
         ("ovl-de", "overlays"),
     ]
     assert registry.neighbours("acme", "cov-icd10", "downstream") == []
-    assert registry.records[("acme", "cov-icd10")]["out_degree"] == 0  # recounted when the edge went
+    assert registry.out_degree("acme", "cov-icd10") == 0  # moved with the edge, in its transaction
+    assert registry.out_degree("acme", "ovl-de") == 1  # an input never published is counted too
 
 
 def test_an_older_version_is_stale_and_the_same_version_with_other_content_a_conflict(
@@ -181,7 +181,7 @@ def test_an_upstream_published_later_counts_the_edges_already_pointing_at_it(
 ) -> None:
     feed.handle(PUBLISHED)
     feed.handle(published(event_id="cov", artifact_id="cov-icd10", kind="coverage", version=1, inputs=[]))
-    assert registry.records[("acme", "cov-icd10")]["out_degree"] == 1
+    assert registry.out_degree("acme", "cov-icd10") == 1
 
 
 def test_the_sample_deprecation_deprecates_once(
@@ -273,3 +273,97 @@ def test_an_artifact_that_keeps_changing_raises_so_the_event_comes_again(
     registry.races = 100
     with pytest.raises(ArtifactChanged):
         feed.handle(DEPRECATED)
+
+
+# -- the fingerprint of the tenant's (id, version) pairs ------------------------------------------------
+
+
+def _inputs(*ids: str) -> list[dict[str, str]]:
+    return [{"id": i, "relation": "derived_from"} for i in ids]
+
+
+def test_every_write_moves_the_fingerprint_of_the_pairs_in_its_own_transaction(
+    feed: RegistryFeed, registry: MemoryRegistry
+) -> None:
+    mark = registry.pairs("acme")
+    assert (mark.fingerprint, mark.writes) == (None, 0)  # no full read has set it yet
+    assert registry.set_pairs("acme", Fingerprint(), mark=mark, at="2026-12-07T00:00:00.000+00:00")
+    writes = registry.writes
+    steps = [
+        published(),  # a first publication
+        published(event_id="cov", artifact_id="cov-icd10", kind="coverage", version=1, inputs=[]),
+        published(event_id="v4", version=4, diff_hash="sha256:v4", previous_diff_hash=None),  # a new version
+        published(event_id="old", version=2, diff_hash="sha256:older"),  # stale: nothing written
+        published(event_id="v4-again", version=4, diff_hash="sha256:v4"),  # a redelivery
+        deprecated(version=4),  # the same version, deprecated
+    ]
+    for event in steps:
+        feed.handle(event)
+        assert registry.pairs("acme").fingerprint == registry.pairs_of_records("acme"), event["id"]
+    assert registry.writes - writes == 4
+    assert registry.pairs("acme").writes == 3  # the writes that moved a pair
+
+
+def test_a_record_written_before_the_order_items_is_listed_and_moves_the_fingerprint_once(
+    feed: RegistryFeed, registry: MemoryRegistry
+) -> None:
+    feed.handle(published())
+    registry.set_pairs("acme", registry.pairs_of_records("acme"), mark=registry.pairs("acme"), at="now")
+    key = ("acme", f"ART#{ARTIFACT}")
+    registry.table.items[key] = {k: v for k, v in registry.table.items[key].items() if k != "listed"}
+    assert feed.handle(published(event_id="v4", version=4, diff_hash="sha256:v4")) == "applied"
+    assert registry.records[("acme", ARTIFACT)]["listed"] == 1
+    assert registry.pairs("acme").fingerprint == registry.pairs_of_records("acme")
+
+
+def test_racing_writers_add_to_the_sums_and_the_loser_moves_them_from_what_the_winner_wrote(
+    feed: RegistryFeed, registry: MemoryRegistry
+) -> None:
+    registry.set_pairs("acme", Fingerprint(), mark=registry.pairs("acme"), at="now")
+    feed.handle(published())
+    other = RegistryFeed(region="eu-west-1", tenants=Tenants(), registry=registry)
+    # Between this writer's read and its write, another publishes a new artifact (the count item's
+    # ADD: no read of the sums) and a newer version of the same one (the record's condition fails).
+    registry.meanwhile.append(
+        lambda: other.handle(published(event_id="n", artifact_id="new-one", version=1, inputs=[]))
+    )
+    registry.meanwhile.append(
+        lambda: other.handle(published(event_id="v5", version=5, diff_hash="sha256:v5"))
+    )
+    assert feed.handle(published(event_id="v6", version=6, diff_hash="sha256:v6")) == "applied"
+    assert {i: r["version"] for (_, i), r in registry.records.items()} == {ARTIFACT: 6, "new-one": 1}
+    assert registry.pairs("acme").fingerprint == registry.pairs_of_records("acme")
+
+
+def test_a_full_read_sets_the_fingerprint_only_if_no_write_moved_it_meanwhile(
+    feed: RegistryFeed, registry: MemoryRegistry
+) -> None:
+    feed.handle(published())  # before any full read: the sums are partial
+    mark = registry.pairs("acme")
+    assert mark.fingerprint is None
+    read = registry.pairs_of_records("acme")
+    feed.handle(published(event_id="n", artifact_id="new-one", version=1, inputs=[]))  # meanwhile
+    assert not registry.set_pairs("acme", read, mark=mark, at="now")  # the read may have missed it
+    assert registry.pairs("acme").fingerprint is None
+    mark = registry.pairs("acme")
+    assert registry.set_pairs("acme", registry.pairs_of_records("acme"), mark=mark, at="now")
+    assert registry.pairs("acme").fingerprint == registry.pairs_of_records("acme")
+    assert registry.artifact_count("acme") == 2  # the search's count is another attribute
+
+
+def test_a_version_that_replaces_all_its_inputs_fits_two_transactions_and_keeps_the_counts(
+    feed: RegistryFeed, registry: MemoryRegistry
+) -> None:
+    registry.set_pairs("acme", Fingerprint(), mark=registry.pairs("acme"), at="now")
+    old = [f"old-{n:02d}" for n in range(24)]
+    new = [f"new-{n:02d}" for n in range(24)]
+    feed.handle(published(inputs=_inputs(*old)))
+    assert feed.handle(published(event_id="v4", version=4, diff_hash="sha256:v4", inputs=_inputs(*new))) == (
+        "applied"
+    )
+    assert registry.largest <= 100  # DynamoDB's limit of one transaction
+    record = registry.records[("acme", ARTIFACT)]
+    assert (record["version"], record["in_degree"]) == (4, 24)
+    assert [e.source for e in registry.neighbours("acme", ARTIFACT, "upstream")] == new
+    assert registry.out_degrees("acme", old + new) == {**dict.fromkeys(old, 0), **dict.fromkeys(new, 1)}
+    assert registry.pairs("acme").fingerprint == registry.pairs_of_records("acme")

@@ -10,6 +10,7 @@ import pytest
 from gui_artifacts.logic import (
     Edge,
     Filters,
+    layer_members,
     layer_page,
     mask_all,
     node_document,
@@ -22,19 +23,30 @@ from gui_core.rbac import LICENSE_RESTRICTED
 
 
 class Graph:
-    """Edges as (upstream, downstream) pairs; counts how often each node's edges were read."""
+    """Edges as (upstream, downstream) pairs; counts the reads and the edges they returned."""
 
     def __init__(self, *pairs: tuple[str, str]) -> None:
         self.edges = [Edge(a, b, "derived_from") for a, b in pairs]
         self.reads = 0
+        self.edges_read = 0
 
-    def neighbours(self, artifact_id: str, side: Side) -> list[Edge]:
-        self.reads += 1
+    def _all(self, artifact_id: str, side: Side) -> list[Edge]:
         if side == "upstream":
             found = [e for e in self.edges if e.target == artifact_id]
         else:
             found = [e for e in self.edges if e.source == artifact_id]
         return sorted(found, key=lambda e: e.neighbour(side))
+
+    def neighbours(self, artifact_id: str, side: Side, *, limit: int, after: str | None = None) -> list[Edge]:
+        self.reads += 1
+        found = [e for e in self._all(artifact_id, side) if after is None or e.neighbour(side) > after][
+            :limit
+        ]
+        self.edges_read += len(found)
+        return found
+
+    def degree(self, artifact_id: str, side: Side) -> int:
+        return len(self._all(artifact_id, side))
 
 
 # ing -> cov -> map -> ovl -> rdy -> pp, with a diamond (cov -> map2 -> ovl) and a cycle (pp -> cov)
@@ -124,6 +136,45 @@ def test_a_layer_pages_every_node_at_its_distance_without_cuts() -> None:
     assert seen == sorted(set(seen))
     assert len(seen) == 29
     assert set(first.edges) == {("hub", n) for n in first.places}
+
+
+def test_a_walk_reads_only_the_edges_it_follows_whatever_the_degree() -> None:
+    hub = Graph(*[("hub", f"n{i:05d}") for i in range(5000)], ("src", "hub"))
+    walk = traverse(hub, "src", direction="downstream", depth=2, fan_out=10)
+    assert walk.cut == {"hub": {"upstream": 0, "downstream": 4990}}  # from its degree, not its edges
+    assert hub.edges_read == 1 + 10  # src's edge, then hub's first 10
+    assert [(layer.nodes, layer.cut) for layer in walk.layers] == [(1, 0), (10, 4990)]
+
+
+def test_the_first_layer_pages_a_page_and_one_more_with_its_total_from_the_degree() -> None:
+    hub = Graph(*[("hub", f"n{i:05d}") for i in range(5000)])
+    seen: list[str] = []
+    after = None
+    reads = []
+    while True:
+        before = hub.edges_read
+        page = layer_page(hub, "hub", "downstream", 1, after=after, limit=100)
+        reads.append(hub.edges_read - before)
+        assert page.layers[0].total == 5000
+        seen += list(page.places)
+        assert set(page.edges) == {("hub", n) for n in page.places}
+        after = page.layers[0].next_after
+        if after is None:
+            break
+    assert seen == [f"n{i:05d}" for i in range(5000)]
+    assert max(reads) <= 102  # the page, one more to know more follow, and the root's check of itself
+    assert len(reads) == 50
+
+
+def test_a_deeper_layer_walk_stops_at_its_edge_limit_and_says_so() -> None:
+    wide = Graph(
+        *[("root", f"a{i:03d}") for i in range(50)], *[(f"a{i:03d}", f"b{i:03d}") for i in range(50)]
+    )
+    members, into, truncated = layer_members(wide, "root", "downstream", 2, max_edges=60, chunk=20)
+    assert truncated
+    assert wide.edges_read <= 60
+    assert set(into) == {(f"a{i:03d}", f"b{i:03d}") for i in range(10)}
+    assert members == [f"b{i:03d}" for i in range(10)]
 
 
 def test_a_layer_beyond_the_graph_is_empty() -> None:

@@ -1,5 +1,5 @@
 """docs/gui/asyncapi.yaml describes the live protocol the code speaks: every channel of
-`gui_core.live.CHANNELS`, every WebSocket route of the manifest, every message of
+`gui_core.replay_log.CHANNELS`, every WebSocket route of the manifest, every message of
 docs/gui/live_channels.md, and references that all resolve."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML comes with moto and cfn-lint
 
-from gui_core.live import CHANNELS, ORIGIN, LiveEvent, to_cursor
+from gui_core.replay_log import CHANNELS, ORIGIN, LiveEvent, to_cursor
 from stacks.manifest import MANIFEST
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "gui" / "asyncapi.yaml"

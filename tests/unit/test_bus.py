@@ -9,21 +9,7 @@ from typing import Any
 import pytest
 
 from gui_core.bus import EventPublisher, PublishFailed
-
-
-class FakeEvents:
-    def __init__(self, failed: int = 0) -> None:
-        self.failed = failed
-        self.entries: list[dict[str, Any]] = []
-
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803  # boto3's name
-        self.entries += Entries
-        if self.failed:
-            return {
-                "FailedEntryCount": 1,
-                "Entries": [{"ErrorCode": "Throttled", "ErrorMessage": "slow down"}],
-            }
-        return {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}
+from tests.fakes import FakeEvents
 
 
 def test_publish_puts_one_entry_with_the_common_detail_fields() -> None:
@@ -53,7 +39,7 @@ def test_publish_puts_one_entry_with_the_common_detail_fields() -> None:
 
 
 def test_a_refused_entry_raises() -> None:
-    publisher = EventPublisher("bus", FakeEvents(failed=1), region="eu-west-1")  # type: ignore[arg-type]
+    publisher = EventPublisher("bus", FakeEvents(failing=True), region="eu-west-1")  # type: ignore[arg-type]
     with pytest.raises(PublishFailed, match="Throttled"):
         publisher.publish("domaindetermine.jobs", "JobRequested", {"tenant": "acme"})
 

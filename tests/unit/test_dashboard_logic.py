@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from gui_core.date_times import QueryTime
+from gui_core.date_times import QueryTime, iso
 from gui_dashboard.cache import cache_item, cached_document, dashboard_key, series_key, ttl_s
 from gui_dashboard.logic import (
     MAX_POINTS,
@@ -20,7 +20,6 @@ from gui_dashboard.logic import (
     bucket_bounds,
     choose_bucket,
     dashboard_document,
-    iso,
     job_cost_usd,
     metrics_document,
     module_figures,
@@ -78,8 +77,8 @@ def test_explicit_bounds_are_kept_to_the_second_in_utc() -> None:
         preset=None,
         now=NOW,
     )
-    assert iso(period.start) == "2026-11-01T08:00:00Z"
-    assert iso(period.end) == "2026-11-02T00:00:00Z"
+    assert iso(period.start) == "2026-11-01T08:00:00.000+00:00"
+    assert iso(period.end) == "2026-11-02T00:00:00.000+00:00"
 
 
 def test_from_alone_ends_now_and_to_alone_starts_seven_days_earlier() -> None:
@@ -157,9 +156,9 @@ def test_buckets_are_aligned_to_utc_and_cut_to_the_range() -> None:
     period = TimeRange(datetime(2026, 11, 27, 1, 30, tzinfo=UTC), datetime(2026, 11, 27, 13, 0, tzinfo=UTC))
     bounds = bucket_bounds(period, "6h")
     assert [(iso(b.start), iso(b.end)) for b in bounds] == [
-        ("2026-11-27T01:30:00Z", "2026-11-27T06:00:00Z"),
-        ("2026-11-27T06:00:00Z", "2026-11-27T12:00:00Z"),
-        ("2026-11-27T12:00:00Z", "2026-11-27T13:00:00Z"),
+        ("2026-11-27T01:30:00.000+00:00", "2026-11-27T06:00:00.000+00:00"),
+        ("2026-11-27T06:00:00.000+00:00", "2026-11-27T12:00:00.000+00:00"),
+        ("2026-11-27T12:00:00.000+00:00", "2026-11-27T13:00:00.000+00:00"),
     ]
     assert len(bounds) == point_count(period, "6h")
 

@@ -25,9 +25,8 @@ from gui_dashboard.telemetry import module_slice
 from gui_telemetry.aggregate import aggregate
 from local.apigw import HttpRequest, proxy_event
 from local.memory_table import MemoryTable
-from tests.unit.test_api_errors import FakeAudit
-from tests.unit.test_rate_limit import FakeCounters
-from tests.unit.test_realtime import TENANTS
+from tests.fakes import FakeAudit, FakeCounters
+from tests.unit.realtime_support import TENANTS
 from tests.unit.test_telemetry_aggregate import DAY, JOBS, NOW, OTHERS, write
 
 AUTH = {

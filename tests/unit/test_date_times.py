@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from gui_core.date_times import EARLIEST, LATEST, QueryTime
+from gui_core.date_times import EARLIEST, LATEST, QueryTime, iso
 from gui_notifications.models import CommandInput
 
 QUERY_TIME: TypeAdapter[datetime] = TypeAdapter(QueryTime)
@@ -95,3 +95,23 @@ def test_a_body_date_time_is_iso_text_never_a_number(value: object) -> None:
     assert CommandInput.model_validate({"until": "2026-12-08T10:00:00+01:00"}).until == datetime(
         2026, 12, 8, 9, tzinfo=UTC
     )
+
+
+@pytest.mark.parametrize(
+    ("instant", "text"),
+    [
+        (datetime(2026, 11, 27, 19, 35, tzinfo=UTC), "2026-11-27T19:35:00.000+00:00"),
+        (
+            datetime(2026, 11, 27, 20, 35, 0, 123_999, tzinfo=timezone(timedelta(hours=1))),
+            "2026-11-27T19:35:00.123+00:00",
+        ),
+        (datetime(2026, 11, 27, 19, 35), "2026-11-27T19:35:00.000+00:00"),  # naive: already UTC
+    ],
+)
+def test_iso_spells_every_time_in_utc_with_milliseconds(instant: datetime, text: str) -> None:
+    assert iso(instant) == text
+
+
+def test_iso_spellings_sort_as_the_times_do() -> None:
+    times = [datetime(2026, 11, 27, 19, 35, tzinfo=UTC) + timedelta(milliseconds=n * 997) for n in range(50)]
+    assert sorted(iso(t) for t in reversed(times)) == [iso(t) for t in times]

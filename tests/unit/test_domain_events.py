@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,21 +13,19 @@ import pytest
 from gui_core import domain_events
 from gui_core.domain_events import (
     EVENT_MODELS,
-    ROUTES,
+    EVENT_ROUTING,
     InvalidEvent,
     Routing,
     UnknownKind,
     UnknownSchemaVersion,
     parse,
 )
-from gui_core.live import CHANNELS
+from gui_core.replay_log import CHANNELS
 from gui_notifications.models import CATEGORIES, SEVERITIES
+from local.apigw import EVENTS_DIR
+from tests.events import eventbridge_samples
 
-EVENTS = Path(__file__).parents[2] / "events" / "aws"
-SAMPLES = {
-    json.loads(path.read_text())["detail-type"]: json.loads(path.read_text())
-    for path in sorted(EVENTS.glob("eventbridge_*.json"))
-}
+SAMPLES = eventbridge_samples()
 
 # docs/gui/live_channels.md, "Channels and scopes"
 EXPECTED_CHANNELS = {
@@ -51,12 +48,12 @@ EXPECTED_CHANNELS = {
 
 
 def test_every_kind_has_a_model_a_route_and_a_sample() -> None:
-    assert set(EVENT_MODELS) == set(ROUTES) == set(EXPECTED_CHANNELS) == set(SAMPLES)
+    assert set(EVENT_MODELS) == set(EVENT_ROUTING) == set(EXPECTED_CHANNELS) == set(SAMPLES)
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED_CHANNELS))
 def test_each_kind_is_routed_to_the_documented_channels(kind: str) -> None:
-    routing = ROUTES[kind]
+    routing = EVENT_ROUTING[kind]
     assert routing.channels == EXPECTED_CHANNELS[kind]
     assert set(routing.channels) <= set(CHANNELS)
     # the notifications channel carries exactly the kinds that make an inbox item
@@ -66,7 +63,7 @@ def test_each_kind_is_routed_to_the_documented_channels(kind: str) -> None:
 def test_inbox_vocabulary_is_the_notifications_groups() -> None:
     assert domain_events.CATEGORIES == CATEGORIES
     assert domain_events.SEVERITIES == SEVERITIES
-    for routing in ROUTES.values():
+    for routing in EVENT_ROUTING.values():
         if routing.inbox:
             assert routing.category in CATEGORIES
             assert routing.severity in SEVERITIES
@@ -156,9 +153,7 @@ def test_the_moved_models_are_the_ones_the_groups_import() -> None:
 
 
 def test_the_sample_kinesis_batch_carries_envelopes_that_parse() -> None:
-    path = EVENTS / "kinesis_stream_batch.json"
-    if not path.exists():
-        pytest.skip("events/aws/kinesis_stream_batch.json is written by the streaming work")
+    path = EVENTS_DIR / "kinesis_stream_batch.json"
     for record in json.loads(path.read_text())["Records"]:
         envelope = json.loads(base64.b64decode(record["kinesis"]["data"]))
         event = parse(envelope["detail-type"], envelope["detail"])

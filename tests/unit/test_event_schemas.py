@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from local.event_schemas import EVENT_MODELS, SCHEMAS_DIR, render
-
-EVENTS_DIR = Path(__file__).resolve().parents[2] / "events" / "aws"
+from tests.events import eventbridge_samples
 
 
 @pytest.mark.parametrize("detail_type", sorted(EVENT_MODELS))
@@ -19,9 +15,7 @@ def test_schema_files_are_current(detail_type: str) -> None:
 
 
 def test_every_eventbridge_sample_validates_against_its_model() -> None:
-    samples = sorted(EVENTS_DIR.glob("eventbridge_*.json"))
+    samples = eventbridge_samples()
     assert samples
-    for path in samples:
-        event = json.loads(path.read_text())
-        model = EVENT_MODELS[event["detail-type"]]
-        model.model_validate(event["detail"])
+    for detail_type, event in samples.items():
+        EVENT_MODELS[detail_type].model_validate(event["detail"])

@@ -7,234 +7,53 @@ the stream (base64 of its JSON); the partition key is the tenant.
 
 from __future__ import annotations
 
-import base64
 import copy
-import importlib
 import json
-import threading
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from gui_core import live
-from gui_core.domain_events import ROUTES
-from gui_core.live import (
-    CONNECTION_PREFIX,
-    CURSOR_PREFIX,
-    SUBSCRIPTION_PREFIX,
-    ConnectionRegistry,
-    LiveEvent,
-    Pusher,
-    ReplayLog,
-    to_cursor,
+from gui_core import replay_log
+from gui_core.connections import CONNECTION_PREFIX, SUBSCRIPTION_PREFIX
+from gui_core.domain_events import EVENT_ROUTING
+from gui_core.metric_names import FanoutMetric, QuarantineMetric, declared
+from gui_core.replay_log import LiveEvent, to_cursor
+from local.apigw import sample_event
+from tests.unit.fanout_support import (
+    CHANNEL_OF_CONNECTION,
+    NOW,
+    SAMPLES,
+    Backend,
+    batch,
+    envelope,
+    handler_on,
+    invoke,
+    metrics_of,
+    record,
+    subscribed_backend,
 )
-from gui_core.tenancy import TenantDirectory
-from gui_fanout.fanout import Fanout
-from gui_notifications.repository import InboxRepository
-from tests.fakes import MemoryQuarantine
-from tests.unit.test_realtime import TENANTS, Clock, FakeManagement, MemoryTable
-
-EVENTS = Path(__file__).parents[2] / "events" / "aws"
-SAMPLES: dict[str, dict[str, Any]] = {
-    json.loads(path.read_text())["detail-type"]: json.loads(path.read_text())
-    for path in sorted(EVENTS.glob("eventbridge_*.json"))
-}
-NOW = 1_795_774_600.0  # 27 Nov 2026 10:16:40 UTC, shortly after the samples
-ENV = {
-    "POWERTOOLS_SERVICE_NAME": "gui_fanout",
-    "POWERTOOLS_METRICS_NAMESPACE": "DomainDetermine/GUI",
-    "GUI_REGION": "eu-west-1",
-    "TENANTS_TABLE": "tenants",
-    "INBOX_TABLE": "inbox",
-    "EVENTS_TABLE": "events",
-    "CONNECTIONS_TABLE": "connections",
-    "REPLAY_WINDOW_S": "86400",
-    "CONNECTION_TTL_S": "7200",
-    "NOTIFICATION_RETENTION_DAYS": "90",
-    "PUSH_CONCURRENCY": "4",
-    "GUI_CONNECTIONS_URL": "https://w5x6y7z8a9.execute-api.eu-west-1.amazonaws.com/live",
-    "QUARANTINE_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/ddgui-quarantine",
-}
-CHANNEL_OF_CONNECTION = {
-    "c-jobs": "jobs",
-    "c-notes": "notifications",
-    "c-ready": "readiness",
-    "c-pack": "prompt-pack",
-}
-
-
-# --- building Lambda's Kinesis event ------------------------------------------------------------
-
-
-def envelope(kind: str, **detail: Any) -> dict[str, Any]:
-    """The sample envelope of `kind` with `detail` fields changed."""
-    event = copy.deepcopy(SAMPLES[kind])
-    event["detail"].update(detail)
-    return event
-
-
-def record(
-    event: Mapping[str, Any] | bytes, sequence: int | str, *, tenant: str | None = None
-) -> dict[str, Any]:
-    data = event if isinstance(event, bytes) else json.dumps(event, separators=(",", ":")).encode()
-    key = tenant or (event["detail"]["tenant"] if isinstance(event, Mapping) else "acme")
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": key,
-            "sequenceNumber": str(sequence),
-            "data": base64.b64encode(data).decode(),
-            "approximateArrivalTimestamp": NOW - 1.5,
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"shardId-000000000000:{sequence}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": "arn:aws:iam::123456789012:role/ddgui-gui-fanout-role",
-        "awsRegion": "eu-west-1",
-        "eventSourceARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/ddgui-gui-events",
-    }
-
-
-def batch(*records: dict[str, Any]) -> dict[str, Any]:
-    return {"Records": list(records)}
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "ddgui-gui-fanout"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ddgui-gui-fanout"
-    aws_request_id: str = "5f2c1a7e-3b4d-4c6e-9f80-1a2b3c4d5e6f"
-
-
-# --- the function on fakes ----------------------------------------------------------------------
-
-
-class FailingTable(MemoryTable):
-    """A store that raises (as DynamoDB would when throttled) on transactions naming `poison`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.poison: set[str] = set()
-
-    def transact(self, operations: Any) -> None:
-        for op in operations:
-            if str(getattr(op, "item", {}).get("event_id", "")) in self.poison:
-                raise RuntimeError("ProvisionedThroughputExceededException")
-        super().transact(operations)
-
-
-class SlowManagement(FakeManagement):
-    """`slow` connections take a while to answer, `broken` ones fail with a 500."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.slow: set[str] = set()
-        self.broken: set[str] = set()
-        self.finished: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> None:  # noqa: N803
-        if ConnectionId in self.slow:
-            time.sleep(0.3)
-        if ConnectionId in self.broken:
-            error = Exception("internal")
-            error.response = {"Error": {"Code": "InternalServerErrorException"}}  # type: ignore[attr-defined]
-            raise error
-        with self._lock:
-            super().post_to_connection(ConnectionId=ConnectionId, Data=Data)
-            self.finished[ConnectionId] = time.monotonic()
-
-
-class Backend:
-    def __init__(self) -> None:
-        self.clock = Clock(NOW)
-        self.events = FailingTable()
-        self.connections = MemoryTable()
-        self.inbox_table = MemoryTable()
-        self.management = SlowManagement()
-        self.replay = ReplayLog(self.events, window_s=86_400, clock=self.clock)
-        self.registry = ConnectionRegistry(self.connections, ttl_s=7200, clock=self.clock)
-        self.quarantine = MemoryQuarantine()
-        self.fanout = Fanout(
-            region="eu-west-1",
-            tenants=TenantDirectory(MemoryTable(TENANTS)),
-            replay_log=self.replay,
-            registry=self.registry,
-            pusher=Pusher(self.management, concurrency=4),
-            inbox=InboxRepository(self.inbox_table, retention_days=90),
-            quarantine=self.quarantine,
-            clock=self.clock,
-        )
-
-    def connect(self, connection_id: str, *channels: str, tenant: str = "acme") -> None:
-        connection = self.registry.register(tenant, connection_id, subject="ada@acme", scopes=["gui:jobs"])
-        self.registry.subscribe(connection, channels)
-
-    def received(self, connection_id: str) -> list[dict[str, Any]]:
-        return self.management.sent.get(connection_id, [])
-
-    def logged(self, tenant: str, channel: str) -> list[dict[str, Any]]:
-        return self.events.query(
-            ("pk", f"{tenant}#{channel}"), sort_prefix=("sk", CURSOR_PREFIX), limit=100
-        ).items
-
-    def inbox(self, tenant: str = "acme") -> list[dict[str, Any]]:
-        return [item for (pk, _), item in self.inbox_table.items.items() if pk == tenant]
 
 
 @pytest.fixture
 def backend() -> Backend:
-    found = Backend()
-    for connection_id, channel in CHANNEL_OF_CONNECTION.items():
-        found.connect(connection_id, channel)
-    return found
+    return subscribed_backend()
 
 
 @pytest.fixture
 def function(monkeypatch: pytest.MonkeyPatch, backend: Backend) -> ModuleType:
-    """gui_fanout.handler imported under the manifest's environment, its fan-out on the fakes."""
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    module = importlib.import_module("gui_fanout.handler")
-    monkeypatch.setattr(module, "fanout", backend.fanout)
-    return module
-
-
-def invoke(function: ModuleType, event: dict[str, Any]) -> list[str]:
-    """The sequence numbers the function reported failed."""
-    answer = function.handler(event, LambdaContext())
-    return [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
-
-
-def metrics_of(output: str) -> dict[str, float]:
-    """The figures of the EMF document(s) the invocation printed."""
-    figures: dict[str, float] = {}
-    for line in output.splitlines():
-        if line.startswith("{") and '"_aws"' in line:
-            document = json.loads(line)
-            for definition in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-                value = document[definition["Name"]]
-                figures[definition["Name"]] = sum(value) if isinstance(value, list) else value
-    return figures
+    return handler_on(monkeypatch, backend)
 
 
 # --- routing ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", sorted(k for k, r in ROUTES.items() if r.channels))
+@pytest.mark.parametrize("kind", sorted(k for k, r in EVENT_ROUTING.items() if r.channels))
 def test_each_kind_reaches_the_subscribers_of_its_channels_only(
     function: ModuleType, backend: Backend, kind: str
 ) -> None:
     assert invoke(function, batch(record(SAMPLES[kind], 1001))) == []
-    channels = ROUTES[kind].channels
+    channels = EVENT_ROUTING[kind].channels
     for connection_id, channel in CHANNEL_OF_CONNECTION.items():
         messages = backend.received(connection_id)
         if channel not in channels:
@@ -293,7 +112,7 @@ def test_kinds_without_a_channel_are_counted_and_skipped(
 # --- inbox --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", sorted(k for k, r in ROUTES.items() if r.inbox))
+@pytest.mark.parametrize("kind", sorted(k for k, r in EVENT_ROUTING.items() if r.inbox))
 def test_a_notification_kind_writes_its_inbox_item_once(
     function: ModuleType, backend: Backend, kind: str
 ) -> None:
@@ -301,14 +120,14 @@ def test_a_notification_kind_writes_its_inbox_item_once(
     invoke(function, batch(record(SAMPLES[kind], 11)))  # the batch again
     invoke(function, batch(record(SAMPLES[kind], 12)))  # the producer sent it twice
     (item,) = backend.inbox()
-    assert item["category"] == ROUTES[kind].category
+    assert item["category"] == EVENT_ROUTING[kind].category
     assert item["audience"] == "*"
     assert item["status"] == "unread"
     assert item["title"]
     assert [m["payload"]["notification_id"] for m in backend.received("c-notes")] == [item["id"]]
 
 
-@pytest.mark.parametrize("kind", sorted(k for k, r in ROUTES.items() if r.channels and not r.inbox))
+@pytest.mark.parametrize("kind", sorted(k for k, r in EVENT_ROUTING.items() if r.channels and not r.inbox))
 def test_other_kinds_write_no_inbox_item(function: ModuleType, backend: Backend, kind: str) -> None:
     invoke(function, batch(record(SAMPLES[kind], 13)))
     assert backend.inbox() == []
@@ -591,13 +410,38 @@ def test_lag_and_record_counts_are_reported_once_per_batch(
     assert figures["FanoutLagMs"] == pytest.approx(4000)
 
 
+def test_every_metric_the_fanout_prints_is_one_it_declares(
+    function: ModuleType, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sample Kinesis batch, then pushes, an inbox write, a poison record and an event of a
+    tenant homed elsewhere: every figure printed is a name gui_fanout declares (gui_core.metric_names),
+    the panels' and alarms' among them."""
+    assert invoke(function, sample_event("kinesis_stream_batch")) == []
+    arrived = record(SAMPLES["CostAlert"], 701)
+    arrived["kinesis"]["approximateArrivalTimestamp"] = NOW - 1.0
+    backend.clock.now = NOW
+    elsewhere = envelope("IncidentOpened", tenant="globex")
+    poison, refused = record(b"not json", 702, tenant="acme"), record(elsewhere, 703)
+    assert invoke(function, batch(arrived, poison, refused)) == []
+    figures = metrics_of(capsys.readouterr().out)
+    assert {
+        FanoutMetric.RECORDS,
+        FanoutMetric.PUSHED,
+        FanoutMetric.INBOX_WRITTEN,
+        FanoutMetric.LAG_MS,
+        FanoutMetric.INVALID_EVENT,
+        FanoutMetric.RESIDENCY_REFUSED,
+        QuarantineMetric.RECORDS_QUARANTINED,
+    } <= set(figures)
+    assert set(figures) <= declared("gui_fanout")
+
+
 # --- the streaming work's sample batch ----------------------------------------------------------
 
 
 def test_the_sample_kinesis_batch_is_delivered(function: ModuleType, backend: Backend) -> None:
     """Real sequence numbers (56 digits) make cursors as moto's (1, 2, ...) do."""
-    path = EVENTS / "kinesis_stream_batch.json"
-    assert invoke(function, json.loads(path.read_text())) == []
+    assert invoke(function, sample_event("kinesis_stream_batch")) == []
     assert len(backend.received("c-jobs")) == 1
     assert len(backend.received("c-ready")) == 1
 
@@ -622,14 +466,14 @@ def test_a_live_event_as_pushed_is_the_one_logged(function: ModuleType, backend:
     ],
 )
 def test_cursors_sort_as_strings_in_the_order_of_sequence_numbers(smaller: str, larger: str) -> None:
-    assert live.to_cursor(smaller) < live.to_cursor(larger)
-    assert live.is_cursor(live.to_cursor(smaller))
-    assert live.is_cursor(live.to_cursor(larger))
+    assert replay_log.to_cursor(smaller) < replay_log.to_cursor(larger)
+    assert replay_log.is_cursor(replay_log.to_cursor(smaller))
+    assert replay_log.is_cursor(replay_log.to_cursor(larger))
 
 
 @pytest.mark.parametrize("value", ["", "abc", "0021", "003012", "1" * 140, None, "00", "0020"])
 def test_anything_but_a_cursor_is_refused(value: object) -> None:
-    assert not live.is_cursor(value)
+    assert not replay_log.is_cursor(value)
 
 
 def test_a_batch_reads_a_channels_subscribers_once_and_stops_pushing_to_a_gone_one(

@@ -23,7 +23,8 @@ from gui_core.api import create_api
 from gui_core.guard import GroupPolicy, Guard, group_router
 from gui_core.tenancy import TenantDirectory
 from local.apigw import sample_event
-from tests.unit.test_api_errors import AUTH, SETTINGS, FakeAudit
+from tests.fakes import FakeAudit
+from tests.unit.test_api_errors import AUTH, SETTINGS
 from tests.unit.test_guard import TenantTable
 
 PREFIX = "/service/gui/things"

@@ -16,8 +16,8 @@ from gui_core.rate_limit import RateLimiter
 from gui_core.settings import ApiSettings
 from gui_core.tenancy import TenantDirectory
 from local.apigw import HttpRequest, proxy_event, response_headers
-from tests.unit.test_api_errors import AUTH, SETTINGS, FakeAudit
-from tests.unit.test_rate_limit import FakeCounters
+from tests.fakes import FakeAudit, FakeCounters
+from tests.unit.test_api_errors import AUTH, SETTINGS
 
 TENANTS = {
     "acme": {

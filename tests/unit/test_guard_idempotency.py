@@ -14,9 +14,9 @@ from gui_core.guard import GroupPolicy, Guard, group_router
 from gui_core.rate_limit import RateLimiter
 from gui_core.tenancy import TenantDirectory
 from local.apigw import HttpRequest, proxy_event
-from tests.unit.test_api_errors import AUTH, SETTINGS, FakeAudit
+from tests.fakes import FakeAudit, FakeCounters
+from tests.unit.test_api_errors import AUTH, SETTINGS
 from tests.unit.test_guard import FakeReplay, TenantTable
-from tests.unit.test_rate_limit import FakeCounters
 
 keyed = group_router(prefix="/service/gui/keyed", policy=GroupPolicy("keyed", own_idempotency=True))
 plain = group_router(prefix="/service/gui/plain", policy=GroupPolicy("plain"))

@@ -10,7 +10,6 @@ import copy
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +17,13 @@ import pytest
 from gui_core.tenancy import Tenant
 from gui_indexer.batch import IndexBatches
 from gui_indexer.indexer import Applied, ArtifactEvent
+from local.apigw import sample_event
+from tests.events import kinesis_record
 from tests.fakes import MemoryQuarantine
 
-EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
-KINESIS = json.loads((EVENTS / "kinesis_stream_batch.json").read_text())["Records"][0]
-PUBLISHED = json.loads((EVENTS / "eventbridge_artifact_published.json").read_text())
-DEPRECATED = json.loads((EVENTS / "eventbridge_artifact_deprecated.json").read_text())
+KINESIS = kinesis_record()
+PUBLISHED = sample_event("eventbridge_artifact_published")
+DEPRECATED = sample_event("eventbridge_artifact_deprecated")
 REGION = "eu-west-1"
 TENANTS = {
     "acme": Tenant(id="acme", name="Acme", home_region=REGION),
@@ -116,7 +116,7 @@ def test_only_the_poison_record_of_a_batch_is_quarantined(
     batches: IndexBatches, quarantine: MemoryQuarantine, indexes: Indexes
 ) -> None:
     """Good records are applied and other kinds skipped (IndexEventsIgnored): neither is kept."""
-    not_an_artifact = json.loads((EVENTS / "eventbridge_job_requested.json").read_text())
+    not_an_artifact = sample_event("eventbridge_job_requested")
     unknown_kind = {**PUBLISHED, "detail-type": "WeatherChanged"}
     poison = record(envelope(PUBLISHED, schema_version="7"), 5)
     result = batches.handle(

@@ -4,8 +4,6 @@ in-memory job records behind the repository interface."""
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +12,9 @@ from gui_core.tenancy import Tenant
 from gui_jobs.logic import new_job
 from gui_jobs.repository import JobChanged
 from gui_jobs.status import StatusConsumer
+from local.apigw import sample_event
 
-SAMPLE = json.loads(
-    (Path(__file__).parents[2] / "events" / "aws" / "eventbridge_job_status_changed.json").read_text()
-)
+SAMPLE = sample_event("eventbridge_job_status_changed")
 JOB_ID = SAMPLE["detail"]["job_id"]
 
 

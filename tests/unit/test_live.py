@@ -3,10 +3,10 @@ in the log, from a real cursor or from the origin of an empty channel."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from gui_core.live import ORIGIN, ConnectionRegistry, LiveEvent, ReplayLog, to_cursor
-from tests.unit.test_realtime import Clock, MemoryTable
+from gui_core.connections import ConnectionRegistry
+from gui_core.replay_log import ORIGIN, LiveEvent, ReplayLog, to_cursor
+from local.memory_table import MemoryTable
+from tests.fakes import CountedTable, ManualClock
 
 WINDOW_S = 3600
 
@@ -23,8 +23,8 @@ def _event(sequence: int, event_id: str | None = None) -> LiveEvent:
     )
 
 
-def _log() -> tuple[ReplayLog, Clock]:
-    clock = Clock(1_800_000_000.0)
+def _log() -> tuple[ReplayLog, ManualClock]:
+    clock = ManualClock(1_800_000_000.0)
     return ReplayLog(MemoryTable(), window_s=WINDOW_S, clock=clock), clock
 
 
@@ -73,7 +73,7 @@ def test_an_event_is_logged_once_per_event_id_whatever_its_record() -> None:
 
 
 def test_a_connection_lasts_until_its_token_expires_when_that_comes_first() -> None:
-    clock = Clock(1_800_000_000.0)
+    clock = ManualClock(1_800_000_000.0)
     registry = ConnectionRegistry(MemoryTable(), ttl_s=7200, clock=clock)
     short = registry.register(
         "acme", "c-short", subject="ada", scopes=["gui:jobs"], served_until=int(clock.now) + 600
@@ -88,20 +88,10 @@ def test_a_connection_lasts_until_its_token_expires_when_that_comes_first() -> N
     assert registry.get("acme", "c-long") is not None
 
 
-class CountedTable(MemoryTable):
-    def __init__(self) -> None:
-        super().__init__()
-        self.queries = 0
-
-    def query(self, *args: Any, **kwargs: Any) -> Any:
-        self.queries += 1
-        return super().query(*args, **kwargs)
-
-
 def test_a_read_after_a_cursor_takes_the_latest_from_its_page_unless_the_page_is_full() -> None:
     """An SSE hold reads every 0.25 s: one query per read when nothing or little arrived."""
     table = CountedTable()
-    log = ReplayLog(table, window_s=WINDOW_S, clock=Clock(1_800_000_000.0))
+    log = ReplayLog(table, window_s=WINDOW_S, clock=ManualClock(1_800_000_000.0))
     for sequence in (3, 4, 7):
         log.append(_event(sequence))
     table.queries = 0

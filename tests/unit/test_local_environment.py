@@ -35,3 +35,42 @@ def test_clients_made_during_cold_starts_on_another_thread_never_fail() -> None:
             stop.set()
             swapper.join()
     assert errors == []
+
+
+def test_a_cold_start_takes_its_package_while_other_threads_import() -> None:
+    """A handler running on another thread imports lazily while a cold start takes its package's
+    modules out of `sys.modules`: the cold start must not fail on the registry changing size."""
+    import sys
+    import types
+
+    from local.containers import _take_package
+
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def importing() -> None:
+        n = 0
+        while not stop.is_set():
+            name = f"_other_thread_module_{n % 200}"
+            sys.modules[name] = types.ModuleType(name)
+            sys.modules.pop(f"_other_thread_module_{(n + 100) % 200}", None)
+            n += 1
+
+    sys.modules["_taken_pkg"] = types.ModuleType("_taken_pkg")
+    sys.modules["_taken_pkg.sub"] = types.ModuleType("_taken_pkg.sub")
+    importer = threading.Thread(target=importing)
+    importer.start()
+    try:
+        for _ in range(300):
+            try:
+                taken = _take_package("_taken_pkg")
+                assert sorted(taken) == ["_taken_pkg", "_taken_pkg.sub"]
+                sys.modules.update(taken)
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+    finally:
+        stop.set()
+        importer.join()
+        for name in [n for n in list(sys.modules) if n.startswith(("_other_thread_module_", "_taken_pkg"))]:
+            sys.modules.pop(name, None)
+    assert errors == []

@@ -10,7 +10,7 @@ from typing import Any
 from local.apigw import sample_event
 from local.scheduler import Scheduler, scheduled_event
 from stacks.manifest import MANIFEST, KinesisSource, Schedule
-from stacks.stream_sources import kinesis_accepts, lambda_filters
+from stacks.source_filters import kinesis_accepts, lambda_filters
 
 SCHEDULE = Schedule("telemetry-aggregate", function="gui_telemetry", every_s=300, purpose="test")
 

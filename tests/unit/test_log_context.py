@@ -24,12 +24,12 @@ from gui_core import tracing
 from gui_core.audit import AuditRecord
 from gui_jobs.repository import JobsRepository
 from local.memory_table import MemoryTable
+from tests.fakes import FakeEvents
 from tests.unit.test_tracing import (
+    JOBS_CONTEXT,
     REQUEST_ID,
     TRACE_ID,
     TRACEPARENT,
-    FakeEvents,
-    LambdaContext,
     jobs_handler,
     named,
     start_job_event,
@@ -103,7 +103,7 @@ def test_every_line_of_a_request_carries_tenant_correlation_id_and_trace_id(
     handler, _ = jobs_handler(
         logger, events=FakeEvents(failing=True), audit=FailingAudit(), repository=LenientJobs(MemoryTable())
     )
-    answer = handler(start_job_event(("traceparent", TRACEPARENT)), LambdaContext())
+    answer = handler(start_job_event(("traceparent", TRACEPARENT)), JOBS_CONTEXT)
     assert answer["statusCode"] == 201, answer["body"]  # a job nobody heard of is failed at once
     logged = lines(buffer)
     messages = {line["message"] for line in logged}
@@ -124,7 +124,7 @@ def test_without_traceparent_the_lines_name_the_trace_the_request_started(
 ) -> None:
     logger, buffer = log
     handler, _ = jobs_handler(logger, events=FakeEvents(failing=True), repository=LenientJobs(MemoryTable()))
-    handler(start_job_event(request_id="a9e0c1d2-0000-4000-8000-000000000001"), LambdaContext())
+    handler(start_job_event(request_id="a9e0c1d2-0000-4000-8000-000000000001"), JOBS_CONTEXT)
     rest = named(spans.get_finished_spans(), "POST /service/gui/jobs/{verb}", "gui_core.observability")
     assert rest.context is not None
     (line,) = lines(buffer)
@@ -137,8 +137,8 @@ def test_the_keys_of_one_request_do_not_stay_on_the_next(
 ) -> None:
     logger, buffer = log
     handler, _ = jobs_handler(logger, events=FakeEvents(failing=True), repository=LenientJobs(MemoryTable()))
-    handler(start_job_event(("traceparent", TRACEPARENT), request_id="first"), LambdaContext())
-    handler(start_job_event(request_id="second"), LambdaContext())
+    handler(start_job_event(("traceparent", TRACEPARENT), request_id="first"), JOBS_CONTEXT)
+    handler(start_job_event(request_id="second"), JOBS_CONTEXT)
     first, second = lines(buffer)
     assert (first["correlation_id"], second["correlation_id"]) == ("first", "second")
     assert first["trace_id"] == TRACE_ID != second["trace_id"]

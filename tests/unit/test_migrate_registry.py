@@ -8,7 +8,7 @@ from gui_core.migrations.model import ItemMigration, ObjectMigration, Status
 from gui_migrate.migrations.m0001_inbox_audience_key import InboxAudienceKey, audience_key
 from gui_migrate.registry import MIGRATIONS
 from gui_migrate.settings import MigrateSettings
-from gui_notifications import repository
+from gui_notifications import repository, use_cases
 from local.memory_table import MemoryTable
 from stacks.manifest import MANIFEST, Access
 
@@ -41,10 +41,28 @@ def test_the_settings_name_a_table_for_every_store_a_migration_changes() -> None
             "TENANTS_TABLE": "t",
             "MIGRATIONS_TABLE": "m",
             "INBOX_TABLE": "i",
+            "JOBS_TABLE": "j",
+            "PREFERENCES_TABLE": "p",
+            "ARTIFACTS_TABLE": "a",
+            "METRICS_TABLE": "x",
             "MIGRATION_WORK_QUEUE_URL": "https://q",
         }
     )
     assert stores <= set(settings.table_names())
+
+
+def test_each_second_pass_repeats_its_first_and_the_inbox_gates_wait_for_theirs() -> None:
+    """A second pass (`_again`) repeats and requires its first, over the same target; the inbox's readers
+    wait for the second passes of the copies and the counters, not for their first passes."""
+    by_id = {m.id: m for m in MIGRATIONS}
+    again = [m for m in MIGRATIONS if m.id.endswith("_again")]
+    assert "0006_inbox_assignee_copies_again" in by_id
+    for second in again:
+        assert second.repeats is not None, second.id
+        assert second.repeats in second.requires, second.id
+        assert second.target == by_id[second.repeats].target, second.id
+    for gate in (use_cases.ASSIGNEE_MIGRATION, use_cases.COUNTERS_MIGRATION):
+        assert by_id[gate].repeats is not None, gate
 
 
 def test_the_inbox_migration_writes_the_key_the_repository_writes() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gui_core.dynamo import Condition
+from gui_core.dynamo import Check, Condition, Put
 from gui_core.migrations.engine import Engine, MigrationBlocked, RunIdentity, WorkItem
 from gui_core.migrations.ledger import Ledger, RunRecord
 from gui_core.migrations.model import (
@@ -24,7 +24,7 @@ from gui_core.migrations.model import (
     ordered,
 )
 from gui_core.migrations.runner import Budget, MigrationFailed, Outcome, run_tenant
-from gui_core.migrations.targets import ItemPager, ObjectPager, pager_for
+from gui_core.migrations.targets import ItemPager, ObjectPager, Pending, pager_for
 from gui_core.migrations.work_queue import SqsWorkQueue
 from local.memory_table import MemoryTable
 from tests.fakes import MemoryObjects, MemoryWorkQueue
@@ -75,6 +75,15 @@ class DropKind(ItemMigration):
         if "kind" not in item:
             return None
         return ItemChange(remove=("kind",), condition=Condition("attribute_exists(#k)", names={"#k": "kind"}))
+
+
+class AddColorAgain(AddColor):
+    """A second pass of AddColor: the same upgrade, for what the release before wrote meanwhile."""
+
+    id = "0004_add_color_again"
+    phase = Phase.MIGRATE
+    requires = ("0001_add_color",)
+    repeats = "0001_add_color"
 
 
 class FactsV2(ObjectMigration):
@@ -218,6 +227,32 @@ def test_a_writer_of_the_new_shape_between_read_and_write_wins() -> None:
 
     assert (result.counts.changed, result.counts.skipped) == (0, 3)
     assert {item["color"] for item in store.items.values()} == {"written-by-new-code"}
+
+
+def test_a_change_whose_conditions_fail_is_written_otherwise_and_at_most_one_is() -> None:
+    """`ItemChange.otherwise`: tried when the first change's conditions do not hold (here, whether a
+    mark beside the item exists), so an upgrade that cannot see that item still writes the one that
+    fits; when neither holds, nothing is written."""
+    marked = Condition("attribute_exists(#sk)", names={"#sk": "sk"})
+    absent = Condition("attribute_not_exists(#sk)", names={"#sk": "sk"})
+    plain = Condition("attribute_not_exists(#c)", names={"#c": "color"})
+
+    def change(thing: Mapping[str, Any]) -> ItemChange:
+        mark = {"pk": thing["pk"], "sk": f"MARK#{thing['sk']}"}
+        return ItemChange(
+            values={"color": "first"},
+            condition=plain,
+            also=(Put(mark, absent),),
+            otherwise=ItemChange(values={"color": "second"}, condition=plain, also=(Check(mark, marked),)),
+        )
+
+    store = MemoryTable([*things("acme", 2), {"pk": "acme", "sk": "MARK#THING#00001"}])
+    pager = ItemPager(AddColor(), store)
+    pending = [Pending({"pk": t["pk"], "sk": t["sk"]}, change(t)) for t in things("acme", 2)]
+
+    assert [pager.apply(p) for p in pending] == [True, True]
+    assert [store.items[("acme", f"THING#0000{n}")]["color"] for n in (0, 1)] == ["first", "second"]
+    assert [pager.apply(p) for p in pending] == [False, False]  # colored: neither holds
 
 
 def test_a_runner_whose_checkpoint_another_advanced_stops() -> None:
@@ -393,6 +428,80 @@ def test_a_small_migration_whose_budget_runs_out_inline_queues_the_rest() -> Non
     assert record_of(ledger_table, AddColor.id).mode == "queued"
 
 
+# -- second passes -----------------------------------------------------------------------------
+
+
+class OlderRelease(AddColor):
+    id = "0000_older_release"
+    sort_prefix = "OLD#"
+
+
+def _region_with_a_release(ledger_table: MemoryTable) -> None:
+    """A ledger where a release before ran (and finished) a migration of its own."""
+    engine(MemoryTable(), ledger_table, MemoryWorkQueue(), migrations=[OlderRelease()]).deploy(Budget())
+
+
+def test_a_second_pass_waits_for_the_deploy_after_its_first_pass_and_finds_what_came_since() -> None:
+    store = MemoryTable(things("acme", 5) + things("initech", 5))
+    ledger_table = MemoryTable()
+    queue = MemoryWorkQueue()
+    _region_with_a_release(ledger_table)
+    both = [AddColor(), AddColorAgain()]
+
+    first = engine(store, ledger_table, queue, migrations=both, inline_max_items=0).deploy(Budget())
+    worker = [
+        step.action
+        for item in queue.take()
+        for step in engine(store, ledger_table, queue, migrations=both).work(item, Budget())
+    ]
+    # The release before, still serving while this deploy runs, writes the old shape after the
+    # first pass went by.
+    store.put({"pk": "acme", "sk": "THING#late", "kind": "late"})
+    second = engine(store, ledger_table, queue, migrations=both).deploy(Budget())
+    third = engine(store, ledger_table, queue, migrations=both).deploy(Budget())
+
+    assert [(s.migration, s.action) for s in first] == [(AddColor.id, "queued")]
+    assert worker[-1] == "held"  # the worker holds it too
+    assert queue.take() == []
+    assert [(s.migration, s.action, s.counts.changed) for s in second] == [(AddColorAgain.id, "done", 1)]
+    assert store.items[("acme", "THING#late")]["color"] == "late-color"
+    assert third == []
+
+
+def test_a_second_pass_registered_with_its_first_is_held_in_their_deploy() -> None:
+    ledger_table = MemoryTable()
+    _region_with_a_release(ledger_table)
+
+    both = [AddColor(), AddColorAgain()]
+
+    steps = engine(MemoryTable(things("acme", 5)), ledger_table, MemoryWorkQueue(), migrations=both).deploy(
+        Budget()
+    )
+
+    assert [(s.migration, s.action) for s in steps] == [(AddColor.id, "done"), (AddColorAgain.id, "held")]
+
+
+def test_in_a_new_region_both_passes_run_in_its_first_deploy() -> None:
+    store = MemoryTable(things("acme", 5))
+
+    steps = engine(store, MemoryTable(), MemoryWorkQueue(), migrations=[AddColor(), AddColorAgain()]).deploy(
+        Budget()
+    )
+
+    assert [(s.migration, s.action) for s in steps] == [(AddColor.id, "done"), (AddColorAgain.id, "done")]
+
+
+def test_an_operators_apply_starts_a_held_second_pass() -> None:
+    ledger_table = MemoryTable()
+    _region_with_a_release(ledger_table)
+    both = [AddColor(), AddColorAgain()]
+    engine(MemoryTable(things("acme", 5)), ledger_table, MemoryWorkQueue(), migrations=both).deploy(Budget())
+
+    steps = engine(MemoryTable(), ledger_table, MemoryWorkQueue(), migrations=both).apply(Budget())
+
+    assert [(s.migration, s.action) for s in steps] == [(AddColorAgain.id, "done")]
+
+
 # -- plan, status ------------------------------------------------------------------------------
 
 
@@ -479,6 +588,13 @@ def test_migrations_are_ordered_and_checked() -> None:
         ordered([DropKind()])
     with pytest.raises(ValueError, match="number is taken"):
         ordered([AddColor(), FixedColor()])
+
+    class Unrequired(AddColor):
+        id = "0004_add_color_unrequired"
+        repeats = AddColor.id
+
+    with pytest.raises(ValueError, match="must require it"):
+        ordered([AddColor(), Unrequired()])
 
 
 def test_work_items_go_ten_a_call() -> None:

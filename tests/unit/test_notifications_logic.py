@@ -1,4 +1,4 @@
-"""The pure rules of the inbox: visibility, due snoozes, filters, counts, paging and commands."""
+"""The pure rules of the inbox: visibility, due snoozes, read marks, filters, counters and commands."""
 
 from __future__ import annotations
 
@@ -7,8 +7,20 @@ from typing import Any
 
 import pytest
 
+from gui_core.date_times import iso
 from gui_core.errors import PreconditionFailed, ValidationFailed
+from gui_notifications.counting import (
+    COUNTED,
+    Mark,
+    counted_value,
+    counter_sk,
+    deltas,
+    tally,
+    tally_items,
+    unread_in,
+)
 from gui_notifications.logic import (
+    NO_MARK,
     InboxFilter,
     InvalidTransition,
     UnknownCommand,
@@ -16,11 +28,9 @@ from gui_notifications.logic import (
     as_seen,
     effective_status,
     etag,
-    iso,
     notification_id,
-    page_after,
+    persisted,
     require_match,
-    status_counts,
     visible_to,
 )
 
@@ -62,38 +72,105 @@ def test_a_due_snooze_reads_as_unread_and_a_future_one_as_snoozed() -> None:
     assert as_seen(future, NOW)["etag"] == '"n3"'
 
 
+def _counted(item: dict[str, Any]) -> dict[str, Any]:
+    return {**item, COUNTED: counted_value(item)}
+
+
+def _counts(items: list[dict[str, Any]], mark: Mark = NO_MARK, **filters: str) -> dict[str, int]:
+    counters = tally_items(items)
+    return tally([(counters.get(counter_sk("*")), mark)], **filters)
+
+
 def test_filters_and_counts_use_the_effective_status() -> None:
     items = [
         _item("unread", severity="critical"),
-        _item("snoozed", snoozed_until=iso(NOW - timedelta(minutes=1))),
         _item("snoozed", snoozed_until=iso(NOW + timedelta(minutes=10)), assignee="ada"),
         _item("archived", category="cost"),
+        _item("read"),
     ]
-    assert status_counts(items, NOW) == {
-        "unread": 2,
+    assert _counts(items) == {"unread": 1, "read": 1, "acknowledged": 0, "snoozed": 1, "archived": 1}
+    assert _counts(items, severity="critical") == {
+        "unread": 1,
         "read": 0,
         "acknowledged": 0,
-        "snoozed": 1,
-        "archived": 1,
+        "snoozed": 0,
+        "archived": 0,
     }
-    assert [InboxFilter(status="unread").matches(i, NOW) for i in items] == [True, True, False, False]
-    assert [InboxFilter(assignee="ada").matches(i, NOW) for i in items] == [False, False, True, False]
-    assert InboxFilter(category="cost", status="unread").matches(items[3], NOW, ignore_status=True)
+    assert _counts(items, category="cost")["archived"] == 1
+    assert sum(_counts(items, category="cost").values()) == 1
+    due = _item("snoozed", snoozed_until=iso(NOW - timedelta(minutes=1)))
+    assert [InboxFilter(status="unread").matches(i, NOW) for i in [*items, due]] == [
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert [InboxFilter(assignee="ada").matches(i, NOW) for i in items] == [False, True, False, False]
+    assert InboxFilter(category="cost", status="unread").matches(items[2], NOW, ignore_status=True)
 
 
-def test_pages_follow_the_sort_key_so_new_items_never_shift_them() -> None:
-    items = [{"sk": f"NOTE#{n:03d}"} for n in range(10, 0, -1)]
-    first, cursor = page_after(items, after_sk=None, limit=4)
-    assert [i["sk"] for i in first] == ["NOTE#010", "NOTE#009", "NOTE#008", "NOTE#007"]
-    newer = [{"sk": "NOTE#011"}, *items]  # arrives between two page requests
-    second, cursor = page_after(newer, after_sk=cursor, limit=4)
-    assert [i["sk"] for i in second] == ["NOTE#006", "NOTE#005", "NOTE#004", "NOTE#003"]
-    last, cursor = page_after(newer, after_sk=cursor, limit=4)
-    assert ([i["sk"] for i in last], cursor) == (["NOTE#002", "NOTE#001"], None)
+def test_a_read_all_makes_unread_items_of_earlier_generations_read_without_writing_them() -> None:
+    before = _item("unread", unread_gen=0)
+    after = _item("unread", unread_gen=1)
+    mark = Mark(gen=1, read_at=iso(NOW - timedelta(minutes=5)))
+    assert effective_status(before, NOW, mark) == "read"
+    assert effective_status(after, NOW, mark) == "unread"
+    assert effective_status(before, NOW) == "unread"  # no read-all yet
+    # counters count both as stored (unread.0, unread.1): the mark decides how they read
+    assert _counts([before, after], mark)["unread"] == 1
+    assert _counts([before, after], mark)["read"] == 1
+    assert _counts([before, _item("unread")])["unread"] == 2  # before any read-all: both unread
+    assert unread_in(tally_items([before, after])[counter_sk("*")], 0) == 1
 
 
-def test_a_page_exactly_full_at_the_end_has_no_next_cursor() -> None:
-    assert page_after([{"sk": "NOTE#2"}, {"sk": "NOTE#1"}], after_sk=None, limit=2)[1] is None
+def test_a_snooze_due_before_the_last_read_all_reads_as_read_and_after_it_as_unread() -> None:
+    mark = Mark(gen=1, read_at=iso(NOW - timedelta(minutes=5)))
+    due_before = _item("snoozed", snoozed_until=iso(NOW - timedelta(minutes=10)))
+    due_after = _item("snoozed", snoozed_until=iso(NOW - timedelta(minutes=1)))
+    assert effective_status(due_before, NOW, mark) == "read"
+    assert effective_status(due_after, NOW, mark) == "unread"
+    woken = persisted(due_after, NOW, mark)
+    assert woken is not None
+    assert (woken["status"], woken["unread_gen"], woken["snoozed_until"], woken["version"]) == (
+        "unread",
+        1,
+        None,
+        3,
+    )
+    stored_read = persisted(due_before, NOW, mark)
+    assert stored_read is not None
+    assert (stored_read["status"], stored_read["unread_gen"]) == ("read", None)
+    assert persisted(_item("read"), NOW, mark) is None  # stored as it reads: nothing to write
+
+
+def test_a_change_moves_an_item_between_cells_and_a_removal_takes_it_out() -> None:
+    item = _counted(_item("unread", severity="warning", category="cost", assignee="ada"))
+    read = _counted({**item, "status": "read"})  # as every writer stores it (repository.shaped)
+    moves = deltas(item, read)
+    assert moves == {
+        counter_sk("*"): {"unread.0|warning|cost": -1, "read|warning|cost": 1},
+        counter_sk("*", "ada"): {"unread.0|warning|cost": -1, "read|warning|cost": 1},
+    }
+    unassigned = _counted({**read, "assignee": None})
+    assert deltas(read, unassigned) == {counter_sk("*", "ada"): {"read|warning|cost": -1}}
+    assert deltas(item, None) == {
+        counter_sk("*"): {"unread.0|warning|cost": -1},
+        counter_sk("*", "ada"): {"unread.0|warning|cost": -1},
+    }
+    # never counted (stored before the counters): a change only adds it, a removal moves nothing
+    uncounted = _item("unread")
+    assert deltas(uncounted, {**uncounted, "status": "read"}) == {counter_sk("*"): {"read|info|job": 1}}
+    assert deltas(uncounted, None) == {}
+    assert deltas(item, item) == {}  # a write that changes nothing for the counters moves nothing
+
+
+def test_an_item_counts_in_its_audiences_counter_and_its_assignees() -> None:
+    personal = _item("acknowledged", audience="ada", assignee="otto")
+    assert tally_items([personal]) == {
+        counter_sk("ada"): {"acknowledged|info|job": 1},
+        counter_sk("ada", "otto"): {"acknowledged|info|job": 1},
+    }
 
 
 @pytest.mark.parametrize(
@@ -140,6 +217,24 @@ def test_senseless_transitions_are_409(command: str, start: str) -> None:
 def test_repeating_a_command_changes_nothing() -> None:
     assert apply_command(_item("read"), "read", actor="ada", now=NOW) is None
     assert apply_command(_item("archived"), "archive", actor="ada", now=NOW) is None
+
+
+def test_reading_an_item_a_read_all_marked_read_writes_nothing() -> None:
+    mark = Mark(gen=2, read_at=iso(NOW))
+    assert apply_command(_item("unread", unread_gen=1), "read", actor="ada", now=NOW, mark=mark) is None
+
+
+def test_an_item_that_becomes_unread_is_stamped_with_its_audiences_generation() -> None:
+    mark = Mark(gen=4, read_at=iso(NOW - timedelta(hours=1)))
+    snoozed = _item("snoozed", snoozed_until=iso(NOW + timedelta(hours=1)))
+    updated = apply_command(snoozed, "unsnooze", actor="ada", now=NOW, mark=mark)
+    assert updated is not None
+    assert (updated["status"], updated["unread_gen"]) == ("unread", 4)
+    acknowledged = apply_command(
+        _item("unread", unread_gen=4), "acknowledge", actor="ada", now=NOW, mark=mark
+    )
+    assert acknowledged is not None
+    assert acknowledged["unread_gen"] is None
 
 
 def test_a_write_after_a_due_snooze_persists_the_return_to_unread() -> None:

@@ -8,7 +8,6 @@ import base64
 import copy
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +20,9 @@ from gui_core.quarantine import (
     QuarantineSettings,
     QueueQuarantine,
 )
+from tests.events import kinesis_record
 
-EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
-RECORD = json.loads((EVENTS / "kinesis_stream_batch.json").read_text())["Records"][0]
+RECORD = kinesis_record()
 URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/ddgui-quarantine"
 NOW = 1_795_774_600.25  # 2026-11-27T10:16:40.250Z
 

@@ -9,7 +9,6 @@ import base64
 import copy
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,12 +17,13 @@ from moto import mock_aws
 
 from gui_core.quarantine import MAX_BODY_BYTES, QueueQuarantine
 from local.cli import main
-from local.quarantine import QUEUE_OUTPUT, STACK_NAME, STREAM_OUTPUT, Filters, deployed_target, replay
+from local.quarantine import QUEUE_OUTPUT, STREAM_OUTPUT, Filters, deployed_target, replay
+from stacks.naming import stack_name
+from tests.events import kinesis_record
 
 REGION = "eu-west-1"
-STACK = STACK_NAME.format(region=REGION)
-EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
-RECORD = json.loads((EVENTS / "kinesis_stream_batch.json").read_text())["Records"][0]
+STACK = stack_name(REGION)
+RECORD = kinesis_record()
 TEMPLATE = {
     "Resources": {
         "Quarantine": {"Type": "AWS::SQS::Queue"},

@@ -13,33 +13,7 @@ from gui_core.dynamo import DynamoCounters, Table
 from gui_core.errors import RateLimited
 from gui_core.rate_limit import DEFAULT_LIMITS, CounterThrottled, RateLimiter, enforce_limit, limit_for
 from gui_core.tenancy import Tenant
-
-
-class FakeCounters:
-    """The CounterStore contract in memory, atomic like DynamoDB's conditional ADD."""
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], int] = {}
-        self.lock = threading.Lock()
-
-    def increment_below(self, key: Mapping[str, Any], *, ceiling: int, expires_at: int) -> int | None:
-        with self.lock:
-            k = (key["pk"], key["sk"])
-            if self.counts.get(k, 0) >= ceiling:
-                return None
-            self.counts[k] = self.counts.get(k, 0) + 1
-            return self.counts[k]
-
-    def read_count(self, key: Mapping[str, Any]) -> int:
-        return self.counts.get((key["pk"], key["sk"]), 0)
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import FakeCounters, ManualClock
 
 
 def test_defaults_match_the_specification() -> None:
@@ -55,7 +29,7 @@ def test_tenant_override_beats_plan_beats_default() -> None:
 
 
 def test_a_window_admits_exactly_the_limit_then_refuses_with_retry_after() -> None:
-    clock = Clock(6_000.0)  # the start of a window
+    clock = ManualClock(6_000.0)  # the start of a window
     limiter = RateLimiter(FakeCounters(), clock=clock)
     decisions = [limiter.hit("acme", "job_commands", 20) for _ in range(25)]
     assert [d.allowed for d in decisions].count(True) == 20
@@ -71,7 +45,7 @@ def test_a_window_admits_exactly_the_limit_then_refuses_with_retry_after() -> No
 
 
 def test_tenants_and_classes_do_not_share_a_budget() -> None:
-    limiter = RateLimiter(FakeCounters(), clock=Clock(6_000.0))
+    limiter = RateLimiter(FakeCounters(), clock=ManualClock(6_000.0))
     for _ in range(3):
         limiter.hit("acme", "writes", 3)
     assert not limiter.hit("acme", "writes", 3).allowed
@@ -80,7 +54,7 @@ def test_tenants_and_classes_do_not_share_a_budget() -> None:
 
 
 def test_the_previous_window_carries_over_as_it_slides_out() -> None:
-    clock = Clock(6_000.0)
+    clock = ManualClock(6_000.0)
     limiter = RateLimiter(FakeCounters(), clock=clock)
     for _ in range(100):
         assert limiter.hit("acme", "dashboard", 100).allowed
@@ -94,7 +68,7 @@ def test_the_previous_window_carries_over_as_it_slides_out() -> None:
 
 def test_concurrent_callers_never_exceed_the_limit() -> None:
     counters = FakeCounters()
-    limiters = [RateLimiter(counters, clock=Clock(6_000.0)) for _ in range(8)]  # eight "containers"
+    limiters = [RateLimiter(counters, clock=ManualClock(6_000.0)) for _ in range(8)]  # eight "containers"
     results: list[bool] = []
     lock = threading.Lock()
 
@@ -134,7 +108,7 @@ def test_a_flood_past_the_limit_costs_no_store_call_until_a_slot_can_free() -> N
     """GIVEN a tenant at its limit in one container WHEN it keeps sending THEN every refusal comes
     from the container's memory: the store is neither written (a refused conditional ADD still costs
     a write unit and heats the key's partition) nor read; after the window the tenant is served."""
-    clock, counters = Clock(6_000.0), CountingCounters()
+    clock, counters = ManualClock(6_000.0), CountingCounters()
     limiter = RateLimiter(counters, clock=clock)
     assert all(limiter.hit("acme", "dashboard", 100).allowed for _ in range(100))
     calls = (counters.increments, counters.reads)
@@ -151,7 +125,7 @@ def test_a_flood_past_the_limit_costs_no_store_call_until_a_slot_can_free() -> N
 
 def test_a_refusal_learnt_from_the_store_is_remembered_too() -> None:
     """Another container filled the window: this one learns it from one refused ADD, then from memory."""
-    clock, counters = Clock(6_000.0), CountingCounters()
+    clock, counters = ManualClock(6_000.0), CountingCounters()
     other = RateLimiter(counters, clock=clock)
     assert all(other.hit("acme", "writes", 5).allowed for _ in range(5))
     limiter = RateLimiter(counters, clock=clock)
@@ -166,7 +140,7 @@ class ThrottledCounters(FakeCounters):
 
 
 def test_a_throttled_counter_is_a_refusal_for_a_second_never_an_error() -> None:
-    clock = Clock(6_000.0)
+    clock = ManualClock(6_000.0)
     limiter = RateLimiter(ThrottledCounters(), clock=clock)
     decision = limiter.hit("acme", "dashboard", 100)
     assert (decision.allowed, decision.retry_after_s) == (False, 1)

@@ -12,195 +12,33 @@ import io
 import json
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aws_lambda_powertools import Logger
 
-from gui_core.live import (
-    FRAME_LIMIT_BYTES,
-    ORIGIN,
-    ConnectionRegistry,
-    LiveEvent,
-    Pusher,
-    ReplayLog,
-    to_cursor,
-)
+from gui_core.pusher import FRAME_LIMIT_BYTES
 from gui_core.rate_limit import MessageLimiter, RateLimiter
-from gui_core.tenancy import TenantDirectory
+from gui_core.replay_log import ORIGIN, to_cursor
 from gui_notifications.logic import notification_id
-from gui_notifications.repository import InboxRepository
-from gui_realtime.app import create_service
-from gui_realtime.logic import PAGE_LIMIT, RESUME_BYTES, RESUME_CAP, RESUME_PAGES, RealtimeService
-from gui_realtime.models import SocketRequest
-from gui_realtime.settings import RealtimeSettings
+from gui_realtime.use_cases import PAGE_LIMIT, RESUME_BYTES, RESUME_CAP, RESUME_PAGES
 from local.apigw import sample_event
-from local.memory_table import MemoryTable
-from tests.unit.test_api_errors import FakeAudit
-from tests.unit.test_rate_limit import FakeCounters
-
-NOW = 1_795_804_200.0  # the samples' request time (27 Nov 2026 18:30 UTC); tokens expire an hour later
-CONNECTION = "Cq7nKdWhDoECJ9A="  # the samples' connection id
-WINDOW_S = 86_400
-
-
-# --- in-memory fakes ---------------------------------------------------------------------------
-
-
-class FakeManagement:
-    """The management API (`@connections`): what each connection was sent; `gone` ones answer 410."""
-
-    def __init__(self) -> None:
-        self.sent: dict[str, list[dict[str, Any]]] = {}
-        self.sizes: list[int] = []
-        self.gone: set[str] = set()
-
-    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> None:  # noqa: N803
-        if ConnectionId in self.gone:
-            error = Exception("gone")
-            error.response = {"Error": {"Code": "GoneException"}}  # type: ignore[attr-defined]
-            raise error
-        self.sizes.append(len(Data))
-        self.sent.setdefault(ConnectionId, []).append(json.loads(Data))
-
-    def delete_connection(self, *, ConnectionId: str) -> None:  # noqa: N803
-        self.gone.add(ConnectionId)
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-TENANTS = [
-    {"pk": "acme", "sk": "tenant", "name": "Acme", "home_region": "eu-west-1"},
-    {"pk": "globex", "sk": "tenant", "name": "Globex", "home_region": "us-east-1"},
-    {"pk": "initech", "sk": "tenant", "home_region": "eu-west-1", "flags": {"realtime": False}},
-    {"pk": "umbrella", "sk": "tenant", "home_region": "eu-west-1", "rate_limits": {"live": 1}},
-    {"pk": "hooli", "sk": "tenant", "home_region": "eu-west-1", "flags": {"notifications": False}},
-    {
-        "pk": "stark",
-        "sk": "tenant",
-        "home_region": "eu-west-1",
-        "rate_limits": {"live_messages": 5, "live_connection_messages": 3},
-    },
-]
-
-SETTINGS = RealtimeSettings(
-    POWERTOOLS_SERVICE_NAME="gui_realtime",
-    GUI_REGION="eu-west-1",
-    TENANTS_TABLE="tenants",
-    LIMITS_TABLE="limits",
-    AUDIT_TABLE="audit",
-    CONNECTIONS_TABLE="connections",
-    EVENTS_TABLE="events",
-    INBOX_TABLE="inbox",
-    REPLAY_WINDOW_S=WINDOW_S,
-    CONNECTION_TTL_S=7200,
-    GUI_CONNECTIONS_URL="https://w5x6y7z8a9.execute-api.eu-west-1.amazonaws.com/live",
+from tests.fakes import FakeCounters, FakeLambdaContext
+from tests.unit.realtime_support import (
+    CONNECTION,
+    NOW,
+    SETTINGS,
+    WINDOW_S,
+    Backend,
+    connect_event,
+    message_event,
 )
-
-
-class Backend:
-    """The service on fakes, with handles on each fake for the assertions."""
-
-    def __init__(self) -> None:
-        self.clock = Clock()
-        self.connections = MemoryTable()
-        self.events = MemoryTable()
-        self.inbox_table = MemoryTable()
-        self.management = FakeManagement()
-        self.audit = FakeAudit()
-        self.metrics: list[tuple[str, str | None]] = []
-        self.registry = ConnectionRegistry(self.connections, ttl_s=7200, clock=self.clock)
-        self.replay = ReplayLog(self.events, window_s=WINDOW_S, clock=self.clock)
-        self.inbox = InboxRepository(self.inbox_table, retention_days=90)
-        self.service: RealtimeService = create_service(
-            SETTINGS,
-            logger=Logger(service="test_realtime"),
-            count=self.count,
-            tenants=TenantDirectory(MemoryTable(TENANTS)),
-            registry=self.registry,
-            replay=self.replay,
-            inbox=self.inbox,
-            audit=self.audit,
-            sender=Pusher(self.management, concurrency=1),
-            rate_limiter=RateLimiter(FakeCounters(), clock=self.clock),
-        )
-        self.service.clock = self.clock
-
-    def count(self, name: str, *, reason: str | None = None) -> None:
-        self.metrics.append((name, reason))
-
-    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
-        return self.service.handle(SocketRequest.from_event(event))
-
-    def connect(self, **changes: Any) -> dict[str, Any]:
-        return self.handle(connect_event(**changes))
-
-    def send(self, body: Any, *, route: str | None = None, **authorizer: Any) -> list[dict[str, Any]]:
-        """Send one message; the messages the connection received in answer."""
-        before = len(self.management.sent.get(CONNECTION, []))
-        answer = self.handle(message_event(body, route=route, **authorizer))
-        assert answer == {"statusCode": 200}
-        return self.management.sent.get(CONNECTION, [])[before:]
-
-    def log(
-        self, channel: str, count: int, *, tenant: str = "acme", start: int = 1, size: int = 10
-    ) -> list[str]:
-        cursors = []
-        for n in range(start, start + count):
-            cursor = to_cursor(1000 + n)
-            self.replay.append(
-                LiveEvent(
-                    tenant=tenant,
-                    channel=channel,
-                    cursor=cursor,
-                    event_id=f"ev-{channel}-{n}",
-                    kind="JobStatusChanged",
-                    at="2026-11-27T18:29:00.000+00:00",
-                    payload={"job_id": f"job-{n}", "note": "x" * size},
-                )
-            )
-            cursors.append(cursor)
-        return cursors
 
 
 @pytest.fixture
 def backend() -> Backend:
     return Backend()
-
-
-def connect_event(
-    *,
-    query: Mapping[str, str] | None = None,
-    headers: Mapping[str, str] | None = None,
-    **authorizer: Any,
-) -> dict[str, Any]:
-    """The `$connect` sample with the request's query, headers and token claims changed."""
-    event = sample_event("websocket_connect")
-    if query is not None:
-        event["queryStringParameters"] = dict(query)
-        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
-    for name, value in (headers or {}).items():
-        event["headers"][name] = value
-        event["multiValueHeaders"][name] = [value]
-    event["requestContext"]["authorizer"].update(authorizer)
-    return event
-
-
-def message_event(body: Any, *, route: str | None = None, **authorizer: Any) -> dict[str, Any]:
-    event = sample_event("websocket_message")
-    event["body"] = body if isinstance(body, str) else json.dumps(body)
-    if route is None:
-        route = body.get("action", "$default") if isinstance(body, dict) else "$default"
-    event["requestContext"]["routeKey"] = route
-    event["requestContext"]["authorizer"].update(authorizer)
-    return event
 
 
 def problem(answer: Mapping[str, Any], status: int, code: str) -> dict[str, Any]:
@@ -511,7 +349,7 @@ def test_resume_reads_no_further_page_past_its_time_budget(backend: Backend) -> 
     backend.connect()
     cursors = backend.log("jobs", 350)
     ticks = iter(range(0, 100, 3))  # 3 s per read of the timer: the budget ends after the first page
-    backend.service.timer = lambda: float(next(ticks))
+    backend.service.ports = replace(backend.service.ports, timer=lambda: float(next(ticks)))
     first = backend.send({"action": "resume", "channel": "jobs", "cursor": cursors[0]})
     assert _replayed(first) == cursors[1:101]
     assert (first[-1]["more"], first[-1]["cursor"]) == (True, cursors[100])
@@ -683,6 +521,7 @@ def test_a_body_that_is_not_json_is_a_400_malformed_json_error(backend: Backend)
         ('{"action":"ping","\\udc00":1}', "ping"),
         ('{"action":"subscribe","channels":["a\\udfffb"]}', "subscribe"),
         ('{"action":"ping","x":' + "[" * 5000 + "]" * 5000 + "}", "ping"),
+        ('{"action":"ping","x":' + "[" * 32 + "]" * 32 + "}", "ping"),
         ("{" * 3000, "$default"),
         ("[" * 5000 + "]" * 5000, "$default"),
     ],
@@ -691,6 +530,7 @@ def test_a_body_that_is_not_json_is_a_400_malformed_json_error(backend: Backend)
         "surrogate key",
         "surrogate channel",
         "deep value",
+        "33 levels",
         "deep garbage",
         "deep array",
     ],
@@ -699,7 +539,8 @@ def test_a_message_of_lone_surrogates_or_deep_nesting_is_a_400_without_echo(
     backend: Backend, body: str, route: str
 ) -> None:
     """JSON's escapes can spell a lone surrogate, which no UTF-8 answer can carry, and Python's
-    parser gives up on deep nesting with RecursionError: both are messages that cannot be read."""
+    parser gives up on deep nesting: both are messages that cannot be read. A message nests at most
+    32 levels, as a REST body, whatever the interpreter's recursion limit."""
     backend.connect()
     message = error(backend.send(body, route=route), 400, "malformed_json")
     assert "request_id" not in message
@@ -729,17 +570,6 @@ def test_an_answer_to_a_closed_connection_is_dropped_quietly(backend: Backend) -
 # --- the Lambda entry point ----------------------------------------------------------------------
 
 
-class LambdaContext:
-    function_name = "gui_realtime"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:gui_realtime"
-    aws_request_id = "4b5c3f2e-0d1a-4c5b-9e8f-7a6b5c4d3e2f"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 14_000
-
-
 @pytest.fixture
 def handler_module(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     """The entry point, imported with the manifest's environment (its logger writes to capsys)."""
@@ -758,10 +588,10 @@ def test_the_handler_runs_every_route_with_the_tenant_and_connection_on_its_log_
 ) -> None:
     monkeypatch.setattr(handler_module, "service", backend.service)
     backend.service.logger = handler_module.logger
-    backend.service.count = handler_module.count
+    backend.service.ports = replace(backend.service.ports, count=handler_module.count)
     log = io.StringIO()
     handler_module.logger.registered_handler.stream = log  # type: ignore[attr-defined]
-    context = LambdaContext()
+    context = FakeLambdaContext("gui_realtime", aws_request_id="4b5c3f2e-0d1a-4c5b-9e8f-7a6b5c4d3e2f")
     assert handler_module.handler(sample_event("websocket_connect"), context) == {"statusCode": 200}
     assert handler_module.handler(sample_event("websocket_message"), context) == {"statusCode": 200}
     refused = connect_event(query={"tenant": "globex"})

@@ -13,15 +13,10 @@ import pytest
 
 from gui_core.domain_events import ARTIFACT_KINDS as DOMAIN_KINDS
 from gui_core.errors import ValidationFailed
-from gui_search.engine import (
-    ARTIFACT_KINDS,
-    SCHEMA_FILE,
-    QuerySyntaxError,
-    SearchIndex,
-    SearchQuery,
-    analyze,
-    document_of,
-)
+from gui_search.analysis import analyze
+from gui_search.documents import ARTIFACT_KINDS, document_of
+from gui_search.index import SCHEMA_FILE, SearchIndex, index_files
+from gui_search.query import QuerySyntaxError, SearchQuery
 
 # -- document_of -------------------------------------------------------------------------------------
 
@@ -324,8 +319,6 @@ def test_a_long_field_is_highlighted_in_the_window_that_holds_its_matches(tmp_pa
 
 
 def test_a_lone_word_prefix_matches_the_words_that_start_with_it(tmp_path: Path) -> None:
-    from gui_search.engine import SearchIndex, SearchQuery, document_of
-
     index = SearchIndex.create(tmp_path / "prefix")
     index.upsert(
         [
@@ -345,3 +338,75 @@ def test_a_lone_word_prefix_matches_the_words_that_start_with_it(tmp_path: Path)
     assert {h.id for h in index.search(SearchQuery(text="title:cardi*")).hits} == {"a", "b"}
     assert {h.id for h in index.search(SearchQuery(text="lab card*")).hits} == {"a", "b", "c"}
     assert {h.id for h in index.search(SearchQuery(text="card*")).hits} == {"a", "b", "c"}  # visible
+
+
+# -- the files of a committed index ------------------------------------------------------------------
+
+
+def test_the_files_of_a_committed_index_are_what_a_copy_needs_and_nothing_else(tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    index = SearchIndex.create(folder)
+    index.upsert([{"id": f"d{n}", "title": f"Document {n}", "kind": "mapping"} for n in range(500)])
+    index.commit()
+    for n in range(12):  # small commits: deletes in the first segment, merges of the small ones
+        index.upsert([{"id": f"d{n}", "title": f"Revised {n}", "kind": "mapping"}])
+        index.commit()
+    index.close()
+    names = index_files(folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    segments = {s["segment_id"].replace("-", "") for s in meta["segments"]}
+    assert names == sorted(names)
+    assert {"meta.json", SCHEMA_FILE} <= set(names)
+    assert {n.split(".")[0] for n in names} - {"meta", SCHEMA_FILE.split(".")[0]} == segments
+    deletes = [n for n in names if n.endswith(".del")]
+    live = [s for s in meta["segments"] if s["deletes"]]
+    assert live  # the first segment had deletes
+    assert deletes == sorted(
+        f"{s['segment_id'].replace('-', '')}.{s['deletes']['opstamp']}.del" for s in live
+    )
+    assert not any(n.startswith(".") for n in names)  # no lock files, no .managed.json
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in names:
+        (copy / name).write_bytes((folder / name).read_bytes())
+    copied = SearchIndex.open(copy)
+    assert copied.versions() == index.versions()
+    assert copied.count() == 500
+    assert copied.search(SearchQuery(text="title:revised", limit=20)).total == 12
+
+
+def test_the_files_of_an_index_missing_one_of_them_are_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    index = SearchIndex.create(folder)
+    index.upsert([{"id": "a", "title": "A"}])
+    index.commit()
+    index.close()
+    (idx,) = [n for n in index_files(folder) if n.endswith(".idx")]
+    (folder / idx).unlink()
+    with pytest.raises(FileNotFoundError, match=r"\.idx"):
+        index_files(folder)
+
+
+def test_closing_after_each_commit_lets_the_merges_run_to_their_end(tmp_path: Path) -> None:
+    index = SearchIndex.create(tmp_path / "index")
+    index.upsert([{"id": f"d{n}", "title": f"Document {n}"} for n in range(1_000)])
+    index.commit()
+    for n in range(30):  # the indexer: one commit per batch, then its merges awaited to publish
+        index.upsert([{"id": f"d{n}", "title": f"Revised {n}"}])
+        index.commit()
+        index.close()
+    segments = json.loads((tmp_path / "index" / "meta.json").read_text())["segments"]
+    # tantivy's merge policy merges eight segments of a size into one: the small ones stay few.
+    assert len(segments) <= 9, f"{len(segments)} segments after 30 commits"
+    assert index.count() == 1_000
+
+
+def test_closing_drops_uncommitted_writes(tmp_path: Path) -> None:
+    index = SearchIndex.create(tmp_path / "index")
+    index.upsert([{"id": "a", "title": "Kept"}])
+    index.commit()
+    index.upsert([{"id": "b", "title": "Dropped"}])
+    index.close()
+    index.commit()
+    assert sorted(index.versions()) == ["a"]

@@ -11,22 +11,23 @@ import base64
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from mangum import Mangum
 
 from gui_core.guard import Guard
-from gui_core.live import ORIGIN, LiveEvent, ReplayLog, to_cursor
 from gui_core.rate_limit import RateLimiter
+from gui_core.replay_log import ORIGIN, LiveEvent, ReplayLog, to_cursor
 from gui_core.stream_tickets import StreamTickets, ticket_key
 from gui_core.tenancy import TenantDirectory
 from gui_stream.app import create_app
 from gui_stream.settings import StreamSettings
 from local.apigw import HttpRequest, proxy_event, response_headers
-from tests.unit.test_api_errors import FakeAudit
-from tests.unit.test_rate_limit import FakeCounters
-from tests.unit.test_realtime import NOW, TENANTS, WINDOW_S, Clock, MemoryTable
+from local.memory_table import MemoryTable
+from tests.fakes import FakeAudit, FakeCounters, FakeLambdaContext, ManualClock
+from tests.unit.realtime_support import NOW, TENANTS, WINDOW_S
 
 AUTH = {
     "principalId": "user-ada",
@@ -72,18 +73,10 @@ class HoldClock:
             self.on_sleep(len(self.sleeps))
 
 
-class LambdaContext:
-    def __init__(self, remaining_ms: int = 27_000) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
 class Stream:
     def __init__(self) -> None:
         self.hold = HoldClock()
-        self.replay = ReplayLog(MemoryTable(), window_s=WINDOW_S, clock=Clock(NOW))
+        self.replay = ReplayLog(MemoryTable(), window_s=WINDOW_S, clock=ManualClock(NOW))
         guard = Guard(
             region="eu-west-1",
             region_urls={"us-east-1": "https://us.example.com/prod"},
@@ -132,7 +125,7 @@ class Stream:
         path_tenant: str | None = None,
         query: str = "",
         headers: tuple[tuple[str, str], ...] = (),
-        context: LambdaContext | None = None,
+        context: FakeLambdaContext | None = None,
         **authorizer: Any,
     ) -> tuple[int, dict[str, list[str]], str]:
         in_path = path_tenant or tenant
@@ -145,7 +138,7 @@ class Stream:
             stage="prod",
             host="a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
         )
-        answer = self.asgi(event, context or LambdaContext())
+        answer = self.asgi(event, context or FakeLambdaContext("ddgui-gui-stream", remaining_ms=27_000))
         return answer["statusCode"], response_headers(answer), answer["body"]
 
     def ticket(self, body: Any, **authorizer: Any) -> tuple[int, dict[str, list[str]], Any]:
@@ -162,7 +155,7 @@ class Stream:
             stage="prod",
             host="a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
         )
-        answer = self.asgi(event, LambdaContext())
+        answer = self.asgi(event, FakeLambdaContext("ddgui-gui-stream", remaining_ms=27_000))
         raw = answer["body"]
         text = base64.b64decode(raw).decode() if answer.get("isBase64Encoded") else raw
         return answer["statusCode"], response_headers(answer), json.loads(text)
@@ -245,18 +238,90 @@ def test_an_idle_hold_backs_off_between_empty_reads_so_it_reads_the_log_a_few_ti
     read every 2 s: an idle 20 s hold reads DynamoDB 14 times instead of 81."""
     (cursor,) = stream.log(1)
     reads: list[float] = []
-    read = stream.replay.after
+    read, peek = stream.replay.after, stream.replay.newer
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         reads.append(stream.hold.now)
         return read(*args, **kwargs)
 
+    def peeked(*args: Any, **kwargs: Any) -> Any:
+        reads.append(stream.hold.now)
+        return peek(*args, **kwargs)
+
     stream.replay.after = counted  # type: ignore[method-assign]
+    stream.replay.newer = peeked  # type: ignore[method-assign]
     stream.get(query=f"since={cursor}")
     assert stream.hold.sleeps[:5] == [0.25, 0.5, 1.0, 2.0, 2.0]
     assert max(stream.hold.sleeps) == 2.0
     assert len(reads) == 14  # at 0, 0.25, 0.75, 1.75, 3.75, every 2 s to 19.75, and at 20
     assert 18 <= reads[-1] - reads[0] <= 20  # the hold still lasts its 20 s
+
+
+class ReadLog(MemoryTable):
+    """The replay log's table, recording each read: (operation, strongly consistent)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[str, bool]] = []
+        self.lagging = 0  # eventually consistent reads still to answer as if the last write were not in
+
+    def get(self, key: Any, *, consistent: bool = True) -> dict[str, Any] | None:
+        self.reads.append(("get", consistent))
+        return super().get(key, consistent=consistent)
+
+    def query(self, partition: Any, **kwargs: Any) -> Any:
+        consistent = bool(kwargs.get("consistent"))
+        self.reads.append(("query", consistent))
+        page = super().query(partition, **kwargs)
+        if not consistent and self.lagging:
+            self.lagging -= 1
+            return type(page)([], None)
+        return page
+
+
+def _on_read_log(stream: Stream) -> ReadLog:
+    table = ReadLog()
+    stream.replay = ReplayLog(table, window_s=WINDOW_S, clock=ManualClock(NOW))
+    state = stream.asgi.app.state  # type: ignore[attr-defined]
+    state.ports = replace(state.ports, replay=stream.replay)
+    return table
+
+
+def test_an_idle_hold_makes_one_consistent_read_and_then_only_eventually_consistent_peeks(
+    stream: Stream,
+) -> None:
+    """The issue's "consistent reads every 0.25 s per open client": the hold's first read checks the
+    cursor and reads after it (strongly consistent, 2 reads); each later poll is one eventually
+    consistent Query of one item. 20 s idle: 2 + 13 x 0.5 = 8.5 read units, before 14 x 2 = 28."""
+    table = _on_read_log(stream)
+    (cursor,) = stream.log(1)
+    table.reads.clear()
+    status, _, body = stream.get(query=f"since={cursor}")
+    assert (status, body) == (200, _ready(cursor, cursor))
+    assert table.reads[:2] == [("get", True), ("query", True)]
+    assert table.reads[2:] == [("query", False)] * 13
+    units = sum(1.0 if consistent else 0.5 for _, consistent in table.reads)
+    assert units == 8.5
+
+
+def test_an_event_a_peek_misses_is_answered_one_poll_later_from_a_consistent_read(stream: Stream) -> None:
+    """The eventually consistent peek may not see an event yet: the next one does, and the events
+    answered come from the consistent read, with the latest cursor, as before."""
+    table = _on_read_log(stream)
+    cursors = stream.log(1)
+
+    def arrive(sleeps: int) -> None:
+        if sleeps == 2:
+            stream.log(2, start=2)
+            table.lagging = 1  # the next peek meets a replica without them
+
+    stream.hold.on_sleep = arrive
+    table.reads.clear()
+    _, _, body = stream.get(query=f"since={cursors[0]}")
+    first, second = to_cursor(5002), to_cursor(5003)
+    assert body == _ready(cursors[0], second) + _event_block(first, 2) + _event_block(second, 3)
+    assert len(stream.hold.sleeps) == 3  # seen at the third poll, not the second
+    assert table.reads[-2:] == [("get", True), ("query", True)]  # answered from a consistent read
 
 
 def test_an_event_soon_after_the_hold_starts_is_answered_within_the_first_short_reads(stream: Stream) -> None:
@@ -288,7 +353,7 @@ def test_an_event_arriving_during_the_hold_ends_it_with_that_event(stream: Strea
 
 def test_the_hold_is_cut_to_the_invocations_remaining_time(stream: Stream) -> None:
     (cursor,) = stream.log(1)
-    stream.get(query=f"since={cursor}", context=LambdaContext(remaining_ms=5_000))
+    stream.get(query=f"since={cursor}", context=FakeLambdaContext("ddgui-gui-stream", remaining_ms=5_000))
     assert 2.5 <= sum(stream.hold.sleeps) <= 3.0  # 5 s left, 2 s kept to answer
 
 

@@ -11,6 +11,7 @@ import pytest
 from gui_core.context import RequestContext
 from gui_core.stream_tickets import StreamTickets, TicketStoreUnavailable, ticket_key
 from local.memory_table import MemoryTable
+from tests.fakes import ManualClock
 
 NOW = 1_800_000_000.0
 CALLER = RequestContext(
@@ -26,17 +27,9 @@ CALLER = RequestContext(
 )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture
@@ -45,7 +38,7 @@ def table() -> MemoryTable:
 
 
 @pytest.fixture
-def tickets(table: MemoryTable, clock: Clock) -> StreamTickets:
+def tickets(table: MemoryTable, clock: ManualClock) -> StreamTickets:
     return StreamTickets(table, clock=clock)
 
 
@@ -79,7 +72,7 @@ def test_the_store_keeps_a_hash_under_the_tenant_with_a_ttl(
 
 
 def test_another_tenant_an_invented_or_an_expired_ticket_is_refused(
-    tickets: StreamTickets, clock: Clock
+    tickets: StreamTickets, clock: ManualClock
 ) -> None:
     issued = tickets.issue(CALLER, ["jobs"])
     assert tickets.redeem("globex", issued.ticket) is None
@@ -92,7 +85,7 @@ def test_every_ticket_is_new(tickets: StreamTickets) -> None:
     assert len({tickets.issue(CALLER, ["jobs"]).ticket for _ in range(50)}) == 50
 
 
-def test_a_store_that_cannot_answer_is_not_a_refusal(clock: Clock) -> None:
+def test_a_store_that_cannot_answer_is_not_a_refusal(clock: ManualClock) -> None:
     class Down(MemoryTable):
         def delete(self, key: Any, *, condition: Any = None) -> Any:
             raise OSError("endpoint unreachable")

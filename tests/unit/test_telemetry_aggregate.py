@@ -198,9 +198,15 @@ def entry(document: dict[str, Any], section: str, key: str, value: str) -> dict[
 
 
 def test_the_range_and_the_previous_period(document: dict[str, Any]) -> None:
-    assert document["as_of"] == "2026-11-28T00:00:00Z"
-    assert document["range"] == {"from": "2026-11-27T00:00:00Z", "to": "2026-11-28T00:00:00Z"}
-    assert document["previous_range"] == {"from": "2026-11-26T00:00:00Z", "to": "2026-11-27T00:00:00Z"}
+    assert document["as_of"] == "2026-11-28T00:00:00.000+00:00"
+    assert document["range"] == {
+        "from": "2026-11-27T00:00:00.000+00:00",
+        "to": "2026-11-28T00:00:00.000+00:00",
+    }
+    assert document["previous_range"] == {
+        "from": "2026-11-26T00:00:00.000+00:00",
+        "to": "2026-11-27T00:00:00.000+00:00",
+    }
 
 
 def test_facts_of_the_range_count_once_however_often_they_were_written(document: dict[str, Any]) -> None:
@@ -284,7 +290,7 @@ def test_budget_alerts_show_the_latest_report_of_each_alert(document: dict[str, 
             "module": "mapping",
             "severity": "critical",
             "spent_usd": 4800.0,
-            "at": "2026-11-27T14:00:00Z",
+            "at": "2026-11-27T14:00:00.000+00:00",
         }
     ]
 
@@ -317,7 +323,7 @@ def test_queue_waiting_now_and_wait_percentiles(document: dict[str, Any]) -> Non
 def test_reported_queue_lengths_are_the_latest_of_the_range(document: dict[str, Any]) -> None:
     # ingestion's queue.length was reported in the previous period only
     assert document["queue"]["reported"] == [
-        {"module": "mapping", "metric": "queue.length", "value": 2.0, "at": "2026-11-27T12:00:00Z"}
+        {"module": "mapping", "metric": "queue.length", "value": 2.0, "at": "2026-11-27T12:00:00.000+00:00"}
     ]
 
 
@@ -329,8 +335,8 @@ def test_daily_trend_points_of_the_range(document: dict[str, Any]) -> None:
     assert trends["bucket"] == "1d"
     assert trends["points"] == [
         {
-            "start": "2026-11-27T00:00:00Z",
-            "end": "2026-11-28T00:00:00Z",
+            "start": "2026-11-27T00:00:00.000+00:00",
+            "end": "2026-11-28T00:00:00.000+00:00",
             "values": {
                 "jobs_requested": 8,  # m1..m5, w1, w2, w3 (f1 is after now, x1 the day before)
                 "jobs_ended": 6,  # m1..m5, x1
@@ -348,8 +354,8 @@ def test_a_range_across_midnight_has_a_point_per_day_cut_to_the_range(files: lis
     noon = t("12:00")
     document = aggregate(files, now=noon, window=DAY)
     assert [(p["start"], p["end"]) for p in document["trends"]["points"]] == [
-        ("2026-11-26T12:00:00Z", "2026-11-27T00:00:00Z"),
-        ("2026-11-27T00:00:00Z", "2026-11-27T12:00:00Z"),
+        ("2026-11-26T12:00:00.000+00:00", "2026-11-27T00:00:00.000+00:00"),
+        ("2026-11-27T00:00:00.000+00:00", "2026-11-27T12:00:00.000+00:00"),
     ]
     first, second = (p["values"] for p in document["trends"]["points"])
     # 26th from noon: x1 requested 23:50; g3 at 12:00
@@ -379,7 +385,7 @@ def test_a_range_across_midnight_has_a_point_per_day_cut_to_the_range(files: lis
 
 def test_reported_metrics_per_module_latest_and_sum(document: dict[str, Any]) -> None:
     # mr2 was written twice: it counts once (sum 4 + 2, not 4 + 2 + 2)
-    NOON = "2026-11-27T12:00:00Z"  # noqa: N806
+    NOON = "2026-11-27T12:00:00.000+00:00"  # noqa: N806
     assert document["modules"] == [
         {
             "module": "mapping",
@@ -412,14 +418,14 @@ def test_readiness_gates_by_their_latest_status(document: dict[str, Any]) -> Non
             "artifact_id": None,
             "status": "waived",
             "score": None,
-            "at": "2026-11-27T11:00:00Z",
+            "at": "2026-11-27T11:00:00.000+00:00",
         },
         {
             "gate": "coverage",
             "artifact_id": "A",
             "status": "open",
             "score": 0.85,
-            "at": "2026-11-27T10:00:00Z",
+            "at": "2026-11-27T10:00:00.000+00:00",
         },
     ]
     assert readiness["gates_by_status"] == {"open": 1, "waived": 1}
@@ -438,9 +444,9 @@ def test_prompt_packs_latest_accuracy_and_adherence(document: dict[str, Any]) ->
             "prompt_pack_id": "pp1",
             "calibration_status": "calibrated",
             "accuracy": 0.934,
-            "accuracy_at": "2026-11-27T02:00:00Z",
+            "accuracy_at": "2026-11-27T02:00:00.000+00:00",
             "adherence": 0.962,
-            "adherence_at": "2026-11-27T03:00:00Z",
+            "adherence_at": "2026-11-27T03:00:00.000+00:00",
             "below_threshold": False,
         },
         {
@@ -449,7 +455,7 @@ def test_prompt_packs_latest_accuracy_and_adherence(document: dict[str, Any]) ->
             "accuracy": None,
             "accuracy_at": None,
             "adherence": 0.9,
-            "adherence_at": "2026-11-26T05:00:00Z",
+            "adherence_at": "2026-11-26T05:00:00.000+00:00",
             "below_threshold": True,
         },
     ]
@@ -497,7 +503,7 @@ def test_one_load_serves_every_preset_and_the_window_must_be_positive(files: lis
         # m1's end is in all three files and mr2 in two: each row is kept once
         assert facts.count() == len({(f.event_id, f.metric) for f in [*JOBS, *OTHERS]})
         week = facts.aggregate(now=NOW, window=timedelta(days=7))
-        assert week["range"]["from"] == "2026-11-21T00:00:00Z"
+        assert week["range"]["from"] == "2026-11-21T00:00:00.000+00:00"
         assert figures(entry(week, "sla", "verb", "mapping")["figures"])["jobs_ended"] == (7, 0)
         with pytest.raises(ValueError, match="positive"):
             facts.aggregate(now=NOW, window=timedelta(0))

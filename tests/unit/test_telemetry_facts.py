@@ -4,7 +4,6 @@ that are unknown, of another schema version or invalid. Also the keys of the fac
 from __future__ import annotations
 
 import copy
-import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,9 @@ from gui_core.domain_events import EVENT_MODELS, VERBS
 from gui_telemetry.aggregate import connect
 from gui_telemetry.facts import COLUMNS, VERB_MODULES, Fact, extract, facts_of
 from gui_telemetry.store import batch_id, day_of_key, fact_key, parquet_bytes, segment
+from tests.events import eventbridge_samples
 
-EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
-SAMPLES: dict[str, dict[str, Any]] = {
-    json.loads(path.read_text())["detail-type"]: json.loads(path.read_text())
-    for path in sorted(EVENTS.glob("eventbridge_*.json"))
-}
+SAMPLES = eventbridge_samples()
 
 
 def detail(kind: str, **changes: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The telemetry handlers on moto's S3, DynamoDB and SQS: the facts writer from the Kinesis samples
 in events/aws/ (one file per tenant and day, a redelivered batch leaves one file, poison records
-quarantined, partial failures), and the scheduled aggregation from the scheduled event sample
-(cache items with their TTL, a failing tenant does not stop the others, copies reused, closed days
-compacted)."""
+quarantined, partial failures), and the aggregation fanned out per tenant: the scheduled event
+sample queues a work item per homed tenant, each taken back in the shape of the SQS sample (cache
+items with their TTL, every tenant each cycle however short an invocation, a failing tenant does not
+stop the others, a late item dropped, copies reused, closed days compacted)."""
 
 from __future__ import annotations
 
@@ -18,18 +19,21 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from gui_core.date_times import iso, parse_time
 from gui_core.dynamo import Table, _dynamodb_client, to_dynamo
 from gui_core.objects import ObjectStore, _s3_client
 from gui_core.quarantine import Quarantined, _sqs_client
 from gui_dashboard.cache import cached_document, telemetry_key
-from gui_dashboard.logic import iso, parse_time
 from gui_dashboard.repository import MetricsCacheTable
 from gui_telemetry.aggregate import connect
 from gui_telemetry.facts import facts_of
 from gui_telemetry.settings import AggregateSettings
 from gui_telemetry.store import FactWriter, fact_key
+from gui_telemetry.tenant_aggregation import Aggregation
+from local.apigw import sample_event
 from local.containers import LambdaContext, lambda_context, load_handler
 from stacks.manifest import MANIFEST
+from tests.events import eventbridge_samples
 from tests.fakes import MemoryQuarantine
 
 REGION = "eu-west-1"
@@ -37,13 +41,12 @@ BUCKET = "ddgui-data-eu-west-1"
 TENANTS, METRICS = "ddgui-tenants", "ddgui-metrics"
 QUARANTINE = "ddgui-quarantine"
 QUARANTINE_URL = f"https://sqs.{REGION}.amazonaws.com/123456789012/{QUARANTINE}"
-EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
-EVERY_SOURCE = json.loads((EVENTS / "kinesis_stream_every_source.json").read_text())
-SCHEDULED = json.loads((EVENTS / "scheduled_event.json").read_text())
-SAMPLES: dict[str, dict[str, Any]] = {
-    json.loads(path.read_text())["detail-type"]: json.loads(path.read_text())
-    for path in sorted(EVENTS.glob("eventbridge_*.json"))
-}
+WORK = "ddgui-telemetry-work"
+WORK_URL = f"https://sqs.{REGION}.amazonaws.com/123456789012/{WORK}"
+EVERY_SOURCE = sample_event("kinesis_stream_every_source")
+SCHEDULED = sample_event("scheduled_event")
+WORK_ITEM = sample_event("sqs_tenant_work")
+SAMPLES = eventbridge_samples()
 SEQUENCE_BASE = 49590338271490256608559692540925702759324208523137600000
 
 
@@ -82,6 +85,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             dynamodb.put_item(TableName=TENANTS, Item=to_dynamo(item))
         sqs = boto3.client("sqs", region_name=REGION)
         assert sqs.create_queue(QueueName=QUARANTINE)["QueueUrl"] == QUARANTINE_URL
+        assert sqs.create_queue(QueueName=WORK)["QueueUrl"] == WORK_URL
         yield {"s3": s3, "dynamodb": dynamodb, "sqs": sqs}
 
 
@@ -97,6 +101,8 @@ def environment(work_dir: Path, function: str) -> dict[str, str]:
         MANIFEST.store("tenants").env_var: TENANTS,
         MANIFEST.store("metrics").env_var: METRICS,
         "QUARANTINE_QUEUE_URL": QUARANTINE_URL,
+        "TELEMETRY_WORK_QUEUE_URL": WORK_URL,
+        "TENANT_WORK_CYCLE_S": "300",
         "TELEMETRY_WORK_DIR": str(work_dir),
     }
 
@@ -377,17 +383,54 @@ def a_mapping_job(tenant: str, job_id: str, requested: datetime, n: int) -> list
     ]
 
 
-def test_the_scheduled_run_writes_one_item_per_tenant_and_preset_with_its_ttl(
+def queued_items(aws: dict[str, Any]) -> list[dict[str, Any]]:
+    """The work items waiting (received and deleted), as the queue's mapping hands them over."""
+    found: list[dict[str, Any]] = []
+    while True:
+        messages = aws["sqs"].receive_message(QueueUrl=WORK_URL, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            found.append(message)
+            aws["sqs"].delete_message(QueueUrl=WORK_URL, ReceiptHandle=message["ReceiptHandle"])
+
+
+def work_event(message: dict[str, Any]) -> dict[str, Any]:
+    """The mapping's event for one message, in the sample's shape."""
+    event = copy.deepcopy(WORK_ITEM)
+    event["Records"][0].update(messageId=message["MessageId"], body=message["Body"])
+    return event
+
+
+def run_cycle(aggregate_handler: Any, aws: dict[str, Any], make_context: Any = None) -> list[Any]:
+    """The schedule's invocation, then one invocation per work item it queued; their answers."""
+    make_context = make_context or (lambda: context("gui_telemetry"))
+    answers = [aggregate_handler(SCHEDULED, make_context())]
+    answers += [aggregate_handler(work_event(m), make_context()) for m in queued_items(aws)]
+    return answers
+
+
+def test_the_schedule_queues_a_work_item_per_homed_tenant_and_each_writes_its_presets(
     facts_handler: Any, aggregate_handler: Any, aws: dict[str, Any]
 ) -> None:
     hour_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     records = [*a_mapping_job("acme", "job-1", hour_ago, 0), *a_mapping_job("beta", "job-2", hour_ago, 3)]
     assert facts_handler({"Records": records}, context("gui_telemetry_facts")) == {"batchItemFailures": []}
 
-    summary = aggregate_handler(SCHEDULED, context("gui_telemetry"))
-
-    assert summary == {"tenants": 2, "written": 6, "failed": 0, "skipped": 0}  # faraway is homed elsewhere
+    assert aggregate_handler(SCHEDULED, context("gui_telemetry")) == {"tenants": 2, "queued": 2}
+    items = queued_items(aws)
+    bodies = [json.loads(m["Body"]) for m in items]
+    assert sorted(b["tenant"] for b in bodies) == ["acme", "beta"]  # faraway is homed elsewhere
+    assert {(b["kind"], b["v"]) for b in bodies} == {("telemetry", 1)}
+    cycle = parse_time(bodies[0]["cycle"])
+    assert cycle is not None
+    assert {b["not_after"] for b in bodies} == {int(cycle.timestamp()) + 300}
     cache = MetricsCacheTable(Table(METRICS, aws["dynamodb"]))
+    assert cache.get(telemetry_key("acme", "7d")) is None  # the schedule aggregated nothing itself
+
+    for message in items:
+        assert aggregate_handler(work_event(message), context("gui_telemetry")) == {"batchItemFailures": []}
+
     for tenant in ("acme", "beta"):
         for preset in ("24h", "7d", "30d"):
             item = cache.get(telemetry_key(tenant, preset))
@@ -406,6 +449,42 @@ def test_the_scheduled_run_writes_one_item_per_tenant_and_preset_with_its_ttl(
             assert document["cost"]["total"]["value"] == 0.8  # 10 minutes x 0.08
 
 
+class ShrinkingContext(LambdaContext):
+    """A context whose time runs out fast: each look at it is 10 s later (a tenant takes long)."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        self._deadline -= 10
+        return super().get_remaining_time_in_millis()
+
+
+def test_every_homed_tenant_is_aggregated_each_cycle_however_short_an_invocation(
+    facts_handler: Any, aggregate_handler: Any, aws: dict[str, Any]
+) -> None:
+    """A region's tenants shared one invocation's 300 s: past what fit, they waited for later runs
+    (at 1,000 tenants, hours), their 15-minute items expired meanwhile. Now each tenant has an
+    invocation of its own: 12 tenants whose aggregation leaves under a minute each are all done."""
+    hour_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    tenants = [f"t{n:02d}" for n in range(12)]
+    for n, tenant in enumerate(tenants):
+        item = {"pk": tenant, "sk": "tenant", "name": tenant, "home_region": REGION}
+        aws["dynamodb"].put_item(TableName=TENANTS, Item=to_dynamo(item))
+        facts_handler(
+            {"Records": a_mapping_job(tenant, f"job-{n}", hour_ago, 3 * n)}, context("gui_telemetry_facts")
+        )
+    usual = context("gui_telemetry")
+
+    def short() -> LambdaContext:
+        return ShrinkingContext(
+            usual.function_name, usual.memory_limit_in_mb, usual.invoked_function_arn, timeout_s=50
+        )
+
+    run_cycle(aggregate_handler, aws, short)
+
+    cache = MetricsCacheTable(Table(METRICS, aws["dynamodb"]))
+    done = [t for t in (*tenants, "acme", "beta") if cache.get(telemetry_key(t, "7d")) is not None]
+    assert done == [*tenants, "acme", "beta"]
+
+
 def test_a_failing_tenant_does_not_stop_the_others(
     facts_handler: Any, aggregate_handler: Any, aws: dict[str, Any]
 ) -> None:
@@ -414,23 +493,27 @@ def test_a_failing_tenant_does_not_stop_the_others(
     today = datetime.now(UTC).date()
     aws["s3"].put_object(Bucket=BUCKET, Key=fact_key("acme", today, "torn"), Body=b"not parquet")
 
-    summary = aggregate_handler(SCHEDULED, context("gui_telemetry"))
+    answers = run_cycle(aggregate_handler, aws)
 
-    assert summary == {"tenants": 2, "written": 3, "failed": 1, "skipped": 0}
+    # The failure is counted (TelemetryTenantsFailed, an alarm) and its item consumed: the next cycle
+    # tries again; a failed message would come back after the queue's 30 minutes, past its cycle.
+    assert answers[1:] == [{"batchItemFailures": []}] * 2
     cache = MetricsCacheTable(Table(METRICS, aws["dynamodb"]))
     assert cache.get(telemetry_key("acme", "7d")) is None
     assert cache.get(telemetry_key("beta", "7d")) is not None
 
 
-def test_no_tenant_is_started_without_the_reserve_of_time(
+def test_a_work_item_its_cycle_outlived_is_dropped_and_one_of_another_kind_fails(
     aggregate_handler: Any, aws: dict[str, Any]
 ) -> None:
-    usual = context("gui_telemetry")
-    short = LambdaContext(
-        usual.function_name, usual.memory_limit_in_mb, usual.invoked_function_arn, timeout_s=10
-    )
-    # 10 s left: less than TELEMETRY_RESERVE_S (30 s)
-    assert aggregate_handler(SCHEDULED, short) == {"tenants": 2, "written": 0, "failed": 0, "skipped": 2}
+    late = {"MessageId": "m-late", "Body": json.dumps(
+        {"kind": "telemetry", "tenant": "acme", "cycle": "2026-11-28T10:00:00Z", "not_after": 1, "v": 1}
+    )}  # fmt: skip
+    assert aggregate_handler(work_event(late), context("gui_telemetry")) == {"batchItemFailures": []}
+    assert MetricsCacheTable(Table(METRICS, aws["dynamodb"])).get(telemetry_key("acme", "7d")) is None
+    other = {"MessageId": "m-other", "Body": late["Body"].replace('"telemetry"', '"index-rebuild"')}
+    answer = aggregate_handler(work_event(other), context("gui_telemetry"))
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-other"}]}
 
 
 # -- copies and compaction, on the aggregation itself with a fixed clock ----------------------------------
@@ -439,15 +522,13 @@ NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def aggregation(aggregate_handler: Any, aws: dict[str, Any], tmp_path: Path) -> Any:
-    """The handler module's Aggregation (the module builds its settings at import, as a cold start)."""
-    aggregation_class = unwrapped(aggregate_handler).__globals__["Aggregation"]
+def aggregation(aws: dict[str, Any], tmp_path: Path) -> Aggregation:
+    """The aggregation of one container, on moto's bucket and metrics table."""
     settings = AggregateSettings.model_validate(
         {**environment(tmp_path / "run", "gui_telemetry"), "TELEMETRY_CACHE_S": "600"}
     )
-    return aggregation_class(
+    return Aggregation(
         region=REGION,
-        tenants=lambda: [],
         objects=ObjectStore(BUCKET, aws["s3"]),
         cache=MetricsCacheTable(Table(METRICS, aws["dynamodb"])),
         settings=settings,
@@ -461,7 +542,7 @@ def write_sample_facts(aws: dict[str, Any], tmp_path: Path, kind: str, batch: st
 
 
 def test_copies_are_reused_and_evicted_when_their_object_goes(
-    aggregation: Any, aws: dict[str, Any], tmp_path: Path
+    aggregation: Aggregation, aws: dict[str, Any], tmp_path: Path
 ) -> None:
     key = write_sample_facts(aws, tmp_path, "JobRequested", "b1")
     first = aggregation.tenant("acme", now=NOW)
@@ -477,7 +558,7 @@ def test_copies_are_reused_and_evicted_when_their_object_goes(
 
 
 def test_files_of_a_closed_day_are_compacted_into_one_without_duplicates(
-    aggregation: Any, aws: dict[str, Any], tmp_path: Path
+    aggregation: Aggregation, aws: dict[str, Any], tmp_path: Path
 ) -> None:
     # 2026-11-26 closed at 2026-11-28T00:00 (its end plus a day); 2026-11-27 is still open
     old = "2026-11-26T10:00:00+00:00"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gui_core.tenancy import Tenant, TenantDirectory
+from tests.fakes import ManualClock
 
 
 class Source:
@@ -22,13 +23,6 @@ class Source:
         return dict(self.item) if self.item else None
 
 
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_features_are_on_unless_turned_off_and_children_follow_parents() -> None:
     tenant = Tenant.from_item(
         {"pk": "t", "home_region": "r", "flags": {"search": False, "jobs.retry": False}}
@@ -41,7 +35,7 @@ def test_features_are_on_unless_turned_off_and_children_follow_parents() -> None
 
 
 def test_a_flag_change_is_seen_once_the_cache_expires() -> None:
-    source, clock = Source(), Clock()
+    source, clock = Source(), ManualClock()
     directory = TenantDirectory(source, ttl_s=30, clock=clock)
     assert not directory.get("acme").feature_enabled("search")  # type: ignore[union-attr]
     source.item = {**(source.item or {}), "flags": {}}
@@ -53,7 +47,7 @@ def test_a_flag_change_is_seen_once_the_cache_expires() -> None:
 
 
 def test_unknown_tenants_are_remembered_briefly() -> None:
-    source, clock = Source(), Clock()
+    source, clock = Source(), ManualClock()
     source.item = None
     directory = TenantDirectory(source, ttl_s=30, miss_ttl_s=5, clock=clock)
     assert directory.get("ghost") is None

@@ -26,6 +26,7 @@ from gui_core.tokens import (
     bearer_token,
     jwks_from_public_pem,
 )
+from tests.fakes import ManualClock
 
 ISSUER = "urn:test:issuer"
 AUDIENCE = "ddgui-api"
@@ -169,14 +170,6 @@ def test_bearer_scheme_is_case_insensitive() -> None:
     assert bearer_token("bearer abc.def.ghi") == "abc.def.ghi"
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_remote_key_set_refreshes_on_unknown_kid_but_not_in_a_flood(signing_key: Any) -> None:
     rotated, rotated_pem = _key_pair()
     documents = [jwks_from_public_pem(signing_key[1], "k1"), jwks_from_public_pem(rotated_pem, "k2")]
@@ -186,7 +179,7 @@ def test_remote_key_set_refreshes_on_unknown_kid_but_not_in_a_flood(signing_key:
         fetched.append(url)
         return documents[min(len(fetched) - 1, 1)]
 
-    clock = _Clock()
+    clock = ManualClock()
     keys = RemoteKeySet("https://idp.example/jwks", fetch=fetch, clock=clock, min_refresh_s=60, ttl_s=3600)
     assert keys.key_for("k1") is not None
     assert len(fetched) == 1
@@ -235,7 +228,7 @@ class _Provider:
         return self.documents[min(self.fetches - 1, len(self.documents) - 1)]
 
 
-def _remote(provider: _Provider, clock: _Clock, **options: Any) -> RemoteKeySet:
+def _remote(provider: _Provider, clock: ManualClock, **options: Any) -> RemoteKeySet:
     settings: dict[str, Any] = {"ttl_s": 3600, "min_refresh_s": 60, "max_stale_s": 6 * 3600}
     settings.update(options)
     return RemoteKeySet("https://idp.example/jwks", fetch=provider, clock=clock, **settings)
@@ -244,7 +237,7 @@ def _remote(provider: _Provider, clock: _Clock, **options: Any) -> RemoteKeySet:
 def test_a_failed_refresh_keeps_serving_the_last_good_keys_until_the_staleness_bound(
     signing_key: Any,
 ) -> None:
-    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), _Clock()
+    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), ManualClock()
     keys = _remote(provider, clock)
     assert keys.key_for("k1") is not None
     provider.down = True
@@ -258,7 +251,7 @@ def test_a_failed_refresh_keeps_serving_the_last_good_keys_until_the_staleness_b
 
 
 def test_failed_fetches_back_off_exponentially_to_a_cap_and_never_storm(signing_key: Any) -> None:
-    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), _Clock()
+    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), ManualClock()
     provider.down = True
     keys = _remote(provider, clock, backoff_first_s=1, backoff_max_s=30)
     attempts: list[float] = []
@@ -285,7 +278,7 @@ def test_failed_fetches_back_off_exponentially_to_a_cap_and_never_storm(signing_
 def test_an_unknown_key_id_while_the_provider_is_down_cannot_be_verified_now(signing_key: Any) -> None:
     """A key the provider rotated in cannot be told from an invented one while it is unreachable:
     that is "try again", not "refused"."""
-    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), _Clock()
+    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), ManualClock()
     keys = _remote(provider, clock)
     keys.key_for("k1")
     clock.now = 61
@@ -299,7 +292,7 @@ def test_an_unknown_key_id_while_the_provider_is_down_cannot_be_verified_now(sig
 
 
 def test_no_key_set_yet_and_no_provider_is_unavailable_and_reported(signing_key: Any) -> None:
-    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), _Clock()
+    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1")), ManualClock()
     provider.down = True
     reported: list[FetchFailure] = []
     keys = _remote(provider, clock, on_fetch_failure=reported.append)
@@ -314,7 +307,7 @@ def test_no_key_set_yet_and_no_provider_is_unavailable_and_reported(signing_key:
 
 @pytest.mark.parametrize("document", ["not json", json.dumps({"keys": []}), json.dumps({"nothing": 1})])
 def test_an_unusable_key_set_is_a_failed_refresh_not_an_empty_one(signing_key: Any, document: str) -> None:
-    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1"), document), _Clock()
+    provider, clock = _Provider(jwks_from_public_pem(signing_key[1], "k1"), document), ManualClock()
     keys = _remote(provider, clock)
     keys.key_for("k1")
     clock.now = 3601

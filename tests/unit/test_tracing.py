@@ -2,10 +2,10 @@
 
 A job command through the real jobs app behind `rest_handler` (REST proxy events built from
 events/aws/rest_proxy_request.json, Mangum, the guard) with a `traceparent` header; the detail it
-publishes carries the context, and the fan-out's span of that record (the real handler, on the
-fakes of test_fanout) continues the same trace. Also: W3C extraction and injection, the provider
-set once per process under threads, the WebSocket and EventBridge entry points' spans, and the
-JSON line a span is exported as. Spans are captured in memory (`tracing.captured()`).
+publishes carries the context, and the fan-out's span of that record (the real handler, on
+tests/unit/fanout_support.py's fakes) continues the same trace. Also: W3C extraction and injection,
+the provider set once per process under threads, the WebSocket and EventBridge entry points' spans,
+and the JSON line a span is exported as. Spans are captured in memory (`tracing.captured()`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,23 +37,22 @@ from gui_core import tracing
 from gui_core.bus import EventPublisher
 from gui_core.domain_events import parse
 from gui_core.guard import Guard
+from gui_core.migrations.gate import Always
 from gui_core.observability import LambdaHandler, eventbridge_handler, rest_handler
 from gui_core.rate_limit import RateLimiter
 from gui_core.tenancy import TenantDirectory
 from gui_jobs.app import create_app
 from gui_jobs.repository import JobsRepository
 from gui_jobs.settings import JobsSettings
-from local.apigw import HttpRequest, proxy_event, sample_event
+from local.apigw import EVENTS_DIR, HttpRequest, proxy_event, sample_event
 from local.event_schemas import SCHEMAS_DIR
 from local.memory_table import MemoryTable
-from tests.unit import test_fanout
-from tests.unit.test_api_errors import FakeAudit
-from tests.unit.test_rate_limit import FakeCounters
-from tests.unit.test_realtime import SETTINGS as REALTIME_SETTINGS
-from tests.unit.test_realtime import TENANTS
-from tests.unit.test_realtime import Backend as RealtimeBackend
+from tests.fakes import FakeAudit, FakeCounters, FakeEvents, FakeLambdaContext
+from tests.unit import fanout_support
+from tests.unit.realtime_support import SETTINGS as REALTIME_SETTINGS
+from tests.unit.realtime_support import TENANTS
+from tests.unit.realtime_support import Backend as RealtimeBackend
 
-EVENTS = Path(__file__).parents[2] / "events" / "aws"
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
@@ -68,6 +68,7 @@ AUTH = {
     "expires_at": 4_000_000_000,
     "integrationLatency": 0,
 }
+JOBS_CONTEXT = FakeLambdaContext("ddgui-gui-jobs")
 JOBS_SETTINGS = JobsSettings(
     POWERTOOLS_SERVICE_NAME="gui_jobs",
     GUI_REGION="eu-west-1",
@@ -75,33 +76,9 @@ JOBS_SETTINGS = JobsSettings(
     TENANTS_TABLE="tenants",
     LIMITS_TABLE="limits",
     JOBS_TABLE="jobs",
+    MIGRATIONS_TABLE="migrations",
     DOMAIN_BUS="bus",
 )
-
-
-class LambdaContext:
-    function_name = "ddgui-gui-jobs"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:ddgui-gui-jobs"
-    aws_request_id = "9d5c3f2e-0d1a-4c5b-9e8f-7a6b5c4d3e2f"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 14_000
-
-
-class FakeEvents:
-    """EventBridge's PutEvents: keeps the entries; refuses them all when `failing`."""
-
-    def __init__(self, *, failing: bool = False) -> None:
-        self.failing = failing
-        self.entries: list[dict[str, Any]] = []
-
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803  # boto3's name
-        self.entries += Entries
-        if self.failing:
-            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "Throttled", "ErrorMessage": "later"}]}
-        return {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]}
 
 
 def jobs_handler(
@@ -110,8 +87,10 @@ def jobs_handler(
     events: FakeEvents | None = None,
     audit: Any = None,
     repository: JobsRepository | None = None,
+    metrics: Metrics | None = None,
 ) -> tuple[LambdaHandler, FakeEvents]:
-    """The jobs group's app on fakes, behind the real REST entry point."""
+    """The jobs group's app on fakes, behind the real REST entry point; with `metrics`, the app and
+    its guard count their figures there."""
     bus = events or FakeEvents()
     guard = Guard(
         region="eu-west-1",
@@ -119,15 +98,18 @@ def jobs_handler(
         tenants=TenantDirectory(MemoryTable(TENANTS)),
         rate_limiter=RateLimiter(FakeCounters()),
         replay=None,
+        metrics=metrics,
     )
     app = create_app(
         JOBS_SETTINGS,
         repository=repository or JobsRepository(MemoryTable()),
         publisher=EventPublisher("bus", bus, region="eu-west-1"),  # type: ignore[arg-type]
+        gate=Always(),
         audit=audit or FakeAudit(),
         guard=guard,
+        metrics=metrics,
     )
-    metrics = Metrics(namespace="DomainDetermine/GUI", service="gui_jobs")
+    metrics = metrics or Metrics(namespace="DomainDetermine/GUI", service="gui_jobs")
     return rest_handler(app, logger=logger, metrics=metrics), bus
 
 
@@ -427,7 +409,7 @@ def test_the_rest_span_continues_the_request_s_traceparent_and_parents_the_app_s
         start_job_event(
             ("traceparent", TRACEPARENT), ("X-Amzn-Trace-Id", "Root=1-6745f3a2-0123456789abcdef01234567")
         ),
-        LambdaContext(),
+        JOBS_CONTEXT,
     )
     assert answer["statusCode"] == 201, answer["body"]
     finished = spans.get_finished_spans()
@@ -438,7 +420,7 @@ def test_the_rest_span_continues_the_request_s_traceparent_and_parents_the_app_s
     assert attributes["http.response.status_code"] == 201
     assert attributes["gui.tenant"] == "acme"
     assert attributes["gui.request_id"] == REQUEST_ID
-    assert attributes["faas.invocation_id"] == LambdaContext.aws_request_id
+    assert attributes["faas.invocation_id"] == JOBS_CONTEXT.aws_request_id
     assert attributes["aws.xray.trace_id"] == "1-6745f3a2-0123456789abcdef01234567"
     assert all(trace_id(s) == TRACE_ID for s in finished)
     app = named(finished, "POST /service/gui/jobs/{verb}", "fastapi")
@@ -458,7 +440,7 @@ def test_a_request_without_traceparent_starts_a_trace_and_a_5xx_is_an_error(
     spans: InMemorySpanExporter, logger: Logger
 ) -> None:
     handler, bus = jobs_handler(logger, repository=BrokenRepository(MemoryTable()))
-    answer = handler(start_job_event(), LambdaContext())
+    answer = handler(start_job_event(), JOBS_CONTEXT)
     assert answer["statusCode"] == 500
     assert bus.entries == []
     rest = named(spans.get_finished_spans(), "POST /service/gui/jobs/{verb}", "gui_core.observability")
@@ -471,7 +453,7 @@ def test_the_published_detail_carries_the_publish_span_s_context(
     spans: InMemorySpanExporter, logger: Logger
 ) -> None:
     handler, bus = jobs_handler(logger)
-    handler(start_job_event(("traceparent", TRACEPARENT)), LambdaContext())
+    handler(start_job_event(("traceparent", TRACEPARENT)), JOBS_CONTEXT)
     (entry,) = bus.entries
     detail = json.loads(entry["Detail"])
     publish = named(spans.get_finished_spans(), "publish JobRequested")
@@ -498,22 +480,15 @@ def test_a_refused_publication_ends_its_span_in_error(spans: InMemorySpanExporte
 
 
 @pytest.fixture
-def fanout(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, test_fanout.Backend]:
-    """gui_fanout.handler on the fakes of test_fanout, a subscriber on every channel."""
-    backend = test_fanout.Backend()
-    for connection_id, channel in test_fanout.CHANNEL_OF_CONNECTION.items():
-        backend.connect(connection_id, channel)
-    for name, value in test_fanout.ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    module = importlib.import_module("gui_fanout.handler")
-    monkeypatch.setattr(module, "fanout", backend.fanout)
-    return module, backend
+def fanout(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, fanout_support.Backend]:
+    """gui_fanout.handler on the fan-out's fakes, a subscriber on every channel."""
+    backend = fanout_support.subscribed_backend()
+    return fanout_support.handler_on(monkeypatch, backend), backend
 
 
 def as_envelope(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A PutEvents entry as EventBridge hands it to the rule's target."""
-    sample = json.loads((EVENTS / "eventbridge_job_requested.json").read_text())
+    sample = sample_event("eventbridge_job_requested")
     return {
         **sample,
         "detail-type": entry["DetailType"],
@@ -523,17 +498,17 @@ def as_envelope(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def test_one_trace_runs_from_the_job_command_to_the_fan_out_s_push(
-    spans: InMemorySpanExporter, logger: Logger, fanout: tuple[ModuleType, test_fanout.Backend]
+    spans: InMemorySpanExporter, logger: Logger, fanout: tuple[ModuleType, fanout_support.Backend]
 ) -> None:
     function, backend = fanout
     handler, bus = jobs_handler(logger)
-    handler(start_job_event(("traceparent", TRACEPARENT)), LambdaContext())
+    handler(start_job_event(("traceparent", TRACEPARENT)), JOBS_CONTEXT)
     (entry,) = bus.entries
-    failed = test_fanout.invoke(
+    failed = fanout_support.invoke(
         function,
-        test_fanout.batch(
-            test_fanout.record(test_fanout.SAMPLES["CostAlert"], 41),
-            test_fanout.record(as_envelope(entry), 42),
+        fanout_support.batch(
+            fanout_support.record(fanout_support.SAMPLES["CostAlert"], 41),
+            fanout_support.record(as_envelope(entry), 42),
         ),
     )
     assert failed == []
@@ -563,12 +538,12 @@ def test_one_trace_runs_from_the_job_command_to_the_fan_out_s_push(
 
 
 def test_a_failed_record_s_span_is_an_error(
-    spans: InMemorySpanExporter, fanout: tuple[ModuleType, test_fanout.Backend]
+    spans: InMemorySpanExporter, fanout: tuple[ModuleType, fanout_support.Backend]
 ) -> None:
     function, backend = fanout
-    sample = test_fanout.SAMPLES["CostAlert"]
+    sample = fanout_support.SAMPLES["CostAlert"]
     backend.events.poison.add(sample["detail"]["event_id"])
-    assert test_fanout.invoke(function, test_fanout.batch(test_fanout.record(sample, 7))) == ["7"]
+    assert fanout_support.invoke(function, fanout_support.batch(fanout_support.record(sample, 7))) == ["7"]
     failed = named(spans.get_finished_spans(), "process CostAlert")
     assert failed.status.status_code is StatusCode.ERROR
     assert (named(spans.get_finished_spans(), "gui_fanout batch").attributes or {})["gui.failed_records"] == 1
@@ -589,9 +564,9 @@ def test_an_eventbridge_invocation_continues_the_trace_of_its_event(
     handler: Callable[[dict[str, Any], Any], dict[str, Any]] = eventbridge_handler(
         handle, logger=logger, metrics=Metrics(namespace="DomainDetermine/GUI", service="gui_job_events")
     )
-    event = json.loads((EVENTS / "eventbridge_job_status_changed.json").read_text())
+    event = sample_event("eventbridge_job_status_changed")
     event["detail"]["trace"] = {"traceparent": TRACEPARENT}
-    assert handler(event, LambdaContext()) == {"outcome": "applied"}
+    assert handler(event, JOBS_CONTEXT) == {"outcome": "applied"}
     consumer = named(spans.get_finished_spans(), "process JobStatusChanged")
     assert (trace_id(consumer), parent_id(consumer), consumer.kind) == (
         TRACE_ID,
@@ -614,7 +589,7 @@ def realtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, Real
     backend = RealtimeBackend()
     monkeypatch.setattr(module, "service", backend.service)
     backend.service.logger = module.logger
-    backend.service.count = module.count
+    backend.service.ports = replace(backend.service.ports, count=module.count)
     module.logger.registered_handler.stream = io.StringIO()  # type: ignore[attr-defined]
     yield module, backend
     sys.modules.pop("gui_realtime.handler", None)
@@ -626,9 +601,9 @@ def test_every_websocket_route_is_a_span_with_the_tenant_and_the_connection(
     module, _ = realtime
     connect = sample_event("websocket_connect")
     connect["headers"]["traceparent"] = TRACEPARENT
-    assert module.handler(connect, LambdaContext())["statusCode"] == 200
-    assert module.handler(sample_event("websocket_message"), LambdaContext())["statusCode"] == 200
-    assert module.handler(sample_event("websocket_disconnect"), LambdaContext())["statusCode"] == 200
+    assert module.handler(connect, JOBS_CONTEXT)["statusCode"] == 200
+    assert module.handler(sample_event("websocket_message"), JOBS_CONTEXT)["statusCode"] == 200
+    assert module.handler(sample_event("websocket_disconnect"), JOBS_CONTEXT)["statusCode"] == 200
     finished = spans.get_finished_spans()
     by_route = {s.name: s for s in finished if s.instrumentation_scope.name == "gui_realtime"}
     assert set(by_route) == {"WS $connect", "WS subscribe", "WS $disconnect"}
@@ -647,7 +622,7 @@ def test_every_websocket_route_is_a_span_with_the_tenant_and_the_connection(
 # --- the event contracts take the field -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sorted(EVENTS.glob("eventbridge_*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(EVENTS_DIR.glob("eventbridge_*.json")), ids=lambda p: p.stem)
 def test_every_kind_accepts_a_detail_with_its_trace(path: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     event = json.loads(path.read_text())

@@ -64,7 +64,7 @@ export interface paths {
         };
         /**
          * Structured artifact search
-         * @description Filters combine (all must hold; `tag` may repeat and every tag must be present). Sorted by `sort` then by id, so the order is total. `cursor` is the `next_cursor` of the page before: it holds the position (sort value and id) of that page's last item, and is bound to the tenant and to this query (filters, sort and order; `limit` may change); artifacts published meanwhile do not make pages repeat or skip items. `total` counts every match. Scale assumption: the search reads the tenant's registry (up to 10000 artifacts) and filters in memory; structured queries over the telemetry store replace this when registries grow.
+         * @description Filters combine (all must hold; `tag` may repeat and every tag must be present). Sorted by `sort` then by id, so the order is total (a title orders by its first 200 case-folded characters). `cursor` is the `next_cursor` of the page before: it holds the position (sort value and id) where that page stopped, and is bound to the tenant and to this query (filters, sort and order; `limit` may change); artifacts published meanwhile do not make pages repeat or skip items. Every match is reachable by paging. A page reads the artifacts in the sort's order (an index) from its position and keeps those that match, one more than `limit` to know that more follow, so a `next_cursor` leads to a page that is not empty; the bounds of the sort's own time (`created_*` with sort=created, `updated_*` with sort=updated) are read as a key range, not filtered. A page reads at most 1000 artifacts: when filters match fewer than that before the page is full, `partial` is true and the page holds the matches found (perhaps none) with a `next_cursor` where the reading stopped. `total` counts the tenant's artifacts when nothing is filtered (a count kept with each publication), and the matches when the first page read them all; otherwise it is null.
          */
         get: operations["search_artifacts"];
         put?: never;
@@ -108,7 +108,8 @@ export interface paths {
          *     (what was made from it) or `both`, up to `depth` hops.
          *
          *     **Graph mode** (no `layer`): breadth-first, hop by hop. From each node at most `fan_out` neighbours
-         *     (the first by id) are followed; each node's `cut` counts, per side, the neighbours not followed, and
+         *     (the first by id) are read and followed; each node's `cut` counts, per side, the neighbours not
+         *     followed (its degree on that side less those followed: exact, whatever the degree), and
          *     each entry of `layers` (one per side and hop) sums them. A node appears once, at the first hop it is
          *     reached (upstream first), so cycles end; an edge appears once, even when it closes a cycle or a
          *     diamond.
@@ -118,9 +119,12 @@ export interface paths {
          *     reaching them from the layer before. The layer's entry in `layers` gives its `total` and a
          *     `next_cursor`; pass it back as `cursor` with the same request for the next page (a cursor is bound
          *     to the tenant, the artifact and the query; `fan_out` may change). `depth` and `direction` are
-         *     ignored in layer mode. This is how a GUI shows what `cut` hid.
+         *     ignored in layer mode. This is how a GUI shows what `cut` hid. The first layer (`<side>:1`) is read
+         *     a page at a time (`fan_out` + 1 neighbours), its `total` the artifact's degree: exact at any size. A
+         *     deeper layer is found by walking the layers before it, reading at most 5000 edges.
          *
-         *     At most 1000 nodes are visited per answer (`truncated` says when that stopped the walk).
+         *     At most 1000 nodes are visited per answer (`truncated` says when that, or the edge limit of a
+         *     deeper layer's walk, stopped the walk). `out_degree` and `in_degree` are exact at any size.
          *     Nodes carry degree counts, metadata, diff hashes and licensing notes, masked like the artifact;
          *     an input never published to the registry is a node with `known: false`.
          */
@@ -174,7 +178,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Jobs of the tenant, newest first */
+        /**
+         * Jobs of the tenant, newest first
+         * @description Newest first. `verb`, `status` and `actor` combine (all must hold), with
+         *     `from`/`to` on when the job was requested. Each combination is served from its own keys, so a page
+         *     reads its jobs and one more, whatever the tenant holds; `next_cursor` is set only when another job
+         *     follows (a page with a cursor is never followed by an empty one). Until the deploy's migration
+         *     `0010_jobs_filter_keys` and its second pass `0012_jobs_filter_keys_again` (run by the next deploy)
+         *     are done, a filtered list reads the jobs in order and filters them instead (docs/decision_log.md).
+         */
         get: operations["list_jobs"];
         put?: never;
         post?: never;
@@ -419,7 +431,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's inbox: tenant-wide and personal items, newest first, with counts per status */
+        /**
+         * The caller's inbox: tenant-wide and personal items, newest first, with counts per status
+         * @description Tenant-wide and the caller's personal items, merged newest first. `counts` are
+         *     kept with every change (whatever the inbox holds) and follow every filter but `status`. A page reads
+         *     its items and one more per audience: with no filter, or `status` and `assignee` alone or together,
+         *     every page but the last is full. A `severity` or `category` filter reads on at most 500 items for a
+         *     page: when fewer match, the page is shorter (perhaps empty) and `next_cursor` continues where the
+         *     reading stopped. A page may show an item's state of a moment ago (its index is read eventually
+         *     consistent); one item, its commands and the counts are exact.
+         */
         get: operations["list_notifications"];
         put?: never;
         post?: never;
@@ -438,7 +459,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mark the caller's unread items read (up to 100 per call) */
+        /** Mark every unread item the caller sees read, in one call */
         post: operations["read_all"];
         delete?: never;
         options?: never;
@@ -540,7 +561,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Saved views: the caller's own and the tenant's shared */
+        /**
+         * Saved views: the caller's own and the tenant's shared
+         * @description The caller's own views and the views shared with the tenant, oldest first.
+         *     `module` keeps one module's; `owner=me` keeps the caller's own (another value of `owner` is refused
+         *     with 422: another user's views are listed by nobody but their owner). The list is served from keys
+         *     kept with each view, so a page reads its views and one more, whatever the tenant holds;
+         *     `next_cursor` is set only when another view follows (a page with a cursor is never followed by an
+         *     empty one). Until the deploy's migration `0011_view_list_keys` and its second pass
+         *     `0013_view_list_keys_again` (run by the next deploy) are done, the list reads the tenant's views in
+         *     order and filters them instead (docs/decision_log.md).
+         */
         get: operations["list_views"];
         put?: never;
         /** Create a saved view */
@@ -688,7 +719,7 @@ export interface components {
             in_degree: number;
             /**
              * Out Degree
-             * @description Lineage edges out of it (artifacts made from it).
+             * @description Lineage edges out of it (artifacts made from it), exact at any number.
              * @default 0
              */
             out_degree: number;
@@ -741,6 +772,7 @@ export interface components {
          *         "tag": "acme-enterprise"
          *       },
          *       "next_cursor": "eyJwayI6ImFjbWUiLCJzayI6ImFydGlmYWN0I21hcC1pY2QxMC1zbm9tZWQifQ",
+         *       "partial": false,
          *       "total": 14
          *     }
          */
@@ -749,11 +781,17 @@ export interface components {
             items: components["schemas"]["Artifact"][];
             /**
              * Total
-             * @description Artifacts matching the filters (every page, not this one).
+             * @description The tenant's artifacts when nothing is filtered; with filters, the matches when this first page read them all, else null (counting them would read every artifact).
              */
-            total: number;
+            total: number | null;
             /** Next Cursor */
             next_cursor?: string | null;
+            /**
+             * Partial
+             * @description The page's read budget ran out before the page was full: it holds the matches found (perhaps none) and `next_cursor` continues where the reading stopped.
+             * @default false
+             */
+            partial: boolean;
             license: components["schemas"]["LicenseBlock"];
         };
         /**
@@ -858,7 +896,7 @@ export interface components {
             in_degree: number;
             /**
              * Out Degree
-             * @description Lineage edges out of it (artifacts made from it).
+             * @description Lineage edges out of it (artifacts made from it), exact at any number.
              * @default 0
              */
             out_degree: number;
@@ -1009,7 +1047,7 @@ export interface components {
         /**
          * Dashboard
          * @example {
-         *       "as_of": "2026-11-20T10:05:00Z",
+         *       "as_of": "2026-11-20T10:05:00.000+00:00",
          *       "complete": true,
          *       "modules": [
          *         {
@@ -1076,12 +1114,12 @@ export interface components {
          *         }
          *       ],
          *       "previous_range": {
-         *         "from": "2026-11-06T10:00:00Z",
-         *         "to": "2026-11-13T10:00:00Z"
+         *         "from": "2026-11-06T10:00:00.000+00:00",
+         *         "to": "2026-11-13T10:00:00.000+00:00"
          *       },
          *       "range": {
-         *         "from": "2026-11-13T10:00:00Z",
-         *         "to": "2026-11-20T10:00:00Z"
+         *         "from": "2026-11-13T10:00:00.000+00:00",
+         *         "to": "2026-11-20T10:00:00.000+00:00"
          *       },
          *       "source": "cache",
          *       "telemetry": {
@@ -1965,7 +2003,7 @@ export interface components {
         /**
          * ModuleMetrics
          * @example {
-         *       "as_of": "2026-11-20T10:05:00Z",
+         *       "as_of": "2026-11-20T10:05:00.000+00:00",
          *       "breakdown": {
          *         "status": {
          *           "failed": 2,
@@ -1980,8 +2018,8 @@ export interface components {
          *       "module": "mapping",
          *       "points": [
          *         {
-         *           "end": "2026-11-18T00:00:00Z",
-         *           "start": "2026-11-17T00:00:00Z",
+         *           "end": "2026-11-18T00:00:00.000+00:00",
+         *           "start": "2026-11-17T00:00:00.000+00:00",
          *           "values": {
          *             "artifacts_published": 1,
          *             "cost_usd": 2.61,
@@ -1991,8 +2029,8 @@ export interface components {
          *           }
          *         },
          *         {
-         *           "end": "2026-11-19T00:00:00Z",
-         *           "start": "2026-11-18T00:00:00Z",
+         *           "end": "2026-11-19T00:00:00.000+00:00",
+         *           "start": "2026-11-18T00:00:00.000+00:00",
          *           "values": {
          *             "artifacts_published": 0,
          *             "cost_usd": 3.05,
@@ -2002,8 +2040,8 @@ export interface components {
          *           }
          *         },
          *         {
-         *           "end": "2026-11-20T00:00:00Z",
-         *           "start": "2026-11-19T00:00:00Z",
+         *           "end": "2026-11-20T00:00:00.000+00:00",
+         *           "start": "2026-11-19T00:00:00.000+00:00",
          *           "values": {
          *             "artifacts_published": 2,
          *             "cost_usd": 2.2,
@@ -2014,8 +2052,8 @@ export interface components {
          *         }
          *       ],
          *       "range": {
-         *         "from": "2026-11-17T00:00:00Z",
-         *         "to": "2026-11-20T00:00:00Z"
+         *         "from": "2026-11-17T00:00:00.000+00:00",
+         *         "to": "2026-11-20T00:00:00.000+00:00"
          *       },
          *       "series": [
          *         "jobs",
@@ -2215,7 +2253,7 @@ export interface components {
             counts: components["schemas"]["StatusCounts"];
             /**
              * Counts Complete
-             * @description False when the inbox holds more items than one request reads (see the docs).
+             * @description False while the counts may leave items out: the tenant's items stored before the counters are still being counted (after an upgrade), or more snoozes came due than one request wakes (the next requests catch up).
              */
             counts_complete: boolean;
         };
@@ -2448,7 +2486,7 @@ export interface components {
             marked: number;
             /**
              * Remaining
-             * @description True when unread items are left (call again).
+             * @description True when unread items are left (call again). Always false: one call marks every unread item, whatever their number.
              */
             remaining: boolean;
         };
@@ -2711,7 +2749,8 @@ export interface components {
         Status: "pending" | "running" | "done" | "failed";
         /**
          * StatusCounts
-         * @description Items per status over the caller's whole inbox (all filters but status ignored).
+         * @description Items per effective status over the caller's whole inbox (tenant-wide and personal items),
+         *     following every filter but `status`: counters kept with each change, whatever the inbox's size.
          */
         StatusCounts: {
             /**
@@ -2746,12 +2785,12 @@ export interface components {
          *     incidents, reported module metrics) that the scheduled aggregation keeps in the metrics cache
          *     for each preset range. Sections are null unless `status` is `fresh`.
          * @example {
-         *       "as_of": "2026-11-28T00:00:00Z",
+         *       "as_of": "2026-11-28T00:00:00.000+00:00",
          *       "cost": {
          *         "budget_alerts": [
          *           {
          *             "alert_id": "cost-2026-11-acme-90",
-         *             "at": "2026-11-27T14:00:00Z",
+         *             "at": "2026-11-27T14:00:00.000+00:00",
          *             "module": "mapping",
          *             "severity": "critical",
          *             "spent_usd": 4800
@@ -2835,7 +2874,7 @@ export interface components {
          *         {
          *           "metrics": [
          *             {
-         *               "at": "2026-11-27T12:00:00Z",
+         *               "at": "2026-11-27T12:00:00.000+00:00",
          *               "latest": 2,
          *               "name": "queue.length",
          *               "reports": 2,
@@ -2847,8 +2886,8 @@ export interface components {
          *       ],
          *       "preset": "24h",
          *       "previous_range": {
-         *         "from": "2026-11-26T00:00:00Z",
-         *         "to": "2026-11-27T00:00:00Z"
+         *         "from": "2026-11-26T00:00:00.000+00:00",
+         *         "to": "2026-11-27T00:00:00.000+00:00"
          *       },
          *       "prompt_packs": {
          *         "figures": [
@@ -2866,9 +2905,9 @@ export interface components {
          *         "packs": [
          *           {
          *             "accuracy": 0.934,
-         *             "accuracy_at": "2026-11-27T02:00:00Z",
+         *             "accuracy_at": "2026-11-27T02:00:00.000+00:00",
          *             "adherence": 0.962,
-         *             "adherence_at": "2026-11-27T03:00:00Z",
+         *             "adherence_at": "2026-11-27T03:00:00.000+00:00",
          *             "below_threshold": false,
          *             "calibration_status": "calibrated",
          *             "prompt_pack_id": "pp-clinical-coder"
@@ -2913,7 +2952,7 @@ export interface components {
          *         ],
          *         "reported": [
          *           {
-         *             "at": "2026-11-27T12:00:00Z",
+         *             "at": "2026-11-27T12:00:00.000+00:00",
          *             "metric": "queue.length",
          *             "module": "mapping",
          *             "value": 2
@@ -2942,8 +2981,8 @@ export interface components {
          *         "waiting": 2
          *       },
          *       "range": {
-         *         "from": "2026-11-27T00:00:00Z",
-         *         "to": "2026-11-28T00:00:00Z"
+         *         "from": "2026-11-27T00:00:00.000+00:00",
+         *         "to": "2026-11-28T00:00:00.000+00:00"
          *       },
          *       "readiness": {
          *         "figures": [
@@ -2962,7 +3001,7 @@ export interface components {
          *         "gates": [
          *           {
          *             "artifact_id": "map-icd10-snomed",
-         *             "at": "2026-11-27T10:00:00Z",
+         *             "at": "2026-11-27T10:00:00.000+00:00",
          *             "gate": "coverage",
          *             "score": 0.85,
          *             "status": "open"
@@ -3030,8 +3069,8 @@ export interface components {
          *         "bucket": "1d",
          *         "points": [
          *           {
-         *             "end": "2026-11-28T00:00:00Z",
-         *             "start": "2026-11-27T00:00:00Z",
+         *             "end": "2026-11-28T00:00:00.000+00:00",
+         *             "start": "2026-11-27T00:00:00.000+00:00",
          *             "values": {
          *               "cost_usd": 13.8,
          *               "jobs_failed": 1,
@@ -4512,9 +4551,9 @@ export interface operations {
     get_dashboard: {
         parameters: {
             query?: {
-                /** @description Start, ISO 8601 (UTC if no offset). */
+                /** @description Start, ISO 8601 (UTC if no offset). Figures count whole hours (from the tenant's rollups), so it is taken down to its hour; the answer's `range` says what was counted. */
                 from?: string;
-                /** @description End, ISO 8601; default now. */
+                /** @description End, ISO 8601; default now; taken up to the end of its hour. */
                 to?: string;
                 /** @description `24h`, `7d` or `30d` ending now (default `7d`). */
                 range?: "24h" | "7d" | "30d";
@@ -4528,6 +4567,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description Seconds since the figures were computed: 0 for a fresh answer, more for a preset's cached answer (served stale while another call recomputes it). */
+                    Age?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6178,9 +6219,9 @@ export interface operations {
     get_module_metrics: {
         parameters: {
             query?: {
-                /** @description Start, ISO 8601 (UTC if no offset). */
+                /** @description Start, ISO 8601 (UTC if no offset). Figures count whole hours (from the tenant's rollups), so it is taken down to its hour; the answer's `range` says what was counted. */
                 from?: string;
-                /** @description End, ISO 8601; default now. */
+                /** @description End, ISO 8601; default now; taken up to the end of its hour. */
                 to?: string;
                 /** @description `24h`, `7d` or `30d` ending now (default `7d`). */
                 range?: "24h" | "7d" | "30d";
@@ -6199,6 +6240,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description Seconds since the figures were computed: 0 for a fresh answer, more for a preset's cached answer (served stale while another call recomputes it). */
+                    Age?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7312,8 +7355,8 @@ export interface operations {
             query?: {
                 /** @description Only views of this module. */
                 module?: string;
-                /** @description `me` for the caller's own views only. */
-                owner?: string;
+                /** @description `me` for the caller's own views only (no other value). */
+                owner?: "me";
                 limit?: number;
                 /** @description The `next_cursor` of the previous page, as it came: the same request with it (any page size) gives the next page. A cursor of another list, tenant or query is 400 `invalid_cursor`. */
                 cursor?: string;

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,8 +40,10 @@ from gui_core.errors import (
     problem_body,
 )
 from gui_core.guard import BODY_KEY, MUTATING_METHODS, RATE_KEY, REPLAY_KEY, Guard
+from gui_core.json_depth import MAX_JSON_DEPTH, json_depth_exceeds
+from gui_core.metric_names import ApiMetric, add
 from gui_core.rate_limit import Decision, RateLimiter
-from gui_core.replay import DynamoReplayStore
+from gui_core.replay_guard import DynamoReplayStore
 from gui_core.routing import route_by_resource
 from gui_core.settings import ApiSettings
 from gui_core.tenancy import TenantDirectory
@@ -70,12 +71,6 @@ SECURITY_HEADERS = {
 logger = logging.getLogger("gui_core.api")
 # A request body is JSON: `application/json`, in UTF-8 (RFC 8259) whatever its `charset` says otherwise.
 JSON_MEDIA_TYPE = "application/json"
-# Deeper than any body of this API (a saved view's filters are 3 levels), and DynamoDB's own limit of
-# a stored document: past it a body is refused before anything parses it (Python's parser raises
-# RecursionError, a 500, at about 1,000 levels).
-MAX_JSON_DEPTH = 32
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_JSON_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 def problem_response(request_scope: Scope, error: ProblemError) -> JSONResponse:
@@ -238,12 +233,12 @@ class GuiMiddleware:
     def _count(self, status: int, latency_ms: float) -> None:
         if self.metrics is None:
             return
-        self.metrics.add_metric(name="Requests", unit="Count", value=1)
-        self.metrics.add_metric(name="Latency", unit="Milliseconds", value=latency_ms)
+        add(self.metrics, ApiMetric.REQUESTS)
+        add(self.metrics, ApiMetric.LATENCY, latency_ms, unit="Milliseconds")
         if status >= 500:
-            self.metrics.add_metric(name="Errors5xx", unit="Count", value=1)
+            add(self.metrics, ApiMetric.ERRORS_5XX)
         elif status >= 400:
-            self.metrics.add_metric(name="Errors4xx", unit="Count", value=1)
+            add(self.metrics, ApiMetric.ERRORS_4XX)
 
     def _audit(
         self, scope: Scope, caller: RequestContext, body: bytes, status: int, latency_ms: float
@@ -270,7 +265,7 @@ class GuiMiddleware:
             # the AuditWriteFailures metric raises the alarm.
             logger.exception("audit write failed", extra={"audit": record.__dict__})
             if self.metrics is not None:
-                self.metrics.add_metric(name="AuditWriteFailures", unit="Count", value=1)
+                add(self.metrics, ApiMetric.AUDIT_WRITE_FAILURES)
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -285,22 +280,6 @@ def is_json_media_type(content_type: str | None) -> bool:
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
             return False
     return True
-
-
-def json_depth_exceeds(body: bytes, limit: int) -> bool:
-    """Whether the arrays and objects of a JSON text nest deeper than `limit`, counted without
-    parsing it (its strings left out). A text with fewer brackets than the limit is not read at all."""
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False
-    depth = 0
-    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub(b"", body)):
-        if bracket in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
 
 
 def _event_body(event: dict[str, Any]) -> bytes:
@@ -328,6 +307,15 @@ def platform_guard(settings: ApiSettings, *, metrics: Metrics | None = None) -> 
         else None,
         metrics=metrics,
     )
+
+
+class PlatformParts(TypedDict, total=False):
+    """The platform's parts of a REST app that a test or the local runtime replaces, passed by each
+    group's `create_app` to `create_api` as they come (None: the ones `settings` name)."""
+
+    metrics: Metrics | None
+    audit: AuditSink | None
+    guard: Guard | None
 
 
 def create_api(
@@ -365,7 +353,6 @@ def create_api(
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.state.guard = guard or platform_guard(settings, metrics=metrics)
-    app.state.metrics = metrics  # routes count their own figures (`count(request, name)`)
     if cursor_keys is None:
         arn = settings.cursor_key_secret_arn
         cursor_keys = SecretsManagerCursorKeys(arn, settings.region) if arn else NoCursorKeys()
@@ -379,13 +366,6 @@ def create_api(
         cors_origins=settings.cors_origins,
     )
     return app
-
-
-def count(request: Request, name: str) -> None:
-    """One more of a route's own Count metric (the app's Powertools Metrics; none in tests)."""
-    metrics: Metrics | None = getattr(request.app.state, "metrics", None)
-    if metrics is not None:
-        metrics.add_metric(name=name, unit="Count", value=1)
 
 
 def problem_example(status: int, code: str, title: str) -> dict[str, Any]:

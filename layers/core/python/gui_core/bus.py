@@ -26,6 +26,7 @@ from opentelemetry.trace import SpanKind
 
 from gui_core import tracing
 from gui_core.credentials import client_credentials, signing_identity
+from gui_core.date_times import iso
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -75,7 +76,7 @@ def _events_client(region: str, endpoint_url: str | None, signer: str | None) ->
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return iso(datetime.now(UTC))
 
 
 class EventPublisher:

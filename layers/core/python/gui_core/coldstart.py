@@ -1,11 +1,11 @@
 """The cold start of a function: the cyclic garbage collector held off while its handler module is
 imported, then the objects of that init frozen.
 
-Importing a handler module (FastAPI, pydantic, boto3, the app and its clients) allocates some
-150,000 container objects and nearly none of them are garbage: measured on gui_jobs, the default
-thresholds ran 222 collections during the import (about 90 ms of CPU, some 8-10 % of it, most of
-it in the full collections of a heap that keeps growing), which found fewer than 1,000 unreachable
-objects. So a handler module wraps its imports and its module-level init in `init()`:
+Importing a handler module (FastAPI, pydantic, boto3, the app and its clients) allocates a great
+many container objects and nearly none of them are garbage, yet the default thresholds run the
+collector again and again during the import, mostly full collections of a heap that keeps growing,
+which find next to nothing (bench/README.md, "cold start"; `bench/cold_start.py`). So a handler
+module wraps its imports and its module-level init in `init()`:
 
     from gui_core import coldstart
 

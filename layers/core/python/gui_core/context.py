@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # the functions decode contexts without importing PyJWT
 # Keys under which the shared middleware leaves its findings in the ASGI scope.
 CONTEXT_KEY = "gui.context"
 REQUEST_ID_KEY = "gui.request_id"
+# The clock leeway every check of a token's expiry after the authorizer grants (the REST guard, the
+# WebSocket connection and its messages, the SSE hold), so that none refuses what another admitted.
+EXPIRY_LEEWAY_S = 30
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class RequestContext:
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def served_until(self) -> int | None:
+        """The last moment the caller's token is served: its expiry plus the leeway; None: no expiry."""
+        return self.expires_at + EXPIRY_LEEWAY_S if self.expires_at else None
 
 
 def authorizer_context(principal: Principal, region: str) -> dict[str, str | int]:

@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote
 
 from gui_core.credentials import client_credentials
 from gui_core.errors import InvalidCursor
@@ -277,6 +278,19 @@ def position_text(position: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def position_id(position: Mapping[str, Any] | None, sk_prefix: str) -> str | None:
+    """The id of the last record of the previous page: `{"id"}`, or a cursor of the release before
+    the key pages, `{"sk": "<sk_prefix><quoted id>"}`; InvalidCursor for another key."""
+    if position is None:
+        return None
+    if "id" in position:
+        return position_text(position, "id")
+    sk = position_text(position, "sk")
+    if not sk.startswith(sk_prefix):
+        raise InvalidCursor
+    return unquote(sk.removeprefix(sk_prefix))
+
+
 class Pages:
     """The paging of one request: the position of the cursor it came with, the next page's cursor."""
 
@@ -302,4 +316,9 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of unpadded base64url `text`, which must be their one encoding: a last character
+    differing only in the bits the encoding leaves unused is another cursor, not the same one."""
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(raw) != text:
+        raise ValueError("not the canonical encoding")
+    return raw

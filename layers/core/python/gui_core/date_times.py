@@ -9,6 +9,14 @@ calendar: nothing is stored beyond either, so the bound selects what the client 
 conversion of it overflows later (an answer of 500 before).
 
 `IsoOnly` alone keeps a body's date-time to the same text (a JSON number is no date-time either).
+
+`aware_time` and `parse_time` read a stored or sent time back: the first strictly (an event's time),
+the second forgiving an absent or unreadable one (a record's, in UTC).
+
+`iso` is the one spelling of a time the backend writes, in stored items and in answers: UTC,
+milliseconds, `+00:00` (2026-11-27T19:35:00.000+00:00). Its width is fixed, so stored times sort as
+strings in time order (the inbox's and the artifacts' sort keys are spelled so); the choice is in
+docs/decision_log.md.
 """
 
 from __future__ import annotations
@@ -42,6 +50,28 @@ def in_utc(value: datetime) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         return EARLIEST if value.year == MINYEAR else LATEST
+
+
+def iso(at: datetime) -> str:
+    """`at` as the backend spells a time: UTC, milliseconds, `+00:00` (naive: already UTC)."""
+    return in_utc(at).isoformat(timespec="milliseconds")
+
+
+def aware_time(value: str) -> datetime:
+    """ISO 8601 text as an aware datetime, its offset kept (naive: UTC); ValueError for other text."""
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A stored ISO time as an aware UTC datetime; None when absent or unreadable (naive = UTC)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = aware_time(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC)
 
 
 IsoOnly = BeforeValidator(_iso_text)

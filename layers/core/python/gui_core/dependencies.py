@@ -13,8 +13,6 @@ from gui_core.context import CONTEXT_KEY, RequestContext
 from gui_core.cursors import CURSOR_PATTERN, MAX_CURSOR_CHARS, CursorPlace, Cursors, Pages
 from gui_core.errors import InsufficientScope, TenantMismatch, Unauthorized
 
-EXPIRY_LEEWAY_S = 30
-
 
 async def current_caller(request: Request) -> RequestContext:
     """The verified caller. API Gateway may serve a cached authorizer answer for a few minutes,
@@ -23,7 +21,8 @@ async def current_caller(request: Request) -> RequestContext:
     caller: RequestContext | None = request.scope.get(CONTEXT_KEY)
     if caller is None:
         raise Unauthorized("No verified caller in the request.")
-    if caller.expires_at and caller.expires_at + EXPIRY_LEEWAY_S < time.time():
+    until = caller.served_until()
+    if until is not None and until < time.time():
         raise Unauthorized("The token has expired.")
     named = request.path_params.get("tenant") or request.query_params.get("tenant")
     if named is not None and named != caller.tenant:

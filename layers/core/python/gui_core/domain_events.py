@@ -7,9 +7,9 @@ or raises one of three distinct errors, so a consumer can count each and drop th
 crashing on it: `UnknownKind` (not a detail-type of this registry), `UnknownSchemaVersion` (a
 producer ahead of us: refused rather than half-read) and `InvalidEvent` (validation failed).
 
-`ROUTES` says which live channels (`gui_core.live.CHANNELS`, docs/gui/live_channels.md) carry each
-kind and whether it makes an inbox item. The job and artifact models were first written in
-gui_jobs.models and gui_artifacts.models, which re-export them; their fields are unchanged.
+`EVENT_ROUTING` says which live channels (`gui_core.replay_log.CHANNELS`, docs/gui/live_channels.md)
+carry each kind and whether it makes an inbox item. The job and artifact models were first written
+in gui_jobs.models and gui_artifacts.models, which re-export them; their fields are unchanged.
 
 JSON Schema files of these models are generated into events/schemas/ (`python -m
 local.event_schemas`) for producers in other services.
@@ -17,9 +17,10 @@ local.event_schemas`) for producers in other services.
 The models are built on first use (pydantic's `defer_build`, set on the five base classes and
 inherited): the validator and serializer of a kind are made the first time it is validated,
 dumped or asked for its schema, not at import. A function reads a few kinds and built all of them
-in its cold start (about 50 ms of the module's 85 ms here); the first use of a kind costs 1-2 ms
-(ArtifactPublished about 20 ms: the regex of `source_uri`). Fields, validation and schemas are
-unchanged; pydantic (2.14) serializes a first build that several threads start at once.
+in its cold start, most of the module's import; a kind's first use now pays for its own build
+(ArtifactPublished's the dearest: the regex of `source_uri`; bench/README.md, "cold start",
+`bench/cold_start.py`). Fields, validation and schemas are unchanged; pydantic (2.14) serializes
+a first build that several threads start at once.
 """
 
 from __future__ import annotations
@@ -405,7 +406,7 @@ class Routing:
 
 JOBS, NOTIFICATIONS, READINESS, PROMPT_PACK = "jobs", "notifications", "readiness", "prompt-pack"
 
-ROUTES: dict[str, Routing] = {
+EVENT_ROUTING: dict[str, Routing] = {
     "JobRequested": Routing((JOBS,)),
     "JobStatusChanged": Routing((JOBS,)),
     "JobCancelRequested": Routing(),  # the executors' business; the GUI sees the status it leads to

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -29,6 +29,8 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 Item = dict[str, Any]
+BATCH_GET_KEYS = 100  # DynamoDB's limit of one BatchGetItem
+BATCH_GET_ATTEMPTS = 5  # calls for one batch's unprocessed keys (the client retries throttles itself)
 
 
 class ConditionFailed(Exception):
@@ -296,6 +298,28 @@ class Table:
         last = answer.get("LastEvaluatedKey")
         return Page([from_dynamo(i) for i in answer.get("Items", [])], from_dynamo(last) if last else None)
 
+    def batch_get(self, keys: Sequence[Mapping[str, Any]], *, consistent: bool = True) -> list[Item]:
+        """The items of `keys` that exist, in no particular order: BatchGetItem, 100 keys a call,
+        the keys DynamoDB left unprocessed asked again. Duplicate keys are asked once."""
+        unique = list({tuple(sorted((k, str(v)) for k, v in key.items())): key for key in keys}.values())
+        found: list[Item] = []
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self.name: {
+                    "Keys": [to_dynamo(key) for key in unique[start : start + BATCH_GET_KEYS]],
+                    "ConsistentRead": consistent,
+                }
+            }
+            for _ in range(BATCH_GET_ATTEMPTS):
+                answer = self._client.batch_get_item(RequestItems=request)
+                found += [from_dynamo(item) for item in answer.get("Responses", {}).get(self.name, [])]
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise RuntimeError(f"{self.name}: keys left unprocessed after {BATCH_GET_ATTEMPTS} attempts")
+        return found
+
     def scan(
         self, *, attribute_equals: tuple[str, str] | None = None, page_size: int = 200
     ) -> Iterator[Item]:
@@ -392,6 +416,60 @@ class Table:
                 raise
             failed = [i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
             raise TransactionCancelled(failed, reasons) from exc
+
+
+class Queryable(Protocol):
+    """What `read_up_to` needs of a table: `Table.query` (fakes have it too)."""
+
+    def query(
+        self,
+        partition: tuple[str, str],
+        *,
+        sort_prefix: tuple[str, str] | None = None,
+        sort_between: tuple[str, str, str] | None = None,
+        limit: int = 50,
+        start_key: Mapping[str, Any] | None = None,
+        consistent: bool = False,
+    ) -> Page: ...
+
+
+@dataclass(frozen=True)
+class ReadUpTo:
+    """The items `read_up_to` read, in key order, and whether they are all the range holds."""
+
+    items: list[Item]
+    complete: bool
+
+
+def read_up_to(
+    table: Queryable,
+    partition: tuple[str, str],
+    *,
+    limit: int | None,
+    chunk: int,
+    sort_prefix: tuple[str, str] | None = None,
+    sort_between: tuple[str, str, str] | None = None,
+    consistent: bool = False,
+) -> ReadUpTo:
+    """A key range's items, at most `limit` (None: every one), one query of at most `chunk` items at
+    a time, each asking no more than is still wanted. `complete` is false when the reads stopped at
+    `limit` while DynamoDB said more may follow."""
+    items: list[Item] = []
+    start: dict[str, Any] | None = None
+    while limit is None or len(items) < limit:
+        page = table.query(
+            partition,
+            sort_prefix=sort_prefix,
+            sort_between=sort_between,
+            limit=chunk if limit is None else min(chunk, limit - len(items)),
+            start_key=start,
+            consistent=consistent,
+        )
+        items.extend(page.items)
+        if page.last_key is None:
+            return ReadUpTo(items, complete=True)
+        start = page.last_key
+    return ReadUpTo(items, complete=False)
 
 
 # What DynamoDB answers when a key's partition (or the table's account quota) takes no more writes;

@@ -143,16 +143,8 @@ class TenantMismatch(Forbidden):
     code, title = "tenant_mismatch", "The request names a tenant other than the caller's"
 
 
-class PreferenceLocked(Forbidden):
-    code, title = "preference_locked", "A preference is locked by tenant policy"
-
-
 class TenantUnknown(Forbidden):
     code, title = "tenant_unknown", "The tenant is not provisioned in this region"
-
-
-class NotOwner(Forbidden):
-    code, title = "not_owner", "Only the owner may change this resource"
 
 
 class NotFound(ProblemError):

@@ -25,8 +25,9 @@ from gui_core.errors import (
     ReplayedRequest,
     TenantMismatch,
 )
+from gui_core.metric_names import GuardMetric, add
 from gui_core.rate_limit import RateLimiter, enforce_limit
-from gui_core.replay import ReplayStore, mutation_identity
+from gui_core.replay_guard import ReplayStore, mutation_identity
 from gui_core.routing import GatewayRoute
 from gui_core.tenancy import Tenant, TenantDirectory, admit_tenant
 
@@ -91,7 +92,7 @@ class Guard:
                 idempotency_key=request.headers.get("idempotency-key"),
             )
             if not self.replay.reserve(tenant.id, identity):
-                self._count("ReplaysRefused")
+                self._count(GuardMetric.REPLAYS_REFUSED)
                 raise ReplayedRequest("This mutation was already received; it was not applied again.")
             request.scope[REPLAY_KEY] = (tenant.id, identity)
         request.scope[TENANT_KEY] = tenant
@@ -117,9 +118,9 @@ class Guard:
             home_region=tenant.home_region,
         )
 
-    def _count(self, name: str) -> None:
+    def _count(self, name: GuardMetric) -> None:
         if self.metrics is not None:
-            self.metrics.add_metric(name=name, unit="Count", value=1)
+            add(self.metrics, name)
 
 
 def _check_body_tenant(request: Request, caller: RequestContext) -> None:

@@ -1,9 +1,10 @@
 """JSON log lines in Powertools' shape, from the standard library alone: for the authorizer.
 
 The authorizer runs in front of every request and imports neither boto3 nor FastAPI; importing
-Powertools' Logger (and jmespath with it) was about a third of its cold start (about 60 ms of CPU
-of 190, `python -X importtime`). `LeanLogger` writes the lines the other functions' Powertools
-Logger writes, with the same keys, so one Logs Insights query reads every function:
+Powertools' Logger (and jmespath with it) was about a third of its cold start (bench/README.md;
+`bench/cold_start.py --only gui_authorizer,gui_admin`). `LeanLogger` writes the lines the other
+functions' Powertools Logger writes, with the same keys, so one Logs Insights query reads every
+function:
 
     {"level": "INFO", "location": "handler:42", "message": "token accepted",
      "timestamp": "2026-11-28 03:15:11,158+0000", "service": "gui_authorizer", "cold_start": false,

@@ -6,9 +6,12 @@ with the same methods) and never see boto3.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +121,27 @@ class ObjectStore:
         """Stream the object at `key` into the file `path` (large objects: search index archives)."""
         self._client.download_file(self.bucket, key, path)
 
+    def download_hashed(self, key: str, path: str) -> tuple[int, str] | None:
+        """Stream the object at `key` into the file `path` (made or replaced) with one GET, hashing it
+        on the way: its size and SHA-256 (hex); None when there is no such object."""
+        try:
+            answer = self._client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchKey", "404", "NotFound"}:
+                return None
+            raise
+        digest, size = hashlib.sha256(), 0
+        with open(path, "wb") as out:
+            for chunk in answer["Body"].iter_chunks(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        return size, digest.hexdigest()
+
+    def upload(self, key: str, path: str, *, content_type: str = "application/octet-stream") -> None:
+        """Write the file `path` at `key` (a multipart upload in parallel parts when it is large)."""
+        self._client.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": content_type})
+
     def list_keys(self, prefix: str, *, start_after: str | None = None) -> list[ObjectInfo]:
         """Every object under `prefix`, in key order (all pages)."""
         found: list[ObjectInfo] = []
@@ -126,10 +150,7 @@ class ObjectStore:
             params["StartAfter"] = start_after
         while True:
             page = self._client.list_objects_v2(**params)
-            found += [
-                ObjectInfo(key=str(o["Key"]), etag=str(o.get("ETag", "")), size=int(o.get("Size", 0)))
-                for o in page.get("Contents", [])
-            ]
+            found += [_info(o) for o in page.get("Contents", [])]
             if not page.get("IsTruncated"):
                 return found
             params["ContinuationToken"] = page["NextContinuationToken"]
@@ -142,10 +163,7 @@ class ObjectStore:
             params["StartAfter"] = start_after
         page = self._client.list_objects_v2(**params)
         return ListedPage(
-            [
-                ObjectInfo(key=str(o["Key"]), etag=str(o.get("ETag", "")), size=int(o.get("Size", 0)))
-                for o in page.get("Contents", [])
-            ],
+            [_info(o) for o in page.get("Contents", [])],
             more=bool(page.get("IsTruncated")),
         )
 
@@ -175,6 +193,16 @@ class ObjectInfo:
     key: str
     etag: str
     size: int
+    last_modified: datetime | None = None
+
+
+def _info(listed: Mapping[str, Any]) -> ObjectInfo:
+    return ObjectInfo(
+        key=str(listed["Key"]),
+        etag=str(listed.get("ETag", "")),
+        size=int(listed.get("Size", 0)),
+        last_modified=listed.get("LastModified"),
+    )
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Powertools Logger and Metrics, and OpenTelemetry spans (gui_core.tracing), around the entry points
 of the functions: a REST function's handler, an EventBridge-invoked one.
 
-No X-Ray SDK tracer here: importing `aws_xray_sdk.core` costs 0.33 s on this machine, more than
-boto3 (decision log, 2026-11-27). Spans are OpenTelemetry's (decision log, 2026-11-28).
+No X-Ray SDK tracer here: importing `aws_xray_sdk.core` costs more than importing boto3 (decision
+log, 2026-11-27). Spans are OpenTelemetry's (decision log, 2026-11-28).
 
 Every log line of an invocation carries the invocation's keys: `tenant` and `correlation_id` (API
 Gateway's request id, `correlation_paths.API_GATEWAY_REST`) are Powertools thread-safe keys (a
@@ -25,6 +25,7 @@ from aws_lambda_powertools.logging.formatter import BasePowertoolsFormatter
 from opentelemetry.trace import SpanKind
 
 from gui_core import tracing
+from gui_core.metric_names import MetricName, add
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -157,10 +158,10 @@ def eventbridge_handler(
     return decorated
 
 
-def metric_counter(metrics: Metrics) -> Callable[[str], None]:
+def metric_counter(metrics: Metrics) -> Callable[[MetricName], None]:
     """`count(name)` adds one to a Count metric: what consumers take to report their outcomes."""
 
-    def count(name: str) -> None:
-        metrics.add_metric(name=name, unit="Count", value=1)
+    def count(name: MetricName) -> None:
+        add(metrics, name)
 
     return count

@@ -42,6 +42,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gui_core.credentials import client_credentials, signing_identity
+from gui_core.date_times import iso
+from gui_core.metric_names import MetricName, QuarantineMetric
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -57,8 +59,6 @@ Reason = Literal[
     "unrepresentable_cursor",
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
-# The count each consumer emits (EMF, dimension `service`), one per record quarantined.
-QUARANTINED_METRIC = "RecordsQuarantined"
 MESSAGE_VERSION = 1
 # SQS takes 1 MiB per message, body and attributes together; the rest is the attributes' room.
 MAX_BODY_BYTES = 1_048_576 - 4096
@@ -82,7 +82,7 @@ class Quarantine(Protocol):
 class PoisonRecord(Exception):
     """A record no redelivery can cure: counted under `metric`, quarantined with `reason`."""
 
-    def __init__(self, reason: Reason, metric: str, error: str) -> None:
+    def __init__(self, reason: Reason, metric: MetricName, error: str) -> None:
         super().__init__(error)
         self.reason: Reason = reason
         self.metric = metric
@@ -90,7 +90,7 @@ class PoisonRecord(Exception):
 
 
 def keep_counted(
-    quarantine: Quarantine, record: Mapping[str, Any], poison: PoisonRecord, counts: Counter[str]
+    quarantine: Quarantine, record: Mapping[str, Any], poison: PoisonRecord, counts: Counter[MetricName]
 ) -> bool:
     """Quarantine a poison record and count it (its own metric and `RecordsQuarantined`); False
     when it could not be kept (counted as a `QuarantineFailures`): the caller reports the record
@@ -101,10 +101,10 @@ def keep_counted(
         logger.exception(
             "record %s could not be quarantined", (record.get("kinesis") or {}).get("sequenceNumber")
         )
-        counts["QuarantineFailures"] += 1
+        counts[QuarantineMetric.QUARANTINE_FAILURES] += 1
         return False
     counts[poison.metric] += 1
-    counts[QUARANTINED_METRIC] += 1
+    counts[QuarantineMetric.RECORDS_QUARANTINED] += 1
     return True
 
 
@@ -170,7 +170,7 @@ def message_body(
         "reason": reason,
         "error": error[:MAX_ERROR_CHARS],
         "region": region,
-        "quarantined_at": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"),
+        "quarantined_at": iso(datetime.fromtimestamp(at, UTC)),
         "record": dict(record),
     }
     body = json.dumps(document, separators=(",", ":"), default=str)

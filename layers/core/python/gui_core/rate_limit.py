@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gui_core.errors import RateLimited
+from gui_core.metric_names import GuardMetric
 
 if TYPE_CHECKING:
     from gui_core.tenancy import Tenant
@@ -207,7 +208,11 @@ def _key(tenant: str, route_class: str, window: int) -> dict[str, str]:
 
 
 def enforce_limit(
-    rate_limiter: RateLimiter | None, tenant: Tenant, route_class: str, *, count: Callable[[str], None]
+    rate_limiter: RateLimiter | None,
+    tenant: Tenant,
+    route_class: str,
+    *,
+    count: Callable[[GuardMetric], None],
 ) -> Decision | None:
     """Count one request of `route_class` against the tenant's limit; 429 past it. None when
     limiting is off."""
@@ -216,7 +221,7 @@ def enforce_limit(
     limit = limit_for(route_class, plan=tenant.plan, overrides=tenant.rate_limits)
     decision = rate_limiter.hit(tenant.id, route_class, limit)
     if not decision.allowed:
-        count("RateLimitBreaches")
+        count(GuardMetric.RATE_LIMIT_BREACHES)
         raise RateLimited(
             f"The {route_class} limit of {limit} requests per minute is reached.",
             headers=decision.headers(),
@@ -253,7 +258,11 @@ class MessageLimiter:
 
 
 def enforce_message_limit(
-    limiter: MessageLimiter | None, tenant: Tenant, connection_id: str, *, count: Callable[[str], None]
+    limiter: MessageLimiter | None,
+    tenant: Tenant,
+    connection_id: str,
+    *,
+    count: Callable[[GuardMetric], None],
 ) -> Decision | None:
     """Count one WebSocket message against the connection's and the tenant's limits; 429 past
     either (`route_class` says which, `retry_after` when to send again). None when limiting is off."""
@@ -261,7 +270,7 @@ def enforce_message_limit(
         return None
     route_class, decision = limiter.hit(tenant, connection_id)
     if not decision.allowed:
-        count("RateLimitBreaches")
+        count(GuardMetric.RATE_LIMIT_BREACHES)
         whose = "this connection's" if route_class == CONNECTION_MESSAGES else "the tenant's"
         raise RateLimited(
             f"The {route_class} limit of {decision.limit} messages per minute ({whose}) is reached.",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gui_core.dynamo import Condition, ConditionFailed, Table, item_absent
-from gui_core.live import channel_scope
+from gui_core.replay_log import channel_scope
 from gui_core.tokens import Unverifiable
 
 if TYPE_CHECKING:

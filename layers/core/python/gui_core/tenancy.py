@@ -7,16 +7,19 @@ short while per container, so a change of flags or limits reaches every containe
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from gui_core.errors import FeatureDisabled, MisdirectedRequest, TenantUnknown
 from gui_core.masking import LicensePolicy
+from gui_core.metric_names import GuardMetric
 
 TENANT_SK = "tenant"
+_log = logging.getLogger("gui_core.tenancy")
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def admit_tenant(
     *,
     region: str,
     feature: str,
-    count: Callable[[str], None],
+    count: Callable[[GuardMetric], None],
     misdirected: Callable[[Tenant], MisdirectedRequest] | None = None,
 ) -> Tenant:
     """The caller's tenant, if it is provisioned here (403), homed here (421) and has the feature
@@ -110,7 +113,7 @@ def admit_tenant(
     if tenant is None:
         raise TenantUnknown("The tenant is not provisioned in this region.")
     if tenant.home_region != region:
-        count("ResidencyRefusals")
+        count(GuardMetric.RESIDENCY_REFUSALS)
         if misdirected is not None:
             raise misdirected(tenant)
         raise MisdirectedRequest(
@@ -119,6 +122,32 @@ def admit_tenant(
     if not tenant.feature_enabled(feature):
         raise FeatureDisabled(f"The feature {feature!r} is turned off for this tenant.", feature=feature)
     return tenant
+
+
+class NotHomedHere(Exception):
+    """A consumed event's tenant is unknown here or homed in another region: the consumer refuses
+    the event, whose data stays home. `reason` is the quarantine's reason for it."""
+
+    def __init__(self, reason: Literal["unknown_tenant", "wrong_region"], message: str) -> None:
+        super().__init__(message)
+        self.reason: Literal["unknown_tenant", "wrong_region"] = reason
+
+
+def homed_here(tenants: TenantLookup, tenant_id: str, *, region: str, what: str) -> Tenant:
+    """The tenant of a consumed event if it is homed in `region`, else NotHomedHere, logged as a
+    warning naming `what` (the record or event): the residency check of every event consumer, each
+    counting the refusal under its own metric. A failed lookup raises as it is."""
+    tenant = tenants.get(tenant_id)
+    if tenant is not None and tenant.home_region == region:
+        return tenant
+    if tenant is None:
+        refused = NotHomedHere("unknown_tenant", f"tenant {tenant_id} is unknown here")
+    else:
+        refused = NotHomedHere(
+            "wrong_region", f"tenant {tenant_id} is homed in {tenant.home_region}, not {region}"
+        )
+    _log.warning("%s refused: %s", what, refused)
+    raise refused
 
 
 class TenantScan(Protocol):

@@ -7,21 +7,18 @@ Kinesis -> `process JobRequested` in the fan-out (CONSUMER, a child of the detai
 to the batch's span) -> the push. The WebSocket routes and the functions EventBridge invokes get a
 span per invocation as well (the latter children of their event's `trace`).
 
-Decisions (measured on this machine: 2 cores, shared, so minimums of 25 fresh interpreters):
+Decisions:
 
 - Real OpenTelemetry spans from the SDK's `TracerProvider`, set once per process as the global
   provider (under a lock: the local runtime starts many functions on threads of one process; the
   context itself is contextvars-based, so threads and asyncio tasks keep their own). A provider
   someone else set first (the ADOT layer, a test) is used as it is, with our processor added.
-- Cost. FastAPI 0.165 already imports `opentelemetry-api` (and `opentelemetry.propagate`), so a
-  REST function pays for the SDK only: after fastapi, mangum, boto3 and Powertools are loaded,
-  `opentelemetry.sdk.trace` takes 11.6 ms (its `sdk.resources` and semantic-convention tables are
-  most of it), `sdk.trace.export` 2.0 ms, this module 0.9 ms, the provider 0.2 ms: about 15 ms
-  (medians under load: about 30 ms), some 3 % of `gui_preferences.handler`'s import. Functions
-  without FastAPI (gui_fanout, gui_realtime) also pay for the API's trace module: 6.6 ms more.
-  A span costs about 40 us, its JSON line about 50-100 us. The SDK was kept over an API-only
-  tracer of our own: the saving (~15 ms) is small beside FastAPI's 0.5 s, and the SDK gives
-  sampling (`OTEL_TRACES_SAMPLER`), limits, processors and exporters as they are documented.
+- Cost. FastAPI already imports `opentelemetry-api` (and `opentelemetry.propagate`), so a REST
+  function pays for the SDK only (`opentelemetry.sdk.trace`'s resources and semantic-convention
+  tables are most of it); functions without FastAPI (gui_fanout, gui_realtime) also pay for the
+  API's trace module. The SDK was kept over an API-only tracer of our own: the saving is small
+  beside FastAPI's own import (decision log, 2026-11-28), and the SDK gives sampling
+  (`OTEL_TRACES_SAMPLER`), limits, processors and exporters as they are documented.
   `Resource.create()` is avoided (it runs detectors on a thread pool). The authorizer imports
   none of this. FastAPI's native telemetry starts producing its spans (server, dependencies,
   endpoint, serialization) as soon as a provider is set; the REST handler hands the current

@@ -8,6 +8,14 @@ in the region, and the worker finishes it asynchronously: a deploy never waits h
 whose budget runs out queues its remaining tenants the same way. When the worker finishes a
 migration's last tenant, it starts the next pending one.
 
+A second pass (`repeats`: the same upgrade again, for what the release before wrote in the old shape
+while its deploy ran, after the first pass had gone by) is held until a deploy step after the one
+its first pass was done by: the deploy step runs before the functions are updated, so until the
+next one, the release before may still be writing. The worker holds it too (a queued first pass may
+finish during its deploy); an operator's `apply` starts it. In a region where no migration was done
+yet (a new region: its functions are made after the step) nothing writes the old shape, and both
+passes run in the same deploy.
+
 The deploy step fails (raises `MigrationBlocked`) when a migration failed before and this code
 holds no fixed version of it (a higher `version`), when a migration fails now, and when a contract
 migration's prerequisites are not done: the code of such a release would read data in a shape it
@@ -22,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gui_core.metric_names import MetricName, MigrationMetric
 from gui_core.migrations.ledger import Ledger, RunRecord
 from gui_core.migrations.model import Counts, Migration, Phase, Status
 from gui_core.migrations.runner import Budget, MigrationFailed, Outcome, TenantResult, run_tenant
@@ -29,7 +38,6 @@ from gui_core.migrations.targets import Pager
 
 INLINE, QUEUED = "inline", "queued"
 WORK_ITEM_VERSION = 1
-FAILURES_METRIC = "MigrationFailures"  # the alarm's metric (EMF, dimension `service`)
 
 
 class MigrationBlocked(Exception):
@@ -75,7 +83,7 @@ class Step:
     """What one call did with one migration."""
 
     migration: str
-    action: str  # done, queued, waiting, paused, superseded, failed, skipped, stale, unknown
+    action: str  # done, queued, waiting, held, paused, superseded, failed, skipped, stale, unknown
     tenants: int = 0
     counts: Counts = field(default_factory=Counts)
     detail: str = ""
@@ -99,6 +107,18 @@ class Step:
         return text + (f" ({self.detail})" if self.detail else "")
 
 
+def _heading(migration: MigrationState | MigrationPlan) -> dict[str, Any]:
+    """What a state and a plan both show first: the migration's identity and status."""
+    return {
+        "migration": migration.migration,
+        "description": migration.description,
+        "phase": migration.phase,
+        "version": migration.version,
+        "target": migration.target,
+        "status": migration.status,
+    }
+
+
 @dataclass(frozen=True)
 class MigrationState:
     """A migration's run as the ledger holds it, with the progress of the tenants in progress."""
@@ -120,12 +140,7 @@ class MigrationState:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "migration": self.migration,
-            "description": self.description,
-            "phase": self.phase,
-            "version": self.version,
-            "target": self.target,
-            "status": self.status,
+            **_heading(self),
             "run": self.run.as_dict() if self.run else None,
             "tenants": dict(self.tenants),
             "in_progress": self.in_progress.as_dict(),
@@ -155,12 +170,7 @@ class MigrationPlan:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "migration": self.migration,
-            "description": self.description,
-            "phase": self.phase,
-            "version": self.version,
-            "target": self.target,
-            "status": self.status,
+            **_heading(self),
             "estimate": self.estimate,
             "mode": self.mode,
             "would_change": self.counts.changed,
@@ -174,7 +184,7 @@ class MigrationPlan:
         }
 
 
-def _no_count(name: str, value: float) -> None:
+def _no_count(name: MetricName, value: float) -> None:
     del name, value
 
 
@@ -188,7 +198,7 @@ class Engine:
         tenants: Callable[[], Sequence[str]],
         queue: WorkQueue,
         identity: RunIdentity,
-        count: Callable[[str, float], None] = _no_count,
+        count: Callable[[MetricName, float], None] = _no_count,
         page_size: int = 100,
         inline_max_items: int = 2000,
     ) -> None:
@@ -229,11 +239,12 @@ class Engine:
                         f"{newer}, which ran it already: a rollback to an earlier release",
                     )
                 ]
+        settled = self._settled()
         for migration in self.migrations:
             run = self.ledger.record(migration)
             if run.status is Status.FAILED and run.version >= migration.version:
                 raise MigrationBlocked(_failed_before(run, migration))
-        steps = self._advance(budget, resume_failed=True)
+        steps = self._advance(budget, resume_failed=True, settled=settled)
         self._check_contracts()
         return steps
 
@@ -244,9 +255,13 @@ class Engine:
             self.ledger.record(migration)
         if tenant is not None:
             return self._apply_tenant(budget, tenant)
-        return self._advance(budget, resume_failed=True)
+        return self._advance(budget, resume_failed=True, settled=None)
 
-    def _advance(self, budget: Budget, *, resume_failed: bool) -> list[Step]:
+    def _advance(
+        self, budget: Budget, *, resume_failed: bool, settled: frozenset[str] | None = frozenset()
+    ) -> list[Step]:
+        """Run the migrations not done, in order. `settled`: the first passes whose second pass may
+        start (done before this deploy step began); None: any (see the module doc)."""
         steps: list[Step] = []
         for migration in self.migrations:
             run = self.ledger.run(migration.id) or self.ledger.record(migration)
@@ -254,6 +269,21 @@ class Engine:
                 self.ledger.complete(migration.id)
                 continue
             if run.status is Status.DONE:
+                continue
+            if (
+                migration.repeats is not None
+                and run.status is Status.PENDING
+                and settled is not None
+                and migration.repeats not in settled
+            ):
+                steps.append(
+                    Step(
+                        migration.id,
+                        "held",
+                        detail=f"the second pass of {migration.repeats}: the next deploy step runs it "
+                        "(the release before may write the old shape until this deploy is over)",
+                    )
+                )
                 continue
             if run.status is Status.FAILED and not resume_failed:
                 steps.append(Step(migration.id, "failed", detail=_error_text(run)))
@@ -493,18 +523,24 @@ class Engine:
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def _settled(self) -> frozenset[str] | None:
+        """The migrations done before this deploy step began (their second passes may start); None
+        where none is done yet: a new region, whose functions come after the step."""
+        done = frozenset(run.migration for run in self.ledger.runs() if run.status is Status.DONE)
+        return done or None
+
     def _run_tenant(self, migration: Migration, tenant: str, pager: Pager, budget: Budget) -> TenantResult:
         try:
             result = run_tenant(
                 migration, tenant, pager=pager, ledger=self.ledger, budget=budget, page_size=self.page_size
             )
         except MigrationFailed:
-            self._count(FAILURES_METRIC, 1)
+            self._count(MigrationMetric.FAILURES, 1)
             raise
-        self._count("MigrationItemsScanned", result.counts.scanned)
-        self._count("MigrationItemsChanged", result.counts.changed)
+        self._count(MigrationMetric.ITEMS_SCANNED, result.counts.scanned)
+        self._count(MigrationMetric.ITEMS_CHANGED, result.counts.changed)
         if result.outcome is Outcome.DONE:
-            self._count("MigrationTenantsDone", 1)
+            self._count(MigrationMetric.TENANTS_DONE, 1)
         return result
 
     def _tenants_to_do(self, migration: Migration, tenants: Sequence[str]) -> list[str]:
@@ -515,7 +551,7 @@ class Engine:
         items = [WorkItem(m, t) for m in migration_ids for t in tenants]
         if items:
             self._queue.send(items)
-            self._count("MigrationWorkItemsQueued", len(items))
+            self._count(MigrationMetric.WORK_ITEMS_QUEUED, len(items))
 
     def _complete(self, migration_id: str) -> bool:
         """Done when every tenant is (True also when it was done already)."""

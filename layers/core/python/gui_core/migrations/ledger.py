@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from gui_core.dynamo import Condition, ConditionFailed, Page, TransactionCancelled, Update
+from gui_core.date_times import iso
+from gui_core.dynamo import (
+    Condition,
+    ConditionFailed,
+    Queryable,
+    TransactionCancelled,
+    Update,
+    read_up_to,
+)
 from gui_core.migrations.model import Counts, Migration, Status
 from gui_core.migrations.targets import Position
 
@@ -34,10 +42,6 @@ TENANT_PREFIX = "TENANT#"
 CATALOG_PK = "LEDGER"
 DEPLOY_KEY = {"pk": "DEPLOY", "sk": "STEP"}
 MAX_ERROR_CHARS = 2000
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,8 @@ class Checkpoint:
         }
 
 
-class LedgerTable(Protocol):
-    """What the ledger needs of a `gui_core.dynamo.Table`."""
+class LedgerTable(Queryable, Protocol):
+    """What the ledger needs of a `gui_core.dynamo.Table` (its queries: `Queryable`)."""
 
     def get(self, key: Mapping[str, Any], *, consistent: bool = True) -> dict[str, Any] | None: ...
 
@@ -162,16 +166,6 @@ class LedgerTable(Protocol):
         remove: Sequence[str] = (),
         returning: bool = False,
     ) -> dict[str, Any] | None: ...
-
-    def query(
-        self,
-        partition: tuple[str, str],
-        *,
-        sort_prefix: tuple[str, str] | None = None,
-        limit: int = 50,
-        start_key: Mapping[str, Any] | None = None,
-        consistent: bool = False,
-    ) -> Page: ...
 
     def transact(self, operations: Sequence[Update]) -> None: ...
 
@@ -232,19 +226,15 @@ class Ledger:
         return [Checkpoint.from_item(item) for item in self._all(migration_id, TENANT_PREFIX)]
 
     def _all(self, partition: str, prefix: str | None) -> Iterator[dict[str, Any]]:
-        start: dict[str, Any] | None = None
-        while True:
-            page = self._table.query(
-                ("pk", partition),
-                sort_prefix=("sk", prefix) if prefix else None,
-                limit=200,
-                start_key=start,
-                consistent=True,
-            )
-            yield from page.items
-            if page.last_key is None:
-                return
-            start = page.last_key
+        read = read_up_to(
+            self._table,
+            ("pk", partition),
+            limit=None,
+            chunk=200,
+            sort_prefix=("sk", prefix) if prefix else None,
+            consistent=True,
+        )
+        yield from read.items
 
     def claim_deploy(self, version: int) -> int | None:
         """Record that function `version` runs the deploy step; the higher version that ran it
@@ -253,7 +243,7 @@ class Ledger:
         try:
             self._table.update(
                 DEPLOY_KEY,
-                {"version": version, "at": _iso(self._clock())},
+                {"version": version, "at": iso(self._clock())},
                 condition=Condition(
                     "attribute_not_exists(#v) OR #v <= :v", names={"#v": "version"}, values={":v": version}
                 ),
@@ -267,7 +257,7 @@ class Ledger:
 
     def record(self, migration: Migration) -> RunRecord:
         """The migration's run record, made pending when it has none (the plan of a deploy)."""
-        now = _iso(self._clock())
+        now = iso(self._clock())
         item = {
             "pk": migration.id,
             "sk": RUN_SK,
@@ -312,7 +302,7 @@ class Ledger:
             "tenants_done": len(done & set(tenants)),
             "started_by": started_by,
             "code_version": code_version,
-            "resumed_at" if from_status is not Status.PENDING else "started_at": _iso(now),
+            "resumed_at" if from_status is not Status.PENDING else "started_at": iso(now),
         }
         if from_status is Status.PENDING:
             values["started_epoch"] = now.timestamp()
@@ -336,7 +326,7 @@ class Ledger:
         now = self._clock()
         run = self._table.get({"pk": migration_id, "sk": RUN_SK}) or {}
         started = run.get("started_epoch")
-        values: dict[str, Any] = {"status": Status.DONE.value, "finished_at": _iso(now)}
+        values: dict[str, Any] = {"status": Status.DONE.value, "finished_at": iso(now)}
         if started is not None:
             values["duration_s"] = round(now.timestamp() - float(started), 3)
         try:
@@ -360,7 +350,7 @@ class Ledger:
                     "status": Status.RUNNING.value,
                     "position": json.dumps(position, sort_keys=True, default=str),
                     "pages": checkpoint.pages + 1,
-                    "updated_at": _iso(self._clock()),
+                    "updated_at": iso(self._clock()),
                 },
                 add=counts.as_dict(),
                 condition=_pages_are(checkpoint.pages),
@@ -378,7 +368,7 @@ class Ledger:
         in one transaction. False when another runner advanced the checkpoint since it was read,
         or the run is no longer running."""
         total = checkpoint.counts + counts
-        now = _iso(self._clock())
+        now = iso(self._clock())
         try:
             self._table.transact(
                 [
@@ -409,7 +399,7 @@ class Ledger:
     def fail(self, migration: Migration, checkpoint: Checkpoint, error: str) -> None:
         """The migration stopped on `error` in the tenant's part: the checkpoint keeps the last page
         done; the run is failed with the error, until a fixed version (or an operator) resumes it."""
-        now = _iso(self._clock())
+        now = iso(self._clock())
         message = error[:MAX_ERROR_CHARS]
         self._table.update(
             {"pk": checkpoint.migration, "sk": f"{TENANT_PREFIX}{checkpoint.tenant}"},

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from gui_core.dynamo import Condition
+from gui_core.dynamo import Check, Condition, Delete, Put, Update
 
 ID_PATTERN = re.compile(r"^(\d{4})_[a-z0-9_]+$")
 
@@ -67,11 +67,21 @@ class Counts:
 @dataclass(frozen=True)
 class ItemChange:
     """What an item migration does to one item: attributes set and removed, written only while
-    `condition` holds (the item is still in the old shape; the pager adds that it exists)."""
+    `condition` holds (the item is still in the old shape; the pager adds that it exists).
+
+    `also`: writes of other items of the same store made in the same transaction (a key item the
+    new shape adds beside the item, a counter it moves), each with its own condition: when one of
+    them does not hold, nothing is written and the item counts as skipped (already done).
+
+    `otherwise`: the change to write instead when this one's conditions do not hold, for an upgrade
+    that cannot tell from the item alone which of two it needs (whether an item beside it exists);
+    each alternative holds its own conditions, so at most one is written."""
 
     condition: Condition
     values: Mapping[str, Any] = field(default_factory=dict)
     remove: tuple[str, ...] = ()
+    also: tuple[Put | Delete | Update | Check, ...] = ()
+    otherwise: ItemChange | None = None
 
     def __post_init__(self) -> None:
         if not self.values and not self.remove:
@@ -86,6 +96,10 @@ class Migration(ABC):
     phase: ClassVar[Phase]
     version: ClassVar[int] = 1  # raise it when a fixed version replaces one that failed
     requires: ClassVar[tuple[str, ...]] = ()  # ids done everywhere before this one (a contract's)
+    # The first pass this one repeats (a second pass: it `requires` it too). It starts only in a
+    # deploy step after the one its first pass was done by, once the writers of the release before
+    # that one are gone (engine.Engine.deploy).
+    repeats: ClassVar[str | None] = None
 
     @property
     def number(self) -> int:
@@ -117,7 +131,12 @@ class ItemMigration(Migration):
 
     @abstractmethod
     def upgrade(self, item: Mapping[str, Any]) -> ItemChange | None:
-        """The change `item` needs; None when it is in the new shape already."""
+        """The change `item` needs; None when it is in the new shape already. Reads only: a plan
+        calls it too."""
+
+    def write_page(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Writes elsewhere that a page of items needs as a whole, made before their changes and
+        never by a plan (a backfill of another store's items from these, batched); none here."""
 
 
 class ObjectMigration(Migration):
@@ -140,7 +159,8 @@ class ObjectMigration(Migration):
 
 def ordered(migrations: Sequence[Migration]) -> tuple[Migration, ...]:
     """The migrations by number, checked: ids well formed and unique, a version of at least 1,
-    `requires` naming earlier migrations, a contract requiring at least one."""
+    `requires` naming earlier migrations, a contract requiring at least one, a second pass requiring
+    the first it repeats."""
     found = sorted(migrations, key=lambda m: m.number)
     seen: set[str] = set()
     numbers: set[int] = set()
@@ -154,6 +174,8 @@ def ordered(migrations: Sequence[Migration]) -> tuple[Migration, ...]:
             raise ValueError(f"migration {migration.id} requires {missing}, which do not come before it")
         if migration.phase is Phase.CONTRACT and not migration.requires:
             raise ValueError(f"contract migration {migration.id} must name the steps it requires")
+        if migration.repeats is not None and migration.repeats not in migration.requires:
+            raise ValueError(f"migration {migration.id} repeats {migration.repeats}: it must require it")
         seen.add(migration.id)
         numbers.add(migration.number)
     return tuple(found)

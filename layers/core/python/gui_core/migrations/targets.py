@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gui_core.dynamo import Condition, ConditionFailed, Page
+from gui_core.dynamo import Check, Condition, ConditionFailed, Delete, Page, Put, TransactionCancelled, Update
 from gui_core.migrations.model import ItemChange, ItemMigration, Migration, ObjectMigration
 from gui_core.objects import ListedPage, StoredObject, Superseded
 
@@ -41,21 +41,37 @@ class Pending:
     def example(self) -> dict[str, Any]:
         """How a plan shows it: the key and what would be set or removed."""
         if isinstance(self.change, ItemChange):
-            return {
+            shown: dict[str, Any] = {
                 "key": dict(self.key),
                 "set": dict(self.change.values),
                 "remove": list(self.change.remove),
             }
+            if self.change.also:
+                shown["also"] = [_described(op) for op in self.change.also]
+            return shown
         if isinstance(self.change, NewBody):
             return {"key": dict(self.key), "bytes": len(self.change.body)}
         return {"key": dict(self.key)}
 
 
+def _described(operation: Put | Delete | Update | Check) -> dict[str, Any]:
+    """A write beside an item's change, as a plan shows it: what it does to which key."""
+    if isinstance(operation, Put):
+        return {"put": {k: operation.item[k] for k in ("pk", "sk") if k in operation.item}}
+    if isinstance(operation, Update):
+        return {"update": dict(operation.key), "set": dict(operation.values), "add": dict(operation.add)}
+    return {type(operation).__name__.lower(): dict(operation.key)}
+
+
 class Pager(Protocol):
     def page(self, tenant: str, after: Position | None, limit: int) -> Batch: ...
 
+    def write_page(self, units: Sequence[Any]) -> None:
+        """What the migration writes for a page as a whole, before its units' changes (a run's,
+        never a plan's)."""
+
     def pending(self, unit: Any) -> Pending | None:
-        """The change `unit` needs; None: in the new shape already (or gone)."""
+        """The change `unit` needs; None: in the new shape already (or gone). Reads only."""
 
     def apply(self, pending: Pending) -> bool:
         """Write the change; False when the unit was no longer in the old shape (or gone)."""
@@ -89,6 +105,8 @@ class ItemTable(Protocol):
 
     def approximate_count(self) -> int: ...
 
+    def transact(self, operations: Sequence[Put | Delete | Check | Update]) -> None: ...
+
 
 class ItemPager:
     """A tenant's partition of one store, by key order, read consistently."""
@@ -109,6 +127,9 @@ class ItemPager:
         )
         return Batch(page.items, page.last_key)
 
+    def write_page(self, units: Sequence[Any]) -> None:
+        self.migration.write_page(units)
+
     def pending(self, unit: Any) -> Pending | None:
         change = self.migration.upgrade(unit)
         if change is None:
@@ -116,15 +137,30 @@ class ItemPager:
         return Pending({name: unit[name] for name in self.migration.key_attributes}, change)
 
     def apply(self, pending: Pending) -> bool:
-        change: ItemChange = pending.change
+        change: ItemChange | None = pending.change
+        while change is not None:
+            if self._write(pending.key, change):
+                return True
+            change = change.otherwise
+        return False
+
+    def _write(self, key: Mapping[str, Any], change: ItemChange) -> bool:
         # The item still exists (an update would make it again) and is still in the old shape.
         exists = Condition(
             f"attribute_exists(#migration_key) AND ({change.condition.expression})",
             names={"#migration_key": self.migration.key_attributes[0], **change.condition.names},
             values=dict(change.condition.values),
         )
+        if change.also:
+            # The item's change and the writes beside it, all or nothing.
+            update = Update(dict(key), values=change.values, remove=change.remove, condition=exists)
+            try:
+                self._table.transact([update, *change.also])
+            except TransactionCancelled:
+                return False
+            return True
         try:
-            self._table.update(pending.key, change.values, condition=exists, remove=change.remove)
+            self._table.update(key, change.values, condition=exists, remove=change.remove)
         except ConditionFailed:
             return False
         return True
@@ -165,6 +201,9 @@ class ObjectPager:
         )
         last = listed.objects[-1].key if listed.objects else None
         return Batch(listed.objects, {"key": last} if listed.more and last else None)
+
+    def write_page(self, units: Sequence[Any]) -> None:
+        del units  # an object migration writes each object's new body alone
 
     def pending(self, unit: Any) -> Pending | None:
         return self._decide(str(unit.key))

@@ -1,13 +1,18 @@
-"""The SQS adapter of the migrations' work queue: one message per work item (migration, tenant)."""
+"""The SQS adapter of a work queue: one message per work item, the migrations' (migration, tenant)
+and the schedules' per-tenant ones (`gui_core.tenant_work`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from gui_core.migrations.engine import WorkItem
-
 BATCH = 10  # SQS's most per SendMessageBatch
+
+
+class Message(Protocol):
+    """A work item as the queue carries it."""
+
+    def body(self) -> str: ...
 
 
 class BatchSender(Protocol):
@@ -26,7 +31,7 @@ class SqsWorkQueue:
         self.queue_url = queue_url
         self._client = client
 
-    def send(self, items: Sequence[WorkItem]) -> None:
+    def send(self, items: Sequence[Message]) -> None:
         """Every item, ten a call; raises when SQS refused any (the caller's run fails, and its
         ledger still says which tenants are done)."""
         for start in range(0, len(items), BATCH):
