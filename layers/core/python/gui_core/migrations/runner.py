@@ -103,6 +103,7 @@ def run_tenant(
             return TenantResult(migration.id, tenant, Outcome.PAUSED, counts, pages)
         try:
             batch = pager.page(tenant, checkpoint.position, page_size)
+            pager.write_page(batch.units)
             page = Counts()
             for unit in batch.units:
                 pending = pager.pending(unit)
