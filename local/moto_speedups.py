@@ -29,6 +29,9 @@ whose answer timed out; moto ignored it and applied the transaction a second tim
 then failed, so a transaction that took longer than the client's read timeout looked refused though
 it was applied. A token seen in the last 10 minutes gets the first call's answer and changes nothing,
 or `IdempotentParameterMismatchException` with other parameters.
+
+An expression longer than DynamoDB's 4 KB is refused as DynamoDB refuses it (`expression_limits`;
+moto took any length): an UpdateExpression that grew with what it counts fails locally first.
 """
 
 from __future__ import annotations
@@ -47,6 +50,20 @@ from moto.core.serialize import JSONSerializer
 
 ATTRIBUTE_VALUE = "AttributeValue"
 IDEMPOTENCY_WINDOW_S = 600.0  # DynamoDB keeps a client request token 10 minutes
+MAX_EXPRESSION_BYTES = 4096  # DynamoDB's "maximum length of any expression string"
+# The actions whose requests carry expressions, and the parts of a request that hold none (items).
+_EXPRESSION_ACTIONS = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "transact_get_items",
+    "transact_write_items",
+)
+_NO_EXPRESSIONS = frozenset({"Item", "Key", "Keys", "ExpressionAttributeValues", "ExclusiveStartKey"})
 
 
 def _blob(value: str | bytes) -> str:
@@ -87,10 +104,12 @@ class FastDynamoDBSerializer(JSONSerializer):
 
 def install() -> None:
     """Use the fast serializer for DynamoDB's answers, journaled transactions, update expressions
-    checked at their root and idempotent transactions, in this process."""
+    checked at their root, DynamoDB's expression length and idempotent transactions, in this
+    process."""
     serialize.SERVICE_SPECIFIC_SERIALIZERS.setdefault("dynamodb", {})["json"] = FastDynamoDBSerializer
     journaled_transactions()
     root_only_validators()
+    expression_limits()
     idempotent_transactions()
 
 
@@ -98,7 +117,7 @@ def root_only_validators() -> None:
     """moto's clause-count and overlapping-path checks of an update expression done at its root
     alone (see the module's doc). Idempotent."""
     from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.ast_nodes import UpdateExpression
+    from moto.dynamodb.parsing.ast_nodes import UpdateExpression  # type: ignore[attr-defined]  # untyped in moto
 
     checks = (
         (validators.ActionCountValidator, "verify_action_counts"),
@@ -223,3 +242,42 @@ def idempotent_transactions() -> None:
 
     idempotent.idempotent = True  # type: ignore[attr-defined]
     DynamoHandler.transact_write_items = idempotent  # type: ignore[method-assign]
+
+
+def _expressions(value: Any) -> Any:
+    """(parameter, expression) of each expression a request holds, its transaction's too."""
+    if isinstance(value, dict):
+        for name, part in value.items():
+            if name.endswith("Expression") and isinstance(part, str):
+                yield name, part
+            elif name not in _NO_EXPRESSIONS:
+                yield from _expressions(part)
+    elif isinstance(value, list):
+        for part in value:
+            yield from _expressions(part)
+
+
+def expression_limits() -> None:
+    """A request with an expression longer than MAX_EXPRESSION_BYTES is a ValidationException, as
+    DynamoDB answers it (see the module's doc). Idempotent; installed before the idempotency of
+    transactions, so a refused transaction is not remembered."""
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.responses import DynamoHandler
+
+    for action in _EXPRESSION_ACTIONS:
+        handle = getattr(DynamoHandler, action)
+        if getattr(handle, "expression_limits", False):
+            continue
+
+        def limited(self: DynamoHandler, handle: Any = handle) -> Any:
+            for name, expression in _expressions(self.body):
+                size = len(expression.encode())
+                if size > MAX_EXPRESSION_BYTES:
+                    raise MockValidationException(
+                        f"Invalid {name}: Expression size has exceeded the maximum allowed size; "
+                        f"expression size: {size}"
+                    )
+            return handle(self)
+
+        limited.expression_limits = True  # type: ignore[attr-defined]
+        setattr(DynamoHandler, action, limited)

@@ -320,3 +320,45 @@ def test_a_transaction_sent_again_with_its_token_is_applied_once() -> None:
                 TransactItems=[{"Delete": {"TableName": "t", "Key": key}}], ClientRequestToken="retry-1"
             )
         assert client.get_item(TableName="t", Key=key)["Item"]["n"] == {"N": "2"}
+
+
+@pytest.mark.parametrize("size", [4096, 4097])
+def test_an_expression_longer_than_4_kb_is_refused_alone_and_in_a_transaction(size: int) -> None:
+    """DynamoDB refuses any expression string over 4 KB (a ValidationException); at 4 KB it holds.
+    The same on its own and inside TransactWriteItems, whose refusal writes nothing."""
+    moto_speedups.expression_limits()
+    moto_speedups.idempotent_transactions()
+    names = "attribute_exists(pk) OR attribute_not_exists(pk)"
+    condition = names + " OR attribute_exists(pk)" * ((size - len(names)) // 24)
+    condition += " " * (size - len(condition))
+    assert len(condition.encode()) == size
+    key = {"pk": {"S": "acme"}, "sk": {"S": "E"}}
+    update = {
+        "TableName": "t",
+        "Key": key,
+        "UpdateExpression": "SET a = :a",
+        "ConditionExpression": condition,
+    }
+    update["ExpressionAttributeValues"] = {":a": {"N": "1"}}
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        client.create_table(**TABLE)
+        outcomes = []
+        for call in (
+            lambda: client.update_item(**update),
+            lambda: client.transact_write_items(TransactItems=[{"Update": update}]),
+        ):
+            try:
+                call()
+            except client.exceptions.ClientError as exc:
+                outcomes.append((exc.response["Error"]["Code"], exc.response["Error"]["Message"]))
+            else:
+                outcomes.append(("applied", client.get_item(TableName="t", Key=key).get("Item", {}).get("a")))
+    if size == 4096:
+        assert outcomes == [("applied", {"N": "1"})] * 2
+    else:
+        refusal = (
+            "Invalid ConditionExpression: Expression size has exceeded the maximum allowed size; "
+            f"expression size: {size}"
+        )
+        assert outcomes == [("ValidationException", refusal)] * 2
