@@ -1,10 +1,12 @@
 """The dashboard's rollups kept as the stores change: the jobs, inbox and artifacts stores' DynamoDB
 streams (new and old images) feed `apply_records`, which sets each changed record's contribution
-(`gui_dashboard.rollup_store.RollupStore.apply`) as of its stream position.
+as of its stream position, a batch at a time (`gui_dashboard.rollup_store.RollupStore.apply_batch`:
+each bucket written once per transaction, not once per record).
 
 Records of other items of those stores (idempotency records, list keys, counters) are passed by.
-A record that fails stops the batch there: it and those after it are reported as failed, so Lambda
-delivers them again in order (a record's later changes never overtake it).
+A record that cannot be read, or a write that fails, stops the batch there: the first record not
+applied and those after it are reported as failed, so Lambda delivers them again in order (a
+record's later changes never overtake it; those applied already change nothing when redelivered).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gui_core.dynamo import from_dynamo
-from gui_dashboard.rollup_store import RollupStore
+from gui_dashboard.rollup_store import BatchStopped, Change, RollupStore
 from gui_dashboard.rollups import ARTIFACTS, INBOX, JOBS
 
 # The items of each store that are records the dashboard counts (its repository reads these).
@@ -38,8 +40,11 @@ def _image(change: Mapping[str, Any], name: str) -> dict[str, Any] | None:
 def apply_records(
     records: Sequence[Mapping[str, Any]], rollups: RollupStore, stores: Mapping[str, str]
 ) -> list[dict[str, str]]:
-    """Apply a batch's records in order; the `batchItemFailures` of the first that fails and after.
+    """Apply a batch's records in order; the `batchItemFailures` of the first not applied and after.
     `stores`: {table name: store}."""
+    changes: list[Change] = []
+    positions: list[int] = []  # of each change's record in the batch
+    stopped = len(records)
     for position, record in enumerate(records):
         change = record.get("dynamodb", {})
         try:
@@ -49,10 +54,14 @@ def apply_records(
             if store is None or not tenant or not sk.startswith(RECORD_PREFIXES[store]):
                 continue
             image = None if record.get("eventName") == "REMOVE" else _image(change, "NewImage")
-            rollups.apply(tenant, store, sk, image, str(change["SequenceNumber"]))
+            changes.append(Change(tenant, store, sk, image, str(change["SequenceNumber"])))
         except Exception:
-            return [
-                {"itemIdentifier": str(r.get("dynamodb", {}).get("SequenceNumber"))}
-                for r in records[position:]
-            ]
-    return []
+            stopped = position
+            break
+        positions.append(position)
+    try:
+        rollups.apply_batch(changes)
+    except BatchStopped as exc:
+        if exc.first_unapplied < len(positions):
+            stopped = positions[exc.first_unapplied]
+    return [{"itemIdentifier": str(r.get("dynamodb", {}).get("SequenceNumber"))} for r in records[stopped:]]

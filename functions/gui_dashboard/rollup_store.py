@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,6 +69,15 @@ def _seq(sequence: str | int) -> str:
     return str(sequence).rjust(40, "0")
 
 
+def _unchanged(stored: Mapping[str, Any]) -> Condition:
+    """The record's contribution item is still the one read."""
+    return Condition("#s = :s", names={"#s": "seq"}, values={":s": stored.get("seq", "")})
+
+
+def _change_key(change: Change) -> tuple[str, str]:
+    return change.tenant, f"{RECORD_PREFIX}{change.store}#{change.sk}"
+
+
 def _record_key(tenant: str, store: str, record: Mapping[str, Any]) -> dict[str, str]:
     return {"pk": tenant, "sk": f"{RECORD_PREFIX}{store}#{record['sk']}"}
 
@@ -82,21 +92,49 @@ def _record_item(
     return item
 
 
-def _chunks(
-    store: str, records: Sequence[Mapping[str, Any]]
-) -> Iterator[list[tuple[Mapping[str, Any], Moves]]]:
-    """The records with what each contributes, in chunks of at most TRANSACTION_ACTIONS writes: a
-    put per record and an update per bucket the chunk's records move."""
-    chunk: list[tuple[Mapping[str, Any], Moves]] = []
-    buckets: set[str] = set()
-    for record in records:
-        new = contribution(store, record)
-        moved = set(difference(new, {}))
+@dataclass(frozen=True)
+class Change:
+    """A change of a record the dashboard counts, from its store's stream: its image after (None:
+    removed) at stream position `sequence`."""
+
+    tenant: str
+    store: str
+    sk: str
+    image: Mapping[str, Any] | None
+    sequence: str | int
+
+
+@dataclass(frozen=True)
+class _Write:
+    """A record's new contribution item (conditional) and what it moves in each bucket."""
+
+    tenant: str
+    item: Put
+    moves: Moves
+    origin: Any  # what to write record by record if the chunk is refused
+
+
+class BatchStopped(Exception):
+    """`apply_batch` stopped on an error; the changes from `first_unapplied` on (by their position
+    in the batch) may not be applied, those before it are."""
+
+    def __init__(self, first_unapplied: int, error: Exception) -> None:
+        super().__init__(f"stopped at change {first_unapplied}: {error}")
+        self.first_unapplied = first_unapplied
+
+
+def _chunked(writes: Sequence[_Write]) -> Iterator[list[_Write]]:
+    """The writes in order, in chunks of at most TRANSACTION_ACTIONS writes: a put per record and an
+    update per bucket the chunk's records move."""
+    chunk: list[_Write] = []
+    buckets: set[tuple[str, str]] = set()
+    for write in writes:
+        moved = {(write.tenant, sk) for sk in write.moves}
         touched = buckets | moved
         if chunk and len(chunk) + 1 + len(touched) > TRANSACTION_ACTIONS:
             yield chunk
             chunk, touched = [], moved
-        chunk.append((record, new))
+        chunk.append(write)
         buckets = touched
     if chunk:
         yield chunk
@@ -120,10 +158,7 @@ class RollupStore:
             stored = self._table.get(key, consistent=True)
             if stored is not None and str(stored.get("seq", "")) >= seq:
                 return False
-            if stored is None:
-                unchanged = Condition("attribute_not_exists(#k)", names={"#k": "pk"})
-            else:
-                unchanged = Condition("#s = :s", names={"#s": "seq"}, values={":s": stored.get("seq", "")})
+            unchanged = _ABSENT if stored is None else _unchanged(stored)
             if self._write(tenant, key, store, image, stored, seq, unchanged):
                 return True
         raise RuntimeError(f"rollups of {store} {record_sk}: {ATTEMPTS} writers raced it")
@@ -143,27 +178,75 @@ class RollupStore:
         # The records of the page that have their item already (most, where the stream's consumer
         # ran before the backfill): one query over the page's range, in the records' key order.
         have = {str(item["sk"]) for item in self._query(tenant, keys[0], keys[-1])}
+        writes = []
+        for record in records:
+            key = _record_key(tenant, store, record)
+            if key["sk"] not in have:
+                new = contribution(store, record)
+                item = Put(_record_item(key, "", new, record), condition=_ABSENT)
+                writes.append(_Write(tenant, item, difference(new, {}), record))
         written = 0
-        missing = [r for r in records if _record_key(tenant, store, r)["sk"] not in have]
-        for chunk in _chunks(store, missing):
-            if self._write_chunk(tenant, store, chunk):
+        for chunk in _chunked(writes):
+            if self._transact_chunk(chunk):
                 written += len(chunk)
             else:
-                written += sum(self.backfill(tenant, store, record) for record, _ in chunk)
+                written += sum(self.backfill(tenant, store, write.origin) for write in chunk)
         return written
 
-    def _write_chunk(self, tenant: str, store: str, chunk: list[tuple[Mapping[str, Any], Moves]]) -> bool:
-        puts = [
-            Put(_record_item(_record_key(tenant, store, record), "", new, record), condition=_ABSENT)
-            for record, new in chunk
-        ]
-        totals: Moves = {}
-        for _, new in chunk:
-            for sk, moved in difference(new, {}).items():
-                bucket = totals.setdefault(sk, {})
+    def apply_batch(self, changes: Sequence[Change]) -> None:
+        """`apply` of a stream batch's changes, in transactions of TRANSACTION_ACTIONS writes at
+        most: a record's latest change in the batch is the one applied (it overtakes those before
+        it), the records' stored contributions are read together (BatchGetItem), and each bucket is
+        written once a chunk with the sum of what the chunk's records move in it. A chunk a writer
+        raced (a record's item changed since it was read) is applied record by record. On an error,
+        `BatchStopped` names the first change that may not be applied."""
+        last: dict[tuple[str, str], int] = {}
+        for position, change in enumerate(changes):
+            key = _change_key(change)
+            if key not in last or _seq(change.sequence) >= _seq(changes[last[key]].sequence):
+                last[key] = position  # a record's latest change (a redelivered older one changes nothing)
+        applied: set[int] = set()
+        try:
+            stored = {
+                (str(item["pk"]), str(item["sk"])): item
+                for item in self._table.batch_get([{"pk": t, "sk": sk} for t, sk in last], consistent=True)
+            }
+            writes = []
+            for (tenant, sk), position in last.items():
+                change, seq, before = (
+                    changes[position],
+                    _seq(changes[position].sequence),
+                    stored.get((tenant, sk)),
+                )
+                if before is not None and str(before.get("seq", "")) >= seq:
+                    applied.add(position)  # a change at or after it was applied already
+                    continue
+                new = contribution(change.store, change.image)
+                old = json.loads(str(before["contribution"])) if before is not None else {}
+                unchanged = _ABSENT if before is None else _unchanged(before)
+                item = Put(
+                    _record_item({"pk": tenant, "sk": sk}, seq, new, change.image), condition=unchanged
+                )
+                writes.append(_Write(tenant, item, difference(new, old), position))
+            for chunk in _chunked(writes):
+                if not self._transact_chunk(chunk):
+                    for write in chunk:
+                        change = changes[write.origin]
+                        self.apply(change.tenant, change.store, change.sk, change.image, change.sequence)
+                applied.update(write.origin for write in chunk)
+        except Exception as exc:
+            done = applied | {p for p in range(len(changes)) if last.get(_change_key(changes[p])) in applied}
+            first = min((p for p in range(len(changes)) if p not in done), default=len(changes))
+            raise BatchStopped(first, exc) from exc
+
+    def _transact_chunk(self, chunk: list[_Write]) -> bool:
+        totals: dict[tuple[str, str], Counters] = {}
+        for write in chunk:
+            for sk, moved in write.moves.items():
+                bucket = totals.setdefault((write.tenant, sk), {})
                 for name, value in moved.items():
                     bucket[name] = round(bucket.get(name, 0) + value, 6)
-        return self._transact(tenant, puts, sorted(totals.items()))
+        return self._transact([write.item for write in chunk], sorted(totals.items()))
 
     def _write(
         self,
@@ -179,9 +262,11 @@ class RollupStore:
         old = json.loads(str(stored["contribution"])) if stored is not None else {}
         record = _record_item(key, seq, new, image)
         moves = sorted(difference(new, old).items())
-        return self._transact(tenant, [Put(record, condition=condition)], moves)
+        return self._transact(
+            [Put(record, condition=condition)], [((tenant, sk), moved) for sk, moved in moves]
+        )
 
-    def _transact(self, tenant: str, head: list[Put], buckets: list[tuple[str, Counters]]) -> bool:
+    def _transact(self, head: list[Put], buckets: list[tuple[tuple[str, str], Counters]]) -> bool:
         """`head` (records' items, each conditional) and what `buckets` move, all or nothing; False
         when an item of `head` refused (its record changed since it was read). A bucket laid out
         already takes what the write moves. One that refuses that is made whole (its first write: a
@@ -192,7 +277,7 @@ class RollupStore:
         tries = [0] * len(buckets)  # 0: what moves; 1: made whole; 2: the layout added
         for _ in range(2 * len(buckets) + 1):
             operations: list[Put | Update] = [*head]
-            for (sk, moved), tried in zip(buckets, tries, strict=True):
+            for ((tenant, sk), moved), tried in zip(buckets, tries, strict=True):
                 key = {"pk": tenant, "sk": sk}
                 counters = stored_counters(moved, whole_layout=tried > 0)
                 if tried == 1:

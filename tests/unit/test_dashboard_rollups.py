@@ -14,7 +14,7 @@ import pytest
 
 from gui_dashboard import logic, rollups
 from gui_dashboard.logic import MODULES, SourceRecords, TimeRange, choose_bucket
-from gui_dashboard.rollup_store import RollupStore
+from gui_dashboard.rollup_store import BatchStopped, Change, RollupStore
 from gui_dashboard.rollups import align, cover
 from local.memory_table import MemoryTable
 
@@ -373,3 +373,93 @@ def test_a_page_backfill_leaves_a_record_the_stream_applied_as_the_stream_left_i
     ingestion = tenant.rollups.dashboard(TENANT, period, now=NOW)["modules"][0]
     figures = {f["name"]: f["value"] for f in ingestion["figures"]}
     assert (figures["jobs"], figures["jobs_failed"]) == (5, 1)
+
+
+def test_a_batch_applied_together_leaves_what_its_changes_applied_one_by_one_leave() -> None:
+    """GIVEN 900 changes of 300 records (some redelivered, some late, some removals) WHEN applied in
+    stream batches of 100 THEN every bucket's counters and every record's item are those of the
+    changes applied one by one, in a third of the transactions and fewer writes: a record's latest
+    change in a batch is the one written, each bucket once a chunk (these records spread over 70
+    days, so few share an hour)."""
+    one_by_one = Seeded(seed=11, size=100)
+    rng = random.Random(12)
+    for store, sk, _, _ in rng.sample(one_by_one.applied, 60):
+        one_by_one.change(store, None, sk)  # removals
+    changes = list(one_by_one.applied)
+    changes += rng.sample(changes, 40)  # redelivered, late
+    alone, together = CountingTable(), CountingTable()
+    for store, sk, record, seq in changes:
+        RollupStore(alone).apply(TENANT, store, sk, record, seq)  # type: ignore[arg-type]
+    batched = RollupStore(together)  # type: ignore[arg-type]
+    for start in range(0, len(changes), 100):
+        batched.apply_batch(
+            [
+                Change(TENANT, store, sk, record, seq)
+                for store, sk, record, seq in changes[start : start + 100]
+            ]
+        )
+    assert _counters(together) == _counters(alone) == _counters(one_by_one.table)
+
+    def records(table: MemoryTable) -> dict[Any, Any]:  # a removal's expiry is the clock's at its write
+        items = table.items.items()
+        return {
+            k: {**v, "expires_at": "expires_at" in v} for k, v in items if str(k[1]).startswith("ROLLREC#")
+        }
+
+    assert records(together) == records(alone)
+    assert len(together.transactions) < len(alone.transactions) / 3
+    assert sum(together.transactions) < sum(alone.transactions)
+
+
+class FailingTable(MemoryTable):
+    """A table whose `fail_at`th transaction fails (a throttle, say)."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.transactions, self.fail_at = 0, fail_at
+
+    def transact(self, operations: Any) -> None:
+        self.transactions += 1
+        if self.transactions == self.fail_at:
+            raise RuntimeError("throttled")
+        super().transact(operations)
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 5])
+def test_a_batch_stopped_by_an_error_names_the_first_change_to_deliver_again(fail_at: int) -> None:
+    """GIVEN a batch whose nth transaction fails WHEN the stream delivers it again from the change
+    `BatchStopped` names THEN the rollups are those of the whole batch applied once."""
+    source = Seeded(seed=13, size=40)
+    changes = [Change(TENANT, store, sk, record, seq) for store, sk, record, seq in source.applied]
+    table = FailingTable(fail_at)
+    store = RollupStore(table)  # type: ignore[arg-type]
+    with pytest.raises(BatchStopped) as stopped:
+        store.apply_batch(changes)
+    assert 0 <= stopped.value.first_unapplied < len(changes)
+    store.apply_batch(changes[stopped.value.first_unapplied :])
+    assert _counters(table) == _counters(source.table)
+
+
+def test_the_consumer_reports_the_first_record_not_applied_and_after() -> None:
+    """GIVEN a stream batch whose fourth record cannot be read WHEN the consumer applies it THEN
+    the three before it are counted and the fourth and after are reported for redelivery."""
+    from gui_core.dynamo import to_dynamo
+    from gui_dashboard.rollup_events import apply_records
+
+    arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/gui-jobs/stream/2026-12-07T00:00:00.000"
+    rng = random.Random(14)
+    records = []
+    for n in range(6):
+        job = _job(rng, n) | {"requested_at": _iso(NOW - timedelta(hours=1))}
+        change = {
+            "Keys": to_dynamo({"pk": TENANT, "sk": job["sk"]}),
+            "NewImage": to_dynamo(job),
+            "SequenceNumber": str(100 + n),
+        }
+        records.append({"eventName": "INSERT", "eventSourceARN": arn, "dynamodb": change})
+    del records[3]["dynamodb"]["SequenceNumber"]
+    table = MemoryTable()
+    failures = apply_records(records, RollupStore(table), {"gui-jobs": "jobs"})  # type: ignore[arg-type]
+    assert failures == [{"itemIdentifier": "None"}, {"itemIdentifier": "104"}, {"itemIdentifier": "105"}]
+    applied = [k[1] for k in table.items if str(k[1]).startswith("ROLLREC#")]
+    assert sorted(applied) == [f"ROLLREC#jobs#{records[n]['dynamodb']['Keys']['sk']['S']}" for n in range(3)]
