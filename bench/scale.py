@@ -1035,7 +1035,10 @@ def _socket_open(ctx: Context) -> None:
 
     url = ctx.backend.websocket_url(REGION, tenant=TENANT, channel="notifications")
     token = ctx.tokens[f"vic@{TENANT}"]
-    opened = connect(url, subprotocols=["ddgui.v1", token], max_size=None, open_timeout=60)  # type: ignore[list-item]
+    # No keepalive pings: the socket idles through the rows after its own, and a ping the busy local
+    # gateway answered late closed it with a traceback on stderr (the rows' figures were not affected).
+    protocols = ["ddgui.v1", token]
+    opened = connect(url, subprotocols=protocols, max_size=None, open_timeout=60, ping_interval=None)  # type: ignore[arg-type]
     ctx.socket = ctx.closing.enter_context(opened)
 
 
