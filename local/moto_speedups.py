@@ -20,8 +20,8 @@ count, and restores them when the transaction fails: what moto's copy restored, 
 An update expression is checked once, at its root (`root_only_validators`): moto checks the clause
 counts and the overlapping paths at every node of the expression's tree (each clause and action is
 an `UpdateExpression`), each check walking the node's subtree, so an expression of n actions cost
-n² (a rollup bucket's first write names its 122 counters: about 0.8 s a transaction of three, most
-of the local backend's start). The root's check sees every action: the same refusals.
+n² (a rollup bucket's whole layout names 122 counters; such writes were most of the local
+backend's start, `bench/local_start.py`). The root's check sees every action: the same refusals.
 
 A TransactWriteItems is idempotent by its `ClientRequestToken`, as in DynamoDB
 (`idempotent_transactions`): botocore fills the token and sends it again when it retries a call
