@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from local.apigw import LOCAL_ACCOUNT
 from local.aws import aws_client
+from local.background import STOP_JOIN_S, endpoint_gone, join
 from local.pool import Throttled
 from stacks.manifest import Manifest, Rule
 
@@ -127,12 +128,17 @@ class BusRelay:
         self._thread = threading.Thread(target=self._loop, name=f"ddgui-bus-{self.region}", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop delivering and delete this relay's mirrors (what they still hold is dropped with them,
-        as a stopped backend's state is)."""
+    def request_stop(self) -> None:
+        """Ask the relay to stop delivering (it ends the delivery it is in); `stop` waits for it."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+
+    def stop(self, timeout_s: float = STOP_JOIN_S) -> bool:
+        """Stop delivering (waiting up to `timeout_s` for the thread) and delete this relay's mirrors
+        (what they still hold is dropped with them, as a stopped backend's state is); True when the
+        thread has ended."""
+        self._stop.set()
+        ended = join(self._thread, timeout_s)
+        if ended:
             self._thread = None
         mirrors, self._mirrors = self._mirrors, []
         for mirror in mirrors:
@@ -142,6 +148,7 @@ class BusRelay:
                 self._sqs.delete_queue(QueueUrl=mirror.queue_url)
             except Exception:  # the endpoint may be gone already (its own moto server stopped first)
                 logger.debug("could not delete mirror %s", mirror.name, exc_info=True)
+        return ended
 
     def pump(self) -> int:
         """Deliver every event waiting now; the number delivered."""
@@ -157,7 +164,10 @@ class BusRelay:
             try:
                 if self.pump() == 0:
                     self._stop.wait(self.poll_s)
-            except Exception:  # a broken delivery must not end the relay
+            except Exception as exc:  # a broken delivery must not end the relay
+                if self._stop.is_set() and endpoint_gone(exc):
+                    logger.debug("bus relay (%s): the endpoint is gone", self.region)
+                    return
                 logger.exception("bus relay error")
                 self._stop.wait(1)
 
@@ -184,7 +194,9 @@ class BusRelay:
                     # the event's maximum age, and not a failed attempt.
                     self._throttled[message_id] += 1
                     continue  # visible again after the timeout
-                except Exception:
+                except Exception as exc:
+                    if self._stop.is_set() and endpoint_gone(exc):
+                        return delivered  # stopping: moto's server is gone
                     receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
                     attempts = receives - self._throttled[message_id]
                     logger.exception("delivery of %s failed (attempt %d)", envelope.get("id"), attempts)

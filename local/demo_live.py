@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local.apigw import sample_event
-from local.background import BackgroundLoop
+from local.background import BackgroundLoop, endpoint_gone
 
 logger = logging.getLogger("local.demo_live")
 
@@ -91,7 +91,9 @@ class DemoTicker(BackgroundLoop):
             try:
                 self.publishers[region](source, detail_type, detail)
                 published += 1
-            except Exception:
+            except Exception as exc:
+                if self._stop.is_set() and endpoint_gone(exc):
+                    return published  # stopping: moto's server is gone
                 logger.exception("demo ticker: could not publish %s for %s", detail_type, tenant)
         self.published += published
         return published

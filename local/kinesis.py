@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from local.apigw import sample_event
 from local.aws import aws_client
-from local.background import BackgroundLoop
+from local.background import BackgroundLoop, endpoint_gone
 from local.containers import LOCAL_ACCOUNT, function_arn
 from local.pool import Throttled
 from stacks.source_filters import kinesis_accepts
@@ -188,7 +188,10 @@ class KinesisPoller(BackgroundLoop):
                         if self._stop.is_set():
                             break
                         self._pump_shard(shard, backoff=True)
-            except Exception:  # a broken poll must not end the mapping
+            except Exception as exc:  # a broken poll must not end the mapping
+                if self._stop.is_set() and endpoint_gone(exc):
+                    logger.debug("kinesis poller (%s, %s): the endpoint is gone", self.fn.name, self.region)
+                    return
                 logger.exception("kinesis poller error (%s, %s)", self.fn.name, self.region)
                 self._stop.wait(1)
             self._stop.wait(self.poll_s)
@@ -323,8 +326,11 @@ class KinesisPoller(BackgroundLoop):
             answer = future.result(timeout=float(self.fn.timeout_s))
         except Throttled:
             raise
-        except Exception:
-            logger.exception("%s failed on a batch of %d record(s)", self.fn.name, len(batch))
+        except Exception as exc:
+            if self._stop.is_set() and endpoint_gone(exc):  # stopping: moto's server is gone
+                logger.debug("%s: the endpoint is gone", self.fn.name)
+            else:
+                logger.exception("%s failed on a batch of %d record(s)", self.fn.name, len(batch))
             return 0, True
         failures = answer.get("batchItemFailures") if isinstance(answer, dict) else None
         if not failures:
@@ -395,8 +401,11 @@ class KinesisPoller(BackgroundLoop):
         )
         try:
             self._sqs.send_message(QueueUrl=self.failure_queue_url, MessageBody=json.dumps(description))
-        except Exception:  # the in-memory list keeps it; the endpoint may be stopping
-            logger.exception("could not send to %s", self.failure_queue_url)
+        except Exception as exc:  # the in-memory list keeps it; the endpoint may be stopping
+            if self._stop.is_set() and endpoint_gone(exc):
+                logger.debug("could not send to %s: the endpoint is gone", self.failure_queue_url)
+            else:
+                logger.exception("could not send to %s", self.failure_queue_url)
 
 
 def _iso(epoch_s: float) -> str:

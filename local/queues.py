@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from local.apigw import sample_event
 from local.aws import aws_client
-from local.background import BackgroundLoop
+from local.background import BackgroundLoop, endpoint_gone
 from local.containers import LOCAL_ACCOUNT
 from local.pool import Throttled
 
@@ -111,7 +111,10 @@ class QueuePoller(BackgroundLoop):
             try:
                 with self._lock:
                     delivered = self._once()
-            except Exception:  # a broken poll must not end the mapping
+            except Exception as exc:  # a broken poll must not end the mapping
+                if self._stop.is_set() and endpoint_gone(exc):
+                    logger.debug("queue poller (%s, %s): the endpoint is gone", self.fn.name, self.region)
+                    return
                 logger.exception("queue poller error (%s, %s)", self.fn.name, self.region)
                 self._stop.wait(1)
                 continue
@@ -149,8 +152,11 @@ class QueuePoller(BackgroundLoop):
             answer = self.invoker.submit(event).result(timeout=float(self.fn.timeout_s))
         except Throttled:
             raise
-        except Exception:
-            logger.exception("%s failed on a batch of %d message(s)", self.fn.name, len(everything))
+        except Exception as exc:
+            if self._stop.is_set() and endpoint_gone(exc):  # stopping: moto's server is gone
+                logger.debug("%s: the endpoint is gone", self.fn.name)
+            else:
+                logger.exception("%s failed on a batch of %d message(s)", self.fn.name, len(everything))
             return everything
         failures = answer.get("batchItemFailures") if isinstance(answer, dict) else None
         ids = {f.get("itemIdentifier") for f in failures or [] if isinstance(f, dict)}

@@ -31,7 +31,7 @@ from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
 from starlette.requests import Request
@@ -42,6 +42,7 @@ from starlette.routing import Route as HttpRoute
 from gui_core.bus import EventPublisher
 from local.apigw import sample_event
 from local.aws import MotoServer, aws_client, create_resources, function_environment
+from local.background import endpoint_gone
 from local.bus import BusRelay
 from local.containers import Container, Handler
 from local.demo import TENANTS, seed_preferences, write_tenants
@@ -74,6 +75,9 @@ logger = logging.getLogger("local.runtime")
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 DEFAULT_TTL_SWEEP_S = 5.0
 DEFAULT_BUS_POLL_S = 0.2
+# How long a stop waits for the background loops to end (each ends the invocation it is in: the
+# work items of the schedules fired at start among them) before it stops moto's server anyway.
+STOP_WAIT_S = 30.0
 TOKEN_PATH = "/dev/token"  # noqa: S105 - a path
 DEV_TOKEN_TTL_S = 3600
 MIGRATE_FUNCTION = "gui_migrate"  # the migrations' deploy step (stacks/manifest.py)
@@ -105,6 +109,14 @@ def code_revision() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"git {head}{'+' if dirty else ''}" if head else None
+
+
+class _Loop(Protocol):
+    """A background loop of the runtime (`local.background`): asked to end, then waited for."""
+
+    def request_stop(self) -> None: ...
+
+    def stop(self, timeout_s: float) -> bool: ...
 
 
 class StartupError(RuntimeError):
@@ -245,27 +257,30 @@ class LocalBackend:
             raise StartupError(f"the local backend did not start: {self._failure}") from self._failure
 
     def stop(self) -> None:
+        """Stop the gateways, then the background loops that call AWS, and moto's server last: a
+        loop that outlived its wait would call a stopped endpoint. The loops are all asked to end at
+        once (each ends the invocation it is in), then waited for, up to `STOP_WAIT_S` in all."""
         self._stopping = True
         for server in self._servers:
             server.should_exit = True
+        loops = self._loops()
+        for loop in loops:
+            loop.request_stop()
         if self._thread is not None:
             if self._finished.wait(self.shutdown_timeout_s + 5):
                 self._thread.join(1)
             self._thread = None
-        if self.ticker is not None:
-            self.ticker.stop()
-            self.ticker = None
-        for scheduler in self.schedulers.values():
-            scheduler.stop()
+        deadline = time.monotonic() + STOP_WAIT_S
+        for loop in loops:
+            if not loop.stop(max(0.0, deadline - time.monotonic())):
+                logger.warning("%s still runs %.0f s into the stop", type(loop).__name__, STOP_WAIT_S)
+        self.ticker = None
         self.schedulers.clear()
-        self._stop_pollers()
-        for relay in self.relays.values():
-            relay.stop()
+        self.pollers.clear()
+        self.queue_pollers.clear()
         self.relays.clear()
+        self.table_streams = None
         self.sweeper = None
-        if self.table_streams is not None:
-            self.table_streams.stop()
-            self.table_streams = None
         for pool in self.pools.values():
             pool.close()
         self.pools.clear()
@@ -281,14 +296,16 @@ class LocalBackend:
             self.iam_check.forget(c["AWS_ACCESS_KEY_ID"] for c in self.credentials.values())
         shutil.rmtree(self._tmp_root, ignore_errors=True)
 
-    def _stop_pollers(self) -> None:
-        """The event source mappings: the Kinesis pollers and the queue pollers."""
-        for poller in self._all_pollers():
-            poller.stop()
-        self.pollers.clear()
-        for queue_poller in self._all_queue_pollers():
-            queue_poller.stop()
-        self.queue_pollers.clear()
+    def _loops(self) -> list[_Loop]:
+        """What calls AWS on threads of its own, in the order it is stopped: the demo ticker, the
+        schedulers, the event source mappings (Kinesis and queue pollers), the bus relays (which
+        delete their mirrors once stopped) and the stores' stream reader."""
+        loops: list[_Loop] = [self.ticker] if self.ticker is not None else []
+        loops += [*self.schedulers.values(), *self._all_pollers(), *self._all_queue_pollers()]
+        loops += self.relays.values()
+        if self.table_streams is not None:
+            loops.append(self.table_streams)
+        return loops
 
     def hurry(self) -> None:
         """Stop without waiting for open connections (a second Ctrl-C); `stop` still joins."""
@@ -701,7 +718,9 @@ class LocalBackend:
             try:
                 # Off the event loop: a sweep waits on moto and on the archiver's container.
                 report = await asyncio.to_thread(self.sweep_now)
-            except Exception:
+            except Exception as exc:
+                if self._stopping and endpoint_gone(exc):
+                    return  # stopping: moto's server is gone
                 logger.exception("the TTL sweep failed; the next one tries again")
                 continue
             if report.expired_total or report.retrying or report.dead_lettered:

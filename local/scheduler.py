@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local.apigw import sample_event
+from local.background import endpoint_gone, join
 from local.containers import LOCAL_ACCOUNT
 from local.pool import Invoker
 from stacks.manifest import APP_NAME, Schedule
@@ -73,10 +74,15 @@ class Scheduler:
         return answer
 
     def fire_all(self) -> None:
+        """Fire every schedule in turn; none more once the scheduler is stopping."""
         for name in self.schedules:
+            if self._stop.is_set():
+                return
             try:
                 self.fire(name)
-            except Exception:
+            except Exception as exc:
+                if self._stop.is_set() and endpoint_gone(exc):
+                    return  # stopping: moto's server is gone
                 logger.exception("schedule %s failed in %s; the next firing tries again", name, self.region)
 
     def start(self) -> None:
@@ -85,11 +91,17 @@ class Scheduler:
         self._thread = threading.Thread(target=self._loop, name=f"ddgui-schedules-{self.region}", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the loop to end (it ends the firing it is in); `stop` waits for it."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """`request_stop`, then wait up to `timeout_s` for the thread; True when it has ended."""
+        self._stop.set()
+        ended = join(self._thread, timeout_s)
+        if ended:
             self._thread = None
+        return ended
 
     def _loop(self) -> None:
         assert self.every_s

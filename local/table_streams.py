@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from local.aws import aws_client
+from local.background import STOP_JOIN_S, endpoint_gone, join
 from stacks.source_filters import accepts
 
 if TYPE_CHECKING:
@@ -106,7 +107,9 @@ class TableStreams:
             try:
                 answer = consumer.container.invoke(event)
                 failures = (answer or {}).get("batchItemFailures") if isinstance(answer, dict) else None
-            except Exception:
+            except Exception as exc:
+                if self._stop.is_set() and endpoint_gone(exc):  # stopping: moto's server is gone
+                    return took
                 logger.exception("%s failed on a batch of %d record(s)", consumer.fn.name, len(batch))
                 failures = [{"itemIdentifier": batch[0][0]["dynamodb"]["SequenceNumber"]}]
             if not failures:
@@ -139,11 +142,20 @@ class TableStreams:
         while not self._stop.wait(self.poll_s):
             try:
                 self.pump()
-            except Exception:
+            except Exception as exc:
+                if self._stop.is_set() and endpoint_gone(exc):
+                    logger.debug("table streams: the endpoint is gone")
+                    return
                 logger.exception("reading the stores' streams failed")
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the reader to end (it ends the pump it is in); `stop` waits for it."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+
+    def stop(self, timeout_s: float = STOP_JOIN_S) -> bool:
+        """`request_stop`, then wait up to `timeout_s` for the thread; True when it has ended."""
+        self._stop.set()
+        ended = join(self._thread, timeout_s)
+        if ended:
             self._thread = None
+        return ended

@@ -1,11 +1,12 @@
 """The local SQS event source mapping (local/queues.py) on moto's queue: batches in Lambda's SQS
 shape, partial batch failures, a raising invocation failing its batch, retries, the dead-letter
-queue after the mapping's receives, and a schedule's per-tenant work items delivered by
-`fire_schedule`."""
+queue after the mapping's receives, a schedule's per-tenant work items delivered by
+`fire_schedule`, and a stop that waits for the invocation a poller is in before moto stops."""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -179,3 +180,49 @@ def test_firing_a_schedule_that_fans_out_delivers_its_work_items_before_it_retur
         assert fanned.taken == []
         assert backend.pump_queues() == 3
         assert sorted(fanned.taken) == ["acme", "beta", "gamma"]
+
+
+HOLD_S = 7.0  # longer than a stop used to wait for a poller's thread (5 s) before stopping moto
+
+
+def test_a_stop_waits_for_the_invocation_a_poller_is_in_before_moto_stops(
+    tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A poller mid-invocation when the backend stops (`ddgui dev` stopped just after a schedule
+    queued its work items): the stop waits for it, and for its delete of the message, before moto's
+    server stops; the function's calls still reach the endpoint, and nothing is logged as an error
+    (a join that gave up after 5 s left the poller calling a stopped endpoint: a traceback)."""
+    taken = threading.Event()
+    calls: list[object] = []
+    started: list[LocalBackend] = []
+
+    def slow_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        taken.set()
+        time.sleep(HOLD_S)
+        try:
+            aws(started[0], "sqs", REGION).list_queues()
+            calls.append("answered")
+        except Exception as exc:  # the endpoint was gone
+            calls.append(exc)
+        return {"batchItemFailures": []}
+
+    backend = LocalBackend(
+        regions=(REGION,),
+        port=0,
+        keys_dir=tmp_path_factory.mktemp("keys"),
+        seed=False,
+        ttl_sweep_s=None,
+        manifest=MANIFEST.only(WORKER),
+        handlers={WORKER: slow_worker},
+        migrate=False,
+    ).start()
+    try:
+        started.append(backend)
+        send(backend, {"n": 30})
+        assert taken.wait(30)
+    finally:
+        backend.stop()
+
+    assert calls == ["answered"]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
