@@ -192,6 +192,8 @@ def _scope(endpoint: Endpoint) -> str:
         from gui_core.replay_log import CHANNELS
 
         return " / ".join(_code(s) for s in sorted(set(CHANNELS.values()))) + " (the channel's)"
+    if endpoint.route.field_scopes:
+        return "each field's"
     return _code(scope) if scope else "public"
 
 

@@ -70,6 +70,8 @@ def call(
     if "{" in path:
         raise ValueError(f"give every path parameter of {operation.path} with --path NAME=VALUE")
     sent = {"Authorization": f"Bearer {token}", **headers}
+    if body is not None and not any(name.lower() == "content-type" for name in sent):
+        sent["Content-Type"] = "application/json"  # the API refuses a body of no type (415)
     with httpx.Client(timeout=timeout_s) as client:
         return client.request(
             operation.method,

@@ -376,6 +376,29 @@ NOTIFICATIONS_FUNCTION = Function(
     ),
 )
 
+GRAPHQL_FUNCTION = Function(
+    name="gui_graphql",
+    handler="gui_graphql.handler.handler",
+    purpose="GraphQL API over the groups' use cases: jobs and the notification inbox, so far.",
+    # Each field calls its group's use cases (gui_graphql.operations): the stores, bus and ledger of
+    # the groups it serves, as their own functions reach them.
+    stores={
+        **PLATFORM_STORES,
+        "jobs": Access.READ_WRITE,
+        "inbox": Access.READ_WRITE,
+        "migrations": Access.READ,
+    },
+    secrets=(CURSOR_KEY.name,),
+    publishes_to_bus=True,
+    layers=("deps", "graphql"),
+    shared_packages=("gui_jobs", "gui_notifications"),
+    environment={"NOTIFICATION_RETENTION_DAYS": "90"},
+    routes=(
+        Route("POST", "/graphql", None, "A GraphQL request: a query or a mutation.", field_scopes=True),
+        Route("GET", "/graphql", None, "A GraphQL query.", field_scopes=True),
+    ),
+)
+
 # Live channels. The replay window is how far back a client may resume; the connection TTL is API
 # Gateway's 2 h connection limit.
 LIVE_ENVIRONMENT = {"REPLAY_WINDOW_S": "86400", "CONNECTION_TTL_S": "7200"}
@@ -773,6 +796,12 @@ MANIFEST = Manifest(
             requirements=("tantivy",),
         ),
         Layer(
+            "graphql",
+            "graphql-core: the GraphQL API's parser, validation and execution.",
+            source="requirements",
+            requirements=("graphql-core",),
+        ),
+        Layer(
             "analytics",
             "DuckDB: telemetry facts and their aggregates (offline: no extension is installed at run time).",
             source="requirements",
@@ -787,6 +816,7 @@ MANIFEST = Manifest(
         JOBS_FUNCTION,
         JOB_EVENTS_FUNCTION,
         NOTIFICATIONS_FUNCTION,
+        GRAPHQL_FUNCTION,
         ARTIFACTS_FUNCTION,
         ARTIFACT_EVENTS_FUNCTION,
         DASHBOARD_FUNCTION,

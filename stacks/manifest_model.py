@@ -272,6 +272,9 @@ class Route:
     # rides in a URL). API Gateway requires every identity source of an authorizer, so such a route
     # has an authorizer of its own with none, uncached: it is invoked on every request.
     accepts_ticket: bool = False
+    # The route's document names what it reads and changes (GraphQL): each field demands its own
+    # scope (an error of that field), so the route demands none of its own.
+    field_scopes: bool = False
 
     @property
     def full_path(self) -> str:

@@ -97,3 +97,18 @@ def test_a_cli_call_goes_through_the_gateway(local_backend: LocalBackend, keys_d
     done = _ddgui("api", "get_view", "--url", base, "--path", "view_id=nope", "--keys-dir", str(keys_dir))
     assert done.returncode == 1
     assert json.loads(done.stdout)["code"] == "not_found"
+
+
+def test_a_graphql_request_from_the_cli_answers_as_the_api(
+    local_backend: LocalBackend, keys_dir: Path
+) -> None:
+    base = local_backend.base_urls["eu-west-1"]
+    query = "query($n: Int) { notifications(first: $n) { counts { unread } } }"
+    done = _ddgui(
+        "graphql", "--query", query, "--variables", '{"n": 1}', "--url", base, "--keys-dir", str(keys_dir)
+    )
+    assert done.returncode == 0, done.stderr
+    assert isinstance(json.loads(done.stdout)["data"]["notifications"]["counts"]["unread"], int)
+    done = _ddgui("graphql", "--query", "{ nope }", "--url", base, "--keys-dir", str(keys_dir))
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["code"] == "graphql_validation_failed"

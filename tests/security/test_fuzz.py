@@ -238,6 +238,24 @@ RULES = (
         frozenset({"validation_failed"}),
     ),
     Rule(
+        "graphql_document",
+        "A GraphQL request's `query` is a document in the GraphQL language that fits the schema and "
+        "the limits on depth, aliases and cost, and its `variables` fit the document: a schema gives "
+        "them as a string and an object (gui_graphql.execution).",
+        lambda sent: "query" in sent or (isinstance(sent.body, dict) and "query" in sent.body),
+        400,
+        frozenset(
+            {
+                "graphql_request_invalid",
+                "graphql_parse_failed",
+                "graphql_validation_failed",
+                "query_too_deep",
+                "too_many_aliases",
+                "query_too_costly",
+            }
+        ),
+    ),
+    Rule(
         "integer_notation",
         "An integer is written as one (`4`, not `4.0`): JSON Schema's `integer` is any number without "
         "a fraction, however written, and a stored integer comes back as the integer it was.",

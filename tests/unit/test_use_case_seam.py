@@ -33,6 +33,10 @@ REST_GROUPS = tuple(sorted(fn.package.removeprefix("gui_") for fn in MANIFEST.al
 # What a routes module may import of its own group: its use cases, models, pure rules, settings
 # and the group's other routes modules (a shared dependency); the search's query grammar is rules.
 OWN_GROUP_MODULES = frozenset({"use_cases", "models", "logic", "settings", "routes", "query"})
+# The GraphQL function is a door of its own: its parsing and limits (`execution`) and its schema
+# (`operations`, `types`), whose fields call the other groups' use cases and nothing else
+# (`test_the_graphql_fields_call_use_cases_only`).
+DOOR_MODULES = {"gui_graphql": frozenset({"execution", "operations", "types"})}
 
 
 def routes(group: str) -> list[APIRoute]:
@@ -76,7 +80,8 @@ def adapters_imported(package: str, tree: ast.Module) -> list[str]:
     return [
         module
         for module in sorted(imported(tree))
-        if module.startswith(f"{package}.") and module.split(".")[1] not in OWN_GROUP_MODULES
+        if module.startswith(f"{package}.")
+        and module.split(".")[1] not in OWN_GROUP_MODULES | DOOR_MODULES.get(package, frozenset())
     ]
 
 
@@ -150,3 +155,16 @@ def test_a_long_route_or_a_store_in_a_routes_module_is_found() -> None:
         "from gui_x import use_cases\nfrom gui_x.models import M\nfrom gui_x.rollup_store import S\n"
     )
     assert adapters_imported("gui_x", own) == ["gui_x.rollup_store", "gui_x.rollup_store.S"]
+
+
+def test_the_graphql_fields_call_use_cases_only() -> None:
+    """The schema's fields reach the groups through their use cases and models, never a store."""
+    tree = ast.parse((FUNCTIONS / "gui_graphql" / "operations.py").read_text(encoding="utf-8"))
+    reached = {
+        module.split(".")[1]
+        for module in imported(tree)
+        if module.startswith("gui_") and "." in module and not module.startswith(("gui_core", "gui_graphql"))
+    }
+    assert reached, "the fields call no group"
+    assert reached <= {"use_cases", "models"}, reached
+    assert not [m for m in imported(tree) if any(m == d or m.startswith(f"{d}.") for d in DATA_MODULES)]

@@ -171,6 +171,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/service/gui/graphql": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A GraphQL query (no mutation) */
+        get: operations["graphql_get"];
+        put?: never;
+        /** A GraphQL request */
+        post: operations["graphql_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/service/gui/jobs": {
         parameters: {
             query?: never;
@@ -1226,6 +1244,47 @@ export interface components {
             flags: {
                 [key: string]: boolean;
             };
+        };
+        /**
+         * GraphQLBody
+         * @description One GraphQL request. `query` is a GraphQL document (its grammar, the schema and the limits are
+         *     checked by the function: a 400 problem document, with GraphQL's `errors`, when it fails them).
+         * @example {
+         *       "operationName": "Inbox",
+         *       "query": "query Inbox($first: Int) { notifications(first: $first) { nodes { id } } }",
+         *       "variables": {
+         *         "first": 20
+         *       }
+         *     }
+         * @example {
+         *       "query": "mutation { start_job(verb: reindex, parameters: {index: \"a\"}) { job { id } } }"
+         *     }
+         */
+        GraphQLBody: {
+            /**
+             * Query
+             * @description The GraphQL document.
+             */
+            query: string;
+            /**
+             * Variables
+             * @description The operation's variables.
+             */
+            variables?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Operationname
+             * @description Which operation of the document to run.
+             */
+            operationName?: string | null;
+            /**
+             * Extensions
+             * @description Protocol extensions (none are read yet).
+             */
+            extensions?: {
+                [key: string]: unknown;
+            } | null;
         };
         /** Highlight */
         Highlight: {
@@ -4631,6 +4690,250 @@ export interface operations {
             };
             /** @description Invalid input, with field errors (`validation_failed`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    graphql_get: {
+        parameters: {
+            query: {
+                /** @description The GraphQL document. */
+                query: string;
+                /** @description The variables, as JSON. */
+                variables?: string;
+                operationName?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `data`, and `errors` of the fields that failed (`extensions`: `code`, `status`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description No document, a syntax error, a limit (depth, aliases, cost) or an invalid document */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A mutation sent with GET */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; see `Retry-After` (`rate_limited`). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    graphql_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GraphQLBody"];
+            };
+        };
+        responses: {
+            /** @description `data`, and `errors` of the fields that failed (`extensions`: `code`, `status`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description No document, a syntax error, a limit (depth, aliases, cost) or an invalid document */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing scope, another tenant named, or tenant unknown here (`insufficient_scope`, `tenant_mismatch`, `tenant_unknown`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or the feature is off for the tenant (`not_found`, `feature_disabled`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A mutation sent with GET */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict, or a replayed mutation (`replayed_request`, ...). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not match the current version (`precondition_failed`). */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant is served by another region: follow `Location` (`wrong_region`). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field errors (`validation_failed`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` is required (`precondition_required`). */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };

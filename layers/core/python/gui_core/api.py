@@ -39,7 +39,15 @@ from gui_core.errors import (
     ValidationFailed,
     problem_body,
 )
-from gui_core.guard import BODY_KEY, MUTATING_METHODS, RATE_KEY, REPLAY_KEY, Guard
+from gui_core.guard import (
+    AUDIT_ENDPOINT_KEY,
+    BODY_KEY,
+    MUTATING_METHODS,
+    RATE_KEY,
+    READ_ONLY_KEY,
+    REPLAY_KEY,
+    Guard,
+)
 from gui_core.json_depth import MAX_JSON_DEPTH, json_depth_exceeds
 from gui_core.metric_names import ApiMetric, add
 from gui_core.rate_limit import Decision, RateLimiter
@@ -201,7 +209,13 @@ class GuiMiddleware:
             # A tenant homed in another region is sent there before anything is written here,
             # its audit record included (its home region audits the request it then receives).
             misdirected = scope.get("gui.problem_code") == MisdirectedRequest.code
-            if scope["method"] in MUTATING_METHODS and caller is not None and not misdirected:
+            read_only = scope.get(READ_ONLY_KEY, False)
+            if (
+                scope["method"] in MUTATING_METHODS
+                and caller is not None
+                and not misdirected
+                and not read_only
+            ):
                 self._audit(scope, caller, body, status, latency_ms)
 
     def _refusal(self, body: bytes, content_type: str | None) -> ProblemError | None:
@@ -247,7 +261,7 @@ class GuiMiddleware:
         record = AuditRecord(
             tenant=caller.tenant,
             actor=caller.subject,
-            endpoint=getattr(route, "path", None) or scope.get("path", ""),
+            endpoint=scope.get(AUDIT_ENDPOINT_KEY) or getattr(route, "path", None) or scope.get("path", ""),
             method=scope["method"],
             path=scope.get("path", ""),
             payload_sha256=payload_digest(body),

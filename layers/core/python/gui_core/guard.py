@@ -40,6 +40,10 @@ TENANT_KEY = "gui.tenant"
 RATE_KEY = "gui.rate"
 REPLAY_KEY = "gui.replay"
 BODY_KEY = "gui.body"
+# Set by a route that read a POST without changing anything (a GraphQL query): not audited.
+READ_ONLY_KEY = "gui.read_only"
+# Set by a route whose audit record names more than its template (a GraphQL mutation's fields).
+AUDIT_ENDPOINT_KEY = "gui.audit_endpoint"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,10 @@ class GroupPolicy:
     # The group's routes honour `Idempotency-Key` themselves (the same key answers the first
     # result again), so the guard must not refuse the second request as a replay.
     own_idempotency: bool = False
+    # The group's one route tells a mutation from a read by its body (GraphQL: a `mutation`
+    # operation), so the route reserves the replay check itself (`Guard.reserve_replay`) and marks
+    # a read so that it is not audited as a mutation (`READ_ONLY_KEY`).
+    replay_by_route: bool = False
 
     def rate_class(self, method: str) -> str:
         return self.write_class if method in MUTATING_METHODS else self.read_class
@@ -81,22 +89,34 @@ class Guard:
         if decision is not None:
             request.scope[RATE_KEY] = decision
         keyed_by_route = policy.own_idempotency and bool(request.headers.get("idempotency-key"))
-        if method in MUTATING_METHODS and self.replay is not None and not keyed_by_route:
-            identity = mutation_identity(
-                caller,
-                method=method,
-                path=request.url.path,
-                query=request.url.query,
-                if_match=request.headers.get("if-match"),
-                body_sha256=payload_digest(request.scope.get(BODY_KEY, b"")),
-                idempotency_key=request.headers.get("idempotency-key"),
-            )
-            if not self.replay.reserve(tenant.id, identity):
-                self._count(GuardMetric.REPLAYS_REFUSED)
-                raise ReplayedRequest("This mutation was already received; it was not applied again.")
-            request.scope[REPLAY_KEY] = (tenant.id, identity)
+        if method in MUTATING_METHODS and not keyed_by_route and not policy.replay_by_route:
+            self.reserve_replay(request, caller, tenant)
         request.scope[TENANT_KEY] = tenant
         return tenant
+
+    def charge(self, tenant: Tenant, route_class: str) -> None:
+        """One more request of `route_class` against the tenant's limit (429 past it): a route
+        whose body tells what it costs charges it (a GraphQL mutation is also a write)."""
+        enforce_limit(self.rate_limiter, tenant, route_class, count=self._count)
+
+    def reserve_replay(self, request: Request, caller: RequestContext, tenant: Tenant) -> None:
+        """Refuse a mutation received already (409 `replayed_request`); else reserve it (the
+        middleware releases it when it fails)."""
+        if self.replay is None:
+            return
+        identity = mutation_identity(
+            caller,
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query,
+            if_match=request.headers.get("if-match"),
+            body_sha256=payload_digest(request.scope.get(BODY_KEY, b"")),
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
+        if not self.replay.reserve(tenant.id, identity):
+            self._count(GuardMetric.REPLAYS_REFUSED)
+            raise ReplayedRequest("This mutation was already received; it was not applied again.")
+        request.scope[REPLAY_KEY] = (tenant.id, identity)
 
     def _misdirected(self, request: Request, tenant: Tenant) -> MisdirectedRequest:
         base = self.region_urls.get(tenant.home_region)

@@ -213,6 +213,7 @@ EMITTED_BY: Mapping[str, tuple[type[StrEnum], ...]] = {
     "gui_jobs": _REST,
     "gui_job_events": (JobEventsMetric,),
     "gui_notifications": _REST,
+    "gui_graphql": _REST,
     "gui_artifacts": _REST,
     "gui_artifact_events": (ArtifactEventsMetric,),
     "gui_dashboard": (*_REST, DashboardMetric),

@@ -1,0 +1,138 @@
+"""`POST /service/gui/graphql` (and `GET` for queries): one GraphQL request per call, through the
+guard of every route (caller, tenant, residency, the `graphql` feature flag, the rate limit), then
+`gui_graphql.execution`. A mutation is reserved against replays and audited (the audit record names
+the mutation's fields); a query is neither, however it is sent."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.responses import JSONResponse
+from graphql import GraphQLSchema, OperationType
+
+from gui_core.cursors import Cursors
+from gui_core.dependencies import Caller
+from gui_core.guard import (
+    AUDIT_ENDPOINT_KEY,
+    READ_ONLY_KEY,
+    REPLAY_KEY,
+    GroupPolicy,
+    Guard,
+    current_tenant,
+    group_router,
+)
+from gui_core.tenancy import Tenant
+from gui_graphql.execution import GraphQLRequest, Limits, MutationOverGet, prepare, run
+from gui_graphql.models import GraphQLBody
+from gui_graphql.operations import PAGE_DEFAULTS, Context, GraphQLPorts, build_schema
+
+PREFIX = "/service/gui/graphql"
+# Reads are charged as reads; a mutation is charged once more as a write (`_admit_mutation`).
+router = group_router(prefix=PREFIX, policy=GroupPolicy("graphql", write_class="reads", replay_by_route=True))
+CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
+_QUERY = "query Inbox($first: Int) { notifications(first: $first) { nodes { id title } counts { unread } } }"
+_DATA = {
+    "notifications": {
+        "nodes": [{"id": "n0193a1b2c3d4e5f6a7", "title": "Coverage finished", "status": "unread"}],
+        "counts": {"unread": 1},
+    }
+}
+_FIELD_ERROR = {
+    "message": "This field needs the scope gui:jobs.",
+    "path": ["jobs"],
+    "locations": [{"line": 1, "column": 3}],
+    "extensions": {"code": "insufficient_scope", "status": 403, "required_scope": "gui:jobs"},
+}
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "`data`, and `errors` of the fields that failed (`extensions`: `code`, `status`)",
+        "content": {
+            "application/json": {
+                "examples": {
+                    "data": {"value": {"data": _DATA}},
+                    "partial": {"value": {"data": {**_DATA, "jobs": None}, "errors": [_FIELD_ERROR]}},
+                }
+            }
+        },
+    },
+    400: {
+        "description": "No document, a syntax error, a limit (depth, aliases, cost) or an invalid document"
+    },
+    405: {"description": "A mutation sent with GET"},
+}
+
+
+@functools.cache
+def schema() -> GraphQLSchema:
+    return build_schema()
+
+
+@dataclass(frozen=True)
+class GraphQLState:
+    ports: GraphQLPorts
+    introspection: bool = False
+
+    def limits(self) -> Limits:
+        return Limits(introspection=self.introspection, pages=PAGE_DEFAULTS)
+
+
+@router.post("", summary="A GraphQL request", responses=ANSWERS, response_model=None)
+def graphql_post(
+    request: Request,
+    caller: Caller,
+    tenant: CurrentTenant,
+    body: GraphQLBody,
+) -> JSONResponse:
+    return _answer(request, caller, tenant, body.model_dump(by_alias=True), allow_mutation=True)
+
+
+@router.get("", summary="A GraphQL query (no mutation)", responses=ANSWERS, response_model=None)
+def graphql_get(
+    request: Request,
+    caller: Caller,
+    tenant: CurrentTenant,
+    query: Annotated[str, Query(max_length=16_384, description="The GraphQL document.")],
+    variables: Annotated[str | None, Query(max_length=16_384, description="The variables, as JSON.")] = None,
+    operation_name: Annotated[str | None, Query(alias="operationName", max_length=128)] = None,
+) -> JSONResponse:
+    document = {"query": query, "variables": variables, "operationName": operation_name}
+    return _answer(request, caller, tenant, document, allow_mutation=False)
+
+
+def _answer(
+    request: Request, caller: Any, tenant: Tenant, document: Any, *, allow_mutation: bool
+) -> JSONResponse:
+    state: GraphQLState = request.app.state.graphql
+    request.scope[READ_ONLY_KEY] = True  # until the document is known to be a mutation
+    graphql_request = GraphQLRequest.of(document)
+    parsed, operation = prepare(schema(), graphql_request, state.limits())
+    mutation = operation.operation is OperationType.MUTATION
+    if mutation and not allow_mutation:
+        raise MutationOverGet()
+    if mutation:
+        request.scope[READ_ONLY_KEY] = False
+        _admit_mutation(request, caller, tenant)
+    cursors: Cursors = request.app.state.cursors
+    context = Context(caller=caller, tenant=tenant, ports=state.ports, cursors=cursors)
+    answer = run(schema(), parsed, graphql_request, context, operation)
+    if mutation:
+        request.scope[AUDIT_ENDPOINT_KEY] = f"{PREFIX}#{','.join(answer.mutations) or 'mutation'}"
+        if answer.body.get("errors"):
+            _release(request)  # what failed did not happen: the same mutation may be sent again
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+def _admit_mutation(request: Request, caller: Any, tenant: Tenant) -> None:
+    guard: Guard = request.app.state.guard
+    guard.charge(tenant, "writes")
+    guard.reserve_replay(request, caller, tenant)
+
+
+def _release(request: Request) -> None:
+    guard: Guard = request.app.state.guard
+    reserved = request.scope.pop(REPLAY_KEY, None)
+    if reserved is not None and guard.replay is not None:
+        guard.replay.release(*reserved)

@@ -1,0 +1,249 @@
+"""The GraphQL API through the real authorizer, gateway and handler, against moto's server: the
+fields answer what their REST twins answer (the same use cases), lists page over REST's own
+cursors, an error is its field's (with REST's problem code and status) and the rest stands, a
+mutation is audited and guarded against replays, and a document over a limit runs nothing."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gui_core.dynamo import Table
+from gui_notifications.repository import InboxRepository
+from local.keys import DevKeys
+from local.runtime import LocalBackend
+from stacks.manifest import MANIFEST
+from tests.contract.conftest import Client, aws, group_backend, provision, table
+
+FUNCTIONS = ("gui_graphql", "gui_jobs", "gui_notifications", "gui_migrate", "gui_migrate_worker")
+OPERATOR = ("gui:jobs", "gui:notifications")
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def graphql_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
+    with group_backend(tmp_path_factory, *FUNCTIONS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def ddb(graphql_backend: LocalBackend) -> Any:
+    return aws(graphql_backend, "dynamodb")
+
+
+@pytest.fixture
+def user(graphql_backend: LocalBackend, ddb: Any) -> Client:
+    assert graphql_backend.keys is not None
+    keys: DevKeys = graphql_backend.keys
+    n = next(_numbers)
+    provision(ddb, f"gql-{n}")
+    return Client(graphql_backend, keys, f"gql-{n}", f"user-{n}", scopes=OPERATOR)
+
+
+def graphql(client: Client, query: str, variables: dict[str, Any] | None = None, **options: Any) -> Any:
+    answer = client.call("POST", "/graphql", body={"query": query, "variables": variables}, **options)
+    return answer
+
+
+def _note(ddb: Any, tenant: str, title: str) -> str:
+    inbox = InboxRepository(Table(table("inbox"), ddb), retention_days=90)
+    note_id = f"n{int(time.time() * 1000):012x}{uuid.uuid4().hex[:8]}"
+    note = {"id": note_id, "category": "job", "severity": "info", "title": title, "audience": "*"}
+    assert inbox.append(tenant, note)
+    return note_id
+
+
+def test_the_function_is_in_the_manifest_with_its_routes() -> None:
+    routes = {(r.method, r.full_path) for r in MANIFEST.function("gui_graphql").routes}
+    assert routes == {("POST", "/service/gui/graphql"), ("GET", "/service/gui/graphql")}
+
+
+def test_a_mutation_and_a_query_answer_what_rest_answers(user: Client) -> None:
+    started = graphql(
+        user,
+        'mutation($p: JSON) { start_job(verb: reindex, parameters: $p, idempotency_key: "k1") '
+        "{ earlier job { id verb status parameters requested_by } } }",
+        {"p": {"index": "search"}},
+    )
+    assert started.status == 200, started.body
+    job = started.json()["data"]["start_job"]["job"]
+    assert started.json()["data"]["start_job"]["earlier"] is False
+    assert (job["verb"], job["status"], job["requested_by"]) == ("reindex", "queued", user.subject)
+    rest = user.call("GET", f"/jobs/{job['id']}")
+    assert rest.status == 200
+    read = graphql(
+        user,
+        "query($id: String!) { job(id: $id) { id status attempts { id } history { status } } }",
+        {"id": job["id"]},
+    )
+    assert read.status == 200, read.body
+    detail = read.json()["data"]["job"]
+    assert detail["id"] == rest.json()["id"]
+    assert detail["attempts"] == [{"id": a["id"]} for a in rest.json()["attempts"]]
+    again = graphql(
+        user,
+        'mutation { start_job(verb: reindex, parameters: {index: "search"}, idempotency_key: "k1") '
+        "{ earlier job { id } } }",
+    )
+    assert again.json()["data"]["start_job"] == {"earlier": True, "job": {"id": job["id"]}}
+
+
+def test_lists_page_over_the_rest_routes_own_cursors(user: Client) -> None:
+    for _ in range(3):
+        assert user.call("POST", "/jobs/reindex", body={"index": "search"}).status == 201
+    first = graphql(
+        user, '{ jobs(first: 2, verb: "reindex") { nodes { id } pageInfo { hasNextPage endCursor } } }'
+    )
+    page = first.json()["data"]["jobs"]
+    assert len(page["nodes"]) == 2
+    assert page["pageInfo"]["hasNextPage"] is True
+    # The cursor continues the same list over REST, with the same filters.
+    rest = user.call("GET", "/jobs", query=f"verb=reindex&limit=5&cursor={page['pageInfo']['endCursor']}")
+    assert rest.status == 200, rest.body
+    rest_ids = [j["id"] for j in rest.json()["items"]]
+    whole = user.call("GET", "/jobs", query="verb=reindex&limit=10").json()["items"]
+    assert [n["id"] for n in page["nodes"]] + rest_ids == [j["id"] for j in whole]
+    # ... and not another list's: a cursor of another filter is REST's 400 invalid_cursor, on its field.
+    other = graphql(
+        user,
+        "query($c: String) { jobs(after: $c, status: queued) { nodes { id } } }",
+        {"c": page["pageInfo"]["endCursor"]},
+    )
+    error = other.json()["errors"][0]
+    assert (error["extensions"]["code"], error["extensions"]["status"]) == ("invalid_cursor", 400)
+    assert error["path"] == ["jobs"]
+
+
+def test_the_inbox_with_its_counts_and_a_command(user: Client, ddb: Any) -> None:
+    note_id = _note(ddb, user.tenant, "Coverage finished")
+    listed = graphql(
+        user,
+        "{ notifications(first: 5) { nodes { id status etag } counts { unread read } counts_complete } }",
+    )
+    assert listed.status == 200, listed.body
+    inbox = listed.json()["data"]["notifications"]
+    rest = user.call("GET", "/notifications", query="limit=5").json()
+    assert [n["id"] for n in inbox["nodes"]] == [n["id"] for n in rest["items"]] == [note_id]
+    assert inbox["counts"] == {"unread": rest["counts"]["unread"], "read": rest["counts"]["read"]}
+    read = graphql(
+        user, "mutation($id: String!) { read_notification(id: $id) { id status } }", {"id": note_id}
+    )
+    assert read.json()["data"]["read_notification"] == {"id": note_id, "status": "read"}
+    assert user.call("GET", f"/notifications/{note_id}").json()["status"] == "read"
+
+
+def test_a_field_the_caller_may_not_read_is_an_error_of_that_field_only(user: Client) -> None:
+    viewer = user.as_user(f"{user.subject}-viewer", "gui:notifications")
+    answer = graphql(viewer, "{ notifications(first: 1) { nodes { id } } jobs(first: 1) { nodes { id } } }")
+    assert answer.status == 200, answer.body
+    body = answer.json()
+    assert body["data"]["notifications"] == {"nodes": []}
+    assert body["data"]["jobs"] is None
+    (error,) = body["errors"]
+    assert error["path"] == ["jobs"]
+    assert error["extensions"] == {"code": "insufficient_scope", "status": 403, "required_scope": "gui:jobs"}
+
+
+def test_a_missing_job_is_reads_404_and_a_bad_argument_422(user: Client) -> None:
+    missing = graphql(user, '{ job(id: "j-nope") { id } }').json()
+    assert missing["data"] == {"job": None}
+    assert missing["errors"][0]["extensions"]["status"] == 404
+    bad = graphql(user, "{ jobs(first: 500) { nodes { id } } }").json()
+    assert bad["errors"][0]["extensions"]["code"] == "validation_failed"
+    assert bad["errors"][0]["extensions"]["status"] == 422
+
+
+def test_a_mutation_is_audited_and_sent_twice_is_refused(user: Client, ddb: Any) -> None:
+    mutation = {"query": "mutation { read_all_notifications { marked } }"}
+    token = f"Bearer {user.token()}"  # a replay is the same request with the same token
+    first = user.call("POST", "/graphql", body=mutation, token=token)
+    assert first.status == 200, first.body
+    second = user.call("POST", "/graphql", body=mutation, token=token)
+    assert second.status == 409
+    assert second.json()["code"] == "replayed_request"
+    audit = ddb.query(
+        TableName=table("audit"),
+        KeyConditionExpression="pk = :t",
+        ExpressionAttributeValues={":t": {"S": user.tenant}},
+    )["Items"]
+    endpoints = sorted(i["endpoint"]["S"] for i in audit)
+    assert "/service/gui/graphql#read_all_notifications" in endpoints
+    # A query is neither audited nor refused when sent twice.
+    query = {"query": "{ notifications(first: 1) { nodes { id } } }"}
+    assert [user.call("POST", "/graphql", body=query, token=token).status for _ in range(2)] == [200, 200]
+    audit = ddb.query(
+        TableName=table("audit"),
+        KeyConditionExpression="pk = :t",
+        ExpressionAttributeValues={":t": {"S": user.tenant}},
+        ConsistentRead=True,
+    )["Items"]
+    graphql_records = [i for i in audit if i["endpoint"]["S"].startswith("/service/gui/graphql")]
+    assert len(graphql_records) == 2  # the mutation and its refused replay; no query
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ jobs { nodes { id } ", "graphql_parse_failed"),
+        ("{ nope }", "graphql_validation_failed"),
+        (
+            "{ " + " ".join(f"a{i}: jobs(first: 1) {{ nodes {{ id }} }}" for i in range(31)) + " }",
+            "too_many_aliases",
+        ),
+        (
+            "{ jobs(first: 100) { nodes { id verb status progress attempt requested_by requested_at "
+            "updated_at version parameters previous_attempt next_attempt started_at finished_at "
+            "error { code message } "
+            "} } notifications(first: 100) { nodes { id title body status etag version created_at "
+            "updated_at } } }",
+            "query_too_costly",
+        ),
+        ("{ __schema { types { name } } }", "graphql_validation_failed"),
+    ],
+    ids=["syntax", "unknown field", "aliases", "cost", "introspection off"],
+)
+def test_a_document_over_a_limit_or_invalid_is_400_before_anything_runs(
+    user: Client, query: str, code: str
+) -> None:
+    answer = graphql(user, query)
+    assert answer.status == 400, answer.body
+    assert answer.header("content-type") == "application/problem+json"  # one error format
+    body = answer.json()
+    assert (body["code"], body["status"], "data" in body) == (code, 400, False)
+    assert body["errors"][0]["extensions"] == {"code": code, "status": 400}  # read by GraphQL clients
+
+
+def test_a_deep_document_is_refused(user: Client) -> None:
+    fragment = "fragment F on JobDetail { " + "history { status } " + "}"
+    deep = "{ " + 'job(id: "x") { attempts { id } ' * 1 + "} }"
+    assert graphql(user, deep + fragment).status == 400  # an unused fragment is invalid
+    nested = (
+        '{ job(id: "x") '
+        + "{ ...F }"
+        + " }"
+        + "fragment F on JobDetail { id ...G } fragment G on JobDetail { ...F }"
+    )
+    answer = graphql(user, nested)
+    assert answer.status == 400
+    assert answer.json()["code"] == "graphql_validation_failed"  # a cycle
+
+
+def test_a_mutation_over_get_is_405_and_a_query_over_get_answers(user: Client) -> None:
+    assert (
+        user.call(
+            "GET",
+            "/graphql",
+            query="query=" + "mutation%20%7B%20read_all_notifications%20%7B%20marked%20%7D%20%7D",
+        ).status
+        == 405
+    )
+    answer = user.call(
+        "GET", "/graphql", query="query=%7B%20jobs(first%3A%201)%20%7B%20nodes%20%7B%20id%20%7D%20%7D%20%7D"
+    )
+    assert answer.status == 200, answer.body
+    assert "jobs" in answer.json()["data"]

@@ -1,0 +1,100 @@
+"""The GraphQL schema: made from the REST models (one field, one meaning), documented in
+docs/gui/schema.graphql, and its limits measured from a document's text before anything runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from graphql import parse
+
+from gui_graphql.execution import (
+    GraphQLRequest,
+    InvalidGraphQLRequest,
+    Limits,
+    QueryTooCostly,
+    QueryTooDeep,
+    TooManyAliases,
+    prepare,
+)
+from gui_graphql.operations import PAGE_DEFAULTS, build_schema
+from gui_jobs.models import Job
+from gui_notifications.models import Notification
+from local import graphql_sdl
+
+SCHEMA = build_schema()
+LIMITS = Limits(pages=PAGE_DEFAULTS)
+
+
+def test_the_committed_sdl_is_current() -> None:
+    assert graphql_sdl.SDL.read_text(encoding="utf-8") == graphql_sdl.render(), (
+        "docs/gui/schema.graphql is stale: run `.venv/bin/python -m local.graphql_sdl`"
+    )
+
+
+@pytest.mark.parametrize("model", [Job, Notification])
+def test_an_object_type_has_exactly_the_fields_of_its_rest_model(model: Any) -> None:
+    graphql_type = SCHEMA.get_type(model.__name__)
+    assert graphql_type is not None
+    assert set(graphql_type.fields) == set(model.model_fields)  # type: ignore[attr-defined]
+
+
+def test_a_required_model_field_is_non_null_and_an_optional_one_nullable() -> None:
+    job = SCHEMA.get_type("Job")
+    assert str(job.fields["id"].type) == "String!"  # type: ignore[union-attr]
+    assert str(job.fields["started_at"].type) == "String"  # type: ignore[union-attr]
+    assert str(job.fields["status"].type) == "JobStatus!"  # type: ignore[union-attr]
+
+
+def test_root_fields_are_nullable_so_one_failing_field_leaves_the_others() -> None:
+    for root in (SCHEMA.query_type, SCHEMA.mutation_type):
+        assert root is not None
+        assert all(not str(f.type).endswith("!") for f in root.fields.values())
+
+
+def _prepare(query: str, variables: dict[str, Any] | None = None) -> Any:
+    return prepare(SCHEMA, GraphQLRequest(query, variables), LIMITS)
+
+
+def test_cost_counts_the_fields_under_a_page_times_its_size() -> None:
+    _prepare("{ jobs(first: 10) { nodes { id status } } }")  # 1 + 10 * (1 + 2) = 31
+    with pytest.raises(QueryTooCostly):
+        _prepare("query($n: Int) { jobs(first: $n) { nodes { id status verb } } }", {"n": 100_000})
+    fields = " ".join(["id", "verb", "status", "progress", "attempt", "version"])
+    aliased = " ".join(f"j{i}: jobs {{ nodes {{ {fields} }} }}" for i in range(7))
+    with pytest.raises(QueryTooCostly):  # without `first`: the list's default page (50 jobs)
+        _prepare("{ " + aliased + " }")
+
+
+def test_depth_is_measured_through_fragments() -> None:
+    selection = "id"
+    for _ in range(20):
+        selection = f"attempts {{ {selection} }}"
+    with pytest.raises(QueryTooDeep):
+        _prepare('{ job(id: "x") { ...F } } fragment F on JobDetail { ' + selection + " }")
+
+
+def test_aliases_are_counted_in_fragments_too() -> None:
+    many = " ".join(f"a{i}: id" for i in range(31))
+    with pytest.raises(TooManyAliases):
+        _prepare('{ job(id: "x") { ...F } } fragment F on JobDetail { ' + many + " }")
+
+
+@pytest.mark.parametrize(
+    "document",
+    [[{"query": "{ jobs { nodes { id } } }"}], {"query": ""}, {"query": "{ a }", "variables": "[1"}, None],
+    ids=["batch", "empty", "variables not JSON", "null"],
+)
+def test_a_request_that_is_not_one_graphql_request_is_refused(document: Any) -> None:
+    with pytest.raises(InvalidGraphQLRequest):
+        GraphQLRequest.of(document)
+
+
+def test_a_document_of_several_operations_names_one() -> None:
+    text = "query A { jobs { nodes { id } } } query B { notifications { nodes { id } } }"
+    with pytest.raises(InvalidGraphQLRequest):
+        _prepare(text)
+    _, operation = prepare(SCHEMA, GraphQLRequest(text, None, "B"), LIMITS)
+    assert operation.name is not None
+    assert operation.name.value == "B"
+    assert parse(text)  # the document itself is valid
