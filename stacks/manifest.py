@@ -379,20 +379,27 @@ NOTIFICATIONS_FUNCTION = Function(
 GRAPHQL_FUNCTION = Function(
     name="gui_graphql",
     handler="gui_graphql.handler.handler",
-    purpose="GraphQL API over the groups' use cases: jobs and the notification inbox, so far.",
-    # Each field calls its group's use cases (gui_graphql.operations): the stores, bus and ledger of
-    # the groups it serves, as their own functions reach them.
+    purpose="GraphQL API over the groups' use cases (gui_graphql.fields: a module per group).",
+    # Each field calls its group's use cases (gui_graphql.fields): the stores, bus, ledger and settings
+    # of the groups it serves, as their own functions reach them.
     stores={
         **PLATFORM_STORES,
         "jobs": Access.READ_WRITE,
         "inbox": Access.READ_WRITE,
+        "metrics": Access.READ_WRITE,
+        "artifacts": Access.READ,
+        "preferences": Access.READ_WRITE,
         "migrations": Access.READ,
     },
     secrets=(CURSOR_KEY.name,),
     publishes_to_bus=True,
     layers=("deps", "graphql"),
-    shared_packages=("gui_jobs", "gui_notifications"),
-    environment={"NOTIFICATION_RETENTION_DAYS": "90"},
+    shared_packages=("gui_jobs", "gui_notifications", "gui_dashboard", "gui_artifacts", "gui_preferences"),
+    environment={
+        "NOTIFICATION_RETENTION_DAYS": "90",
+        **DASHBOARD_FUNCTION.environment,
+        **PREFERENCES_FUNCTION.environment,
+    },
     routes=(
         Route("POST", "/graphql", None, "A GraphQL request: a query or a mutation.", field_scopes=True),
         Route("GET", "/graphql", None, "A GraphQL query.", field_scopes=True),

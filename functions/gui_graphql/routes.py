@@ -5,8 +5,7 @@ the mutation's fields); a query is neither, however it is sent."""
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -27,7 +26,7 @@ from gui_core.guard import (
 from gui_core.tenancy import Tenant
 from gui_graphql.execution import GraphQLRequest, Limits, MutationOverGet, prepare, run
 from gui_graphql.models import GraphQLBody
-from gui_graphql.operations import PAGE_DEFAULTS, Context, GraphQLPorts, build_schema
+from gui_graphql.operations import PAGE_DEFAULTS, Context, Ports, build_schema
 
 PREFIX = "/service/gui/graphql"
 # Reads are charged as reads; a mutation is charged once more as a write (`_admit_mutation`).
@@ -65,15 +64,11 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@functools.cache
-def schema() -> GraphQLSchema:
-    return build_schema()
-
-
 @dataclass(frozen=True)
 class GraphQLState:
-    ports: GraphQLPorts
+    ports: Ports
     introspection: bool = False
+    schema: GraphQLSchema = field(default_factory=build_schema)  # built at the cold start
 
     def limits(self) -> Limits:
         return Limits(introspection=self.introspection, pages=PAGE_DEFAULTS)
@@ -108,7 +103,7 @@ def _answer(
     state: GraphQLState = request.app.state.graphql
     request.scope[READ_ONLY_KEY] = True  # until the document is known to be a mutation
     graphql_request = GraphQLRequest.of(document)
-    parsed, operation = prepare(schema(), graphql_request, state.limits())
+    parsed, operation = prepare(state.schema, graphql_request, state.limits())
     mutation = operation.operation is OperationType.MUTATION
     if mutation and not allow_mutation:
         raise MutationOverGet()
@@ -117,7 +112,7 @@ def _answer(
         _admit_mutation(request, caller, tenant)
     cursors: Cursors = request.app.state.cursors
     context = Context(caller=caller, tenant=tenant, ports=state.ports, cursors=cursors)
-    answer = run(schema(), parsed, graphql_request, context, operation)
+    answer = run(state.schema, parsed, graphql_request, context, operation)
     if mutation:
         request.scope[AUDIT_ENDPOINT_KEY] = f"{PREFIX}#{','.join(answer.mutations) or 'mutation'}"
         if answer.body.get("errors"):

@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Unpack
 from fastapi import FastAPI
 
 from gui_core.api import PlatformParts, create_api
-from gui_core.dynamo import Table, dynamodb_client
-from gui_core.migrations.gate import Always, Gate, settings_gate
-from gui_notifications.repository import InboxRepository
+from gui_core.migrations.gate import Gate
+from gui_notifications.ports import build_ports
 from gui_notifications.routes import router
-from gui_notifications.use_cases import NotificationsPorts
 
 if TYPE_CHECKING:
+    from gui_notifications.repository import InboxRepository
     from gui_notifications.settings import NotificationsSettings
 
 
@@ -30,11 +29,5 @@ def create_app(
         settings=settings,
         **platform,
     )
-    client = dynamodb_client(settings.region)
-    repository = repository or InboxRepository(
-        Table(settings.inbox_table, client), retention_days=settings.retention_days
-    )
-    # The ledger says when the counters' migration is done for a tenant; without a ledger (a test's
-    # settings) there is no migration to wait for.
-    app.state.ports = NotificationsPorts(repository, gate=gate or settings_gate(settings, client) or Always())
+    app.state.ports = build_ports(settings, repository=repository, gate=gate)
     return app

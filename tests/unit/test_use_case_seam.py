@@ -34,9 +34,9 @@ REST_GROUPS = tuple(sorted(fn.package.removeprefix("gui_") for fn in MANIFEST.al
 # and the group's other routes modules (a shared dependency); the search's query grammar is rules.
 OWN_GROUP_MODULES = frozenset({"use_cases", "models", "logic", "settings", "routes", "query"})
 # The GraphQL function is a door of its own: its parsing and limits (`execution`) and its schema
-# (`operations`, `types`), whose fields call the other groups' use cases and nothing else
+# (`operations`, `types`, `fields`), whose fields call the other groups' use cases and nothing else
 # (`test_the_graphql_fields_call_use_cases_only`).
-DOOR_MODULES = {"gui_graphql": frozenset({"execution", "operations", "types"})}
+DOOR_MODULES = {"gui_graphql": frozenset({"execution", "operations", "types", "fields"})}
 
 
 def routes(group: str) -> list[APIRoute]:
@@ -157,14 +157,21 @@ def test_a_long_route_or_a_store_in_a_routes_module_is_found() -> None:
     assert adapters_imported("gui_x", own) == ["gui_x.rollup_store", "gui_x.rollup_store.S"]
 
 
-def test_the_graphql_fields_call_use_cases_only() -> None:
-    """The schema's fields reach the groups through their use cases and models, never a store."""
-    tree = ast.parse((FUNCTIONS / "gui_graphql" / "operations.py").read_text(encoding="utf-8"))
+GRAPHQL_FIELDS = sorted(
+    p for p in (FUNCTIONS / "gui_graphql" / "fields").glob("*.py") if p.stem not in ("__init__", "base")
+)
+
+
+@pytest.mark.parametrize("module", GRAPHQL_FIELDS, ids=[p.stem for p in GRAPHQL_FIELDS])
+def test_the_graphql_fields_call_use_cases_only(module: Path) -> None:
+    """A group's fields reach it through its use cases and models (and build its ports from its
+    settings, as its own function does), never a store."""
+    tree = ast.parse(module.read_text(encoding="utf-8"))
     reached = {
-        module.split(".")[1]
-        for module in imported(tree)
-        if module.startswith("gui_") and "." in module and not module.startswith(("gui_core", "gui_graphql"))
+        name.split(".")[1]
+        for name in imported(tree)
+        if name.startswith("gui_") and "." in name and not name.startswith(("gui_core", "gui_graphql"))
     }
     assert reached, "the fields call no group"
-    assert reached <= {"use_cases", "models"}, reached
+    assert reached <= {"use_cases", "models", "settings", "ports"}, reached
     assert not [m for m in imported(tree) if any(m == d or m.startswith(f"{d}.") for d in DATA_MODULES)]
