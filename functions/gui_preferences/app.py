@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Unpack
 from fastapi import FastAPI
 
 from gui_core.api import PlatformParts, create_api
-from gui_core.dynamo import Table, dynamodb_client
-from gui_core.migrations.gate import Gate, settings_gate
-from gui_preferences.repository import PreferencesRepository
+from gui_preferences.ports import build_ports
 from gui_preferences.routes import router, views_router
-from gui_preferences.use_cases import PreferencesPorts
 
 if TYPE_CHECKING:
+    from gui_core.migrations.gate import Gate
+    from gui_preferences.repository import PreferencesRepository
     from gui_preferences.settings import PreferencesSettings
 
 
@@ -30,13 +29,5 @@ def create_app(
         settings=settings,
         **platform,
     )
-    app.state.ports = PreferencesPorts(
-        repository=repository
-        or PreferencesRepository(
-            Table(settings.preferences_table, dynamodb_client(settings.region)),
-            history_days=settings.history_days,
-        ),
-        # Whether the views' list keys are there for a tenant (migration 0011): the ledger says.
-        gate=gate or settings_gate(settings),
-    )
+    app.state.ports = build_ports(settings, repository=repository, gate=gate)
     return app
