@@ -7,16 +7,14 @@ from typing import TYPE_CHECKING, Unpack
 from fastapi import FastAPI
 
 from gui_core.api import PlatformParts, create_api
-from gui_core.dynamo import Table, dynamodb_client
-from gui_core.metric_names import DashboardMetric, add
-from gui_core.migrations.gate import Gate, settings_gate
-from gui_dashboard.repository import ContainerLeases, MetricsCacheTable, StoreSources
-from gui_dashboard.rollup_store import RollupStore
+from gui_core.migrations.gate import Gate
+from gui_dashboard.ports import build_ports
 from gui_dashboard.routes import router
-from gui_dashboard.use_cases import DashboardPorts
 
 if TYPE_CHECKING:
     from gui_dashboard.cache import CacheStore, LeaseStore
+    from gui_dashboard.repository import StoreSources
+    from gui_dashboard.rollup_store import RollupStore
     from gui_dashboard.settings import DashboardSettings
 
 
@@ -36,28 +34,14 @@ def create_app(
         settings=settings,
         **platform,
     )
-    client = dynamodb_client(settings.region)
-    store = MetricsCacheTable(Table(settings.metrics_table, client))
-
-    def count(name: DashboardMetric) -> None:
-        """One more of the cache's Count metrics (hits, misses, stale answers, waits)."""
-        if (metrics := platform.get("metrics")) is not None:
-            add(metrics, name)
-
-    app.state.ports = DashboardPorts(
-        settings=settings,
-        sources=sources
-        or StoreSources(
-            jobs=Table(settings.jobs_table, client),
-            inbox=Table(settings.inbox_table, client),
-            artifacts=Table(settings.artifacts_table, client),
-        ),
-        cache=cache or store,
-        # The store's leases (one recompute per key across containers) unless a cache is given
-        # (tests): then the container's.
-        leases=leases or (ContainerLeases() if cache is not None else store),
-        rollups=rollups or RollupStore(Table(settings.metrics_table, client)),
-        gate=gate or settings_gate(settings, client),
-        count=count,
+    app.state.ports = build_ports(
+        settings,
+        sources=sources,
+        cache=cache,
+        leases=leases,
+        rollups=rollups,
+        gate=gate,
+        # The cache's Count metrics, in the platform's metrics (none in tests).
+        metrics=platform.get("metrics"),
     )
     return app

@@ -50,6 +50,22 @@ def pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\W]+", name) if part)
 
 
+def _json_name(field: str, alias: str | None) -> str:
+    """A model field's name in the schema: its JSON name in REST's answers (its alias: `from` for
+    `from_`), unless that is no GraphQL name."""
+    return alias if alias and _NAME.match(alias) else field
+
+
+def _by_attribute(field: str) -> Any:
+    """The resolver of a field named by its alias: the value under the model's own name (answers are
+    dumped without aliases)."""
+
+    def resolve(source: Any, _info: Any) -> Any:
+        return source.get(field) if isinstance(source, dict) else getattr(source, field, None)
+
+    return resolve
+
+
 class ModelTypes:
     """Output types of pydantic models, each made once."""
 
@@ -72,19 +88,22 @@ class ModelTypes:
             type_name = name or model.__name__
             found = GraphQLObjectType(
                 type_name,
-                lambda: {
-                    field: GraphQLField(
-                        self.output(
-                            info.annotation, f"{type_name}{pascal(field)}", required=info.is_required()
-                        ),
-                        description=info.description,
-                    )
-                    for field, info in model.model_fields.items()
-                },
+                lambda: self._fields(model, type_name),
                 description=(model.__doc__ or "").strip() or None,
             )
             self._objects[model] = found
         return found
+
+    def _fields(self, model: type[BaseModel], type_name: str) -> dict[str, GraphQLField]:
+        made: dict[str, GraphQLField] = {}
+        for field, info in model.model_fields.items():
+            name = _json_name(field, info.serialization_alias)
+            made[name] = GraphQLField(
+                self.output(info.annotation, f"{type_name}{pascal(field)}", required=info.is_required()),
+                description=info.description,
+                resolve=None if name == field else _by_attribute(field),
+            )
+        return made
 
     def output(self, annotation: Any, name: str, *, required: bool = True) -> GraphQLOutputType:
         """The type of a field annotated `annotation` (`name`: an enum's name if it is one)."""
@@ -95,7 +114,9 @@ class ModelTypes:
             members = [a for a in get_args(annotation) if a is not type(None)]
             if len(members) == 1:
                 return self.output(members[0], name, required=False)
-            return JSON if not required else GraphQLNonNull(JSON)
+            # Several types (`int | float`): JSON, nullable if None is one of them (a figure's value).
+            nullable = not required or len(members) < len(get_args(annotation))
+            return JSON if nullable else GraphQLNonNull(JSON)
         made = self._nullable(annotation, origin, name)
         return GraphQLNonNull(made) if required else made
 
