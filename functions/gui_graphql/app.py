@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from gui_core.api import PlatformParts, create_api
 from gui_graphql.operations import Ports, environment_ports
+from gui_graphql.persisted import PersistedQueries, load_allowlist
 from gui_graphql.routes import GraphQLState, router
 
 if TYPE_CHECKING:
@@ -19,5 +20,9 @@ def create_app(
     settings: GraphQLSettings, *, ports: Ports | None = None, **platform: Unpack[PlatformParts]
 ) -> FastAPI:
     app = create_api(title="DomainDetermine GUI: GraphQL", routers=[router], settings=settings, **platform)
-    app.state.graphql = GraphQLState(ports=ports or environment_ports(), introspection=settings.introspection)
+    app.state.graphql = GraphQLState(
+        ports=ports or environment_ports(settings),
+        introspection=settings.introspection,
+        persisted=PersistedQueries(load_allowlist(), mode=settings.persisted_queries),
+    )
     return app

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,11 +123,20 @@ class GraphQLRequest:
     operation_name: str | None = None
 
     @classmethod
-    def of(cls, document: Any) -> GraphQLRequest:
-        """The request of a POST body or of GET's parameters (`variables` as JSON text there)."""
+    def of(cls, document: Any, resolve: Callable[[Any, Any], Any] | None = None) -> GraphQLRequest:
+        """The request of a POST body or of GET's parameters (`variables` and `extensions` as JSON
+        text there); `resolve(query, extensions)`: the document to run (persisted queries)."""
         if not isinstance(document, Mapping):
             raise InvalidGraphQLRequest("The body is one GraphQL request: a JSON object (no batches).")
         query = document.get("query")
+        extensions = document.get("extensions")
+        if isinstance(extensions, str):
+            try:
+                extensions = json.loads(extensions)
+            except ValueError:
+                raise InvalidGraphQLRequest("`extensions` is not JSON.") from None
+        if resolve is not None:
+            query = resolve(query, extensions)
         if not isinstance(query, str) or not query.strip():
             raise InvalidGraphQLRequest("`query` is required: the GraphQL document, as text.")
         variables = document.get("variables")

@@ -25,7 +25,11 @@ class GraphQLBody(BaseModel):
         },
     )
 
-    query: str = Field(min_length=1, max_length=65_536, description="The GraphQL document.")
+    query: str | None = Field(
+        default=None,
+        max_length=65_536,
+        description="The GraphQL document; may be left out when `extensions` names it by its hash.",
+    )
     variables: dict[str, Any] | None = Field(default=None, description="The operation's variables.")
     operation_name: str | None = Field(
         default=None,

@@ -15,13 +15,16 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLObjectType, GraphQLSchema
 
 from gui_graphql import fields
 from gui_graphql.fields.base import Context, Ports
 from gui_graphql.types import ModelTypes
+
+if TYPE_CHECKING:
+    from gui_graphql.settings import GraphQLSettings
 
 # The groups whose fields the schema holds: every module of `gui_graphql.fields` but `base`, in the
 # order of their `ORDER`. Imported here, at the cold start, not on first use: the local runtime
@@ -48,13 +51,10 @@ def _modules() -> tuple[ModuleType, ...]:
 PAGE_DEFAULTS: dict[str, int] = {name: size for module in _modules() for name, size in module.PAGES.items()}
 
 
-def environment_ports(**given: Any) -> Ports:
-    """The groups' ports, built from their settings in the environment now, at the cold start (as
-    each group's own function builds them: the local runtime gives a function its environment and
-    credentials for its import only); `given`: some built already (tests)."""
-    built = {
-        module.GROUP: module.ports(module.settings()) for module in _modules() if module.GROUP not in given
-    }
+def environment_ports(settings: GraphQLSettings, **given: Any) -> Ports:
+    """The groups' ports, built now (at the cold start) from their settings, as each group's own
+    function builds them; `given`: some built already (tests)."""
+    built = {m.GROUP: m.ports(settings.group(m.GROUP)) for m in _modules() if m.GROUP not in given}
     return Ports(**built, **given)
 
 

@@ -27,6 +27,7 @@ from gui_core.tenancy import Tenant
 from gui_graphql.execution import GraphQLRequest, Limits, MutationOverGet, prepare, run
 from gui_graphql.models import GraphQLBody
 from gui_graphql.operations import PAGE_DEFAULTS, Context, Ports, build_schema
+from gui_graphql.persisted import PersistedQueries, load_allowlist
 
 PREFIX = "/service/gui/graphql"
 # Reads are charged as reads; a mutation is charged once more as a write (`_admit_mutation`).
@@ -69,6 +70,7 @@ class GraphQLState:
     ports: Ports
     introspection: bool = False
     schema: GraphQLSchema = field(default_factory=build_schema)  # built at the cold start
+    persisted: PersistedQueries = field(default_factory=lambda: PersistedQueries(load_allowlist()))
 
     def limits(self) -> Limits:
         return Limits(introspection=self.introspection, pages=PAGE_DEFAULTS)
@@ -84,16 +86,31 @@ def graphql_post(
     return _answer(request, caller, tenant, body.model_dump(by_alias=True), allow_mutation=True)
 
 
+# A GET's URL stays within API Gateway's request line: short documents, or persisted ones by hash.
 @router.get("", summary="A GraphQL query (no mutation)", responses=ANSWERS, response_model=None)
 def graphql_get(
     request: Request,
     caller: Caller,
     tenant: CurrentTenant,
-    query: Annotated[str, Query(max_length=16_384, description="The GraphQL document.")],
-    variables: Annotated[str | None, Query(max_length=16_384, description="The variables, as JSON.")] = None,
+    query: Annotated[
+        str | None,
+        Query(max_length=512, description="A short GraphQL document (longer ones: POST, or by hash)."),
+    ] = None,
+    variables: Annotated[str | None, Query(max_length=256, description="The variables, as JSON.")] = None,
     operation_name: Annotated[str | None, Query(alias="operationName", max_length=128)] = None,
+    extensions: Annotated[
+        str | None,
+        Query(
+            max_length=192, description='As JSON: `{"persistedQuery": {"version": 1, "sha256Hash": ...}}`.'
+        ),
+    ] = None,
 ) -> JSONResponse:
-    document = {"query": query, "variables": variables, "operationName": operation_name}
+    document = {
+        "query": query,
+        "variables": variables,
+        "operationName": operation_name,
+        "extensions": extensions,
+    }
     return _answer(request, caller, tenant, document, allow_mutation=False)
 
 
@@ -102,7 +119,7 @@ def _answer(
 ) -> JSONResponse:
     state: GraphQLState = request.app.state.graphql
     request.scope[READ_ONLY_KEY] = True  # until the document is known to be a mutation
-    graphql_request = GraphQLRequest.of(document)
+    graphql_request = GraphQLRequest.of(document, state.persisted.document)
     parsed, operation = prepare(state.schema, graphql_request, state.limits())
     mutation = operation.operation is OperationType.MUTATION
     if mutation and not allow_mutation:

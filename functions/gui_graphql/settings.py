@@ -1,14 +1,31 @@
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any, Literal
+
+from pydantic import Field, PrivateAttr
 
 from gui_core.settings import ApiSettings
 
 
 class GraphQLSettings(ApiSettings):
-    """The API's own settings; each group's fields read their group's settings from the same
-    environment (`gui_graphql.fields.<group>.settings`)."""
+    """The API's own settings, and each group's (`groups`), read from the same environment at the
+    same moment (`gui_graphql.fields.<group>.settings`): a function's environment is there while its
+    settings are read, at the cold start."""
+
+    _groups: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     # Introspection (`__schema`, `__type`) answered: on where the GUI team explores the schema (the
     # local runtime, a test stage), off in production, where the GUI's operations are known.
     introspection: bool = Field(default=False, alias="GRAPHQL_INTROSPECTION")
+    # `allowlist`: only the GUI's own operations run (gui_graphql.persisted), for production; `open`:
+    # any document within the limits.
+    persisted_queries: Literal["open", "allowlist"] = Field(default="open", alias="GRAPHQL_PERSISTED_QUERIES")
+
+    def model_post_init(self, context: Any, /) -> None:
+        from gui_graphql.operations import GROUP_MODULES
+
+        self._groups = {module.GROUP: module.settings() for module in GROUP_MODULES}
+
+    def group(self, name: str) -> Any:
+        """The settings of the group `name`, as its own function reads them."""
+        return self._groups[name]

@@ -5,8 +5,11 @@ mutation is audited and guarded against replays, and a document over a limit run
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 import pytest
 
 from gui_core.dynamo import Table
+from gui_graphql.persisted import load_allowlist
 from gui_notifications.repository import InboxRepository
 from local.keys import DevKeys
 from local.runtime import LocalBackend
@@ -247,3 +251,36 @@ def test_a_mutation_over_get_is_405_and_a_query_over_get_answers(user: Client) -
     )
     assert answer.status == 200, answer.body
     assert "jobs" in answer.json()["data"]
+
+
+def test_a_persisted_query_is_sent_by_its_hash_after_its_text_came_once(user: Client) -> None:
+    query = 'query Mine { jobs(first: 3, actor: "me") { nodes { id } } }'
+    persisted = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}}
+    unknown = user.call("POST", "/graphql", body={"extensions": persisted})
+    assert unknown.status == 400
+    assert unknown.json()["code"] == "persisted_query_not_found"
+    assert unknown.json()["errors"][0]["message"] == "PersistedQueryNotFound"  # what Apollo's link reads
+    first = user.call("POST", "/graphql", body={"query": query, "extensions": persisted})
+    assert first.status == 200, first.body
+    by_hash = user.call("POST", "/graphql", body={"extensions": persisted})
+    assert by_hash.status == 200, by_hash.body
+    assert by_hash.json() == first.json()
+    # A GET by hash: what a CDN may cache.
+    got = user.call("GET", "/graphql", query="extensions=" + urllib.parse.quote(json.dumps(persisted)))
+    assert got.status == 200, got.body
+    assert got.json() == first.json()
+
+
+def test_a_gui_operation_runs_by_its_hash_with_no_text_ever_sent(user: Client) -> None:
+    inbox = next(text for text in load_allowlist().values() if text.startswith("query Inbox"))
+    digest = hashlib.sha256(inbox.encode()).hexdigest()
+    answer = user.call(
+        "POST",
+        "/graphql",
+        body={
+            "variables": {"first": 2},
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}},
+        },
+    )
+    assert answer.status == 200, answer.body
+    assert set(answer.json()["data"]["notifications"]) >= {"nodes", "counts", "pageInfo"}

@@ -240,9 +240,10 @@ RULES = (
     Rule(
         "graphql_document",
         "A GraphQL request's `query` is a document in the GraphQL language that fits the schema and "
-        "the limits on depth, aliases and cost, and its `variables` fit the document: a schema gives "
-        "them as a string and an object (gui_graphql.execution).",
-        lambda sent: "query" in sent or (isinstance(sent.body, dict) and "query" in sent.body),
+        "the limits on depth, aliases and cost, its `variables` fit the document, and a persisted "
+        "query's hash names a document known or sent with it: a schema gives them as a string and "
+        "objects (gui_graphql.execution, gui_graphql.persisted).",
+        lambda sent: True,  # only the GraphQL route answers these codes
         400,
         frozenset(
             {
@@ -252,6 +253,8 @@ RULES = (
                 "query_too_deep",
                 "too_many_aliases",
                 "query_too_costly",
+                "persisted_query_not_found",
+                "persisted_query_mismatch",
             }
         ),
     ),

@@ -18,6 +18,15 @@ from gui_graphql.execution import (
     prepare,
 )
 from gui_graphql.operations import PAGE_DEFAULTS, build_schema
+from gui_graphql.persisted import (
+    ALLOWLIST_FILE,
+    PersistedQueries,
+    PersistedQueryMismatch,
+    PersistedQueryNotAllowed,
+    PersistedQueryNotFound,
+    load_allowlist,
+    sha256,
+)
 from gui_jobs.models import Job
 from gui_notifications.models import Notification
 from local import graphql_sdl
@@ -98,3 +107,74 @@ def test_a_document_of_several_operations_names_one() -> None:
     assert operation.name is not None
     assert operation.name.value == "B"
     assert parse(text)  # the document itself is valid
+
+
+# -- the GUI's operations and persisted queries -----------------------------------------------------
+
+
+def test_the_committed_allowlist_is_the_guis_operations_hashed() -> None:
+    assert ALLOWLIST_FILE.read_text(encoding="utf-8") == graphql_sdl.render_allowlist(), (
+        "functions/gui_graphql/persisted_queries.json is stale: run `.venv/bin/python -m local.graphql_sdl`"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(graphql_sdl.operations()))
+def test_each_gui_operation_fits_the_schema_and_the_limits(name: str) -> None:
+    text = graphql_sdl.operations()[name]
+    _, operation = _prepare(text)
+    assert operation.name is not None
+    assert operation.name.value == name
+
+
+QUERY = "{ jobs { nodes { id } } }"
+
+
+def _persisted(digest: str) -> dict[str, Any]:
+    return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+
+def test_a_hash_alone_is_unknown_until_its_text_came_once() -> None:
+    persisted = PersistedQueries({})
+    digest = sha256(QUERY)
+    with pytest.raises(PersistedQueryNotFound) as refused:
+        persisted.document(None, _persisted(digest))
+    assert refused.value.extensions["errors"][0]["message"] == "PersistedQueryNotFound"  # what Apollo reads
+    assert persisted.document(QUERY, _persisted(digest)) == QUERY
+    assert persisted.document(None, _persisted(digest)) == QUERY
+    assert persisted.document(None, _persisted(digest.upper())) == QUERY
+
+
+def test_a_text_whose_hash_is_not_the_one_sent_is_refused_and_not_kept() -> None:
+    persisted = PersistedQueries({})
+    wrong = sha256("{ notifications { nodes { id } } }")
+    with pytest.raises(PersistedQueryMismatch):
+        persisted.document(QUERY, _persisted(wrong))
+    with pytest.raises(PersistedQueryNotFound):
+        persisted.document(None, _persisted(wrong))
+    with pytest.raises(PersistedQueryMismatch):
+        persisted.document(QUERY, {"persistedQuery": {"version": 2, "sha256Hash": sha256(QUERY)}})
+
+
+def test_the_container_keeps_the_latest_documents_only() -> None:
+    persisted = PersistedQueries({}, capacity=2)
+    texts = [f'{{ job(id: "{n}") {{ id }} }}' for n in range(3)]
+    for text in texts:
+        persisted.document(text, _persisted(sha256(text)))
+    with pytest.raises(PersistedQueryNotFound):
+        persisted.document(None, _persisted(sha256(texts[0])))
+    assert persisted.document(None, _persisted(sha256(texts[2]))) == texts[2]
+
+
+def test_in_allowlist_mode_only_the_guis_operations_run() -> None:
+    allowlist = load_allowlist()
+    assert len(allowlist) == len(graphql_sdl.operations())
+    persisted = PersistedQueries(allowlist, mode="allowlist")
+    digest, text = next(iter(allowlist.items()))
+    assert persisted.document(None, _persisted(digest)) == text
+    assert persisted.document(text, None) == text  # the text of a listed operation
+    with pytest.raises(PersistedQueryNotAllowed):
+        persisted.document(QUERY, None)
+    with pytest.raises(PersistedQueryNotAllowed):
+        persisted.document(QUERY, _persisted(sha256(QUERY)))
+    with pytest.raises(PersistedQueryNotFound):
+        persisted.document(None, _persisted(sha256(QUERY)))

@@ -1263,9 +1263,9 @@ export interface components {
         GraphQLBody: {
             /**
              * Query
-             * @description The GraphQL document.
+             * @description The GraphQL document; may be left out when `extensions` names it by its hash.
              */
-            query: string;
+            query?: string | null;
             /**
              * Variables
              * @description The operation's variables.
@@ -4710,12 +4710,14 @@ export interface operations {
     };
     graphql_get: {
         parameters: {
-            query: {
-                /** @description The GraphQL document. */
-                query: string;
+            query?: {
+                /** @description A short GraphQL document (longer ones: POST, or by hash). */
+                query?: string;
                 /** @description The variables, as JSON. */
                 variables?: string;
                 operationName?: string;
+                /** @description As JSON: `{"persistedQuery": {"version": 1, "sha256Hash": ...}}`. */
+                extensions?: string;
             };
             header?: never;
             path?: never;
