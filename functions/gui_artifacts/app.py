@@ -6,15 +6,14 @@ from typing import TYPE_CHECKING, Unpack
 
 from fastapi import FastAPI
 
-from gui_artifacts.repository import ArtifactsRepository
+from gui_artifacts.ports import build_ports
 from gui_artifacts.routes import router
-from gui_artifacts.use_cases import ArtifactsPorts
 from gui_core.api import PlatformParts, create_api
-from gui_core.dynamo import Table, dynamodb_client
-from gui_core.migrations.gate import Gate, settings_gate
 
 if TYPE_CHECKING:
+    from gui_artifacts.repository import ArtifactsRepository
     from gui_artifacts.settings import ArtifactsSettings
+    from gui_core.migrations.gate import Gate
 
 
 def create_app(
@@ -30,11 +29,5 @@ def create_app(
         settings=settings,
         **platform,
     )
-    app.state.ports = ArtifactsPorts(
-        repository=repository
-        or ArtifactsRepository(Table(settings.artifacts_table, dynamodb_client(settings.region))),
-        # Whether a tenant's order items and edge counts are backfilled (migrations 0030, 0031).
-        gate=gate or settings_gate(settings),
-        search_read_budget=settings.search_read_budget,
-    )
+    app.state.ports = build_ports(settings, repository=repository, gate=gate)
     return app

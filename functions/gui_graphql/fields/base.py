@@ -68,8 +68,16 @@ class Context:
             raise InsufficientScope(f"This field needs the scope {scope}.", required_scope=scope)
 
     def pages(self, route: str, filters: Mapping[str, Any]) -> Pages:
-        """The paging of a list: the cursors of the REST route `route` with these query filters."""
-        query = tuple(sorted((k, str(v)) for k, v in filters.items() if v is not None))
+        """The paging of a list: the cursors of the REST route `route` with these query filters (a
+        list is a parameter given once per value, as `tag=a&tag=b`)."""
+        query = tuple(
+            sorted(
+                (k, str(each))
+                for k, v in filters.items()
+                if v is not None
+                for each in (v if isinstance(v, list | tuple) else (v,))
+            )
+        )
         return Pages(self.cursors, CursorPlace(f"GET {API}{route}", self.caller.tenant, query))
 
 
