@@ -8,9 +8,10 @@ other fields stand (partial data). A request error (no document, a syntax error,
 invalid document or variables) is a problem document (400, `RefusedDocument`) like every refusal
 of the API, with GraphQL's `errors` in it.
 
-Cost: each field costs 1, and the fields under a list of pages cost that many times over (its
-`first`, or the list's default page size: `Limits.pages`), so what a request may make the backend
-read is known from its text.
+Cost: the objects a request may answer. Each field with a selection counts 1, and what is under a
+list counts that many times over (its `first`, a graph's `fan_out` times its `depth`, or the list's
+default page size: `Limits.pages`); scalars come with their objects. So what a request may make the
+backend read is known from its text.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ logger = logging.getLogger(__name__)
 MAX_TOKENS = 5_000
 MAX_DEPTH = 12
 MAX_ALIASES = 30
-MAX_COST = 2_000
+MAX_COST = 5_000  # objects; the largest lineage REST answers in one call (1,000 nodes) fits
 
 
 @dataclass(frozen=True)
@@ -280,20 +281,25 @@ class _Measure:
         return total
 
     def cost(self, selections: SelectionSetNode | None) -> int:
+        """The objects a selection may answer: each field with a selection of its own counts 1, and
+        what is under a list counts as many times as the list's page (a scalar costs nothing: it
+        comes with its object)."""
         total = 0
         for node in self._fields(selections):
-            below = self.cost(node.selection_set)
-            total += 1 + self._multiplier(node) * below
+            if node.selection_set is not None:
+                total += 1 + self._multiplier(node) * self.cost(node.selection_set)
         return total
 
     def _multiplier(self, node: FieldNode) -> int:
-        """How many times a list of pages reads what is under it: its `first`, else its default."""
-        for argument in node.arguments or ():
-            if argument.name.value != "first":
-                continue
-            value = argument.value
-            if isinstance(value, IntValueNode):
-                return max(1, int(value.value))
-            if isinstance(value, VariableNode) and isinstance(self.variables.get(value.name.value), int):
-                return max(1, int(self.variables[value.name.value]))
-        return self.pages.get(node.name.value, 1)
+        """How many times a list reads what is under it: its page (`first`, or a graph's `fan_out`
+        per level, else the list's default) times its levels (`depth`, 1 by default)."""
+        given = {argument.name.value: self._integer(argument.value) for argument in node.arguments or ()}
+        page = given.get("first") or given.get("fan_out") or self.pages.get(node.name.value, 1)
+        return max(1, page) * max(1, given.get("depth") or 1)
+
+    def _integer(self, value: Any) -> int | None:
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, VariableNode) and isinstance(self.variables.get(value.name.value), int):
+            return int(self.variables[value.name.value])
+        return None

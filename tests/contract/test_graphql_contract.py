@@ -200,11 +200,13 @@ def test_a_mutation_is_audited_and_sent_twice_is_refused(user: Client, ddb: Any)
             "too_many_aliases",
         ),
         (
-            "{ jobs(first: 100) { nodes { id verb status progress attempt requested_by requested_at "
-            "updated_at version parameters previous_attempt next_attempt started_at finished_at "
-            "error { code message } "
-            "} } notifications(first: 100) { nodes { id title body status etag version created_at "
-            "updated_at } } }",
+            "{ "
+            + " ".join(
+                f"j{n}: jobs(first: 100) {{ nodes {{ id verb status progress attempt requested_by "
+                "requested_at updated_at version parameters error { code message } } }"
+                for n in range(25)  # 25 x (1 + 100 x 2) = 5,025 objects
+            )
+            + " }",
             "query_too_costly",
         ),
         ("{ __schema { types { name } } }", "graphql_validation_failed"),

@@ -65,14 +65,23 @@ def _prepare(query: str, variables: dict[str, Any] | None = None) -> Any:
     return prepare(SCHEMA, GraphQLRequest(query, variables), LIMITS)
 
 
-def test_cost_counts_the_fields_under_a_page_times_its_size() -> None:
-    _prepare("{ jobs(first: 10) { nodes { id status } } }")  # 1 + 10 * (1 + 2) = 31
+def test_cost_counts_the_objects_under_a_page_times_its_size() -> None:
+    _prepare("{ jobs(first: 10) { nodes { id status error { code } } } }")  # 1 + 10 x (1 + 1) = 21
     with pytest.raises(QueryTooCostly):
-        _prepare("query($n: Int) { jobs(first: $n) { nodes { id status verb } } }", {"n": 100_000})
-    fields = " ".join(["id", "verb", "status", "progress", "attempt", "version"])
-    aliased = " ".join(f"j{i}: jobs {{ nodes {{ {fields} }} }}" for i in range(7))
-    with pytest.raises(QueryTooCostly):  # without `first`: the list's default page (50 jobs)
-        _prepare("{ " + aliased + " }")
+        _prepare("query($n: Int) { jobs(first: $n) { nodes { id } } }", {"n": 100_000})
+    aliased = " ".join(f"j{i}: jobs{{first}} {{ nodes {{ id error {{ code }} }} }}" for i in range(25))
+    _prepare("{ " + aliased.replace("{first}", "") + " }")  # the default page, 50: 25 x 101
+    with pytest.raises(QueryTooCostly):  # 25 x (1 + 100 x 2) = 5,025
+        _prepare("{ " + aliased.replace("{first}", "(first: 100)") + " }")
+
+
+def test_a_graphs_cost_is_its_fan_out_per_level_times_its_levels() -> None:
+    one = (
+        'g{n}: artifact_lineage(id: "a", depth: $d, fan_out: 100) {{ nodes {{ id hop cut {{ upstream }} }} }}'
+    )
+    _prepare("query($d: Int) { " + one.format(n=0) + " }", {"d": 10})  # REST's largest: 1 + 1,000 x 2
+    with pytest.raises(QueryTooCostly):  # thrice at once: 6,003
+        _prepare("query($d: Int) { " + " ".join(one.format(n=n) for n in range(3)) + " }", {"d": 10})
 
 
 def test_depth_is_measured_through_fragments() -> None:
