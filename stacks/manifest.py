@@ -384,6 +384,8 @@ GRAPHQL_FUNCTION = Function(
     # of the groups it serves, as their own functions reach them.
     stores={
         **PLATFORM_STORES,
+        "tenants": Access.READ_WRITE,
+        "audit": Access.READ_APPEND,
         "jobs": Access.READ_WRITE,
         "inbox": Access.READ_WRITE,
         "metrics": Access.READ_WRITE,
@@ -394,7 +396,14 @@ GRAPHQL_FUNCTION = Function(
     secrets=(CURSOR_KEY.name,),
     publishes_to_bus=True,
     layers=("deps", "graphql"),
-    shared_packages=("gui_jobs", "gui_notifications", "gui_dashboard", "gui_artifacts", "gui_preferences"),
+    shared_packages=(
+        "gui_jobs",
+        "gui_notifications",
+        "gui_dashboard",
+        "gui_artifacts",
+        "gui_preferences",
+        "gui_admin",
+    ),
     environment={
         "NOTIFICATION_RETENTION_DAYS": "90",
         **DASHBOARD_FUNCTION.environment,

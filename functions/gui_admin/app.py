@@ -6,12 +6,9 @@ from typing import TYPE_CHECKING, Unpack
 
 from fastapi import FastAPI
 
-from gui_admin.repository import AuditTrail, TenantRecords
+from gui_admin.ports import build_ports
 from gui_admin.routes import audit_router, migrations_router, tenant_router
-from gui_admin.use_cases import AdminPorts
 from gui_core.api import PlatformParts, create_api
-from gui_core.dynamo import Table, dynamodb_client
-from gui_core.migrations.ledger import Ledger
 
 if TYPE_CHECKING:
     from gui_admin.settings import AdminSettings
@@ -27,11 +24,6 @@ def create_app(
         settings=settings,
         **platform,
     )
-    client = dynamodb_client(settings.region)
-    app.state.ports = AdminPorts(
-        audit=AuditTrail(Table(settings.audit_table, client)),
-        tenants=TenantRecords(Table(settings.tenants_table, client)),
-        tenant_cache=app.state.guard.tenants,  # the guard's cache of the tenants' records
-        ledger=Ledger(Table(settings.migrations_table, client)),
-    )
+    # The guard's cache of the tenants' records (the one given, or the platform's) is told of a change.
+    app.state.ports = build_ports(settings, tenant_cache=app.state.guard.tenants)
     return app

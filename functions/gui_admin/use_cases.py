@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gui_admin.logic import audit_bounds, check_if_match, check_protected, tenant_document
+from gui_admin.logic import audit_bounds, check_if_match, check_protected, etag, tenant_document
 from gui_admin.migrations import migration_run
 from gui_admin.models import AuditEntry, AuditPage, MigrationList
 from gui_core.errors import PreconditionFailed
@@ -85,6 +85,11 @@ def put_flags(
         raise PreconditionFailed("The tenant changed since it was read; read it again.")
     ports.tenant_cache.forget(caller.tenant)
     return tenant_document(Tenant.from_item(updated))
+
+
+def tenant_etag(document: TenantDocument) -> str:
+    """The tenant's entity tag at the document's version (REST's `ETag`), which `put_flags` takes back."""
+    return etag(document.version)
 
 
 def list_migrations(ports: AdminPorts, caller: RequestContext) -> MigrationList:
