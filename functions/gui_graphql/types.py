@@ -3,7 +3,8 @@
 A REST response model becomes an object type of the same name with the same field names (snake
 case, as the JSON of the REST answers: one vocabulary for the GUI), a `Literal` of names becomes an
 enum named after its model and field (the first model that uses a set of values names it), a free
-mapping (`dict[str, Any]`: a job's parameters) the `JSON` scalar. A required field is non-null.
+mapping (`dict[str, Any]`: a job's parameters) the `JSON` scalar. A field is non-null unless its
+type allows None or its default is None (a REST answer always holds every field of its model).
 Nothing here is written twice: a field added to a REST model appears in the schema, and
 `tests/unit/test_graphql_schema.py` checks that the SDL in docs/gui/schema.graphql is current.
 """
@@ -98,8 +99,10 @@ class ModelTypes:
         made: dict[str, GraphQLField] = {}
         for field, info in model.model_fields.items():
             name = _json_name(field, info.serialization_alias)
+            # An answer always holds the field (a default fills it): null only where its type allows None.
+            always = info.default is not None
             made[name] = GraphQLField(
-                self.output(info.annotation, f"{type_name}{pascal(field)}", required=info.is_required()),
+                self.output(info.annotation, f"{type_name}{pascal(field)}", required=always),
                 description=info.description,
                 resolve=None if name == field else _by_attribute(field),
             )

@@ -99,3 +99,60 @@ def test_the_client_and_the_documented_usage_type_check(tmp_path: Path) -> None:
         str(usage),
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+GRAPHQL_CLIENT = REPO / "docs" / "gui" / "client" / "graphql.ts"
+CODEGEN = ("@graphql-codegen/core", "@graphql-codegen/typescript-operations")
+
+
+def test_the_graphql_generator_is_pinned_and_scripted() -> None:
+    package = _package()
+    for name in (*CODEGEN, "graphql"):
+        version = package["devDependencies"][name]
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"pin an exact version of {name}, not {version!r}"
+        installed = json.loads((REPO / "node_modules" / name / "package.json").read_text())
+        assert installed["version"] == version, (
+            "node_modules is not what package-lock.json says: run `npm ci`"
+        )
+    assert shlex.split(package["scripts"]["gen:graphql"]) == ["node", "scripts/graphql-types.mjs"]
+
+
+def test_the_committed_graphql_operations_are_current(tmp_path: Path) -> None:
+    """The GUI's operations typed from the schema and docs/gui/operations.graphql as they are now
+    (regenerate with `npm run gen:graphql` after `.venv/bin/python -m local.graphql_sdl`)."""
+    out = tmp_path / "graphql.ts"
+    result = subprocess.run(
+        ["node", "scripts/graphql-types.mjs", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert out.read_text(encoding="utf-8") == GRAPHQL_CLIENT.read_text(encoding="utf-8"), (
+        f"{GRAPHQL_CLIENT.relative_to(REPO)} is stale: run `npm run gen:graphql`"
+    )
+    assert "export type DashboardScreenQuery = " in out.read_text(encoding="utf-8")
+
+
+def test_the_graphql_operations_type_check_with_a_use(tmp_path: Path) -> None:
+    if not (BIN / "tsc").exists():
+        pytest.skip(
+            "node_modules/.bin/tsc is missing (typescript, a peer of openapi-typescript): run `npm ci`"
+        )
+    use = tmp_path / "use.ts"
+    use.write_text(
+        "import type { DashboardScreenQuery, StartJobMutationVariables } from "
+        f'"{GRAPHQL_CLIENT.with_suffix("")}";\n'
+        "export function unread(answer: DashboardScreenQuery): number {\n"
+        "  return answer.notifications?.counts.unread ?? 0;\n"
+        "}\n"
+        "export const start: StartJobMutationVariables = "
+        '{ verb: "reindex", parameters: { index: "search" } };\n'
+        "// @ts-expect-error: not a verb of the schema\n"
+        'export const wrong: StartJobMutationVariables = { verb: "nope" };\n',
+        encoding="utf-8",
+    )
+    result = _npx("tsc", "--noEmit", "--strict", "--target", "es2020", "--moduleResolution", "node", str(use))
+    assert result.returncode == 0, result.stdout + result.stderr
