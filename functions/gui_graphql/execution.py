@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,7 @@ logger = logging.getLogger(__name__)
 MAX_TOKENS = 5_000
 MAX_DEPTH = 12
 MAX_ALIASES = 30
+MAX_SAME_ROOT = 5
 MAX_COST = 5_000  # objects; the largest lineage REST answers in one call (1,000 nodes) fits
 
 
@@ -59,6 +61,8 @@ class Limits:
     aliases: int = MAX_ALIASES
     cost: int = MAX_COST
     introspection: bool = False
+    # How many times one request may ask the same root field (each is charged as its REST call).
+    same_root: int = MAX_SAME_ROOT
     # The lists of pages by field name, with their default page size (what a field costs without `first`).
     pages: Mapping[str, int] = field(default_factory=dict)
 
@@ -173,6 +177,10 @@ def prepare(
     )
     if aliases > limits.aliases:
         raise TooManyAliases(f"The document has {aliases} aliases; at most {limits.aliases}.")
+    repeated = [(name, n) for name, n in root_fields(document, operation).items() if n > limits.same_root]
+    if repeated:
+        name, n = repeated[0]
+        raise TooManyAliases(f"`{name}` is asked {n} times; at most {limits.same_root} in one request.")
     cost = measure.cost(operation.selection_set)
     if cost > limits.cost:
         raise QueryTooCostly(f"The query costs {cost}; at most {limits.cost}.")
@@ -183,6 +191,20 @@ def prepare(
     if errors:
         raise GraphQLValidationFailed("; ".join(e.message for e in errors[:5]))
     return document, operation
+
+
+def cost_of(
+    document: DocumentNode, operation: OperationDefinitionNode, variables: Any, limits: Limits
+) -> int:
+    """The objects the operation may answer (see the module's doc)."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return _Measure(fragments, variables or {}, limits.pages).cost(operation.selection_set)
+
+
+def root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> Counter[str]:
+    """How many times the operation asks each root field (aliases included, fragments followed)."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return Counter(f.name.value for f in _Measure(fragments, {}, {})._fields(operation.selection_set))
 
 
 def run(

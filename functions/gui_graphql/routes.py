@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
-from graphql import GraphQLSchema, OperationType
+from graphql import GraphQLSchema, OperationDefinitionNode, OperationType
 
 from gui_core.cursors import Cursors
 from gui_core.dependencies import Caller
@@ -24,7 +24,8 @@ from gui_core.guard import (
     group_router,
 )
 from gui_core.tenancy import Tenant
-from gui_graphql.execution import GraphQLRequest, Limits, MutationOverGet, prepare, run
+from gui_graphql.execution import GraphQLRequest, Limits, MutationOverGet, prepare, root_fields, run
+from gui_graphql.fields.base import RATE_CLASS
 from gui_graphql.models import GraphQLBody
 from gui_graphql.operations import PAGE_DEFAULTS, Context, Ports, build_schema
 from gui_graphql.persisted import PersistedQueries, load_allowlist
@@ -124,9 +125,11 @@ def _answer(
     mutation = operation.operation is OperationType.MUTATION
     if mutation and not allow_mutation:
         raise MutationOverGet()
+    _charge(request, tenant, state, parsed, operation)
     if mutation:
         request.scope[READ_ONLY_KEY] = False
-        _admit_mutation(request, caller, tenant)
+        guard: Guard = request.app.state.guard
+        guard.reserve_replay(request, caller, tenant)
     cursors: Cursors = request.app.state.cursors
     context = Context(caller=caller, tenant=tenant, ports=state.ports, cursors=cursors)
     answer = run(state.schema, parsed, graphql_request, context, operation)
@@ -137,10 +140,25 @@ def _answer(
     return JSONResponse(answer.body, status_code=answer.status)
 
 
-def _admit_mutation(request: Request, caller: Any, tenant: Tenant) -> None:
+def _charge(
+    request: Request, tenant: Tenant, state: GraphQLState, document: Any, operation: OperationDefinitionNode
+) -> None:
+    """Each root field of a rate class other than `reads` (the request's own, charged by the guard)
+    is charged to its class once per occurrence, as its REST call would be: a mutation to `writes`
+    or its group's class, a dashboard to `dashboard`."""
     guard: Guard = request.app.state.guard
-    guard.charge(tenant, "writes")
-    guard.reserve_replay(request, caller, tenant)
+    root = (
+        state.schema.mutation_type
+        if operation.operation is OperationType.MUTATION
+        else state.schema.query_type
+    )
+    assert root is not None
+    for name, times in root_fields(document, operation).items():
+        found = root.fields.get(name)
+        rate_class = (found.extensions or {}).get(RATE_CLASS) if found is not None else None
+        if rate_class is not None and rate_class != "reads":
+            for _ in range(times):
+                guard.charge(tenant, rate_class)
 
 
 def _release(request: Request) -> None:

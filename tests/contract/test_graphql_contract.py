@@ -202,9 +202,9 @@ def test_a_mutation_is_audited_and_sent_twice_is_refused(user: Client, ddb: Any)
         (
             "{ "
             + " ".join(
-                f"j{n}: jobs(first: 100) {{ nodes {{ id verb status progress attempt requested_by "
-                "requested_at updated_at version parameters error { code message } } }"
-                for n in range(25)  # 25 x (1 + 100 x 2) = 5,025 objects
+                f'g{n}: artifact_lineage(id: "a", depth: 10, fan_out: 100) '
+                "{ nodes { id cut { upstream } } }"
+                for n in range(3)  # 3 x (1 + 1,000 x 2) = 6,003 objects
             )
             + " }",
             "query_too_costly",
@@ -286,3 +286,22 @@ def test_a_gui_operation_runs_by_its_hash_with_no_text_ever_sent(user: Client) -
     )
     assert answer.status == 200, answer.body
     assert set(answer.json()["data"]["notifications"]) >= {"nodes", "counts", "pageInfo"}
+
+
+def test_a_root_field_is_charged_to_its_rest_twins_rate_class_once_per_occurrence(
+    graphql_backend: LocalBackend, ddb: Any
+) -> None:
+    """A dashboard is charged to `dashboard`, however it is asked: three aliases of it against a
+    limit of two are refused (429, the dashboard class), and six are refused before anything runs."""
+    assert graphql_backend.keys is not None
+    tenant = f"gql-limited-{next(_numbers)}"
+    provision(ddb, tenant, rate_limits={"dashboard": 2})
+    viewer = Client(graphql_backend, graphql_backend.keys, tenant, "viewer", scopes=("gui:dashboard",))
+    three = "{ " + " ".join(f'd{n}: dashboard(range: "7d") {{ as_of }}' for n in range(3)) + " }"
+    refused = viewer.call("POST", "/graphql", body={"query": three})
+    assert refused.status == 429, refused.body
+    assert (refused.json()["code"], refused.json()["route_class"]) == ("rate_limited", "dashboard")
+    six = "{ " + " ".join(f'd{n}: dashboard(range: "7d") {{ as_of }}' for n in range(6)) + " }"
+    too_many = viewer.call("POST", "/graphql", body={"query": six})
+    assert too_many.status == 400
+    assert too_many.json()["code"] == "too_many_aliases"

@@ -43,7 +43,7 @@ GROUP = "admin"
 ORDER = 60  # where its root fields come in the schema
 PAGES = {"audit": 50}  # REST's default `limit` of `GET /audit`
 # As REST's routers: `GroupPolicy("admin")`, each route needing the admin scope.
-ACCESS = Access("admin", rbac.ADMIN)
+ACCESS = Access("admin", rbac.ADMIN, read_class="admin", write_class="admin")
 
 
 class TaggedTenantDocument(BaseModel):

@@ -29,15 +29,20 @@ if TYPE_CHECKING:
     from gui_graphql.types import ModelTypes
 
 API = "/service/gui"
+RATE_CLASS = "rate_class"  # a root field's extension: the rate-limit class it is charged to
 MAX_PAGE = 100
 
 
 @dataclass(frozen=True)
 class Access:
-    """What a field needs: its group's feature flag on for the tenant, its scope in the token."""
+    """What a field needs: its group's feature flag on for the tenant, its scope in the token; and
+    the rate-limit classes its REST twins are charged to (`rate_class`): a root field of another
+    class than `reads` is charged to it once per occurrence, as its REST call would be."""
 
     feature: str
     scope: str
+    read_class: str = "reads"
+    write_class: str = "writes"
 
 
 class Ports:
@@ -119,7 +124,14 @@ def make_field(
 
     # Nullable, so that a field that fails leaves the others' data standing (partial data).
     nullable = output.of_type if isinstance(output, GraphQLNonNull) else output
-    return GraphQLField(nullable, args=dict(args or {}), resolve=resolver, description=description)
+    rate_class = access.write_class if mutation else access.read_class
+    return GraphQLField(
+        nullable,
+        args=dict(args or {}),
+        resolve=resolver,
+        description=description,
+        extensions={RATE_CLASS: rate_class},
+    )
 
 
 def connection(types: ModelTypes, name: str, node: GraphQLObjectType, **extra: GraphQLField) -> Any:

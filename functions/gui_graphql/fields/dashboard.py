@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 GROUP = "dashboard"
 ORDER = 10  # where its root fields come in the schema
 PAGES: dict[str, int] = {}  # no lists of pages
-ACCESS = Access("dashboard", rbac.DASHBOARD)
+ACCESS = Access("dashboard", rbac.DASHBOARD, read_class="dashboard")
 
 _AGE = (
     "Seconds since the figures were computed (REST's `Age` header): 0 for a fresh answer, more for a "

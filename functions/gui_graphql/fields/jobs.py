@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 GROUP = "jobs"
 ORDER = 30  # where its root fields come in the schema
 PAGES = {"jobs": 50}
-ACCESS = Access("jobs", rbac.JOBS)
+ACCESS = Access("jobs", rbac.JOBS, write_class="job_commands")
 
 
 def settings() -> JobsSettings:
