@@ -24,5 +24,6 @@ def create_app(
         ports=ports or environment_ports(settings),
         introspection=settings.introspection,
         persisted=PersistedQueries(load_allowlist(), mode=settings.persisted_queries),
+        deadline_s=settings.deadline_s,
     )
     return app

@@ -113,6 +113,12 @@ class QueryTooCostly(RefusedDocument):
     status, code, title = 400, "query_too_costly", "The GraphQL query would read too much"
 
 
+class DeadlineExceeded(ProblemError):
+    """A field not started before the request's deadline (an error of that field)."""
+
+    status, code, title = 504, "deadline_exceeded", "The request's time ran out before this field began"
+
+
 class MutationOverGet(MethodNotAllowed):
     status, code, title = 405, "mutation_over_get", "A mutation is sent with POST"
 

@@ -5,6 +5,7 @@ the mutation's fields); a query is neither, however it is sent."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -72,6 +73,7 @@ class GraphQLState:
     introspection: bool = False
     schema: GraphQLSchema = field(default_factory=build_schema)  # built at the cold start
     persisted: PersistedQueries = field(default_factory=lambda: PersistedQueries(load_allowlist()))
+    deadline_s: float = 10.0
 
     def limits(self) -> Limits:
         return Limits(introspection=self.introspection, pages=PAGE_DEFAULTS)
@@ -131,7 +133,9 @@ def _answer(
         guard: Guard = request.app.state.guard
         guard.reserve_replay(request, caller, tenant)
     cursors: Cursors = request.app.state.cursors
-    context = Context(caller=caller, tenant=tenant, ports=state.ports, cursors=cursors)
+    context = Context(
+        caller=caller, tenant=tenant, ports=state.ports, cursors=cursors, deadline=_deadline(request, state)
+    )
     answer = run(state.schema, parsed, graphql_request, context, operation)
     if mutation:
         request.scope[AUDIT_ENDPOINT_KEY] = f"{PREFIX}#{','.join(answer.mutations) or 'mutation'}"
@@ -159,6 +163,18 @@ def _charge(
         if rate_class is not None and rate_class != "reads":
             for _ in range(times):
                 guard.charge(tenant, rate_class)
+
+
+def _deadline(request: Request, state: GraphQLState) -> float:
+    """When fields stop starting: `deadline_s` from now, and a second before the invocation's own
+    end (the Lambda context Mangum hands the app, where there is one)."""
+    now = time.monotonic()
+    deadline = now + state.deadline_s
+    lambda_context = request.scope.get("aws.context")
+    remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        deadline = min(deadline, now + remaining() / 1000 - 1.0)
+    return deadline
 
 
 def _release(request: Request) -> None:

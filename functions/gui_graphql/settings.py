@@ -20,6 +20,9 @@ class GraphQLSettings(ApiSettings):
     # `allowlist`: only the GUI's own operations run (gui_graphql.persisted), for production; `open`:
     # any document within the limits.
     persisted_queries: Literal["open", "allowlist"] = Field(default="open", alias="GRAPHQL_PERSISTED_QUERIES")
+    # A field not started this long after its request began is not started (an error of that field,
+    # `deadline_exceeded`): the answer leaves before API Gateway's 29 s and the function's own timeout.
+    deadline_s: float = Field(default=10.0, alias="GRAPHQL_DEADLINE_S", gt=0, le=25)
 
     def model_post_init(self, context: Any, /) -> None:
         from gui_graphql.operations import GROUP_MODULES

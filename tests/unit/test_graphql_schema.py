@@ -200,3 +200,41 @@ def test_in_allowlist_mode_only_the_guis_operations_run() -> None:
         persisted.document(QUERY, _persisted(sha256(QUERY)))
     with pytest.raises(PersistedQueryNotFound):
         persisted.document(None, _persisted(sha256(QUERY)))
+
+
+# -- the deadline ---------------------------------------------------------------------------------
+
+
+def test_a_field_that_would_start_past_the_deadline_is_an_error_of_its_own() -> None:
+    import time
+
+    from gui_core.context import RequestContext
+    from gui_core.tenancy import Tenant
+    from gui_graphql.execution import run
+    from gui_graphql.fields.base import Context, Ports
+
+    caller = RequestContext("acme", "ada@acme", frozenset({"gui:jobs"}), (), "eu-west-1", "r", None, None, 0)
+    context = Context(
+        caller, Tenant("acme", "Acme", "eu-west-1"), Ports(), None, deadline=time.monotonic() - 1
+    )  # type: ignore[arg-type]
+    request = GraphQLRequest("{ jobs { nodes { id } } }")
+    document, operation = _prepare(request.query)
+    answer = run(SCHEMA, document, request, context, operation)
+    assert answer.body["data"] == {"jobs": None}
+    (error,) = answer.body["errors"]
+    assert error["extensions"] == {"code": "deadline_exceeded", "status": 504}
+
+
+def test_the_deadline_ends_a_second_before_the_invocation_does() -> None:
+    import time
+    from types import SimpleNamespace
+
+    from gui_graphql.operations import Ports
+    from gui_graphql.routes import GraphQLState, _deadline
+
+    state = GraphQLState(ports=Ports(), deadline_s=10.0)
+    lambda_context = SimpleNamespace(get_remaining_time_in_millis=lambda: 3_000)
+    short = _deadline(SimpleNamespace(scope={"aws.context": lambda_context}), state)  # type: ignore[arg-type]
+    assert short - time.monotonic() < 2.1
+    local = _deadline(SimpleNamespace(scope={}), state)  # type: ignore[arg-type]
+    assert 9.0 < local - time.monotonic() <= 10.0

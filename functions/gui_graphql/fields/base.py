@@ -4,6 +4,8 @@ cursors, and REST's validation errors for arguments."""
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from gui_core.cursors import CursorPlace, Cursors, Pages
 from gui_core.errors import FeatureDisabled, InsufficientScope, ValidationFailed
+from gui_graphql.execution import DeadlineExceeded
 
 if TYPE_CHECKING:
     from gui_core.context import RequestContext
@@ -64,6 +67,12 @@ class Context:
     ports: Ports
     cursors: Cursors
     mutations: list[str] = field(default_factory=list)
+    deadline: float = math.inf  # time.monotonic() past which no field starts
+
+    def in_time(self) -> None:
+        """A field that would start past the request's deadline does not (504 `deadline_exceeded`)."""
+        if time.monotonic() > self.deadline:
+            raise DeadlineExceeded("The request's time ran out before this field began.")
 
     def admit(self, feature: str, scope: str) -> None:
         """The field's feature flag (404 `feature_disabled`) and scope (403 `insufficient_scope`)."""
@@ -116,6 +125,7 @@ def make_field(
 ) -> GraphQLField:
     def resolver(_root: Any, info: Any, **arguments: Any) -> Any:
         context: Context = info.context
+        context.in_time()
         context.admit(access.feature, access.scope)
         answer = resolve(context, arguments)
         if mutation:
