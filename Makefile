@@ -28,7 +28,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-dev: $(STAMP)
+dev: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ddgui dev
 
 lint: $(STAMP)

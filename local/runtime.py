@@ -628,8 +628,14 @@ class LocalBackend:
 
     def _local_routes(self, region: str) -> list[BaseRoute]:
         """Routes of the local runtime only, never of the manifest or AWS: the development token
-        endpoint and, when `local/console.py` is there, the dev console."""
-        routes: list[BaseRoute] = [HttpRoute(TOKEN_PATH, self._dev_token, methods=["GET"])]
+        endpoint, the GraphQL explorer (`local.graphql_explorer`) and, when `local/console.py` is
+        there, the dev console."""
+        from local.graphql_explorer import explorer_routes
+
+        routes: list[BaseRoute] = [
+            HttpRoute(TOKEN_PATH, self._dev_token, methods=["GET"]),
+            *explorer_routes(),
+        ]
         try:
             from local import console  # optional: written alongside the runtime
         except ImportError:

@@ -22,7 +22,7 @@ def create_app(
     app = create_api(title="DomainDetermine GUI: GraphQL", routers=[router], settings=settings, **platform)
     app.state.graphql = GraphQLState(
         ports=ports or environment_ports(settings),
-        introspection=settings.introspection,
+        introspection=settings.answers_introspection,
         persisted=PersistedQueries(load_allowlist(), mode=settings.persisted_queries),
         deadline_s=settings.deadline_s,
     )

@@ -52,6 +52,7 @@ MAX_TOKENS = 5_000
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_SAME_ROOT = 5
+INTROSPECTION = frozenset({"__schema", "__type"})
 MAX_COST = 5_000  # objects; the largest lineage REST answers in one call (1,000 nodes) fits
 
 
@@ -295,8 +296,13 @@ class _Measure:
         return found
 
     def depth(self, selections: SelectionSetNode | None) -> int:
+        """How deep the selection nests; an introspection field counts 1 whatever is under it (the
+        schema bounds it, and an explorer's introspection query nests 15 levels of `ofType`)."""
         fields = self._fields(selections)
-        return max((1 + self.depth(f.selection_set) for f in fields), default=0)
+        return max(
+            (1 + (0 if f.name.value in INTROSPECTION else self.depth(f.selection_set)) for f in fields),
+            default=0,
+        )
 
     def aliases(self, selections: SelectionSetNode | None) -> int:
         total = 0

@@ -6,6 +6,8 @@ from pydantic import Field, PrivateAttr
 
 from gui_core.settings import ApiSettings
 
+EXPLORING_STAGES = frozenset({"local", "dev", "test"})
+
 
 class GraphQLSettings(ApiSettings):
     """The API's own settings, and each group's (`groups`), read from the same environment at the
@@ -14,9 +16,10 @@ class GraphQLSettings(ApiSettings):
 
     _groups: dict[str, Any] = PrivateAttr(default_factory=dict)
 
-    # Introspection (`__schema`, `__type`) answered: on where the GUI team explores the schema (the
-    # local runtime, a test stage), off in production, where the GUI's operations are known.
-    introspection: bool = Field(default=False, alias="GRAPHQL_INTROSPECTION")
+    # Introspection (`__schema`, `__type`) answered: by default on where the GUI team explores the
+    # schema (the `local`, `dev` and `test` stages), off elsewhere (production, where the GUI's
+    # operations are known); GRAPHQL_INTROSPECTION decides otherwise.
+    introspection: bool | None = Field(default=None, alias="GRAPHQL_INTROSPECTION")
     # `allowlist`: only the GUI's own operations run (gui_graphql.persisted), for production; `open`:
     # any document within the limits.
     persisted_queries: Literal["open", "allowlist"] = Field(default="open", alias="GRAPHQL_PERSISTED_QUERIES")
@@ -32,3 +35,13 @@ class GraphQLSettings(ApiSettings):
     def group(self, name: str) -> Any:
         """The settings of the group `name`, as its own function reads them."""
         return self._groups[name]
+
+    @property
+    def answers_introspection(self) -> bool:
+        return answers_introspection(self.stage, self.introspection)
+
+
+def answers_introspection(stage: str, explicit: bool | None) -> bool:
+    """Whether a stage answers introspection: as GRAPHQL_INTROSPECTION says, else where the schema
+    is explored (`EXPLORING_STAGES`)."""
+    return explicit if explicit is not None else stage in EXPLORING_STAGES

@@ -10,6 +10,7 @@ from graphql import OperationDefinitionNode, parse
 
 from gui_graphql.execution import (
     GraphQLRequest,
+    GraphQLValidationFailed,
     InvalidGraphQLRequest,
     Limits,
     QueryTooCostly,
@@ -238,3 +239,40 @@ def test_the_deadline_ends_a_second_before_the_invocation_does() -> None:
     assert short - time.monotonic() < 2.1
     local = _deadline(SimpleNamespace(scope={}), state)  # type: ignore[arg-type]
     assert 9.0 < local - time.monotonic() <= 10.0
+
+
+@pytest.mark.parametrize(
+    ("stage", "explicit", "answers"),
+    [
+        ("prod", None, False),
+        ("local", None, True),
+        ("test", None, True),
+        ("prod", True, True),
+        ("local", False, False),
+    ],
+)
+def test_introspection_is_answered_where_the_schema_is_explored(
+    stage: str, explicit: bool | None, answers: bool
+) -> None:
+    from gui_graphql.settings import answers_introspection
+
+    assert answers_introspection(stage, explicit) is answers
+    introspection = GraphQLRequest("{ __schema { queryType { name } } }")
+    if answers:
+        prepare(SCHEMA, introspection, Limits(introspection=True))
+    else:
+        with pytest.raises(GraphQLValidationFailed):
+            prepare(SCHEMA, introspection, Limits(introspection=False))
+
+
+def test_an_explorers_introspection_query_fits_the_limits() -> None:
+    from graphql import get_introspection_query
+
+    query = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    prepare(SCHEMA, GraphQLRequest(query), Limits(introspection=True, pages=PAGE_DEFAULTS))

@@ -72,6 +72,14 @@ def test_the_committed_client_is_current(tmp_path: Path) -> None:
     )
 
 
+def _no_ambient_types(tmp_path: Path) -> tuple[str, str]:
+    """tsc's options for no ambient `@types` package: what the GUI's code would see of ours alone
+    (node_modules/@types holds the explorer's, for the DOM, which these checks do not load)."""
+    empty = tmp_path / "no-types"
+    empty.mkdir(exist_ok=True)
+    return ("--typeRoots", str(empty))
+
+
 def test_the_client_and_the_documented_usage_type_check(tmp_path: Path) -> None:
     if not (BIN / "tsc").exists():
         pytest.skip(
@@ -85,6 +93,7 @@ def test_the_client_and_the_documented_usage_type_check(tmp_path: Path) -> None:
     usage.write_text(re.sub(r"^type ", "export type ", blocks[0], flags=re.MULTILINE), encoding="utf-8")
     result = _npx(
         "tsc",
+        *_no_ambient_types(tmp_path),
         "--noEmit",
         "--strict",
         "--noUnusedLocals",
@@ -154,5 +163,15 @@ def test_the_graphql_operations_type_check_with_a_use(tmp_path: Path) -> None:
         'export const wrong: StartJobMutationVariables = { verb: "nope" };\n',
         encoding="utf-8",
     )
-    result = _npx("tsc", "--noEmit", "--strict", "--target", "es2020", "--moduleResolution", "node", str(use))
+    result = _npx(
+        "tsc",
+        *_no_ambient_types(tmp_path),
+        "--noEmit",
+        "--strict",
+        "--target",
+        "es2020",
+        "--moduleResolution",
+        "node",
+        str(use),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
