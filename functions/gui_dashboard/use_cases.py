@@ -143,8 +143,14 @@ def _serve_preset(ports: DashboardPorts, key: PresetKey, compute: Compute) -> _D
         return _answer(entry, entry.document, "cache")
     owner = uuid.uuid4().hex
     if leases.acquire(key, owner, now=now, lease_s=settings.lease_s):
-        ports.count(DashboardMetric.CACHE_MISSES)
         try:
+            # The lease may be free because its last holder has just written a fresh answer, after
+            # this caller's read: read again (consistently) before recomputing what is there.
+            again = cached_entry(cache.get(key, consistent=True), now=now)
+            if again is not None and again.fresh:
+                ports.count(DashboardMetric.CACHE_HITS)
+                return _answer(again, again.document, "cache")
+            ports.count(DashboardMetric.CACHE_MISSES)
             document = compute(now)
             live_s = settings.cache_s + settings.stale_s
             if live_s > 0:

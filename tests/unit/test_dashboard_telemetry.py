@@ -65,7 +65,7 @@ class MemoryCache:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self.read: list[str] = []
 
-    def get(self, key: AnyKey) -> dict[str, Any] | None:
+    def get(self, key: AnyKey, *, consistent: bool = False) -> dict[str, Any] | None:
         self.read.append(key.sk)
         return self.items.get((key.tenant, key.sk))
 

@@ -83,6 +83,22 @@ def test_a_stale_preset_is_served_at_once_while_another_caller_recomputes_it() -
     assert dashboards.counted == ["CacheMisses", "CacheStale", "CacheMisses", "CacheHits"]
 
 
+def test_a_caller_that_takes_the_lease_after_its_holder_wrote_serves_that_answer() -> None:
+    """The race of two callers on a stale preset: B reads the stale answer, A (the lease's holder)
+    writes the fresh one and releases the lease, then B takes it. B serves A's answer; before, it
+    recomputed it (two recomputes, seen once in CI's concurrent contract test)."""
+    dashboards = Dashboards()
+    dashboards.preset()
+    dashboards.clock.advance(120)
+    stale = dashboards.cache.get(PRESET)
+    assert dashboards.preset() == ("computed", 0)  # A: takes the lease, recomputes, releases it
+    reads = iter([stale])  # B's first read saw the answer as it was before A wrote
+    real_get = dashboards.cache.get
+    dashboards.cache.get = lambda key, **kw: next(reads, None) or real_get(key, **kw)  # type: ignore[method-assign]
+    assert dashboards.preset() == ("cache", 0)
+    assert dashboards.counted == ["CacheMisses", "CacheMisses", "CacheHits"]
+
+
 def test_with_nothing_cached_and_the_lease_held_a_caller_answers_its_own_figures_uncached() -> None:
     dashboards = Dashboards()
     assert dashboards.leases.acquire(PRESET, "another", now=dashboards.clock(), lease_s=30)
