@@ -212,6 +212,14 @@ def test_the_audit_trails_times_are_parsed_and_checked_as_rests(admin: Client) -
         assert [e["pointer"] for e in error["errors"]] == [e["pointer"] for e in rest_error.json()["errors"]]
 
 
+def test_the_audit_pages_size_has_rests_bounds(admin: Client) -> None:
+    """`first` is 1 to 200, as `GET /audit`'s `limit` (the other lists' 100 would refuse its pages)."""
+    assert "nodes" in _audit(admin, first=200)
+    assert admin.call("GET", "/audit", query="limit=201").status == 422
+    error = _error(graphql(admin, AUDIT, {"first": 201}), "audit")
+    assert (error["code"], error["status"]) == ("validation_failed", 422)
+
+
 # -- the migrations -----------------------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 GROUP = "admin"
 ORDER = 60  # where its root fields come in the schema
 PAGES = {"audit": 50}  # REST's default `limit` of `GET /audit`
+AUDIT_MAX_PAGE = 200  # `GET /audit`'s `limit` is 1 to 200
 # As REST's routers: `GroupPolicy("admin")`, each route needing the admin scope.
 ACCESS = Access("admin", rbac.ADMIN, read_class="admin", write_class="admin")
 
@@ -96,7 +97,7 @@ def _audit(context: Context, arguments: Mapping[str, Any]) -> dict[str, Any]:
         requested_from=parsed.start,
         requested_to=parsed.end,
         actor=parsed.actor,
-        limit=first_of(arguments, PAGES["audit"]),
+        limit=first_of(arguments, PAGES["audit"], AUDIT_MAX_PAGE),
         cursor=arguments.get("after"),
     )
     page = use_cases.list_audit(_ports(context), context.caller, query, context.pages("/audit", filters))
@@ -126,7 +127,7 @@ def query(types: ModelTypes) -> dict[str, GraphQLField]:
             connection(types, "AuditEntry", types.object(AuditEntry)),
             _audit,
             args={
-                **page_arguments(PAGES["audit"]),
+                **page_arguments(PAGES["audit"], AUDIT_MAX_PAGE),
                 "from": GraphQLArgument(GraphQLString, description="At or after (ISO 8601, inclusive)."),
                 "to": GraphQLArgument(GraphQLString, description="At or before (ISO 8601, inclusive)."),
                 "actor": GraphQLArgument(GraphQLString, description="Only the records of this actor."),

@@ -170,21 +170,22 @@ def connected(items: list[Any], next_cursor: str | None, **extra: Any) -> dict[s
     }
 
 
-def first_of(arguments: Mapping[str, Any], default: int) -> int:
+def first_of(arguments: Mapping[str, Any], default: int, maximum: int = MAX_PAGE) -> int:
+    """`first`, 1 to `maximum` (the REST list's own `limit` bounds), else `default`."""
     first = arguments.get("first")
     if first is None:
         return default
-    if not 1 <= int(first) <= MAX_PAGE:
+    if not 1 <= int(first) <= maximum:
         raise ValidationFailed(
-            f"`first` is 1 to {MAX_PAGE}.",
-            errors=[{"pointer": "/first", "message": f"1 to {MAX_PAGE}", "type": "out_of_range"}],
+            f"`first` is 1 to {maximum}.",
+            errors=[{"pointer": "/first", "message": f"1 to {maximum}", "type": "out_of_range"}],
         )
     return int(first)
 
 
-def page_arguments(default: int) -> dict[str, GraphQLArgument]:
+def page_arguments(default: int, maximum: int = MAX_PAGE) -> dict[str, GraphQLArgument]:
     return {
-        "first": GraphQLArgument(GraphQLInt, description=f"Page size, 1 to {MAX_PAGE} (default {default})."),
+        "first": GraphQLArgument(GraphQLInt, description=f"Page size, 1 to {maximum} (default {default})."),
         "after": GraphQLArgument(GraphQLString, description="`pageInfo.endCursor` of the page before."),
     }
 
