@@ -73,21 +73,26 @@ class Pusher:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push")
 
     def push(self, connection_ids: Sequence[str], message: bytes) -> PushReport:
+        """Post `message` to every connection of `connection_ids`."""
+        return self.push_each([(connection_id, message) for connection_id in connection_ids])
+
+    def push_each(self, messages: Sequence[tuple[str, bytes]]) -> PushReport:
+        """Post each connection its own message (a GraphQL subscription's frame names its id)."""
         report = PushReport()
-        if not connection_ids:
+        if not messages:
             return report
-        pending = deque(connection_ids)
+        pending = deque(messages)
 
         def work() -> list[tuple[str, str | None]]:
             done: list[tuple[str, str | None]] = []
             while True:
                 try:
-                    connection_id = pending.popleft()  # atomic: each id goes to one worker
+                    connection_id, message = pending.popleft()  # atomic: each post goes to one worker
                 except IndexError:
                     return done
                 done.append((connection_id, self._post(connection_id, message)))
 
-        workers = min(self._concurrency, len(connection_ids))
+        workers = min(self._concurrency, len(messages))
         if workers == 1:
             outcomes = work()
         else:
