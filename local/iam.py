@@ -125,6 +125,10 @@ def local_arn(manifest: Manifest, fn: Function, target: Target, *, region: str, 
         "bucket_objects": lambda: f"{bucket}/{target.name}*",
         "bus": lambda: prefix.format("events") + f"event-bus/{manifest.bus.local_bus_name()}",
         "stream": lambda: prefix.format("kinesis") + f"stream/{manifest.stream.local_stream_name()}",
+        # moto's consumer ARN (AWS's ends with `:<creation time>`); the local poller registers it.
+        "stream_consumer": lambda: (
+            prefix.format("kinesis") + f"stream/{manifest.stream.local_stream_name()}/consumer/{target.name}"
+        ),
         "connections": lambda: (
             prefix.format("execute-api") + f"{LOCAL_WEBSOCKET_API_ID}/{stage}/{target.name}/@connections/*"
         ),

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from stacks.manifest_model import BUCKET_ACTIONS, STORE_ACTIONS, Function, Manifest
+from stacks.manifest_model import BUCKET_ACTIONS, STORE_ACTIONS, Function, Manifest, stream_consumer_name
 
 # What Lambda's poller needs of a DynamoDB stream, granted on that one stream (AWS documents the
 # same list on the stream ARN; the CDK's grantStreamRead would add ListStreams on '*').
@@ -35,6 +35,9 @@ KINESIS_READ_ACTIONS = (
     "kinesis:GetShardIterator",
     "kinesis:ListShards",
 )
+# What Lambda's poller needs of an enhanced fan-out consumer it reads through (the stream's own list
+# above too, on the stream), on that one consumer: the CDK's StreamConsumer.grantRead grants the same.
+CONSUMER_READ_ACTIONS = ("kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard")
 # The management API of the WebSocket stage (`@connections`): post, read and close a connection.
 MANAGE_CONNECTIONS_ACTION = "execute-api:ManageConnections"
 CONNECTION_METHODS = ("DELETE", "GET", "POST")
@@ -64,10 +67,12 @@ class Target:
 
     kinds: `any` (`*`), `log_group` (the function's own), `table` / `table_indexes` /
     `table_stream` (`name`: the store), `bucket`, `bucket_objects` (`name`: the prefix), `bus`,
-    `stream`, `connections` (`name`: the HTTP method of the management API), `queue` (`name`: which
-    on-failure queue: `<source>` of an event source mapping, or `async`), `quarantine` (the
-    manifest's quarantine queue), `work_queue` (`name`: another queue of the manifest, such as
-    `migration-work`), `secret` (`name`: a secret of the manifest, such as `cursor-key`).
+    `stream`, `stream_consumer` (`name`: an enhanced fan-out consumer of the stream, as
+    `stream_consumer_name` names it), `connections` (`name`: the HTTP method of the management
+    API), `queue` (`name`: which on-failure queue: `<source>` of an event source mapping, or
+    `async`), `quarantine` (the manifest's quarantine queue), `work_queue` (`name`: another
+    queue of the manifest, such as `migration-work`), `secret` (`name`: a secret of the manifest,
+    such as `cursor-key`).
     """
 
     kind: str
@@ -126,6 +131,11 @@ def grants(manifest: Manifest, fn: Function) -> tuple[Grant, ...]:
         found.append(Grant(FAILURE_QUEUE_ACTIONS, (Target("queue", source.store),), service_only=True))
     for kinesis_source in fn.kinesis_sources:
         found.append(Grant(KINESIS_READ_ACTIONS, (Target("stream"),), service_only=True))
+        if kinesis_source.enhanced_fan_out:
+            consumer = stream_consumer_name(fn.name, kinesis_source.stream)
+            found.append(
+                Grant(CONSUMER_READ_ACTIONS, (Target("stream_consumer", consumer),), service_only=True)
+            )
         found.append(
             Grant(FAILURE_QUEUE_ACTIONS, (Target("queue", kinesis_source.stream),), service_only=True)
         )

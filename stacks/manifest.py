@@ -422,7 +422,8 @@ LIVE_ENVIRONMENT = {"REPLAY_WINDOW_S": "86400", "CONNECTION_TTL_S": "7200"}
 REALTIME_FUNCTION = Function(
     name="gui_realtime",
     handler="gui_realtime.handler.handler",
-    purpose="WebSocket API: connect, subscribe, unsubscribe, resume from a cursor, acknowledge, ping.",
+    purpose="WebSocket API: connect, subscribe, unsubscribe, resume from a cursor, acknowledge, ping;"
+    " GraphQL subscriptions (graphql-transport-ws) on the same channels.",
     memory_mb=512,
     timeout_s=15,
     stores={
@@ -442,8 +443,14 @@ REALTIME_FUNCTION = Function(
         WebSocketRoute("resume", "Replay a channel from a cursor, then live; a gap when too old."),
         WebSocketRoute("ack", "Acknowledge a notification (the REST command's rules and audit)."),
         WebSocketRoute("ping", "Keep the connection alive; answers pong."),
-        WebSocketRoute("$default", "Any other action: an error message."),
+        WebSocketRoute(
+            "$default",
+            "graphql-transport-ws messages (no `action`: connection_init, subscribe, complete, ping);"
+            " any other action: an error message.",
+        ),
     ),
+    # graphql-core, imported on a connection's first graphql-transport-ws subscribe only.
+    layers=("deps", "graphql"),
     concern="realtime",
 )
 
@@ -465,9 +472,17 @@ FANOUT_FUNCTION = Function(
     environment={**LIVE_ENVIRONMENT, "NOTIFICATION_RETENTION_DAYS": "90", "PUSH_CONCURRENCY": "16"},
     # Ten batches of each shard at once, the records dealt by partition key (the tenant), each
     # tenant's in order: a large tenant's backlog holds back the tenants of its own lane only.
+    # The live path (issue 17): records pushed through an enhanced fan-out consumer of its own and
+    # handed over at once, no batching window (a 1 s window and the shared poll, about once a second,
+    # could alone spend the 250 ms budget from PutEvents to a WebSocket client several times over).
     kinesis_sources=(
         KinesisSource(
-            "gui-events", batch_size=100, batching_window_s=1, max_retries=3, parallelization_factor=10
+            "gui-events",
+            batch_size=100,
+            batching_window_s=0,
+            max_retries=3,
+            parallelization_factor=10,
+            enhanced_fan_out=True,
         ),
     ),
     quarantines=True,

@@ -1,6 +1,9 @@
 """Streams and queues feeding functions: one event source mapping per manifest `StreamSource` (a
 store's DynamoDB stream), per `KinesisSource` (the GUI events stream, read by the fan-out) and per
-`QueueSource` (a queue of the manifest, such as the migrations' work items).
+`QueueSource` (a queue of the manifest, such as the migrations' work items). A `KinesisSource` with
+`enhanced_fan_out` reads through an enhanced fan-out consumer of its own, registered on the stream
+(`AWS::Kinesis::StreamConsumer`, one resource): the mapping's source is the consumer's ARN, and
+Kinesis pushes the records to Lambda instead of Lambda polling the shards.
 
 Each stream mapping reads the store's DynamoDB stream from the oldest record, hands the function only
 what its filter lets through, retries a failing batch split in halves, lets the function report the
@@ -25,8 +28,15 @@ from constructs import Construct
 
 from stacks.constructs.events import dead_letter_queue
 from stacks.constructs.state import State
-from stacks.grants import KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
-from stacks.manifest_model import Function, KinesisSource, Manifest, QueueSource, StreamSource
+from stacks.grants import CONSUMER_READ_ACTIONS, KINESIS_READ_ACTIONS, STREAM_READ_ACTIONS
+from stacks.manifest_model import (
+    Function,
+    KinesisSource,
+    Manifest,
+    QueueSource,
+    StreamSource,
+    stream_consumer_name,
+)
 from stacks.naming import pascal_case
 from stacks.source_filters import lambda_filters
 
@@ -50,6 +60,8 @@ class EventSourceMappings(Construct):
         self.mappings: dict[tuple[str, str], lambda_.EventSourceMapping] = {}
         self.dead_letter_queues: dict[tuple[str, str], sqs.Queue] = {}
         self.queue_mappings: dict[tuple[str, str], lambda_.EventSourceMapping] = {}
+        # (function, stream) -> the enhanced fan-out consumer its mapping reads through.
+        self.consumers: dict[tuple[str, str], kinesis.StreamConsumer] = {}
         for fn in manifest.functions:
             for source in fn.stream_sources:
                 if not manifest.store(source.store).stream:
@@ -94,7 +106,9 @@ class EventSourceMappings(Construct):
         """From the manifest's starting position (the oldest record kept: a mapping created or
         replaced while events arrive must not skip them), in batches; a failing batch is split in
         halves, records the function reports are retried from the first one, and after the retries
-        or the maximum age the batch's description goes to the on-failure queue."""
+        or the maximum age the batch's description goes to the on-failure queue. With
+        `enhanced_fan_out`, from a consumer of its own (pushed records); the role may then also
+        describe that consumer and subscribe to its shards, as Lambda requires."""
         construct_id = f"{pascal_case(fn.name)}{pascal_case(source.stream)}"
         dlq = dead_letter_queue(
             self, f"{construct_id}Dlq", of=f"{fn.name}'s mapping from the {source.stream} stream"
@@ -102,11 +116,26 @@ class EventSourceMappings(Construct):
         iam.Grant.add_to_principal(
             grantee=function, actions=list(KINESIS_READ_ACTIONS), resource_arns=[stream.stream_arn]
         )
+        source_arn = stream.stream_arn
+        if source.enhanced_fan_out:
+            consumer = kinesis.StreamConsumer(
+                self,
+                f"{construct_id}Consumer",
+                stream=stream,
+                stream_consumer_name=stream_consumer_name(fn.name, source.stream),
+            )
+            iam.Grant.add_to_principal(
+                grantee=function,
+                actions=list(CONSUMER_READ_ACTIONS),
+                resource_arns=[consumer.stream_consumer_arn],
+            )
+            self.consumers[(fn.name, source.stream)] = consumer
+            source_arn = consumer.stream_consumer_arn
         mapping = lambda_.EventSourceMapping(
             self,
             construct_id,
             target=function,
-            event_source_arn=stream.stream_arn,
+            event_source_arn=source_arn,
             starting_position=lambda_.StartingPosition[source.starting_position],
             batch_size=source.batch_size,
             max_batching_window=cdk.Duration.seconds(source.batching_window_s),

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from stacks.constructs.events import DLQ_RETENTION
-from stacks.manifest import TENANT_WORK_CYCLE_ENV, Manifest
+from stacks.grants import CONSUMER_READ_ACTIONS
+from stacks.manifest import TENANT_WORK_CYCLE_ENV, KinesisSource, Manifest
+from stacks.manifest_model import stream_consumer_name
 from stacks.naming import pascal_case
 from stacks.source_filters import TTL_REMOVAL_PATTERN
 from tests.stacks import cfn
@@ -25,17 +29,31 @@ def _mappings(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]
     return found
 
 
+def _kinesis_mappings(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Function name -> the properties of its mapping from the GUI events stream, directly or through
+    an enhanced fan-out consumer of the stream."""
+    functions = {v: k for k, v in cfn.functions_by_name(template).items()}
+    stream_id, _ = cfn.one(template, "AWS::Kinesis::Stream")
+    consumers = {
+        logical_id
+        for logical_id, consumer in cfn.resources(template, "AWS::Kinesis::StreamConsumer").items()
+        if cfn.props(consumer)["StreamARN"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    }
+    sources = [{"Fn::GetAtt": [stream_id, "Arn"]}] + [
+        {"Fn::GetAtt": [c, "ConsumerARN"]} for c in sorted(consumers)
+    ]
+    return {
+        functions[cfn.props(m)["FunctionName"]["Ref"]]: cfn.props(m)
+        for m in cfn.resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if cfn.props(m)["EventSourceArn"] in sources
+    }
+
+
 def test_the_fanout_reads_the_gui_events_stream_with_lambda_batch_semantics(
     template: dict[str, Any], manifest: Manifest
 ) -> None:
-    functions = {v: k for k, v in cfn.functions_by_name(template).items()}
-    stream_id, _ = cfn.one(template, "AWS::Kinesis::Stream")
     queues = cfn.resources(template, "AWS::SQS::Queue")
-    kinesis = {
-        functions[cfn.props(m)["FunctionName"]["Ref"]]: cfn.props(m)
-        for m in cfn.resources(template, "AWS::Lambda::EventSourceMapping").values()
-        if cfn.props(m)["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
-    }
+    kinesis = _kinesis_mappings(template)
     expected = {fn.name: fn.kinesis_sources[0] for fn in manifest.functions if fn.kinesis_sources}
     assert set(kinesis) == set(expected) == {"gui_fanout", "gui_indexer", "gui_telemetry_facts"}
     for name, source in expected.items():
@@ -59,6 +77,70 @@ def test_the_fanout_reads_the_gui_events_stream_with_lambda_batch_semantics(
             assert "FilterCriteria" not in mapping
     # The indexer sees artifact events only; the fan-out and the telemetry facts see every one.
     assert expected["gui_indexer"].detail_types == ("ArtifactPublished", "ArtifactDeprecated")
+
+
+def test_the_fanout_reads_through_an_enhanced_fan_out_consumer_with_no_batching_window(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    """Issue 17: the live path's mapping is pushed its records by a consumer of its own, handed over
+    at once; the other consumers of the stream poll it (shared throughput), as before."""
+    stream_id, _ = cfn.one(template, "AWS::Kinesis::Stream")
+    consumers = cfn.resources(template, "AWS::Kinesis::StreamConsumer")
+    mappings = _kinesis_mappings(template)
+    sources = {fn.name: fn.kinesis_sources[0] for fn in manifest.functions if fn.kinesis_sources}
+    assert sources["gui_fanout"].enhanced_fan_out is True
+    assert sources["gui_fanout"].batching_window_s == 0
+    by_consumer = {}
+    for name, source in sources.items():
+        (source_id, attribute) = mappings[name]["EventSourceArn"]["Fn::GetAtt"]
+        if not source.enhanced_fan_out:
+            assert (source_id, attribute) == (stream_id, "Arn"), name
+            continue
+        assert attribute == "ConsumerARN", name
+        consumer = cfn.props(consumers[source_id])
+        assert consumer["ConsumerName"] == stream_consumer_name(name, source.stream)
+        assert consumer["StreamARN"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+        by_consumer[source_id] = name
+    # One consumer per mapping that asks for one, none else (each costs per shard-hour and GB).
+    pushed = {n for n, s in sources.items() if s.enhanced_fan_out}
+    assert set(by_consumer.values()) == pushed == {"gui_fanout"}
+    assert set(consumers) == set(by_consumer)
+
+
+def test_an_enhanced_fan_out_mapping_may_subscribe_to_its_consumer_only(
+    template: dict[str, Any], manifest: Manifest
+) -> None:
+    """Lambda describes the consumer and subscribes to its shards with the function's role (and reads
+    the stream's shard list): those two actions, on that consumer's ARN, and on no other resource."""
+    functions = cfn.functions_by_name(template)
+    for fn in manifest.functions:
+        (role_id,) = cfn.references(cfn.props(template["Resources"][functions[fn.name]])["Role"])
+        consumer_statements = [
+            statement
+            for statement in cfn.role_statements(template, role_id)
+            if set(cfn.as_list(statement["Action"])) & set(CONSUMER_READ_ACTIONS)
+        ]
+        efo = [s for s in fn.kinesis_sources if s.enhanced_fan_out]
+        if not efo:
+            assert consumer_statements == [], fn.name
+            continue
+        mapping_source = _kinesis_mappings(template)[fn.name]["EventSourceArn"]
+        assert [
+            (sorted(cfn.as_list(s["Action"])), cfn.as_list(s["Resource"])) for s in consumer_statements
+        ] == [(sorted(CONSUMER_READ_ACTIONS), [mapping_source])], fn.name
+
+
+def test_kinesis_sources_refuse_what_lambda_refuses() -> None:
+    with pytest.raises(ValueError, match="batching window"):
+        KinesisSource("gui-events", batching_window_s=301)
+    with pytest.raises(ValueError, match="batching window"):
+        KinesisSource("gui-events", batching_window_s=-1)
+    with pytest.raises(ValueError, match="batch is"):
+        KinesisSource("gui-events", batch_size=0)
+    with pytest.raises(ValueError, match="batch is"):
+        KinesisSource("gui-events", batch_size=10_001)
+    assert KinesisSource("gui-events", batching_window_s=0).batching_window_s == 0
+    assert KinesisSource("gui-events", batching_window_s=300, batch_size=10_000).batch_size == 10_000
 
 
 def test_the_archiver_reads_only_ttl_removals_of_the_preferences_stream(template: dict[str, Any]) -> None:

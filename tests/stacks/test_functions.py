@@ -11,7 +11,13 @@ import pytest
 from stacks.app_builder import build_app
 from stacks.bytecode import CODE_ROOT, runtime_python, stage_sources
 from stacks.config import DeploymentConfig, cdk_json_context
-from stacks.grants import KINESIS_READ_ACTIONS, QUEUE_SOURCE_ACTIONS, SECRET_READ_ACTIONS, STREAM_READ_ACTIONS
+from stacks.grants import (
+    CONSUMER_READ_ACTIONS,
+    KINESIS_READ_ACTIONS,
+    QUEUE_SOURCE_ACTIONS,
+    SECRET_READ_ACTIONS,
+    STREAM_READ_ACTIONS,
+)
 from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
 from stacks.naming import pascal_case, stack_name
 from stacks.source_filters import stream_environment
@@ -214,6 +220,8 @@ def test_each_function_has_exactly_its_store_grants(template: dict[str, Any], ma
             allowed |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
         if fn.kinesis_sources:
             allowed |= set(KINESIS_READ_ACTIONS)
+        if any(source.enhanced_fan_out for source in fn.kinesis_sources):
+            allowed |= set(CONSUMER_READ_ACTIONS)
         if fn.manages_connections:
             allowed.add("execute-api:ManageConnections")
         if fn.sends_to:

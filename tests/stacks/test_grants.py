@@ -107,6 +107,9 @@ class Targets:
             }
             if kind in simple:
                 return Target(simple[kind])
+            if kind == "AWS::Kinesis::StreamConsumer" and attribute == "ConsumerARN":
+                consumer = cfn.props(self.template["Resources"][logical_id])
+                return Target("stream_consumer", consumer["ConsumerName"])
             if kind == "AWS::SQS::Queue" and logical_id == self.quarantine:
                 return Target("quarantine")
             if kind == "AWS::SQS::Queue" and logical_id in self.work_queues:
