@@ -46,8 +46,9 @@ from gui_core.domain_events import (
     kinesis_envelope,
     parse,
 )
+from gui_core.live_graphql import FRAME_OVERHEAD_BYTES
 from gui_core.metric_names import FanoutMetric, MetricName, QuarantineMetric
-from gui_core.pusher import PushReport, fit
+from gui_core.pusher import FRAME_LIMIT_BYTES, PushReport, fit
 from gui_core.quarantine import Quarantine, Reason
 from gui_core.replay_log import Appended, LiveEvent, encode, to_cursor
 from gui_core.tenancy import NotHomedHere, TenantLookup, homed_here
@@ -56,6 +57,8 @@ from gui_notifications.models import NewNotification
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
+
+    from gui_core.connections import Subscription
 
 logger = logging.getLogger("gui_fanout")
 # How long a batch reuses the subscribers it read for a (tenant, channel) (see FanoutBatch).
@@ -82,7 +85,7 @@ class EventLog(Protocol):
 class Subscribers(Protocol):
     """What the fan-out needs of `gui_core.connections.ConnectionRegistry`."""
 
-    def subscribers(self, tenant: str, channel: str) -> list[str]: ...
+    def subscriptions(self, tenant: str, channel: str) -> list[Subscription]: ...
 
     def remove(self, tenant: str, connection_id: str) -> None: ...
 
@@ -90,7 +93,7 @@ class Subscribers(Protocol):
 class Push(Protocol):
     """What the fan-out needs of `gui_core.pusher.Pusher`."""
 
-    def push(self, connection_ids: Sequence[str], message: bytes) -> PushReport: ...
+    def push_each(self, messages: Sequence[tuple[str, bytes]]) -> PushReport: ...
 
 
 class Inbox(Protocol):
@@ -204,8 +207,8 @@ class Fanout:
         batch.counts[drop.metric] += 1
         return drop.outcome
 
-    def subscribers(self, tenant: str, channel: str) -> list[str]:
-        return self._registry.subscribers(tenant, channel)
+    def subscriptions(self, tenant: str, channel: str) -> list[Subscription]:
+        return self._registry.subscriptions(tenant, channel)
 
     def now(self) -> float:
         return self._clock()
@@ -268,8 +271,7 @@ class Fanout:
             counts[FanoutMetric.ALREADY_PUSHED] += 1
             return
         logged = appended.event  # a repeat: as first logged (its cursor), pushed now
-        connections = batch.subscribers(logged.tenant, channel)
-        report = self._pusher.push(connections, encode(fit(logged.message())))
+        report = self._pusher.push_each(frames(logged, batch.subscriptions(logged.tenant, channel)))
         for connection_id in report.gone:
             self._registry.remove(logged.tenant, connection_id)
             batch.forget(logged.tenant, connection_id)
@@ -287,6 +289,23 @@ class Fanout:
         return max(0.0, (self._clock() - float(arrival)) * 1000)
 
 
+def frames(event: LiveEvent, subscriptions: Sequence[Subscription]) -> list[tuple[str, bytes]]:
+    """The event's frame for each subscription: the live protocol's message (one encoding for all
+    of them), or a GraphQL subscription's `next` message with the fields it selected."""
+    live: bytes | None = None
+    graphql: dict[str, Any] | None = None
+    made: list[tuple[str, bytes]] = []
+    for subscription in subscriptions:
+        selection = subscription.selection
+        if selection is None:
+            live = live or encode(fit(event.message()))
+            made.append((subscription.connection_id, live))
+        else:
+            graphql = graphql or fit(event.message(), limit_bytes=FRAME_LIMIT_BYTES - FRAME_OVERHEAD_BYTES)
+            made.append((subscription.connection_id, encode(selection.frame(graphql))))
+    return made
+
+
 class FanoutBatch:
     """One invocation's records, in order: the tenants whose record failed, the counts to emit, the
     largest lag seen, and the subscribers of each (tenant, channel) read for the batch.
@@ -301,22 +320,22 @@ class FanoutBatch:
         self.blocked: set[str] = set()
         self.counts: Counter[MetricName] = Counter()
         self.max_lag_ms: float | None = None
-        self._subscribers: dict[tuple[str, str], tuple[float, list[str]]] = {}
+        self._subscribers: dict[tuple[str, str], tuple[float, list[Subscription]]] = {}
 
-    def subscribers(self, tenant: str, channel: str) -> list[str]:
+    def subscriptions(self, tenant: str, channel: str) -> list[Subscription]:
         now = self._fanout.now()
         read = self._subscribers.get((tenant, channel))
         if read is None or now - read[0] > SUBSCRIBERS_MAX_AGE_S:
-            read = (now, self._fanout.subscribers(tenant, channel))
+            read = (now, self._fanout.subscriptions(tenant, channel))
             self._subscribers[(tenant, channel)] = read
             self.counts[FanoutMetric.SUBSCRIBER_READS] += 1
         return read[1]
 
     def forget(self, tenant: str, connection_id: str) -> None:
         """A connection found gone: not pushed to again in this batch."""
-        for (cached_tenant, _), (_, ids) in self._subscribers.items():
-            if cached_tenant == tenant and connection_id in ids:
-                ids.remove(connection_id)
+        for (cached_tenant, _), (_, subscriptions) in self._subscribers.items():
+            if cached_tenant == tenant:
+                subscriptions[:] = [s for s in subscriptions if s.connection_id != connection_id]
 
     def handle(self, record: Mapping[str, Any]) -> Outcome:
         """One record of Lambda's Kinesis event; raises to report it failed."""

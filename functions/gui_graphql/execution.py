@@ -120,6 +120,10 @@ class DeadlineExceeded(ProblemError):
     status, code, title = 504, "deadline_exceeded", "The request's time ran out before this field began"
 
 
+class SubscriptionOverHttp(RefusedDocument):
+    status, code, title = 400, "subscription_over_http", "A subscription is served over the WebSocket API"
+
+
 class MutationOverGet(MethodNotAllowed):
     status, code, title = 405, "mutation_over_get", "A mutation is sent with POST"
 
@@ -197,6 +201,11 @@ def prepare(
     errors = validate(schema, document, rules)
     if errors:
         raise GraphQLValidationFailed("; ".join(e.message for e in errors[:5]))
+    if operation.operation == OperationType.SUBSCRIPTION:
+        raise SubscriptionOverHttp(
+            "Subscribe over the WebSocket API with the subprotocol graphql-transport-ws "
+            "(docs/gui/live_channels.md)."
+        )
     return document, operation
 
 

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLObjectType, GraphQLSchema
 
+from gui_core.live_graphql import subscription_type
 from gui_graphql import fields
 from gui_graphql.fields.base import Context, Ports
-from gui_graphql.types import ModelTypes
+from gui_graphql.types import JSON, ModelTypes
 
 if TYPE_CHECKING:
     from gui_graphql.settings import GraphQLSettings
@@ -63,4 +64,5 @@ def build_schema() -> GraphQLSchema:
     modules = _modules()
     query = GraphQLObjectType("Query", {k: v for m in modules for k, v in m.query(types).items()})
     mutation = GraphQLObjectType("Mutation", {k: v for m in modules for k, v in m.mutation(types).items()})
-    return GraphQLSchema(query=query, mutation=mutation)
+    # The live channels' subscriptions, served by the WebSocket API (gui_core.live_graphql).
+    return GraphQLSchema(query=query, mutation=mutation, subscription=subscription_type(JSON))

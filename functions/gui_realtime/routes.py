@@ -27,11 +27,13 @@ from gui_core.errors import (
     ProblemError,
     Unauthorized,
 )
+from gui_core.live_graphql import PROTOCOL as GRAPHQL_PROTOCOL
 from gui_core.metric_names import RealtimeMetric
 from gui_core.rate_limit import enforce_message_limit
 from gui_core.replay_log import LIVE_FEATURE, encode
 from gui_notifications.use_cases import command_notification
 from gui_realtime import use_cases
+from gui_realtime.graphql_ws import GraphQLTransport, is_graphql_message
 from gui_realtime.logic import (
     ACTIONS,
     Message,
@@ -69,6 +71,8 @@ ACK_ENDPOINT = "/service/gui/notifications/{id}/{command}"  # audited as the RES
 class Sender(Protocol):
     def send(self, connection_id: str, message: bytes) -> str | None: ...
 
+    def close(self, connection_id: str) -> None: ...
+
 
 @dataclass
 class RealtimeService:
@@ -77,6 +81,9 @@ class RealtimeService:
     sender: Sender
     logger: Logger
     message_limiter: MessageLimiter | None = None
+
+    def __post_init__(self) -> None:
+        self._graphql = GraphQLTransport(self)
 
     def handle(self, request: SocketRequest) -> dict[str, Any]:
         if request.route_key == "$connect":
@@ -91,12 +98,15 @@ class RealtimeService:
         try:
             caller = self._caller(request)
             check_expiry(caller, self.ports.clock())
+            offered = request.offered_subprotocols()
+            protocol = GRAPHQL_PROTOCOL if GRAPHQL_PROTOCOL in offered else SUBPROTOCOL
             channels = use_cases.open_connection(
                 self.ports,
                 caller,
                 request.connection_id,
                 tenant=request.query.get("tenant"),
                 channel=request.query.get("channel"),
+                protocol=protocol,
             )
         except ProblemError as error:
             self.ports.count(RealtimeMetric.REFUSALS, reason=error.code)
@@ -109,9 +119,9 @@ class RealtimeService:
         self.ports.count(RealtimeMetric.CONNECTS)
         self.logger.info("connected", extra={"channels": channels})
         response: dict[str, Any] = {"statusCode": 200}
-        if SUBPROTOCOL in request.offered_subprotocols():
+        if protocol in offered:
             # A browser that offered subprotocols closes a handshake that selects none.
-            response["headers"] = {"Sec-WebSocket-Protocol": SUBPROTOCOL}
+            response["headers"] = {"Sec-WebSocket-Protocol": protocol}
         return response
 
     def disconnect(self, request: SocketRequest) -> dict[str, Any]:
@@ -127,6 +137,8 @@ class RealtimeService:
         request_id: str | None = None
         try:
             document = parse_document(request.body)
+            if is_graphql_message(document):
+                return self._graphql.message(request, document)
             given = document.get("request_id")
             request_id = given if isinstance(given, str) and len(given) <= REQUEST_ID_MAX else None
             caller = self._caller(request)

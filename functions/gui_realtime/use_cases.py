@@ -6,15 +6,17 @@ ports give it (`RealtimePorts.notifications`)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from gui_core.connections import LIVE_PROTOCOL
 from gui_core.errors import BadRequest, InvalidCursor, TenantMismatch
+from gui_core.live_graphql import FRAME_OVERHEAD_BYTES
 from gui_core.metric_names import GuardMetric, RealtimeMetric
 from gui_core.migrations.gate import Always
-from gui_core.pusher import fit, replay_frames
+from gui_core.pusher import FRAME_LIMIT_BYTES, fit, replay_frames
 from gui_core.rate_limit import enforce_limit
 from gui_core.replay_log import (
     LIVE_CLASS,
@@ -32,6 +34,7 @@ from gui_realtime.logic import Message, parse_channels
 if TYPE_CHECKING:
     from gui_core.connections import Connection, ConnectionRegistry
     from gui_core.context import RequestContext
+    from gui_core.live_graphql import CompiledSubscription
     from gui_core.rate_limit import RateLimiter
     from gui_core.replay_log import LiveEvent, ReplayLog
     from gui_core.tenancy import Tenant, TenantDirectory
@@ -95,6 +98,7 @@ def open_connection(
     *,
     tenant: str | None,
     channel: str | None,
+    protocol: str = LIVE_PROTOCOL,
 ) -> list[str]:
     """Register a connection of the caller's tenant (`tenant` as named in the URL), subscribed to
     the channels of `channel` (comma-separated; none: it subscribes later); those channels."""
@@ -103,6 +107,10 @@ def open_connection(
     if tenant != caller.tenant:
         raise TenantMismatch("The request names another tenant.")
     channels = parse_channels(channel)
+    if channels and protocol != LIVE_PROTOCOL:
+        raise BadRequest(
+            f"A {protocol} connection subscribes by its `subscribe` messages: name no `channel`."
+        )
     allow_channels(caller, channels)
     admitted = admit(ports, caller, feature=LIVE_FEATURE)
     limit(ports, admitted, LIVE_CLASS)
@@ -112,6 +120,7 @@ def open_connection(
         subject=caller.subject,
         scopes=caller.scopes,
         served_until=caller.served_until(),
+        protocol=protocol,
     )
     if channels:
         ports.registry.subscribe(connection, channels)
@@ -159,17 +168,24 @@ def resume(
     # Subscribe first: an event logged while the replay is read is then pushed live too, and the
     # client keeps whichever copy has the greater cursor than what it applied.
     ports.registry.subscribe(connection, [channel])
+    page = read_replay(ports, caller.tenant, channel, message.cursor)
+    if page.gap:
+        return [{"type": "gap", "channel": channel, "cursor": message.cursor, "latest": page.latest}]
+    return replay_frames(channel, page)
+
+
+def read_replay(ports: RealtimePorts, tenant: str, channel: str, cursor: str) -> ReplayPage:
+    """The channel's events after `cursor`, as much as one resume may cost (`RESUME_*`: past a
+    bound the page says `more`); a page with `gap` when the log no longer holds the cursor."""
     events: list[LiveEvent] = []
-    size, cursor, latest, more = 0, message.cursor, ORIGIN, False
+    size, latest, more = 0, ORIGIN, False
     deadline = ports.timer() + RESUME_BUDGET_S
     for _ in range(RESUME_PAGES):
-        page = ports.replay.after(
-            caller.tenant, channel, cursor, limit=min(PAGE_LIMIT, RESUME_CAP - len(events))
-        )
+        page = ports.replay.after(tenant, channel, cursor, limit=min(PAGE_LIMIT, RESUME_CAP - len(events)))
         latest = page.latest
         if page.gap:
             if not events:
-                return [{"type": "gap", "channel": channel, "cursor": message.cursor, "latest": latest}]
+                return ReplayPage([], gap=True, latest=latest, more=False)
             more = True  # the log expired under this read: the next resume answers the gap
             break
         more = page.more
@@ -189,4 +205,54 @@ def resume(
         ):
             break
         cursor = page.events[-1].cursor
-    return replay_frames(channel, ReplayPage(events, gap=False, latest=latest, more=more))
+    return ReplayPage(events, gap=False, latest=latest, more=more)
+
+
+# --- graphql-transport-ws -----------------------------------------------------------------------
+
+
+def graphql_init(ports: RealtimePorts, connection: Connection, cursors: Mapping[str, str]) -> bool:
+    """`connection_init`: the connection is ready for subscriptions, resuming each channel named in
+    `cursors` from there; False when it was initialised already (the protocol closes it)."""
+    return ports.registry.acknowledge(connection, cursors)
+
+
+def graphql_subscribe(
+    ports: RealtimePorts,
+    caller: RequestContext,
+    connection: Connection,
+    subscription_id: str,
+    compiled: CompiledSubscription,
+) -> list[Message] | None:
+    """A GraphQL subscription to a channel: recorded first (so every event logged after the replay's
+    read is pushed to it), then the replay after its cursor (the greater of its `after` and the
+    connection's cursor for the channel) as `next` messages, ended by a `LIVE` message (or a `GAP`).
+    None when the connection has a subscription of this id already (the protocol closes it)."""
+    channel = compiled.channel
+    allow_channels(caller, [channel])
+    cursors = [c for c in (compiled.after, connection.cursors.get(channel)) if c is not None]
+    for cursor in cursors:
+        if not is_cursor(cursor):
+            raise InvalidCursor("Not a cursor this API issued: subscribe `after` an event's `cursor`.")
+    selection = compiled.selection(subscription_id)
+    if not ports.registry.subscribe_graphql(connection, channel, selection):
+        return None
+    if not cursors:
+        latest = ports.replay.latest(caller.tenant, channel)
+        return [selection.frame({"type": "live", "channel": channel, "cursor": latest, "latest": latest})]
+    after = max(cursors)  # cursors of a channel compare as strings
+    page = read_replay(ports, caller.tenant, channel, after)
+    if page.gap:
+        return [selection.frame({"type": "gap", "channel": channel, "cursor": after, "latest": page.latest})]
+    frames = [
+        selection.frame(fit(e.message(), limit_bytes=FRAME_LIMIT_BYTES - FRAME_OVERHEAD_BYTES))
+        for e in page.events
+    ]
+    last = page.events[-1].cursor if page.events else after
+    marker = {"type": "live", "channel": channel, "cursor": last, "latest": page.latest, "more": page.more}
+    return [*frames, selection.frame(marker)]
+
+
+def graphql_complete(ports: RealtimePorts, connection: Connection, subscription_id: str) -> None:
+    """The client's `complete`: the subscription ends (nothing if it had ended)."""
+    ports.registry.complete_graphql(connection, subscription_id)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gui_core import replay_log
-from gui_core.connections import CONNECTION_PREFIX, SUBSCRIPTION_PREFIX
+from gui_core.connections import CONNECTION_PREFIX, SUBSCRIPTION_PREFIX, Subscription
 from gui_core.domain_events import EVENT_ROUTING
 from gui_core.metric_names import FanoutMetric, QuarantineMetric, declared
 from gui_core.replay_log import LiveEvent, to_cursor
@@ -325,15 +325,15 @@ def test_a_redelivered_batch_pushes_nothing_twice(
 def test_an_event_logged_but_not_pushed_is_pushed_on_the_retry_once(
     function: ModuleType, backend: Backend
 ) -> None:
-    def unavailable(tenant: str, channel: str) -> list[str]:
+    def unavailable(tenant: str, channel: str) -> list[Subscription]:
         raise RuntimeError("connections store unavailable")
 
-    original = backend.registry.subscribers
-    backend.registry.subscribers = unavailable  # type: ignore[method-assign]
+    original = backend.registry.subscriptions
+    backend.registry.subscriptions = unavailable  # type: ignore[method-assign]
     event = batch(record(SAMPLES["JobStatusChanged"], 301))
     assert invoke(function, event) == ["301"]
     assert backend.logged("acme", "jobs")[0]["pushed"] is False
-    backend.registry.subscribers = original  # type: ignore[method-assign]
+    backend.registry.subscriptions = original  # type: ignore[method-assign]
     assert invoke(function, event) == []
     assert invoke(function, event) == []
     assert [m["cursor"] for m in backend.received("c-jobs")] == [to_cursor(301)]
@@ -482,7 +482,7 @@ def test_a_batch_reads_a_channels_subscribers_once_and_stops_pushing_to_a_gone_o
     backend.connect("c-gone", "jobs")
     backend.management.gone.add("c-gone")
     reads: list[tuple[str, str]] = []
-    original = backend.registry.subscribers
+    original = backend.registry.subscriptions
 
     def counted(tenant: str, channel: str) -> list[str]:
         reads.append((tenant, channel))
