@@ -25,7 +25,7 @@ def hidden_fields(tenant: Tenant, scopes: frozenset[str]) -> frozenset[str]:
 
 def masked_hit(hit: Hit, tenant: Tenant, scopes: frozenset[str]) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The hit as the caller may read it, and the fields the license masked in it."""
-    masked = apply_license(dict(hit.document), tenant.license, scopes)
+    masked = apply_license(hit.document, tenant.license, scopes, share_untouched=True)
     document: dict[str, Any] = masked.document
     return (
         {

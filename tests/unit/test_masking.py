@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from gui_core.masking import MASK, LicensePolicy, apply_license
 
 POLICY = LicensePolicy.from_record(
@@ -64,3 +66,32 @@ def test_no_policy_means_unrestricted() -> None:
 def test_a_list_of_fields_means_remove() -> None:
     policy = LicensePolicy.from_record({"license_tag": "T", "restricted_fields": ["source_uri"]})
     assert "source_uri" not in apply_license(DOCUMENT, policy, frozenset()).document
+
+
+def test_sharing_what_no_path_reaches_masks_alike_and_leaves_the_original_alone() -> None:
+    policies = [
+        POLICY,
+        LicensePolicy.from_record({"license_tag": "T", "restricted_fields": ["source_uri", "nodes.id"]}),
+        LicensePolicy.from_record(
+            {"license_tag": "T", "restricted_fields": {"licensing": "mask", "licensing.tag": "remove"}}
+        ),
+    ]
+    for policy in policies:
+        original = copy.deepcopy(DOCUMENT)
+        deep = apply_license(original, policy, frozenset())
+        shared = apply_license(original, policy, frozenset(), share_untouched=True)
+        assert shared.document == deep.document
+        assert shared.masked_fields == deep.masked_fields
+        assert original == DOCUMENT  # nothing changed in place, nested fields included
+    # What no restricted path goes through is the original's own object, not a copy of it.
+    masked = apply_license(DOCUMENT, POLICY, frozenset(), share_untouched=True).document
+    assert masked["licensing"] is not DOCUMENT["licensing"]
+    assert masked["nodes"][1] is DOCUMENT["nodes"][1]  # no `vendor_terms` in it
+    search_hit = {"id": "a", "tags": ["x"], "source_text": "raw", "licensing_notes": "n"}
+    policy = LicensePolicy.from_record(
+        {"license_tag": "T", "restricted_fields": {"source_text": "remove", "licensing_notes": "mask"}}
+    )
+    masked = apply_license(search_hit, policy, frozenset(), share_untouched=True).document
+    assert masked == {"id": "a", "tags": ["x"], "licensing_notes": MASK}
+    assert masked["tags"] is search_hit["tags"]
+    assert search_hit["source_text"] == "raw"

@@ -47,16 +47,41 @@ class Masked:
         return {"tag": self.license_tag, "masked_fields": list(self.masked_fields)}
 
 
-def apply_license(document: Any, policy: LicensePolicy, scopes: frozenset[str]) -> Masked:
-    """A copy of `document` with restricted fields treated, unless the caller may see them."""
+def apply_license(
+    document: Any, policy: LicensePolicy, scopes: frozenset[str], *, share_untouched: bool = False
+) -> Masked:
+    """A copy of `document` with restricted fields treated, unless the caller may see them.
+
+    `share_untouched`: only the containers a restricted path goes through are copied, the rest is
+    shared with `document` (the same values, not copies of them). For a document read for one
+    answer: a deep copy of each search hit was most of the search handler's own cost."""
     if LICENSE_RESTRICTED in scopes or not policy.restricted:
         return Masked(document, policy.license_tag, ())
-    result = copy.deepcopy(document)
+    paths = sorted(policy.restricted.items())
+    if share_untouched:
+        result = document
+        for path, _ in paths:
+            result = _copied_along(result, path.split("."))
+    else:
+        result = copy.deepcopy(document)
     masked: list[str] = []
-    for path, treatment in sorted(policy.restricted.items()):
+    for path, treatment in paths:
         if _treat(result, path.split("."), treatment):
             masked.append(path)
     return Masked(result, policy.license_tag, tuple(masked))
+
+
+def _copied_along(node: Any, parts: list[str]) -> Any:
+    """`node` with a new container at each step of `parts` (dicts by key, lists item by item), so
+    that `_treat` changes nothing but the copy; what the path does not go through is shared."""
+    if isinstance(node, list):
+        return [_copied_along(item, parts) for item in node]
+    if not isinstance(node, dict) or not parts or parts[0] not in node:
+        return node
+    copied = dict(node)
+    if len(parts) > 1:
+        copied[parts[0]] = _copied_along(node[parts[0]], parts[1:])
+    return copied
 
 
 def _treat(node: Any, parts: list[str], treatment: Treatment) -> bool:
