@@ -30,10 +30,20 @@ class ManagementClient(Protocol):
     def delete_connection(self, *, ConnectionId: str) -> Any: ...  # noqa: N803
 
 
-def connections_client(url: str, region: str) -> BaseClient:
-    """The management API of the WebSocket API (`@connections`): short timeouts, few retries, so a
-    slow connection costs one worker a moment and nobody else anything."""
-    import boto3  # only the functions that push pay for it
+def connections_client(url: str, region: str, *, concurrency: int = 16) -> ManagementClient:
+    """The management API of the WebSocket API (`@connections`): one signed HTTP path with at most
+    `concurrency` pooled keep-alive connections (`gui_core.signed_post`), short timeouts, one retry,
+    so a slow connection costs one worker a moment and nobody else anything. It answers and fails as
+    `boto3_connections_client` does at a fraction of its CPU per post (docs/performance.md)."""
+    from gui_core.signed_post import SignedConnections
+
+    return SignedConnections(url, region, concurrency=concurrency)
+
+
+def boto3_connections_client(url: str, region: str) -> BaseClient:
+    """boto3's `apigatewaymanagementapi` client with the same timeouts and retries: what
+    `connections_client` returned before `gui_core.signed_post` (the benches' baseline)."""
+    import boto3
     from botocore.config import Config
 
     from gui_core.credentials import client_credentials
