@@ -185,6 +185,17 @@ def test_the_request_is_signed_as_botocores_own_client_signs_it(
         assert ours.headers.get(name) == theirs.headers.get(name), name
 
 
+def test_one_client_signs_as_botocore_across_a_change_of_day(recorder: Recorder) -> None:
+    ours, theirs = signed(recorder.url), botocore_client(recorder.url, keys())
+    for moment in (FROZEN, FROZEN + datetime.timedelta(days=1), FROZEN + datetime.timedelta(days=1, hours=1)):
+        with mock.patch("botocore.auth.get_current_datetime", return_value=moment):
+            ours.post_to_connection(ConnectionId="c1", Data=b"x")
+            theirs.post_to_connection(ConnectionId="c1", Data=b"x")
+    pairs = list(zip(recorder.seen[::2], recorder.seen[1::2], strict=True))
+    assert [a.headers["Authorization"] for a, _ in pairs] == [b.headers["Authorization"] for _, b in pairs]
+    assert len({a.headers["Authorization"] for a, _ in pairs}) == 3
+
+
 def test_the_signature_changes_with_the_clock_and_the_body(recorder: Recorder) -> None:
     client = signed(recorder.url)
     for moment, data in ((FROZEN, b"a"), (FROZEN, b"b"), (FROZEN + datetime.timedelta(seconds=1), b"a")):
