@@ -28,6 +28,7 @@ def create_app(
         title="DomainDetermine GUI: search",
         routers=[router],
         settings=settings,
+        operation_spans=settings.operation_spans,
         **platform,
     )
     if indexes is None:

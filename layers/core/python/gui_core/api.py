@@ -342,15 +342,19 @@ def create_api(
     guard: Guard | None = None,
     cursor_keys: CursorKeys | None = None,
     version: str = "1",
+    operation_spans: bool = True,
 ) -> FastAPI:
     """A REST function's app: its routers behind the shared middleware, guard and error mapping.
 
     `audit` and `guard` default to the DynamoDB-backed ones named by `settings`, `cursor_keys` to the
     region's cursor key when the settings name it (read at the first cursor); tests pass fakes.
+    `operation_spans=False` keeps FastAPI's server span of a request but not its dependencies,
+    endpoint and serialization spans (about 0.35 ms a request: a hot route's choice).
     """
     app = FastAPI(
         title=title,
         version=version,
+        telemetry={"operation_spans": operation_spans},
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
