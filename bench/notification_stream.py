@@ -518,7 +518,7 @@ def _run(
     from local.demo import write_tenants
     from local.runtime import LocalBackend
 
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"push_client": args.push_client}
     started = time.perf_counter()
     # One region, no demo data but the demo tenants' records, no TTL sweeps.
     with LocalBackend(
@@ -528,6 +528,7 @@ def _run(
         ttl_sweep_s=None,
         bus_poll_s=args.bus_poll,
         stream_poll_s=args.stream_poll,
+        environment={name: {"GUI_PUSH_CLIENT": args.push_client} for name in ("gui_fanout", "gui_realtime")},
     ) as backend:
         write_tenants(backend.manifest, endpoint_url=backend.aws_endpoint_url, regions=backend.regions)
         run = Run(backend, clients, producers, pids, args)
@@ -593,6 +594,12 @@ def _arguments() -> argparse.Namespace:
         help="the Kinesis pollers', s (the runtime's 0.1)",
     )
     parser.add_argument("--producers", type=int, default=16, help="PutEvents threads (default 16)")
+    parser.add_argument(
+        "--push-client",
+        choices=("signed", "boto3"),
+        default="signed",
+        help="@connections client of the functions (gui_core.pusher.connections_client; boto3: the old one)",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.light_seconds = args.light_seconds or (6.0 if args.quick else 15.0)
@@ -613,7 +620,8 @@ def _print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
         f"notification stream: {args.clients} WebSocket clients of {TENANT} (channel {CHANNEL}, their own "
         f"process), GovernanceAlerts by PutEvents from a producers' process (relay / Kinesis polls every "
         f"{args.bus_poll * 1000:.0f} / {args.stream_poll * 1000:.0f} ms); goal: "
-        f"{SPEC_EVENTS_PER_HOUR:,}/h x {SPEED} = {GOAL_RATE:.1f} events/s"
+        f"{SPEC_EVENTS_PER_HOUR:,}/h x {SPEED} = {GOAL_RATE:.1f} events/s; @connections client: "
+        f"{args.push_client}"
     )
     print(
         f"load average (1/5/15 min): before {result['load_before']}, after {result['load_after']} "

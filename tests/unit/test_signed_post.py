@@ -394,3 +394,16 @@ def test_a_chunked_answer_is_read_whole_and_the_connection_kept(recorder: Record
     assert answer["identity"] == description["identity"]
     client.post_to_connection(ConnectionId="c2", Data=b"x")
     assert client.opened == 1
+
+
+def test_the_environment_can_ask_for_boto3s_client(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    assert isinstance(connections_client(recorder.url, REGION), SignedConnections)
+    monkeypatch.setenv("GUI_PUSH_CLIENT", "boto3")
+    old = connections_client(recorder.url, REGION)
+    assert not isinstance(old, SignedConnections)
+    old.post_to_connection(ConnectionId="c1", Data=b"x")
+    assert recorder.seen[-1].headers["User-Agent"].startswith("Boto3/")

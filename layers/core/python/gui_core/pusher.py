@@ -9,6 +9,7 @@ a message to it, `replay_frames` cuts a replay page into frames.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,12 @@ def connections_client(url: str, region: str, *, concurrency: int = 16) -> Manag
     """The management API of the WebSocket API (`@connections`): one signed HTTP path with at most
     `concurrency` pooled keep-alive connections (`gui_core.signed_post`), short timeouts, one retry,
     so a slow connection costs one worker a moment and nobody else anything. It answers and fails as
-    `boto3_connections_client` does at a fraction of its CPU per post (docs/performance.md)."""
+    `boto3_connections_client` does at a fraction of its CPU per post (docs/performance.md).
+    `GUI_PUSH_CLIENT=boto3` in the function's environment gives boto3's client instead (a way back
+    without a release; bench/notification_stream.py's baseline)."""
+    if os.environ.get("GUI_PUSH_CLIENT") == "boto3":
+        client: ManagementClient = boto3_connections_client(url, region)
+        return client
     from gui_core.signed_post import SignedConnections
 
     return SignedConnections(url, region, concurrency=concurrency)
