@@ -30,7 +30,7 @@ Rows, all measured in one run (the machine is noisy: compare a row with its base
    after an untimed warm-up round. Goal: (c) within 3x of (a), at p50 and p95. Timing wrappers
    (installed for this step only) split the engine's time into its facet pass (`SearchIndex._facets`),
    its highlighting (`Highlighter.highlights`) and the rest, and the handler's into the engine, the
-   use case's masking (`use_cases.masked_hit`), `LocalIndexes.get`, `json.loads` and the rest.
+   use case's masking (`use_cases.masked_hits`), `LocalIndexes.get`, `json.loads` and the rest.
 5. incremental: 1,000 changes (80% new versions of existing artifacts, 15% new artifacts, 5%
    deprecations) as domain events through `TenantIndexes.apply` in one batch, on a fresh indexer
    container (so it fetches its working copy first), then 10 batches of 100 and 10 of 1 (the copy
@@ -687,7 +687,7 @@ def timing_wrappers() -> Iterator[Split]:
         ("engine", SearchIndex, "search"),
         ("facets", SearchIndex, "_facets"),
         ("highlights", highlighter, "highlights"),
-        ("masking", use_cases, "masked_hit"),
+        ("masking", use_cases, "masked_hits"),
         ("indexes.get", LocalIndexes, "get"),
     )
     with contextlib.ExitStack() as patches:

@@ -3,6 +3,7 @@ the tenant's license policy is applied."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gui_core import rbac
@@ -23,20 +24,26 @@ def hidden_fields(tenant: Tenant, scopes: frozenset[str]) -> frozenset[str]:
     return frozenset(path.split(".", 1)[0] for path in tenant.license.restricted)
 
 
-def masked_hit(hit: Hit, tenant: Tenant, scopes: frozenset[str]) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The hit as the caller may read it, and the fields the license masked in it."""
-    masked = apply_license(hit.document, tenant.license, scopes, share_untouched=True)
-    document: dict[str, Any] = masked.document
+def masked_hits(
+    hits: Sequence[Hit], tenant: Tenant, scopes: frozenset[str]
+) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """The hits as the caller may read them, and the fields the license masked in any of them (the
+    page is masked at once: the policy's paths are read once, not once a hit)."""
+    masked = apply_license([hit.document for hit in hits], tenant.license, scopes, share_untouched=True)
+    documents: list[dict[str, Any]] = masked.document
     return (
-        {
-            **document,
-            "id": hit.id,
-            "kind": hit.kind,
-            "score": hit.score,
-            "highlights": [
-                {"field": h.field, "text": h.text, "ranges": [list(r) for r in h.ranges]}
-                for h in hit.highlights
-            ],
-        },
+        [
+            {
+                **document,
+                "id": hit.id,
+                "kind": hit.kind,
+                "score": hit.score,
+                "highlights": [
+                    {"field": h.field, "text": h.text, "ranges": [list(r) for r in h.ranges]}
+                    for h in hit.highlights
+                ],
+            }
+            for hit, document in zip(hits, documents, strict=True)
+        ],
         masked.masked_fields,
     )
