@@ -10,6 +10,13 @@ visibility timeout, like EventBridge's retries; after `max_receives` it goes to 
 
 Local subscribers (the demo executor) receive every domain event of the detail types they name.
 
+EventBridge puts a matching event on the stream at once. With `stream_wait_s`, the mirrors of the
+rules that target the stream are each read by a thread of their own with SQS long polling (moto
+answers the moment PutEvents lands a message), so an event reaches the stream without waiting for
+the relay's next round (`poll_s`, which the other mirrors keep); without it (0), they are polled
+with the others. After each put on the stream the relay calls its `stream_listeners` (the local
+mappings' `notify`: an enhanced fan-out mapping reads at once, as Kinesis would push the record).
+
 moto keeps one state per process, so backends started by one process (test suites do) share the
 bus. Each relay's mirror rules and queues carry its own suffix and are deleted when it stops: a
 relay sees only what was published while it ran, never another backend's backlog, and two live
@@ -21,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -66,17 +74,23 @@ class BusRelay:
     containers: Mapping[str, Invoker]
     poll_s: float = 0.2
     max_receives: int = 5
+    # SQS long polling of the stream rules' mirrors, seconds (1-20; 0: polled every `poll_s`).
+    stream_wait_s: int = 0
+    stream_listeners: list[Callable[[], None]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     _mirrors: list[_Mirror] = field(default_factory=list)
     _subscriptions: list[Subscription] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _listeners: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Receives of a message that Lambda refused for concurrency, by message id: not attempts.
     _throttled: Counter[str] = field(default_factory=Counter)
     instance: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def __post_init__(self) -> None:
+        if not 0 <= self.stream_wait_s <= 20:
+            raise ValueError("SQS long-polls 0 to 20 s")
         self._events = aws_client("events", endpoint_url=self.endpoint_url, region=self.region)
         self._sqs = aws_client("sqs", endpoint_url=self.endpoint_url, region=self.region)
         self._kinesis = aws_client("kinesis", endpoint_url=self.endpoint_url, region=self.region)
@@ -127,6 +141,22 @@ class BusRelay:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name=f"ddgui-bus-{self.region}", daemon=True)
         self._thread.start()
+        for mirror in self._listened():
+            listener = threading.Thread(
+                target=self._listen,
+                args=(mirror,),
+                name=f"ddgui-bus-{self.region}-{mirror.name}",
+                daemon=True,
+            )
+            self._listeners.append(listener)
+            listener.start()
+
+    def _listened(self) -> list[_Mirror]:
+        """The mirrors read by a long-polling thread of their own: the stream rules', with
+        `stream_wait_s`."""
+        if not self.stream_wait_s:
+            return []
+        return [m for m in self._mirrors if m.rule is not None and m.rule.stream is not None]
 
     def request_stop(self) -> None:
         """Ask the relay to stop delivering (it ends the delivery it is in); `stop` waits for it."""
@@ -137,9 +167,15 @@ class BusRelay:
         (what they still hold is dropped with them, as a stopped backend's state is); True when the
         thread has ended."""
         self._stop.set()
+        deadline = time.monotonic() + timeout_s
         ended = join(self._thread, timeout_s)
         if ended:
             self._thread = None
+        # A listener ends its long poll (at most `stream_wait_s`) and the delivery it is in.
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            if not join(listener, deadline - time.monotonic()):
+                ended = False
         mirrors, self._mirrors = self._mirrors, []
         for mirror in mirrors:
             try:
@@ -160,9 +196,11 @@ class BusRelay:
     # -- delivery ----------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        listened = self._listened()
+        polled = [m for m in self._mirrors if m not in listened]
         while not self._stop.is_set():
             try:
-                if self.pump() == 0:
+                if sum(self._drain(mirror) for mirror in polled) == 0:
                     self._stop.wait(self.poll_s)
             except Exception as exc:  # a broken delivery must not end the relay
                 if self._stop.is_set() and endpoint_gone(exc):
@@ -171,13 +209,30 @@ class BusRelay:
                 logger.exception("bus relay error")
                 self._stop.wait(1)
 
-    def _drain(self, mirror: _Mirror) -> int:
+    def _listen(self, mirror: _Mirror) -> None:
+        """One stream rule's mirror, long-polled until the relay stops."""
+        while not self._stop.is_set():
+            try:
+                self._drain(mirror, wait_s=self.stream_wait_s)
+            except Exception as exc:  # a broken delivery must not end the listener
+                if self._stop.is_set():
+                    logger.debug("bus listener (%s) stopping: %s", mirror.name, exc)
+                    return
+                logger.exception("bus listener error (%s)", mirror.name)
+                self._stop.wait(1)
+
+    def _drain(self, mirror: _Mirror, *, wait_s: int = 0) -> int:
+        """Deliver what `mirror` holds; with `wait_s`, wait up to that long for a first message (SQS
+        long polling) and return after the first empty answer."""
         delivered = 0
         # A stopped relay must not take another message: its containers are closing, and moto's
         # state (queues included) is shared by every backend of the process.
         while not self._stop.is_set():
             answer = self._sqs.receive_message(
-                QueueUrl=mirror.queue_url, MaxNumberOfMessages=10, AttributeNames=["ApproximateReceiveCount"]
+                QueueUrl=mirror.queue_url,
+                MaxNumberOfMessages=10,
+                AttributeNames=["ApproximateReceiveCount"],
+                WaitTimeSeconds=wait_s,
             )
             messages = answer.get("Messages", [])
             if not messages:
@@ -221,6 +276,8 @@ class BusRelay:
                 Data=json.dumps(envelope).encode(),
                 PartitionKey=str(_json_path(envelope, rule.partition_key_path)),
             )
+            for listener in list(self.stream_listeners):
+                listener()
         elif rule.function is not None:
             container = self.containers[rule.function]
             container.invoke(envelope)

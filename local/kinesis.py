@@ -5,9 +5,18 @@ stream and invokes the function with batches in the shape of `events/aws/kinesis
 (the record's data base64, `eventID` `<shard id>:<sequence number>`, the stream's ARN), applying
 the mapping's semantics:
 
-- batches of at most `batch_size` records, per shard and in order; the batching window is the local
-  poll interval (`poll_s`, 0.1 s by default), shorter than the manifest's window so a local screen
-  moves at once;
+- batches of at most `batch_size` records, per shard and in order; a mapping with shared throughput
+  reads every `poll_s` (0.1 s by default; Lambda polls each shard about once a second) and its
+  batching window is that poll interval, shorter than the manifest's window so a local screen moves
+  at once;
+- a mapping with `enhanced_fan_out` reads through a consumer of its own, registered on moto's stream
+  as the stack registers it (`RegisterStreamConsumer`; moto has no `SubscribeToShard`, so records
+  are still read with `GetRecords`). The push is played by a notification: whoever puts records on
+  the stream in this process (the bus relay, `local.bus`) calls `notify()`, and the poller reads at
+  once instead of at its next poll (`poll_s` stays the fallback for records put by others). Each
+  record is handed over `push_delay_s` after it arrived (0.07 s by default: Kinesis's typical
+  average propagation to an enhanced fan-out consumer, so the local figure carries what AWS adds),
+  with no batching window (the records' `eventSourceARN` stays the stream's);
 - a response with `batchItemFailures` checkpoints before the lowest failed sequence number: the
   records before it are done, the batch is delivered again from it (an identifier that is not in
   the batch fails the whole batch, as Lambda does);
@@ -51,9 +60,10 @@ from typing import TYPE_CHECKING, Any
 
 from local.apigw import sample_event
 from local.aws import aws_client
-from local.background import BackgroundLoop, endpoint_gone
+from local.background import STOP_JOIN_S, BackgroundLoop, endpoint_gone
 from local.containers import LOCAL_ACCOUNT, function_arn
 from local.pool import Throttled
+from stacks.manifest_model import stream_consumer_name
 from stacks.source_filters import kinesis_accepts
 
 if TYPE_CHECKING:
@@ -64,6 +74,8 @@ logger = logging.getLogger("local.kinesis")
 
 SAMPLE = "kinesis_stream_batch"
 DEFAULT_POLL_S = 0.1
+# Kinesis documents an average propagation of about 70 ms from a put to an enhanced fan-out consumer.
+DEFAULT_PUSH_DELAY_S = 0.07
 MAX_BACKOFF_S = 2.0
 THROTTLE_BACKOFF_S = 0.5  # before a batch Lambda refused is offered again
 READ_LIMIT = 1000  # records per GetRecords call
@@ -140,6 +152,7 @@ class KinesisPoller(BackgroundLoop):
         endpoint_url: str,
         stream_name: str,
         poll_s: float = DEFAULT_POLL_S,
+        push_delay_s: float = DEFAULT_PUSH_DELAY_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.invoker = invoker
@@ -148,6 +161,8 @@ class KinesisPoller(BackgroundLoop):
         self.source = source
         self.stream_name = stream_name
         self.poll_s = poll_s
+        self.push_delay_s = push_delay_s if source.enhanced_fan_out else 0.0
+        self._pushed = threading.Event()  # set by `notify`: records were put on the stream
         self.failures: list[FailedBatch] = []
         self._clock = clock
         self._lock = threading.Lock()
@@ -156,6 +171,12 @@ class KinesisPoller(BackgroundLoop):
         self._sqs = aws_client("sqs", endpoint_url=endpoint_url, region=self.region)
         summary = self._kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
         self.stream_arn: str = summary["StreamARN"]
+        # The consumer an enhanced fan-out mapping reads through (None: shared throughput).
+        self.consumer_arn: str | None = (
+            self._consumer(stream_consumer_name(self.fn.name, source.stream))
+            if source.enhanced_fan_out
+            else None
+        )
         self.failure_queue_url: str = self._sqs.create_queue(QueueName=failure_queue_name(self.fn.name))[
             "QueueUrl"
         ]
@@ -173,15 +194,30 @@ class KinesisPoller(BackgroundLoop):
     # -- use ---------------------------------------------------------------------------------
 
     def pump(self) -> int:
-        """Read every shard and deliver until nothing waits (retries included, without backoff);
-        the number of records the function took."""
+        """Read every shard and deliver until nothing waits (retries included, without backoff or
+        the push's delay); the number of records the function took."""
         with self._lock:
             return sum(self._pump_shard(shard, backoff=False) for shard in self._shards)
+
+    def notify(self) -> None:
+        """Records were put on the stream: an enhanced fan-out mapping reads at once (the push);
+        a shared one waits for its next poll, as Lambda's poller does."""
+        if self.source.enhanced_fan_out:
+            self._pushed.set()
+
+    def request_stop(self) -> None:
+        super().request_stop()
+        self._pushed.set()  # a loop waiting for a push ends now
+
+    def stop(self, timeout_s: float = STOP_JOIN_S) -> bool:
+        self._pushed.set()
+        return super().stop(timeout_s)
 
     # -- polling -----------------------------------------------------------------------------
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._pushed.clear()  # a push from here on wakes the wait below
             try:
                 with self._lock:
                     for shard in self._shards:
@@ -194,7 +230,34 @@ class KinesisPoller(BackgroundLoop):
                     return
                 logger.exception("kinesis poller error (%s, %s)", self.fn.name, self.region)
                 self._stop.wait(1)
-            self._stop.wait(self.poll_s)
+            if self.source.enhanced_fan_out:
+                self._pushed.wait(self._next_wait())
+            else:
+                self._stop.wait(self.poll_s)
+
+    def _next_wait(self) -> float:
+        """How long an enhanced fan-out loop may sleep: until its next poll, or sooner when a lane's
+        first record falls due (its push delay past, and the lane's backoff after a failure)."""
+        wait = self.poll_s
+        now, monotonic = self._clock(), time.monotonic()
+        for shard in self._shards:
+            for lane in shard.lanes:
+                if lane.pending:
+                    due_in = max(
+                        lane.pending[0].arrival + self.push_delay_s - now, lane.not_before - monotonic
+                    )
+                    wait = min(wait, due_in)
+        return max(0.0, wait)
+
+    def _consumer(self, name: str) -> str:
+        """The ARN of the stream's consumer `name`, registered if the stream has none of that name
+        (the stack's `AWS::Kinesis::StreamConsumer`)."""
+        consumers = self._kinesis.list_stream_consumers(StreamARN=self.stream_arn).get("Consumers", [])
+        for consumer in consumers:
+            if consumer["ConsumerName"] == name:
+                return str(consumer["ConsumerARN"])
+        answer = self._kinesis.register_stream_consumer(StreamARN=self.stream_arn, ConsumerName=name)
+        return str(answer["Consumer"]["ConsumerARN"])
 
     def _iterator(self, shard_id: str, kind: str, sequence_number: str | None = None) -> str | None:
         params: dict[str, Any] = {
@@ -262,8 +325,11 @@ class KinesisPoller(BackgroundLoop):
                 if backoff and time.monotonic() < lane.not_before:
                     continue
                 self._drop_old(shard, lane)
-                if lane.pending:
-                    batch = lane.pending[: max(1, lane.limit)]
+                # Polling (`backoff`), an enhanced fan-out mapping hands over a record once the
+                # push would have brought it; `pump()` delivers what is there.
+                due = self._due(lane) if backoff else len(lane.pending)
+                if due:
+                    batch = lane.pending[: min(due, max(1, lane.limit))]
                     batches.append((lane, batch, self._submit(batch)))
             if not batches:
                 break
@@ -274,6 +340,16 @@ class KinesisPoller(BackgroundLoop):
                 if again:
                     active.append(lane)
         return delivered
+
+    def _due(self, lane: _Lane) -> int:
+        """How many of a lane's first records the push has brought by now (all without a delay)."""
+        if self.push_delay_s <= 0:
+            return len(lane.pending)
+        now = self._clock()
+        due = 0
+        while due < len(lane.pending) and lane.pending[due].arrival + self.push_delay_s <= now:
+            due += 1
+        return due
 
     def _submit(self, batch: list[_Pending]) -> Future[Any] | None:
         """Invoke with one batch; None when Lambda refused the invocation (throttled) at once."""

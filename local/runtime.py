@@ -55,7 +55,7 @@ from local.executor import DemoExecutor
 from local.gateway import RegionalGateway
 from local.iam import CallCheck, Identity, assume, ensure_role, local_statements
 from local.keys import DEFAULT_KEYS_DIR, DevKeys
-from local.kinesis import DEFAULT_POLL_S, KinesisPoller
+from local.kinesis import DEFAULT_POLL_S, DEFAULT_PUSH_DELAY_S, KinesisPoller
 from local.pool import DEFAULT_CAP, FunctionPool
 from local.queues import QueuePoller
 from local.scheduler import Scheduler
@@ -75,6 +75,8 @@ logger = logging.getLogger("local.runtime")
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 DEFAULT_TTL_SWEEP_S = 5.0
 DEFAULT_BUS_POLL_S = 0.2
+# The bus relay long-polls the mirrors of the rules that target the stream (local.bus), seconds.
+DEFAULT_STREAM_WAIT_S = 1
 # How long a stop waits for the background loops to end (each ends the invocation it is in: the
 # work items of the schedules fired at start among them) before it stops moto's server anyway.
 STOP_WAIT_S = 30.0
@@ -145,6 +147,8 @@ class LocalBackend:
         ttl_sweep_s: float | None = DEFAULT_TTL_SWEEP_S,
         bus_poll_s: float | None = DEFAULT_BUS_POLL_S,
         stream_poll_s: float = DEFAULT_POLL_S,
+        push_delay_s: float = DEFAULT_PUSH_DELAY_S,
+        stream_wait_s: int = DEFAULT_STREAM_WAIT_S,
         pool_cap: int = DEFAULT_CAP,
         handlers: Mapping[str, Handler] | None = None,
         demo_ticker_s: float | None = None,
@@ -158,6 +162,9 @@ class LocalBackend:
         TTL items are removed (None or 0: only when `sweep_now` is called); `bus_poll_s` is how often the
         bus relay delivers events to the rules' targets and, with it, whether the Kinesis pollers run
         (every `stream_poll_s`; None or 0: only when `pump_events` and `pump_stream` are called).
+        An enhanced fan-out mapping reads as soon as the relay puts records on the stream and hands
+        each over `push_delay_s` after it arrived (Kinesis's push); the relay long-polls the stream
+        rules' mirrors for up to `stream_wait_s` (0: it polls them every `bus_poll_s` with the others).
         `pool_cap` is the most containers a function gets in a region (more start only when every
         one is busy). `handlers` replace functions' handlers by name (tests' stand-ins: the package
         is not imported; every container of a pool calls the same object: it must be thread-safe).
@@ -186,7 +193,8 @@ class LocalBackend:
         self.sweeper: TtlSweeper | None = None
         self.bus_poll_s = bus_poll_s
         self.relays: dict[str, BusRelay] = {}
-        self.stream_poll_s = stream_poll_s
+        # The stream's timings: the mappings' poll and push, the relay's long poll.
+        self.stream_poll_s, self.push_delay_s, self.stream_wait_s = stream_poll_s, push_delay_s, stream_wait_s
         self.pool_cap = pool_cap
         self.handlers = dict(handlers or {})
         self.environment = {name: dict(values) for name, values in (environment or {}).items()}
@@ -499,6 +507,7 @@ class LocalBackend:
                 region,
                 containers={name: self._pool(region, name) for name in targets},
                 poll_s=self.bus_poll_s or 0.2,
+                stream_wait_s=self.stream_wait_s,
             )
             # The executors that would run jobs in a real deployment: they take JobRequested from
             # the bus and report JobStatusChanged back to it, so jobs move on a local screen.
@@ -515,10 +524,13 @@ class LocalBackend:
                     endpoint_url=self.aws_endpoint_url,
                     stream_name=self.manifest.stream.local_stream_name(),
                     poll_s=self.stream_poll_s,
+                    push_delay_s=self.push_delay_s,
                 )
                 for fn in self.manifest.functions
                 for source in fn.kinesis_sources
             ]
+            # The relay's puts wake the enhanced fan-out mappings (their push).
+            self.relays[region].stream_listeners.extend(poller.notify for poller in self.pollers[region])
             self.queue_pollers[region] = [
                 QueuePoller(
                     self._pool(region, fn.name),

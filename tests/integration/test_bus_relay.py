@@ -203,3 +203,44 @@ def test_a_relay_sees_neither_the_backlog_nor_the_deliveries_of_another(moto: Mo
     second.stop()
     assert [e["detail"]["job_id"] for e in first_seen] == ["new"]
     assert [e["detail"]["job_id"] for e in second_seen] == ["new"]
+
+
+def test_a_stream_rule_is_delivered_at_once_and_its_listeners_told(moto: MotoServer) -> None:
+    """EventBridge puts a matching event on the stream at once: with `stream_wait_s` the stream
+    rule's mirror is long-polled by a thread of its own, so an event reaches the stream well before
+    the relay's next round (`poll_s`, here 30 s), and the relay tells its stream listeners (the
+    local mappings' `notify`) after the put."""
+    targets = {rule.function: RecordingContainer() for rule in MANIFEST.rules if rule.function}
+    relay = BusRelay(MANIFEST, moto.endpoint_url, REGION, containers=targets, poll_s=30, stream_wait_s=1)  # type: ignore[arg-type]
+    told: list[float] = []
+    relay.stream_listeners.append(lambda: told.append(time.monotonic()))
+    relay.start()
+    try:
+        time.sleep(1)  # the relay's first round (nothing waiting) is over: it sleeps `poll_s`
+        published = time.monotonic()
+        relay.publish("domaindetermine.jobs", "JobRequested", {"tenant": "acme", "job_id": "at-once"})
+        deadline = published + 10
+        while not told and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert told, "the event did not reach the stream before the relay's next round"
+        assert told[0] - published < 10
+        assert "at-once" in [e["detail"].get("job_id") for e in _read_stream(moto)]
+    finally:
+        assert relay.stop(timeout_s=10)  # the listener ends its long poll (1 s) and stops
+
+
+def test_without_a_wait_the_stream_rule_waits_for_the_relays_round(moto: MotoServer) -> None:
+    targets = {rule.function: RecordingContainer() for rule in MANIFEST.rules if rule.function}
+    relay = BusRelay(MANIFEST, moto.endpoint_url, REGION, containers=targets, poll_s=30)  # type: ignore[arg-type]
+    told: list[float] = []
+    relay.stream_listeners.append(lambda: told.append(time.monotonic()))
+    relay.start()
+    try:
+        time.sleep(1)  # the relay's first round (nothing waiting) is over: it sleeps `poll_s`
+        relay.publish("domaindetermine.jobs", "JobRequested", {"tenant": "acme", "job_id": "next-round"})
+        time.sleep(2)
+        assert told == []  # still waiting for the relay's next round
+        assert relay.pump() >= 1
+        assert len(told) == 1
+    finally:
+        relay.stop(timeout_s=10)

@@ -27,6 +27,7 @@ from local.kinesis import KinesisPoller, failure_queue_name, lane_of
 from local.pool import Throttled
 from local.runtime import LocalBackend
 from stacks.manifest import FANOUT_FUNCTION, MANIFEST, KinesisSource
+from stacks.manifest_model import stream_consumer_name
 
 pytestmark = pytest.mark.slow
 
@@ -44,11 +45,13 @@ def client(service: str, endpoint: str) -> Any:
 
 
 class StandIn:
-    """A Kinesis consumer: records each batch's payloads; `decide` answers or raises per batch."""
+    """A Kinesis consumer: records each batch's payloads (and when it came, epoch seconds); `decide`
+    answers or raises per batch."""
 
     def __init__(self, decide: Callable[[list[dict[str, Any]]], Any] | None = None) -> None:
         self.batches: list[list[str]] = []
         self.events: list[dict[str, Any]] = []
+        self.times: list[float] = []
         self.decide = decide
         self._lock = threading.Lock()
 
@@ -57,6 +60,7 @@ class StandIn:
         with self._lock:
             self.batches.append(payloads)
             self.events.append(event)
+            self.times.append(time.time())
         return self.decide(event["Records"]) if self.decide else None
 
 
@@ -77,14 +81,17 @@ class Stream:
         )
         return str(answer["SequenceNumber"])
 
-    def poller(self, stand_in: StandIn, **source: Any) -> KinesisPoller:
+    def poller(
+        self, stand_in: StandIn, *, poll_s: float = 0.05, push_delay_s: float = 0.0, **source: Any
+    ) -> KinesisPoller:
         fn = replace(FANOUT_FUNCTION, name=f"it_fanout_{uuid.uuid4().hex[:8]}", timeout_s=5)
         return KinesisPoller(
             Container(fn, REGION, stand_in),
             KinesisSource(self.name, **{"batch_size": 100, "max_retries": 2, **source}),
             endpoint_url=self.endpoint,
             stream_name=self.name,
-            poll_s=0.05,
+            poll_s=poll_s,
+            push_delay_s=push_delay_s,
         )
 
 
@@ -306,6 +313,77 @@ def test_a_tenant_with_a_backlog_holds_back_only_the_tenants_of_its_own_lane(str
     assert all(len(batch) <= 10 for batch in stand_in.batches)
 
 
+def _wait_for(done: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return done()
+
+
+def test_an_enhanced_fan_out_mapping_reads_through_a_consumer_registered_on_the_stream(
+    stream: Stream,
+) -> None:
+    """As the stack registers `AWS::Kinesis::StreamConsumer` for it (named by
+    `stream_consumer_name`); a second poller of the same mapping finds it rather than adding one."""
+    poller = stream.poller(StandIn(), enhanced_fan_out=True)
+    consumers = stream.kinesis.list_stream_consumers(StreamARN=poller.stream_arn)["Consumers"]
+    assert [(c["ConsumerName"], c["ConsumerARN"]) for c in consumers] == [
+        (stream_consumer_name(poller.fn.name, stream.name), poller.consumer_arn)
+    ]
+    shared = stream.poller(StandIn())
+    assert shared.consumer_arn is None
+    assert len(stream.kinesis.list_stream_consumers(StreamARN=poller.stream_arn)["Consumers"]) == 1
+
+
+def test_a_push_is_delivered_at_once_a_shared_mapping_waits_for_its_poll(stream: Stream) -> None:
+    """Both poll every 30 s; told that records were put (the bus relay's `notify`), the enhanced
+    fan-out mapping reads at once, the shared one at its next poll, as Lambda's poller does."""
+    pushed, polled = StandIn(), StandIn()
+    efo = stream.poller(pushed, poll_s=30, enhanced_fan_out=True)
+    shared = stream.poller(polled, poll_s=30)
+    stream.put("first")  # read by the first rounds: once both have it, both wait for 30 s
+    efo.start()
+    shared.start()
+    try:
+        assert _wait_for(lambda: pushed.batches == [["first"]] and polled.batches == [["first"]], 10)
+        stream.put("second")
+        efo.notify()
+        shared.notify()
+        assert _wait_for(lambda: len(pushed.batches) == 2, 10)
+        assert pushed.batches[1] == ["second"]
+        time.sleep(1)
+        assert polled.batches == [["first"]]
+    finally:
+        efo.stop()
+        shared.stop()
+
+
+def test_a_pushed_record_is_handed_over_its_push_delay_after_it_arrived(stream: Stream) -> None:
+    """The push's latency is played: each record reaches the function no sooner than `push_delay_s`
+    (0.07 s by default, Kinesis's typical average; here 0.4 s) after the stream took it, and then at
+    once (no batching window to wait out, no poll: this one polls every 30 s); `pump()` does not
+    wait."""
+    stand_in = StandIn()
+    poller = stream.poller(stand_in, poll_s=30, push_delay_s=0.4, enhanced_fan_out=True)
+    poller.start()
+    try:
+        time.sleep(0.5)  # its first round is over: it waits for a push
+        for payload in ("a", "b"):
+            stream.put(payload)
+        poller.notify()
+        assert _wait_for(lambda: sum(map(len, stand_in.batches)) == 2, 10)
+        assert [p for batch in stand_in.batches for p in batch] == ["a", "b"]
+        for event, came in zip(stand_in.events, stand_in.times, strict=True):
+            for record in event["Records"]:
+                waited = came - record["kinesis"]["approximateArrivalTimestamp"]
+                assert 0.4 - 0.002 <= waited < 10  # the timestamp is rounded to the millisecond
+    finally:
+        poller.stop()
+    eager = stream.poller(StandIn(), push_delay_s=60, enhanced_fan_out=True, starting_position="LATEST")
+    stream.put("now")
+    assert eager.pump() == 1
+
+
 def test_backend_pump_stream_takes_bus_events_to_the_consumer(keys_dir: Path) -> None:
     """On a backend of its own (its own moto server): the session backend's relay would put a second
     copy of the event on a shared stream."""
@@ -337,3 +415,33 @@ def test_backend_pump_stream_takes_bus_events_to_the_consumer(keys_dir: Path) ->
         [mine] = [e for e in envelopes if e["detail"].get("event_id") == event_id]
         assert mine["detail-type"] == "ReadinessGateChanged"
         assert mine["source"] == "domaindetermine.readiness"
+
+
+def test_a_backends_relay_pushes_to_the_fanouts_mapping_without_waiting_for_a_poll(keys_dir: Path) -> None:
+    """The live path's local emulation, wired: the relay long-polls the stream rule's mirror and
+    tells the region's mappings of each put; the fan-out's (enhanced fan-out) reads at once. Both
+    the relay's round and the mappings' poll are 30 s here: only that path delivers in time."""
+    assert MANIFEST.function("gui_fanout").kinesis_sources[0].enhanced_fan_out
+    stand_in = StandIn()
+    with LocalBackend(
+        regions=(REGION,),
+        port=0,
+        keys_dir=keys_dir,
+        seed=False,
+        migrate=False,
+        manifest=MANIFEST.only("gui_fanout"),
+        ttl_sweep_s=None,
+        bus_poll_s=30,
+        stream_poll_s=30,
+        handlers={"gui_fanout": stand_in},
+    ) as backend:
+        [poller] = backend.pollers[REGION]
+        assert poller.consumer_arn is not None
+        time.sleep(1)  # the first rounds are over
+        event_id = str(uuid.uuid4())
+        backend.relays[REGION].publish(
+            "domaindetermine.readiness",
+            "ReadinessGateChanged",
+            {"tenant": "acme", "gate": "coverage", "status": "open", "event_id": event_id},
+        )
+        assert _wait_for(lambda: any(event_id in p for batch in stand_in.batches for p in batch), 10)
