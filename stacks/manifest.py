@@ -376,45 +376,6 @@ NOTIFICATIONS_FUNCTION = Function(
     ),
 )
 
-GRAPHQL_FUNCTION = Function(
-    name="gui_graphql",
-    handler="gui_graphql.handler.handler",
-    purpose="GraphQL API over the groups' use cases (gui_graphql.fields: a module per group).",
-    # Each field calls its group's use cases (gui_graphql.fields): the stores, bus, ledger and settings
-    # of the groups it serves, as their own functions reach them.
-    stores={
-        **PLATFORM_STORES,
-        "tenants": Access.READ_WRITE,
-        "audit": Access.READ_APPEND,
-        "jobs": Access.READ_WRITE,
-        "inbox": Access.READ_WRITE,
-        "metrics": Access.READ_WRITE,
-        "artifacts": Access.READ,
-        "preferences": Access.READ_WRITE,
-        "migrations": Access.READ,
-    },
-    secrets=(CURSOR_KEY.name,),
-    publishes_to_bus=True,
-    layers=("deps", "graphql"),
-    shared_packages=(
-        "gui_jobs",
-        "gui_notifications",
-        "gui_dashboard",
-        "gui_artifacts",
-        "gui_preferences",
-        "gui_admin",
-    ),
-    environment={
-        "NOTIFICATION_RETENTION_DAYS": "90",
-        **DASHBOARD_FUNCTION.environment,
-        **PREFERENCES_FUNCTION.environment,
-    },
-    routes=(
-        Route("POST", "/graphql", None, "A GraphQL request: a query or a mutation.", field_scopes=True),
-        Route("GET", "/graphql", None, "A GraphQL query.", field_scopes=True),
-    ),
-)
-
 # Live channels. The replay window is how far back a client may resume; the connection TTL is API
 # Gateway's 2 h connection limit.
 LIVE_ENVIRONMENT = {"REPLAY_WINDOW_S": "86400", "CONNECTION_TTL_S": "7200"}
@@ -569,6 +530,52 @@ SEARCH_FUNCTION = Function(
         ),
     ),
     concern="search",
+)
+
+GRAPHQL_FUNCTION = Function(
+    name="gui_graphql",
+    handler="gui_graphql.handler.handler",
+    purpose="GraphQL API over the groups' use cases (gui_graphql.fields: a module per group).",
+    # Each field calls its group's use cases (gui_graphql.fields): the stores, bus, ledger and settings
+    # of the groups it serves, as their own functions reach them.
+    stores={
+        **PLATFORM_STORES,
+        "tenants": Access.READ_WRITE,
+        "audit": Access.READ_APPEND,
+        "jobs": Access.READ_WRITE,
+        "inbox": Access.READ_WRITE,
+        "metrics": Access.READ_WRITE,
+        "artifacts": Access.READ,
+        "preferences": Access.READ_WRITE,
+        "migrations": Access.READ,
+    },
+    secrets=(CURSOR_KEY.name,),
+    publishes_to_bus=True,
+    # The search field opens the tenants' indexes as the search function does (gui_search.ports):
+    # read from the bucket's search prefix into /tmp, on a container's first search.
+    bucket_access=Access.READ,
+    bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
+    ephemeral_storage_mb=SEARCH_TMP_MB,
+    layers=("deps", "graphql", "search"),
+    shared_packages=(
+        "gui_jobs",
+        "gui_notifications",
+        "gui_dashboard",
+        "gui_artifacts",
+        "gui_preferences",
+        "gui_admin",
+        "gui_search",
+    ),
+    environment={
+        "NOTIFICATION_RETENTION_DAYS": "90",
+        **DASHBOARD_FUNCTION.environment,
+        **PREFERENCES_FUNCTION.environment,
+        **SEARCH_FUNCTION.environment,
+    },
+    routes=(
+        Route("POST", "/graphql", None, "A GraphQL request: a query or a mutation.", field_scopes=True),
+        Route("GET", "/graphql", None, "A GraphQL query.", field_scopes=True),
+    ),
 )
 
 INDEXER_FUNCTION = Function(

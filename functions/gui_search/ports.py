@@ -1,0 +1,39 @@
+"""The search group's ports built from settings: one way for every door (the REST app, the GraphQL
+API). A container keeps the tenants' indexes it opened in /tmp (`LocalIndexes`), fetched from S3
+by version."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import TYPE_CHECKING
+
+from gui_core.objects import ObjectStore, s3_client
+from gui_search.store import IndexStore, LocalIndexes, remove_stale_roots
+from gui_search.use_cases import SearchPorts
+
+if TYPE_CHECKING:
+    from gui_search.settings import SearchSettings
+
+
+def build_ports(
+    settings: SearchSettings, *, indexes: LocalIndexes | None = None, objects: ObjectStore | None = None
+) -> SearchPorts:
+    """`objects`: the bucket's client made already (at the cold start, where the function's
+    credentials are resolved)."""
+    if indexes is None:
+        bucket = objects or ObjectStore(settings.data_bucket, s3_client(settings.region))
+        store = IndexStore(bucket, prefix=settings.search_prefix)
+        # A folder of this container's own: containers of the local runtime share one /tmp.
+        root = settings.cache_dir / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        indexes = LocalIndexes(
+            store,
+            root,
+            check_s=settings.manifest_check_s,
+            max_bytes=settings.cache_mb << 20,
+            max_tenants=settings.max_tenants,
+        )
+        # What a process before this one in the same /tmp left (Lambda restarts a runtime that
+        # crashed in the same execution environment): it would not count against this budget.
+        remove_stale_roots(settings.cache_dir)
+    return SearchPorts(indexes)
