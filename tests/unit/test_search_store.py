@@ -764,6 +764,7 @@ def test_a_container_keeps_as_many_tenants_as_its_tmp_budget_holds(
     assert len(tight.tenants()) == 3
     assert tight.evicted == 12 - 3
     caplog.set_level(logging.INFO, logger="gui_search.store")
+    caplog.clear()  # the fetches above, if another suite's Logger set the level already
     tight.get(order[0])  # let go long ago: fetched again, the least recently used leaving for it
     (line,) = [r for r in caplog.records if r.getMessage() == "search index fetched"]
     assert (line.tenant, line.version, line.evicted, line.open_tenants) == (order[0], 1, 1, 3)  # type: ignore[attr-defined]
