@@ -25,7 +25,7 @@ from botocore.credentials import Credentials, RefreshableCredentials
 from botocore.exceptions import ClientError
 
 from gui_core.pusher import Pusher, boto3_connections_client, connections_client
-from gui_core.signed_post import GoneException, SignedConnections
+from gui_core.signed_post import FRESH_S, GoneException, SignedConnections
 
 REGION = "eu-west-1"
 FROZEN = datetime.datetime(2026, 12, 7, 21, 30, 5)
@@ -380,9 +380,16 @@ def test_a_connection_the_server_closed_is_replaced(recorder: Recorder) -> None:
     # An idle connection the server drops without a word: seen closed before it is used again.
     idle = client._idle[-1]
     idle.sock.shutdown(socket.SHUT_RD)  # reads now see EOF, as after the server's FIN
+    idle.used_at -= FRESH_S  # idle long enough to be asked
     client.post_to_connection(ConnectionId="c3", Data=b"x")
     assert client.opened == 3
     assert len(recorder.seen) == 4  # no retry was needed
+    # One used a moment ago is not asked: its post fails and is retried on a new connection.
+    client._idle[-1].sock.shutdown(socket.SHUT_RDWR)
+    answer = client.post_to_connection(ConnectionId="c4", Data=b"x")
+    assert answer["ResponseMetadata"]["RetryAttempts"] == 1
+    assert client.opened == 4
+    assert [seen.path for seen in recorder.seen[4:]] == [recorder.path("c4")]
 
 
 def test_a_chunked_answer_is_read_whole_and_the_connection_kept(recorder: Recorder) -> None:

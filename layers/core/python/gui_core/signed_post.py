@@ -75,6 +75,9 @@ RETRY_PAUSE_S = 0.1
 CREDENTIALS_RECHECK_S = 60.0
 USER_AGENT = "ddgui-signed-post/1"
 HEAD_LIMIT_BYTES = 64 * 1024  # an answer's status line and headers
+# An idle connection used this recently is taken as open without asking the socket (a syscall per
+# post); should its server have closed it even so, the post fails and is retried on a new one.
+FRESH_S = 1.0
 # What botocore's standard retry mode retries besides transport failures.
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 RETRYABLE_CODES = frozenset(
@@ -266,11 +269,9 @@ class _Connection:
         self.sock = sock
         self._buffer = b""
         self.reusable = True
+        self.used_at = 0.0
 
-    def exchange(
-        self, request: bytes, method: str, read_timeout_s: float
-    ) -> tuple[int, dict[str, str], bytes]:
-        self.sock.settimeout(read_timeout_s)
+    def exchange(self, request: bytes, method: str) -> tuple[int, dict[str, str], bytes]:
         self.sock.sendall(request)
         while True:
             status, headers, body = self._answer(method)
@@ -467,7 +468,7 @@ class SignedConnections:
         try:
             connection = self._checkout()
             try:
-                answer = connection.exchange(request, method, self._read_timeout_s)
+                answer = connection.exchange(request, method)
             except TimeoutError as exc:
                 connection.close()
                 raise ReadTimeoutError(endpoint_url=self.url, error=exc) from exc
@@ -478,6 +479,7 @@ class SignedConnections:
                 connection.close()
                 raise
             if connection.reusable:
+                connection.used_at = time.monotonic()
                 with self._lock:
                     self._idle.append(connection)
             else:
@@ -493,7 +495,7 @@ class SignedConnections:
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
                 return self._open()
-            if not connection.dropped():
+            if time.monotonic() - connection.used_at < FRESH_S or not connection.dropped():
                 return connection
             connection.close()
 
@@ -517,6 +519,7 @@ class SignedConnections:
         except OSError as exc:
             sock.close()
             raise EndpointConnectionError(endpoint_url=self.url, error=exc) from exc
+        sock.settimeout(self._read_timeout_s)  # once: each settimeout is a system call
         with self._lock:
             self.opened += 1
         return _Connection(sock)
