@@ -6,7 +6,10 @@ masked, and the index's stored documents stay whole; FastAPI's operation spans a
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,7 +93,10 @@ def search_handler(index: SearchIndex, tmp_path: Path, **environment: str) -> La
     )
     app = create_app(settings, indexes=OneIndex(index), guard=guard, audit=FakeAudit())  # type: ignore[arg-type]
     app.state.cursors = Cursors(StaticCursorKeys(b"k" * 32))
-    logger = Logger(service="gui_search")
+    # A logger of its own, writing nowhere (Powertools configures a service's logger once per process).
+    logger = Logger(
+        service=f"gui_search_test_{uuid.uuid4().hex[:8]}", logger_handler=logging.StreamHandler(io.StringIO())
+    )
     return rest_handler(
         app, logger=logger, metrics=Metrics(namespace="DomainDetermine/GUI", service="gui_search")
     )
