@@ -162,12 +162,14 @@ class FakeCounters:
         self.counts: dict[tuple[str, str], int] = {}
         self.lock = threading.Lock()
 
-    def increment_below(self, key: Mapping[str, Any], *, ceiling: int, expires_at: int) -> int | None:
+    def increment_below(
+        self, key: Mapping[str, Any], *, ceiling: int, expires_at: int, amount: int = 1
+    ) -> int | None:
         with self.lock:
             k = (key["pk"], key["sk"])
-            if self.counts.get(k, 0) >= ceiling:
+            if self.counts.get(k, 0) + amount > ceiling:
                 return None
-            self.counts[k] = self.counts.get(k, 0) + 1
+            self.counts[k] = self.counts.get(k, 0) + amount
             return self.counts[k]
 
     def read_count(self, key: Mapping[str, Any]) -> int:

@@ -6,6 +6,7 @@ the mutation's fields); a query is neither, however it is sent."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -33,7 +34,11 @@ from gui_graphql.persisted import PersistedQueries, load_allowlist
 
 PREFIX = "/service/gui/graphql"
 # Reads are charged as reads; a mutation is charged once more as a write (`_admit_mutation`).
-router = group_router(prefix=PREFIX, policy=GroupPolicy("graphql", write_class="reads", replay_by_route=True))
+# What the guard charges every request, whatever it asks (its fields are charged by `_charge`).
+REQUEST_CLASS = "reads"
+router = group_router(
+    prefix=PREFIX, policy=GroupPolicy("graphql", write_class=REQUEST_CLASS, replay_by_route=True)
+)
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
 _QUERY = "query Inbox($first: Int) { notifications(first: $first) { nodes { id title } counts { unread } } }"
 _DATA = {
@@ -147,9 +152,11 @@ def _answer(
 def _charge(
     request: Request, tenant: Tenant, state: GraphQLState, document: Any, operation: OperationDefinitionNode
 ) -> None:
-    """Each root field of a rate class other than `reads` (the request's own, charged by the guard)
-    is charged to its class once per occurrence, as its REST call would be: a mutation to `writes`
-    or its group's class, a dashboard to `dashboard`."""
+    """Each root field is charged to its REST twin's rate class once per occurrence, as its REST
+    call would be (a mutation to `writes` or its group's class, a dashboard to `dashboard`, a list
+    to `reads`), one write per class for all its fields, before anything runs; the guard charged
+    the request itself one `reads` already, which its first read-class field uses. A class the
+    document would take past its limit refuses the whole request (429), and counts nothing."""
     guard: Guard = request.app.state.guard
     root = (
         state.schema.mutation_type
@@ -157,12 +164,16 @@ def _charge(
         else state.schema.query_type
     )
     assert root is not None
+    charges: Counter[str] = Counter()
     for name, times in root_fields(document, operation).items():
         found = root.fields.get(name)
         rate_class = (found.extensions or {}).get(RATE_CLASS) if found is not None else None
-        if rate_class is not None and rate_class != "reads":
-            for _ in range(times):
-                guard.charge(tenant, rate_class)
+        if rate_class is not None:
+            charges[rate_class] += times
+    charges[REQUEST_CLASS] -= 1  # the guard's own charge of the request
+    for rate_class, amount in sorted(charges.items()):
+        if amount > 0:
+            guard.charge(tenant, rate_class, amount)
 
 
 def _deadline(request: Request, state: GraphQLState) -> float:

@@ -306,6 +306,30 @@ def test_a_root_field_is_charged_to_its_rest_twins_rate_class_once_per_occurrenc
     assert too_many.json()["code"] == "too_many_aliases"
 
 
+def test_read_fields_are_charged_each_as_its_rest_call_and_all_or_nothing(
+    graphql_backend: LocalBackend, ddb: Any
+) -> None:
+    """Four lists cost four reads (the request's own and three more): against a limit of three the
+    request is refused before anything runs and counts only its own; two lists then fit (two
+    reads), and a third request finds the limit reached."""
+    assert graphql_backend.keys is not None
+    tenant = f"gql-reads-{next(_numbers)}"
+    provision(ddb, tenant, rate_limits={"reads": 3})
+    viewer = Client(
+        graphql_backend, graphql_backend.keys, tenant, "viewer", scopes=("gui:jobs", "gui:notifications")
+    )
+    jobs, inbox = "jobs(first: 1) { nodes { id } }", "notifications(first: 1) { nodes { id } }"
+    four = f"{{ a: {jobs} b: {jobs} c: {inbox} d: {inbox} }}"
+    refused = viewer.call("POST", "/graphql", body={"query": four})
+    assert refused.status == 429, refused.body
+    assert (refused.json()["code"], refused.json()["route_class"]) == ("rate_limited", "reads")
+    two = viewer.call("POST", "/graphql", body={"query": f"{{ a: {jobs} c: {inbox} }}"})
+    assert two.status == 200, two.body
+    assert set(two.json()["data"]) == {"a", "c"}
+    third = viewer.call("POST", "/graphql", body={"query": f"{{ {jobs} }}"})
+    assert third.status == 429, third.body
+
+
 def test_the_local_stage_answers_introspection(user: Client) -> None:
     """The explorer reads the schema so; a production stage does not answer it (unit tests)."""
     answer = graphql(user, "{ __schema { queryType { name } mutationType { name } } }")

@@ -167,3 +167,15 @@ def test_a_throttled_counter_answers_429_through_the_guard() -> None:
         enforce_limit(RateLimiter(ThrottledCounters()), tenant, "dashboard", count=counts.append)
     assert refused.value.status == 429
     assert counts == ["RateLimitBreaches"]
+
+
+def test_a_request_of_several_counts_all_or_nothing_and_a_smaller_one_may_still_fit() -> None:
+    """A GraphQL document asking three lists is three reads at once (gui_graphql.routes._charge)."""
+    counters = FakeCounters()
+    limiter = RateLimiter(counters, clock=ManualClock(6_000.0))
+    assert limiter.hit("acme", "reads", 5, 3).remaining == 2
+    refused = limiter.hit("acme", "reads", 5, 3)
+    assert not refused.allowed
+    assert sum(counters.counts.values()) == 3  # nothing counted for the refused three
+    assert limiter.hit("acme", "reads", 5, 2).remaining == 0  # not refused from memory
+    assert not limiter.hit("acme", "reads", 5).allowed

@@ -345,10 +345,11 @@ class Table:
         *,
         below: int,
         set_if_absent: Mapping[str, Any] | None = None,
+        by: int = 1,
     ) -> int | None:
-        """Atomically add 1 to `attribute` unless it is already >= `below`; the new value, or None."""
+        """Atomically add `by` (1) to `attribute` unless it is already >= `below`; the new value, or None."""
         names = {"#c": attribute}
-        values: dict[str, Any] = {":one": 1, ":below": below}
+        values: dict[str, Any] = {":one": by, ":below": below}
         update = "ADD #c :one"
         for i, (name, value) in enumerate((set_if_absent or {}).items()):
             names[f"#s{i}"] = name
@@ -485,10 +486,14 @@ class DynamoCounters:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def increment_below(self, key: Mapping[str, Any], *, ceiling: int, expires_at: int) -> int | None:
+    def increment_below(
+        self, key: Mapping[str, Any], *, ceiling: int, expires_at: int, amount: int = 1
+    ) -> int | None:
+        if amount > ceiling:
+            return None
         try:
             return self._table.increment(
-                key, "count", below=ceiling, set_if_absent={"expires_at": expires_at}
+                key, "count", below=ceiling - amount + 1, set_if_absent={"expires_at": expires_at}, by=amount
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] in THROTTLING_CODES:

@@ -94,10 +94,11 @@ class Guard:
         request.scope[TENANT_KEY] = tenant
         return tenant
 
-    def charge(self, tenant: Tenant, route_class: str) -> None:
-        """One more request of `route_class` against the tenant's limit (429 past it): a route
-        whose body tells what it costs charges it (a GraphQL mutation is also a write)."""
-        enforce_limit(self.rate_limiter, tenant, route_class, count=self._count)
+    def charge(self, tenant: Tenant, route_class: str, amount: int = 1) -> None:
+        """`amount` more requests of `route_class` against the tenant's limit (429 past it, and
+        none counted): a route whose body tells what it costs charges it (a GraphQL document its
+        fields, each as its REST call)."""
+        enforce_limit(self.rate_limiter, tenant, route_class, count=self._count, amount=amount)
 
     def reserve_replay(self, request: Request, caller: RequestContext, tenant: Tenant) -> None:
         """Refuse a mutation received already (409 `replayed_request`); else reserve it (the

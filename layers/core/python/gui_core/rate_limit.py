@@ -99,9 +99,12 @@ class CounterThrottled(Exception):
 
 
 class CounterStore(Protocol):
-    def increment_below(self, key: Mapping[str, Any], *, ceiling: int, expires_at: int) -> int | None:
-        """Add 1 to the counter unless it is already >= ceiling; the new count, or None if refused
-        (and then nothing is written). Raises CounterThrottled when the store throttles the key."""
+    def increment_below(
+        self, key: Mapping[str, Any], *, ceiling: int, expires_at: int, amount: int = 1
+    ) -> int | None:
+        """Add `amount` (1 unless a request costs several) to the counter unless the sum would pass
+        `ceiling`; the new count, or None if refused (and then nothing is written). Raises
+        CounterThrottled when the store throttles the key."""
         ...
 
     def read_count(self, key: Mapping[str, Any]) -> int: ...
@@ -154,7 +157,9 @@ class RateLimiter:
         self._lock = threading.Lock()
         self.refusals = RefusalMemory(clock=clock)
 
-    def hit(self, tenant: str, route_class: str, limit: int) -> Decision:
+    def hit(self, tenant: str, route_class: str, limit: int, amount: int = 1) -> Decision:
+        """`amount` requests of `route_class` at once (a GraphQL document asking several fields of
+        the class): all counted, or none and refused."""
         remembered = self.refusals.recall(tenant, route_class)
         if remembered is not None:
             return Decision(False, limit, 0, remembered.reset_epoch, remembered.retry_after_s)
@@ -170,10 +175,14 @@ class RateLimiter:
         until_end = max(1, math.ceil(window_end - now))
         retry = until_end if previous == 0 else min(until_end, max(1, math.ceil(WINDOW_S / previous)))
         count = None
-        if ceiling > 0:
+        if ceiling >= amount:
+            extra = {"amount": amount} if amount != 1 else {}
             try:
                 count = self._counters.increment_below(
-                    _key(tenant, route_class, window), ceiling=ceiling, expires_at=window_end + 2 * WINDOW_S
+                    _key(tenant, route_class, window),
+                    ceiling=ceiling,
+                    expires_at=window_end + 2 * WINDOW_S,
+                    **extra,
                 )
             except CounterThrottled:
                 refused = Decision(False, limit, 0, window_end, THROTTLED_RETRY_S)
@@ -181,7 +190,8 @@ class RateLimiter:
                 return refused
         if count is None:
             refused = Decision(False, limit, 0, window_end, retry)
-            self.refusals.remember(tenant, route_class, refused)
+            if amount == 1 or ceiling <= 0:  # a smaller request may still fit: not remembered
+                self.refusals.remember(tenant, route_class, refused)
             return refused
         remaining = max(0, ceiling - count)
         if remaining == 0:
@@ -213,13 +223,14 @@ def enforce_limit(
     route_class: str,
     *,
     count: Callable[[GuardMetric], None],
+    amount: int = 1,
 ) -> Decision | None:
-    """Count one request of `route_class` against the tenant's limit; 429 past it. None when
-    limiting is off."""
+    """Count `amount` requests (one, unless a request costs several) of `route_class` against the
+    tenant's limit; 429 past it. None when limiting is off."""
     if rate_limiter is None:
         return None
     limit = limit_for(route_class, plan=tenant.plan, overrides=tenant.rate_limits)
-    decision = rate_limiter.hit(tenant.id, route_class, limit)
+    decision = rate_limiter.hit(tenant.id, route_class, limit, amount)
     if not decision.allowed:
         count(GuardMetric.RATE_LIMIT_BREACHES)
         raise RateLimited(
