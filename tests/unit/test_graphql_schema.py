@@ -276,3 +276,24 @@ def test_an_explorers_introspection_query_fits_the_limits() -> None:
         input_value_deprecation=True,
     )
     prepare(SCHEMA, GraphQLRequest(query), Limits(introspection=True, pages=PAGE_DEFAULTS))
+
+
+def test_a_document_seen_before_is_not_parsed_or_validated_again() -> None:
+    """The GUI sends its few operations again and again: parsed and validated once per container;
+    the limits, which read the variables, are measured every time."""
+    from gui_graphql import execution
+    from gui_graphql.operations import PAGE_DEFAULTS, build_schema
+
+    schema = build_schema()
+    limits = execution.Limits(introspection=False, pages=PAGE_DEFAULTS)
+    query = "query Q($n: Int) { jobs(first: $n) { nodes { id } } }"
+    execution._parsed.cache_clear()
+    execution._validated.cache_clear()
+    execution.prepare(schema, execution.GraphQLRequest(query, {"n": 5}, None), limits)
+    execution.prepare(schema, execution.GraphQLRequest(query, {"n": 6}, None), limits)
+    assert execution._parsed.cache_info().hits == 1
+    assert execution._validated.cache_info().hits == 1
+    with pytest.raises(execution.QueryTooCostly):  # the variables' cost is measured each time
+        execution.prepare(schema, execution.GraphQLRequest(query, {"n": 10_000}, None), limits)
+    with pytest.raises(execution.GraphQLParseFailed):  # a refusal is not cached as a document
+        execution.prepare(schema, execution.GraphQLRequest("{ jobs(", None, None), limits)
