@@ -8,13 +8,16 @@ same request and answer.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import quote
@@ -414,3 +417,66 @@ def test_the_environment_can_ask_for_boto3s_client(
     assert not isinstance(old, SignedConnections)
     old.post_to_connection(ConnectionId="c1", Data=b"x")
     assert recorder.seen[-1].headers["User-Agent"].startswith("Boto3/")
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (and its key), its own issuer."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_https_posts_verify_the_server_and_keep_the_connection(recorder: Recorder, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    recorder.server.socket = context.wrap_socket(recorder.server.socket, server_side=True)
+    url = recorder.url.replace("http://", "https://")
+    with mock.patch("botocore.auth.get_current_datetime", return_value=FROZEN):
+        client = signed(url, ca_bundle=str(cert))
+        for i in range(5):
+            client.post_to_connection(ConnectionId=f"c{i}", Data=b"x")
+        theirs = boto3.client(  # the same request from botocore, verifying with the same bundle
+            "apigatewaymanagementapi",
+            endpoint_url=url,
+            region_name=REGION,
+            aws_access_key_id="AKIDEXAMPLE",
+            aws_secret_access_key=keys().secret_key,
+            aws_session_token="session-token",
+            verify=str(cert),
+        )
+        theirs.post_to_connection(ConnectionId="c0", Data=b"x")
+    assert client.opened == 1
+    assert len({seen.port for seen in recorder.seen[:5]}) == 1
+    assert recorder.seen[0].headers["Authorization"] == recorder.seen[-1].headers["Authorization"]
+    # A server the bundle does not vouch for is refused, as botocore refuses it.
+    with pytest.raises(Exception) as refused:
+        signed(url).post_to_connection(ConnectionId="c1", Data=b"x")
+    assert type(refused.value).__name__ == "SSLError"
