@@ -484,11 +484,11 @@ def test_a_batch_reads_a_channels_subscribers_once_and_stops_pushing_to_a_gone_o
     reads: list[tuple[str, str]] = []
     original = backend.registry.subscriptions
 
-    def counted(tenant: str, channel: str) -> list[str]:
+    def counted(tenant: str, channel: str) -> list[Subscription]:
         reads.append((tenant, channel))
         return original(tenant, channel)
 
-    backend.registry.subscribers = counted  # type: ignore[method-assign]
+    backend.registry.subscriptions = counted  # type: ignore[method-assign]
     events = [copy.deepcopy(SAMPLES["JobStatusChanged"]) for _ in range(10)]
     for n, event in enumerate(events):
         event["detail"]["event_id"] = f"e-{n}"

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import boto3
 import pytest
 from botocore.credentials import Credentials, RefreshableCredentials
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
 from gui_core.pusher import Pusher, boto3_connections_client, connections_client
 from gui_core.signed_post import FRESH_S, GoneException, SignedConnections
@@ -239,6 +239,26 @@ def test_the_environments_credentials_are_captured_when_the_client_is_made(
     [seen] = recorder.seen
     assert "Credential=AKIDFUNCTIONA/" in seen.headers["Authorization"]
     assert "X-Amz-Security-Token" not in seen.headers
+
+
+def test_a_client_made_without_credentials_fails_when_it_posts_not_when_it_is_made(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As boto3's: a function (or a test) builds its clients at the cold start, before any post."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    client = connections_client(recorder.url, REGION)
+    with pytest.raises(NoCredentialsError):
+        client.post_to_connection(ConnectionId="c1", Data=b"x")
+    assert recorder.seen == []
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDLATER")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-later")
+    client.post_to_connection(ConnectionId="c1", Data=b"x")  # found now, as botocore's chain would
+    [seen] = recorder.seen
+    assert "Credential=AKIDLATER/" in seen.headers["Authorization"]
 
 
 # -- errors ----------------------------------------------------------------------------------------

@@ -243,8 +243,25 @@ def resolve_credentials() -> Credentials:
 
     found = botocore.session.get_session().get_credentials()
     if found is None:
-        raise NoCredentialsError()
+        # As a boto3 client made without credentials: the first post looks again, and fails then.
+        return _Deferred()
     return found
+
+
+class _Deferred:
+    """Credentials none could be found for when the client was made: botocore's chain is asked
+    again when a request is signed (NoCredentialsError then, as boto3's client raises it)."""
+
+    refresh_needed = True  # the signer asks again until it has them
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        import botocore.session
+
+        found = botocore.session.get_session().get_credentials()
+        if found is None:
+            raise NoCredentialsError()
+        frozen: ReadOnlyCredentials = found.get_frozen_credentials()
+        return frozen
 
 
 def canonical_host(scheme: str, hostname: str, port: int | None) -> str:
