@@ -199,10 +199,10 @@ def compile_subscription(
     try:
         document = parse(query, no_location=False, max_tokens=SUBSCRIPTION_TOKENS)
     except GraphQLError as error:
-        raise SubscriptionRefused([error.formatted]) from None
+        raise SubscriptionRefused([dict(error.formatted)]) from None
     errors = validate(schema, document)
     if errors:
-        raise SubscriptionRefused([e.formatted for e in errors])
+        raise SubscriptionRefused([dict(e.formatted) for e in errors])
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
@@ -215,7 +215,7 @@ def compile_subscription(
         )
     coerced = get_variable_values(schema, operation.variable_definitions or (), dict(variables or {}))
     if isinstance(coerced, list):
-        raise SubscriptionRefused([e.formatted for e in coerced])
+        raise SubscriptionRefused([dict(e.formatted) for e in coerced])
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
     def included(node: Any) -> bool:
