@@ -20,8 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from gui_core.dynamo import Table, dynamodb_client
-from gui_core.migrations.ledger import RUN_SK, TENANT_PREFIX
-from gui_core.migrations.model import Status
+from gui_core.migrations.keys import DONE, RUN_SK, TENANT_PREFIX
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -80,11 +79,11 @@ class MigrationGate:
         run = self._ledger.get({"pk": migration_id, "sk": RUN_SK})
         if run is None:
             return False, False
-        if run.get("status") == Status.DONE.value:
+        if run.get("status") == DONE:
             return True, True
         self.reads += 1
         checkpoint = self._ledger.get({"pk": migration_id, "sk": f"{TENANT_PREFIX}{tenant}"})
-        return False, checkpoint is not None and checkpoint.get("status") == Status.DONE.value
+        return False, checkpoint is not None and checkpoint.get("status") == DONE
 
 
 class Always:

@@ -34,11 +34,10 @@ from gui_core.dynamo import (
     Update,
     read_up_to,
 )
+from gui_core.migrations.keys import RUN_SK, TENANT_PREFIX  # its format, in a module the gate imports
 from gui_core.migrations.model import Counts, Migration, Status
 from gui_core.migrations.targets import Position
 
-RUN_SK = "RUN"
-TENANT_PREFIX = "TENANT#"
 CATALOG_PK = "LEDGER"
 DEPLOY_KEY = {"pk": "DEPLOY", "sk": "STEP"}
 MAX_ERROR_CHARS = 2000
