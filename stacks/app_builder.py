@@ -21,6 +21,7 @@ CONTEXT_KEYS = (
     "cors_origins",
     "reserved_concurrency",
     "stream_capacity",
+    "snap_start",
 )
 
 
@@ -56,6 +57,7 @@ def build_app(
             cors_origins=config.cors_origins,
             reserved_concurrency=config.reserved_concurrency,
             stream_capacity=config.stream_capacity,
+            snap_start=config.snap_start,
         )
     if validate:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

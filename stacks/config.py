@@ -1,5 +1,5 @@
 """Deployment settings read from CDK context: regions, stage, each region's auth and URL, CORS origins,
-reserved concurrency, the events stream's capacity.
+reserved concurrency, the events stream's capacity, SnapStart.
 
 A plain `cdk.App()` (as in pytest) does not read cdk.json, so `cdk_json_context` reads its context
 for callers that build the app themselves; the CLI's own context (`-c`) still wins over it.
@@ -266,6 +266,39 @@ def parse_stream_capacity(value: Any, stage: str, *, default_shards: int = 1) ->
     return StreamCapacity(mode=str(value.get("mode", "provisioned")), shards=shards)
 
 
+# Stages that are production: SnapStart is on there unless the context turns it off.
+PRODUCTION_STAGES = ("prod", "production")
+_ON = ("on", "true", "yes", "1")
+_OFF = ("off", "false", "no", "0")
+
+
+def _switch(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _ON + _OFF:
+        return value.strip().lower() in _ON
+    raise TypeError(f"context '{where}' must be true/false (or on/off), not {value!r}")
+
+
+def parse_snap_start(value: Any, stage: str) -> bool:
+    """Whether `stage` deploys the manifest's SnapStart functions with SnapStart (a published
+    version per deployment, the `live` alias that API Gateway and the mappings invoke, runtime hooks):
+    `snap_start` from context is `{stage: true/false}` or one value for every stage; on the command
+    line `-c snap_start=off` or a JSON string. A stage without an entry: on for the production stages
+    (PRODUCTION_STAGES), off for the others (dev, test, local). docs/gui/backend_support_runbook.md
+    says what it costs and how to turn it off."""
+    if isinstance(value, str) and value.strip()[:1] == "{":
+        value = json.loads(value)
+    if isinstance(value, Mapping):
+        value = value.get(stage)
+        where = f"snap_start.{stage}"
+    else:
+        where = "snap_start"
+    if value is None or value == "":
+        return stage in PRODUCTION_STAGES
+    return _switch(value, where)
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     """Who issues the bearer tokens a region accepts, and where their signing keys are."""
@@ -311,6 +344,7 @@ class DeploymentConfig:
     cors_origins: tuple[str, ...] = ()
     reserved_concurrency: ReservedConcurrency = field(default_factory=ReservedConcurrency)
     stream_capacity: StreamCapacity = field(default_factory=StreamCapacity)
+    snap_start: bool = False  # the manifest's SnapStart functions get it (`parse_snap_start`)
 
     @classmethod
     def from_context(
@@ -330,6 +364,7 @@ class DeploymentConfig:
             cors_origins=parse_cors_origins(context.get("cors_origins"), stage),
             reserved_concurrency=parse_reserved_concurrency(context.get("reserved_concurrency"), stage),
             stream_capacity=parse_stream_capacity(context.get("stream_capacity"), stage),
+            snap_start=parse_snap_start(context.get("snap_start"), stage),
         )
         refuse_placeholders(stage, region_config, chosen, config.cors_origins)
         return config

@@ -205,6 +205,7 @@ _PREFS_ROUTES = (
 AUTHORIZER_FUNCTION = Function(
     name="gui_authorizer",
     handler="gui_authorizer.handler.handler",
+    snap_start=True,  # on the request or live path: see Function.snap_start
     purpose="REST API REQUEST authorizer: bearer JWT -> IAM policy + tenant context.",
     memory_mb=256,
     timeout_s=5,
@@ -215,6 +216,7 @@ AUTHORIZER_FUNCTION = Function(
 PREFERENCES_FUNCTION = Function(
     name="gui_preferences",
     handler="gui_preferences.handler.handler",
+    snap_start=True,  # on the request or live path: see Function.snap_start
     purpose="Preferences group: user preferences, saved views, tenant defaults and policy.",
     # The ledger of migrations, read: the views' lists use their keys once their migration is done
     # for the tenant (gui_core.migrations.gate).
@@ -227,6 +229,7 @@ PREFERENCES_FUNCTION = Function(
 ADMIN_FUNCTION = Function(
     name="gui_admin",
     handler="gui_admin.handler.handler",
+    snap_start=True,  # on the request or live path: see Function.snap_start
     purpose="Tenant administration: the audit trail, the tenant's feature flags, and the region's "
     "schema migrations with the tenant's part of each.",
     stores={
@@ -271,6 +274,7 @@ ARCHIVER_FUNCTION = Function(
 ARTIFACTS_FUNCTION = Function(
     name="gui_artifacts",
     handler="gui_artifacts.handler.handler",
+    snap_start=True,  # on the request or live path: see Function.snap_start
     purpose="Artifacts group: the registry, lineage graphs and structured artifact search.",
     # The ledger of migrations, read: the search uses the order index and degrees their counts once
     # 0030 and 0031 are done for the tenant (gui_core.migrations.gate).
@@ -295,6 +299,7 @@ ARTIFACT_EVENTS_FUNCTION = Function(
 DASHBOARD_FUNCTION = Function(
     name="gui_dashboard",
     handler="gui_dashboard.handler.handler",
+    snap_start=True,  # on the request or live path: see Function.snap_start
     purpose="Dashboard group: aggregated figures with trends, and per-module time series.",
     stores={
         **PLATFORM_STORES,
@@ -329,6 +334,7 @@ DASHBOARD_ROLLUPS_FUNCTION = Function(
 JOBS_FUNCTION = Function(
     name="gui_jobs",
     handler="gui_jobs.handler.handler",
+    snap_start=True,  # on the request or live path: see Function.snap_start
     purpose="Jobs group: start, retry and cancel the domain's operations; list and read jobs.",
     # The ledger of migrations, read: a filtered list uses the filters' keys once their migration is
     # done for the tenant (gui_core.migrations.gate).
@@ -357,6 +363,7 @@ JOB_EVENTS_FUNCTION = Function(
 NOTIFICATIONS_FUNCTION = Function(
     name="gui_notifications",
     handler="gui_notifications.handler.handler",
+    snap_start=True,  # on the request or live path: see Function.snap_start
     purpose="Notification inbox: list with badge counts; read, acknowledge, snooze, assign, archive.",
     # The ledger of migrations, read: counts are complete and the status filter uses its index once
     # 0003_inbox_counters is done for the tenant (gui_core.migrations.gate).
@@ -383,6 +390,7 @@ LIVE_ENVIRONMENT = {"REPLAY_WINDOW_S": "86400", "CONNECTION_TTL_S": "7200"}
 REALTIME_FUNCTION = Function(
     name="gui_realtime",
     handler="gui_realtime.handler.handler",
+    snap_start=True,  # on the request or live path: see Function.snap_start
     purpose="WebSocket API: connect, subscribe, unsubscribe, resume from a cursor, acknowledge, ping;"
     " GraphQL subscriptions (graphql-transport-ws) on the same channels.",
     memory_mb=512,
@@ -418,6 +426,7 @@ REALTIME_FUNCTION = Function(
 FANOUT_FUNCTION = Function(
     name="gui_fanout",
     handler="gui_fanout.handler.handler",
+    snap_start=True,  # on the request or live path: see Function.snap_start
     purpose="Notifications publisher: GUI events from the stream to the inbox, the replay log and "
     "the subscribed connections.",
     memory_mb=1024,
@@ -453,6 +462,7 @@ FANOUT_FUNCTION = Function(
 STREAM_FUNCTION = Function(
     name="gui_stream",
     handler="gui_stream.handler.handler",
+    snap_start=True,  # on the request or live path: see Function.snap_start
     purpose="Server-sent events: one channel's events after a cursor, held open for new ones.",
     memory_mb=256,
     timeout_s=28,

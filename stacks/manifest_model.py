@@ -384,6 +384,9 @@ class Schedule:
         return self.every_s // 60
 
 
+SNAP_START_MAX_TMP_MB = 512  # Lambda's limit for a SnapStart function's /tmp
+
+
 @dataclass(frozen=True)
 class Function:
     # The logical name (CloudFormation's, Lambda's). Its entry module is named after it:
@@ -430,10 +433,18 @@ class Function:
     # (REST groups, their authorizer and the consumers that keep their records), `realtime`,
     # `fanout`, `search`, `telemetry`, `migrations`.
     concern: str = "api"
+    # Lambda SnapStart where the stage turns it on (`snap_start` in the CDK context, on for the
+    # production stages): the functions of the request and live paths, whose cold start a user waits
+    # for. Each deployment publishes a version, snapshotted after its init and gui_core.snapstart's
+    # before-snapshot hook; API Gateway and the event source mappings invoke the `live` alias.
+    # Lambda refuses SnapStart with more than 512 MB of /tmp (and with EFS or provisioned concurrency).
+    snap_start: bool = False
 
     def __post_init__(self) -> None:
         if not 512 <= self.ephemeral_storage_mb <= 10240:
             raise ValueError(f"{self.name}: Lambda's /tmp is 512 to 10,240 MB")
+        if self.snap_start and self.ephemeral_storage_mb > SNAP_START_MAX_TMP_MB:
+            raise ValueError(f"{self.name}: Lambda refuses SnapStart with more than 512 MB of /tmp")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
             raise ValueError(f"{self.name}: a reserved concurrency is at least 1 (0 would disable it)")
         if (self.bucket_access is None) != (not self.bucket_prefixes):

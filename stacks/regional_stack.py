@@ -38,12 +38,14 @@ class RegionalStack(cdk.Stack):
         cors_origins: Sequence[str] = (),
         reserved_concurrency: ReservedConcurrency | None = None,
         stream_capacity: StreamCapacity | None = None,
+        snap_start: bool = False,
         **kwargs: Any,
     ) -> None:
         """`region_urls` ({region: base URL}, this region's included) tells the REST functions where
         each tenant's home region is; `cors_origins` are the browser origins the API allows;
         `reserved_concurrency`, the stage's changes to the manifest's reservations;
-        `stream_capacity`, the stage's size of the events stream (default: the manifest's shards)."""
+        `stream_capacity`, the stage's size of the events stream (default: the manifest's shards);
+        `snap_start`, whether the manifest's SnapStart functions get it in this stage."""
         super().__init__(
             scope,
             construct_id,
@@ -53,6 +55,7 @@ class RegionalStack(cdk.Stack):
         )
         self.reserved_concurrency = reserved_concurrency or ReservedConcurrency()
         self.reserved_concurrency.check(manifest)
+        self.snap_start = snap_start
         self.state = State(self, "State", manifest=manifest)
         self.events = Events(
             self,
@@ -91,8 +94,8 @@ class RegionalStack(cdk.Stack):
         if self.realtime is not None and manifest.websocket is not None:
             self.realtime.add_routes(
                 manifest,
-                function=self.functions[manifest.websocket.function].function,
-                authorizer_function=self.authorizer_function.function,
+                function=self.functions[manifest.websocket.function].invoked,
+                authorizer_function=self.authorizer_function.invoked,
             )
             for built in self.functions.values():
                 if built.spec.manages_connections:
@@ -103,21 +106,21 @@ class RegionalStack(cdk.Stack):
             manifest=manifest,
             state=self.state,
             stream=self.events.stream,
-            functions={name: built.function for name, built in self.functions.items()},
+            functions={name: built.invoked for name, built in self.functions.items()},
         )
         for rule in manifest.rules:
             if rule.function is not None:
-                self.events.route_to_function(rule, self.functions[rule.function].function)
+                self.events.route_to_function(rule, self.functions[rule.function].invoked)
         for schedule in manifest.schedules:
-            self.events.schedule_function(schedule, self.functions[schedule.function].function)
+            self.events.schedule_function(schedule, self.functions[schedule.function].invoked)
         self.api = RestApi(
             self,
             "Rest",
             manifest=manifest,
             stage=stage,
-            authorizer_function=self.authorizer_function.function,
+            authorizer_function=self.authorizer_function.invoked,
             route_functions={
-                name: built.function for name, built in self.functions.items() if built.spec.routes
+                name: built.invoked for name, built in self.functions.items() if built.spec.routes
             },
             cors_origins=cors_origins,
         )
@@ -231,4 +234,5 @@ class RegionalStack(cdk.Stack):
             connections_url=connections_url,
             extra_environment=extra_environment,
             reserved_concurrency=self.reserved_concurrency.of(fn),
+            snap_start=self.snap_start,
         )

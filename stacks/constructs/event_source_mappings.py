@@ -54,7 +54,7 @@ class EventSourceMappings(Construct):
         manifest: Manifest,
         state: State,
         stream: kinesis.IStream,
-        functions: Mapping[str, lambda_.Function],
+        functions: Mapping[str, lambda_.IFunction],
     ) -> None:
         super().__init__(scope, construct_id)
         self.mappings: dict[tuple[str, str], lambda_.EventSourceMapping] = {}
@@ -77,7 +77,7 @@ class EventSourceMappings(Construct):
                 )
 
     def _add_queue(
-        self, fn: Function, source: QueueSource, *, function: lambda_.Function, queue: sqs.IQueue
+        self, fn: Function, source: QueueSource, *, function: lambda_.IFunction, queue: sqs.IQueue
     ) -> None:
         """The manifest's batch size; the function reports the messages that failed, which SQS
         delivers again once the queue's visibility timeout (at least the function's timeout: the
@@ -101,7 +101,7 @@ class EventSourceMappings(Construct):
         self.queue_mappings[(fn.name, source.queue)] = mapping
 
     def _add_kinesis(
-        self, fn: Function, source: KinesisSource, *, function: lambda_.Function, stream: kinesis.IStream
+        self, fn: Function, source: KinesisSource, *, function: lambda_.IFunction, stream: kinesis.IStream
     ) -> None:
         """From the manifest's starting position (the oldest record kept: a mapping created or
         replaced while events arrive must not skip them), in batches; a failing batch is split in
@@ -153,7 +153,7 @@ class EventSourceMappings(Construct):
         self.dead_letter_queues[(fn.name, source.stream)] = dlq
 
     def _add(
-        self, fn: Function, source: StreamSource, *, function: lambda_.Function, table: dynamodb.Table
+        self, fn: Function, source: StreamSource, *, function: lambda_.IFunction, table: dynamodb.Table
     ) -> None:
         stream_arn = table.table_stream_arn
         if stream_arn is None:

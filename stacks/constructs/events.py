@@ -110,7 +110,7 @@ class Events(Construct):
                     raise ValueError(f"rule {rule.name!r} names a stream this stack does not have")
                 self._add_rule(rule, partial(self._stream_target, rule))
 
-    def route_to_function(self, rule: Rule, function: lambda_.Function) -> None:
+    def route_to_function(self, rule: Rule, function: lambda_.IFunction) -> None:
         """A rule whose target is a function (made after the functions exist)."""
         self._async_failures(function)
 
@@ -124,7 +124,7 @@ class Events(Construct):
 
         self._add_rule(rule, target)
 
-    def schedule_function(self, schedule: Schedule, function: lambda_.Function) -> events.Rule:
+    def schedule_function(self, schedule: Schedule, function: lambda_.IFunction) -> events.Rule:
         """A rule on the account's default bus (schedules live there) firing `function` at the
         schedule's rate; an invocation that still fails after the retries lands in its queue."""
         self._async_failures(function)
@@ -151,7 +151,7 @@ class Events(Construct):
         self.schedules[schedule.name] = rule
         return rule
 
-    def _async_failures(self, function: lambda_.Function) -> None:
+    def _async_failures(self, function: lambda_.IFunction) -> None:
         """Where an event goes that EventBridge delivered but the function failed on after Lambda's
         own retries (the rule's queue only keeps what could not be delivered): a queue per function,
         the function's on-failure destination. Once per function, whatever the rules reaching it."""

@@ -2,6 +2,14 @@
 
 Every function is built the same way, so what differs between two of them is written in the
 manifest only: handler, memory, timeout, layers, environment and the stores it may touch.
+
+With SnapStart (a manifest `snap_start` function in a stage that turns it on, `stacks.config.
+parse_snap_start`) the function also gets a published version per deployment (`current_version`,
+snapshotted by Lambda after the init and gui_core.snapstart's before-snapshot hook) and the `live`
+alias on it, which is what the invokers name (`GuiFunction.invoked`): API Gateway's integrations and
+authorizers, the WebSocket routes, the event source mappings, rules and schedules. Two resources a
+function (the version and the alias); the invoke permissions are the alias's instead of the
+function's, as many as before.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from gui_core.snapstart import WARMUP_ENV
 from stacks.bytecode import staged_functions
 from stacks.constructs.events import Events
 from stacks.constructs.layers import ASSET_EXCLUDE, Layers
@@ -28,6 +37,7 @@ from stacks.source_filters import stream_environment
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON_VERSION.replace(".", "_"))
 ARCHITECTURE = lambda_.Architecture.X86_64  # the platform the deps layer's wheels are built for
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+LIVE_ALIAS = "live"  # the alias the invokers of a SnapStart function name
 
 
 def code_excludes(*packages: str) -> list[str]:
@@ -45,6 +55,21 @@ def _quarantine(state: State) -> sqs.Queue:
     if state.quarantine is None:
         raise ValueError("a function quarantines poison records in a stack without a quarantine queue")
     return state.quarantine
+
+
+def warmup_request(manifest: Manifest, fn: Function) -> str:
+    """What gui_core.snapstart's before-snapshot hook sends through the function's handler (its
+    `GUI_SNAPSTART_WARMUP`): a request it answers without I/O, by the kind of its invoker."""
+    if fn.name == manifest.authorizer.function.name:
+        return "authorizer"
+    if fn.routes:
+        route = next((r for r in fn.routes if r.method == "GET"), fn.routes[0])
+        return f"rest {route.method} {route.full_path}"
+    if manifest.websocket is not None and fn.name == manifest.websocket.function:
+        return "websocket"
+    if fn.kinesis_sources:
+        return "kinesis"
+    return "none"
 
 
 def code_dir() -> str:
@@ -78,9 +103,11 @@ class GuiFunction(Construct):
         connections_url: str | None = None,
         extra_environment: Mapping[str, str] | None = None,
         reserved_concurrency: int | None = None,
+        snap_start: bool = False,
     ) -> None:
         """`reserved_concurrency`: the function's in this stage (`ReservedConcurrency.of`), which
-        may differ from the manifest's."""
+        may differ from the manifest's; `snap_start`: the stage's SnapStart setting, which applies
+        to the manifest's `snap_start` functions only."""
         super().__init__(scope, construct_id)
         self.spec = fn
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
@@ -106,6 +133,9 @@ class GuiFunction(Construct):
             secret_arns={name: state.secrets[name].secret_arn for name in fn.secrets},
             extra={**stream_environment(manifest, fn, table_names), **(extra_environment or {})},
         )
+        self.snap_start = snap_start and fn.snap_start
+        if self.snap_start:
+            environment[WARMUP_ENV] = warmup_request(manifest, fn)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -123,7 +153,29 @@ class GuiFunction(Construct):
             log_group=self.log_group,
             role=self.role,
             description=fn.purpose[:256],
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if self.snap_start else None,
+            # A replaced version is deleted once the alias has moved on: each version kept would
+            # keep its snapshot cached, and billed.
+            current_version_options=lambda_.VersionOptions(removal_policy=cdk.RemovalPolicy.DESTROY)
+            if self.snap_start
+            else None,
         )
+        self.alias: lambda_.Alias | None = None
+        # What API Gateway, the mappings, rules and schedules invoke: the alias, with SnapStart.
+        self.invoked: lambda_.IFunction = self.function
+        if self.snap_start:
+            self.alias = lambda_.Alias(
+                self,
+                "Live",
+                alias_name=LIVE_ALIAS,
+                version=self.function.current_version,
+                description="The published version the invokers call (SnapStart restores it).",
+            )
+            self.invoked = self.alias
+            cdk.Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "Every deployment publishes the function's current version and the live alias points at it.",
+            )
         self.log_group.grant_write(self.role)
         self._grant(manifest, fn, state=state, events=events)
         acknowledge(

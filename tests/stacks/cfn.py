@@ -98,3 +98,30 @@ def role_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def invoked_by_name(template: Template) -> dict[str, str]:
+    """Manifest function name -> the logical id its invokers name (API Gateway, the mappings, rules,
+    schedules): the `live` alias of a SnapStart function, else the function itself."""
+    aliases = {
+        function_id: alias_id
+        for alias_id, alias in resources(template, "AWS::Lambda::Alias").items()
+        for function_id in references(props(alias)["FunctionName"])
+    }
+    return {
+        name: aliases.get(function_id, function_id)
+        for name, function_id in functions_by_name(template).items()
+    }
+
+
+def invoked_function(template: Template, value: Any) -> str:
+    """The function logical id that an invoker's `FunctionName` (or integration URI) names: the
+    function's own, or through its alias."""
+    aliases = {
+        alias_id: function_id
+        for alias_id, alias in resources(template, "AWS::Lambda::Alias").items()
+        for function_id in references(props(alias)["FunctionName"])
+    }
+    functions = set(resources(template, "AWS::Lambda::Function"))
+    (found,) = {aliases.get(ref, ref) for ref in references(value)} & functions
+    return found

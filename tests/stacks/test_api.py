@@ -41,7 +41,7 @@ def test_every_route_requires_the_authorizer_and_proxies_to_its_function(
     authorizers = _authorizers(template)
     header_id = authorizers[f"method.request.header.{manifest.authorizer.identity_source}"][0]
     ticket_id = authorizers[""][0]
-    functions = cfn.functions_by_name(template)
+    functions = cfn.invoked_by_name(template)  # the alias, with SnapStart
     methods = {
         (cfn.props(m)["HttpMethod"], cfn.method_path(template, m)): cfn.props(m)
         for m in cfn.resources(template, "AWS::ApiGateway::Method").values()
@@ -69,7 +69,7 @@ def test_authorizers_are_the_manifest_request_authorizer_by_header_and_one_witho
     authorizers = _authorizers(template)
     header = f"method.request.header.{manifest.authorizer.identity_source}"
     assert set(authorizers) == {header, ""}
-    functions = cfn.functions_by_name(template)
+    functions = cfn.invoked_by_name(template)  # the alias, with SnapStart
     for _, props in authorizers.values():
         assert props["Type"] == "REQUEST"
         assert cfn.references(props["AuthorizerUri"]) == {functions[manifest.authorizer.function.name]}

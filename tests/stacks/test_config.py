@@ -16,6 +16,7 @@ from stacks.config import (
     parse_cors_origins,
     parse_regions,
     parse_reserved_concurrency,
+    parse_snap_start,
     parse_stream_capacity,
 )
 from stacks.manifest import DEFAULT_REGIONS, Manifest
@@ -271,3 +272,32 @@ def test_a_bad_stream_capacity_is_refused(value: object, error: type[Exception])
 def test_the_deployment_reads_the_stream_capacity_from_context() -> None:
     config = DeploymentConfig.from_context({**cdk_json_context(), "stream_capacity": {"test": 3}})
     assert config.stream_capacity == StreamCapacity("provisioned", 3)
+
+
+def test_snap_start_is_on_for_production_stages_and_off_for_the_others_unless_set() -> None:
+    assert parse_snap_start(None, "prod") is True
+    assert parse_snap_start(None, "production") is True
+    for stage in ("dev", "local", "test", "staging"):
+        assert parse_snap_start(None, stage) is False, stage
+        assert parse_snap_start({"prod": False}, stage) is False, stage
+    assert parse_snap_start({"prod": False}, "prod") is False
+    assert parse_snap_start({"dev": True}, "dev") is True
+    assert parse_snap_start({"dev": True}, "prod") is True  # prod has no entry: its default
+    # The command line's forms: -c snap_start=off, -c snap_start='{"prod": "off"}'.
+    assert parse_snap_start("off", "prod") is False
+    assert parse_snap_start("on", "dev") is True
+    assert parse_snap_start('{"prod": "off"}', "prod") is False
+    assert parse_snap_start(False, "prod") is False
+
+
+@pytest.mark.parametrize("value", ["sometimes", 2, ["prod"], {"prod": "maybe"}])
+def test_bad_snap_start_settings_are_refused(value: object) -> None:
+    with pytest.raises(TypeError, match="snap_start"):
+        parse_snap_start(value, "prod")
+
+
+def test_the_context_s_snap_start_reaches_the_deployment_config() -> None:
+    context = cdk_json_context()
+    assert DeploymentConfig.from_context({**context, "stage": "test"}).snap_start is True  # cdk.json
+    assert DeploymentConfig.from_context({**context, "snap_start": None, "stage": "test"}).snap_start is False
+    assert DeploymentConfig.from_context({**context, "snap_start": "off"}).snap_start is False

@@ -25,7 +25,7 @@ def _mappings(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]
         props = cfn.props(mapping)
         source = props["EventSourceArn"]["Fn::GetAtt"][0]
         if source in stores:
-            found[(functions[props["FunctionName"]["Ref"]], stores[source])] = props
+            found[(functions[cfn.invoked_function(template, props["FunctionName"])], stores[source])] = props
     return found
 
 
@@ -43,7 +43,7 @@ def _kinesis_mappings(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
         {"Fn::GetAtt": [c, "ConsumerARN"]} for c in sorted(consumers)
     ]
     return {
-        functions[cfn.props(m)["FunctionName"]["Ref"]]: cfn.props(m)
+        functions[cfn.invoked_function(template, cfn.props(m)["FunctionName"])]: cfn.props(m)
         for m in cfn.resources(template, "AWS::Lambda::EventSourceMapping").values()
         if cfn.props(m)["EventSourceArn"] in sources
     }
@@ -200,7 +200,7 @@ def test_the_stream_exists_and_the_mapping_waits_for_the_role_policy(
     functions = cfn.functions_by_name(template)
     policies = cfn.resources(template, "AWS::IAM::Policy")
     for logical_id, mapping in cfn.resources(template, "AWS::Lambda::EventSourceMapping").items():
-        function = cfn.props(resources[cfn.props(mapping)["FunctionName"]["Ref"]])
+        function = cfn.props(resources[cfn.invoked_function(template, cfn.props(mapping)["FunctionName"])])
         (role_id,) = cfn.references(function["Role"])
         role_policies = {k for k, v in policies.items() if role_id in cfn.references(cfn.props(v)["Roles"])}
         assert role_policies

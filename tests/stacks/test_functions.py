@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from gui_core.snapstart import WARMUP_ENV
 from stacks.app_builder import build_app
 from stacks.bytecode import CODE_ROOT, runtime_python, stage_sources
 from stacks.config import DeploymentConfig, cdk_json_context
+from stacks.constructs.functions import warmup_request
 from stacks.grants import (
     CONSUMER_READ_ACTIONS,
     KINESIS_READ_ACTIONS,
@@ -141,6 +143,8 @@ def test_environment_is_the_manifest_environment(
             secret_arns=secret_arns,  # type: ignore[arg-type]
             extra=extra,
         )
+        if deployment.snap_start and fn.snap_start:  # the before-snapshot hook's request
+            expected[WARMUP_ENV] = warmup_request(manifest, fn)
         variables = _function(template, fn.name)["Environment"]["Variables"]
         if fn.stream_sources:  # a JSON document with the table names in it: a Fn::Join in the template
             stream_env = stream_environment(manifest, fn, {s.store: "<table>" for s in fn.stream_sources})

@@ -105,7 +105,7 @@ def test_the_websocket_api_has_every_manifest_route_and_only_connect_is_authoriz
     for key, route in routes.items():
         assert route["AuthorizationType"] == ("CUSTOM" if key == "$connect" else "NONE"), key
     (_, authorizer) = cfn.one(template, "AWS::ApiGatewayV2::Authorizer")
-    functions = cfn.functions_by_name(template)
+    functions = cfn.invoked_by_name(template)  # the alias, with SnapStart
     assert cfn.references(cfn.props(authorizer)["AuthorizerUri"]) == {
         functions[manifest.authorizer.function.name]
     }
