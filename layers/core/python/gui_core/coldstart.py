@@ -25,6 +25,9 @@ module wraps its imports and its module-level init in `init()`:
   functions on threads of one process) share one hold-off: the outermost exit restores the
   collector. Later inits in the same process (the local runtime's, the tests') do not freeze
   again, so a long-lived process keeps at most one init's snapshot frozen.
+- The first successful init of the process also registers gui_core.snapstart's runtime hooks when
+  Lambda is initializing a SnapStart snapshot (AWS_LAMBDA_INITIALIZATION_TYPE `snap-start`): so
+  every handler registers them through its cold start, and nothing is imported otherwise.
 
 Only the standard library is imported here: this module is the first thing a handler imports.
 """
@@ -32,6 +35,7 @@ Only the standard library is imported here: this module is the first thing a han
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -69,6 +73,10 @@ class _Init:
             if exc_type is None and not self._frozen:
                 gc.freeze()
                 self._frozen = True
+                if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+                    from gui_core import snapstart  # a SnapStart snapshot's init only
+
+                    snapstart.register()
             if self._was_enabled:
                 gc.enable()
 

@@ -166,6 +166,12 @@ class SecretsManagerCursorKeys:
                 key = self._known.get(key_id)
             return key
 
+    def clear(self) -> None:
+        """Forget the keys read (gui_core.snapstart, after a restore: their age counts on a clock
+        that did not see the snapshot wait); the next cursor reads the secret again."""
+        with self._lock:
+            self._current, self._loaded_at, self._known, self._looked_again_at = None, 0.0, {}, None
+
     def _load(self, *, previous: bool) -> None:
         """The keys accepted become exactly those read: the current version, and the previous one
         when asked, so a key two rotations old is dropped at the next read."""

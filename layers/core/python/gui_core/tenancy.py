@@ -91,6 +91,12 @@ class TenantDirectory:
         with self._lock:
             self._cache.pop(tenant_id, None)
 
+    def clear(self) -> None:
+        """Forget every record (gui_core.snapstart, after a restore: their ages count on a clock
+        that did not see the snapshot wait)."""
+        with self._lock:
+            self._cache.clear()
+
 
 class TenantLookup(Protocol):
     """What the checks need of a tenant directory (`TenantDirectory`, or a test's fake)."""

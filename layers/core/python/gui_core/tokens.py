@@ -146,6 +146,13 @@ class RemoteKeySet:
                 raise KeysUnavailable(f"key id {kid!r} unknown and the identity provider unreachable")
             return key
 
+    def clear(self) -> None:
+        """Forget the key set and the failures (gui_core.snapstart, after a restore: their ages count
+        on a clock that did not see the snapshot wait); the next token fetches the set."""
+        with self._lock:
+            self._keys, self._fetched_at = {}, None
+            self._failures, self._retry_at = 0, float("-inf")
+
     def _wants_refresh(self, kid: str, now: float) -> bool:
         if self._fetched_at is None or now - self._fetched_at > self._ttl_s:
             return True
