@@ -16,7 +16,7 @@ static cursor key. Per query, in rotating order over several rounds after an unt
 A stage's cost is the difference of two p50s (a rough split: the parts are not independent). The
 use case's masking (`use_cases.masked_hits`) and hit validation (`use_cases._hits`), timed by
 wrappers, are its per-hit parts. Usage: `python bench/search_stages.py [--artifacts 20000]
-[--queries 200] [--rounds 3]` (about 40 s on 2 cores). The result goes to
+[--queries 200] [--rounds 3] [--profile FILE]` (about 10 s on 2 cores). The result goes to
 bench/results/search_stages.json; span and log lines to search_stages.log beside it.
 """
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
 import os
 import sys
@@ -198,6 +199,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                             for part, values in parts.items():
                                 values.append(spent.get(part, 0.0))
             print(f"  round {round_number}/{args.rounds} done", file=sys.stderr)
+    if args.profile:  # one more round of the fixed cost (no index) under cProfile
+        events = [(bench.event_for(q), bench.event_for(q, bench.EMPTY_TENANT)) for q in queries]
+        profiler = cProfile.Profile()
+        profiler.runcall(
+            lambda: [container.call("no index", q, (*e, {})) for q, e in zip(queries, events, strict=True)]
+        )
+        profiler.dump_stats(args.profile)
     p50 = {path: percentile(values, 0.5) * 1000 for path, values in seconds.items()}
     p50.update({f"handler: {part}": percentile(values, 0.5) * 1000 for part, values in parts.items()})
     stages = {
@@ -226,6 +234,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds over the list (default 3)")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--json", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--profile", type=Path, help="cProfile one more round without an index into this file"
+    )
     args = parser.parse_args()
     asyncio.set_event_loop(asyncio.new_event_loop())  # Mangum runs the app on the thread's loop
     load_before = load()
