@@ -32,7 +32,17 @@ The events are the samples of events/aws/, changed so that the handler answers b
 - scheduled functions: import only (their first step reads the tenants table).
 
 Goals (issue 8), against the baseline: REST 2.0x, authorizer 0.6x (it imports no boto3), fan-out
-and realtime 1.3x. Sizes: the function's code asset (its packages under functions/, without
+and realtime 1.3x.
+
+`--restored` adds, for each function the manifest deploys with SnapStart (`Function.snap_start`), what
+a restored execution environment pays (issue 17; goal at most 1.0x the baseline's cold start): the
+child imports the handler module with Lambda's SnapStart variables (`AWS_LAMBDA_INITIALIZATION_TYPE=
+snap-start`, the stack's `GUI_SNAPSTART_WARMUP`, `_HANDLER`), so gui_core.coldstart registers
+gui_core.snapstart's hooks, and runs the before-snapshot hooks as the runtime does (untimed: that is
+the snapshot's init); then it forks, and the fork, a copy of the snapshotted process, times the
+after-restore hooks and the first call of the same event as the cold rows. What this leaves out:
+Lambda's own resume of the microVM and the page faults of a snapshot loaded lazily, which no local
+run has. Sizes: the function's code asset (its packages under functions/, without
 __pycache__; also zipped, in memory) plus its layers unzipped (`core`, and each third-party layer
 as `stacks.layer_build.build_layer` builds it, which runs pip when the layer is not built yet),
 against Lambda's 250 MB limit. Then `-X importtime` of the slowest REST function, summarized.
@@ -40,8 +50,11 @@ against Lambda's 250 MB limit. Then `-X importtime` of the slowest REST function
 A round costs about 20 s of CPU (the imports themselves), so the default 7 runs (and the warm-up
 round) take about 2.5 minutes on an idle 2-CPU machine; more runs, more minutes.
 
-Usage: `python bench/cold_start.py [--runs 7] [--only gui_jobs,...] [--no-sizes] [--no-importtime]
-[--json bench/results/cold_start.json]`.
+`--no-warmup` runs those rows with a before-snapshot hook that sends no request (the imports, the
+resets and the frozen heap stay): the difference is what the warm-up request buys.
+
+Usage: `python bench/cold_start.py [--runs 7] [--only gui_jobs,...] [--restored [--no-warmup]]
+[--no-sizes] [--no-importtime] [--json bench/results/cold_start.json]`.
 """
 
 from __future__ import annotations
@@ -70,8 +83,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python"), str(ROOT / 
 
 from _common import load  # noqa: E402
 
+from gui_core.snapstart import INIT_TYPE_ENV, SNAP_START, WARMUP_ENV  # noqa: E402
 from local.keys import DevKeys  # noqa: E402
 from stacks.bytecode import runtime_python, staged_core_layer, staged_functions  # noqa: E402
+from stacks.constructs.functions import warmup_request  # noqa: E402
 from stacks.layer_build import build_layer  # noqa: E402
 from stacks.manifest import LAMBDA_PYTHON_VERSION, MANIFEST, Function  # noqa: E402
 from stacks.source_filters import stream_environment  # noqa: E402
@@ -87,7 +102,8 @@ LAMBDA_LIMIT_MB = 250.0
 MB = 1024 * 1024
 BASELINE = "bare boto3 handler"
 BASELINE_EVERY = 4  # a baseline sample before every 4th function of a run
-GOALS = {"REST": 2.0, "authorizer": 0.6, "fan-out": 1.3, "realtime": 1.3}
+GOALS = {"REST": 2.0, "authorizer": 0.6, "fan-out": 1.3, "realtime": 1.3, "restored": 1.0}
+RESTORED = " (restored)"  # a restored row's name: the function's, and this
 # Harmless values for the path parameters of a function's first route.
 NOT_HANDLED = "BenchNotHandled"  # a detail-type no stream consumer handles
 PATH_VALUES = {"module": "jobs", "channel": "jobs", "tenant": "acme", "command": "read"}
@@ -143,6 +159,75 @@ print("\\n" + {marker!r} + json.dumps(_done, default=str), flush=True)
 os._exit(0)  # no teardown: Lambda never waits for one
 """
 
+# A SnapStart function's child: the init and the before-snapshot hooks as Lambda runs them for the
+# snapshot (untimed), then a fork, the restored copy, which times the after-restore hooks and the first
+# call. The figures are the fork's; the parent waits for it and prints nothing.
+CHILD_RESTORED = """\
+import os, sys, time
+_raw = sys.stdin.buffer.read()
+_t0 = time.perf_counter()
+import {module} as _target
+_init_s = time.perf_counter() - _t0
+_io = []
+
+
+def _audit(name, args):
+    if name == "socket.connect":
+        _io.append(repr(args[1]))
+
+
+sys.addaudithook(_audit)
+import json
+import snapshot_restore_py
+
+
+class LambdaContext:
+    function_name = {function_name!r}
+    function_version = "1"
+    memory_limit_in_mb = {memory_mb!r}
+    invoked_function_arn = {arn!r}
+    aws_request_id = "00000000-0000-4000-8000-00000000c01d"
+    log_group_name = "/aws/lambda/" + {function_name!r}
+    log_stream_name = "2026/11/28/[1]00000000000000000000000000c01d"
+    _deadline = time.monotonic() + {timeout_s!r}
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+_event = json.loads(_raw)
+_handler = getattr(_target, {attribute!r})
+_t1 = time.perf_counter()
+_before = snapshot_restore_py.get_before_snapshot()
+_hooks = len(_before)
+while _before:  # as the runtime runs them: the last registered first
+    _fn, _args, _kwargs = _before.pop()
+    _fn(*_args, **_kwargs)
+_snapshot_s = time.perf_counter() - _t1
+_snapshot_io = list(_io)
+_io.clear()
+sys.stdout.flush()
+_pid = os.fork()
+if _pid:
+    os.waitpid(_pid, 0)
+    os._exit(0)
+_t2, _c2 = time.perf_counter(), time.process_time()
+for _fn, _args, _kwargs in snapshot_restore_py.get_after_restore():
+    _fn(*_args, **_kwargs)
+_t3, _c3 = time.perf_counter(), time.process_time()
+_result = _error = None
+try:
+    _result = _handler(_event, LambdaContext())
+except Exception as exc:
+    _error = type(exc).__name__ + ": " + str(exc)
+_t4, _c4 = time.perf_counter(), time.process_time()
+_done = {{"import_s": _t3 - _t2, "call_s": _t4 - _t3, "import_cpu_s": _c3 - _c2, "call_cpu_s": _c4 - _c3,
+         "result": _result, "error": _error, "io": _io, "init_s": _init_s, "snapshot_s": _snapshot_s,
+         "hooks": _hooks, "snapshot_io": _snapshot_io, "warmup": os.environ.get("GUI_SNAPSTART_WARMUP")}}
+print("\\n" + {marker!r} + json.dumps(_done, default=str), flush=True)
+os._exit(0)
+"""
+
 BARE_HANDLER = """\
 import boto3  # noqa: F401
 
@@ -162,14 +247,15 @@ class Target:
     event_note: str
     memory_mb: int = 128
     timeout_s: int = 3
+    restored: bool = False  # the SnapStart child (CHILD_RESTORED)
 
     @property
     def goal(self) -> float | None:
-        return GOALS.get(self.kind)
+        return GOALS["restored"] if self.restored else GOALS.get(self.kind)
 
     def code(self) -> str:
         module, _, attribute = self.handler.rpartition(".")
-        return CHILD.format(
+        return (CHILD_RESTORED if self.restored else CHILD).format(
             module=module,
             attribute=attribute,
             function_name=self.name,
@@ -499,14 +585,39 @@ def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]], *, left: 
         print("  ".join(cells).rstrip())
 
 
-def targets_of(functions: list[Function], keys: DevKeys) -> list[Target]:
-    targets = []
+def targets_of(
+    functions: list[Function], keys: DevKeys, *, restored: bool = False, warm_up: bool = True
+) -> list[Target]:
+    """A target per function; with `restored`, also one per SnapStart function with an event, after
+    all the others (`CHILD_RESTORED`: what a restored copy pays for its first call); without
+    `warm_up`, its before-snapshot hook sends no request (what the warm-up request buys)."""
+    targets, restored_targets = [], []
     for fn in functions:
         kind = kind_of(fn)
         event, note = first_event(fn, kind)
         env = function_env(fn, keys)
         targets.append(Target(fn.name, kind, fn.handler, env, event, note, fn.memory_mb, fn.timeout_s))
-    return targets
+        if restored and fn.snap_start and event is not None:
+            snapstart_env = {
+                **env,
+                INIT_TYPE_ENV: SNAP_START,
+                WARMUP_ENV: warmup_request(MANIFEST, fn) if warm_up else "none",
+                "_HANDLER": fn.handler,
+            }
+            restored_targets.append(
+                Target(
+                    fn.name + RESTORED,
+                    kind,
+                    fn.handler,
+                    snapstart_env,
+                    event,
+                    note,
+                    fn.memory_mb,
+                    fn.timeout_s,
+                    restored=True,
+                )
+            )
+    return targets + restored_targets
 
 
 def measure(
@@ -563,9 +674,59 @@ def summarize(targets: list[Target], samples: dict[str, list[dict[str, Any]]]) -
                 # Every sample's, the warm-up's included: one line when all agree.
                 "outcome": " / ".join(sorted({outcome(target, s) for s in samples[target.name]})),
                 "io": " / ".join(sorted({io_of(s) for s in samples[target.name]})),
+                **(restored_fields(values, samples[target.name]) if target.restored else {}),
             }
         )
     return rows
+
+
+def restored_fields(values: list[dict[str, Any]], every: list[dict[str, Any]]) -> dict[str, Any]:
+    """A restored row's: its `import_ms` is the after-restore hooks' time; the snapshot's init and
+    before-snapshot hooks (untimed in its ratio) and the sockets they connected."""
+    return {
+        "restored": True,
+        "warm_up": all(s.get("warmup", "none") != "none" for s in every),
+        "after_restore_ms": _ms(statistics.median(s["import_s"] for s in values)),
+        "init_ms": _ms(statistics.median(s["init_s"] for s in values)),
+        "before_snapshot_ms": _ms(statistics.median(s["snapshot_s"] for s in values)),
+        "hooks_registered": sorted({s["hooks"] for s in every}),
+        "snapshot_io": " / ".join(sorted({io_of({"io": s["snapshot_io"]}) for s in every})),
+    }
+
+
+def print_restored(rows: list[dict[str, Any]], baseline: dict[str, Any]) -> None:
+    header = (
+        "function", "kind", "after-restore ms", "first call ms", "total ms", "ratio", "CPU ratio", "goal",
+        "met? wall/CPU", "first call", "I/O", "init ms", "before-snapshot ms", "its I/O",
+    )  # fmt: skip
+    table = [
+        (
+            r["function"],
+            r["kind"],
+            f"{r['after_restore_ms']:.2f}",
+            f"{r['first_call_ms']:.1f}",
+            f"{r['total_ms']:.1f}",
+            f"{r['ratio']:.2f}x",
+            f"{r['cpu_ratio']:.2f}x",
+            f"<= {r['goal']}x",
+            "/".join("yes" if m else "NO" for m in (r["met"], r["met_cpu"])),
+            r["outcome"],
+            r["io"],
+            f"{r['init_ms']:.0f}",
+            f"{r['before_snapshot_ms']:.0f}",
+            r["snapshot_io"],
+        )
+        for r in rows
+    ]
+    print("\nrestored from a SnapStart snapshot (--restored): the after-restore hooks + the first call")
+    if rows and rows[0].get("warm_up") is False:
+        print("(--no-warmup: the before-snapshot hook sent no request)")
+    _print_table(header, table, left={0, 1, 7, 8, 9, 10, 13})
+    print(
+        f"(ratio: against the same baseline's cold start, {baseline['total_ms']:.1f} ms, CPU "
+        f"{baseline['cpu_total_ms']:.1f} ms; init and before-snapshot: the snapshot's, paid once per "
+        "published version, not in the ratio)"
+    )
 
 
 def print_results(rows: list[dict[str, Any]], runs: int, baseline_samples: int) -> None:
@@ -636,6 +797,16 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--only", help="comma-separated function names")
+    parser.add_argument(
+        "--restored",
+        action="store_true",
+        help="also what a SnapStart function's restored environment pays for its first call",
+    )
+    parser.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="with --restored: the before-snapshot hook sends no request (what the warm-up buys)",
+    )
     parser.add_argument("--no-sizes", action="store_true", help="no deployment sizes (no layer build)")
     parser.add_argument(
         "--no-importtime", action="store_true", help="no -X importtime of the worst REST function"
@@ -652,7 +823,8 @@ def main() -> None:
     if args.only:
         wanted = {name.strip() for name in args.only.split(",")}
         functions = [fn for fn in functions if fn.name in wanted]
-    targets = targets_of(functions, DevKeys.load_or_create(ROOT / ".local" / "keys"))
+    keys = DevKeys.load_or_create(ROOT / ".local" / "keys")
+    targets = targets_of(functions, keys, restored=args.restored, warm_up=not args.no_warmup)
 
     with tempfile.TemporaryDirectory(prefix="cold_start_") as folder:
         (Path(folder) / "bare_handler.py").write_text(BARE_HANDLER)
@@ -661,10 +833,12 @@ def main() -> None:
         samples = measure(baseline, targets, args.runs, started)
     rows = summarize([baseline, *targets], samples)
     print()
-    print_results(rows, args.runs, len(samples[BASELINE]) - 1)
+    print_results([r for r in rows if not r.get("restored")], args.runs, len(samples[BASELINE]) - 1)
+    if args.restored:
+        print_restored([r for r in rows if r.get("restored")], rows[0])
 
     profile = None
-    rest = [r for r in rows if r["kind"] == "REST"]
+    rest = [r for r in rows if r["kind"] == "REST" and not r.get("restored")]
     if rest and not args.no_importtime:
         worst = max(rest, key=lambda r: r["total_ms"])
         profile = import_profile(next(t for t in targets if t.name == worst["function"]))
