@@ -418,6 +418,7 @@ def function_env(fn: Function, keys: DevKeys) -> dict[str, str]:
         stage="bench",
         connections_url=f"{CLOSED}/live" if fn.manages_connections else None,
         quarantine_url=f"{CLOSED}/123456789012/quarantine" if fn.quarantines else None,
+        queue_urls={name: f"{CLOSED}/123456789012/{name}" for name in fn.sends_to},
         secret_arns={
             name: f"arn:aws:secretsmanager:{REGION}:123456789012:secret:{name}" for name in fn.secrets
         },
