@@ -39,11 +39,11 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gui_core.credentials import client_credentials, signing_identity
 from gui_core.date_times import iso
 from gui_core.metric_names import MetricName, QuarantineMetric
+from gui_core.settings import EnvironmentSettings
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -65,10 +65,8 @@ MAX_BODY_BYTES = 1_048_576 - 4096
 MAX_ERROR_CHARS = 2000
 
 
-class QuarantineSettings(BaseSettings):
+class QuarantineSettings(EnvironmentSettings):
     """Where a consumer quarantines: the manifest's `Queue.env_var` of the quarantine queue."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
 
     queue_url: str = Field(alias="QUARANTINE_QUEUE_URL", min_length=1)
 
