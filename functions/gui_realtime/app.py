@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -13,13 +14,13 @@ from gui_core.pusher import Pusher, connections_client
 from gui_core.rate_limit import MessageLimiter, RateLimiter
 from gui_core.replay_log import ReplayLog
 from gui_core.tenancy import TenantDirectory
-from gui_notifications.repository import InboxRepository
 from gui_realtime.routes import RealtimeService, Sender
 from gui_realtime.use_cases import Counter, RealtimePorts, no_count
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
 
+    from gui_notifications.repository import InboxRepository
     from gui_realtime.settings import RealtimeSettings
 
 
@@ -49,8 +50,9 @@ def create_service(
         registry=registry
         or ConnectionRegistry(Table(settings.connections_table, client), ttl_s=settings.connection_ttl_s),
         replay=replay or ReplayLog(Table(settings.events_table, client), window_s=settings.replay_window_s),
-        inbox=inbox
-        or InboxRepository(Table(settings.inbox_table, client), retention_days=settings.retention_days),
+        inbox=(lambda: inbox)
+        if inbox is not None
+        else lazy_inbox(Table(settings.inbox_table, client), retention_days=settings.retention_days),
         rate_limiter=limiter,
         count=count or no_count,
         clock=clock,
@@ -63,3 +65,20 @@ def create_service(
         message_limiter=MessageLimiter(limiter) if limiter is not None else None,
         logger=logger,
     )
+
+
+def lazy_inbox(table: Table, *, retention_days: int) -> Callable[[], InboxRepository]:
+    """The inbox on `table` (its client made now, at the cold start, with the function's credentials),
+    its repository and the notifications' models imported when an ack first asks for it."""
+    lock = threading.Lock()
+    made: list[InboxRepository] = []
+
+    def inbox() -> InboxRepository:
+        with lock:
+            if not made:
+                from gui_notifications.repository import InboxRepository
+
+                made.append(InboxRepository(table, retention_days=retention_days))
+            return made[0]
+
+    return inbox

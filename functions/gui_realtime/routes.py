@@ -31,7 +31,6 @@ from gui_core.live_graphql import PROTOCOL as GRAPHQL_PROTOCOL
 from gui_core.metric_names import RealtimeMetric
 from gui_core.rate_limit import enforce_message_limit
 from gui_core.replay_log import LIVE_FEATURE, encode
-from gui_notifications.use_cases import command_notification
 from gui_realtime import use_cases
 from gui_realtime.graphql_ws import GraphQLTransport, is_graphql_message
 from gui_realtime.logic import (
@@ -206,6 +205,8 @@ class RealtimeService:
                     f"This action needs the scope {rbac.NOTIFICATIONS}.", required_scope=rbac.NOTIFICATIONS
                 )
             use_cases.limit(self.ports, use_cases.admit(self.ports, caller, feature=ACK_FEATURE), ACK_CLASS)
+            from gui_notifications.use_cases import command_notification  # the first ack's import
+
             notification = command_notification(self.ports.notifications, caller, message.id, "acknowledge")
             return {"type": "acked", "id": message.id, "notification": notification.model_dump(mode="json")}
         except ProblemError as error:

@@ -1,7 +1,8 @@
 """The WebSocket API's use cases, one function per command, on the group's ports
 (`RealtimePorts`): open and close a connection, subscribe, unsubscribe, resume a channel from a
 cursor, ping. `ack` is the notifications' own use case (gui_notifications.use_cases), which the
-ports give it (`RealtimePorts.notifications`)."""
+ports give it (`RealtimePorts.notifications`): the notifications' modules are imported by the first
+ack, not at the cold start (a connection's first message is nearly never one; issue 17)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from gui_core.replay_log import (
     is_cursor,
 )
 from gui_core.tenancy import admit_tenant
-from gui_notifications.use_cases import NotificationsPorts
 from gui_realtime.logic import Message, parse_channels
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gui_core.replay_log import LiveEvent, ReplayLog
     from gui_core.tenancy import Tenant, TenantDirectory
     from gui_notifications.repository import InboxRepository
+    from gui_notifications.use_cases import NotificationsPorts
     from gui_realtime.models import ResumeMessage
 
 # What one `resume` may cost; past any of these its last frame says `more` and the client resumes
@@ -67,7 +68,7 @@ class RealtimePorts:
     tenants: TenantDirectory
     registry: ConnectionRegistry
     replay: ReplayLog
-    inbox: InboxRepository
+    inbox: Callable[[], InboxRepository]  # the inbox, made on its first use (gui_realtime.app)
     rate_limiter: RateLimiter | None
     count: Counter = no_count
     clock: Callable[[], float] = field(default=time.time)
@@ -76,7 +77,9 @@ class RealtimePorts:
     @property
     def notifications(self) -> NotificationsPorts:
         """The notifications' ports on this function's inbox and clock (a command reads no gate)."""
-        return NotificationsPorts(self.inbox, gate=Always(), clock=self.now)
+        from gui_notifications.use_cases import NotificationsPorts  # the first ack's import
+
+        return NotificationsPorts(self.inbox(), gate=Always(), clock=self.now)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

@@ -73,3 +73,28 @@ def test_the_gate_answers_from_the_ledgers_items(run: Status, checkpoint: Status
             return items.get((key["pk"], key["sk"]))
 
     assert MigrationGate(Ledger()).done("m1", "acme") is done
+
+
+def test_the_websocket_function_imports_the_notifications_on_the_first_ack() -> None:
+    assert (
+        loaded_after(
+            "gui_realtime.app",
+            "gui_notifications.repository",
+            "gui_notifications.models",
+            "gui_notifications.use_cases",
+        )
+        == []
+    )
+
+
+def test_the_lazy_inbox_makes_one_repository_on_its_first_use() -> None:
+    from gui_notifications.repository import InboxRepository
+    from gui_realtime.app import lazy_inbox
+    from local.memory_table import MemoryTable
+
+    table = MemoryTable()
+    inbox = lazy_inbox(table, retention_days=30)  # type: ignore[arg-type]  # a Table's fake
+    made = inbox()
+    assert isinstance(made, InboxRepository)
+    assert inbox() is made
+    assert lazy_inbox(table, retention_days=30)() is not made  # type: ignore[arg-type]  # one per service
