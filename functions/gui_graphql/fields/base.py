@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 API = "/service/gui"
 RATE_CLASS = "rate_class"  # a root field's extension: the rate-limit class it is charged to
+ACCESS = "access"  # and its `Access` (feature flag, scope): what the security tests read
 MAX_PAGE = 100
 
 
@@ -140,7 +141,7 @@ def make_field(
         args=dict(args or {}),
         resolve=resolver,
         description=description,
-        extensions={RATE_CLASS: rate_class},
+        extensions={RATE_CLASS: rate_class, ACCESS: access},
     )
 
 
