@@ -31,7 +31,7 @@ from _common import load, stdout_to  # noqa: E402
 from gui_notifications.repository import AUDIENCE_KEY  # noqa: E402
 from local.aws import aws_client  # noqa: E402
 from local.runtime import LocalBackend  # noqa: E402
-from stacks.manifest import DEFAULT_REGIONS, MANIFEST  # noqa: E402
+from stacks.manifest import DEFAULT_REGIONS, MANIFEST, MIGRATION_QUEUE  # noqa: E402
 from tests.integration.support import seed_old_items  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "migrate.json"
@@ -121,7 +121,8 @@ def measure(items: int, page_size: int) -> dict[str, Any]:
         baseline_items, baseline_s = baseline(dynamodb, plain, page_size)
         steps = backend.deploy_migrations(REGION)["steps"]
         assert [s["action"] for s in steps] == ["queued"], steps
-        (poller,) = backend.queue_pollers[REGION]
+        # The migration work queue's poller (the region has other work queues' too).
+        (poller,) = [p for p in backend.queue_pollers[REGION] if p.queue.name == MIGRATION_QUEUE.name]
         started = time.perf_counter()
         while run_ledger(dynamodb, "RUN").get("status") != "done":
             if not poller.pump():
