@@ -109,6 +109,17 @@ class SearchPage(BaseModel):
     license: SearchLicense
 
 
+# The bounds of a search's parameters, for every door (REST's query parameters, GraphQL's arguments).
+MAX_QUERY_CHARS = 512
+MAX_KINDS = 10
+MAX_TAGS = 20
+MAX_OWNER_CHARS = 200
+MAX_LICENSES = 20
+MAX_STATUSES = 10
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
 class SearchCriteria(BaseModel):
     """What a search asks (the route's query parameters; not a request body): the query text
     (blank: browse), the filters, the page size and the cursor of the page before."""

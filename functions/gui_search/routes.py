@@ -15,8 +15,18 @@ from gui_core.guard import GroupPolicy, current_tenant, group_router
 from gui_core.tenancy import Tenant
 from gui_search import use_cases
 from gui_search.logic import MAX_RESULTS
-from gui_search.models import SearchCriteria, SearchPage
-from gui_search.query import MAX_QUERY_CHARS
+from gui_search.models import (
+    DEFAULT_PAGE,
+    MAX_KINDS,
+    MAX_LICENSES,
+    MAX_OWNER_CHARS,
+    MAX_PAGE,
+    MAX_QUERY_CHARS,
+    MAX_STATUSES,
+    MAX_TAGS,
+    SearchCriteria,
+    SearchPage,
+)
 from gui_search.use_cases import SearchPorts
 
 PREFIX = "/service/gui"
@@ -69,16 +79,18 @@ async def search(  # async: see gui_core.guard.group_router (one request per con
     tenant: CallerTenant,
     pages: PageCursors,
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The query; blank: browse.")] = "",
-    kind: Annotated[list[ArtifactKind] | None, Query(max_length=10)] = None,
+    kind: Annotated[list[ArtifactKind] | None, Query(max_length=MAX_KINDS)] = None,
     tag: Annotated[
-        list[str] | None, Query(max_length=20, description="Every tag given must be present.")
+        list[str] | None, Query(max_length=MAX_TAGS, description="Every tag given must be present.")
     ] = None,
-    owner: Annotated[str | None, Query(max_length=200)] = None,
-    license: Annotated[list[str] | None, Query(max_length=20, description="License tags, any of.")] = None,
-    status: Annotated[list[GovernanceStatus] | None, Query(max_length=10)] = None,
+    owner: Annotated[str | None, Query(max_length=MAX_OWNER_CHARS)] = None,
+    license: Annotated[
+        list[str] | None, Query(max_length=MAX_LICENSES, description="License tags, any of.")
+    ] = None,
+    status: Annotated[list[GovernanceStatus] | None, Query(max_length=MAX_STATUSES)] = None,
     updated_from: QueryTime | None = None,
     updated_to: QueryTime | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     cursor: CursorQuery = None,
 ) -> SearchPage:
     criteria = SearchCriteria(

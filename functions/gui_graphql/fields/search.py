@@ -24,7 +24,21 @@ from gui_core.date_times import QueryTime
 from gui_core.domain_events import ArtifactKind, GovernanceStatus
 from gui_core.objects import ObjectStore, s3_client
 from gui_graphql.fields.base import Access, Context, connected, connection, first_of, make_field, validated
-from gui_search.models import Facets, IndexInfo, SearchCriteria, SearchHit, SearchLicense
+from gui_search.models import (
+    DEFAULT_PAGE,
+    MAX_KINDS,
+    MAX_LICENSES,
+    MAX_OWNER_CHARS,
+    MAX_PAGE,
+    MAX_QUERY_CHARS,
+    MAX_STATUSES,
+    MAX_TAGS,
+    Facets,
+    IndexInfo,
+    SearchCriteria,
+    SearchHit,
+    SearchLicense,
+)
 
 if TYPE_CHECKING:
     from gui_graphql.types import ModelTypes
@@ -33,8 +47,7 @@ if TYPE_CHECKING:
 
 GROUP = "search"
 ORDER = 45  # after the artifacts' fields
-PAGES = {"search": 20}
-MAX_PAGE = 100
+PAGES = {"search": DEFAULT_PAGE}
 ACCESS = Access("search", rbac.SEARCH, read_class="search")
 # The arguments, named as REST's query parameters (so a cursor of one continues the other).
 FILTERS = ("q", "kind", "tag", "owner", "license", "status", "updated_from", "updated_to")
@@ -43,12 +56,12 @@ FILTERS = ("q", "kind", "tag", "owner", "license", "status", "updated_from", "up
 class _Search(BaseModel):
     """The arguments as REST's route checks its query parameters (422 `validation_failed`)."""
 
-    q: str = Field(default="", max_length=512)
-    kind: list[ArtifactKind] = Field(default_factory=list, max_length=10)
-    tag: list[str] = Field(default_factory=list, max_length=20)
-    owner: str | None = Field(default=None, max_length=200)
-    license: list[str] = Field(default_factory=list, max_length=20)
-    status: list[GovernanceStatus] = Field(default_factory=list, max_length=10)
+    q: str = Field(default="", max_length=MAX_QUERY_CHARS)
+    kind: list[ArtifactKind] = Field(default_factory=list, max_length=MAX_KINDS)
+    tag: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    owner: str | None = Field(default=None, max_length=MAX_OWNER_CHARS)
+    license: list[str] = Field(default_factory=list, max_length=MAX_LICENSES)
+    status: list[GovernanceStatus] = Field(default_factory=list, max_length=MAX_STATUSES)
     updated_from: QueryTime | None = None
     updated_to: QueryTime | None = None
     limit: int = Field(ge=1, le=MAX_PAGE)
