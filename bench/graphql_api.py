@@ -7,7 +7,10 @@ gateway (the authorizer, the guard, the functions' containers), one client, in t
 - one object: `GET /jobs/{id}` against `{ job(id) { ... } }` asking for the same fields.
   Goal: at most 1.3x.
 
-Each pair is measured alternately (REST, then GraphQL, `--requests` times after 5 warm-ups), so
+The DynamoDB calls each path makes are counted too (a botocore hook on the default session, whose
+clients the local runtime's functions use): the screen's request and its three REST calls, once
+each after the warm-ups. Each pair is measured alternately (REST, then GraphQL, `--requests` times
+after 5 warm-ups), so
 machine noise hits both; medians. The function's cold start against a bare boto3 handler is
 `bench/cold_start.py --only gui_graphql`. Run: `.venv/bin/python bench/graphql_api.py`.
 """
@@ -18,10 +21,13 @@ import argparse
 import json
 import statistics
 import sys
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +65,30 @@ SCREEN_QUERY = """query DashboardScreen {
 JOB_FIELDS = "id verb status progress attempt requested_by requested_at updated_at version parameters"
 
 
+class DynamoCalls:
+    """DynamoDB calls made in this process (the functions run in it), by operation."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        boto3._get_default_session().events.register(
+            "after-call.dynamodb", self._after, unique_id="graphql-bench-calls"
+        )
+
+    def _after(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[model.name] += 1
+
+    def during(self, call: Any) -> dict[str, int]:
+        with self._lock:
+            self.calls.clear()
+        call()
+        with self._lock:
+            return dict(self.calls)
+
+
 def _measure(requests: int) -> dict[str, Any]:
+    counted = DynamoCalls()  # before the backend starts: its functions' clients carry the hook
     with LocalBackend(port=0, ttl_sweep_s=None, bus_poll_s=None) as backend, httpx.Client(timeout=30) as http:
         assert backend.keys is not None
         from local.demo import provision_tenant
@@ -122,6 +151,11 @@ def _measure(requests: int) -> dict[str, Any]:
             query_ms = graphql(SCREEN_QUERY)
             job_rest = rest(f"/service/gui/jobs/{job}")
             job_graphql = graphql(job_query, {"id": job})
+            if i == 5:
+                calls = {
+                    "rest": counted.during(lambda: [rest(path) for path in SCREEN_REST]),
+                    "graphql": counted.during(lambda: graphql(SCREEN_QUERY)),
+                }
             if i >= 5:
                 screen_rest.append(rest_sum)
                 screen_graphql.append(query_ms)
@@ -133,6 +167,7 @@ def _measure(requests: int) -> dict[str, Any]:
             "rest_ms": statistics.median(screen_rest),
             "graphql_ms": statistics.median(screen_graphql),
         },
+        "screen_dynamodb_calls": calls,
         "one_object": {"rest_ms": statistics.median(one_rest), "graphql_ms": statistics.median(one_graphql)},
     }
 
@@ -156,6 +191,9 @@ def main() -> None:
         figures = f"{row['rest_ms']:8.1f} {row['graphql_ms']:11.1f} {ratio:5.2f}x {goal:5.1f}x"
         print(f"{name:<60} {figures}  {verdict}")
     print(f"(medians of {args.requests} alternating requests after 5 warm-ups; one client, sequential)")
+    for path, calls in results["screen_dynamodb_calls"].items():
+        listed = ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))
+        print(f"dashboard screen's DynamoDB calls, {path}: {sum(calls.values())} ({listed})")
     args.json.write_text(json.dumps(results, indent=2))
 
 
