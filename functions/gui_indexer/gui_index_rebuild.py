@@ -44,10 +44,11 @@ with coldstart.init():  # the garbage collector held off until the init is done
     work_queue = SqsWorkQueue(settings.work_queue_url, sqs_client(settings.region))
     registry = ArtifactsRepository(Table(settings.artifacts_table, _dynamodb))
     indexes = TenantIndexes(
-        IndexStore(
+        store := IndexStore(
             ObjectStore(settings.data_bucket, s3_client(settings.region)), prefix=settings.search_prefix
         ),
         settings.work_dir,
+        shared=settings.shared_versions(store),
     )
 
 # The registry is read whole for a rebuild; beyond this a tenant's rebuild fails loudly rather than
@@ -96,7 +97,7 @@ def check(tenant: str) -> None:
     try:
         report = check_tenant(tenant, counts)
     finally:
-        indexes._discard(tenant)  # the next tenant of this container is another one
+        indexes.let_go(tenant)  # the next tenant of this container is another one
     counts[IndexCheckMetric.CHECKED] += 1
     for name, value in sorted(counts.items()):
         _count(name, value)

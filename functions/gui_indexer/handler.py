@@ -25,11 +25,12 @@ with coldstart.init():  # the garbage collector held off until the init is done
         region=settings.region,
         tenants=tenant_directory(settings),
         indexes=TenantIndexes(
-            IndexStore(
+            store := IndexStore(
                 ObjectStore(settings.data_bucket, s3_client(settings.region)), prefix=settings.search_prefix
             ),
             settings.work_dir,
             max_bytes=settings.work_mb << 20 if settings.work_mb else None,
+            shared=settings.shared_versions(store),
         ),
         quarantine=queue_quarantine(settings),
     )

@@ -34,6 +34,7 @@ from gui_core.objects import Superseded
 from gui_core.registry_fingerprint import Fingerprint
 from gui_search.documents import document_of
 from gui_search.index import META_FILE, SCHEMA_FILE, SearchIndex
+from gui_search.shared import SharedVersions
 from gui_search.store import FILES_LAYOUT, IndexGone, IndexManifest, IndexStore, tenant_slug
 
 logger = logging.getLogger("gui_indexer")
@@ -105,12 +106,26 @@ class TenantIndexes:
     """Working copies of the tenants' indexes under `work_dir`, and their publication. With
     `max_bytes`, the copies of the least recently updated tenants are let go after a batch until
     the others fit (the tenant just updated stays, whatever its size): their next batch fetches
-    their index again."""
+    their index again.
 
-    def __init__(self, store: IndexStore, work_dir: Path, *, max_bytes: int | None = None) -> None:
+    With `shared` (`gui_search.shared`: the file system the region's containers share), a batch
+    works in a folder of hard links to the current version's files in the shared folder (fetched
+    there first only if no container installed it), and the version it publishes is installed there
+    for the search containers to open in place; no copy outlives its batch, so a cold container
+    pays a few links, not the index."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        work_dir: Path,
+        *,
+        max_bytes: int | None = None,
+        shared: SharedVersions | None = None,
+    ) -> None:
         self._store = store
         self._work_dir = work_dir
         self._max_bytes = max_bytes
+        self._shared = shared
         self._copies: OrderedDict[str, _Copy] = OrderedDict()
         self.evicted = 0  # copies let go to stay within max_bytes (tests read it)
 
@@ -121,7 +136,17 @@ class TenantIndexes:
         try:
             return self._apply(tenant, events)
         finally:
-            self._trim(keep=tenant)
+            if self._shared is not None:
+                self._discard(tenant)  # installed when published; else a batch that changed nothing
+            else:
+                self._trim(keep=tenant)
+
+    def let_go(self, tenant: str) -> None:
+        """The tenant's working copy removed (the drift check's container meets a tenant once); on
+        the shared file system, its versions superseded long enough retired too."""
+        self._discard(tenant)
+        if self._shared is not None:
+            self._shared.retire(tenant)
 
     def _apply(self, tenant: str, events: Sequence[ArtifactEvent]) -> Applied:
         for _ in range(MAX_RACES):
@@ -244,8 +269,15 @@ class TenantIndexes:
             tenant, copy.folder, documents=count, previous=copy.manifest, fingerprint=fingerprint
         )
         result.version, result.documents = copy.manifest.version, count
+        if self._shared is not None:
+            # The version is the manifest's now: installed for the readers, who open it in place.
+            self._copies.pop(tenant, None)
+            self._shared.install(copy.folder, copy.manifest)
+            self._shared.retire(tenant)
 
     def _working_copy(self, tenant: str, manifest: IndexManifest | None) -> _Copy:
+        if self._shared is not None:
+            return self._shared_copy(tenant, manifest)
         copy = self._copies.get(tenant)
         held = copy.manifest.etag if copy and copy.manifest else None
         wanted = manifest.etag if manifest else None
@@ -273,7 +305,25 @@ class TenantIndexes:
         self._copies[tenant] = copy
         return copy
 
+    def _shared_copy(self, tenant: str, manifest: IndexManifest | None) -> _Copy:
+        """A working folder of links to `manifest`'s version in the shared folder (installed there
+        first if need be): new for each batch, as installed versions never change."""
+        assert self._shared is not None
+        self._discard(tenant)
+        source = self._shared.ensure(manifest)[0] if manifest is not None else None
+        folder = self._shared.work_folder(tenant, source, manifest)
+        try:
+            index = SearchIndex.open(folder) if manifest is not None else SearchIndex.create(folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        copy = _Copy(manifest, index, folder)
+        self._copies[tenant] = copy
+        return copy
+
     def _fresh_folder(self, tenant: str) -> Path:
+        if self._shared is not None:
+            return self._shared.work_folder(tenant, None, None)
         folder = self._work_dir / tenant_slug(tenant) / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True)
         return folder

@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import Field
 
 from gui_core.settings import FunctionSettings, lambda_tmp
+from gui_search.shared import SharedVersions
+from gui_search.store import IndexStore
 
 
 class IndexerSettings(FunctionSettings):
@@ -16,6 +18,13 @@ class IndexerSettings(FunctionSettings):
     # The bytes of working copies the indexer keeps in /tmp between batches, the least recently
     # updated tenant's let go first; unset: no bound (the drift check lets each copy go itself).
     work_mb: int | None = Field(default=None, alias="INDEX_WORK_MB", ge=16)
+    # The file system the region's search containers and indexers share (EFS; gui_search.shared):
+    # set, batches work there and install each version they publish for the readers; /tmp holds
+    # no copies (INDEX_WORK_DIR and INDEX_WORK_MB unused).
+    shared_dir: Path | None = Field(default=None, alias="SEARCH_SHARED_DIR")
+
+    def shared_versions(self, store: IndexStore) -> SharedVersions | None:
+        return SharedVersions(store, self.shared_dir) if self.shared_dir is not None else None
 
 
 class RebuildSettings(IndexerSettings):

@@ -9,6 +9,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from gui_core.objects import ObjectStore, s3_client
+from gui_search.shared import SharedVersions
 from gui_search.store import IndexStore, LocalIndexes, remove_stale_roots
 from gui_search.use_cases import SearchPorts
 
@@ -26,12 +27,14 @@ def build_ports(
         store = IndexStore(bucket, prefix=settings.search_prefix)
         # A folder of this container's own: containers of the local runtime share one /tmp.
         root = settings.cache_dir / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        shared = SharedVersions(store, settings.shared_dir) if settings.shared_dir is not None else None
         indexes = LocalIndexes(
             store,
             root,
             check_s=settings.manifest_check_s,
-            max_bytes=settings.cache_mb << 20,
+            max_bytes=settings.cache_mb << 20 if shared is None else None,
             max_tenants=settings.max_tenants,
+            shared=shared,
         )
         # What a process before this one in the same /tmp left (Lambda restarts a runtime that
         # crashed in the same execution environment): it would not count against this budget.

@@ -18,6 +18,9 @@ class SearchSettings(ApiSettings):
     # A bound on the count of open indexes as well; none unless set.
     max_tenants: int | None = Field(default=None, alias="SEARCH_MAX_TENANTS", ge=1)
     cache_dir: Path = Field(default_factory=lambda: lambda_tmp("gui-search"), alias="SEARCH_CACHE_DIR")
+    # The file system the region's search containers and indexers share (EFS; gui_search.shared):
+    # set, indexes are opened where they lie there and /tmp holds none (SEARCH_CACHE_MB unused).
+    shared_dir: Path | None = Field(default=None, alias="SEARCH_SHARED_DIR")
     # FastAPI's dependencies, endpoint and serialization spans of each search, beside its server
     # span and the REST span (gui_core.tracing): off, they cost about a fifth of the handler's own
     # time (docs/performance.md, issue 17).

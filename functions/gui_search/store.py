@@ -53,13 +53,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from gui_core.date_times import iso
 from gui_core.objects import NOT_MODIFIED, ObjectStore
 from gui_core.registry_fingerprint import Fingerprint
 from gui_search.index import META_FILE, SCHEMA_FILE, SCHEMA_VERSION, SearchIndex, index_files
+
+if TYPE_CHECKING:
+    from gui_search.shared import SharedVersions
 
 logger = logging.getLogger("gui_search.store")
 
@@ -471,6 +474,7 @@ class _Open:
     folder: Path | None
     checked_at: float
     size: int = 0  # bytes of its folder in /tmp
+    owned: bool = True  # the folder is this container's (False: a version on the shared file system)
 
     def held(self) -> dict[tuple[str, str], Path]:
         """The files of this version a fetch of the next one can link rather than download."""
@@ -507,7 +511,12 @@ class LocalIndexes:
     fetch, the least recently used tenants leave /tmp until the open folders, the fetches under way
     and the files this one downloads fit in `max_bytes` (a tenant larger than that alone is still
     fetched, the others let go). The archive layout's size is known only once unpacked: it is counted
-    then. `max_tenants`, when given, bounds the count as well. Thread-safe."""
+    then. `max_tenants`, when given, bounds the count as well. Thread-safe.
+
+    With `shared` (`gui_search.shared`: a file system the region's containers share), a version is
+    opened where it lies in the shared folder, fetched there first only when no container installed
+    it yet; nothing is held in /tmp, so only `max_tenants` bounds what stays open (open indexes cost
+    mapped pages, which the kernel reclaims), and a tenant let go is only closed."""
 
     def __init__(
         self,
@@ -518,9 +527,11 @@ class LocalIndexes:
         max_bytes: int | None = None,
         max_tenants: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedVersions | None = None,
     ) -> None:
         self._store = store
         self._root = root
+        self._shared = shared
         self._check_s = check_s
         self._max_bytes = max_bytes
         self._max = max_tenants
@@ -577,29 +588,18 @@ class LocalIndexes:
                 if manifest is None:
                     self._replace(tenant, _Open(UNCHANGED, None, None, now))
                     return None, None
-                # A folder of its own: the open version's stays until the new one is open.
-                folder = self._root / tenant_slug(tenant) / f"{manifest.version}-{uuid.uuid4().hex[:8]}"
-                linkable = current.held() if current else {}
-                need = sum(f.size for f in manifest.files if (f.name, f.sha256) not in linkable)
                 evicted = self.evicted
-                self._make_room(tenant, need)
                 try:
-                    fetched = self._store.fetch(manifest, folder, held=linkable)
+                    folder, fetched, owned = self._fetch(tenant, manifest, current)
                 except IndexGone:
-                    shutil.rmtree(folder, ignore_errors=True)
                     if attempt + 1 == FETCH_TRIES:
                         raise
                     manifest = self._store.manifest(tenant)  # versions were published meanwhile
                     continue
-                except BaseException:
-                    shutil.rmtree(folder, ignore_errors=True)
-                    raise
-                finally:
-                    with self._lock:
-                        self._reserved -= need
                 self.fetched.add(tenant, fetched)
                 index = SearchIndex.open(folder)
-                self._replace(tenant, _Open(manifest, index, folder, now, _folder_size(folder)))
+                size = _folder_size(folder) if owned else 0
+                self._replace(tenant, _Open(manifest, index, folder, now, size, owned=owned))
                 logger.info(
                     "search index fetched",
                     extra={
@@ -615,6 +615,29 @@ class LocalIndexes:
                 )
                 return index, manifest
             raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch(
+        self, tenant: str, manifest: IndexManifest, current: _Open | None
+    ) -> tuple[Path, Fetched, bool]:
+        """The folder holding `manifest`'s version, what getting it there cost, and whether it is this
+        container's own (in its /tmp) or the region's (the shared file system's, never removed by
+        this container)."""
+        if self._shared is not None:
+            folder, fetched = self._shared.ensure(manifest)
+            return folder, fetched, False
+        # A folder of its own: the open version's stays until the new one is open.
+        folder = self._root / tenant_slug(tenant) / f"{manifest.version}-{uuid.uuid4().hex[:8]}"
+        linkable = current.held() if current else {}
+        need = sum(f.size for f in manifest.files if (f.name, f.sha256) not in linkable)
+        self._make_room(tenant, need)
+        try:
+            return folder, self._store.fetch(manifest, folder, held=linkable), True
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        finally:
+            with self._lock:
+                self._reserved -= need
 
     def _touch(self, tenant: str, entry: _Open) -> bool:
         """Mark the tenant's `entry` recently used; False when another thread let it go."""
@@ -718,5 +741,5 @@ def _folder_size(folder: Path) -> int:
 def _close(entry: _Open) -> None:
     if entry.index is not None:
         entry.index.close()
-    if entry.folder is not None:
+    if entry.folder is not None and entry.owned:
         shutil.rmtree(entry.folder, ignore_errors=True)
