@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from gui_core.metric_names import MetricName, TelemetryMetric
 from gui_core.objects import ObjectInfo
-from gui_dashboard.cache import TELEMETRY_PRODUCER, cache_item, telemetry_key
+from gui_dashboard.cache import TELEMETRY_PRODUCER, cache_item, document_bytes, telemetry_key
 from gui_dashboard.logic import PRESETS
 from gui_telemetry.aggregate import open_facts
 from gui_telemetry.settings import AggregateSettings
@@ -31,7 +31,8 @@ _log = logging.getLogger("gui_telemetry")
 # of the jobs that ended in them.
 HISTORY = 2 * max(PRESETS.values()) + timedelta(days=2)
 # A DynamoDB item holds 400 KB; the lists of a document are capped (aggregate.LIST_LIMIT), so only
-# a pathological tenant comes near this, and fails alone.
+# a pathological tenant comes near this, and fails alone. Counted on the document's JSON text (what
+# a reader gets back and answers with), which the item stores compressed, in fewer bytes still.
 MAX_DOCUMENT_BYTES = 350_000
 
 
@@ -92,7 +93,7 @@ class Aggregation:
                     ttl=self._settings.cache_s,
                     producer=TELEMETRY_PRODUCER,
                 )
-                size = len(str(item["document"]).encode())
+                size = document_bytes(item)
                 if size > MAX_DOCUMENT_BYTES:
                     raise ValueError(f"the {preset} document of {tenant} has {size} bytes")
                 self._cache.put(item)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,13 @@ from typing import Any
 import pytest
 
 from gui_core.dynamo import from_dynamo, to_dynamo
-from gui_dashboard.cache import LEASE_PREFIX, PresetKey, preset_dashboard_key, preset_series_key
+from gui_dashboard.cache import (
+    LEASE_PREFIX,
+    PresetKey,
+    cached_document,
+    preset_dashboard_key,
+    preset_series_key,
+)
 from local.gateway import HttpResponse
 from local.runtime import LocalBackend
 from stacks.manifest import DASHBOARD_FUNCTION
@@ -70,9 +77,10 @@ def _items(ddb: Any, tenant: str) -> list[dict[str, Any]]:
 def _make_stale(ddb: Any, key: PresetKey, *, age_s: int) -> None:
     """The item as if computed `age_s` ago and past its freshness (still live)."""
     item = from_dynamo(ddb.get_item(TableName=table("metrics"), Key=to_dynamo(key.item_key()))["Item"])
-    document = json.loads(item["document"])
+    document = cached_document(item, now=datetime.now(UTC))
+    assert document is not None
     document["as_of"] = (datetime.now(UTC) - timedelta(seconds=age_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    item["document"] = json.dumps(document)
+    item["body"] = zlib.compress(json.dumps(document).encode())
     item["fresh_until"] = int(datetime.now(UTC).timestamp()) - 1
     ddb.put_item(TableName=table("metrics"), Item=to_dynamo(item))
 
@@ -99,7 +107,10 @@ def test_a_preset_has_one_stable_item_whatever_the_minute(viewer: Client, ddb: A
     # The next minute's call finds the same item (before: its range's end, to the minute, was the key).
     key = preset_dashboard_key(viewer.tenant, "24h")
     item = from_dynamo(ddb.get_item(TableName=table("metrics"), Key=to_dynamo(key.item_key()))["Item"])
-    assert json.loads(item["document"])["range"] == first["range"]
+    assert item["encoding"] == "zlib"  # stored compressed
+    stored = cached_document(item, now=datetime.now(UTC))
+    assert stored is not None
+    assert stored["range"] == first["range"]
     assert item["fresh_until"] < item["expires_at"]
     again = viewer.call("GET", "/dashboard", query="range=24h")
     assert (_ok(again)["source"], _ok(again)["as_of"]) == ("cache", first["as_of"])

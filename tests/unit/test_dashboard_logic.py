@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from boto3.dynamodb.types import Binary
 from pydantic import TypeAdapter
 
 from gui_core.date_times import QueryTime, iso
-from gui_dashboard.cache import cache_item, cached_document, dashboard_key, series_key, ttl_s
+from gui_dashboard.cache import (
+    cache_item,
+    cached_document,
+    cached_entry,
+    dashboard_key,
+    document_bytes,
+    series_key,
+    stored_bytes,
+    ttl_s,
+)
 from gui_dashboard.logic import (
     MAX_POINTS,
     InvalidRange,
@@ -329,6 +341,69 @@ def test_a_cached_document_is_read_back_until_it_expires() -> None:
     assert cached_document(item, now=NOW + timedelta(seconds=60)) is None
     assert cached_document({**item, "schema": 99}, now=NOW) is None
     assert cached_document(None, now=NOW) is None
+
+
+def _a_dashboard_document(jobs: int) -> dict[str, Any]:
+    """A document of the dashboard's shape: every module's figures and breakdowns."""
+    verbs, statuses = ("mapping", "coverage", "overlay"), ("succeeded", "succeeded", "failed", "running")
+    records = SourceRecords(
+        jobs=[job(verbs[n % 3], statuses[n % 4], 1 + n % 150, minutes=1 + n % 37) for n in range(jobs)],
+        alerts=[],
+        artifacts=[],
+    )
+    return dashboard_document(TimeRange(NOW - timedelta(days=7), NOW), records, as_of=NOW)
+
+
+def test_a_document_is_stored_compressed_and_read_back_as_it_was() -> None:
+    document = _a_dashboard_document(300)
+    item = cache_item(
+        dashboard_key("t1", PERIOD), document, now=NOW, ttl=60, producer="dashboard", fresh_s=30
+    )
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    assert (item["schema"], item["encoding"]) == (1, "zlib")
+    assert "document" not in item
+    assert zlib.decompress(item["body"]) == text
+    assert cached_document(item, now=NOW + timedelta(seconds=59)) == document
+    entry = cached_entry(item, now=NOW + timedelta(seconds=31))
+    assert entry is not None
+    assert (entry.document, entry.fresh) == (document, False)
+    # The store's reader gives a binary attribute back as boto3's Binary, not as bytes.
+    assert cached_document({**item, "body": Binary(item["body"])}, now=NOW) == document
+
+
+def test_an_item_written_before_the_encoding_is_read_until_it_expires() -> None:
+    document = _a_dashboard_document(30)
+    text = json.dumps(document)
+    older = {
+        **dashboard_key("t1", PERIOD).item_key(),
+        "kind": "metrics_cache",
+        "schema": 1,
+        "document": text,
+        "producer": "telemetry",
+        "computed_at": iso(NOW),
+        "expires_at": int(NOW.timestamp()) + 60,
+    }
+    assert cached_document(older, now=NOW + timedelta(seconds=59)) == document
+    assert cached_document(older, now=NOW + timedelta(seconds=60)) is None
+    assert document_bytes(older) == stored_bytes(older) == len(text.encode())
+
+
+def test_an_item_of_an_unknown_encoding_or_a_damaged_body_is_a_miss() -> None:
+    item = cache_item(dashboard_key("t1", PERIOD), {"as_of": iso(NOW)}, now=NOW, ttl=60, producer="dashboard")
+    assert cached_document(item, now=NOW) == {"as_of": iso(NOW)}
+    assert cached_document({**item, "encoding": "zstd"}, now=NOW) is None
+    assert cached_document({**item, "body": b"not zlib"}, now=NOW) is None
+    assert cached_document({**item, "body": zlib.compress(b"[1, 2]")}, now=NOW) is None  # not an object
+
+
+def test_an_item_counts_its_document_as_text_and_as_stored() -> None:
+    document = _a_dashboard_document(300)
+    item = cache_item(dashboard_key("t1", PERIOD), document, now=NOW, ttl=60, producer="dashboard")
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    assert document_bytes(item) == len(text)
+    assert stored_bytes(item) == len(item["body"])
+    # JSON of repeated keys: a fraction of the text is stored (and read)
+    assert stored_bytes(item) < len(text) / 3
 
 
 def test_open_ranges_are_cached_briefly_and_closed_ones_longer() -> None:

@@ -23,8 +23,9 @@ from gui_core.date_times import iso, parse_time
 from gui_core.dynamo import Table, _dynamodb_client, to_dynamo
 from gui_core.objects import ObjectStore, _s3_client
 from gui_core.quarantine import Quarantined, _sqs_client
-from gui_dashboard.cache import cached_document, telemetry_key
+from gui_dashboard.cache import cached_document, document_bytes, stored_bytes, telemetry_key
 from gui_dashboard.repository import MetricsCacheTable
+from gui_telemetry import tenant_aggregation
 from gui_telemetry.aggregate import connect
 from gui_telemetry.facts import facts_of
 from gui_telemetry.settings import AggregateSettings
@@ -557,6 +558,21 @@ def test_copies_are_reused_and_evicted_when_their_object_goes(
     assert first.written == 3
 
 
+def test_a_document_over_the_limit_is_refused_by_its_text_not_its_compressed_size(
+    aggregation: Aggregation, aws: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit bounds what a reader gets back (the JSON text), which the item holds compressed."""
+    write_sample_facts(aws, tmp_path, "JobRequested", "b1")
+    assert aggregation.tenant("acme", now=NOW).written == 3
+    item = MetricsCacheTable(Table(METRICS, aws["dynamodb"])).get(telemetry_key("acme", "24h"))
+    assert item is not None
+    assert stored_bytes(item) < document_bytes(item)
+    # a limit the compressed body is within and the text is not
+    monkeypatch.setattr(tenant_aggregation, "MAX_DOCUMENT_BYTES", stored_bytes(item) + 1)
+    with pytest.raises(ValueError, match="the 24h document of acme has"):
+        aggregation.tenant("acme", now=NOW + timedelta(minutes=5))
+
+
 def test_files_of_a_closed_day_are_compacted_into_one_without_duplicates(
     aggregation: Aggregation, aws: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -587,7 +603,11 @@ def test_files_of_a_closed_day_are_compacted_into_one_without_duplicates(
     item = MetricsCacheTable(Table(METRICS, aws["dynamodb"])).get(telemetry_key("acme", "7d"))
     assert item is not None
     assert item["expires_at"] == int(NOW.timestamp()) + 600
+    # stored compressed (a binary attribute through DynamoDB's wire format), read back whole
+    assert item["encoding"] == "zlib"
+    assert stored_bytes(item) < document_bytes(item) / 3
     document = cached_document(item, now=NOW)
     assert document is not None
+    assert document_bytes(item) == len(json.dumps(document, separators=(",", ":"), sort_keys=True).encode())
     assert document["as_of"] == iso(NOW)
     assert document["queue"]["waiting"] == 2  # the job requested on the 26th (written twice) and job-27
