@@ -183,12 +183,22 @@ def test_run_time_bins_are_bounded_so_a_bucket_stays_well_under_the_item_limit()
     assert duration_bin(0.001) == duration_bin(1) == "0"
     assert duration_bin(30 * 86400) == duration_bin(rollups.MAX_RUN_S) == str(MAX_RUN_BIN)
     assert duration_bin(0) == "z"
-    # The largest bucket: every verb with a job in every bin, counts and sums of a busy month.
-    item = {"pk": TENANT, "sk": HOUR_SK, WRITES: 10**9} | dict.fromkeys(LAYOUT.values(), 10**8)
+    # The largest bucket (docs/decision_log.md, "What a rollup read can reach"): every verb with a
+    # job in every bin, every number with the most digits it can reach (counts under 10^10, costs
+    # under 10^12 USD with 6 decimals, run-time sums under 10^17 s with 3): DynamoDB trims zeros, so
+    # 10**8 would be a one-digit number.
+    count, cost, run_s = (
+        Decimal("9999999999"),
+        Decimal("999999999999.999999"),
+        Decimal("99999999999999999.999"),
+    )
+    item = {"pk": TENANT, "sk": HOUR_SK, WRITES: count}
+    item |= {short: cost if short.startswith("c") else count for short in LAYOUT.values()}
     for verb in VERBS:
         for slot in ["z", *map(str, range(MAX_RUN_BIN + 1))]:
-            item[stored_name(f"d|{verb}|{slot}")] = 10**8
-            item[stored_name(f"s|{verb}|{slot}")] = 123456789012.345
+            item[stored_name(f"d|{verb}|{slot}")] = count
+            item[stored_name(f"s|{verb}|{slot}")] = run_s
+    assert len(item) == 3 + len(LAYOUT) + 2 * len(VERBS) * (MAX_RUN_BIN + 2)
     assert _size(item) < 0.8 * ITEM_LIMIT
 
 
