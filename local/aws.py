@@ -305,9 +305,14 @@ def function_environment(
     cors_origins: Sequence[str] = (),
     connections_url: str | None = None,
     credentials: Mapping[str, str] | None = None,
+    file_system_dirs: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment `fn` gets from its regional stack, with local names, the local endpoint,
     its credentials and, for the authorizer, the development key as the trusted JWKS.
+
+    `file_system_dirs` are the region's local folders of the manifest's file systems by name, which
+    the functions that mount one see in its place (Lambda's `/mnt/<name>`): required for them, and
+    none is named to the others.
 
     `credentials` are those of a session of the function's own role (local/iam.py), as Lambda sets
     them; without them, the operator's dummy ones.
@@ -349,5 +354,16 @@ def function_environment(
         quarantine_url=quarantine_queue_url(manifest, endpoint_url=endpoint_url) if fn.quarantines else None,
         queue_urls={name: queue_url(manifest, name, endpoint_url=endpoint_url) for name in fn.sends_to},
         secret_arns={name: local_secret_arn(manifest, name, region=region) for name in fn.secrets},
+        file_system_paths=_file_system_dirs(fn, file_system_dirs),
         extra=extra,
     )
+
+
+def _file_system_dirs(fn: Function, dirs: Mapping[str, str] | None) -> dict[str, str]:
+    """The local folder of the file system `fn` mounts, if any (never Lambda's mount path: nothing
+    is there on this machine)."""
+    if fn.file_system is None:
+        return {}
+    if fn.file_system not in (dirs or {}):
+        raise ValueError(f"{fn.name} mounts the file system {fn.file_system!r}: give its local folder")
+    return {fn.file_system: (dirs or {})[fn.file_system]}

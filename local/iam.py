@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from stacks.grants import Target, grants
+from stacks.grants import Target, grants, resolve_condition_value
 
 if TYPE_CHECKING:
     from stacks.manifest import Function, Manifest
@@ -99,6 +99,14 @@ def local_secret_arn(manifest: Manifest, name: str, *, region: str) -> str:
     return f"arn:aws:secretsmanager:{region}:{LOCAL_ACCOUNT}:secret:{secret}-{LOCAL_SECRET_SUFFIX}"
 
 
+def local_file_system_arn(name: str, *, region: str, access_point: bool = False) -> str:
+    """The ARN a file system of the manifest (or its access point) would have in `region`: nothing
+    local calls EFS (a mounting function's folder is the region's shared folder, local/runtime.py),
+    so these name the grants' resources only."""
+    kind = "access-point" if access_point else "file-system"
+    return f"arn:aws:elasticfilesystem:{region}:{LOCAL_ACCOUNT}:{kind}/{ROLE_PREFIX}{name}"
+
+
 def local_arn(manifest: Manifest, fn: Function, target: Target, *, region: str, stage: str) -> str:
     """The ARN of a grant's target among the local resources of `region` (local/aws.py names them)."""
     prefix = f"arn:aws:{{}}:{region}:{LOCAL_ACCOUNT}:"
@@ -137,6 +145,7 @@ def local_arn(manifest: Manifest, fn: Function, target: Target, *, region: str, 
         "quarantine": quarantine,
         "work_queue": work_queue,
         "secret": lambda: local_secret_arn(manifest, target.name, region=region),
+        "file_system": lambda: local_file_system_arn(target.name, region=region),
     }
     if target.kind not in arns:
         raise ValueError(f"no local ARN for {target}")
@@ -145,11 +154,21 @@ def local_arn(manifest: Manifest, fn: Function, target: Target, *, region: str, 
 
 def local_statements(manifest: Manifest, fn: Function, *, region: str, stage: str) -> tuple[Statement, ...]:
     """`fn`'s grants as statements on the local resources of `region`."""
+
+    def access_point_arn(name: str) -> str:
+        return local_file_system_arn(name, region=region, access_point=True)
+
     return tuple(
         Statement(
             grant.actions,
             tuple(local_arn(manifest, fn, t, region=region, stage=stage) for t in grant.targets),
-            grant.conditions,
+            {
+                op: {
+                    k: tuple(resolve_condition_value(v, access_point_arn) for v in vs)
+                    for k, vs in keys.items()
+                }
+                for op, keys in grant.conditions.items()
+            },
         )
         for grant in grants(manifest, fn)
     )

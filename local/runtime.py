@@ -215,7 +215,8 @@ class LocalBackend:
         # Each function's credentials per region: a session of its own role (local/iam.py).
         self.credentials: dict[tuple[str, str], dict[str, str]] = {}
         self.iam_check: CallCheck | None = None
-        # Every container's /tmp is a folder under this one, removed when the backend stops.
+        # Every container's /tmp is a folder under this one, removed when the backend stops; so are
+        # the regions' folders of the manifest's file systems (`file_system_dir`).
         self._tmp_root = Path(tempfile.mkdtemp(prefix="ddgui-lambda-tmp-"))
         self.gateways: dict[str, RegionalGateway] = {}
         self.base_urls: dict[str, str] = {}
@@ -366,6 +367,18 @@ class LocalBackend:
     def manifest_schedule(self, name: str) -> Schedule:
         return next(s for s in self.manifest.schedules if s.name == name)
 
+    def file_system_dir(self, region: str, name: str) -> Path:
+        """The folder that plays the manifest's file system `name` (EFS) in `region`: every container
+        of every function that mounts it in that region sees this one folder (its `<NAME>_SHARED_DIR`),
+        as Lambda mounts the region's file system in each; the other functions are not told of it."""
+        return self._tmp_root / "file-systems" / region / name
+
+    def _make_file_system_dirs(self) -> None:
+        """Each region's folder of each file system, made at start (EFS exists before any mount)."""
+        for region in self.regions:
+            for file_system in self.manifest.file_systems:
+                self.file_system_dir(region, file_system.name).mkdir(parents=True, exist_ok=True)
+
     def pool(self, region: str, name: str) -> FunctionPool:
         """The containers of function `name` in `region` (started with the backend)."""
         return self.pools[(region, name)]
@@ -415,6 +428,7 @@ class LocalBackend:
         self.keys = DevKeys.load_or_create(self.keys_dir)
         for region in self.regions:
             create_resources(self.manifest, endpoint_url=self.aws_endpoint_url, region=region)
+        self._make_file_system_dirs()
         self._roles()
         seeding: list[Future[Any]] = []
         seeders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ddgui-seed")
@@ -616,6 +630,9 @@ class LocalBackend:
             cors_origins=self.cors_origins,
             connections_url=self.connections_url(region),
             credentials=self.credentials.get((region, name)),
+            file_system_dirs={
+                fs.name: str(self.file_system_dir(region, fs.name)) for fs in self.manifest.file_systems
+            },
         )
         if fn.concern == "migrations" and (revision := code_revision()):
             env["GUI_CODE_REVISION"] = revision  # the ledger's code version, with Lambda's `$LATEST`

@@ -13,7 +13,7 @@ reference in the stacks, the local endpoint's ARN locally). Imports only the sta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from stacks.manifest_model import BUCKET_ACTIONS, STORE_ACTIONS, Function, Manifest, stream_consumer_name
@@ -59,6 +59,37 @@ QUEUE_SOURCE_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:Rece
 # A secret of the manifest a function reads (`Function.secrets`: the cursor key), on that one secret. It
 # is encrypted with the AWS-managed key aws/secretsmanager, which needs no KMS grant.
 SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+# Mounting a file system of the manifest (`Function.file_system`) and writing to it, on that one file
+# system and only through its access point (the condition): Lambda mounts it with the role's
+# permissions (IAM authorization), the function's code never calls EFS. The CDK's
+# `FileSystem.fromEfsAccessPoint` grants ClientMount on Resource '*' instead.
+FILE_SYSTEM_ACTIONS = ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite")
+ACCESS_POINT_CONDITION_KEY = "elasticfilesystem:AccessPointArn"
+# What Lambda needs of a function in a VPC (a file system's function is in the region's network):
+# the network interfaces it makes in the function's subnets, on Resource '*' as AWS documents them
+# (ec2:DescribeNetworkInterfaces works on '*' only; AWSLambdaVPCAccessExecutionRole has the same
+# six). Not the managed policy: the roles carry none.
+VPC_ACCESS_ACTIONS = (
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:UnassignPrivateIpAddresses",
+)
+
+
+def access_point(file_system: str) -> str:
+    """A condition value standing for the ARN of `file_system`'s access point: each rendering puts
+    the ARN in its place (`resolve_condition_value`)."""
+    return f"<access-point:{file_system}>"
+
+
+def resolve_condition_value(value: str, access_point_arn: Callable[[str], str]) -> str:
+    """`value`, or the ARN `access_point_arn` gives for the file system it stands for."""
+    if value.startswith("<access-point:") and value.endswith(">"):
+        return access_point_arn(value.removeprefix("<access-point:").removesuffix(">"))
+    return value
 
 
 @dataclass(frozen=True, order=True)
@@ -72,7 +103,7 @@ class Target:
     API), `queue` (`name`: which on-failure queue: `<source>` of an event source mapping, or
     `async`), `quarantine` (the manifest's quarantine queue), `work_queue` (`name`: another
     queue of the manifest, such as `migration-work`), `secret` (`name`: a secret of the manifest,
-    such as `cursor-key`).
+    such as `cursor-key`), `file_system` (`name`: a file system of the manifest, such as `search`).
     """
 
     kind: str
@@ -125,6 +156,7 @@ def grants(manifest: Manifest, fn: Function) -> tuple[Grant, ...]:
     if fn.quarantines:
         found.append(Grant(QUARANTINE_ACTIONS, (Target("quarantine"),)))
     found += [Grant(SECRET_READ_ACTIONS, (Target("secret", secret),)) for secret in fn.secrets]
+    found += _file_system_grants(fn)
     found += _queue_grants(fn)
     for source in fn.stream_sources:
         found.append(Grant(STREAM_READ_ACTIONS, (Target("table_stream", source.store),), service_only=True))
@@ -145,6 +177,22 @@ def grants(manifest: Manifest, fn: Function) -> tuple[Grant, ...]:
     if invoked_async:
         found.append(Grant(FAILURE_QUEUE_ACTIONS, (Target("queue", "async"),), service_only=True))
     return tuple(found)
+
+
+def _file_system_grants(fn: Function) -> list[Grant]:
+    """Mounting the function's file system through its access point, and the network interfaces of
+    the VPC it runs in for that: both Lambda's doing, with the role."""
+    if fn.file_system is None:
+        return []
+    return [
+        Grant(
+            FILE_SYSTEM_ACTIONS,
+            (Target("file_system", fn.file_system),),
+            {"StringEquals": {ACCESS_POINT_CONDITION_KEY: (access_point(fn.file_system),)}},
+            service_only=True,
+        ),
+        Grant(VPC_ACCESS_ACTIONS, (Target("any"),), service_only=True),
+    ]
 
 
 def _queue_grants(fn: Function) -> list[Grant]:

@@ -21,6 +21,7 @@ from stacks.manifest_model import (
     Authorizer,
     Bucket,
     Bus,
+    FileSystem,
     Function,
     GatewayResponse,
     Index,
@@ -53,6 +54,7 @@ __all__ = [
     "Authorizer",
     "Bucket",
     "Bus",
+    "FileSystem",
     "Function",
     "GatewayResponse",
     "Index",
@@ -503,34 +505,39 @@ ARTIFACT_EVENT_TYPES = ("ArtifactPublished", "ArtifactDeprecated")
 # Where a tenant's index lives in the data bucket (gui_search/store.py): `search/<tenant>/manifest.json`
 # and its files, `search/<tenant>/files/<sha256>` (before: `search/<tenant>/versions/<version>.tar.gz`).
 SEARCH_ENVIRONMENT = {"SEARCH_PREFIX": "search/"}
-# gui_search's /tmp, and what of it stays free of open indexes: a tenant still in the archive layout
-# is counted only once unpacked, and its fetch holds the archive too (about 1.7x its folder), so
-# 512 MB lets one of 300 MB (about 600,000 artifacts) in.
-SEARCH_TMP_MB = 2048
-SEARCH_TMP_FREE_MB = 512
+# The file system the region's search containers and indexers share (Amazon EFS; locally a folder per
+# region): the indexers write each version they publish there, and a search container opens the
+# tenant's current version where it lies, reading only the pages a query touches, instead of
+# downloading the whole index into its /tmp (gui_search.shared). A cache: the bucket stays the source
+# of truth, and a version missing there is fetched from it once. Lambda refuses SnapStart with EFS.
+SEARCH_FILE_SYSTEM = FileSystem(
+    "search",
+    "Search index versions per tenant, shared by the region's search containers and indexers: a "
+    "cache of the bucket's search/ prefix.",
+    mount_path="/mnt/search",
+    root="/search",
+    uid=1000,
+    gid=1000,
+    permissions="750",
+)
 
 SEARCH_FUNCTION = Function(
     name="gui_search",
     handler="gui_search.handler.handler",
     purpose="Federated search over the tenant's artifacts: ranked hits with highlights, filters, "
-    "facets and masking, from the tenant's tantivy index fetched from S3 into /tmp.",
+    "facets and masking, from the tenant's tantivy index opened in place on the region's shared file system.",
     memory_mb=1024,
     timeout_s=10,
-    # Open indexes up to SEARCH_CACHE_MB, the fetches under way included (the least recently used
-    # tenant leaves /tmp first): 1.5 GB holds about 30 tenants of 100,000 artifacts (48 MB each) or
-    # hundreds of small ones.
-    ephemeral_storage_mb=SEARCH_TMP_MB,
+    # The indexes are opened on the shared file system, not copied: Lambda's default /tmp. (Without
+    # SEARCH_SHARED_DIR, as in unit tests, gui_search keeps copies in /tmp up to SEARCH_CACHE_MB.)
+    file_system=SEARCH_FILE_SYSTEM.name,
     stores=PLATFORM_STORES,
     secrets=(CURSOR_KEY.name,),
     bucket_access=Access.READ,
     bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
     layers=("deps", "search"),
     # The manifest of a tenant's index is checked at most every MANIFEST_CHECK_S.
-    environment={
-        **SEARCH_ENVIRONMENT,
-        "SEARCH_MANIFEST_CHECK_S": "2",
-        "SEARCH_CACHE_MB": str(SEARCH_TMP_MB - SEARCH_TMP_FREE_MB),
-    },
+    environment={**SEARCH_ENVIRONMENT, "SEARCH_MANIFEST_CHECK_S": "2"},
     routes=(
         Route(
             "GET",
@@ -562,10 +569,10 @@ GRAPHQL_FUNCTION = Function(
     secrets=(CURSOR_KEY.name,),
     publishes_to_bus=True,
     # The search field opens the tenants' indexes as the search function does (gui_search.ports):
-    # read from the bucket's search prefix into /tmp, on a container's first search.
+    # in place on the shared file system, the bucket's search prefix read for what it lacks.
     bucket_access=Access.READ,
     bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
-    ephemeral_storage_mb=SEARCH_TMP_MB,
+    file_system=SEARCH_FILE_SYSTEM.name,
     layers=("deps", "graphql", "search"),
     shared_packages=(
         "gui_jobs",
@@ -594,16 +601,17 @@ INDEXER_FUNCTION = Function(
     purpose="Applies artifact events to the tenants' search indexes and publishes new index versions.",
     memory_mb=2048,
     timeout_s=120,
-    # Working copies up to INDEX_WORK_MB after a batch (the least recently updated tenant's let go
-    # first): 48.2 MB per 100,000 artifacts, so about 60 such tenants. The 1,024 MB left free take a
-    # batch's new segments and a merge's (at most a copy's size again) and a tenant's fetch.
-    ephemeral_storage_mb=4096,
+    # A batch works on the tenants' indexes on the shared file system (new segments and merges are
+    # written there, and published from there), so /tmp holds no copies: 1,024 MB is room for what
+    # a batch keeps beside them (decoded records, tantivy's and Python's scratch files).
+    ephemeral_storage_mb=1024,
+    file_system=SEARCH_FILE_SYSTEM.name,
     stores={"tenants": Access.READ},
     bucket_access=Access.READ_WRITE,
     bucket_prefixes=(SEARCH_ENVIRONMENT["SEARCH_PREFIX"],),
     layers=("deps", "search"),
     shared_packages=("gui_search", "gui_artifacts"),
-    environment={**SEARCH_ENVIRONMENT, "INDEX_WORK_MB": "3072"},
+    environment=SEARCH_ENVIRONMENT,
     kinesis_sources=(
         KinesisSource(
             "gui-events",
@@ -642,9 +650,10 @@ INDEX_REBUILD_FUNCTION = Function(
     "its schedule queues one work item per homed tenant, its queue's mapping brings each back.",
     memory_mb=2048,
     timeout_s=600,
-    # One tenant an invocation: a drifted tenant's rebuilt copy and archive beside its working copy,
-    # twice the indexer's (the copy is let go after each tenant).
-    ephemeral_storage_mb=8192,
+    # One tenant an invocation, rebuilt on the shared file system as the indexer works there: /tmp
+    # holds no copy, the indexer's 1,024 MB of room.
+    ephemeral_storage_mb=1024,
+    file_system=SEARCH_FILE_SYSTEM.name,
     # Its one write to the registry: the fingerprint of the tenant's pairs on their count item, set
     # by a full read (gui_artifacts.repository.ArtifactsRepository.set_pairs).
     stores={"tenants": Access.READ_SCAN, "artifacts": Access.READ_UPDATE},
@@ -791,6 +800,7 @@ MANIFEST = Manifest(
     migration_queue=MIGRATION_QUEUE,
     work_queues=(TELEMETRY_QUEUE, INDEX_REBUILD_QUEUE),
     secrets=(CURSOR_KEY,),
+    file_systems=(SEARCH_FILE_SYSTEM,),
     rules=(
         Rule(
             name="gui-events-to-stream",

@@ -9,6 +9,7 @@ library so the local runtime and the tests can load it without the CDK.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -218,6 +219,42 @@ class Secret:
 
     def local_secret_name(self) -> str:
         return f"{APP_NAME}-{self.name}"
+
+
+# Lambda's rule for where a function sees a file system: `/mnt/<name>`.
+_LAMBDA_MOUNT_PATH = re.compile(r"^/mnt/[a-zA-Z0-9-_.]+$")
+
+
+@dataclass(frozen=True)
+class FileSystem:
+    """A file system of the region that functions mount (`Function.file_system`): Amazon EFS in the
+    stacks, reached through one access point (`root`, owned by `uid`/`gid` with `permissions`), with
+    the region's network the mount needs; locally, a folder per region that every mounting function's
+    containers share. A mounting function sees it at `mount_path` and learns that path from its
+    environment (`FileSystem.env_var`).
+
+    A cache, never a source of truth: what it holds can be fetched again from the bucket."""
+
+    name: str
+    purpose: str
+    mount_path: str  # where Lambda mounts it in the function, `/mnt/<name>`
+    root: str = "/"  # the access point's folder in the file system, made on the first mount
+    uid: int = 1000  # the POSIX user and group the functions act as on it (the access point's)
+    gid: int = 1000
+    permissions: str = "750"  # of `root` when the access point makes it
+
+    def __post_init__(self) -> None:
+        if not _LAMBDA_MOUNT_PATH.match(self.mount_path) or len(self.mount_path) > 160:
+            raise ValueError(f"file system {self.name!r}: Lambda mounts at /mnt/<name> (160 characters)")
+        if not self.root.startswith("/"):
+            raise ValueError(f"file system {self.name!r}: the access point's root is an absolute path")
+        if not re.fullmatch(r"[0-7]{3,4}", self.permissions):
+            raise ValueError(f"file system {self.name!r}: permissions are octal, such as 750")
+
+    @property
+    def env_var(self) -> str:
+        """Environment variable through which a mounting function learns where the file system is."""
+        return f"{self.name.upper().replace('-', '_')}_SHARED_DIR"
 
 
 @dataclass(frozen=True)
@@ -437,14 +474,20 @@ class Function:
     # production stages): the functions of the request and live paths, whose cold start a user waits
     # for. Each deployment publishes a version, snapshotted after its init and gui_core.snapstart's
     # before-snapshot hook; API Gateway and the event source mappings invoke the `live` alias.
-    # Lambda refuses SnapStart with more than 512 MB of /tmp (and with EFS or provisioned concurrency).
+    # Lambda refuses SnapStart with more than 512 MB of /tmp, with EFS (`file_system`: the model refuses
+    # both combinations) and with provisioned concurrency.
     snap_start: bool = False
+    # The manifest's file system the function mounts (`Manifest.file_systems`; Lambda mounts one at
+    # most). The stacks put the function in the region's network (the file system's VPC) to reach it.
+    file_system: str | None = None
 
     def __post_init__(self) -> None:
         if not 512 <= self.ephemeral_storage_mb <= 10240:
             raise ValueError(f"{self.name}: Lambda's /tmp is 512 to 10,240 MB")
         if self.snap_start and self.ephemeral_storage_mb > SNAP_START_MAX_TMP_MB:
             raise ValueError(f"{self.name}: Lambda refuses SnapStart with more than 512 MB of /tmp")
+        if self.snap_start and self.file_system is not None:
+            raise ValueError(f"{self.name}: Lambda refuses SnapStart for a function that mounts EFS")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
             raise ValueError(f"{self.name}: a reserved concurrency is at least 1 (0 would disable it)")
         if (self.bucket_access is None) != (not self.bucket_prefixes):
@@ -538,11 +581,15 @@ class Manifest:
     # function queues one per homed tenant each cycle, and consumes them (its `queue_sources`).
     work_queues: tuple[Queue, ...] = ()
     secrets: tuple[Secret, ...] = ()
+    # The region's shared file systems (EFS), mounted by the functions that name one.
+    file_systems: tuple[FileSystem, ...] = ()
 
     def __post_init__(self) -> None:
         names = {queue.name for queue in self.queues()}
         consumers: dict[str, str] = {}
         for fn in self.all_functions():
+            if fn.file_system is not None and fn.file_system not in {f.name for f in self.file_systems}:
+                raise ValueError(f"{fn.name}: no file system {fn.file_system!r} in the manifest")
             for secret in fn.secrets:
                 if secret not in {s.name for s in self.secrets}:
                     raise ValueError(f"{fn.name}: no secret {secret!r} in the manifest")
@@ -588,6 +635,13 @@ class Manifest:
 
     def secret(self, name: str) -> Secret:
         return next(s for s in self.secrets if s.name == name)
+
+    def file_system(self, name: str) -> FileSystem:
+        return next(f for f in self.file_systems if f.name == name)
+
+    def mounting(self, file_system: str) -> tuple[Function, ...]:
+        """The functions that mount `file_system`."""
+        return tuple(fn for fn in self.all_functions() if fn.file_system == file_system)
 
     def function(self, name: str) -> Function:
         return next(f for f in self.all_functions() if f.name == name)
@@ -641,6 +695,7 @@ class Manifest:
         quarantine_url: str | None = None,
         queue_urls: Mapping[str, str] | None = None,
         secret_arns: Mapping[str, str] | None = None,
+        file_system_paths: Mapping[str, str] | None = None,
         extra: dict[str, str] | None = None,
     ) -> dict[str, str]:
         """The environment a function runs with, given the physical names of the resources.
@@ -651,7 +706,9 @@ class Manifest:
         poison records, the quarantine queue's URL (`QUARANTINE_QUEUE_URL`); functions that send to a
         queue (`sends_to`), its URL from `queue_urls` by queue name (`MIGRATION_WORK_QUEUE_URL`);
         functions that read a secret (`secrets`), its ARN from `secret_arns` by secret name
-        (`CURSOR_KEY_SECRET_ARN`).
+        (`CURSOR_KEY_SECRET_ARN`); functions that mount a file system, where they see it
+        (`SEARCH_SHARED_DIR`): its `mount_path` in Lambda, or the path `file_system_paths` gives by
+        file system name (the local runtime's folder of the region).
         """
         env = {
             "POWERTOOLS_SERVICE_NAME": fn.name,
@@ -687,7 +744,15 @@ class Manifest:
             if secret_name not in (secret_arns or {}):
                 raise ValueError(f"{fn.name} reads the secret {secret_name}: give its ARN")
             env[self.secret(secret_name).env_var] = (secret_arns or {})[secret_name]
+        env.update(self._mount(fn, file_system_paths or {}))
         return env
+
+    def _mount(self, fn: Function, paths: Mapping[str, str]) -> dict[str, str]:
+        """For a function that mounts a file system: where it sees it (`FileSystem.env_var`)."""
+        if fn.file_system is None:
+            return {}
+        mounted = self.file_system(fn.file_system)
+        return {mounted.env_var: paths.get(mounted.name, mounted.mount_path)}
 
     def _work_cycle(self, fn: Function) -> dict[str, str]:
         """For a function that queues per-tenant work (it sends to one of `work_queues`): how long a

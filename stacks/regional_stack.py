@@ -15,6 +15,7 @@ from stacks.constructs.events import Events
 from stacks.constructs.functions import ARCHITECTURE, RUNTIME, GuiFunction
 from stacks.constructs.layers import Layers
 from stacks.constructs.migrations import DeployMigrations
+from stacks.constructs.network import Network
 from stacks.constructs.observability import Observability
 from stacks.constructs.realtime import Realtime
 from stacks.constructs.state import State
@@ -64,6 +65,13 @@ class RegionalStack(cdk.Stack):
             capacity=stream_capacity or StreamCapacity(shards=manifest.stream.shards),
         )
         self.layers = Layers(self, "Layers", manifest=manifest, runtime=RUNTIME, architecture=ARCHITECTURE)
+        # The VPC and file systems of the functions that mount one, in a nested stack of their own
+        # (stacks.constructs.network): none when no function mounts one.
+        self.network = (
+            Network(self, "Network", manifest=manifest)
+            if any(fn.file_system is not None for fn in manifest.all_functions())
+            else None
+        )
 
         auth = region_config.auth
         self.authorizer_function = self._function(
@@ -235,4 +243,5 @@ class RegionalStack(cdk.Stack):
             extra_environment=extra_environment,
             reserved_concurrency=self.reserved_concurrency.of(fn),
             snap_start=self.snap_start,
+            network=self.network,
         )

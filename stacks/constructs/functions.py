@@ -27,8 +27,9 @@ from gui_core.snapstart import WARMUP_ENV
 from stacks.bytecode import staged_functions
 from stacks.constructs.events import Events
 from stacks.constructs.layers import ASSET_EXCLUDE, Layers
+from stacks.constructs.network import Network
 from stacks.constructs.state import State
-from stacks.grants import grants
+from stacks.grants import TRACE_ACTIONS, grants, resolve_condition_value
 from stacks.manifest import LAMBDA_PYTHON_VERSION
 from stacks.manifest_model import Function, Manifest
 from stacks.nag import acknowledge, logical_id
@@ -104,10 +105,12 @@ class GuiFunction(Construct):
         extra_environment: Mapping[str, str] | None = None,
         reserved_concurrency: int | None = None,
         snap_start: bool = False,
+        network: Network | None = None,
     ) -> None:
         """`reserved_concurrency`: the function's in this stage (`ReservedConcurrency.of`), which
         may differ from the manifest's; `snap_start`: the stage's SnapStart setting, which applies
-        to the manifest's `snap_start` functions only."""
+        to the manifest's `snap_start` functions only; `network`: the region's VPC and file systems,
+        where a function that mounts one runs."""
         super().__init__(scope, construct_id)
         self.spec = fn
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
@@ -136,6 +139,10 @@ class GuiFunction(Construct):
         self.snap_start = snap_start and fn.snap_start
         if self.snap_start:
             environment[WARMUP_ENV] = warmup_request(manifest, fn)
+        self.network = network if fn.file_system is not None else None
+        if fn.file_system is not None and network is None:
+            raise ValueError(f"{fn.name} mounts a file system: give the region's network")
+        mounted = manifest.file_system(fn.file_system) if fn.file_system is not None else None
         self.function = lambda_.Function(
             self,
             "Function",
@@ -154,6 +161,12 @@ class GuiFunction(Construct):
             role=self.role,
             description=fn.purpose[:256],
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if self.snap_start else None,
+            # A function that mounts a file system runs in the region's isolated subnets with the
+            # network's security group (stacks.constructs.network), and mounts it by its access point.
+            vpc=self.network.vpc if self.network else None,
+            vpc_subnets=self.network.subnets if self.network else None,
+            security_groups=[self.network.function_security_group] if self.network else None,
+            filesystem=self.network.mount(mounted) if self.network and mounted else None,
             # A replaced version is deleted once the alias has moved on: each version kept would
             # keep its snapshot cached, and billed.
             current_version_options=lambda_.VersionOptions(removal_policy=cdk.RemovalPolicy.DESTROY)
@@ -189,8 +202,23 @@ class GuiFunction(Construct):
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
             "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not "
-            "support resource-level permissions, so AWS requires Resource '*' for them.",
+            "support resource-level permissions, so AWS requires Resource '*' for them."
+            + (
+                " In the VPC, Lambda's network interfaces too: the six EC2 actions of "
+                "AWSLambdaVPCAccessExecutionRole, which AWS documents on Resource '*' "
+                "(ec2:DescribeNetworkInterfaces works on '*' only)."
+                if self.network is not None
+                else ""
+            ),
         )
+
+    def _network(self) -> Network:
+        if self.network is None:
+            raise ValueError(f"{self.spec.name}: a grant on a file system of a function outside the network")
+        return self.network
+
+    def _access_point_arn(self, file_system: str) -> str:
+        return self._network().access_points[file_system].access_point_arn
 
     def _grant(self, manifest: Manifest, fn: Function, *, state: State, events: Events) -> None:
         """The manifest's grants on the stores, the bucket, the bus, the quarantine queue, the work
@@ -207,8 +235,13 @@ class GuiFunction(Construct):
             # The send grants, and the poller's grants of a queue source (the mapping adds none).
             "work_queue": lambda queue: state.queues[queue].queue_arn,
             "secret": lambda name: state.secrets[name].secret_arn,
+            "file_system": lambda name: self._network().file_systems[name].file_system_arn,
+            # Lambda's network interfaces of a function in a VPC (the EC2 actions work on '*' only).
+            "any": lambda _: "*",
         }
         for grant in grants(manifest, fn):
+            if grant.actions == TRACE_ACTIONS:  # the CDK's own, with `tracing`
+                continue
             if not all(target.kind in resolve for target in grant.targets):
                 continue
             self.role.add_to_principal_policy(
@@ -216,7 +249,11 @@ class GuiFunction(Construct):
                     actions=list(grant.actions),
                     resources=[resolve[target.kind](target.name) for target in grant.targets],
                     conditions={
-                        op: {k: list(v) for k, v in keys.items()} for op, keys in grant.conditions.items()
+                        op: {
+                            k: [resolve_condition_value(value, self._access_point_arn) for value in v]
+                            for k, v in keys.items()
+                        }
+                        for op, keys in grant.conditions.items()
                     }
                     or None,
                 )

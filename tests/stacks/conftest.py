@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,9 @@ class Synthesized:
     templates: dict[str, dict[str, Any]]  # region -> template
     app: Any = None  # the synthesized cdk.App (its construct tree: acknowledgements, metadata)
     findings: tuple[str, ...] = ()  # cdk-nag findings no acknowledgement covers
+    # region -> the template of its nested stack of the network and file systems (stacks.constructs.
+    # network), the one nested stack of a region
+    nested: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def template_path(self, region: str) -> Path:
         return self.outdir / f"{stack_name(region)}.template.json"
@@ -88,9 +91,23 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory, deployment: Deployment
         region.region: json.loads((outdir / f"{stack_name(region.region)}.template.json").read_text())
         for region in deployment.regions
     }
+    nested = {region.region: nested_template(outdir, region.region) for region in deployment.regions}
     return Synthesized(
-        outdir=outdir, config=deployment, templates=templates, app=app, findings=tuple(findings)
+        outdir=outdir,
+        config=deployment,
+        templates=templates,
+        app=app,
+        findings=tuple(findings),
+        nested=nested,
     )
+
+
+def nested_template(outdir: Path, region: str) -> dict[str, Any]:
+    """The region's one nested stack's template (the CDK writes it beside the parent's, named after
+    the parent stack and the nested stack's id)."""
+    (path,) = outdir.glob(f"{stack_name(region).replace('-', '')}*.nested.template.json")
+    found: dict[str, Any] = json.loads(path.read_text())
+    return found
 
 
 @pytest.fixture(
@@ -109,6 +126,12 @@ def template(synthesized: Synthesized, region: str) -> dict[str, Any]:
 @pytest.fixture(scope="package")
 def assertion_templates(synthesized: Synthesized) -> dict[str, Template]:
     return {region: Template.from_json(body) for region, body in synthesized.templates.items()}
+
+
+@pytest.fixture
+def nested(synthesized: Synthesized, region: str) -> dict[str, Any]:
+    """The region's nested stack of the network and file systems."""
+    return synthesized.nested[region]
 
 
 @pytest.fixture

@@ -15,10 +15,12 @@ from stacks.config import DeploymentConfig, cdk_json_context
 from stacks.constructs.functions import warmup_request
 from stacks.grants import (
     CONSUMER_READ_ACTIONS,
+    FILE_SYSTEM_ACTIONS,
     KINESIS_READ_ACTIONS,
     QUEUE_SOURCE_ACTIONS,
     SECRET_READ_ACTIONS,
     STREAM_READ_ACTIONS,
+    VPC_ACCESS_ACTIONS,
 )
 from stacks.manifest import BUCKET_ACTIONS, LAMBDA_PYTHON_VERSION, STORE_ACTIONS, Access, Manifest
 from stacks.naming import pascal_case, stack_name
@@ -234,6 +236,8 @@ def test_each_function_has_exactly_its_store_grants(template: dict[str, Any], ma
             allowed |= set(QUEUE_SOURCE_ACTIONS)
         if fn.secrets:
             allowed |= set(SECRET_READ_ACTIONS)
+        if fn.file_system is not None:
+            allowed |= set(FILE_SYSTEM_ACTIONS) | set(VPC_ACCESS_ACTIONS)
         assert other <= allowed | {a for a in other if a.startswith("s3:") and fn.bucket_access}, fn.name
 
 
@@ -352,14 +356,15 @@ def test_layer_assets_put_packages_under_python(
 
 
 def test_only_tracing_is_granted_on_every_resource(template: dict[str, Any], manifest: Manifest) -> None:
-    """X-Ray has no resource-level permissions; nothing else may ride on Resource '*'."""
+    """X-Ray has no resource-level permissions, nor do Lambda's network interfaces of a function in
+    the VPC (a function that mounts a file system); nothing else may ride on Resource '*'."""
     for fn in manifest.all_functions():
+        allowed = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+        if fn.file_system is not None:
+            allowed |= set(VPC_ACCESS_ACTIONS)
         for statement in _statements(template, fn.name):
             if "*" in cfn.as_list(statement["Resource"]):
-                assert set(cfn.as_list(statement["Action"])) <= {
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                }
+                assert set(cfn.as_list(statement["Action"])) <= allowed, fn.name
 
 
 def test_no_function_policy_names_a_wildcard_action(template: dict[str, Any], manifest: Manifest) -> None:
@@ -439,14 +444,15 @@ def test_a_stage_changes_or_drops_reservations_through_the_context(
 
 
 def test_ephemeral_storage_is_the_manifest_s(template: dict[str, Any], manifest: Manifest) -> None:
-    """/tmp holds the search indexes and telemetry facts: each function gets the manifest's size."""
+    """/tmp holds the telemetry facts: each function gets the manifest's size. The search indexes are
+    on the shared file system, so the functions that mount it keep at most a batch's room in /tmp."""
     assert {fn.name for fn in manifest.all_functions() if fn.ephemeral_storage_mb > 512} >= {
-        "gui_search",
-        "gui_indexer",
-        "gui_index_rebuild",
         "gui_telemetry",
         "gui_telemetry_facts",
     }
+    for fn in manifest.all_functions():
+        if fn.file_system is not None:
+            assert fn.ephemeral_storage_mb <= 1024, fn.name
     for fn in manifest.all_functions():
         function = _function(template, fn.name)
         assert function.get("EphemeralStorage", {"Size": 512}) == {"Size": fn.ephemeral_storage_mb}, fn.name

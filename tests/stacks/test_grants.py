@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stacks.grants import Target, permissions
+from stacks.grants import Target, access_point, permissions
 from stacks.manifest import Manifest
 
 from . import cfn
@@ -18,9 +18,14 @@ from . import cfn
 class Targets:
     """Reads a template's resource references back as the grants' abstract targets."""
 
-    def __init__(self, template: dict[str, Any], manifest: Manifest) -> None:
+    def __init__(
+        self, template: dict[str, Any], manifest: Manifest, nested: dict[str, Any] | None = None
+    ) -> None:
+        """`nested`: the template of the network's nested stack, whose outputs name the file systems
+        and access points."""
         self.template = template
         self.manifest = manifest
+        self.nested = nested or {"Resources": {}, "Outputs": {}}
         self.stores = {logical_id: store for store, logical_id in cfn.tables_by_store(template).items()}
         self.queues = self._queue_names()
         self.quarantine = self._quarantine()
@@ -87,9 +92,54 @@ class Targets:
             names[queue] = "async"
         return names
 
+    def _nested_output(self, value: Any) -> tuple[str, dict[str, Any]]:
+        """The nested stack's resource that a parent's `Fn::GetAtt [<stack>, Outputs.<name>]` reads,
+        with its logical id."""
+        stack_id, attribute = value["Fn::GetAtt"]
+        assert self.template["Resources"][stack_id]["Type"] == "AWS::CloudFormation::Stack"
+        output = self.nested["Outputs"][attribute.removeprefix("Outputs.")]["Value"]
+        (logical_id,) = cfn.references(output)
+        return logical_id, self.nested["Resources"][logical_id]
+
+    def _file_system_name(self, file_system_id: str) -> str:
+        """The manifest's file system of an EFS file system: the one whose root its access point has."""
+        (root,) = [
+            cfn.props(ap)["RootDirectory"]["Path"]
+            for ap in cfn.resources(self.nested, "AWS::EFS::AccessPoint").values()
+            if cfn.references(cfn.props(ap)["FileSystemId"]) == {file_system_id}
+        ]
+        (spec,) = [fs for fs in self.manifest.file_systems if fs.root == root]
+        return spec.name
+
+    def condition_value(self, value: Any) -> str:
+        """A condition's value as the grants write it: a string, or the access point placeholder for
+        the ARN of an access point of the nested stack (`arn:...:access-point/<id>`)."""
+        if isinstance(value, str):
+            return value
+        separator, parts = value["Fn::Join"]
+        assert separator == "", value
+        assert parts[-2] == ":access-point/", value
+        assert parts[0] == "arn:aws:elasticfilesystem:" + self._region() + ":", value
+        _, resource = self._nested_output(parts[-1])
+        assert resource["Type"] == "AWS::EFS::AccessPoint", value
+        file_system_id = cfn.references(cfn.props(resource)["FileSystemId"]).pop()
+        return access_point(self._file_system_name(file_system_id))
+
+    def _region(self) -> str:
+        variables = [
+            cfn.props(f).get("Environment", {}).get("Variables", {})
+            for f in cfn.resources(self.template, "AWS::Lambda::Function").values()
+        ]
+        (region,) = {v["GUI_REGION"] for v in variables if "GUI_REGION" in v}
+        return str(region)
+
     def of(self, resource: Any) -> Target:
         if resource == "*":
             return Target("any")
+        if "Fn::GetAtt" in resource and str(resource["Fn::GetAtt"][1]).startswith("Outputs."):
+            logical_id, nested = self._nested_output(resource)
+            if nested["Type"] == "AWS::EFS::FileSystem":
+                return Target("file_system", self._file_system_name(logical_id))
         if "Ref" in resource and resource["Ref"] in self.secrets:
             return Target("secret", self.secrets[resource["Ref"]])
         if "Fn::GetAtt" in resource:
@@ -136,10 +186,13 @@ class Targets:
         raise AssertionError(f"a resource the grants cannot name: {json.dumps(resource)}")
 
 
-def _conditions_text(condition: dict[str, dict[str, Any]] | None) -> str:
+def _conditions_text(condition: dict[str, dict[str, Any]] | None, targets: Targets | None = None) -> str:
+    def value(v: Any) -> str:
+        return targets.condition_value(v) if targets is not None else str(v)
+
     return repr(
         sorted(
-            (op, sorted((key, sorted(cfn.as_list(values))) for key, values in keys.items()))
+            (op, sorted((key, sorted(value(v) for v in cfn.as_list(values))) for key, values in keys.items()))
             for op, keys in (condition or {}).items()
         )
     )
@@ -151,9 +204,10 @@ def template_permissions(
     found: set[tuple[str, Target, str]] = set()
     for statement in cfn.role_statements(template, role_id):
         assert statement["Effect"] == "Allow", statement
+        conditions = _conditions_text(statement.get("Condition"), targets)
         for action in cfn.as_list(statement["Action"]):
             for resource in cfn.as_list(statement["Resource"]):
-                found.add((action, targets.of(resource), _conditions_text(statement.get("Condition"))))
+                found.add((action, targets.of(resource), conditions))
     return found
 
 
@@ -162,8 +216,10 @@ def _role_of(template: dict[str, Any], function_id: str) -> str:
     return role_id
 
 
-def test_every_role_holds_exactly_the_manifest_grants(template: dict[str, Any], manifest: Manifest) -> None:
-    targets = Targets(template, manifest)
+def test_every_role_holds_exactly_the_manifest_grants(
+    template: dict[str, Any], nested: dict[str, Any], manifest: Manifest
+) -> None:
+    targets = Targets(template, manifest, nested)
     functions = cfn.functions_by_name(template)
     for fn in manifest.all_functions():
         role_id = _role_of(template, functions[fn.name])
@@ -173,6 +229,34 @@ def test_every_role_holds_exactly_the_manifest_grants(template: dict[str, Any], 
             f"{fn.name}: only in the template {sorted(deployed - rendered)}; "
             f"only in the grants {sorted(rendered - deployed)}"
         )
+
+
+def test_a_file_system_is_mounted_and_written_through_its_access_point_only(
+    template: dict[str, Any], nested: dict[str, Any], manifest: Manifest
+) -> None:
+    """The mounting functions may ClientMount and ClientWrite on their one file system, on condition
+    of its access point (not on Resource '*', as the CDK's fromEfsAccessPoint grants the mount); the
+    other roles hold no EFS or EC2 permission at all."""
+    targets = Targets(template, manifest, nested)
+    functions = cfn.functions_by_name(template)
+    mounting = {fn.name for fn in manifest.all_functions() if fn.file_system is not None}
+    assert mounting == {"gui_search", "gui_graphql", "gui_indexer", "gui_index_rebuild"}
+    for fn in manifest.all_functions():
+        deployed = template_permissions(template, targets, _role_of(template, functions[fn.name]))
+        efs = {(a, t, c) for a, t, c in deployed if a.startswith("elasticfilesystem:")}
+        ec2 = {a for a, _, _ in deployed if a.startswith("ec2:")}
+        if fn.name not in mounting:
+            assert not efs, fn.name
+            assert not ec2, fn.name
+            continue
+        condition = _conditions_text(
+            {"StringEquals": {"elasticfilesystem:AccessPointArn": access_point("search")}}
+        )
+        assert efs == {
+            (action, Target("file_system", "search"), condition)
+            for action in ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite")
+        }, fn.name
+        assert "ec2:CreateNetworkInterface" in ec2, fn.name
 
 
 def test_the_log_group_a_role_writes_is_its_functions_own(
@@ -189,11 +273,11 @@ def test_the_log_group_a_role_writes_is_its_functions_own(
 
 @pytest.mark.parametrize("store", ["tenants"])
 def test_the_schedules_that_list_tenants_may_scan_the_store(
-    template: dict[str, Any], manifest: Manifest, store: str
+    template: dict[str, Any], nested: dict[str, Any], manifest: Manifest, store: str
 ) -> None:
     """gui_telemetry and gui_index_rebuild read every tenant homed here with a Scan (issue 12, #2)."""
     scanning = {"gui_telemetry", "gui_index_rebuild"}
-    targets = Targets(template, manifest)
+    targets = Targets(template, manifest, nested)
     functions = cfn.functions_by_name(template)
     for name in scanning:
         deployed = template_permissions(template, targets, _role_of(template, functions[name]))
