@@ -70,7 +70,21 @@ PRICES: dict[str, float] = {
     "logs_gb_month": 0.03,
     "metric_month": 0.30,  # CloudWatch custom metric, first 10,000
     "alarm_month": 0.10,  # standard resolution alarm
+    # The search indexes' shared file system (EFS, Standard storage class, Elastic Throughput) and the
+    # network its functions run in (no NAT: gateway endpoints for S3 and DynamoDB, free; interface
+    # endpoints for the other services, billed per endpoint, AZ and hour, and per GB processed).
+    # EFS Standard is $0.30 in us-east-1 and $0.33 in eu-west-1; Elastic Throughput's read and write
+    # prices are us-east-1's (the eu-west-1 page was not at hand when this was written).
+    "efs_gb_month": 0.33,
+    "efs_read_gb": 0.03,
+    "efs_write_gb": 0.06,
+    "vpc_endpoint_hour": 0.011,  # an interface endpoint in one AZ (eu-west-1; us-east-1 $0.01)
+    "vpc_endpoint_gb": 0.01,  # data processed by interface endpoints, first PB
 }
+# The network of the functions that mount the shared file system (stacks/constructs/network.py).
+INTERFACE_ENDPOINTS = 3  # EventBridge, Secrets Manager, SQS (stacks/constructs/network.py)
+NETWORK_AZS = 2
+INDEX_VERSIONS_KEPT = 2  # a tenant's current version and the one before, until its successor settles
 
 # The specification's load and what it makes each component do (assumptions, named and stated).
 LOAD: dict[str, float] = {
@@ -160,6 +174,8 @@ SERVICES = (
     "SQS",
     "S3 requests",
     "S3 storage",
+    "EFS",
+    "VPC endpoints",
     "CloudWatch logs",
     "CloudWatch metrics and alarms",
 )
@@ -200,6 +216,11 @@ class Bill:
         puts, gets = usage.get("s3_put_requests", 0.0), usage.get("s3_get_requests", 0.0)
         self.add("S3 requests", operation, "S3 PUT-class", count * puts, PRICES["s3_put_request"])
         self.add("S3 requests", operation, "S3 GET-class", count * gets, PRICES["s3_get_request"])
+        read = usage.get("shared_bytes_read", 0.0)
+        self.add("EFS", operation, "EFS GB read", count * read / GB, PRICES["efs_read_gb"])
+        if operation.startswith("indexer"):  # a batch writes the new files it uploads to S3 there too
+            written = usage.get("s3_bytes_written", 0.0)
+            self.add("EFS", operation, "EFS GB written", count * written / GB, PRICES["efs_write_gb"])
         for service, unit in (("sqs", "SQS requests"), ("events", "EventBridge entries")):
             requests = usage.get(f"{service}.requests", 0.0)
             if requests:
@@ -240,6 +261,7 @@ class Month:
         self.stream()
         self.schedules()
         self.storage()
+        self.network()
         metrics = LOAD["custom_metrics"] * PRICES["metric_month"] + LOAD["alarms"] * PRICES["alarm_month"]
         self.bill.add("CloudWatch metrics and alarms", "metrics", "metric-months", 1.0, metrics)
         return self
@@ -361,10 +383,24 @@ class Month:
         self.bill.add("DynamoDB storage", "storage", "GB-month", ddb_bytes / GB, PRICES["ddb_gb_month"])
         cold = row(self.rows, "search.cold")
         docs = max(1, seeded.get("items", {}).get("search index", 1))
-        per_doc = cold["usage"].get("s3_bytes_read", 0.0) / docs if cold else 0.0
-        s3_bytes = retained * LOAD["fact_bytes"] + retained * LOAD["artifact_event_share"] * per_doc
+        # A version's bytes: what the shared folder held when a cold container opened it (what a cold
+        # container downloaded, before the shared folder).
+        usage = cold["usage"] if cold else {}
+        held = usage.get("shared_bytes_held") or usage.get("s3_bytes_read", 0.0)
+        per_doc = held / docs
+        index_bytes = retained * LOAD["artifact_event_share"] * per_doc
+        s3_bytes = retained * LOAD["fact_bytes"] + index_bytes
         self.counts["S3 GB stored"] = s3_bytes / GB
         self.bill.add("S3 storage", "storage", "GB-month", s3_bytes / GB, PRICES["s3_gb_month"])
+        efs_bytes = index_bytes * INDEX_VERSIONS_KEPT
+        self.counts["EFS GB stored"] = efs_bytes / GB
+        self.bill.add("EFS", "storage", "EFS GB-month", efs_bytes / GB, PRICES["efs_gb_month"])
+
+    def network(self) -> None:
+        """The interface endpoints of the network the shared file system's functions run in, all
+        month: a fixed cost, whatever the load."""
+        hours = INTERFACE_ENDPOINTS * NETWORK_AZS * MONTH_S / 3600
+        self.bill.add("VPC endpoints", "network", "endpoint AZ-hours", hours, PRICES["vpc_endpoint_hour"])
 
 
 def model(

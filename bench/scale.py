@@ -45,6 +45,7 @@ import contextlib
 import copy
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -979,6 +980,10 @@ class Row:
     # (`reads_by_range`: bounded when the large size reads no more than the small one).
     reads: int | None = None
     reads_by_range: bool = False
+    # The call reads the search indexes on the file system the region's containers share: the
+    # folder's pages are dropped from the page cache before it, and the bytes the process then reads
+    # from disk are its `shared_bytes_read` (what an EFS client would fetch, read-ahead included).
+    shared_io: bool = False
 
     def allowed(self, small_read: float) -> float:
         """Items the call may read: its design's reads (or its page) plus `PAGE_SLACK`."""
@@ -996,6 +1001,41 @@ def _dashboard_range(ctx: Context) -> int:
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=ctx.next())
     start = end - timedelta(days=3)
     return ctx.get(f"/dashboard?from={start:%Y-%m-%dT%H:%M:%SZ}&to={end:%Y-%m-%dT%H:%M:%SZ}")
+
+
+SEARCH_FILE_SYSTEM = "search"  # the manifest's file system of the search indexes
+
+
+def _shared_root(ctx: Context) -> Path | None:
+    root = ctx.backend.file_system_dir(REGION, SEARCH_FILE_SYSTEM)
+    return root if root.is_dir() else None
+
+
+def drop_cached_pages(root: Path) -> int:
+    """Drop the page cache's copies of the files under `root` (flushed first: dirty pages stay), as
+    a new Lambda environment's NFS client holds none; how many bytes the files hold."""
+    held = 0
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+            held += os.fstat(descriptor).st_size
+        finally:
+            os.close(descriptor)
+    return held
+
+
+def process_read_bytes() -> int:
+    """Bytes this process made the kernel fetch from storage (page faults on mapped files and
+    read-ahead included): /proc/self/io's read_bytes."""
+    with open("/proc/self/io") as stream:
+        for line in stream:
+            if line.startswith("read_bytes:"):
+                return int(line.split()[1])
+    return 0
 
 
 def _search(ctx: Context) -> int:
@@ -1403,7 +1443,14 @@ def rows() -> list[Row]:
             _get("/metrics/mapping?range=7d"),
             reads_by_range=True,
         ),
-        Row("search.warm", "GET /search?q=...&limit=20, warm container", "artifacts", 0, _search),
+        Row(
+            "search.warm",
+            "GET /search?q=...&limit=20, warm container",
+            "artifacts",
+            0,
+            _search,
+            shared_io=True,
+        ),
         Row(
             "search.cold",
             "GET /search?q=...&limit=20, new container",
@@ -1412,6 +1459,7 @@ def rows() -> list[Row]:
             _search,
             warmup=False,
             before=lambda ctx: recycle(ctx, ("gui_search",)),
+            shared_io=True,
         ),
         Row("audit.list", "GET /audit?limit=50", "audit", 50, _get("/audit?limit=50")),
         Row(
@@ -1465,6 +1513,7 @@ def rows() -> list[Row]:
             _indexer,
             functions=("gui_indexer",),
             before=_drain,
+            shared_io=True,
         ),
         Row(
             "indexer.cold",
@@ -1476,6 +1525,7 @@ def rows() -> list[Row]:
             warmup=False,
             repeat=1,
             before=lambda ctx: (_drain(ctx), recycle(ctx, ("gui_indexer",)))[0],
+            shared_io=True,
         ),
         Row(
             "jobevents.status",
@@ -1521,6 +1571,7 @@ def rows() -> list[Row]:
             _rebuild,
             functions=("gui_index_rebuild",),
             repeat=2,
+            shared_io=True,
         ),
         Row(
             "aggregate.warm",
@@ -1566,6 +1617,9 @@ def measure(row: Row, ctx: Context, meter: Meter, repeat: int) -> dict[str, Any]
                 calls.append({"status": -1, "ms": None, "usage": {}, "detail": {}})
                 break
         meter.quiet()
+        shared = _shared_root(ctx) if row.shared_io else None
+        held = drop_cached_pages(shared) if shared is not None else 0
+        read_before = process_read_bytes()
         before = meter.snapshot()
         started = time.perf_counter()
         try:
@@ -1576,6 +1630,9 @@ def measure(row: Row, ctx: Context, meter: Meter, repeat: int) -> dict[str, Any]
         elapsed_ms = (time.perf_counter() - started) * 1000
         meter.quiet()
         usage, detail = meter.since(before, accepts)
+        if shared is not None:
+            usage["shared_bytes_read"] = process_read_bytes() - read_before
+            usage["shared_bytes_held"] = held
         if row.warmup and index == 0:
             if elapsed_ms < SLOW_MS:
                 continue
@@ -1767,7 +1824,27 @@ def report(
                 + " | ".join(cells)
                 + f" | {ms} | {v['ratio']:.2f}x | {verdict_text} |"
             )
+    shared = shared_reads(small, large)
+    lines += shared
+    if markdown is not None and shared:
+        markdown += ["", *shared]
     return lines, summary
+
+
+def shared_reads(small: Mapping[str, Any], large: Mapping[str, Any]) -> list[str]:
+    """What the rows reading the shared index folder read from it (not billed per request, so not in
+    the verdict: EFS bills bytes), against what the folder held."""
+    lines = []
+    for key, s in small["rows"].items():
+        l_ = large["rows"].get(key)
+        if l_ is None or "shared_bytes_read" not in s["usage"] or "shared_bytes_read" not in l_["usage"]:
+            continue
+        lines.append(
+            f"shared index folder, {key}: read {_fmt(s['usage']['shared_bytes_read'])} of "
+            f"{_fmt(s['usage']['shared_bytes_held'])} bytes / {_fmt(l_['usage']['shared_bytes_read'])} of "
+            f"{_fmt(l_['usage']['shared_bytes_held'])}"
+        )
+    return lines
 
 
 def main() -> None:

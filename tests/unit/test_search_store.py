@@ -835,26 +835,27 @@ def test_containers_fetching_many_tenants_at_once_stay_within_their_budget(
     assert len(local.tenants()) <= 4
 
 
-def test_the_search_function_keeps_what_its_tmp_holds() -> None:
+def test_the_functions_that_read_or_write_indexes_open_them_on_the_shared_file_system() -> None:
+    """In the stacks, every function that opens a tenant's index mounts the region's search file
+    system and its settings point its indexes there (so none copies an index into /tmp); the others
+    are told of no such folder."""
+    from gui_indexer.settings import IndexerSettings
     from gui_search.settings import SearchSettings
     from stacks.manifest import MANIFEST
 
-    function = MANIFEST.function("gui_search")
-    cache_mb = int(function.environment["SEARCH_CACHE_MB"])
-    assert 0 < cache_mb <= function.ephemeral_storage_mb - 512
-    assert "SEARCH_MAX_TENANTS" not in function.environment  # no fixed count
-    settings = SearchSettings.model_validate(
-        {
-            "POWERTOOLS_SERVICE_NAME": "gui_search",
-            "GUI_REGION": "eu-west-1",
-            "AUDIT_TABLE": "a",
-            "TENANTS_TABLE": "t",
-            "LIMITS_TABLE": "l",
-            "DATA_BUCKET": "b",
-            **function.environment,
-        }
-    )
-    assert (settings.cache_mb, settings.max_tenants) == (cache_mb, None)
+    mounting = {fn.name for fn in MANIFEST.mounting("search")}
+    assert mounting == {"gui_search", "gui_graphql", "gui_indexer", "gui_index_rebuild"}
+    file_system = MANIFEST.file_system("search")
+    common = {"GUI_REGION": "eu-west-1", "DATA_BUCKET": "b", "TENANTS_TABLE": "t", "AUDIT_TABLE": "a",
+              "LIMITS_TABLE": "l", "ARTIFACTS_TABLE": "r", "INDEX_REBUILD_WORK_QUEUE_URL": "q"}  # fmt: skip
+    for name, settings_type in (("gui_search", SearchSettings), ("gui_indexer", IndexerSettings)):
+        function = MANIFEST.function(name)
+        environment = {**common, "POWERTOOLS_SERVICE_NAME": name, **function.environment,
+                       **MANIFEST._mount(function, {})}  # fmt: skip
+        settings = settings_type.model_validate(environment)
+        assert settings.shared_dir == Path(file_system.mount_path) == Path("/mnt/search")
+        assert not {"SEARCH_CACHE_MB", "INDEX_WORK_MB"} & set(function.environment)
+    assert MANIFEST._mount(MANIFEST.function("gui_jobs"), {}) == {}
 
 
 def test_a_schema_file_of_the_same_size_but_another_content_is_published_as_it_is(
@@ -975,17 +976,3 @@ def test_an_indexer_keeps_working_copies_within_its_budget_least_recently_update
     assert _copies_on_disk(tmp_path / "tiny") == {"t-t1"}  # the tenant just updated stays
     tiny.apply("t2", [_published("c3", 2, "Mapping three revised")])
     assert _copies_on_disk(tmp_path / "tiny") == {"t-t2"}
-
-
-def test_the_indexer_function_keeps_what_its_tmp_holds() -> None:
-    from gui_indexer.settings import IndexerSettings
-    from stacks.manifest import MANIFEST
-
-    function = MANIFEST.function("gui_indexer")
-    work_mb = int(function.environment["INDEX_WORK_MB"])
-    assert 0 < work_mb <= function.ephemeral_storage_mb - 1024
-    settings = IndexerSettings.model_validate(
-        {"POWERTOOLS_SERVICE_NAME": "gui_indexer", "GUI_REGION": "eu-west-1", "DATA_BUCKET": "b",
-         "TENANTS_TABLE": "t", **function.environment}
-    )  # fmt: skip
-    assert settings.work_mb == work_mb
