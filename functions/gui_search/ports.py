@@ -1,6 +1,7 @@
 """The search group's ports built from settings: one way for every door (the REST app, the GraphQL
-API). A container keeps the tenants' indexes it opened in /tmp (`LocalIndexes`), fetched from S3
-by version."""
+API). A container keeps the tenants' indexes it opened (`LocalIndexes`): in place on the region's
+shared file system when it mounts one (`SEARCH_SHARED_DIR`, gui_search.shared), else copies in its
+/tmp fetched from S3 by version."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from gui_search.use_cases import SearchPorts
 
 if TYPE_CHECKING:
     from gui_search.settings import SearchSettings
+
+# Open indexes a container keeps on the shared file system unless SEARCH_MAX_TENANTS says otherwise:
+# each holds its maps and a reader's heap, in a function of 1 GB, and a tenant let go costs only a
+# reopen in place, no download.
+SHARED_MAX_OPEN = 64
 
 
 def build_ports(
@@ -33,7 +39,7 @@ def build_ports(
             root,
             check_s=settings.manifest_check_s,
             max_bytes=settings.cache_mb << 20 if shared is None else None,
-            max_tenants=settings.max_tenants,
+            max_tenants=settings.max_tenants or (SHARED_MAX_OPEN if shared is not None else None),
             shared=shared,
         )
         # What a process before this one in the same /tmp left (Lambda restarts a runtime that

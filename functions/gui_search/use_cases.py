@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SearchPorts:
-    """The tenants' indexes this container holds in /tmp (fetched from S3 by version)."""
+    """The tenants' indexes this container holds open (gui_search.ports)."""
 
     indexes: LocalIndexes
 

@@ -217,3 +217,29 @@ def test_readers_close_but_never_remove_a_shared_version(objects: RecordingObjec
     index, _ = LocalIndexes(store, tmp_path / "tmp2", shared=shared).get("acme")
     assert index is not None
     assert _titles(index, "acme") == ["acme only"]
+
+
+def test_the_ports_open_indexes_on_the_shared_folder_when_the_function_mounts_it(
+    objects: RecordingObjects, tmp_path: Path
+) -> None:
+    from gui_search.ports import SHARED_MAX_OPEN, build_ports
+    from gui_search.settings import SearchSettings
+
+    base = {"POWERTOOLS_SERVICE_NAME": "gui_search", "GUI_REGION": "eu-west-1", "AUDIT_TABLE": "a",
+            "TENANTS_TABLE": "t", "LIMITS_TABLE": "l", "DATA_BUCKET": objects.bucket,
+            "SEARCH_CACHE_DIR": str(tmp_path / "tmp")}  # fmt: skip
+    _index(tmp_path / "v", _record("a", "Acme only"))
+    IndexStore(objects).publish("acme", tmp_path / "v", documents=1, previous=None)
+
+    mounted = SearchSettings.model_validate({**base, "SEARCH_SHARED_DIR": str(tmp_path / "efs")})
+    indexes = build_ports(mounted, objects=objects).indexes
+    index, _ = indexes.get("acme")
+    assert index is not None
+    assert index.path.parent.parent == tmp_path / "efs"  # <root>/<slug>/<version folder>
+    assert indexes._max == SHARED_MAX_OPEN
+
+    plain = build_ports(SearchSettings.model_validate(base), objects=objects).indexes
+    index, _ = plain.get("acme")
+    assert index is not None
+    assert (tmp_path / "tmp") in index.path.parents
+    assert plain._max is None
