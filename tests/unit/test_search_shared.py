@@ -12,19 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from gui_core.domain_events import ArtifactPublished
 from gui_core.registry_fingerprint import Fingerprint
 from gui_indexer.indexer import TenantIndexes
 from gui_search.shared import VERSION_MANIFEST, SharedVersions
 from gui_search.store import IndexStore, LocalIndexes
 from tests.fakes import ManualClock
-from tests.unit.test_search_store import (
-    RecordingObjects,
-    _index,
-    _published,
-    _record,
-    _titles,
-    objects,  # noqa: F401  # the fixture
-)
+from tests.unit import test_search_store as store_tests
+from tests.unit.test_search_store import RecordingObjects, _index, _published, _record, _titles
+
+objects = store_tests.objects  # the fixture: moto's S3 with the bytes read and written
 
 pytestmark = pytest.mark.usefixtures("objects")
 
@@ -33,7 +30,7 @@ def _shared(store: IndexStore, root: Path, clock: ManualClock | None = None) -> 
     return SharedVersions(store, root, clock=clock or ManualClock())
 
 
-def _corpus(count: int, start: int = 0) -> list:
+def _corpus(count: int, start: int = 0) -> list[ArtifactPublished]:
     return [_published(f"a{i}", 1, f"Mapping number {i}") for i in range(start, start + count)]
 
 
@@ -184,7 +181,9 @@ def test_superseded_versions_leave_only_once_their_successor_is_settled(
     assert index.count() == 65
 
 
-def test_a_rebuild_and_a_drift_check_work_on_the_shared_folder(objects: RecordingObjects, tmp_path: Path) -> None:
+def test_a_rebuild_and_a_drift_check_work_on_the_shared_folder(
+    objects: RecordingObjects, tmp_path: Path
+) -> None:
     store = IndexStore(objects)
     shared = _shared(store, tmp_path / "efs")
     indexes = TenantIndexes(store, tmp_path / "work", shared=shared)
