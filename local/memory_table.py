@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from gui_core.dynamo import (
@@ -134,7 +135,7 @@ class MemoryTable:
             raise ConditionFailed(str(k))
         item = {**(existing or dict(key)), **copy.deepcopy(dict(values))}
         for name, amount in (add or {}).items():
-            item[name] = item.get(name, 0) + amount
+            item[name] = _add(item.get(name, 0), amount)
         for name in remove:
             item.pop(name, None)
         self.items[k] = item
@@ -197,3 +198,15 @@ class MemoryTable:
                 self.delete(op.key)
             elif isinstance(op, Update):
                 self.update(op.key, op.values, condition=op.condition, add=op.add, remove=op.remove)
+
+
+def _add(value: Any, amount: Any) -> Any:
+    """`value + amount` as DynamoDB's ADD makes it: in decimal, so 0.1 + 0.2 is 0.3 and a counter of
+    costs keeps the digits of what was added, not a binary float's 17 (the type of the operands
+    kept: a float counter stays a float)."""
+    if isinstance(value, bool) or isinstance(amount, bool):
+        raise TypeError("ADD takes numbers")
+    if not (isinstance(value, float) or isinstance(amount, float)):
+        return value + amount
+    total = Decimal(str(value)) + Decimal(str(amount))
+    return total if isinstance(value, Decimal) or isinstance(amount, Decimal) else float(total)
