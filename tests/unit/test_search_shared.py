@@ -242,3 +242,48 @@ def test_the_ports_open_indexes_on_the_shared_folder_when_the_function_mounts_it
     assert index is not None
     assert (tmp_path / "tmp") in index.path.parents
     assert plain._max is None
+
+
+def test_racing_writers_on_the_shared_folder_install_each_version_once_and_lose_nothing(
+    objects: RecordingObjects, tmp_path: Path
+) -> None:
+    """Three indexers (or an indexer and the rebuild) apply batches to one tenant at once, each in
+    its own container: every version the manifest names is installed once, whole, and each loser's
+    batch is in the last one."""
+    store = IndexStore(objects)
+    TenantIndexes(store, tmp_path / "seed", shared=_shared(store, tmp_path / "efs")).apply(
+        "acme", _corpus(200)
+    )
+    writers = [
+        TenantIndexes(store, tmp_path / f"w{n}", shared=_shared(store, tmp_path / "efs")) for n in range(3)
+    ]
+    barrier = threading.Barrier(len(writers))
+    results: dict[int, int | None] = {}
+
+    def write(number: int) -> None:
+        barrier.wait()
+        results[number] = (
+            writers[number].apply("acme", [_published(f"race{number}", 1, f"Race {number}")]).version
+        )
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(len(writers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(v for v in results.values() if v is not None) == [2, 3, 4]  # each won one switch
+    current = store.manifest("acme")
+    assert current is not None
+    assert current.version == 4
+    shared = _shared(store, tmp_path / "efs")
+    assert [i.version for i in shared.installed("acme")] == [1, 2, 3, 4]
+    assert [p.name for p in shared.tenant_folder("acme").iterdir() if p.name.startswith(".")] == []
+    objects.reset()
+    index, manifest = LocalIndexes(store, tmp_path / "tmp", shared=shared).get("acme")
+    assert manifest == current
+    assert index is not None
+    assert objects.read == {}  # installed by its writer: no reader downloads it
+    assert index.count() == 203
+    assert {f"race{n}" for n in range(3)} <= set(index.versions())
+    assert current.fingerprint == Fingerprint.of(index.versions())
