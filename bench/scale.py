@@ -1013,8 +1013,9 @@ def _shared_root(ctx: Context) -> Path | None:
 
 def drop_cached_pages(root: Path) -> int:
     """Drop the page cache's copies of the files under `root` (flushed first: dirty pages stay), as
-    a new Lambda environment's NFS client holds none; how many bytes the files hold."""
-    held = 0
+    a new Lambda environment's NFS client holds none; how many bytes the files hold (each file once,
+    however many versions' folders link it)."""
+    sizes: dict[tuple[int, int], int] = {}
     for path in root.rglob("*"):
         if not path.is_file():
             continue
@@ -1022,10 +1023,11 @@ def drop_cached_pages(root: Path) -> int:
         try:
             os.fsync(descriptor)
             os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-            held += os.fstat(descriptor).st_size
+            status = os.fstat(descriptor)
+            sizes[(status.st_dev, status.st_ino)] = status.st_size
         finally:
             os.close(descriptor)
-    return held
+    return sum(sizes.values())
 
 
 def process_read_bytes() -> int:
