@@ -102,6 +102,8 @@ class Recorder:
                         self.wfile.write(answer.body)
                     if answer.close:
                         self.close_connection = True
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up first (a timeout case): no answer
                 finally:
                     with recorder._lock:
                         recorder.in_flight -= 1
