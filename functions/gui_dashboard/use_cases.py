@@ -117,12 +117,12 @@ def _read_through(ports: DashboardPorts, key: CacheKey, compute: Compute, *, now
     """An explicit range's answer: from the cache, else computed and cached (briefly for a range
     still open, longer for a closed one)."""
     cache = ports.cache
-    document = cached_document(cache.get(key), now=now)
+    entry = cached_entry(cache.get(key), now=now)
     ports.count(
-        DashboardMetric.CACHE_HITS if document is not None else DashboardMetric.CACHE_MISSES
+        DashboardMetric.CACHE_HITS if entry is not None else DashboardMetric.CACHE_MISSES
     )  # the hit rate's terms
-    if document is not None:
-        return _answer(cached_entry(cache.get(key), now=now), document, "cache")
+    if entry is not None:
+        return _answer(entry, entry.document, "cache")
     document = compute(now)
     settings = ports.settings
     ttl = ttl_s(key.time_range, now, open_s=settings.cache_s, closed_s=settings.closed_cache_s)

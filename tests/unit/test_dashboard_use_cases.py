@@ -115,6 +115,8 @@ def test_an_explicit_closed_range_is_read_through_the_cache() -> None:
     assert (first.answer.source, again.answer.source, again.age_s) == ("computed", "cache", 600)
     assert again.answer.range == first.answer.range
     assert dashboards.counted == ["CacheMisses", "CacheHits"]
+    key = dashboards.cache.read[0]
+    assert dashboards.cache.read.count(key) == 2  # one read per call: the hit reads its item once
 
 
 def test_an_unknown_module_is_refused_before_anything_is_read() -> None:
