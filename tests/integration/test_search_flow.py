@@ -121,6 +121,29 @@ def test_a_query_ranks_every_kind_with_highlights_and_facets(
     assert sum(page["facets"]["kind"].values()) == page["total"]
 
 
+def test_the_indexes_lie_on_the_regions_search_file_system_not_in_a_containers_tmp(
+    http: httpx.Client,
+    url: Callable[[str, str], str],
+    dev_keys: DevKeys,
+    indexed: dict[str, Any],
+    local_backend: LocalBackend,
+) -> None:
+    """The version a search answers from is installed in the region's shared folder (by the drift
+    check that published it, or the first reader), and no function's /tmp holds an index file."""
+    answer = _search(http, url(EU, SEARCH), _headers(dev_keys, "acme"), q="snomed")
+    assert answer.status_code == 200, answer.text
+    version = answer.json()["index"]["version"]
+    shared = local_backend.file_system_dir(EU, "search")
+    installed = [p.name for p in (shared / "t-acme").iterdir() if not p.name.startswith(".")]
+    assert any(name.startswith(f"{version:010d}-") for name in installed), installed
+    assert any((shared / "t-acme" / name / "meta.json").is_file() for name in installed)
+    containers_tmp = shared.parents[2]  # the runtime's root of every container's /tmp
+    file_systems = containers_tmp / "file-systems"
+    stray = [p for p in containers_tmp.rglob("*.idx") if file_systems not in p.parents]
+    assert stray == []
+    assert not (local_backend.file_system_dir(US, "search") / "t-acme").exists()  # homed in eu-west-1
+
+
 def test_filters_and_pages_cover_the_results_once(
     http: httpx.Client, url: Callable[[str, str], str], dev_keys: DevKeys, indexed: dict[str, Any]
 ) -> None:
