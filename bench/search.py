@@ -516,11 +516,13 @@ class MemoryCounters:
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
 
-    def increment_below(self, key: Mapping[str, Any], *, ceiling: int, expires_at: int) -> int | None:
+    def increment_below(
+        self, key: Mapping[str, Any], *, ceiling: int, expires_at: int, amount: int = 1
+    ) -> int | None:
         k = (str(key["pk"]), str(key["sk"]))
-        if self.counts[k] >= ceiling:
+        if self.counts[k] + amount > ceiling:
             return None
-        self.counts[k] += 1
+        self.counts[k] += amount
         return self.counts[k]
 
     def read_count(self, key: Mapping[str, Any]) -> int:

@@ -132,13 +132,13 @@ class ReadThenWrite(DynamoCounters):
         super().__init__(table)
         self._plain = table
 
-    def increment_below(self, key: Any, *, ceiling: int, expires_at: int) -> int | None:
+    def increment_below(self, key: Any, *, ceiling: int, expires_at: int, amount: int = 1) -> int | None:
         item = self._plain.get(key)
         count = int(item["count"]) if item else 0
-        if count >= ceiling:
+        if count + amount > ceiling:
             return None
-        self._plain.put({**key, "count": count + 1, "expires_at": expires_at})
-        return count + 1
+        self._plain.put({**key, "count": count + amount, "expires_at": expires_at})
+        return count + amount
 
 
 def test_the_burst_catches_a_limiter_that_reads_then_writes(moto_endpoint: str) -> None:

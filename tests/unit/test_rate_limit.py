@@ -95,9 +95,11 @@ class CountingCounters(FakeCounters):
         self.increments = 0
         self.reads = 0
 
-    def increment_below(self, key: Mapping[str, Any], *, ceiling: int, expires_at: int) -> int | None:
+    def increment_below(
+        self, key: Mapping[str, Any], *, ceiling: int, expires_at: int, amount: int = 1
+    ) -> int | None:
         self.increments += 1
-        return super().increment_below(key, ceiling=ceiling, expires_at=expires_at)
+        return super().increment_below(key, ceiling=ceiling, expires_at=expires_at, amount=amount)
 
     def read_count(self, key: Mapping[str, Any]) -> int:
         self.reads += 1
@@ -135,7 +137,9 @@ def test_a_refusal_learnt_from_the_store_is_remembered_too() -> None:
 
 
 class ThrottledCounters(FakeCounters):
-    def increment_below(self, key: Mapping[str, Any], *, ceiling: int, expires_at: int) -> int | None:
+    def increment_below(
+        self, key: Mapping[str, Any], *, ceiling: int, expires_at: int, amount: int = 1
+    ) -> int | None:
         raise CounterThrottled("ProvisionedThroughputExceededException")
 
 

@@ -176,13 +176,12 @@ class RateLimiter:
         retry = until_end if previous == 0 else min(until_end, max(1, math.ceil(WINDOW_S / previous)))
         count = None
         if ceiling >= amount:
-            extra = {"amount": amount} if amount != 1 else {}
             try:
                 count = self._counters.increment_below(
                     _key(tenant, route_class, window),
                     ceiling=ceiling,
                     expires_at=window_end + 2 * WINDOW_S,
-                    **extra,
+                    amount=amount,
                 )
             except CounterThrottled:
                 refused = Decision(False, limit, 0, window_end, THROTTLED_RETRY_S)
