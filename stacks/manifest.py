@@ -837,7 +837,8 @@ MANIFEST = Manifest(
                 "opentelemetry-api",
                 "opentelemetry-sdk",
                 "pydantic",
-                "pydantic-settings",
+                # Not pydantic-settings: gui_core.settings reads the environment itself (issue 17);
+                # the project keeps it for the test that compares the two readers.
                 "pyjwt",
                 # The SDK the suites run with, not the runtime's bundled one, which Lambda updates on
                 # its own schedule: the code needs S3's conditional writes (IfMatch, IfNoneMatch on
