@@ -35,6 +35,7 @@ with coldstart.init():  # the garbage collector held off until the init is done
     from gui_core.tenant_work import TenantWorker, dispatch, is_queue_batch
     from gui_indexer.indexer import TenantIndexes
     from gui_indexer.settings import RebuildSettings
+    from gui_search.shared import shared_versions
     from gui_search.store import IndexStore
 
     settings = RebuildSettings()  # type: ignore[call-arg]  # fields come from the environment
@@ -48,7 +49,7 @@ with coldstart.init():  # the garbage collector held off until the init is done
             ObjectStore(settings.data_bucket, s3_client(settings.region)), prefix=settings.search_prefix
         ),
         settings.work_dir,
-        shared=settings.shared_versions(store),
+        shared=shared_versions(store, settings.shared_dir),
     )
 
 # The registry is read whole for a rebuild; beyond this a tenant's rebuild fails loudly rather than

@@ -17,6 +17,7 @@ with coldstart.init():  # the garbage collector held off until the init is done
     from gui_indexer.batch import IndexBatches
     from gui_indexer.indexer import TenantIndexes
     from gui_indexer.settings import IndexerSettings
+    from gui_search.shared import shared_versions
     from gui_search.store import IndexStore
 
     settings = IndexerSettings()  # type: ignore[call-arg]  # fields come from the environment
@@ -30,7 +31,7 @@ with coldstart.init():  # the garbage collector held off until the init is done
             ),
             settings.work_dir,
             max_bytes=settings.work_mb << 20 if settings.work_mb else None,
-            shared=settings.shared_versions(store),
+            shared=shared_versions(store, settings.shared_dir),
         ),
         quarantine=queue_quarantine(settings),
     )

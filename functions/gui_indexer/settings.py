@@ -5,8 +5,6 @@ from pathlib import Path
 from pydantic import Field
 
 from gui_core.settings import FunctionSettings, lambda_tmp
-from gui_search.shared import SharedVersions
-from gui_search.store import IndexStore
 
 
 class IndexerSettings(FunctionSettings):
@@ -22,9 +20,6 @@ class IndexerSettings(FunctionSettings):
     # set, batches work there and install each version they publish for the readers; /tmp holds
     # no copies (INDEX_WORK_DIR and INDEX_WORK_MB unused).
     shared_dir: Path | None = Field(default=None, alias="SEARCH_SHARED_DIR")
-
-    def shared_versions(self, store: IndexStore) -> SharedVersions | None:
-        return SharedVersions(store, self.shared_dir) if self.shared_dir is not None else None
 
 
 class RebuildSettings(IndexerSettings):

@@ -10,7 +10,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from gui_core.objects import ObjectStore, s3_client
-from gui_search.shared import SharedVersions
+from gui_search.shared import shared_versions
 from gui_search.store import IndexStore, LocalIndexes, remove_stale_roots
 from gui_search.use_cases import SearchPorts
 
@@ -33,7 +33,7 @@ def build_ports(
         store = IndexStore(bucket, prefix=settings.search_prefix)
         # A folder of this container's own: containers of the local runtime share one /tmp.
         root = settings.cache_dir / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        shared = SharedVersions(store, settings.shared_dir) if settings.shared_dir is not None else None
+        shared = shared_versions(store, settings.shared_dir)
         indexes = LocalIndexes(
             store,
             root,

@@ -97,10 +97,6 @@ class SharedVersions:
         self._stray_s = stray_s
         self._clock = clock
 
-    @property
-    def root(self) -> Path:
-        return self._root
-
     def tenant_folder(self, tenant: str) -> Path:
         return self._root / tenant_slug(tenant)
 
@@ -182,9 +178,6 @@ class SharedVersions:
         self._rename(folder, final)
         return final
 
-    def discard(self, folder: Path) -> None:
-        shutil.rmtree(folder, ignore_errors=True)
-
     # -- retirement --------------------------------------------------------------------------------
 
     def retire(self, tenant: str) -> int:
@@ -249,3 +242,9 @@ def _listed_files(folder: Path) -> tuple[IndexFile, ...] | None:
     except (OSError, ValueError, KeyError):
         return None
     return manifest.files or None
+
+
+def shared_versions(store: IndexStore, root: Path | None) -> SharedVersions | None:
+    """The versions on the shared file system at `root` (a function's `SEARCH_SHARED_DIR`); None
+    without one: the caller keeps copies in its /tmp."""
+    return SharedVersions(store, root) if root is not None else None

@@ -10,8 +10,6 @@ import os
 import threading
 from pathlib import Path
 
-import pytest
-
 from gui_core.domain_events import ArtifactPublished
 from gui_core.registry_fingerprint import Fingerprint
 from gui_indexer.indexer import TenantIndexes
@@ -22,8 +20,6 @@ from tests.unit import test_search_store as store_tests
 from tests.unit.test_search_store import RecordingObjects, _index, _published, _record, _titles
 
 objects = store_tests.objects  # the fixture: moto's S3 with the bytes read and written
-
-pytestmark = pytest.mark.usefixtures("objects")
 
 
 def _shared(store: IndexStore, root: Path, clock: ManualClock | None = None) -> SharedVersions:
