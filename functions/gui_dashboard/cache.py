@@ -31,9 +31,8 @@ of another schema version or encoding. Items written before the encoding (no `en
 text in `document`) are read as they are until they expire: the reader checks `expires_at` itself,
 and no writer gives more than 25 hours (the settings' bounds; as deployed an hour for a closed
 range, 16 minutes for a preset, 15 for a telemetry aggregate), so no migration moves them.
-Compressed, a document takes about a tenth of its text (JSON of repeated keys), so a cached answer
-is read in one 4 KB unit where its text took two to four, and the digits that grow with a tenant's
-figures grow it far less.
+Compressed (JSON of repeated keys), a cached answer is read in one 4 KB unit where its text took two
+to four, and the digits that grow with a tenant's figures grow it far less.
 
 Beside each preset item, its recompute lease (`LEASE#<sk of the item>`, kind `metrics_lease`):
 `owner` (a random token of the caller recomputing), `lease_until` (epoch seconds; past it, another
@@ -56,10 +55,8 @@ CACHE_PREFIX = "CACHE#"
 LEASE_PREFIX = "LEASE#"
 DOCUMENT_SCHEMA = 1
 ENCODING = "zlib"
-# zlib's default level: a dashboard document of 10.7 kB to 0.76 kB in 36 us (level 1: 0.96 kB in
-# 20 us; 9: no smaller, 42 us), a telemetry aggregate of 15.8 kB to 1.7 kB in 77 us; read back in
-# 9-18 us, a tenth of json.loads (docs/decision_log.md, "The metrics cache keeps its documents
-# compressed").
+# zlib's default level: a document is written once per recompute, so its compression's CPU is small
+# beside the recompute (docs/decision_log.md, "The metrics cache keeps its documents compressed").
 ZLIB_LEVEL = 6
 DASHBOARD_KIND = "dashboard"
 SERIES_KIND = "series"
