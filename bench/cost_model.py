@@ -73,12 +73,13 @@ PRICES: dict[str, float] = {
     # The search indexes' shared file system (EFS, Standard storage class, Elastic Throughput) and the
     # network its functions run in (no NAT: gateway endpoints for S3 and DynamoDB, free; interface
     # endpoints for the other services, billed per endpoint, AZ and hour, and per GB processed).
-    # EFS Standard is $0.30 in us-east-1 and $0.33 in eu-west-1; Elastic Throughput's read and write
-    # prices are us-east-1's (the eu-west-1 page was not at hand when this was written).
+    # us-east-1's pages (read 2026-12-08) give EFS Standard $0.30, Elastic Throughput reads $0.03 and
+    # writes $0.06 a GB, an interface endpoint $0.01 an AZ-hour; the eu-west-1 storage ($0.33) and
+    # endpoint ($0.011) prices below were written from memory, not checked against its page.
     "efs_gb_month": 0.33,
     "efs_read_gb": 0.03,
     "efs_write_gb": 0.06,
-    "vpc_endpoint_hour": 0.011,  # an interface endpoint in one AZ (eu-west-1; us-east-1 $0.01)
+    "vpc_endpoint_hour": 0.011,  # an interface endpoint in one AZ (see above)
     "vpc_endpoint_gb": 0.01,  # data processed by interface endpoints, first PB
 }
 # The network of the functions that mount the shared file system (stacks/constructs/network.py).
